@@ -1,0 +1,94 @@
+//! Typed rows into Arrow record batches of bounded size, and the exported schemas.
+//!
+//! Each resource declares its columns once ([`calls::COLUMNS`], [`usage_records::COLUMNS`]);
+//! the Arrow schema, `schemas/*.json`, the SQL DDL and the column builders all come from that
+//! list, and a test checks `schemas/` against it. No I/O here.
+
+pub mod calls;
+mod columns;
+pub mod schema;
+pub mod usage_records;
+
+pub use columns::{ColumnBuilders, RowCursor};
+pub use schema::{arrow_schema, Column, Kind};
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+
+use crate::domain::Resource;
+
+/// The column list of a resource.
+pub fn columns(resource: Resource) -> &'static [Column] {
+    match resource {
+        Resource::Calls => calls::COLUMNS,
+        Resource::UsageRecords => usage_records::COLUMNS,
+    }
+}
+
+/// A row type that can be appended to the column builders of its resource.
+pub trait AppendRow {
+    fn append(&self, row: &mut RowCursor<'_>);
+}
+
+/// Accumulates rows of one resource and hands out record batches.
+pub struct BatchBuilder {
+    schema: SchemaRef,
+    builders: ColumnBuilders,
+}
+
+impl BatchBuilder {
+    pub fn new(resource: Resource) -> Self {
+        let cols = columns(resource);
+        Self {
+            schema: Arc::new(arrow_schema(resource)),
+            builders: ColumnBuilders::new(cols),
+        }
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    pub fn push<R: AppendRow>(&mut self, row: &R) {
+        let mut cursor = self.builders.row();
+        row.append(&mut cursor);
+        cursor.finish();
+    }
+
+    pub fn len(&self) -> usize {
+        self.builders.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The rows so far as one batch; the builder starts empty again.
+    pub fn finish(&mut self) -> RecordBatch {
+        let arrays = self.builders.finish();
+        RecordBatch::try_new(self.schema.clone(), arrays)
+            .expect("column builders follow the schema they were made from")
+    }
+}
+
+/// Writes unknown fields as one JSON object, or nothing when there are none.
+pub fn extra_json(
+    extra: &[(std::borrow::Cow<'_, str>, &serde_json::value::RawValue)],
+) -> Option<String> {
+    if extra.is_empty() {
+        return None;
+    }
+    let mut s = String::from("{");
+    for (i, (k, v)) in extra.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&serde_json::to_string(k.as_ref()).expect("a string serializes"));
+        s.push(':');
+        s.push_str(v.get());
+    }
+    s.push('}');
+    Some(s)
+}

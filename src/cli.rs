@@ -1,0 +1,159 @@
+//! The command line: raw arguments only. Doc comments are the `--help` text.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::GlobalArgs;
+
+/// Export the call logs and usage records of every Twilio account connected to your app
+/// (Twilio Connect) to partitioned Parquet.
+#[derive(Parser, Debug)]
+#[command(
+    name = "twilio-export",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the Connect callback receiver (HTTP)
+    Serve(ServeArgs),
+    /// Manage the connected accounts
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Run jobs once: every due window of every active account (for cron and CronJobs)
+    Run(RunArgs),
+    /// Stay up and run each job on its cron schedule; stops cleanly on SIGTERM/SIGINT
+    Schedule,
+    /// Export an inclusive range of UTC days
+    Backfill(BackfillArgs),
+    /// Show accounts, last runs, partitions and failures
+    Status(JsonFlag),
+    /// Print the exported schemas
+    Schema(SchemaArgs),
+    /// Run the built-in Twilio API simulator
+    Sim(SimArgs),
+    /// Run the whole pipeline against the simulator and print what to query
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, env = "TWILIO_EXPORT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The public address Twilio uses to reach this server (needed to check signatures behind a proxy)
+    #[arg(long, env = "TWILIO_EXPORT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountsCommand {
+    /// Register a connected account (verified against the API unless --no-verify)
+    Add {
+        /// Account sids (AC…)
+        #[arg(required = true, value_name = "AC…")]
+        sids: Vec<String>,
+        /// Register without asking the API
+        #[arg(long)]
+        no_verify: bool,
+    },
+    /// List the registered accounts
+    List(JsonFlag),
+    /// Forget accounts (their exported files stay)
+    Remove {
+        #[arg(required = true, value_name = "AC…")]
+        sids: Vec<String>,
+    },
+    /// Re-check accounts against the API (all when none are given)
+    Verify {
+        #[arg(value_name = "AC…")]
+        sids: Vec<String>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct JsonFlag {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Run these jobs now whatever their schedule (repeatable); default: the jobs that are due
+    #[arg(long = "job", value_name = "NAME")]
+    pub jobs: Vec<String>,
+    /// Only the accounts of shard I of N (e.g. 0/4), for several workers
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BackfillArgs {
+    /// calls or usage-records
+    #[arg(long)]
+    pub resource: String,
+    /// First UTC day (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+    /// Last UTC day, inclusive (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE")]
+    pub to: String,
+    /// Only these accounts (repeatable); default: every active account
+    #[arg(long = "account", value_name = "AC…")]
+    pub accounts: Vec<String>,
+    /// Windows exported at the same time [default: max-in-flight]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SchemaArgs {
+    /// calls or usage-records (default: both)
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// json (the schemas/ contract), arrow, or sql
+    #[arg(long, default_value = "json")]
+    pub format: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SimArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:4010")]
+    pub listen: SocketAddr,
+    /// Seed of the generated data
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Number of accounts
+    #[arg(long, default_value_t = 3)]
+    pub accounts: usize,
+    /// Days of history ending today
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Average calls per account and day
+    #[arg(long, default_value_t = 40)]
+    pub calls_per_day: u32,
+    /// The Auth Token the simulator accepts [default: sim-auth-token]
+    #[arg(long, env = "TWILIO_SIM_AUTH_TOKEN", hide_env_values = true)]
+    pub sim_auth_token: Option<String>,
+}
+
+/// The demo writes Parquet to `--output` (default ./export) and keeps its own fresh database in
+/// `{output}/_state/`; it ignores the database, API and token options.
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Days of history to export
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+}

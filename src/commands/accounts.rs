@@ -1,0 +1,203 @@
+//! `accounts add|list|remove|verify`: the registry of connected accounts.
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use super::{client, open_registry, Exit};
+use crate::cli::AccountsCommand;
+use crate::config::Config;
+use crate::domain::AccountSid;
+use crate::fetch::{FetchError, TwilioClient};
+use crate::registry::{Account, NewAccount, Registry};
+
+pub async fn run(config: &Config, cmd: AccountsCommand) -> anyhow::Result<Exit> {
+    match cmd {
+        AccountsCommand::Add { sids, no_verify } => {
+            add(config, &parse_sids(&sids)?, no_verify).await
+        }
+        AccountsCommand::List(flag) => list(config, flag.json).await,
+        AccountsCommand::Remove { sids } => remove(config, &parse_sids(&sids)?).await,
+        AccountsCommand::Verify { sids } => verify(config, &parse_sids(&sids)?).await,
+    }
+}
+
+fn parse_sids(sids: &[String]) -> anyhow::Result<Vec<AccountSid>> {
+    sids.iter()
+        .map(|s| AccountSid::parse(s.trim()).map_err(anyhow::Error::from))
+        .collect()
+}
+
+async fn add(config: &Config, sids: &[AccountSid], no_verify: bool) -> anyhow::Result<Exit> {
+    // Check every input before touching anything.
+    let client = if no_verify {
+        None
+    } else {
+        Some(client(config, CancellationToken::new())?)
+    };
+    let registry = open_registry(config).await?;
+    let mut exit = Exit::Success;
+    for sid in sids {
+        let new = match &client {
+            None => NewAccount {
+                sid: sid.clone(),
+                credential_sid: sid.clone(),
+                friendly_name: None,
+                owner_account_sid: None,
+                verified: false,
+            },
+            Some(client) => match client.fetch_account(sid, sid).await {
+                Ok(info) => NewAccount {
+                    sid: sid.clone(),
+                    credential_sid: sid.clone(),
+                    friendly_name: info.friendly_name,
+                    owner_account_sid: info.owner_account_sid,
+                    verified: true,
+                },
+                Err(e) => {
+                    eprintln!("{sid}: not added: {}", refusal(&e));
+                    exit = Exit::Failed;
+                    continue;
+                }
+            },
+        };
+        registry.upsert_account(&new).await?;
+        println!(
+            "{sid}: added{}",
+            if no_verify {
+                " (not verified)"
+            } else {
+                " (verified)"
+            }
+        );
+    }
+    Ok(exit)
+}
+
+/// Why the API did not confirm an account, in words a user can act on.
+fn refusal(e: &FetchError) -> String {
+    match e {
+        FetchError::Unauthorized { .. } => format!(
+            "Twilio refused our credentials for it (is the Connect App authorized, and is the auth token right?): {e}"
+        ),
+        FetchError::NotFound { .. } => format!("Twilio does not know this account: {e}"),
+        _ => format!("could not reach the Twilio API: {e}"),
+    }
+}
+
+async fn list(config: &Config, json: bool) -> anyhow::Result<Exit> {
+    let registry = open_registry(config).await?;
+    let accounts = registry.accounts().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&accounts)?);
+    } else {
+        print_table(&accounts);
+    }
+    Ok(Exit::Success)
+}
+
+pub(crate) fn print_table(accounts: &[Account]) {
+    if accounts.is_empty() {
+        println!("No accounts registered. Add one with: twilio-export accounts add AC…");
+        return;
+    }
+    println!(
+        "{:<34}  {:<12}  {:<34}  {:<24}  NAME / REASON",
+        "ACCOUNT", "STATUS", "VIA CREDENTIAL", "CONNECTED"
+    );
+    for a in accounts {
+        let note = match &a.status_reason {
+            Some(r) => format!(
+                "{} ({} since {})",
+                a.friendly_name.as_deref().unwrap_or(""),
+                r,
+                a.deauthorized_at.as_deref().unwrap_or("?")
+            ),
+            None => a.friendly_name.clone().unwrap_or_default(),
+        };
+        println!(
+            "{:<34}  {:<12}  {:<34}  {:<24}  {}",
+            a.sid, a.status, a.credential_sid, a.connected_at, note
+        );
+    }
+}
+
+async fn remove(config: &Config, sids: &[AccountSid]) -> anyhow::Result<Exit> {
+    let registry = open_registry(config).await?;
+    let mut exit = Exit::Success;
+    for sid in sids {
+        if registry.remove_account(sid).await? {
+            println!("{sid}: removed (its exported files stay)");
+        } else {
+            eprintln!("{sid}: not registered");
+            exit = Exit::Failed;
+        }
+    }
+    Ok(exit)
+}
+
+async fn verify(config: &Config, sids: &[AccountSid]) -> anyhow::Result<Exit> {
+    let client = client(config, CancellationToken::new())?;
+    let registry = open_registry(config).await?;
+    let accounts: Vec<Account> = if sids.is_empty() {
+        registry.accounts().await?
+    } else {
+        let mut out = Vec::new();
+        for sid in sids {
+            out.push(
+                registry
+                    .account(sid)
+                    .await?
+                    .with_context(|| format!("{sid} is not registered"))?,
+            );
+        }
+        out
+    };
+    let mut exit = Exit::Success;
+    for a in &accounts {
+        match verify_one(&client, &registry, a).await? {
+            Verdict::Active => println!("{}: active", a.sid),
+            Verdict::Deauthorized(why) => println!("{}: deauthorized ({why})", a.sid),
+            Verdict::Unknown(why) => {
+                eprintln!("{}: could not check: {why}", a.sid);
+                exit = Exit::Failed;
+            }
+        }
+    }
+    Ok(exit)
+}
+
+enum Verdict {
+    Active,
+    Deauthorized(String),
+    Unknown(String),
+}
+
+/// 200 → active (re-activates); 401/403 → deauthorized; anything else → unknown, unchanged.
+async fn verify_one(
+    client: &TwilioClient,
+    registry: &Registry,
+    a: &Account,
+) -> anyhow::Result<Verdict> {
+    Ok(
+        match client.fetch_account(&a.credential_sid, &a.sid).await {
+            Ok(info) => {
+                registry
+                    .upsert_account(&NewAccount {
+                        sid: a.sid.clone(),
+                        credential_sid: a.credential_sid.clone(),
+                        friendly_name: info.friendly_name,
+                        owner_account_sid: info.owner_account_sid,
+                        verified: true,
+                    })
+                    .await?;
+                Verdict::Active
+            }
+            Err(e @ FetchError::Unauthorized { .. }) => {
+                let why = e.to_string();
+                registry.deauthorize(&a.sid, &why).await?;
+                Verdict::Deauthorized(why)
+            }
+            Err(e) => Verdict::Unknown(e.to_string()),
+        },
+    )
+}

@@ -1,0 +1,187 @@
+//! `backfill`: export an inclusive range of UTC days for some or all active accounts.
+
+use std::io::IsTerminal;
+
+use anyhow::bail;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{exporter, Exit};
+use crate::cli::BackfillArgs;
+use crate::config::Config;
+use crate::domain::{parse_day, AccountSid, DayRange, PartitionKey, Resource};
+use crate::export::{Exporter, Summary, Window, WindowEvent};
+use crate::registry::{Account, AccountStatus};
+use crate::shutdown;
+
+pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
+    // Every argument is checked before anything is opened.
+    let resource: Resource = args
+        .resource
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--resource: {e}"))?;
+    let from = parse_day(&args.from).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+    let to = parse_day(&args.to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    let range = DayRange::new(from, to).map_err(|e| anyhow::anyhow!("--from/--to: {e}"))?;
+    let wanted = args
+        .accounts
+        .iter()
+        .map(|s| AccountSid::parse(s.trim()).map_err(|e| anyhow::anyhow!("--account: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if args.concurrency == Some(0) {
+        bail!("--concurrency: must be at least 1");
+    }
+
+    let cancel = shutdown::on_signal();
+    let exporter = exporter(config, cancel).await?;
+    let accounts = select_accounts(&exporter, &wanted).await?;
+    if accounts.is_empty() {
+        println!("No active accounts to export. Add one with: twilio-export accounts add AC…");
+        return Ok(Exit::Success);
+    }
+    let concurrency = args
+        .concurrency
+        .unwrap_or_else(|| default_concurrency(config, accounts.len()));
+    let summary = export_range(
+        &exporter,
+        "backfill",
+        resource,
+        range,
+        &accounts,
+        concurrency,
+    )
+    .await?;
+    print_summary(resource, range, &summary);
+    Ok(exit_of(&summary))
+}
+
+/// Windows of every account at the same time, as far as each account's quota allows.
+pub(crate) fn default_concurrency(config: &Config, accounts: usize) -> usize {
+    (config.limits.max_in_flight as usize * accounts).clamp(1, 64)
+}
+
+/// The accounts asked for (all active ones when none are named). Named accounts must be
+/// registered; deauthorized ones are reported and skipped.
+pub(crate) async fn select_accounts(
+    exporter: &Exporter,
+    wanted: &[AccountSid],
+) -> anyhow::Result<Vec<Account>> {
+    let all = exporter.registry.accounts().await?;
+    let mut chosen = Vec::new();
+    if wanted.is_empty() {
+        for a in all {
+            match a.status {
+                AccountStatus::Active => chosen.push(a),
+                AccountStatus::Deauthorized => {
+                    eprintln!("{}: deauthorized, skipped", a.sid)
+                }
+            }
+        }
+        return Ok(chosen);
+    }
+    for sid in wanted {
+        let Some(a) = all.iter().find(|a| &a.sid == sid) else {
+            bail!("--account: {sid} is not registered (add it with: twilio-export accounts add {sid})");
+        };
+        match a.status {
+            AccountStatus::Active => chosen.push(a.clone()),
+            AccountStatus::Deauthorized => eprintln!("{sid}: deauthorized, skipped"),
+        }
+    }
+    Ok(chosen)
+}
+
+/// Exports `range` of `resource` for `accounts` as one run, with a progress bar on a terminal.
+pub(crate) async fn export_range(
+    exporter: &Exporter,
+    command: &str,
+    resource: Resource,
+    range: DayRange,
+    accounts: &[Account],
+    concurrency: usize,
+) -> anyhow::Result<Summary> {
+    // Day by day across accounts, so that every account's quota is used at once.
+    let windows: Vec<Window> = range
+        .days()
+        .flat_map(|day| {
+            accounts.iter().map(move |a| Window {
+                key: PartitionKey {
+                    resource,
+                    account: a.sid.clone(),
+                    day,
+                },
+                credential: a.credential_sid.clone(),
+            })
+        })
+        .collect();
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new(windows.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {prefix} [{bar:30}] {pos}/{len} days·accounts  {msg}  ({eta} left)",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(resource.table_name());
+    let rows = std::sync::atomic::AtomicU64::new(0);
+    let on_event = |e: WindowEvent<'_>| {
+        if let WindowEvent::Exported(_, r) = &e {
+            let total = rows.fetch_add(r.rows, std::sync::atomic::Ordering::Relaxed) + r.rows;
+            bar.set_message(format!("{total} rows"));
+        }
+        if let WindowEvent::Failed(w, err) = &e {
+            bar.suspend(|| eprintln!("{}: failed: {err}", w.key));
+        }
+        bar.inc(1);
+    };
+    let detail = format!("{resource} {range}");
+    let summary = exporter
+        .run(command, &detail, windows, concurrency, &on_event)
+        .await?;
+    bar.finish_and_clear();
+    Ok(summary)
+}
+
+pub(crate) fn print_summary(resource: Resource, range: DayRange, s: &Summary) {
+    println!(
+        "{resource}: {} accounts, {} days ({range}): {} rows in {} files ({:.1} MiB) in {:.1} s",
+        s.accounts.len(),
+        range.len(),
+        s.totals.rows,
+        s.totals.files,
+        s.bytes as f64 / (1024.0 * 1024.0),
+        s.seconds
+    );
+    for (sid, why) in &s.deauthorized {
+        println!("  {sid}: deauthorized during the run and skipped ({why})");
+    }
+    if s.totals.windows_failed > 0 {
+        println!(
+            "  {} windows failed (their partitions were left as they were; re-run to retry):",
+            s.totals.windows_failed
+        );
+        for (key, err) in s.failures.iter().take(20) {
+            println!("    {key}: {err}");
+        }
+        if s.failures.len() > 20 {
+            println!(
+                "    … and {} more (see: twilio-export status)",
+                s.failures.len() - 20
+            );
+        }
+    }
+    if s.interrupted {
+        println!("  interrupted: windows not finished were left as they were");
+    }
+}
+
+pub(crate) fn exit_of(s: &Summary) -> Exit {
+    if s.totals.windows_failed > 0 || s.interrupted {
+        Exit::Failed
+    } else {
+        Exit::Success
+    }
+}

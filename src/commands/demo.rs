@@ -1,0 +1,129 @@
+//! `demo`: the whole pipeline against the built-in simulator, on embedded defaults.
+//!
+//! Starts the simulator on a free local port, registers its accounts (verified through the
+//! API like `accounts add`) in a fresh SQLite file under `{output}/_state/`, backfills calls
+//! and usage records for the last days, and prints what to query.
+
+use anyhow::{bail, Context};
+use chrono::{Days, Utc};
+use tokio_util::sync::CancellationToken;
+
+use super::backfill::{default_concurrency, export_range, print_summary};
+use super::{exporter, Exit};
+use crate::cli::DemoArgs;
+use crate::config::{AuthToken, Config, OutputLocation};
+use crate::domain::{AccountSid, DayRange, Resource};
+use crate::registry::NewAccount;
+use crate::shutdown;
+use crate::sim::{self, SimConfig, Simulator};
+
+pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
+    let OutputLocation::Local(out) = &config.output else {
+        bail!(
+            "output: the demo writes to a local directory, not {}",
+            config.output
+        );
+    };
+    if args.days == 0 {
+        bail!("--days: must be at least 1");
+    }
+    let today = Utc::now().date_naive();
+    let first = today
+        .checked_sub_days(Days::new(u64::from(args.days) - 1))
+        .context("--days: too many")?;
+    let range = DayRange::new(first, today).map_err(anyhow::Error::msg)?;
+
+    let sim_cfg = SimConfig {
+        days: args.days,
+        today,
+        ..SimConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot open a local port for the simulator")?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let simulator = Simulator::new(sim_cfg);
+    let sim_stop = CancellationToken::new();
+    let server = tokio::spawn(sim::serve(listener, simulator.clone(), sim_stop.clone()));
+
+    let state = out.join("_state");
+    std::fs::create_dir_all(&state)
+        .with_context(|| format!("output: cannot create {}", state.display()))?;
+    let db = state.join("demo.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let mut demo_config = config
+        .clone()
+        .with_auth_token(AuthToken::new(simulator.config().auth_token.clone())?);
+    demo_config.database_url = format!("sqlite://{}", db.display());
+    demo_config.api_base = base.parse()?;
+
+    println!(
+        "Simulated Twilio API on {base}; exporting {range} to {}",
+        out.display()
+    );
+    let cancel = shutdown::on_signal();
+    let exporter = exporter(&demo_config, cancel).await?;
+    for sid in simulator.account_sids() {
+        let sid = AccountSid::parse(sid.as_str())?;
+        let info = exporter
+            .client
+            .fetch_account(&sid, &sid)
+            .await
+            .with_context(|| format!("the simulator refused {sid}"))?;
+        exporter
+            .registry
+            .upsert_account(&NewAccount {
+                sid: sid.clone(),
+                credential_sid: sid,
+                friendly_name: info.friendly_name,
+                owner_account_sid: info.owner_account_sid,
+                verified: true,
+            })
+            .await?;
+    }
+    let accounts = exporter.registry.accounts().await?;
+    let concurrency = default_concurrency(&demo_config, accounts.len());
+    let mut exit = Exit::Success;
+    for resource in Resource::ALL {
+        let summary =
+            export_range(&exporter, "demo", resource, range, &accounts, concurrency).await?;
+        print_summary(resource, range, &summary);
+        if super::backfill::exit_of(&summary) == Exit::Failed {
+            exit = Exit::Failed;
+        }
+    }
+    sim_stop.cancel();
+    let _ = server.await;
+
+    println!("\nRows per account:");
+    for a in &accounts {
+        let mut line = format!("  {}", a.sid);
+        for resource in Resource::ALL {
+            let rows: i64 = exporter
+                .registry
+                .partitions(&a.sid, resource)
+                .await?
+                .iter()
+                .map(|p| p.rows)
+                .sum();
+            line.push_str(&format!("  {rows:>6} {}", resource.table_name()));
+        }
+        println!("{line}");
+    }
+    let root = out.display().to_string();
+    let root = root.trim_end_matches('/');
+    println!(
+        "\nQuery it with DuckDB (https://duckdb.org):\n\n  duckdb -c \"select account_sid, date, count(*) as calls, sum(duration) as seconds, sum(price) as price from read_parquet('{root}/calls/**/*.parquet', hive_partitioning = true) group by all order by all\"\n"
+    );
+    println!(
+        "  duckdb -c \"select c.account_sid, c.date, count(*) as calls_exported, any_value(u.count) as calls_billed, any_value(u.price) as billed_price from read_parquet('{root}/calls/**/*.parquet', hive_partitioning = true) c join read_parquet('{root}/usage_records/**/*.parquet', hive_partitioning = true) u on u.account_sid = c.account_sid and u.start_date = c.date and u.category = 'calls' group by all order by all\"\n"
+    );
+    println!(
+        "The registry of this demo is {}; try: twilio-export status --database-url sqlite://{}",
+        db.display(),
+        db.display()
+    );
+    Ok(exit)
+}

@@ -1,0 +1,76 @@
+//! One file per subcommand. The only place that uses `anyhow`: commands build the pipeline's
+//! parts from the validated [`Config`] and turn outcomes into exit codes.
+
+pub mod accounts;
+pub mod backfill;
+pub mod demo;
+pub mod schema;
+pub mod sim;
+pub mod status;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::export::Exporter;
+use crate::fetch::{Quotas, TwilioClient};
+use crate::registry::Registry;
+use crate::store::Store;
+
+/// How a command ended when it did not fail outright (PRODUCT.md "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: everything asked for was done.
+    Success,
+    /// 1: some windows or accounts failed; the rest were done.
+    Failed,
+}
+
+/// Runs the command. An `Err` means nothing was done: bad usage or configuration (exit 2).
+pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    let config = Config::load(&cli.global)?;
+    match cli.command {
+        Command::Accounts(cmd) => accounts::run(&config, cmd).await,
+        Command::Backfill(args) => backfill::run(&config, args).await,
+        Command::Demo(args) => demo::run(&config, args).await,
+        Command::Schema(args) => schema::run(args),
+        Command::Sim(args) => sim::run(args).await,
+        Command::Status(args) => status::run(&config, args).await,
+        Command::Serve(_) | Command::Run(_) | Command::Schedule => {
+            anyhow::bail!("this command is not available yet in this version")
+        }
+    }
+}
+
+pub(crate) async fn open_registry(config: &Config) -> anyhow::Result<Registry> {
+    Ok(Registry::connect(&config.database_url).await?)
+}
+
+pub(crate) fn client(config: &Config, cancel: CancellationToken) -> anyhow::Result<TwilioClient> {
+    let token = config.auth_token()?.clone();
+    TwilioClient::new(
+        config.api_base.clone(),
+        token,
+        Quotas::new(config.limits),
+        cancel,
+    )
+    .context("cannot build the HTTP client")
+}
+
+/// Everything an export needs, checked before any work starts.
+pub(crate) async fn exporter(
+    config: &Config,
+    cancel: CancellationToken,
+) -> anyhow::Result<Exporter> {
+    let client = client(config, cancel.clone())?;
+    let store = Store::open(&config.output)?;
+    store.check().await?;
+    let registry = open_registry(config).await?;
+    Ok(Exporter {
+        client,
+        registry,
+        store,
+        cancel,
+    })
+}

@@ -1,0 +1,326 @@
+//! Typing one raw JSON value exactly: text, integers, decimals, timestamps and dates.
+//!
+//! Twilio sends most numbers as strings (`"duration": "172"`, `"price": "-0.0280"`) but the
+//! spec says some are numbers (`shared/twilio/README.md` §4.2, §5), so every numeric reader takes
+//! either. Decimals are parsed from their text into scaled integers: no float anywhere.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDate};
+use serde_json::value::RawValue;
+
+/// Scale of every exported decimal column (digits after the point).
+pub const DECIMAL_SCALE: i8 = 12;
+/// Precision of every exported decimal column (total digits).
+pub const DECIMAL_PRECISION: u8 = 38;
+
+/// The raw JSON text of a present, non-null value.
+fn present(raw: Option<&RawValue>) -> Option<&str> {
+    raw.map(RawValue::get).filter(|t| *t != "null")
+}
+
+/// A JSON string's content; numbers and booleans are kept as their literal text.
+pub fn text<'a>(raw: Option<&'a RawValue>) -> Result<Option<Cow<'a, str>>, String> {
+    let Some(t) = present(raw) else {
+        return Ok(None);
+    };
+    match t.as_bytes()[0] {
+        b'"' => {
+            let inner = &t[1..t.len() - 1];
+            if inner.contains('\\') {
+                serde_json::from_str::<String>(t)
+                    .map(|s| Some(Cow::Owned(s)))
+                    .map_err(|e| e.to_string())
+            } else {
+                Ok(Some(Cow::Borrowed(inner)))
+            }
+        }
+        b'{' | b'[' => Err(format!("expected a string, found {}", shorten(t))),
+        _ => Ok(Some(Cow::Borrowed(t))),
+    }
+}
+
+/// Text that must be present and non-empty (sids and other keys).
+pub fn required_text<'a>(raw: Option<&'a RawValue>) -> Result<Cow<'a, str>, String> {
+    match text(raw)? {
+        Some(s) if !s.is_empty() => Ok(s),
+        _ => Err("missing".to_owned()),
+    }
+}
+
+/// The value's raw JSON (objects such as `subresource_uris`), `None` for null or absent.
+pub fn json(raw: Option<&RawValue>) -> Option<&str> {
+    present(raw)
+}
+
+/// A whole number sent as a string or a number; `""` counts as absent (README §4.2).
+pub fn integer(raw: Option<&RawValue>) -> Result<Option<i64>, String> {
+    let Some(t) = text(raw)? else {
+        return Ok(None);
+    };
+    let t = t.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    t.parse::<i64>()
+        .map(Some)
+        .or_else(|_| {
+            // "172.0" is still a whole number; anything with a fraction is not.
+            let d = parse_decimal(t, 0)?;
+            i64::try_from(d)
+                .map(Some)
+                .map_err(|_| "out of range".to_owned())
+        })
+        .map_err(|_| format!("{} is not a whole number", shorten(t)))
+}
+
+/// An exact decimal at [`DECIMAL_SCALE`], from a string or a number; `""` counts as absent.
+pub fn decimal(raw: Option<&RawValue>) -> Result<Option<i128>, String> {
+    let Some(t) = text(raw)? else {
+        return Ok(None);
+    };
+    let t = t.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    parse_decimal(t, DECIMAL_SCALE as u32).map(Some)
+}
+
+/// Parses `[-+]digits[.digits][e[-+]digits]` into an integer scaled by `10^scale`.
+/// Refuses, rather than rounds, a value with more significant digits than fit.
+pub fn parse_decimal(t: &str, scale: u32) -> Result<i128, String> {
+    let bad = || format!("{} is not a decimal number", shorten(t));
+    let (neg, body) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], body[i + 1..].parse::<i32>().map_err(|_| bad())?),
+        None => (body, 0),
+    };
+    let (int_part, frac_part) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (mantissa, ""),
+    };
+    if (int_part.is_empty() && frac_part.is_empty())
+        || !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    // Value = digits × 10^(exp - frac_len); we want digits × 10^(exp - frac_len + scale).
+    let shift = exp as i64 - frac_part.len() as i64 + scale as i64;
+    let mut value: i128 = 0;
+    let digits = int_part.bytes().chain(frac_part.bytes());
+    let total_digits = int_part.len() + frac_part.len();
+    let overflow = || {
+        format!(
+            "{} does not fit a decimal({DECIMAL_PRECISION},{scale})",
+            shorten(t)
+        )
+    };
+    // Digits that the shift drops must all be zero, or the value would be rounded.
+    let keep = if shift >= 0 {
+        total_digits
+    } else {
+        total_digits.saturating_sub((-shift) as usize)
+    };
+    for (i, d) in digits.enumerate() {
+        let d = (d - b'0') as i128;
+        if i < keep {
+            value = value
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(d))
+                .ok_or_else(overflow)?;
+        } else if d != 0 {
+            return Err(format!(
+                "{} has more than {scale} decimal places",
+                shorten(t)
+            ));
+        }
+    }
+    if shift > 0 {
+        value = 10i128
+            .checked_pow(shift as u32)
+            .and_then(|p| value.checked_mul(p))
+            .ok_or_else(overflow)?;
+    }
+    if value >= 10i128.pow(DECIMAL_PRECISION as u32) {
+        return Err(overflow());
+    }
+    Ok(if neg { -value } else { value })
+}
+
+/// An RFC 2822 timestamp (`Sun, 01 Mar 2026 18:42:10 +0000`) as UTC microseconds.
+/// ISO 8601 / RFC 3339 is accepted too, for `as_of` and for APIs that switch format.
+pub fn timestamp(raw: Option<&RawValue>) -> Result<Option<i64>, String> {
+    let Some(t) = text(raw)? else {
+        return Ok(None);
+    };
+    let t = t.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    if let Some(us) = fast_rfc2822_utc(t) {
+        return Ok(Some(us));
+    }
+    DateTime::parse_from_rfc2822(t)
+        .or_else(|_| DateTime::parse_from_rfc3339(t))
+        .map(|d| Some(d.timestamp_micros()))
+        .map_err(|_| format!("{} is not an RFC 2822 or RFC 3339 timestamp", shorten(t)))
+}
+
+/// A `YYYY-MM-DD` date as days since 1970-01-01.
+pub fn date(raw: Option<&RawValue>) -> Result<Option<i32>, String> {
+    let Some(t) = text(raw)? else {
+        return Ok(None);
+    };
+    let t = t.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .map(|d| Some(days_since_epoch(d)))
+        .map_err(|_| format!("{} is not a YYYY-MM-DD date", shorten(t)))
+}
+
+pub fn days_since_epoch(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")).num_days() as i32
+}
+
+/// The fixed form Twilio always sends, parsed without allocation; anything else → `None`.
+fn fast_rfc2822_utc(t: &str) -> Option<i64> {
+    let b = t.as_bytes();
+    // "Sun, 01 Mar 2026 18:42:10 +0000"
+    if b.len() != 31 || &b[3..5] != b", " || &b[25..] != b" +0000" {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        b[r].iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as i64)
+        })
+    };
+    let day = num(5..7)?;
+    let month = match &b[8..11] {
+        b"Jan" => 1,
+        b"Feb" => 2,
+        b"Mar" => 3,
+        b"Apr" => 4,
+        b"May" => 5,
+        b"Jun" => 6,
+        b"Jul" => 7,
+        b"Aug" => 8,
+        b"Sep" => 9,
+        b"Oct" => 10,
+        b"Nov" => 11,
+        b"Dec" => 12,
+        _ => return None,
+    };
+    let year = num(12..16)?;
+    if b[16] != b' ' || b[19] != b':' || b[22] != b':' || b[7] != b' ' || b[11] != b' ' {
+        return None;
+    }
+    let (h, m, s) = (num(17..19)?, num(20..22)?, num(23..25)?);
+    if h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(year as i32, month, day as u32)?;
+    let days = days_since_epoch(date) as i64;
+    Some(((days * 86_400) + h * 3600 + m * 60 + s) * 1_000_000)
+}
+
+fn shorten(t: &str) -> String {
+    if t.chars().count() > 40 {
+        format!("{:?}…", t.chars().take(40).collect::<String>())
+    } else {
+        format!("{t:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn text_borrows_plain_strings_and_unescapes_others() {
+        let r = raw(r#""Zo\u00eb""#);
+        assert_eq!(text(Some(&r)).unwrap().unwrap(), "Zoë");
+        let r = raw(r#""plain""#);
+        assert!(matches!(
+            text(Some(&r)).unwrap().unwrap(),
+            Cow::Borrowed("plain")
+        ));
+        assert_eq!(text(Some(&raw("null"))).unwrap(), None);
+        assert_eq!(text(None).unwrap(), None);
+        assert!(text(Some(&raw("{}"))).is_err());
+    }
+
+    #[test]
+    fn integers_accept_strings_numbers_and_empty() {
+        for (input, want) in [
+            (r#""172""#, Some(172)),
+            ("172", Some(172)),
+            (r#""""#, None),
+            ("null", None),
+            (r#""0""#, Some(0)),
+        ] {
+            assert_eq!(integer(Some(&raw(input))).unwrap(), want, "{input}");
+        }
+        assert!(integer(Some(&raw(r#""1.5""#))).is_err());
+        assert!(integer(Some(&raw(r#""abc""#))).is_err());
+    }
+
+    #[test]
+    fn decimals_are_exact_or_refused() {
+        let s = 10i128.pow(DECIMAL_SCALE as u32);
+        for (input, want) in [
+            (r#""-0.0280""#, -280 * s / 10_000),
+            (r#""3.3040""#, 33_040 * s / 10_000),
+            ("3.304", 3_304 * s / 1_000),
+            (r#""0""#, 0),
+            (r#""0.123456789012""#, 123_456_789_012),
+            (r#""1.50000000000000""#, 15 * s / 10),
+            ("1e-3", s / 1000),
+            ("2E2", 200 * s),
+        ] {
+            assert_eq!(decimal(Some(&raw(input))).unwrap(), Some(want), "{input}");
+        }
+        assert_eq!(decimal(Some(&raw(r#""""#))).unwrap(), None);
+        let err = decimal(Some(&raw(r#""0.1234567890123""#))).unwrap_err();
+        assert!(err.contains("decimal places"), "{err}");
+        let err = decimal(Some(&raw(r#""1000000000000000000000000000""#))).unwrap_err();
+        assert!(err.contains("does not fit"), "{err}");
+        for bad in [r#""""#, r#""-""#, r#""1.2.3""#, r#""abc""#, r#"".""#] {
+            let _ = decimal(Some(&raw(bad)));
+        }
+        assert!(decimal(Some(&raw(r#""1,5""#))).is_err());
+    }
+
+    #[test]
+    fn timestamps_parse_fast_and_slow_forms_alike() {
+        let want = DateTime::parse_from_rfc3339("2026-03-01T18:42:10Z")
+            .unwrap()
+            .timestamp_micros();
+        for input in [
+            r#""Sun, 01 Mar 2026 18:42:10 +0000""#,
+            r#""Sun, 01 Mar 2026 18:42:10 GMT""#,
+            r#""Sun, 01 Mar 2026 19:42:10 +0100""#,
+            r#""2026-03-01T18:42:10+00:00""#,
+        ] {
+            assert_eq!(timestamp(Some(&raw(input))).unwrap(), Some(want), "{input}");
+        }
+        assert!(timestamp(Some(&raw(r#""yesterday""#))).is_err());
+        assert_eq!(fast_rfc2822_utc("Thu, 01 Jan 1970 00:00:00 +0000"), Some(0));
+    }
+
+    #[test]
+    fn dates_are_days_since_epoch() {
+        assert_eq!(date(Some(&raw(r#""1970-01-02""#))).unwrap(), Some(1));
+        assert!(date(Some(&raw(r#""03/01/2026""#))).is_err());
+    }
+}

@@ -1,0 +1,435 @@
+//! The spine: one window (an account, a resource, a UTC day) through fetch → decode → batch →
+//! writer → store, then recorded in the registry; and many windows run side by side.
+//!
+//! **Invariant:** a partition is recorded only after its file is durable under its final key,
+//! and a window that fails leaves the partition as it was. Both resources go through the same
+//! code; they differ only in their [`Source`].
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::batch::{AppendRow, BatchBuilder};
+use crate::decode::calls::Call;
+use crate::decode::usage_records::UsageRecord;
+use crate::decode::value::days_since_epoch;
+use crate::decode::{decode_page, DecodeError, Record};
+use crate::domain::{AccountSid, PartitionKey, Resource};
+use crate::fetch::{FetchError, PageUri, TwilioClient};
+use crate::registry::{Registry, RegistryError, RunId, RunOutcome, RunTotals};
+use crate::store::{Store, StoreError};
+use crate::writer::{PartWriter, WriteError};
+
+/// Records per page asked of the API (its maximum, `shared/twilio/README.md` §3).
+pub const PAGE_SIZE: u32 = 1000;
+/// Rows buffered before they are handed to the Parquet writer.
+const BATCH_ROWS: usize = 8192;
+
+/// Why a window failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// One unit of work: a partition to (re-)export and the credential that reaches its account.
+#[derive(Clone, Debug)]
+pub struct Window {
+    pub key: PartitionKey,
+    pub credential: AccountSid,
+}
+
+/// What a finished window wrote.
+#[derive(Clone, Debug, Default)]
+pub struct WindowReport {
+    pub rows: u64,
+    pub bytes: u64,
+    /// The published file, or `None` for a day without rows.
+    pub object_key: Option<String>,
+    /// Records the API returned that belong to another day's partition (exported there).
+    pub outside_window: u64,
+    /// Records that appeared twice while paging (kept once).
+    pub duplicates: u64,
+    pub pages: u64,
+}
+
+/// What happened to each window, for progress display.
+#[derive(Debug)]
+pub enum WindowEvent<'a> {
+    Exported(&'a Window, &'a WindowReport),
+    Failed(&'a Window, &'a ExportError),
+    /// Not attempted: its account lost its authorization earlier in the run.
+    Skipped(&'a Window),
+}
+
+/// The outcome of a set of windows.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub run: Option<RunId>,
+    pub totals: RunTotals,
+    pub bytes: u64,
+    pub accounts: HashSet<AccountSid>,
+    pub failures: Vec<(PartitionKey, String)>,
+    /// Accounts found deauthorized during the run, with the reason.
+    pub deauthorized: Vec<(AccountSid, String)>,
+    pub skipped: u64,
+    pub interrupted: bool,
+    pub seconds: f64,
+}
+
+impl Summary {
+    pub fn outcome(&self) -> RunOutcome {
+        if self.interrupted {
+            RunOutcome::Interrupted
+        } else if self.totals.windows_failed > 0 {
+            RunOutcome::Partial
+        } else {
+            RunOutcome::Succeeded
+        }
+    }
+}
+
+/// Everything a window needs.
+#[derive(Clone)]
+pub struct Exporter {
+    pub client: TwilioClient,
+    pub registry: Registry,
+    pub store: Store,
+    pub cancel: CancellationToken,
+}
+
+impl Exporter {
+    /// Exports `windows` (at most `concurrency` at a time) as one recorded run.
+    pub async fn run(
+        &self,
+        command: &str,
+        detail: &str,
+        windows: Vec<Window>,
+        concurrency: usize,
+        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
+    ) -> Result<Summary, RegistryError> {
+        let started = Instant::now();
+        let run = self.registry.start_run(command, detail).await?;
+        let summary = Mutex::new(Summary {
+            run: Some(run),
+            ..Summary::default()
+        });
+        let lost: Mutex<HashSet<AccountSid>> = Mutex::new(HashSet::new());
+        futures::stream::iter(windows)
+            .map(|w| {
+                let (summary, lost) = (&summary, &lost);
+                async move {
+                    if self.cancel.is_cancelled() {
+                        summary.lock().expect("not poisoned").interrupted = true;
+                        return;
+                    }
+                    if lost.lock().expect("not poisoned").contains(&w.key.account) {
+                        summary.lock().expect("not poisoned").skipped += 1;
+                        on_event(WindowEvent::Skipped(&w));
+                        return;
+                    }
+                    let result = self.export_window(&w, run).await;
+                    summary
+                        .lock()
+                        .expect("not poisoned")
+                        .accounts
+                        .insert(w.key.account.clone());
+                    match result {
+                        Ok(report) => {
+                            let mut s = summary.lock().expect("not poisoned");
+                            s.totals.windows_exported += 1;
+                            s.totals.rows += report.rows;
+                            s.totals.files += u64::from(report.object_key.is_some());
+                            s.bytes += report.bytes;
+                            drop(s);
+                            on_event(WindowEvent::Exported(&w, &report));
+                        }
+                        Err(ExportError::Fetch(FetchError::Cancelled)) => {
+                            summary.lock().expect("not poisoned").interrupted = true
+                        }
+                        Err(err) => {
+                            self.window_failed(&w, err, run, summary, lost, on_event)
+                                .await
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect::<()>()
+            .await;
+        let mut summary = summary.into_inner().expect("not poisoned");
+        summary.seconds = started.elapsed().as_secs_f64();
+        let error = summary.failures.first().map(|(k, e)| format!("{k}: {e}"));
+        self.registry
+            .finish_run(run, summary.outcome(), summary.totals, error.as_deref())
+            .await?;
+        Ok(summary)
+    }
+
+    async fn window_failed(
+        &self,
+        w: &Window,
+        err: ExportError,
+        run: RunId,
+        summary: &Mutex<Summary>,
+        lost: &Mutex<HashSet<AccountSid>>,
+        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
+    ) {
+        if let ExportError::Fetch(FetchError::Unauthorized { .. }) = &err {
+            // A single 401 may be a blip; the grant is gone only if a fresh check agrees.
+            if let Err(recheck @ FetchError::Unauthorized { .. }) = self
+                .client
+                .fetch_account(&w.credential, &w.key.account)
+                .await
+            {
+                let reason = recheck.to_string();
+                let first = lost
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(w.key.account.clone());
+                if first {
+                    tracing::warn!(account = %w.key.account, error = %reason, "Account lost its authorization; skipping it");
+                    if let Err(e) = self.registry.deauthorize(&w.key.account, &reason).await {
+                        tracing::error!(error = %e, "Cannot record the deauthorization");
+                    }
+                    summary
+                        .lock()
+                        .expect("not poisoned")
+                        .deauthorized
+                        .push((w.key.account.clone(), reason));
+                }
+                summary.lock().expect("not poisoned").skipped += 1;
+                on_event(WindowEvent::Skipped(w));
+                return;
+            }
+        }
+        let message = err.to_string();
+        tracing::error!(partition = %w.key, error = %message, stage = "exporting", "Window failed; its partition was left as it was");
+        if let Err(e) = self.registry.record_failure(&w.key, &message, run).await {
+            tracing::error!(error = %e, "Cannot record the failure");
+        }
+        on_event(WindowEvent::Failed(w, &err));
+        let mut s = summary.lock().expect("not poisoned");
+        s.totals.windows_failed += 1;
+        s.failures.push((w.key.clone(), message));
+    }
+
+    /// Exports one window and records its partition.
+    #[tracing::instrument(skip_all, fields(account = %w.key.account, resource = %w.key.resource, day = %w.key.day))]
+    pub async fn export_window(&self, w: &Window, run: RunId) -> Result<WindowReport, ExportError> {
+        let (report, staged) = match w.key.resource {
+            Resource::Calls => self.fetch_into_file::<CallsSource>(w).await?,
+            Resource::UsageRecords => self.fetch_into_file::<UsageSource>(w).await?,
+        };
+        let key = w.key.object_key();
+        match &staged {
+            Some(path) => {
+                if let Err(e) = self.store.publish(path, &key).await {
+                    self.store.discard(path).await;
+                    return Err(e.into());
+                }
+            }
+            // A day without rows has no file; one written by an earlier run must go.
+            None => self.store.delete(&key).await?,
+        }
+        let object_key = staged.map(|_| key);
+        self.registry
+            .record_partition(
+                &w.key,
+                report.rows,
+                report.bytes,
+                object_key.as_deref(),
+                run,
+            )
+            .await?;
+        tracing::debug!(
+            rows = report.rows,
+            pages = report.pages,
+            "Partition exported"
+        );
+        Ok(WindowReport {
+            object_key,
+            ..report
+        })
+    }
+
+    /// Pages through the window into a staged Parquet file (`None` if there were no rows).
+    async fn fetch_into_file<S: Source>(
+        &self,
+        w: &Window,
+    ) -> Result<(WindowReport, Option<std::path::PathBuf>), ExportError> {
+        let mut builder = BatchBuilder::new(w.key.resource);
+        let mut writer: Option<PartWriter> = None;
+        let mut report = WindowReport::default();
+        let mut seen = Seen::default();
+        let day = days_since_epoch(w.key.day);
+        let mut uri = Some(S::first_page(&w.key.account, w.key.day));
+        let result: Result<(), ExportError> = async {
+            while let Some(page_uri) = uri.take() {
+                let next = self
+                    .client
+                    .get_with(&w.credential, &w.key.account, &page_uri, |body| {
+                        let page = decode_page::<S::Rec<'_>>(body)?;
+                        for rec in &page.records {
+                            if S::day_of(rec) != Some(day) {
+                                report.outside_window += 1;
+                            } else if !seen.insert(S::identity(rec)) {
+                                report.duplicates += 1;
+                            } else {
+                                builder.push(rec);
+                            }
+                        }
+                        Ok::<_, DecodeError>(page.next_page_uri)
+                    })
+                    .await?;
+                report.pages += 1;
+                if builder.len() >= BATCH_ROWS {
+                    self.flush(&mut builder, &mut writer)?;
+                }
+                uri = next
+                    .map(|link| PageUri::from_link(&link, self.client.base()))
+                    .transpose()?;
+            }
+            if !builder.is_empty() {
+                self.flush(&mut builder, &mut writer)?;
+            }
+            Ok(())
+        }
+        .await;
+        match (result, writer) {
+            (Ok(()), Some(writer)) => match writer.finish() {
+                Ok(file) => {
+                    report.rows = file.rows;
+                    report.bytes = file.bytes;
+                    Ok((report, Some(file.path)))
+                }
+                Err(e) => Err(e.into()),
+            },
+            (Ok(()), None) => Ok((report, None)),
+            (Err(e), writer) => {
+                if let Some(writer) = writer {
+                    let path = writer.path().to_owned();
+                    drop(writer);
+                    self.store.discard(&path).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn flush(
+        &self,
+        builder: &mut BatchBuilder,
+        writer: &mut Option<PartWriter>,
+    ) -> Result<(), ExportError> {
+        let batch = builder.finish();
+        let w = match writer {
+            Some(w) => w,
+            None => writer.insert(PartWriter::create(
+                &self.store.staging_path(),
+                builder.schema(),
+            )?),
+        };
+        w.write(&batch)?;
+        Ok(())
+    }
+}
+
+/// Record identities seen in a window, to keep each record once when paging shifts.
+#[derive(Default)]
+struct Seen {
+    hex: HashSet<u128>,
+    other: HashSet<String>,
+}
+
+impl Seen {
+    fn insert(&mut self, id: std::borrow::Cow<'_, str>) -> bool {
+        // A Twilio sid is two letters and 32 hex digits: 16 bytes instead of a String.
+        if id.len() == 34 {
+            if let Ok(v) = u128::from_str_radix(&id[2..], 16) {
+                return self.hex.insert(v);
+            }
+        }
+        self.other.insert(id.into_owned())
+    }
+}
+
+/// What differs between resources on the way from the API to the partition.
+trait Source {
+    type Rec<'a>: Record<'a> + AppendRow;
+    /// The first page of the window's query.
+    fn first_page(account: &AccountSid, day: NaiveDate) -> PageUri;
+    /// The partition day of a record, as days since 1970-01-01.
+    fn day_of(rec: &Self::Rec<'_>) -> Option<i32>;
+    /// What makes a record unique within its partition.
+    fn identity<'r>(rec: &'r Self::Rec<'_>) -> std::borrow::Cow<'r, str>;
+}
+
+struct CallsSource;
+
+impl Source for CallsSource {
+    type Rec<'a> = Call<'a>;
+
+    /// Calls that started on `day` (UTC): `StartTime>` is inclusive, `StartTime<` strict
+    /// (`shared/twilio/README.md` §4.1). Rows outside the day are dropped by [`Source::day_of`],
+    /// so a server that reads the bounds differently cannot put a row in the wrong partition.
+    fn first_page(account: &AccountSid, day: NaiveDate) -> PageUri {
+        let next = day.succ_opt().unwrap_or(day);
+        PageUri::build(
+            &format!("/2010-04-01/Accounts/{account}/Calls.json"),
+            &[
+                ("StartTime>", day.to_string()),
+                ("StartTime<", next.to_string()),
+                ("PageSize", PAGE_SIZE.to_string()),
+            ],
+        )
+    }
+
+    fn day_of(rec: &Call<'_>) -> Option<i32> {
+        rec.start_time
+            .map(|us| us.div_euclid(86_400_000_000) as i32)
+    }
+
+    fn identity<'r>(rec: &'r Call<'_>) -> std::borrow::Cow<'r, str> {
+        std::borrow::Cow::Borrowed(&rec.sid)
+    }
+}
+
+struct UsageSource;
+
+impl Source for UsageSource {
+    type Rec<'a> = UsageRecord<'a>;
+
+    /// One record per category for `day`. `IncludeSubaccounts=false` because every account
+    /// is exported on its own: including subaccounts would count their usage twice
+    /// (`shared/twilio/README.md` §5).
+    fn first_page(account: &AccountSid, day: NaiveDate) -> PageUri {
+        PageUri::build(
+            &format!("/2010-04-01/Accounts/{account}/Usage/Records/Daily.json"),
+            &[
+                ("StartDate", day.to_string()),
+                ("EndDate", day.to_string()),
+                ("IncludeSubaccounts", "false".to_owned()),
+                ("PageSize", PAGE_SIZE.to_string()),
+            ],
+        )
+    }
+
+    fn day_of(rec: &UsageRecord<'_>) -> Option<i32> {
+        rec.start_date
+    }
+
+    fn identity<'r>(rec: &'r UsageRecord<'_>) -> std::borrow::Cow<'r, str> {
+        std::borrow::Cow::Borrowed(&rec.category)
+    }
+}

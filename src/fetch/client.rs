@@ -1,0 +1,368 @@
+//! [`TwilioClient`]: authenticated GETs against the 2010 API with quotas and retries.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use super::limiter::Quotas;
+use super::retry;
+use super::FetchError;
+use crate::config::AuthToken;
+use crate::decode::DecodeError;
+use crate::domain::AccountSid;
+
+/// Characters left as they are in query names and values; `<`, `>`, `:`, `+` and the rest are
+/// encoded, so `StartTime>` goes out as `StartTime%3E` (`shared/twilio/README.md` §4.1).
+const QUERY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// A path and query on the API, relative to the base URL: either built by us or a
+/// `next_page_uri` the API gave, accepted only if it stays on the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageUri(String);
+
+impl PageUri {
+    /// A first page: `path` plus the query parameters, names and values percent-encoded.
+    pub fn build(path: &str, params: &[(&str, String)]) -> Self {
+        let mut s = path.to_owned();
+        for (i, (k, v)) in params.iter().enumerate() {
+            s.push(if i == 0 { '?' } else { '&' });
+            s.extend(utf8_percent_encode(k, QUERY));
+            s.push('=');
+            s.extend(utf8_percent_encode(v, QUERY));
+        }
+        Self(s)
+    }
+
+    /// A link from a page, taken verbatim. Absolute links must point at `base`.
+    pub fn from_link(link: &str, base: &Url) -> Result<Self, FetchError> {
+        let bad = || FetchError::BadLink(link.chars().take(200).collect());
+        if let Some(rest) = link.strip_prefix('/') {
+            if rest.starts_with('/') {
+                return Err(bad());
+            }
+            return Ok(Self(link.to_owned()));
+        }
+        let url = Url::parse(link).map_err(|_| bad())?;
+        if url.origin() != base.origin() {
+            return Err(bad());
+        }
+        let mut s = url.path().to_owned();
+        if let Some(q) = url.query() {
+            s.push('?');
+            s.push_str(q);
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The path without the query, for messages.
+    pub fn path(&self) -> &str {
+        self.0.split('?').next().unwrap_or(&self.0)
+    }
+}
+
+/// The parts of an Account resource we keep. The resource also carries the account's own
+/// `auth_token`, which is never read into memory here, let alone logged or stored.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountInfo {
+    pub sid: AccountSid,
+    #[serde(default)]
+    pub owner_account_sid: Option<String>,
+    #[serde(default)]
+    pub friendly_name: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// Twilio's error body (`shared/twilio/README.md` §6); every key may be missing.
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    code: Option<i64>,
+    message: Option<String>,
+    detail: Option<String>,
+}
+
+/// The client. Cheap to clone.
+#[derive(Clone)]
+pub struct TwilioClient {
+    http: reqwest::Client,
+    base: Url,
+    token: AuthToken,
+    quotas: Quotas,
+    cancel: CancellationToken,
+}
+
+impl TwilioClient {
+    pub fn new(
+        base: Url,
+        token: AuthToken,
+        quotas: Quotas,
+        cancel: CancellationToken,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("twilio-export/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Self {
+            http,
+            base,
+            token,
+            quotas,
+            cancel,
+        })
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// GETs `uri` as `credential` and hands the body to `handle`, retrying per [`retry`].
+    /// `handle` must act all or nothing: a malformed body is fetched again.
+    pub async fn get_with<T>(
+        &self,
+        credential: &AccountSid,
+        target: &AccountSid,
+        uri: &PageUri,
+        mut handle: impl FnMut(&Bytes) -> Result<T, DecodeError>,
+    ) -> Result<T, FetchError> {
+        let url = format!(
+            "{}{}",
+            self.base.as_str().trim_end_matches('/'),
+            uri.as_str()
+        );
+        let mut attempts = 0u32;
+        let mut throttled = Duration::ZERO;
+        loop {
+            attempts += 1;
+            let outcome = self.get_once(credential, target, &url).await?;
+            let (wait, last) = match outcome {
+                Once::Body(body) => match handle(&body) {
+                    Ok(v) => return Ok(v),
+                    Err(DecodeError::Malformed(e)) => {
+                        (retry::backoff(attempts), format!("malformed page: {e}"))
+                    }
+                    Err(source) => {
+                        return Err(FetchError::Decode {
+                            path: uri.path().to_owned(),
+                            source,
+                        })
+                    }
+                },
+                Once::Throttled(after) => {
+                    let wait = after.unwrap_or_else(|| retry::backoff(attempts.min(8)));
+                    throttled += wait;
+                    if throttled > retry::RATE_LIMIT_BUDGET {
+                        return Err(FetchError::Exhausted {
+                            path: uri.path().to_owned(),
+                            attempts,
+                            last: "still rate limited (HTTP 429)".into(),
+                        });
+                    }
+                    // 429s do not use up the attempts meant for faults.
+                    attempts -= 1;
+                    tracing::debug!(account = %target, wait_ms = wait.as_millis() as u64, "Rate limited by Twilio; waiting");
+                    (wait, String::new())
+                }
+                Once::Transient(why) => (retry::backoff(attempts), why),
+                Once::Final(err) => return Err(err),
+            };
+            if attempts >= retry::MAX_ATTEMPTS {
+                return Err(FetchError::Exhausted {
+                    path: uri.path().to_owned(),
+                    attempts,
+                    last,
+                });
+            }
+            if !last.is_empty() {
+                tracing::warn!(account = %target, path = uri.path(), attempt = attempts, error = %last, "Retrying a request");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.cancel.cancelled() => return Err(FetchError::Cancelled),
+            }
+        }
+    }
+
+    async fn get_once(
+        &self,
+        credential: &AccountSid,
+        target: &AccountSid,
+        url: &str,
+    ) -> Result<Once, FetchError> {
+        let _permit = tokio::select! {
+            p = self.quotas.acquire(target) => p,
+            _ = self.cancel.cancelled() => return Err(FetchError::Cancelled),
+        };
+        let started = Instant::now();
+        let request = self
+            .http
+            .get(url)
+            .basic_auth(credential.as_str(), Some(self.token.expose()))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send();
+        let response = tokio::select! {
+            r = request => r,
+            _ = self.cancel.cancelled() => return Err(FetchError::Cancelled),
+        };
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => return Ok(Once::Transient(describe(&e))),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = tokio::select! {
+            b = response.bytes() => b,
+            _ = self.cancel.cancelled() => return Err(FetchError::Cancelled),
+        };
+        let body = match body {
+            Ok(b) => b,
+            Err(e) => {
+                return Ok(Once::Transient(format!(
+                    "reading the body: {}",
+                    describe(&e)
+                )))
+            }
+        };
+        tracing::trace!(
+            status,
+            ms = started.elapsed().as_millis() as u64,
+            bytes = body.len(),
+            "GET"
+        );
+        if (200..300).contains(&status) {
+            return Ok(Once::Body(body));
+        }
+        if status == 429 {
+            return Ok(Once::Throttled(retry::retry_after(retry_after.as_deref())));
+        }
+        if retry::is_transient_status(status) {
+            return Ok(Once::Transient(format!("HTTP {status}")));
+        }
+        let err: ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
+        let message = err
+            .message
+            .or(err.detail)
+            .unwrap_or_else(|| "no message".to_owned());
+        let path = url
+            .strip_prefix(self.base.as_str().trim_end_matches('/'))
+            .unwrap_or(url)
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Once::Final(match status {
+            401 | 403 => FetchError::Unauthorized {
+                account: target.clone(),
+                status,
+                code: err.code,
+                message,
+            },
+            404 => FetchError::NotFound {
+                path,
+                code: err.code,
+                message,
+            },
+            _ => FetchError::Rejected {
+                path,
+                status,
+                code: err.code,
+                message,
+            },
+        }))
+    }
+
+    /// `GET /2010-04-01/Accounts/{sid}.json` as `credential`: proves the grant works.
+    pub async fn fetch_account(
+        &self,
+        credential: &AccountSid,
+        sid: &AccountSid,
+    ) -> Result<AccountInfo, FetchError> {
+        let uri = PageUri::build(&format!("/2010-04-01/Accounts/{sid}.json"), &[]);
+        self.get_with(credential, sid, &uri, |body| {
+            serde_json::from_slice::<AccountInfo>(body).map_err(DecodeError::Malformed)
+        })
+        .await
+    }
+}
+
+enum Once {
+    Body(Bytes),
+    Throttled(Option<Duration>),
+    Transient(String),
+    Final(FetchError),
+}
+
+/// A transport error in words, with its causes but without the URL (which carries no secret,
+/// but is long) — reqwest puts credentials in headers, never in the URL.
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut s = if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connect() {
+        "cannot connect".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut src = e.source();
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_first_page_with_encoded_operator_names() {
+        let uri = PageUri::build(
+            "/2010-04-01/Accounts/AC1/Calls.json",
+            &[
+                ("StartTime>", "2026-03-01".into()),
+                ("StartTime<", "2026-03-02".into()),
+                ("PageSize", "1000".into()),
+            ],
+        );
+        assert_eq!(
+            uri.as_str(),
+            "/2010-04-01/Accounts/AC1/Calls.json?StartTime%3E=2026-03-01&StartTime%3C=2026-03-02&PageSize=1000"
+        );
+    }
+
+    #[test]
+    fn links_must_stay_on_the_api() {
+        let base = Url::parse("https://api.twilio.com").unwrap();
+        assert!(PageUri::from_link("/2010-04-01/x.json?Page=1", &base).is_ok());
+        assert!(PageUri::from_link("https://api.twilio.com/2010-04-01/x.json", &base).is_ok());
+        for bad in [
+            "https://evil.example/2010-04-01/x.json",
+            "//evil.example/x",
+            "x.json",
+            "",
+        ] {
+            assert!(PageUri::from_link(bad, &base).is_err(), "{bad}");
+        }
+    }
+}

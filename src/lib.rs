@@ -1,0 +1,31 @@
+//! twilio-export: call logs and usage records of Twilio Connect accounts, exported to
+//! partitioned Parquet.
+//!
+//! # Layout
+//! Modules in data-flow order (see `ARCHITECTURE.md` for the codemap and invariants):
+//! - [`domain`]: newtypes that can only hold valid values (sids, days, resources); no I/O.
+//! - [`config`]: flags, env and TOML file merged and validated into a typed [`config::Config`].
+//! - [`registry`]: the database (accounts, partitions, runs); the only module with SQL.
+//! - [`fetch`]: the rate-limited paging client for the Twilio REST API; the only outbound HTTP.
+//! - [`decode`]: page JSON into typed rows; no I/O.
+//! - [`batch`]: typed rows into Arrow record batches; the exported schemas live here.
+//! - [`writer`]: record batches into one Parquet file per partition.
+//! - [`store`]: puts finished files into the output location atomically.
+//! - [`export`]: the spine that runs one window through all of the above.
+//! - [`sim`]: the built-in Twilio API simulator.
+//! - [`commands`]: one file per subcommand; the only place that uses `anyhow`.
+
+pub mod batch;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod decode;
+pub mod domain;
+pub mod export;
+pub mod fetch;
+pub mod registry;
+pub mod shutdown;
+pub mod sim;
+pub mod store;
+pub mod telemetry;
+pub mod writer;

@@ -1,0 +1,176 @@
+//! Connected accounts: who is exported, through which credential, and whether the grant holds.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{now_text, Registry, RegistryError};
+use crate::domain::AccountSid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    /// Exported.
+    Active,
+    /// The grant was revoked or the credentials stopped working; skipped by exports.
+    Deauthorized,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Deauthorized => "deauthorized",
+        }
+    }
+}
+
+impl FromStr for AccountStatus {
+    type Err = RegistryError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(AccountStatus::Active),
+            "deauthorized" => Ok(AccountStatus::Deauthorized),
+            other => Err(RegistryError::Corrupt(format!("account status {other:?}"))),
+        }
+    }
+}
+
+impl fmt::Display for AccountStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A registered account.
+#[derive(Clone, Debug, Serialize)]
+pub struct Account {
+    pub sid: AccountSid,
+    /// The sid used in Basic auth (with our token) to reach this account.
+    pub credential_sid: AccountSid,
+    pub status: AccountStatus,
+    /// Why it is deauthorized, if it is.
+    pub status_reason: Option<String>,
+    pub friendly_name: Option<String>,
+    pub owner_account_sid: Option<String>,
+    pub connected_at: String,
+    pub verified_at: Option<String>,
+    pub deauthorized_at: Option<String>,
+}
+
+/// An account to register (or re-activate).
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    pub sid: AccountSid,
+    pub credential_sid: AccountSid,
+    pub friendly_name: Option<String>,
+    pub owner_account_sid: Option<String>,
+    /// Whether the API just confirmed the grant.
+    pub verified: bool,
+}
+
+const COLUMNS: &str = "sid, credential_sid, status, status_reason, friendly_name, owner_account_sid, connected_at, verified_at, deauthorized_at";
+
+fn from_row(row: sqlx::any::AnyRow) -> Result<Account, RegistryError> {
+    let sid: String = row.try_get("sid")?;
+    let cred: String = row.try_get("credential_sid")?;
+    let status: String = row.try_get("status")?;
+    Ok(Account {
+        sid: AccountSid::try_from(sid).map_err(|e| RegistryError::Corrupt(e.to_string()))?,
+        credential_sid: AccountSid::try_from(cred)
+            .map_err(|e| RegistryError::Corrupt(e.to_string()))?,
+        status: status.parse()?,
+        status_reason: row.try_get("status_reason")?,
+        friendly_name: row.try_get("friendly_name")?,
+        owner_account_sid: row.try_get("owner_account_sid")?,
+        connected_at: row.try_get("connected_at")?,
+        verified_at: row.try_get("verified_at")?,
+        deauthorized_at: row.try_get("deauthorized_at")?,
+    })
+}
+
+impl Registry {
+    /// Registers an account, or re-activates and refreshes one already known.
+    pub async fn upsert_account(&self, a: &NewAccount) -> Result<(), RegistryError> {
+        let now = now_text();
+        let verified_at = a.verified.then(|| now.clone());
+        sqlx::query(
+            "insert into accounts (sid, credential_sid, status, status_reason, friendly_name, owner_account_sid, connected_at, verified_at, deauthorized_at, created_at, updated_at)
+             values ($1, $2, 'active', null, $3, $4, $5, $6, null, $5, $5)
+             on conflict (sid) do update set
+               credential_sid = excluded.credential_sid,
+               status = 'active', status_reason = null, deauthorized_at = null,
+               friendly_name = coalesce(excluded.friendly_name, accounts.friendly_name),
+               owner_account_sid = coalesce(excluded.owner_account_sid, accounts.owner_account_sid),
+               verified_at = coalesce(excluded.verified_at, accounts.verified_at),
+               updated_at = excluded.updated_at",
+        )
+        .bind(a.sid.as_str())
+        .bind(a.credential_sid.as_str())
+        .bind(a.friendly_name.as_deref())
+        .bind(a.owner_account_sid.as_deref())
+        .bind(&now)
+        .bind(verified_at.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks an account, and every account reached through it, deauthorized.
+    /// Returns how many accounts changed.
+    pub async fn deauthorize(&self, sid: &AccountSid, reason: &str) -> Result<u64, RegistryError> {
+        let now = now_text();
+        let done = sqlx::query(
+            "update accounts set status = 'deauthorized', status_reason = $2, deauthorized_at = $3, updated_at = $3
+             where (sid = $1 or credential_sid = $1) and status <> 'deauthorized'",
+        )
+        .bind(sid.as_str())
+        .bind(reason)
+        .bind(&now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Records that the API just confirmed the grant.
+    pub async fn mark_verified(&self, sid: &AccountSid) -> Result<(), RegistryError> {
+        let now = now_text();
+        sqlx::query("update accounts set verified_at = $2, updated_at = $2 where sid = $1")
+            .bind(sid.as_str())
+            .bind(&now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes an account from the registry (its exported files stay). False if unknown.
+    pub async fn remove_account(&self, sid: &AccountSid) -> Result<bool, RegistryError> {
+        let done = sqlx::query("delete from accounts where sid = $1")
+            .bind(sid.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn account(&self, sid: &AccountSid) -> Result<Option<Account>, RegistryError> {
+        let q = format!("select {COLUMNS} from accounts where sid = $1");
+        let row = sqlx::query(&q)
+            .bind(sid.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(from_row).transpose()
+    }
+
+    /// Every registered account, by sid.
+    pub async fn accounts(&self) -> Result<Vec<Account>, RegistryError> {
+        let q = format!("select {COLUMNS} from accounts order by sid");
+        sqlx::query(&q)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(from_row)
+            .collect()
+    }
+}

@@ -1,0 +1,129 @@
+//! The database: connected accounts, export runs, partitions written and windows that failed.
+//! The only module that contains SQL.
+//!
+//! One API over two backends through sqlx's `Any` driver: SQLite (the default, a file created
+//! on first use, WAL) and Postgres (shared state for several workers). Queries use `$n`
+//! placeholders, which both understand. Migrations are embedded per backend and applied on
+//! connect. Times are stored as RFC 3339 UTC text so that both backends read the same.
+
+mod accounts;
+mod partitions;
+mod runs;
+
+pub use accounts::{Account, AccountStatus, NewAccount};
+pub use partitions::{PartitionRecord, PartitionSummary, WindowFailure};
+pub use runs::{RunId, RunOutcome, RunRecord, RunTotals};
+
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+use crate::config::redact_url;
+
+/// What the caller can do about a database error.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("cannot open the database {url}: {source}")]
+    Open {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot migrate the database {url}: {source}")]
+    Migrate {
+        url: String,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("account {0} is not registered")]
+    NotFound(String),
+    #[error("the database holds an unreadable value: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Other(#[from] sqlx::Error),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The registry. Cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Registry {
+    /// Opens (creating a SQLite file if missing) and migrates.
+    pub async fn connect(url: &str) -> Result<Self, RegistryError> {
+        sqlx::any::install_default_drivers();
+        let shown = redact_url(url);
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let open = |source| RegistryError::Open {
+            url: shown.clone(),
+            source,
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(open)?
+            .disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers (status) run beside a writer; the busy timeout
+                        // makes concurrent processes wait instead of failing.
+                        conn.execute("pragma journal_mode = wal; pragma busy_timeout = 10000; pragma synchronous = normal; pragma foreign_keys = on;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(open)?;
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|source| RegistryError::Migrate {
+                url: shown.clone(),
+                source,
+            })?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Now, as stored.
+pub(crate) fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

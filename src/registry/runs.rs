@@ -1,0 +1,124 @@
+//! Run history: one row per command that exported something, with its outcome and counts.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{now_text, Registry, RegistryError};
+
+/// A run's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RunId(pub i64);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunOutcome {
+    Succeeded,
+    /// Some windows failed; the rest were exported.
+    Partial,
+    /// Stopped by a signal before the end.
+    Interrupted,
+}
+
+impl RunOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Partial => "partial",
+            RunOutcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Counts at the end of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RunTotals {
+    pub windows_exported: u64,
+    pub windows_failed: u64,
+    pub rows: u64,
+    pub files: u64,
+}
+
+/// A run as `status` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub command: String,
+    pub detail: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub outcome: String,
+    pub windows_exported: i64,
+    pub windows_failed: i64,
+    pub rows: i64,
+    pub files: i64,
+    pub error: Option<String>,
+}
+
+impl Registry {
+    pub async fn start_run(&self, command: &str, detail: &str) -> Result<RunId, RegistryError> {
+        let now = now_text();
+        let row = sqlx::query(
+            "insert into runs (command, detail, started_at, outcome, created_at, updated_at)
+             values ($1, $2, $3, 'running', $3, $3) returning id",
+        )
+        .bind(command)
+        .bind(detail)
+        .bind(&now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(RunId(row.try_get("id")?))
+    }
+
+    pub async fn finish_run(
+        &self,
+        run: RunId,
+        outcome: RunOutcome,
+        totals: RunTotals,
+        error: Option<&str>,
+    ) -> Result<(), RegistryError> {
+        let now = now_text();
+        sqlx::query(
+            "update runs set finished_at = $2, outcome = $3, windows_exported = $4, windows_failed = $5,
+               rows_exported = $6, files_written = $7, error = $8, updated_at = $2 where id = $1",
+        )
+        .bind(run.0)
+        .bind(&now)
+        .bind(outcome.as_str())
+        .bind(totals.windows_exported as i64)
+        .bind(totals.windows_failed as i64)
+        .bind(totals.rows as i64)
+        .bind(totals.files as i64)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The most recent runs, newest first.
+    pub async fn recent_runs(&self, limit: i64) -> Result<Vec<RunRecord>, RegistryError> {
+        let rows = sqlx::query(
+            "select id, command, detail, started_at, finished_at, outcome, windows_exported, windows_failed,
+                    rows_exported, files_written, error from runs order by id desc limit $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(RunRecord {
+                    id: r.try_get("id")?,
+                    command: r.try_get("command")?,
+                    detail: r.try_get("detail")?,
+                    started_at: r.try_get("started_at")?,
+                    finished_at: r.try_get("finished_at")?,
+                    outcome: r.try_get("outcome")?,
+                    windows_exported: r.try_get("windows_exported")?,
+                    windows_failed: r.try_get("windows_failed")?,
+                    rows: r.try_get("rows_exported")?,
+                    files: r.try_get("files_written")?,
+                    error: r.try_get("error")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,32 @@
+//! Shutdown wiring: a `CancellationToken` cancelled on SIGINT or SIGTERM. Long-running code
+//! takes the token as an argument; nothing here is global.
+
+use tokio_util::sync::CancellationToken;
+
+/// A token that is cancelled when the process is asked to stop.
+pub fn on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("Stop requested; finishing the current work");
+        t.cancel();
+    });
+    token
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("can install a SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,277 @@
+//! An in-process, deterministic fake of Twilio's 2010 REST API: the parts the exporter reads.
+//!
+//! [`Simulator`] serves Accounts, Calls, Usage Records and AuthorizedConnectApps over HTTP with
+//! Twilio's Basic auth, paging envelope, page tokens and error bodies, following
+//! `shared/twilio/README.md` §3–§6, §10 and §11. All data derives from [`SimConfig::seed`] and
+//! is generated lazily per (account, day), so a large history costs CPU on demand, not memory.
+//! The ground-truth accessors ([`Simulator::calls_on`], [`Simulator::daily_usage_on`]) return
+//! exactly the JSON the API serves, so tests can compare an export against them.
+//!
+//! It does not: serve XML or any write endpoint, model subaccount trees (every account owns
+//! itself for now), inject faults (429, 5xx, slow or broken bodies), or change calls over time.
+//! Those are later issues; `data::Account::parent` and `auth::visible` are where trees go.
+//!
+//! Layout: `listener` lets raw `<`/`>` in URLs through hyper; `routes` matches paths and
+//! dispatches; `auth` checks credentials; `query` and `paging` implement the parameter and
+//! envelope rules; `data` generates accounts and calls; `calls`, `usage` and `accounts` filter
+//! and render each resource; `rng` is the deterministic hashing everything derives from;
+//! `error` renders Twilio's error bodies.
+
+mod accounts;
+mod auth;
+mod calls;
+mod data;
+mod error;
+mod listener;
+mod paging;
+mod query;
+mod rng;
+mod routes;
+#[cfg(test)]
+mod tests;
+mod usage;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use chrono::NaiveDate;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use self::auth::{Credentials, Gate, Target};
+use self::data::Dataset;
+use self::error::SimError;
+use self::usage::UsageBook;
+
+/// What the simulator generates. Everything except `today` and `auth_token` feeds the data.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// Seeds every generated value; equal configs give identical data.
+    pub seed: u64,
+    /// Number of connected accounts generated.
+    pub accounts: usize,
+    /// Days of history ending at `today`, inclusive.
+    pub days: u32,
+    /// Average calls per account per day. The actual count per (account, day) varies between
+    /// half and one and a half times this, and about one day in twelve has no calls.
+    pub calls_per_day: u32,
+    /// The simulator's "today" (UTC). No data lies after it.
+    pub today: NaiveDate,
+    /// The Connect app owner's token: the Basic-auth password for every account.
+    pub auth_token: String,
+    /// Our Connect app, `CN` + 32 hex; [`SimConfig::with_seed`] derives it from the seed.
+    pub connect_app_sid: String,
+}
+
+impl SimConfig {
+    /// The defaults with another seed, including a connect app SID derived from that seed.
+    pub fn with_seed(seed: u64) -> Self {
+        SimConfig {
+            seed,
+            connect_app_sid: data::connect_app_sid_for_seed(seed),
+            ..SimConfig::default()
+        }
+    }
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        let seed = 42;
+        SimConfig {
+            seed,
+            accounts: 3,
+            days: 7,
+            calls_per_day: 40,
+            today: chrono::Utc::now().date_naive(),
+            auth_token: "sim-auth-token".to_owned(),
+            connect_app_sid: data::connect_app_sid_for_seed(seed),
+        }
+    }
+}
+
+impl fmt::Debug for SimConfig {
+    // The token is fake, but house style keeps tokens out of Debug output everywhere.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("seed", &self.seed)
+            .field("accounts", &self.accounts)
+            .field("days", &self.days)
+            .field("calls_per_day", &self.calls_per_day)
+            .field("today", &self.today)
+            .field("auth_token", &"<redacted>")
+            .field("connect_app_sid", &self.connect_app_sid)
+            .finish()
+    }
+}
+
+/// One request the simulator answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    /// The raw query string as sent (still percent-encoded), empty if none.
+    pub query: String,
+    /// The Basic-auth username, if the request carried a parseable Basic header.
+    pub username: Option<String>,
+    pub status: u16,
+}
+
+/// The simulator: cheap to clone, shared between the server and the test that inspects it.
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: SimConfig,
+    data: Dataset,
+    usage: UsageBook,
+    /// Usernames whose grant was revoked; they answer 401 from then on.
+    revoked: RwLock<HashSet<String>>,
+    log: Mutex<Vec<LoggedRequest>>,
+}
+
+impl Simulator {
+    pub fn new(cfg: SimConfig) -> Self {
+        let data = Dataset::new(
+            cfg.seed,
+            cfg.accounts,
+            cfg.days,
+            cfg.calls_per_day,
+            cfg.today,
+        );
+        Simulator {
+            inner: Arc::new(Inner {
+                cfg,
+                data,
+                usage: UsageBook::default(),
+                revoked: RwLock::new(HashSet::new()),
+                log: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.inner.cfg
+    }
+
+    /// The API as an axum router; every response is JSON and every request is logged.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .fallback(routes::dispatch)
+            .layer(middleware::from_fn_with_state(self.clone(), log_request))
+            .with_state(self.clone())
+    }
+
+    /// Ground truth: the account SIDs, in a stable order.
+    pub fn account_sids(&self) -> Vec<String> {
+        self.inner
+            .data
+            .accounts
+            .iter()
+            .map(|a| a.sid.clone())
+            .collect()
+    }
+
+    /// Ground truth: exactly the JSON objects the API serves for calls of `account` whose
+    /// `start_time` is on `day` (UTC), newest first. Empty for an unknown account.
+    pub fn calls_on(&self, account: &str, day: NaiveDate) -> Vec<Value> {
+        let data = &self.inner.data;
+        let Some(acct) = data.account_by_sid(account) else {
+            return Vec::new();
+        };
+        data.day_calls(acct.idx, day)
+            .iter()
+            .filter(|c| c.start_time.is_some())
+            .map(|c| calls::render(acct, c))
+            .collect()
+    }
+
+    /// Ground truth: the Daily usage records of `account` for `day` with
+    /// `IncludeSubaccounts=false`, one per category, as the API serves them.
+    pub fn daily_usage_on(&self, account: &str, day: NaiveDate) -> Vec<Value> {
+        let data = &self.inner.data;
+        match data.account_by_sid(account) {
+            Some(acct) => self.inner.usage.daily_records(data, acct, day),
+            None => Vec::new(),
+        }
+    }
+
+    /// Every request served so far, in completion order.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.inner
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Revokes `account`'s Connect grant: its credentials answer 401 (code 20003) from now on.
+    pub fn revoke(&self, account: &str) {
+        self.inner
+            .revoked
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(account.to_owned());
+    }
+
+    /// Checks the request's credential against `target`; see `auth` for the rules.
+    fn authorize(
+        &self,
+        headers: &axum::http::HeaderMap,
+        target: Target<'_>,
+        path: &str,
+    ) -> Result<(usize, usize), SimError> {
+        let revoked = self
+            .inner
+            .revoked
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let gate = Gate {
+            data: &self.inner.data,
+            auth_token: &self.inner.cfg.auth_token,
+            revoked: &revoked,
+        };
+        gate.check(headers, target, path)
+    }
+}
+
+/// Serves `sim` on `listener` until `cancel` fires, then finishes in-flight requests.
+/// The caller binds the listener (port 0 in tests). Unlike serving [`Simulator::router`]
+/// directly, this also accepts the legacy raw `StartTime>=…` spelling (see `listener`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    sim: Simulator,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener::LenientListener(listener), sim.router())
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await
+}
+
+async fn log_request(State(sim): State<Simulator>, req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let username = Credentials::from_headers(req.headers()).map(|c| c.username);
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    tracing::debug!(%method, %path, status, "Simulator served a request");
+    sim.inner
+        .log
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(LoggedRequest {
+            method,
+            path,
+            query,
+            username,
+            status,
+        });
+    response
+}

@@ -1,0 +1,131 @@
+//! Record batches into one Parquet file per partition, written to a staging path.
+//!
+//! The writer streams: each batch is encoded as it comes, and row groups are flushed at
+//! [`ROW_GROUP_ROWS`] rows, so memory is bounded by one row group whatever the partition's
+//! size. It returns what it wrote; it never touches the database or the final location.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+/// Rows per row group: large enough for good compression and scans, small enough that one
+/// buffered row group of calls stays in the tens of megabytes.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Encoded bytes at which a row group is flushed even before it has [`ROW_GROUP_ROWS`] rows.
+pub const ROW_GROUP_BYTES: usize = 64 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("cannot create {path}: {source}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("cannot sync {path}: {source}")]
+    Sync {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A finished, synced Parquet file at its staging path.
+#[derive(Debug)]
+pub struct WrittenFile {
+    pub path: PathBuf,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// Writes one partition's file.
+pub struct PartWriter {
+    writer: ArrowWriter<File>,
+    path: PathBuf,
+    rows: u64,
+}
+
+fn properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_created_by(concat!("twilio-export ", env!("CARGO_PKG_VERSION")).to_owned())
+        .build()
+}
+
+impl PartWriter {
+    pub fn create(path: &Path, schema: SchemaRef) -> Result<Self, WriteError> {
+        let file = File::create(path).map_err(|source| WriteError::Create {
+            path: path.to_owned(),
+            source,
+        })?;
+        let writer = ArrowWriter::try_new(file, schema, Some(properties())).map_err(|source| {
+            WriteError::Write {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+        Ok(Self {
+            writer,
+            path: path.to_owned(),
+            rows: 0,
+        })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), WriteError> {
+        self.rows += batch.num_rows() as u64;
+        self.writer
+            .write(batch)
+            .map_err(|source| WriteError::Write {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Where the file is being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes the file and syncs it to disk, so that a rename after this is durable.
+    pub fn finish(self) -> Result<WrittenFile, WriteError> {
+        let path = self.path;
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|source| WriteError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        let sync = |source| WriteError::Sync {
+            path: path.clone(),
+            source,
+        };
+        file.sync_all().map_err(sync)?;
+        let bytes = file.metadata().map_err(sync)?.len();
+        Ok(WrittenFile {
+            path,
+            rows: self.rows,
+            bytes,
+        })
+    }
+}

@@ -1,0 +1,194 @@
+use crate::helpers::*;
+
+async fn assert_refused(app: &TestApp, args: &[&str], code: i32, message: &str) {
+    let out = app.cli(args).await;
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains(message),
+        "{args:?}: stderr lacks {message:?}: {}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains(TOKEN) && !stdout(&out).contains(TOKEN));
+}
+
+#[tokio::test]
+async fn bad_arguments_exit_2_and_write_nothing() {
+    let app = spawn_app(small_sim()).await;
+    let cases: &[(&[&str], &str)] = &[
+        (&["accounts", "add", "AC123"], "not a valid account sid"),
+        (
+            &["accounts", "add", "CA3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80"],
+            "not a valid account sid",
+        ),
+        (
+            &[
+                "backfill",
+                "--resource",
+                "calls",
+                "--from",
+                "2026-03-02",
+                "--to",
+                "2026-03-01",
+            ],
+            "after it ends",
+        ),
+        (
+            &[
+                "backfill",
+                "--resource",
+                "calls",
+                "--from",
+                "2026-02-30",
+                "--to",
+                "2026-03-01",
+            ],
+            "--from",
+        ),
+        (
+            &[
+                "backfill",
+                "--resource",
+                "calls",
+                "--from",
+                "yesterday",
+                "--to",
+                "2026-03-01",
+            ],
+            "is not a date",
+        ),
+        (
+            &[
+                "backfill",
+                "--resource",
+                "messages",
+                "--from",
+                "2026-03-01",
+                "--to",
+                "2026-03-01",
+            ],
+            "unknown resource",
+        ),
+        (
+            &[
+                "backfill",
+                "--resource",
+                "calls",
+                "--from",
+                "2026-03-01",
+                "--to",
+                "2026-03-01",
+                "--account",
+                "AC1",
+            ],
+            "--account",
+        ),
+        (&["--rate-limit", "lots", "status"], "rate-limit"),
+    ];
+    for (args, message) in cases {
+        assert_refused(&app, args, 2, message).await;
+    }
+    assert!(files_below(&app.output()).is_empty());
+    assert!(
+        !app.dir.path().join("registry.db").exists() || {
+            let out = app.cli(&["accounts", "list", "--json"]).await;
+            stdout(&out).trim() == "[]"
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_missing_token_is_a_configuration_error() {
+    let app = spawn_app(small_sim()).await;
+    let account = app.sim.account_sids()[0].clone();
+    let out = app
+        .cli_with(&["accounts", "add", &account], &[("TWILIO_AUTH_TOKEN", "")])
+        .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_refused_and_nothing_is_registered() {
+    let app = spawn_app(small_sim()).await;
+    let account = app.sim.account_sids()[0].clone();
+    let out = app
+        .cli_with(
+            &["accounts", "add", &account],
+            &[("TWILIO_AUTH_TOKEN", "wrong-token")],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("refused"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("20003"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("wrong-token"));
+    let listed = app.cli(&["accounts", "list", "--json"]).await;
+    assert_eq!(stdout(&listed).trim(), "[]");
+}
+
+#[tokio::test]
+async fn an_unreachable_api_fails_the_windows_and_writes_nothing() {
+    let app = spawn_app(small_sim()).await;
+    app.add_all_accounts().await;
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = app
+        .cli_with(
+            &[
+                "backfill",
+                "--resource",
+                "calls",
+                "--from",
+                "2026-03-01",
+                "--to",
+                "2026-03-01",
+            ],
+            &[("TWILIO_API_BASE", &url)],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("windows failed"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
+    assert!(files_below(&app.output().join("calls")).is_empty());
+}
+
+#[tokio::test]
+async fn a_revoked_account_is_reported_and_skipped_not_failed() {
+    let app = spawn_app(small_sim()).await;
+    app.add_all_accounts().await;
+    let revoked = app.sim.account_sids()[1].clone();
+    app.sim.revoke(&revoked);
+
+    let out = app
+        .cli(&[
+            "backfill",
+            "--resource",
+            "calls",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-02",
+        ])
+        .await;
+
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains(&format!("{revoked}: deauthorized")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!app
+        .output()
+        .join("calls")
+        .join(format!("account_sid={revoked}"))
+        .exists());
+    let listed: serde_json::Value =
+        serde_json::from_slice(&app.cli(&["accounts", "list", "--json"]).await.stdout).unwrap();
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["sid"] == revoked.as_str())
+        .unwrap();
+    assert_eq!(entry["status"], "deauthorized");
+}

@@ -1,0 +1,150 @@
+use crate::helpers::*;
+
+#[tokio::test]
+async fn backfill_of_calls_gives_back_the_apis_exact_records() {
+    // Arrange
+    let app = spawn_app(small_sim()).await;
+    app.add_all_accounts().await;
+
+    // Act
+    let out = app
+        .cli(&[
+            "backfill",
+            "--resource",
+            "calls",
+            "--from",
+            "2026-02-27",
+            "--to",
+            "2026-03-02",
+        ])
+        .await;
+
+    // Assert
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("3 accounts, 4 days"),
+        "{}",
+        stdout(&out)
+    );
+    let mut total = 0;
+    for account in app.sim.account_sids() {
+        for d in ["2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"] {
+            let truth = app.sim.calls_on(&account, day(d));
+            let file = partition_file(&app.output(), "calls", &account, day(d));
+            if truth.is_empty() {
+                assert!(
+                    !file.exists(),
+                    "an empty day has no file: {}",
+                    file.display()
+                );
+                continue;
+            }
+            let rows = rows_of(&read_parquet(&file));
+            assert_rows_match(&rows, &truth, CALL_COLUMNS, "sid");
+            total += rows.len();
+        }
+    }
+    assert!(
+        total > 100,
+        "the simulator should have produced calls, got {total}"
+    );
+    // Staging leftovers are never visible.
+    assert!(files_below(&app.output())
+        .iter()
+        .all(|f| f.ends_with("part-0.parquet")));
+}
+
+#[tokio::test]
+async fn a_second_backfill_replaces_and_never_duplicates() {
+    let app = spawn_app(small_sim()).await;
+    app.add_all_accounts().await;
+    let args = [
+        "backfill",
+        "--resource",
+        "calls",
+        "--from",
+        "2026-02-28",
+        "--to",
+        "2026-03-01",
+    ];
+    assert_success(&app.cli(&args).await);
+    let files_before = files_below(&app.output());
+    let account = &app.sim.account_sids()[0];
+    let file = partition_file(&app.output(), "calls", account, day("2026-03-01"));
+    let before = rows_of(&read_parquet(&file));
+
+    assert_success(&app.cli(&args).await);
+
+    assert_eq!(files_below(&app.output()), files_before);
+    assert_eq!(rows_of(&read_parquet(&file)), before);
+}
+
+#[tokio::test]
+async fn pages_are_followed_to_the_end() {
+    // More calls in a day than one page holds (1000).
+    let app = spawn_app(twilio_export::sim::SimConfig {
+        accounts: 1,
+        days: 1,
+        calls_per_day: 2500,
+        ..small_sim()
+    })
+    .await;
+    app.add_all_accounts().await;
+    assert_success(
+        &app.cli(&[
+            "backfill",
+            "--resource",
+            "calls",
+            "--from",
+            "2026-03-02",
+            "--to",
+            "2026-03-02",
+        ])
+        .await,
+    );
+    let account = &app.sim.account_sids()[0];
+    let truth = app.sim.calls_on(account, day("2026-03-02"));
+    assert!(truth.len() > 1000, "{}", truth.len());
+    let rows = rows_of(&read_parquet(&partition_file(
+        &app.output(),
+        "calls",
+        account,
+        day("2026-03-02"),
+    )));
+    assert_rows_match(&rows, &truth, CALL_COLUMNS, "sid");
+    let pages = app
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/Calls.json"))
+        .count();
+    assert_eq!(
+        pages,
+        truth.len().div_ceil(1000),
+        "one request per page of 1000"
+    );
+}
+
+#[tokio::test]
+async fn accounts_list_shows_what_was_added() {
+    let app = spawn_app(small_sim()).await;
+    app.add_all_accounts().await;
+    let out = app.cli(&["accounts", "list", "--json"]).await;
+    assert_success(&out);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["sid"].as_str().unwrap())
+        .collect();
+    let mut want = app.sim.account_sids();
+    want.sort();
+    assert_eq!(sids, want);
+    assert!(listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["status"] == "active"));
+    assert!(!stdout(&out).contains(TOKEN));
+}

@@ -1,0 +1,13 @@
+//! One integration test binary: every test talks to real things — the simulator over real
+//! HTTP on port 0, a real SQLite file, the real `twilio-export` binary, and Parquet read back.
+
+mod helpers;
+
+/// Bad input gives a clear message and the documented exit code, and writes nothing.
+mod bad_input;
+/// The foundation: calls from the API to partitioned Parquet (issue 2).
+mod export;
+/// `schemas/` and the code agree.
+mod schemas;
+/// Usage records end to end (issue 3).
+mod usage;
