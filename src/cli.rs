@@ -52,8 +52,31 @@ pub struct ServeArgs {
     #[arg(long, env = "TWILIO_EXPORT_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// The public address Twilio uses to reach this server (needed to check signatures behind a proxy)
-    #[arg(long, env = "TWILIO_EXPORT_PUBLIC_URL")]
+    /// [default: http://LISTEN]; the Authorize URL is {public-url}/connect/authorize and the
+    /// Deauthorize URL {public-url}/connect/deauthorize
+    #[arg(long, env = "TWILIO_EXPORT_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// Where the Connect button sends users ({base}/authorize/{CN…})
+    #[arg(
+        long,
+        env = "TWILIO_CONNECT_BASE",
+        default_value = "https://www.twilio.com",
+        value_name = "URL"
+    )]
+    pub connect_base: String,
+    /// Also register the accounts a new grant can read (the user's parent account and its
+    /// subaccounts), reached with the Connect account's credentials
+    #[arg(
+        long,
+        env = "TWILIO_EXPORT_DISCOVER",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_name = "BOOL"
+    )]
+    pub discover: bool,
+    /// Same as --discover false
+    #[arg(long)]
+    pub no_discover: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -147,6 +170,74 @@ pub struct SimArgs {
     /// The Auth Token the simulator accepts [default: sim-auth-token]
     #[arg(long, env = "TWILIO_SIM_AUTH_TOKEN", hide_env_values = true)]
     pub sim_auth_token: Option<String>,
+    #[command(flatten)]
+    pub faults: SimFaultArgs,
+    /// Subaccounts per account; the first is the Connect subaccount our app is granted (get-all)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub subaccounts: usize,
+    /// The Authorize URL the consent page (/authorize/{CN…}) redirects to
+    #[arg(long, value_name = "URL")]
+    pub authorize_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<SimCommand>,
+}
+
+/// Tools that play Twilio's part towards our receiver.
+#[derive(Subcommand, Debug)]
+pub enum SimCommand {
+    /// Send a deauthorize callback, signed with --sim-auth-token (or deliberately not)
+    Deauthorize(SimDeauthorizeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SimDeauthorizeArgs {
+    /// The receiver's Deauthorize URL, e.g. http://127.0.0.1:8080/connect/deauthorize
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The account that revoked (AC…)
+    #[arg(long, value_name = "AC…")]
+    pub account: String,
+    /// The Connect App (CN…) [default: the simulator's for --seed]
+    #[arg(long, value_name = "CN…")]
+    pub app: Option<String>,
+    /// GET (parameters in the query) or POST (form body)
+    #[arg(long, default_value = "post", value_name = "METHOD")]
+    pub method: String,
+    /// Sign with a wrong key
+    #[arg(long, conflicts_with = "unsigned")]
+    pub bad_signature: bool,
+    /// Send no X-Twilio-Signature header
+    #[arg(long)]
+    pub unsigned: bool,
+}
+
+/// Faults the simulator injects (all off by default); choices derive from --seed.
+#[derive(clap::Args, Debug, Default)]
+pub struct SimFaultArgs {
+    /// Latency added to every API request, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Answer 429 while more than N requests of one account are in flight
+    #[arg(long, value_name = "N")]
+    pub limit_in_flight: Option<usize>,
+    /// Answer 429 when one account sends more than N requests within a second
+    #[arg(long, value_name = "N")]
+    pub limit_per_second: Option<usize>,
+    /// Share of 429s that carry Retry-After (0..1)
+    #[arg(long, value_name = "P", default_value_t = 0.5)]
+    pub retry_after_share: f64,
+    /// Share of requests answered 500 or 503 (0..1)
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub server_errors: f64,
+    /// Share of requests whose connection drops mid-body (0..1)
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub dropped_connections: f64,
+    /// Share of requests whose body is cut short (0..1)
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub truncated_bodies: f64,
+    /// Revoke an account's grant after it made N requests
+    #[arg(long, value_name = "N")]
+    pub revoke_after: Option<u64>,
 }
 
 /// The demo writes Parquet to `--output` (default ./export) and keeps its own fresh database in

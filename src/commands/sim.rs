@@ -5,7 +5,7 @@ use anyhow::Context;
 use super::Exit;
 use crate::cli::SimArgs;
 use crate::shutdown;
-use crate::sim::{self, SimConfig, Simulator};
+use crate::sim::{self, Faults, SimConfig, Simulator};
 
 pub async fn run(args: SimArgs) -> anyhow::Result<Exit> {
     let mut cfg = SimConfig {
@@ -14,6 +14,27 @@ pub async fn run(args: SimArgs) -> anyhow::Result<Exit> {
         days: args.days,
         calls_per_day: args.calls_per_day,
         ..SimConfig::default()
+    };
+    let f = &args.faults;
+    for (name, p) in [
+        ("--retry-after-share", f.retry_after_share),
+        ("--server-errors", f.server_errors),
+        ("--dropped-connections", f.dropped_connections),
+        ("--truncated-bodies", f.truncated_bodies),
+    ] {
+        if !(0.0..=1.0).contains(&p) {
+            anyhow::bail!("{name}: {p} is not between 0 and 1");
+        }
+    }
+    cfg.faults = Faults {
+        latency: std::time::Duration::from_millis(f.latency_ms),
+        max_in_flight: f.limit_in_flight,
+        max_per_second: f.limit_per_second,
+        retry_after_share: f.retry_after_share,
+        server_error: f.server_errors,
+        dropped_connection: f.dropped_connections,
+        truncated_body: f.truncated_bodies,
+        revoke_after: f.revoke_after,
     };
     if let Some(token) = args.sim_auth_token {
         cfg.auth_token = token;

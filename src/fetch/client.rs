@@ -249,9 +249,11 @@ impl TwilioClient {
             "GET"
         );
         if (200..300).contains(&status) {
+            self.quotas.succeeded(target);
             return Ok(Once::Body(body));
         }
         if status == 429 {
+            self.quotas.throttled(target);
             return Ok(Once::Throttled(retry::retry_after(retry_after.as_deref())));
         }
         if retry::is_transient_status(status) {
@@ -301,6 +303,47 @@ impl TwilioClient {
             serde_json::from_slice::<AccountInfo>(body).map_err(DecodeError::Malformed)
         })
         .await
+    }
+
+    /// `GET /2010-04-01/Accounts.json` as `credential`, every page: the accounts the credential
+    /// can read. With a Connect grant of `get-all` that is the user's parent account and its
+    /// subaccounts (`shared/twilio/README.md` §2.2). Each body's `auth_token` is never read.
+    pub async fn list_accounts(
+        &self,
+        credential: &AccountSid,
+    ) -> Result<Vec<AccountInfo>, FetchError> {
+        #[derive(Deserialize)]
+        struct AccountsPage {
+            accounts: Vec<AccountInfo>,
+            #[serde(default)]
+            next_page_uri: Option<String>,
+        }
+        // A guard against a link loop; 10 000 pages of 1000 is far beyond any real user.
+        const MAX_PAGES: usize = 10_000;
+        let mut out = Vec::new();
+        let mut uri = Some(PageUri::build(
+            "/2010-04-01/Accounts.json",
+            &[("PageSize", "1000".to_owned())],
+        ));
+        let mut pages = 0;
+        while let Some(page_uri) = uri.take() {
+            let page = self
+                .get_with(credential, credential, &page_uri, |body| {
+                    serde_json::from_slice::<AccountsPage>(body).map_err(DecodeError::Malformed)
+                })
+                .await?;
+            out.extend(page.accounts);
+            pages += 1;
+            if pages >= MAX_PAGES {
+                tracing::warn!(account = %credential, pages, "Stopped listing accounts: too many pages");
+                break;
+            }
+            uri = page
+                .next_page_uri
+                .map(|link| PageUri::from_link(&link, &self.base))
+                .transpose()?;
+        }
+        Ok(out)
     }
 }
 

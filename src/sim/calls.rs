@@ -3,15 +3,17 @@
 //! Filters follow §4.1: `To`, `From`, `ParentCallSid`, `Status`, and `StartTime`/`EndTime` with
 //! the `>` (inclusive) and `<` (exclusive) operators in the parameter name, on whole UTC days
 //! (`YYYY-MM-DD`) or instants (`YYYY-MM-DDTHH:MM:SSZ`). Lists are newest first by start time,
-//! ties broken by SID descending, and page with `PA<sid>`/`PB<sid>` tokens that resume relative
-//! to that call, not to a position. Only the days a page needs are generated.
+//! ties broken by SID descending; calls not yet started (queued) sort by creation time and never
+//! match a time filter. A repeated filter must hold for every value. Pages resume from
+//! `PA<sid>`/`PB<sid>` tokens relative to that call, not to a position, and only the days a
+//! page needs are generated.
 //!
 //! This module does not authenticate (`routes` does) and does not generate calls (`data` does).
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
 
-use super::data::{day_start, rfc2822, Account, Call, CallDuration, Dataset, MAX_CALL_SECS};
+use super::data::{day_start, rfc2822, shift, Account, Call, CallDuration, Dataset, MAX_CALL_SECS};
 use super::error::SimError;
 use super::paging::{envelope, Page, PageRequest};
 use super::query::Query;
@@ -91,39 +93,41 @@ pub(crate) fn list(
         filter: &filter,
     };
     let cursor = match &req.token {
-        None => Cursor::Skip(req.page.saturating_mul(req.size)),
+        None => Cursor::Older {
+            after: None,
+            skip: req.page.saturating_mul(req.size),
+        },
         Some(t) => {
-            let (backwards, sid) = if let Some(s) = t.strip_prefix("PA") {
+            let (newer, sid) = if let Some(s) = t.strip_prefix("PA") {
                 (false, s)
             } else if let Some(s) = t.strip_prefix("PB") {
                 (true, s)
             } else {
                 return Err(SimError::BadPageToken);
             };
+            // Any call of this account is a valid anchor, even one the filters exclude: the
+            // token marks a position in the order, which is all a cursor needs.
             let anchor = data
                 .find_call(acct.idx, sid)
                 .ok_or(SimError::BadPageToken)?;
-            if backwards {
-                Cursor::Before(anchor)
+            if newer {
+                Cursor::Newer(anchor)
             } else {
-                Cursor::After(anchor)
+                Cursor::Older {
+                    after: Some(anchor),
+                    skip: 0,
+                }
             }
         }
     };
     let (calls, has_next) = match &cursor {
-        Cursor::Skip(n) => {
-            let mut v = scan.older(None, *n, req.size + 1);
+        Cursor::Older { after, skip } => {
+            let mut v = scan.older(after.as_ref(), *skip, req.size + 1);
             let more = v.len() > req.size;
             v.truncate(req.size);
             (v, more)
         }
-        Cursor::After(anchor) => {
-            let mut v = scan.older(Some(anchor), 0, req.size + 1);
-            let more = v.len() > req.size;
-            v.truncate(req.size);
-            (v, more)
-        }
-        Cursor::Before(anchor) => {
+        Cursor::Newer(anchor) => {
             let mut v = scan.newer(anchor, req.size);
             v.reverse();
             let more = v
@@ -148,12 +152,11 @@ pub(crate) fn list(
 }
 
 enum Cursor {
-    /// No token: skip this many matching calls (legacy `Page` arithmetic).
-    Skip(usize),
-    /// `PA<sid>`: the calls that sort after this one.
-    After(Call),
-    /// `PB<sid>`: the calls that sort just before this one.
-    Before(Call),
+    /// Page 0, a `PA<sid>` token (the calls after that one), or legacy `Page` arithmetic
+    /// without a token (skip that many matching calls).
+    Older { after: Option<Call>, skip: usize },
+    /// A `PB<sid>` token: the page of calls just before that one.
+    Newer(Call),
 }
 
 /// A half-open time interval `[lo, hi)`; either side may be open.
@@ -213,9 +216,9 @@ impl TimeValue {
     /// The interval the plain (operator-less) parameter selects.
     fn exact(self) -> (DateTime<Utc>, DateTime<Utc>) {
         match self {
-            TimeValue::Day(d) => (day_start(d), day_start(d) + TimeDelta::days(1)),
+            TimeValue::Day(d) => (day_start(d), shift(day_start(d), 86_400)),
             // Call times have whole seconds, so "equal" is the one-second interval.
-            TimeValue::Instant(t) => (t, t + TimeDelta::seconds(1)),
+            TimeValue::Instant(t) => (t, shift(t, 1)),
         }
     }
 }
@@ -277,7 +280,7 @@ impl Filter {
     fn day_range(&self, data: &Dataset) -> (NaiveDate, NaiveDate) {
         let mut lo = data.first_day;
         let mut hi = data.today;
-        let last_day = |t: DateTime<Utc>| (t - TimeDelta::seconds(1)).date_naive();
+        let last_day = |t: DateTime<Utc>| shift(t, -1).date_naive();
         if let Some(t) = self.start.lo {
             lo = lo.max(t.date_naive());
         }
@@ -285,7 +288,7 @@ impl Filter {
             hi = hi.min(last_day(t));
         }
         if let Some(t) = self.end.lo {
-            lo = lo.max((t - TimeDelta::seconds(MAX_CALL_SECS)).date_naive());
+            lo = lo.max(shift(t, -MAX_CALL_SECS).date_naive());
         }
         if let Some(t) = self.end.hi {
             hi = hi.min(last_day(t));
@@ -406,5 +409,11 @@ mod tests {
         assert!(!f.end.contains(t("2026-03-01T10:00:01Z")));
         assert!(Filter::parse(&Query::parse(Some("StartTime=yesterday"))).is_err());
         assert!(Filter::default().start.contains(None));
+        // The extreme dates chrono parses (its MAX and MIN days) must not overflow.
+        let q = Query::parse(Some("StartTime=%2B262142-12-31&EndTime%3E=-262143-01-01"));
+        let f = Filter::parse(&q).expect("parse extremes");
+        let data = Dataset::new(1, 1, 2, 5, NaiveDate::from_ymd_opt(2026, 3, 1).expect("d"));
+        let (lo, hi) = f.day_range(&data);
+        assert!(lo > hi, "nothing to scan");
     }
 }

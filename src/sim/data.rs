@@ -1,7 +1,7 @@
 //! Deterministic generation of the simulated accounts and their calls.
 //!
 //! Accounts are built eagerly (there are few). Calls are generated lazily per (account, day) from
-//! `hash(seed, account, day)` and kept in a bounded cache, so a history of 100k calls costs CPU
+//! hashes of (seed, account, day, call) and kept in a bounded cache, so a history of 100k calls costs CPU
 //! on demand, not memory. A call SID carries its day and position (masked so SIDs still look
 //! random), so a SID from a URL or a page token is resolved by regenerating one day instead of
 //! keeping an index.
@@ -20,7 +20,8 @@ use super::rng::{
 
 /// Upper bound on cached calls across all cached days (~400 bytes each), keeping memory small.
 const CACHE_MAX_CALLS: usize = 50_000;
-/// Root calls per (account, day) are capped so that roots plus child legs fit a 16-bit position.
+/// Root calls per (account, day) are capped so that positions (root `2k`, its child `2k + 1`)
+/// fit the 16 bits the SID tail holds.
 const MAX_ROOT_CALLS_PER_DAY: u64 = 30_000;
 /// The longest call we generate; `EndTime` filters rely on it to bound the days they scan.
 pub(crate) const MAX_CALL_SECS: i64 = 3600;
@@ -35,6 +36,17 @@ pub(crate) fn day_start(day: NaiveDate) -> DateTime<Utc> {
     day.and_hms_opt(0, 0, 0)
         .map(|t| t.and_utc())
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// `t` moved by `secs` seconds, saturating at the ends of the representable range, so that
+/// extreme dates in a request cannot panic the server.
+pub(crate) fn shift(t: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
+    t.checked_add_signed(TimeDelta::seconds(secs))
+        .unwrap_or(if secs < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
 }
 
 /// The connect app SID the default config derives from `seed`.
@@ -180,7 +192,7 @@ impl Dataset {
 
     /// The last instant of `today`; nothing generated lies after it.
     pub(crate) fn end_of_today(&self) -> DateTime<Utc> {
-        day_start(self.today) + TimeDelta::days(1) - TimeDelta::seconds(1)
+        shift(day_start(self.today), 86_399)
     }
 
     /// The accounts whose usage rolls up into `idx` (itself, plus its subaccounts when asked).
@@ -240,38 +252,49 @@ impl Dataset {
 
     fn generate_day(&self, acct: &Account, day: NaiveDate) -> Vec<Call> {
         let ord = day_ordinal(day);
+        let mut r = Rng::new(hash(&[self.seed, TAG_DAY, acct.idx as u64, u64::from(ord)]));
+        // About one day in twelve is quiet; the rest vary from half to one and a half times the mean.
+        let roots = if self.calls_per_day == 0 || r.permille(80) {
+            0
+        } else {
+            (u64::from(self.calls_per_day) * r.range(50, 150) / 100).min(MAX_ROOT_CALLS_PER_DAY)
+        };
+        // Calls exactly on the day's edges catch off-by-one errors in day filters.
+        let edge_first = roots > 0 && r.permille(600);
+        let edge_last = roots > 1 && r.permille(600);
         let mut g = DayGen {
             seed: self.seed,
             acct,
             ord,
-            next_idx: 0,
-            r: Rng::new(hash(&[self.seed, TAG_DAY, acct.idx as u64, u64::from(ord)])),
+            r,
             is_today: day == self.today,
             day_last: day_start(day) + TimeDelta::seconds(86_399),
             end_of_today: self.end_of_today(),
         };
-        // About one day in twelve is quiet; the rest vary from half to one and a half times the mean.
-        let roots = if self.calls_per_day == 0 || g.r.permille(80) {
-            0
-        } else {
-            (u64::from(self.calls_per_day) * g.r.range(50, 150) / 100).min(MAX_ROOT_CALLS_PER_DAY)
-        };
-        // Calls exactly on the day's edges catch off-by-one errors in day filters.
-        let edge_first = roots > 0 && g.r.permille(600);
-        let edge_last = roots > 1 && g.r.permille(600);
         let mut calls = Vec::with_capacity(roots as usize + roots as usize / 4);
         for k in 0..roots {
+            // Each root call (and its child leg) draws from its own stream, so its SID, start
+            // time and parties stay the same when `today` moves past its day; only in-flight
+            // state changes. That keeps room for "calls change between runs" (README §10.8).
+            g.r = Rng::new(hash(&[
+                self.seed,
+                TAG_CALL,
+                acct.idx as u64,
+                u64::from(ord),
+                k,
+            ]));
             let sec = match k {
                 0 if edge_first => 0,
                 1 if edge_last => 86_399,
                 _ => g.r.below(86_400),
             };
             let start = day_start(day) + TimeDelta::seconds(sec as i64);
-            let root = g.root_call(start);
+            let idx = (k * 2) as u16;
+            let root = g.root_call(idx, start);
             let dials = root.status == "completed"
                 && matches!(root.direction, "inbound" | "outbound-api")
                 && g.r.permille(180);
-            let child = dials.then(|| g.child_call(&root));
+            let child = dials.then(|| g.child_call(idx + 1, &root));
             calls.push(root);
             calls.extend(child);
         }
@@ -392,7 +415,7 @@ struct DayGen<'a> {
     seed: u64,
     acct: &'a Account,
     ord: u16,
-    next_idx: u16,
+    /// The stream of the root call being generated.
     r: Rng,
     is_today: bool,
     day_last: DateTime<Utc>,
@@ -400,12 +423,6 @@ struct DayGen<'a> {
 }
 
 impl DayGen<'_> {
-    fn next_sid(&mut self) -> String {
-        let idx = self.next_idx;
-        self.next_idx = self.next_idx.wrapping_add(1);
-        call_sid(self.seed, self.acct.idx, self.ord, idx)
-    }
-
     fn own_number(&mut self) -> OwnNumber {
         self.r.pick(&self.acct.numbers).clone()
     }
@@ -430,34 +447,29 @@ impl DayGen<'_> {
         }
     }
 
-    fn root_call(&mut self, start: DateTime<Utc>) -> Call {
+    fn root_call(&mut self, idx: u16, start: DateTime<Utc>) -> Call {
         let direction = self.r.weighted(&[
             ("inbound", 50),
             ("outbound-api", 36),
             ("trunking-terminating", 7),
             ("trunking-originating", 7),
         ]);
-        // Only today's calls can still be in flight; older ones have a final status.
-        let status = if self.is_today {
-            self.r.weighted(&[
-                ("completed", 60),
-                ("no-answer", 8),
-                ("busy", 6),
-                ("failed", 4),
-                ("canceled", 5),
-                ("in-progress", 6),
-                ("ringing", 5),
-                ("queued", 6),
-            ])
-        } else {
-            self.r.weighted(&[
-                ("completed", 78),
-                ("no-answer", 8),
-                ("busy", 6),
-                ("failed", 4),
-                ("canceled", 4),
-            ])
-        };
+        let mut status = self.r.weighted(&[
+            ("completed", 78),
+            ("no-answer", 8),
+            ("busy", 6),
+            ("failed", 4),
+            ("canceled", 4),
+        ]);
+        // Only today's calls can still be in flight. The choice uses a side stream so that the
+        // main stream, and with it the rest of the call, is the same once the day is over.
+        let side_seed = self.r.next_u64();
+        if self.is_today {
+            let mut side = Rng::new(side_seed);
+            if side.permille(200) {
+                status = side.weighted(&[("in-progress", 6), ("ringing", 5), ("queued", 6)]);
+            }
+        }
         let own = self.own_number();
         let (from, to, phone_number_sid) = match direction {
             "inbound" | "trunking-originating" => (self.external_party(), own.e164, Some(own.sid)),
@@ -466,7 +478,7 @@ impl DayGen<'_> {
                 (own.e164, self.external_party(), pn)
             }
         };
-        let mut call = self.blank(start, direction, status, from, to);
+        let mut call = self.blank(idx, start, direction, status, from, to);
         call.phone_number_sid = phone_number_sid;
         if direction == "inbound" {
             if self.r.permille(400) {
@@ -489,7 +501,7 @@ impl DayGen<'_> {
     }
 
     /// An `outbound-dial` leg that `parent` placed with `<Dial>`.
-    fn child_call(&mut self, parent: &Call) -> Call {
+    fn child_call(&mut self, idx: u16, parent: &Call) -> Call {
         let parent_start = parent.start_time.unwrap_or(parent.date_created);
         // Stay on the parent's day so a day's calls and their children are generated together.
         let start =
@@ -507,7 +519,7 @@ impl DayGen<'_> {
             parent.from.clone()
         };
         let to = self.external_party();
-        let mut call = self.blank(start, "outbound-dial", status, from, to);
+        let mut call = self.blank(idx, start, "outbound-dial", status, from, to);
         call.parent_call_sid = Some(parent.sid.clone());
         call
     }
@@ -515,26 +527,31 @@ impl DayGen<'_> {
     /// A call with consistent times, duration and price for `status`; optional fields unset.
     fn blank(
         &mut self,
+        idx: u16,
         start: DateTime<Utc>,
         direction: &'static str,
         mut status: &'static str,
         from: String,
         to: String,
     ) -> Call {
-        let sid = self.next_sid();
+        let sid = call_sid(self.seed, self.acct.idx, self.ord, idx);
         let secs = |n: u64| TimeDelta::seconds(n as i64);
         let mut date_created = start - secs(self.r.below(3));
+        let group_sid = self.r.permille(50).then(|| self.acct.group_sid.clone());
+        // Status-dependent draws come from a fork, so the main stream advances the same way
+        // whatever the status (see `generate_day`).
+        let mut st = Rng::new(self.r.next_u64());
         let mut start_time = Some(start);
         let mut end_time = None;
         let mut duration = CallDuration::Null;
         let mut price = None;
         let mut date_updated;
         if status == "completed" {
-            let d = match self.r.below(100) {
+            let d = match st.below(100) {
                 0..5 => 0,
-                5..15 => self.r.range(1, 15),
-                15..85 => self.r.range(16, 300),
-                _ => self.r.range(301, MAX_CALL_SECS as u64),
+                5..15 => st.range(1, 15),
+                15..85 => st.range(16, 300),
+                _ => st.range(301, MAX_CALL_SECS as u64),
             };
             let end = start + secs(d);
             if end > self.end_of_today {
@@ -543,7 +560,8 @@ impl DayGen<'_> {
             } else {
                 end_time = Some(end);
                 duration = CallDuration::Secs(d as u32);
-                let priced = self.r.permille(if self.is_today { 700 } else { 960 });
+                // One draw for both thresholds: a call priced today stays priced later.
+                let priced = st.below(1000) < if self.is_today { 700 } else { 960 };
                 if priced {
                     price = Some(duration.billed_minutes() * rate(direction, &to, &from));
                 }
@@ -551,7 +569,7 @@ impl DayGen<'_> {
         }
         match status {
             "completed" => {
-                date_updated = end_time.unwrap_or(start) + secs(self.r.below(5));
+                date_updated = end_time.unwrap_or(start) + secs(st.below(5));
             }
             "queued" => {
                 // Not dialled yet: no start time; it was created at `start`.
@@ -560,23 +578,23 @@ impl DayGen<'_> {
                 date_updated = start;
             }
             "busy" | "failed" | "no-answer" => {
-                duration = self.r.weighted(&[
+                duration = st.weighted(&[
                     (CallDuration::Secs(0), 2),
                     (CallDuration::Empty, 1),
                     (CallDuration::Null, 1),
                 ]);
-                if self.r.permille(100) {
+                if st.permille(100) {
                     price = Some(0);
                 }
-                date_updated = start + secs(self.r.range(1, 40));
+                date_updated = start + secs(st.range(1, 40));
             }
             "canceled" => {
-                duration = *self.r.pick(&[CallDuration::Secs(0), CallDuration::Null]);
-                date_updated = start + secs(self.r.range(1, 20));
+                duration = *st.pick(&[CallDuration::Secs(0), CallDuration::Null]);
+                date_updated = start + secs(st.range(1, 20));
             }
             // ringing, in-progress
             _ => {
-                date_updated = start + secs(self.r.below(30));
+                date_updated = start + secs(st.below(30));
             }
         }
         date_updated = date_updated.min(self.end_of_today).max(date_created);
@@ -595,7 +613,7 @@ impl DayGen<'_> {
             to,
             from,
             phone_number_sid: None,
-            group_sid: self.r.permille(50).then(|| self.acct.group_sid.clone()),
+            group_sid,
             trunk_sid: None,
             forwarded_from: None,
             caller_name: None,
@@ -677,5 +695,34 @@ mod tests {
         assert!(a
             .find_call(1, &a.day_calls(0, day("2026-03-04"))[0].sid)
             .is_none());
+    }
+
+    #[test]
+    fn moving_today_only_settles_in_flight_calls() {
+        let d = day("2026-03-05");
+        let before = Dataset::new(9, 1, 3, 200, d);
+        let after = Dataset::new(9, 1, 3, 200, d + TimeDelta::days(1));
+        let (old, new) = (before.day_calls(0, d), after.day_calls(0, d));
+        let in_flight = |c: &Call| matches!(c.status, "queued" | "ringing" | "in-progress");
+        assert!(old.iter().filter(|c| in_flight(c)).count() > 5);
+        assert!(!new.iter().any(in_flight));
+        for c in old.iter() {
+            let n = new
+                .iter()
+                .find(|x| x.sid == c.sid)
+                .expect("same SID once settled");
+            assert_eq!((c.direction, &c.to, &c.from), (n.direction, &n.to, &n.from));
+            assert_eq!(c.caller_name, n.caller_name);
+            assert_eq!(
+                c.start_time.unwrap_or(c.date_created),
+                n.start_time.unwrap_or(n.date_created)
+            );
+            if !in_flight(c) {
+                assert_eq!(
+                    (c.status, c.duration, c.end_time),
+                    (n.status, n.duration, n.end_time)
+                );
+            }
+        }
     }
 }

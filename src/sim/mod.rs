@@ -8,8 +8,12 @@
 //! exactly the JSON the API serves, so tests can compare an export against them.
 //!
 //! It does not: serve XML or any write endpoint, model subaccount trees (every account owns
-//! itself for now), inject faults (429, 5xx, slow or broken bodies), or change calls over time.
+//! itself for now), or change calls while
+//! running (only moving `today` settles the calls still in flight on the old today).
 //! Those are later issues; `data::Account::parent` and `auth::visible` are where trees go.
+//!
+//! Faults (latency, 429 past per-account limits, 5xx, dropped connections, truncated bodies,
+//! revocation after N requests) are opt-in through [`SimConfig::faults`]; see `faults`.
 //!
 //! Layout: `listener` lets raw `<`/`>` in URLs through hyper; `routes` matches paths and
 //! dispatches; `auth` checks credentials; `query` and `paging` implement the parameter and
@@ -22,6 +26,7 @@ mod auth;
 mod calls;
 mod data;
 mod error;
+mod faults;
 mod listener;
 mod paging;
 mod query;
@@ -48,7 +53,10 @@ use self::data::Dataset;
 use self::error::SimError;
 use self::usage::UsageBook;
 
-/// What the simulator generates. Everything except `today` and `auth_token` feeds the data.
+pub use self::faults::{AccountStats, Faults};
+
+/// What the simulator generates. `seed`, `accounts`, `days`, `calls_per_day` and `today`
+/// determine the data; a past day's calls depend only on the seed, the account and the day.
 #[derive(Clone)]
 pub struct SimConfig {
     /// Seeds every generated value; equal configs give identical data.
@@ -66,6 +74,8 @@ pub struct SimConfig {
     pub auth_token: String,
     /// Our Connect app, `CN` + 32 hex; [`SimConfig::with_seed`] derives it from the seed.
     pub connect_app_sid: String,
+    /// Faults to inject (none by default); see `faults`.
+    pub faults: Faults,
 }
 
 impl SimConfig {
@@ -90,6 +100,7 @@ impl Default for SimConfig {
             today: chrono::Utc::now().date_naive(),
             auth_token: "sim-auth-token".to_owned(),
             connect_app_sid: data::connect_app_sid_for_seed(seed),
+            faults: Faults::default(),
         }
     }
 }
@@ -105,6 +116,7 @@ impl fmt::Debug for SimConfig {
             .field("today", &self.today)
             .field("auth_token", &"<redacted>")
             .field("connect_app_sid", &self.connect_app_sid)
+            .field("faults", &self.faults)
             .finish()
     }
 }
@@ -114,7 +126,8 @@ impl fmt::Debug for SimConfig {
 pub struct LoggedRequest {
     pub method: String,
     pub path: String,
-    /// The raw query string as sent (still percent-encoded), empty if none.
+    /// The raw query string, still percent-encoded, empty if none. Raw `<`/`>` appear as
+    /// `%3C`/`%3E` when served through [`serve`].
     pub query: String,
     /// The Basic-auth username, if the request carried a parseable Basic header.
     pub username: Option<String>,
@@ -134,6 +147,7 @@ struct Inner {
     /// Usernames whose grant was revoked; they answer 401 from then on.
     revoked: RwLock<HashSet<String>>,
     log: Mutex<Vec<LoggedRequest>>,
+    faults: faults::FaultState,
 }
 
 impl Simulator {
@@ -152,6 +166,7 @@ impl Simulator {
                 usage: UsageBook::default(),
                 revoked: RwLock::new(HashSet::new()),
                 log: Mutex::new(Vec::new()),
+                faults: faults::FaultState::default(),
             }),
         }
     }
@@ -164,6 +179,7 @@ impl Simulator {
     pub fn router(&self) -> Router {
         Router::new()
             .fallback(routes::dispatch)
+            .layer(middleware::from_fn_with_state(self.clone(), faults::inject))
             .layer(middleware::from_fn_with_state(self.clone(), log_request))
             .with_state(self.clone())
     }
@@ -209,6 +225,11 @@ impl Simulator {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// What the simulator saw of `account`'s requests: counts, most in flight, most per second.
+    pub fn stats(&self, account: &str) -> AccountStats {
+        self.inner.faults.stats(account)
     }
 
     /// Revokes `account`'s Connect grant: its credentials answer 401 (code 20003) from now on.

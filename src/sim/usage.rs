@@ -446,7 +446,9 @@ fn parse_date(q: &Query, name: &str, today: NaiveDate) -> Result<Option<NaiveDat
     if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
         return Ok(Some(d));
     }
+    // An unencoded `+30days` arrives form-decoded as " 30days"; read it as meant.
     let offset: i64 = raw
+        .trim()
         .strip_suffix("days")
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| SimError::invalid(name, raw))?;
@@ -661,7 +663,9 @@ mod tests {
     #[test]
     fn relative_and_absolute_dates() {
         let today = day("2026-03-10");
-        let q = Query::parse(Some("StartDate=-30days&EndDate=%2B2days&X=2026-01-01"));
+        let q = Query::parse(Some(
+            "StartDate=-30days&EndDate=%2B2days&X=2026-01-01&Y=+1days",
+        ));
         assert_eq!(
             parse_date(&q, "StartDate", today).expect("ok"),
             Some(day("2026-02-08"))
@@ -675,6 +679,10 @@ mod tests {
             Some(day("2026-01-01"))
         );
         assert_eq!(parse_date(&q, "Missing", today).expect("ok"), None);
+        assert_eq!(
+            parse_date(&q, "Y", today).expect("ok"),
+            Some(day("2026-03-11"))
+        );
         let bad = Query::parse(Some("StartDate=last-week"));
         assert!(parse_date(&bad, "StartDate", today).is_err());
     }
