@@ -429,7 +429,12 @@ impl Source for UsageSource {
         rec.start_date
     }
 
+    /// A category once per account: should a server include subaccounts anyway, their
+    /// records are distinct rows, not duplicates.
     fn identity<'r>(rec: &'r UsageRecord<'_>) -> std::borrow::Cow<'r, str> {
-        std::borrow::Cow::Borrowed(&rec.category)
+        match &rec.account_sid {
+            Some(account) => std::borrow::Cow::Owned(format!("{account}/{}", rec.category)),
+            None => std::borrow::Cow::Borrowed(&rec.category),
+        }
     }
 }

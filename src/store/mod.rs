@@ -134,12 +134,20 @@ impl Store {
         Ok(())
     }
 
-    /// Removes staging files older than `age` (left by a crash). Best effort.
+    /// Removes staging files left by a crash: those of a process of this host that is gone,
+    /// and any older than `age` (another host's, or where processes cannot be seen). Best effort.
     pub async fn clean_staging(&self, age: Duration) {
         let Ok(mut entries) = tokio::fs::read_dir(self.staging_dir()).await else {
             return;
         };
+        let host = host_name();
         while let Ok(Some(entry)) = entries.next_entry().await {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".tmp") {
+                continue;
+            }
+            let orphan =
+                staging_owner(&name).is_some_and(|(h, pid)| h == host && !process_alive(pid));
             let old = entry
                 .metadata()
                 .await
@@ -147,16 +155,21 @@ impl Store {
                 .and_then(|m| m.modified().ok())
                 .and_then(|t| SystemTime::now().duration_since(t).ok())
                 .is_some_and(|d| d >= age);
-            if old && entry.file_name().to_string_lossy().ends_with(".tmp") {
+            if orphan || old {
                 let _ = tokio::fs::remove_file(entry.path()).await;
             }
         }
     }
 
-    /// A fresh staging path for one file.
+    /// A fresh staging path for one file, named after this host and process so that a later
+    /// run can tell a crashed writer's leftovers from a live one's work.
     pub fn staging_path(&self) -> PathBuf {
-        self.staging_dir()
-            .join(format!("{}.parquet.tmp", uuid::Uuid::new_v4()))
+        self.staging_dir().join(format!(
+            "{}.{}.{}.parquet.tmp",
+            host_name(),
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ))
     }
 
     /// Publishes a finished staging file under `key`, replacing what was there, and removes
@@ -219,6 +232,39 @@ impl Store {
     /// Removes a staging file that will not be published. Best effort.
     pub async fn discard(&self, staged: &Path) {
         let _ = tokio::fs::remove_file(staged).await;
+    }
+}
+
+/// This host's name, made safe for a file name.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_else(|_| "localhost".to_owned())
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The host and process id a staging name carries (`host.pid.uuid.parquet.tmp`).
+fn staging_owner(name: &str) -> Option<(&str, u32)> {
+    let mut parts = name.split('.');
+    let host = parts.next()?;
+    let pid = parts.next()?.parse().ok()?;
+    Some((host, pid))
+}
+
+/// Whether a process of this host is running (only Linux can tell; elsewhere assume it is).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
     }
 }
 

@@ -191,6 +191,11 @@ async fn sigkill_at_any_moment_then_a_rerun_gives_the_exact_truth() {
     let out = app.cli(&RANGE).await;
     assert_success(&out);
     assert_exact(&app);
+    // The killed runs' staging files were cleaned up by the re-run.
+    assert_eq!(
+        files_below(&app.output().join("_staging")),
+        Vec::<String>::new()
+    );
     let status = app.cli(&["status", "--json"]).await;
     assert_success(&status);
 }
