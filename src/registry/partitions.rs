@@ -150,7 +150,7 @@ impl Registry {
     /// Per (account, resource): partitions, rows, first and last day exported.
     pub async fn partition_summary(&self) -> Result<Vec<PartitionSummary>, RegistryError> {
         let rows = sqlx::query(
-            "select account_sid, resource, count(*) as partitions, sum(rows_exported) as total_rows,
+            "select account_sid, resource, count(*) as partitions, cast(sum(rows_exported) as bigint) as total_rows,
                     min(day) as first_day, max(day) as last_day, max(exported_at) as last_exported_at
              from partitions group by account_sid, resource order by account_sid, resource",
         )

@@ -7,6 +7,8 @@ mod helpers;
 mod bad_input;
 /// The foundation: calls from the API to partitioned Parquet (issue 2).
 mod export;
+/// The registry on a real Postgres (started from the system's binaries when present).
+mod postgres;
 /// Faults, quotas, lost grants and crashes never lose or duplicate a record (issue 6).
 mod resilience;
 /// `schemas/` and the code agree.
