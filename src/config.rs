@@ -113,6 +113,15 @@ pub struct GlobalArgs {
         value_name = "N"
     )]
     pub global_rate_limit: Option<String>,
+
+    /// Seconds one request may spend waiting out 429s before its window fails [default: 600]
+    #[arg(
+        long,
+        env = "TWILIO_EXPORT_RETRY_BUDGET",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub retry_budget: Option<String>,
 }
 
 /// The same keys as [`GlobalArgs`], read from the TOML file.
@@ -130,6 +139,7 @@ struct FileSettings {
     rate_limit: Option<toml::Value>,
     max_in_flight: Option<toml::Value>,
     global_rate_limit: Option<toml::Value>,
+    retry_budget: Option<toml::Value>,
 }
 
 /// Default per-account request rate. Twilio limits concurrency, not rate, and does not publish
@@ -137,6 +147,9 @@ struct FileSettings {
 pub const DEFAULT_RATE_LIMIT: u32 = 25;
 /// Default per-account requests in flight (README §6 suggests 4-8).
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 4;
+/// Default time one request may spend waiting out 429s: generous, since a 429 was not
+/// processed and waiting costs nothing but time.
+pub const DEFAULT_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The Connect app owner's Auth Token. Its `Debug` is redacted and it has no `Display`.
 #[derive(Clone)]
@@ -175,6 +188,8 @@ pub struct Limits {
     pub rate_limit: u32,
     pub max_in_flight: u32,
     pub global_rate_limit: Option<u32>,
+    /// Time one request may spend waiting out 429s.
+    pub retry_budget: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -183,6 +198,7 @@ impl Default for Limits {
             rate_limit: DEFAULT_RATE_LIMIT,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             global_rate_limit: None,
+            retry_budget: DEFAULT_RETRY_BUDGET,
         }
     }
 }
@@ -323,6 +339,9 @@ impl Config {
                 &args.global_rate_limit,
                 file.global_rate_limit,
             )?,
+            retry_budget: number("retry-budget", &args.retry_budget, file.retry_budget)?
+                .map(|s| std::time::Duration::from_secs(s.into()))
+                .unwrap_or(DEFAULT_RETRY_BUDGET),
         };
 
         Ok(Self {

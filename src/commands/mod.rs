@@ -49,13 +49,14 @@ pub(crate) async fn open_registry(config: &Config) -> anyhow::Result<Registry> {
 
 pub(crate) fn client(config: &Config, cancel: CancellationToken) -> anyhow::Result<TwilioClient> {
     let token = config.auth_token()?.clone();
-    TwilioClient::new(
+    Ok(TwilioClient::new(
         config.api_base.clone(),
         token,
         Quotas::new(config.limits),
         cancel,
     )
-    .context("cannot build the HTTP client")
+    .context("cannot build the HTTP client")?
+    .with_retry_budget(config.limits.retry_budget))
 }
 
 /// Everything an export needs, checked before any work starts.

@@ -103,6 +103,8 @@ pub struct TwilioClient {
     token: AuthToken,
     quotas: Quotas,
     cancel: CancellationToken,
+    /// Time one request may spend waiting out 429s.
+    retry_budget: Duration,
 }
 
 impl TwilioClient {
@@ -124,7 +126,14 @@ impl TwilioClient {
             token,
             quotas,
             cancel,
+            retry_budget: crate::config::DEFAULT_RETRY_BUDGET,
         })
+    }
+
+    /// The same client with another budget for waiting out 429s.
+    pub fn with_retry_budget(mut self, budget: Duration) -> Self {
+        self.retry_budget = budget;
+        self
     }
 
     pub fn base(&self) -> &Url {
@@ -166,7 +175,7 @@ impl TwilioClient {
                 Once::Throttled(after) => {
                     let wait = after.unwrap_or_else(|| retry::backoff(attempts.min(8)));
                     throttled += wait;
-                    if throttled > retry::RATE_LIMIT_BUDGET {
+                    if throttled > self.retry_budget {
                         return Err(FetchError::Exhausted {
                             path: uri.path().to_owned(),
                             attempts,

@@ -188,7 +188,7 @@ mod tests {
         Quotas::new(Limits {
             rate_limit: 1000,
             max_in_flight,
-            global_rate_limit: None,
+            ..Limits::default()
         })
     }
 

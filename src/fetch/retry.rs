@@ -1,8 +1,8 @@
 //! What is retried and how long to wait.
 //!
 //! - 429 (code 20429, too many concurrent requests): always retried, waiting `Retry-After`
-//!   when the answer has one, else exponential backoff; up to [`RATE_LIMIT_BUDGET`] of
-//!   waiting in all for one request.
+//!   when the answer has one, else exponential backoff; up to `--retry-budget` (default 600 s)
+//!   of waiting in all for one request.
 //! - 500/502/503/504, timeouts, connection errors, bodies cut off or not valid JSON: retried
 //!   up to [`MAX_ATTEMPTS`] attempts in all.
 //! - Everything else (401/403/404/other 4xx, a record that cannot be typed) is final.
@@ -16,8 +16,6 @@ use rand::Rng;
 
 /// Attempts in all for one request hit by transient faults.
 pub const MAX_ATTEMPTS: u32 = 6;
-/// Total time one request may spend waiting out 429s.
-pub const RATE_LIMIT_BUDGET: Duration = Duration::from_secs(600);
 /// First backoff step.
 pub const BASE: Duration = Duration::from_millis(200);
 /// Longest single backoff wait.

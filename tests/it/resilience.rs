@@ -84,6 +84,7 @@ async fn each_fault_alone_and_all_together_give_the_exact_truth() {
         assert_exact(&app);
         let log = stderr(&out);
         assert!(!log.contains(TOKEN), "the token leaked into the log");
+        assert_token_stored_nowhere(&app);
         let faulted: u64 = app
             .sim
             .account_sids()
@@ -229,4 +230,15 @@ async fn an_unwritable_output_is_named_and_nothing_is_done() {
         .requests()
         .iter()
         .all(|r| !r.path.contains("/Calls")));
+}
+
+/// The token is in no file the tool wrote: the registry (with its WAL) and the output.
+fn assert_token_stored_nowhere(app: &TestApp) {
+    for f in files_below(app.dir.path()) {
+        let bytes = std::fs::read(app.dir.path().join(&f)).unwrap();
+        assert!(
+            !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+            "the token is stored in {f}"
+        );
+    }
 }
