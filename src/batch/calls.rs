@@ -1,17 +1,8 @@
 //! The `calls` columns: every field of the Call resource, typed (`shared/twilio/README.md` §4.2).
 
-use super::schema::{Column, Kind};
+use super::schema::{col, Column, Kind};
 use super::{extra_json, AppendRow, RowCursor};
 use crate::decode::calls::Call;
-
-const fn col(name: &'static str, kind: Kind, doc: &'static str) -> Column {
-    Column {
-        name,
-        kind,
-        nullable: true,
-        doc,
-    }
-}
 
 /// The exported columns, in file order.
 pub const COLUMNS: &[Column] = &[

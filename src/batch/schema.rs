@@ -71,6 +71,16 @@ pub struct Column {
     pub doc: &'static str,
 }
 
+/// A nullable column (most are: Twilio may send `null` for any field).
+pub const fn col(name: &'static str, kind: Kind, doc: &'static str) -> Column {
+    Column {
+        name,
+        kind,
+        nullable: true,
+        doc,
+    }
+}
+
 /// The Arrow schema written to Parquet; each field carries its doc as `description` metadata.
 pub fn arrow_schema(resource: Resource) -> Schema {
     let fields: Vec<Field> = super::columns(resource)

@@ -1,17 +1,8 @@
 //! The `usage_records` columns: every field of a Usage Record, typed (`shared/twilio/README.md` §5).
 
-use super::schema::{Column, Kind};
+use super::schema::{col, Column, Kind};
 use super::{extra_json, AppendRow, RowCursor};
 use crate::decode::usage_records::UsageRecord;
-
-const fn col(name: &'static str, kind: Kind, doc: &'static str) -> Column {
-    Column {
-        name,
-        kind,
-        nullable: true,
-        doc,
-    }
-}
 
 /// The exported columns, in file order.
 pub const COLUMNS: &[Column] = &[
