@@ -100,14 +100,19 @@ fn start_cluster() -> Option<Cluster> {
         .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    let child = server.spawn().ok()?;
-    let pid = child.id();
+    server.spawn().ok()?;
+    // The postmaster's own pid (runuser does not pass signals on), then its files.
+    let pidfile = data.join("postmaster.pid");
     Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -INT {pid} 2>/dev/null"
+            "while kill -0 {me} 2>/dev/null; do sleep 1; done; \
+             kill -INT \"$(head -n 1 '{pidfile}')\" 2>/dev/null; sleep 2; rm -rf '{dir}'",
+            pidfile = pidfile.display(),
+            dir = dir.path().display(),
         ))
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .ok()?;
     let base = format!("postgres://postgres@127.0.0.1:{port}");
@@ -136,9 +141,21 @@ pub async fn fresh_database() -> Option<String> {
         return None;
     };
     let name = format!("t{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", cluster.base))
-        .await
-        .expect("connect to the Postgres maintenance database");
+    // The port opens before the server accepts sessions ("the database system is starting
+    // up"), so the first test to get here may have to wait a little.
+    let admin_url = format!("{}/postgres", cluster.base);
+    let mut attempts = 0;
+    let mut admin = loop {
+        match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(c) => break c,
+            Err(e) if attempts < 100 => {
+                attempts += 1;
+                tracing::debug!(error = %e, "Postgres not ready yet");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("connect to the Postgres maintenance database: {e}"),
+        }
+    };
     sqlx::query(&format!("create database {name}"))
         .execute(&mut admin)
         .await
