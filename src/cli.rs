@@ -168,7 +168,12 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 40)]
     pub calls_per_day: u32,
     /// The Auth Token the simulator accepts [default: sim-auth-token]
-    #[arg(long, env = "TWILIO_SIM_AUTH_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "TWILIO_SIM_AUTH_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
     pub sim_auth_token: Option<String>,
     #[command(flatten)]
     pub faults: SimFaultArgs,

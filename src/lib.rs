@@ -12,6 +12,9 @@
 //! - [`writer`]: record batches into one Parquet file per partition.
 //! - [`store`]: puts finished files into the output location atomically.
 //! - [`export`]: the spine that runs one window through all of the above.
+//! - [`scheduler`]: job files, cron schedules, checkpoints with lookback and leases; decides
+//!   which windows a scheduled run exports and hands them to [`export`].
+//! - [`receiver`]: the Twilio Connect callback receiver (HTTP); writes accounts to the registry.
 //! - [`sim`]: the built-in Twilio API simulator.
 //! - [`commands`]: one file per subcommand; the only place that uses `anyhow`.
 
@@ -23,7 +26,9 @@ pub mod decode;
 pub mod domain;
 pub mod export;
 pub mod fetch;
+pub mod receiver;
 pub mod registry;
+pub mod scheduler;
 pub mod shutdown;
 pub mod sim;
 pub mod store;

@@ -4,7 +4,10 @@
 pub mod accounts;
 pub mod backfill;
 pub mod demo;
+pub mod run;
+pub mod schedule;
 pub mod schema;
+pub mod serve;
 pub mod sim;
 pub mod status;
 
@@ -37,9 +40,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Schema(args) => schema::run(args),
         Command::Sim(args) => sim::run(args).await,
         Command::Status(args) => status::run(&config, args).await,
-        Command::Serve(_) | Command::Run(_) | Command::Schedule => {
-            anyhow::bail!("this command is not available yet in this version")
-        }
+        Command::Serve(args) => serve::run(&config, args).await,
+        Command::Run(args) => run::run(&config, args).await,
+        Command::Schedule => schedule::run(&config).await,
     }
 }
 

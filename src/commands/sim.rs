@@ -1,18 +1,24 @@
-//! `sim`: the built-in Twilio API simulator as a standalone server.
+//! `sim`: the built-in Twilio API simulator as a standalone server, and `sim deauthorize`,
+//! which sends our receiver a (signed or deliberately mis-signed) deauthorize callback.
 
 use anyhow::Context;
 
 use super::Exit;
-use crate::cli::SimArgs;
+use crate::cli::{SimArgs, SimCommand, SimDeauthorizeArgs};
 use crate::shutdown;
 use crate::sim::{self, Faults, SimConfig, Simulator};
 
 pub async fn run(args: SimArgs) -> anyhow::Result<Exit> {
+    if let Some(SimCommand::Deauthorize(cb)) = args.command {
+        return deauthorize(args.seed, args.sim_auth_token, cb).await;
+    }
     let mut cfg = SimConfig {
         seed: args.seed,
         accounts: args.accounts,
         days: args.days,
         calls_per_day: args.calls_per_day,
+        subaccounts: args.subaccounts,
+        authorize_url: args.authorize_url.clone(),
         ..SimConfig::default()
     };
     let f = &args.faults;
@@ -47,6 +53,12 @@ pub async fn run(args: SimArgs) -> anyhow::Result<Exit> {
     println!("Twilio API simulator on http://{addr}");
     println!("  accounts:    {}", simulator.account_sids().join(" "));
     println!("  connect app: {}", simulator.config().connect_app_sid);
+    if args.authorize_url.is_some() {
+        println!(
+            "  consent:     http://{addr}/authorize/{} (set TWILIO_CONNECT_BASE=http://{addr})",
+            simulator.config().connect_app_sid
+        );
+    }
     println!(
         "  days:        {} ending {} (UTC)",
         simulator.config().days,
@@ -64,4 +76,47 @@ pub async fn run(args: SimArgs) -> anyhow::Result<Exit> {
     let cancel = shutdown::on_signal();
     sim::serve(listener, simulator, cancel).await?;
     Ok(Exit::Success)
+}
+
+/// `sim deauthorize`: exit 0 when the receiver answered 2xx, 1 otherwise.
+async fn deauthorize(
+    seed: u64,
+    token: Option<String>,
+    args: SimDeauthorizeArgs,
+) -> anyhow::Result<Exit> {
+    let post = match args.method.to_ascii_lowercase().as_str() {
+        "post" => true,
+        "get" => false,
+        other => anyhow::bail!("--method: {other:?} is neither get nor post"),
+    };
+    let signing = if args.unsigned {
+        sim::Signing::Absent
+    } else if args.bad_signature {
+        sim::Signing::Wrong
+    } else {
+        sim::Signing::Valid
+    };
+    let cb = sim::DeauthorizeCallback {
+        url: args.url,
+        account_sid: args.account,
+        connect_app_sid: args
+            .app
+            .unwrap_or_else(|| SimConfig::with_seed(seed).connect_app_sid),
+        post,
+        signing,
+    };
+    let token = token.unwrap_or_else(|| SimConfig::default().auth_token);
+    let status = sim::send_deauthorize(&cb, &token)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    println!(
+        "{} {} → HTTP {status}",
+        if post { "POST" } else { "GET" },
+        cb.url
+    );
+    Ok(if (200..300).contains(&status) {
+        Exit::Success
+    } else {
+        Exit::Failed
+    })
 }

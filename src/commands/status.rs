@@ -1,21 +1,65 @@
-//! `status`: accounts, partitions exported, recent runs and windows that failed.
+//! `status`: accounts, checkpoints of scheduled runs (with each pair's last success, rows and
+//! last error), partitions exported, jobs and when they are next due, leases held, recent runs
+//! and windows that failed. Read-only; a bad job file is shown, not fatal.
 
 use serde_json::json;
 
 use super::{open_registry, Exit};
 use crate::cli::JsonFlag;
 use crate::config::Config;
+use crate::registry::JobRunRecord;
+use crate::scheduler::jobs::{self, Job};
 
 pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
     let registry = open_registry(config).await?;
     let accounts = registry.accounts().await?;
+    let checkpoints = registry.checkpoints().await?;
     let partitions = registry.partition_summary().await?;
+    let job_runs = registry.job_runs().await?;
+    let leases = registry.leases().await?;
     let runs = registry.recent_runs(10).await?;
     let failures = registry.failures().await?;
+    let (jobs, jobs_error) = match jobs::load_dir(&config.jobs_dir) {
+        Ok(jobs) => (jobs, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let now = super::run::clock()?.now();
+    let job_rows: Vec<JobStatus<'_>> = jobs
+        .iter()
+        .map(|job| {
+            let last = job_runs.iter().find(|r| r.job == job.name);
+            let next = match last {
+                None => Some(now),
+                Some(r) => chrono::DateTime::parse_from_rfc3339(&r.last_due_at)
+                    .ok()
+                    .and_then(|t| job.schedule.next_after(t.to_utc())),
+            };
+            JobStatus { job, last, next }
+        })
+        .collect();
+
     if args.json {
+        let jobs_json: Vec<_> = job_rows
+            .iter()
+            .map(|s| {
+                json!({
+                    "name": s.job.name,
+                    "resource": s.job.resource.cli_name(),
+                    "schedule": s.job.schedule.as_str(),
+                    "lookback_days": s.job.lookback_days,
+                    "file": s.job.file.display().to_string(),
+                    "last_run": s.last,
+                    "next_due": s.next.map(|t| t.to_rfc3339()),
+                })
+            })
+            .collect();
         let doc = json!({
             "accounts": accounts,
+            "checkpoints": checkpoints,
             "partitions": partitions,
+            "jobs": jobs_json,
+            "jobs_error": jobs_error,
+            "leases": leases,
             "runs": runs,
             "failures": failures,
         });
@@ -24,6 +68,25 @@ pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
     }
     println!("Accounts");
     super::accounts::print_table(&accounts);
+    println!("\nCheckpoints (the last day fully exported by scheduled runs)");
+    if checkpoints.is_empty() {
+        println!("  none yet (run: twilio-export run)");
+    }
+    for c in &checkpoints {
+        println!(
+            "  {}  {:<14} {:<10}  last success {}  {:>8} rows last run{}",
+            c.account_sid,
+            c.resource,
+            c.day.as_deref().unwrap_or("none"),
+            c.last_success_at.as_deref().unwrap_or("never"),
+            c.last_rows,
+            match (&c.last_error, &c.last_error_at) {
+                (Some(e), Some(at)) => format!("\n      last error {at}: {e}"),
+                (Some(e), None) => format!("\n      last error: {e}"),
+                _ => String::new(),
+            }
+        );
+    }
     println!("\nExported");
     if partitions.is_empty() {
         println!("  nothing yet");
@@ -39,6 +102,55 @@ pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
             p.rows,
             p.last_exported_at.as_deref().unwrap_or("-")
         );
+    }
+    println!("\nJobs ({})", config.jobs_dir.display());
+    if let Some(e) = &jobs_error {
+        println!("  cannot load the job files: {e}");
+    }
+    for s in &job_rows {
+        let last = s.last.map_or_else(
+            || "never ran".to_owned(),
+            |r| {
+                format!(
+                    "last ran for {} ({}{})",
+                    r.last_due_at,
+                    r.outcome,
+                    r.run_id
+                        .map(|id| format!(", run #{id}"))
+                        .unwrap_or_default()
+                )
+            },
+        );
+        let next = match s.next {
+            Some(t) if t <= now => "due now".to_owned(),
+            Some(t) => format!("next {}", t.format("%Y-%m-%d %H:%M:%S UTC")),
+            None => "never again".to_owned(),
+        };
+        println!(
+            "  {:<16} {:<14} \"{}\" lookback {} days  {last}  {next}",
+            s.job.name,
+            s.job.resource.cli_name(),
+            s.job.schedule,
+            s.job.lookback_days
+        );
+    }
+    if !leases.is_empty() {
+        println!("\nLeases (an account being exported by a run or schedule process)");
+        for l in &leases {
+            println!(
+                "  {}  {:<14} held by {} since {} until {}{}",
+                l.account_sid,
+                l.resource,
+                l.holder,
+                l.acquired_at,
+                l.expires_at,
+                if l.expired {
+                    " (expired: free to take over)"
+                } else {
+                    ""
+                }
+            );
+        }
     }
     println!("\nRecent runs");
     if runs.is_empty() {
@@ -67,4 +179,11 @@ pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
         }
     }
     Ok(Exit::Success)
+}
+
+/// A job with its last run and when it is next due.
+struct JobStatus<'a> {
+    job: &'a Job,
+    last: Option<&'a JobRunRecord>,
+    next: Option<chrono::DateTime<chrono::Utc>>,
 }

@@ -163,6 +163,20 @@ impl Registry {
         row.map(from_row).transpose()
     }
 
+    /// How many accounts have each status, by status (for the receiver's metrics).
+    pub async fn account_counts(&self) -> Result<Vec<(String, u64)>, RegistryError> {
+        sqlx::query("select status, count(*) as n from accounts group by status order by status")
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let status: String = row.try_get("status")?;
+                let n: i64 = row.try_get("n")?;
+                Ok((status, u64::try_from(n).unwrap_or_default()))
+            })
+            .collect()
+    }
+
     /// Every registered account, by sid.
     pub async fn accounts(&self) -> Result<Vec<Account>, RegistryError> {
         let q = format!("select {COLUMNS} from accounts order by sid");

@@ -1,5 +1,5 @@
-//! The database: connected accounts, export runs, partitions written and windows that failed.
-//! The only module that contains SQL.
+//! The database: connected accounts, export runs, partitions written, windows that failed, and
+//! the checkpoints, leases and job runs of scheduled exports. The only module that contains SQL.
 //!
 //! One API over two backends through sqlx's `Any` driver: SQLite (the default, a file created
 //! on first use, WAL) and Postgres (shared state for several workers). Queries use `$n`
@@ -7,10 +7,14 @@
 //! connect. Times are stored as RFC 3339 UTC text so that both backends read the same.
 
 mod accounts;
+mod checkpoints;
+mod leases;
 mod partitions;
 mod runs;
 
 pub use accounts::{Account, AccountStatus, NewAccount};
+pub use checkpoints::{CheckpointRecord, JobRunRecord, PairOutcome};
+pub use leases::{LeaseHolder, LeaseRecord};
 pub use partitions::{PartitionRecord, PartitionSummary, WindowFailure};
 pub use runs::{RunId, RunOutcome, RunRecord, RunTotals};
 

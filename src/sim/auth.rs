@@ -1,8 +1,8 @@
 //! Basic authentication the way Twilio Connect uses it (`shared/twilio` README §1, §2, §10.1).
 //!
 //! The username is a connected account's SID and the password is always the Connect app owner's
-//! token (`SimConfig::auth_token`). A credential reads its own account; the parent/subaccount
-//! visibility of `get-all` is not modelled yet, but [`visible`] is the one place to add it.
+//! token (`SimConfig::auth_token`). A credential reads its own account and, in an account tree,
+//! what `get-all` shows it; [`visible`] (rules in `connect`) is the one place that decides.
 //!
 //! Decisions (documented for clients and tests):
 //! - missing/malformed header, wrong token, unknown or revoked username → 401 code 20003;
@@ -100,8 +100,6 @@ impl Gate<'_> {
 /// The accounts a credential may read, itself first. With `get-all` the real API also shows the
 /// user's parent account and its subaccounts (README §2.2); add that here with the tree.
 pub(crate) fn visible(data: &Dataset, cred: usize) -> Vec<usize> {
-    data.accounts
-        .get(cred)
-        .map(|a| vec![a.idx])
-        .unwrap_or_default()
+    // The tree rules live with the rest of Connect.
+    super::connect::visible(data, cred)
 }

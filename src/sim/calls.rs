@@ -279,7 +279,7 @@ impl Filter {
     /// generated for, its start is at most `MAX_CALL_SECS` before its end, and never after it.
     fn day_range(&self, data: &Dataset) -> (NaiveDate, NaiveDate) {
         let mut lo = data.first_day;
-        let mut hi = data.today;
+        let mut hi = data.today();
         let last_day = |t: DateTime<Utc>| shift(t, -1).date_naive();
         if let Some(t) = self.start.lo {
             lo = lo.max(t.date_naive());

@@ -6,10 +6,23 @@
 //! random), so a SID from a URL or a page token is resolved by regenerating one day instead of
 //! keeping an index.
 //!
+//! Time: the dataset has a `now`, the last second of the configured `today` until
+//! [`Dataset::set_now`] moves it forward. Nothing created after `now` exists, and what a call
+//! shows is a deterministic function of the call and `now` (README §4.1, §10.8):
+//! - a completed call is `in-progress` until it ends; a busy, failed, unanswered or canceled one
+//!   is `ringing` until it settles, seconds after it started;
+//! - about one call in five reports late: it shows `queued`, `ringing` or `in-progress` for up to
+//!   22 hours after it started, so every call has settled by the end of the next day;
+//! - a completed call's price appears 30 seconds to 24 minutes after it ended (70%), 1 to 36
+//!   hours after (26%), or never (4%), and `date_updated` moves with it.
+//!
+//! A call's SID, start, parties and final values never depend on `now`, so moving `now` forward
+//! only adds calls and settles recent ones. Usage derives from the calls visible at `now`.
+//!
 //! This module does not render JSON, filter or page: `calls`, `usage` and `accounts` do that.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 
@@ -25,6 +38,9 @@ const CACHE_MAX_CALLS: usize = 50_000;
 const MAX_ROOT_CALLS_PER_DAY: u64 = 30_000;
 /// The longest call we generate; `EndTime` filters rely on it to bound the days they scan.
 pub(crate) const MAX_CALL_SECS: i64 = 3600;
+/// The longest a late-reporting call shows an in-flight status after it started. With calls of
+/// at most an hour, every call of a day has settled by the end of the next day.
+const LATE_MAX_SECS: u64 = 22 * 3600;
 
 /// Formats an instant as Twilio's RFC 2822 `+0000` timestamp (README §1).
 pub(crate) fn rfc2822(t: DateTime<Utc>) -> String {
@@ -137,15 +153,18 @@ impl Call {
 pub(crate) struct Dataset {
     seed: u64,
     calls_per_day: u32,
-    pub(crate) today: NaiveDate,
-    /// The first day of history; after `today` when the config asks for zero days.
+    /// The simulator's clock: nothing generated lies after it. Only moves forward.
+    now: RwLock<DateTime<Utc>>,
+    /// The first day of history; after the first `today` when the config asks for zero days.
+    /// It stays put when `now` moves, so the history grows.
     pub(crate) first_day: NaiveDate,
     pub(crate) accounts: Vec<Account>,
     cache: Mutex<DayCache>,
 }
 
-#[derive(Default)]
 struct DayCache {
+    /// The `now` the cached days were generated for.
+    now: DateTime<Utc>,
     days: HashMap<(usize, NaiveDate), Arc<Vec<Call>>>,
     calls: usize,
 }
@@ -168,14 +187,48 @@ impl Dataset {
         let accounts = (0..accounts)
             .map(|i| make_account(seed, i, first_day))
             .collect();
+        let now = shift(day_start(today), 86_399);
         Dataset {
             seed,
             calls_per_day,
-            today,
+            now: RwLock::new(now),
             first_day,
             accounts,
-            cache: Mutex::new(DayCache::default()),
+            cache: Mutex::new(DayCache {
+                now,
+                days: HashMap::new(),
+                calls: 0,
+            }),
         }
+    }
+
+    /// The simulator's "now"; nothing generated lies after it.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        *self.now.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The UTC day of [`Dataset::now`]: the last day of history.
+    pub(crate) fn today(&self) -> NaiveDate {
+        self.now().date_naive()
+    }
+
+    /// Moves `now` forward to `t` (an earlier instant changes nothing) and forgets the days
+    /// generated for the old `now`. Returns the new `now`.
+    pub(crate) fn set_now(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let mut now = self.now.write().unwrap_or_else(PoisonError::into_inner);
+        if t > *now {
+            *now = t;
+            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            cache.now = t;
+            cache.days.clear();
+            cache.calls = 0;
+        }
+        *now
+    }
+
+    /// How many seconds of `day` have passed at `now`: 0 before it, 86 400 once it is over.
+    pub(crate) fn elapsed_on(&self, day: NaiveDate) -> i64 {
+        ((self.now() - day_start(day)).num_seconds() + 1).clamp(0, 86_400)
     }
 
     pub(crate) fn seed(&self) -> u64 {
@@ -187,12 +240,7 @@ impl Dataset {
     }
 
     pub(crate) fn in_history(&self, day: NaiveDate) -> bool {
-        day >= self.first_day && day <= self.today
-    }
-
-    /// The last instant of `today`; nothing generated lies after it.
-    pub(crate) fn end_of_today(&self) -> DateTime<Utc> {
-        shift(day_start(self.today), 86_399)
+        day >= self.first_day && day <= self.today()
     }
 
     /// The accounts whose usage rolls up into `idx` (itself, plus its subaccounts when asked).
@@ -215,21 +263,28 @@ impl Dataset {
         out
     }
 
-    /// Every call of `acct` generated for `day` (including calls that have not started), sorted
-    /// newest first by [`Call::key`]. Empty outside the history.
+    /// Every call of `acct` created on `day` by `now` (including calls that have not started),
+    /// as they stand at `now`, sorted newest first by [`Call::key`]. Empty outside the history.
     pub(crate) fn day_calls(&self, acct: usize, day: NaiveDate) -> Arc<Vec<Call>> {
         if !self.in_history(day) || acct >= self.accounts.len() {
             return Arc::new(Vec::new());
         }
+        let now = self.now();
         {
             let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(calls) = cache.days.get(&(acct, day)) {
-                return Arc::clone(calls);
+            if cache.now == now {
+                if let Some(calls) = cache.days.get(&(acct, day)) {
+                    return Arc::clone(calls);
+                }
             }
         }
         // Generate outside the lock; a concurrent duplicate generation is harmless.
-        let calls = Arc::new(self.generate_day(&self.accounts[acct], day));
+        let calls = Arc::new(self.generate_day(&self.accounts[acct], day, now));
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.now != now {
+            // `now` moved meanwhile: answer for the instant asked, but do not cache it.
+            return calls;
+        }
         if cache.calls + calls.len() > CACHE_MAX_CALLS {
             // Crude but correct: everything is regenerable, so forgetting is always safe.
             cache.days.clear();
@@ -250,7 +305,7 @@ impl Dataset {
             .cloned()
     }
 
-    fn generate_day(&self, acct: &Account, day: NaiveDate) -> Vec<Call> {
+    fn generate_day(&self, acct: &Account, day: NaiveDate, now: DateTime<Utc>) -> Vec<Call> {
         let ord = day_ordinal(day);
         let mut r = Rng::new(hash(&[self.seed, TAG_DAY, acct.idx as u64, u64::from(ord)]));
         // About one day in twelve is quiet; the rest vary from half to one and a half times the mean.
@@ -267,15 +322,14 @@ impl Dataset {
             acct,
             ord,
             r,
-            is_today: day == self.today,
             day_last: day_start(day) + TimeDelta::seconds(86_399),
-            end_of_today: self.end_of_today(),
+            now,
         };
         let mut calls = Vec::with_capacity(roots as usize + roots as usize / 4);
         for k in 0..roots {
             // Each root call (and its child leg) draws from its own stream, so its SID, start
-            // time and parties stay the same when `today` moves past its day; only in-flight
-            // state changes. That keeps room for "calls change between runs" (README §10.8).
+            // time and parties stay the same when `now` moves; only its state changes
+            // ("calls change between runs", README §10.8).
             g.r = Rng::new(hash(&[
                 self.seed,
                 TAG_CALL,
@@ -290,14 +344,18 @@ impl Dataset {
             };
             let start = day_start(day) + TimeDelta::seconds(sec as i64);
             let idx = (k * 2) as u16;
-            let root = g.root_call(idx, start);
-            let dials = root.status == "completed"
+            let (root, settled) = g.root_call(idx, start);
+            // The leg a completed call placed exists from when that call was dialled.
+            let dials = settled == "completed"
+                && root.start_time.is_some()
                 && matches!(root.direction, "inbound" | "outbound-api")
                 && g.r.permille(180);
             let child = dials.then(|| g.child_call(idx + 1, &root));
             calls.push(root);
             calls.extend(child);
         }
+        // Calls created after `now` do not exist yet.
+        calls.retain(|c| c.date_created <= now);
         calls.sort_by(|a, b| b.key().cmp(&a.key()));
         calls
     }
@@ -351,7 +409,7 @@ const FRIENDLY_NAMES: [&str; 8] = [
 ];
 const AREA_CODES: [&str; 6] = ["415", "212", "312", "206", "617", "303"];
 
-fn make_account(seed: u64, idx: usize, first_day: NaiveDate) -> Account {
+pub(crate) fn make_account(seed: u64, idx: usize, first_day: NaiveDate) -> Account {
     let i = idx as u64;
     let mut r = Rng::new(hash(&[seed, TAG_ACCOUNT, i, 1]));
     let base_name = FRIENDLY_NAMES[idx % FRIENDLY_NAMES.len()];
@@ -417,9 +475,9 @@ struct DayGen<'a> {
     ord: u16,
     /// The stream of the root call being generated.
     r: Rng,
-    is_today: bool,
     day_last: DateTime<Utc>,
-    end_of_today: DateTime<Utc>,
+    /// The instant the calls are shown at.
+    now: DateTime<Utc>,
 }
 
 impl DayGen<'_> {
@@ -447,27 +505,31 @@ impl DayGen<'_> {
         }
     }
 
-    fn root_call(&mut self, idx: u16, start: DateTime<Utc>) -> Call {
+    /// A root call as it stands at `now`, and the status it settles on.
+    fn root_call(&mut self, idx: u16, start: DateTime<Utc>) -> (Call, &'static str) {
         let direction = self.r.weighted(&[
             ("inbound", 50),
             ("outbound-api", 36),
             ("trunking-terminating", 7),
             ("trunking-originating", 7),
         ]);
-        let mut status = self.r.weighted(&[
+        let settled = self.r.weighted(&[
             ("completed", 78),
             ("no-answer", 8),
             ("busy", 6),
             ("failed", 4),
             ("canceled", 4),
         ]);
-        // Only today's calls can still be in flight. The choice uses a side stream so that the
-        // main stream, and with it the rest of the call, is the same once the day is over.
-        let side_seed = self.r.next_u64();
-        if self.is_today {
-            let mut side = Rng::new(side_seed);
-            if side.permille(200) {
-                status = side.weighted(&[("in-progress", 6), ("ringing", 5), ("queued", 6)]);
+        // One call in five reports late, showing an in-flight status for a while after it
+        // started. The choice uses a side stream so that the main stream, and with it the rest
+        // of the call, does not depend on `now`.
+        let mut status = settled;
+        let mut side = Rng::new(self.r.next_u64());
+        if side.permille(200) {
+            let shown = side.weighted(&[("in-progress", 6), ("ringing", 5), ("queued", 6)]);
+            let until = start + TimeDelta::seconds(side.range(60, LATE_MAX_SECS) as i64);
+            if self.now < until {
+                status = shown;
             }
         }
         let own = self.own_number();
@@ -494,10 +556,12 @@ impl DayGen<'_> {
         if direction == "outbound-api" && self.r.permille(300) {
             call.queue_time_ms = self.r.below(3000) as u32;
         }
-        if direction == "outbound-api" && call.status == "completed" && self.r.permille(400) {
-            call.answered_by = Some(*self.r.pick(&ANSWERED_BY));
+        // Drawn whatever the status, so that the child leg's draws do not depend on `now`.
+        let (amd, answered_by) = (self.r.permille(400), *self.r.pick(&ANSWERED_BY));
+        if direction == "outbound-api" && call.status == "completed" && amd {
+            call.answered_by = Some(answered_by);
         }
-        call
+        (call, settled)
     }
 
     /// An `outbound-dial` leg that `parent` placed with `<Dial>`.
@@ -545,6 +609,7 @@ impl DayGen<'_> {
         let mut end_time = None;
         let mut duration = CallDuration::Null;
         let mut price = None;
+        let mut priced_at = None;
         let mut date_updated;
         if status == "completed" {
             let d = match st.below(100) {
@@ -554,22 +619,24 @@ impl DayGen<'_> {
                 _ => st.range(301, MAX_CALL_SECS as u64),
             };
             let end = start + secs(d);
-            if end > self.end_of_today {
-                // Would end after "now": the call is still in progress.
+            if end > self.now {
+                // Ends after "now": the call is still in progress.
                 status = "in-progress";
             } else {
                 end_time = Some(end);
                 duration = CallDuration::Secs(d as u32);
-                // One draw for both thresholds: a call priced today stays priced later.
-                let priced = st.below(1000) < if self.is_today { 700 } else { 960 };
-                if priced {
-                    price = Some(duration.billed_minutes() * rate(direction, &to, &from));
+                if let Some(at) = price_delay(st.below(1000)).map(|delay| end + delay) {
+                    if at <= self.now {
+                        price = Some(duration.billed_minutes() * rate(direction, &to, &from));
+                        priced_at = Some(at);
+                    }
                 }
             }
         }
         match status {
             "completed" => {
-                date_updated = end_time.unwrap_or(start) + secs(st.below(5));
+                let settled_at = end_time.unwrap_or(start) + secs(st.below(5));
+                date_updated = priced_at.map_or(settled_at, |p| p.max(settled_at));
             }
             "queued" => {
                 // Not dialled yet: no start time; it was created at `start`.
@@ -597,7 +664,15 @@ impl DayGen<'_> {
                 date_updated = start + secs(st.below(30));
             }
         }
-        date_updated = date_updated.min(self.end_of_today).max(date_created);
+        if matches!(status, "busy" | "failed" | "no-answer" | "canceled") && date_updated > self.now
+        {
+            // Not settled yet: still ringing, nothing final to show.
+            status = "ringing";
+            duration = CallDuration::Null;
+            price = None;
+            date_updated = start;
+        }
+        date_updated = date_updated.min(self.now).max(date_created);
         Call {
             sid,
             parent_call_sid: None,
@@ -619,6 +694,18 @@ impl DayGen<'_> {
             caller_name: None,
             queue_time_ms: 0,
         }
+    }
+}
+
+/// How long after a completed call ends its price appears, from one draw `u` in `0..1000`:
+/// 30 s to 24 min for 70% of calls, 1 to 36 hours for 26%, never for 4% (README §4.1: "price
+/// can lag").
+fn price_delay(u: u64) -> Option<TimeDelta> {
+    let u = u as i64;
+    match u {
+        0..700 => Some(TimeDelta::seconds(30 + u * 2)),
+        700..960 => Some(TimeDelta::seconds(3600 + (u - 700) * 35 * 3600 / 260)),
+        _ => None,
     }
 }
 
@@ -666,7 +753,7 @@ mod tests {
         let a = Dataset::new(7, 2, 5, 60, day("2026-03-05"));
         let b = Dataset::new(7, 2, 5, 60, day("2026-03-05"));
         assert_eq!(a.accounts[1].sid, b.accounts[1].sid);
-        let end_of_today = a.end_of_today();
+        let now = a.now();
         for acct in 0..2 {
             for d in a.first_day.iter_days().take(5) {
                 let x = a.day_calls(acct, d);
@@ -683,7 +770,7 @@ mod tests {
                         assert!(c.start_time.is_some_and(|s| s <= e));
                         assert!(e <= c.date_updated);
                     }
-                    assert!(c.date_updated <= end_of_today);
+                    assert!(c.date_updated <= now);
                     if let Some(p) = &c.parent_call_sid {
                         assert!(x.iter().any(|o| &o.sid == p), "parent on same day");
                     }
@@ -724,5 +811,73 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn moving_now_adds_calls_and_settles_them_for_good() {
+        let d = day("2026-03-05");
+        // The clock starts at the end of the day before and moves through `d` and beyond.
+        let data = Dataset::new(11, 1, 3, 300, d - TimeDelta::days(1));
+        let in_flight = |c: &Call| matches!(c.status, "queued" | "ringing" | "in-progress");
+        let mut seen: Vec<Call> = Vec::new();
+        let mut in_flight_at_noon = 0;
+        for hours in [6, 12, 18, 24, 30, 48, 60, 80, 200] {
+            let now = data.set_now(day_start(d) + TimeDelta::hours(hours));
+            let calls = data.day_calls(0, d);
+            assert!(calls.len() >= seen.len(), "calls never disappear");
+            for c in calls.iter() {
+                assert!(c.date_created <= now && c.date_updated <= now);
+                assert!(c.start_time.is_none_or(|s| s <= now));
+                assert!(c.end_time.is_none_or(|e| e <= now));
+            }
+            for old in &seen {
+                let new = calls
+                    .iter()
+                    .find(|c| c.sid == old.sid)
+                    .expect("still there");
+                assert_eq!(
+                    (old.direction, &old.to, &old.from),
+                    (new.direction, &new.to, &new.from)
+                );
+                if !in_flight(old) {
+                    assert_eq!(
+                        (old.status, old.end_time, old.duration),
+                        (new.status, new.end_time, new.duration)
+                    );
+                }
+                if old.price.is_some() {
+                    assert_eq!(old.price, new.price, "a price once shown stays");
+                }
+            }
+            if hours == 12 {
+                in_flight_at_noon = calls.iter().filter(|c| in_flight(c)).count();
+                assert!(calls
+                    .iter()
+                    .all(|c| c.date_created < day_start(d) + TimeDelta::hours(12)));
+            }
+            if hours >= 48 {
+                assert!(
+                    !calls.iter().any(in_flight),
+                    "settled by the end of the next day"
+                );
+            }
+            seen = calls.to_vec();
+        }
+        assert!(in_flight_at_noon > 5, "{in_flight_at_noon}");
+        // Nothing changes after the price horizon (36 hours after the last call ended).
+        let before: Vec<_> = seen
+            .iter()
+            .map(|c| (c.sid.clone(), c.price, c.date_updated))
+            .collect();
+        data.set_now(day_start(d) + TimeDelta::days(30));
+        let after: Vec<_> = data
+            .day_calls(0, d)
+            .iter()
+            .map(|c| (c.sid.clone(), c.price, c.date_updated))
+            .collect();
+        assert_eq!(before, after);
+        // The clock does not go back.
+        let now = data.now();
+        assert_eq!(data.set_now(day_start(d)), now);
     }
 }

@@ -7,10 +7,14 @@
 //! The ground-truth accessors ([`Simulator::calls_on`], [`Simulator::daily_usage_on`]) return
 //! exactly the JSON the API serves, so tests can compare an export against them.
 //!
-//! It does not: serve XML or any write endpoint, model subaccount trees (every account owns
-//! itself for now), or change calls while
-//! running (only moving `today` settles the calls still in flight on the old today).
-//! Those are later issues; `data::Account::parent` and `auth::visible` are where trees go.
+//! It does not: serve XML or any write endpoint, or change calls
+//! except as its clock moves ([`Simulator::set_now`]: new calls arrive, recent ones settle and
+//! get their price, today's usage grows; see `data` for the rules).
+//!
+//! Twilio Connect (`connect`): the consent page `/authorize/{CN…}` that redirects to
+//! [`SimConfig::authorize_url`], an optional account tree ([`SimConfig::subaccounts`]; flat by
+//! default, every account owning itself) whose Connect subaccount reads its parent and
+//! siblings, and [`send_deauthorize`] for signed deauthorize callbacks.
 //!
 //! Faults (latency, 429 past per-account limits, 5xx, dropped connections, truncated bodies,
 //! revocation after N requests) are opt-in through [`SimConfig::faults`]; see `faults`.
@@ -24,6 +28,7 @@
 mod accounts;
 mod auth;
 mod calls;
+mod connect;
 mod data;
 mod error;
 mod faults;
@@ -44,7 +49,7 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -53,6 +58,7 @@ use self::data::Dataset;
 use self::error::SimError;
 use self::usage::UsageBook;
 
+pub use self::connect::{send_deauthorize, DeauthorizeCallback, Signing};
 pub use self::faults::{AccountStats, Faults};
 
 /// What the simulator generates. `seed`, `accounts`, `days`, `calls_per_day` and `today`
@@ -68,7 +74,8 @@ pub struct SimConfig {
     /// Average calls per account per day. The actual count per (account, day) varies between
     /// half and one and a half times this, and about one day in twelve has no calls.
     pub calls_per_day: u32,
-    /// The simulator's "today" (UTC). No data lies after it.
+    /// The simulator's first "today" (UTC): its clock starts at the day's last second, and
+    /// no data lies after the clock. [`Simulator::set_now`] moves it forward.
     pub today: NaiveDate,
     /// The Connect app owner's token: the Basic-auth password for every account.
     pub auth_token: String,
@@ -76,6 +83,12 @@ pub struct SimConfig {
     pub connect_app_sid: String,
     /// Faults to inject (none by default); see `faults`.
     pub faults: Faults,
+    /// Subaccounts per generated account (0: flat, the default); the first of each is the
+    /// Connect subaccount our app is granted. See `connect`.
+    pub subaccounts: usize,
+    /// Where the consent page sends the browser (our receiver's Authorize URL); without it the
+    /// consent page cannot redirect.
+    pub authorize_url: Option<String>,
 }
 
 impl SimConfig {
@@ -101,6 +114,8 @@ impl Default for SimConfig {
             auth_token: "sim-auth-token".to_owned(),
             connect_app_sid: data::connect_app_sid_for_seed(seed),
             faults: Faults::default(),
+            subaccounts: 0,
+            authorize_url: None,
         }
     }
 }
@@ -117,6 +132,8 @@ impl fmt::Debug for SimConfig {
             .field("auth_token", &"<redacted>")
             .field("connect_app_sid", &self.connect_app_sid)
             .field("faults", &self.faults)
+            .field("subaccounts", &self.subaccounts)
+            .field("authorize_url", &self.authorize_url)
             .finish()
     }
 }
@@ -152,13 +169,14 @@ struct Inner {
 
 impl Simulator {
     pub fn new(cfg: SimConfig) -> Self {
-        let data = Dataset::new(
+        let mut data = Dataset::new(
             cfg.seed,
             cfg.accounts,
             cfg.days,
             cfg.calls_per_day,
             cfg.today,
         );
+        connect::add_subaccounts(&mut data, cfg.subaccounts);
         Simulator {
             inner: Arc::new(Inner {
                 cfg,
@@ -175,11 +193,40 @@ impl Simulator {
         &self.inner.cfg
     }
 
+    /// The simulator's clock: calls created after it do not exist yet, and each call shows
+    /// its state at this instant. Starts at the last second of [`SimConfig::today`].
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.data.now()
+    }
+
+    /// The UTC day of [`Simulator::now`], the last day of history (it grows as time moves).
+    pub fn today(&self) -> NaiveDate {
+        self.inner.data.today()
+    }
+
+    /// Moves the clock forward to `now` (an earlier instant changes nothing): new calls arrive,
+    /// recent ones change status, end time, duration and price, today's usage grows. Past
+    /// days settle deterministically, so the ground-truth accessors give the API's answer at
+    /// the new `now`. Returns the clock after the move.
+    pub fn set_now(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.inner.data.set_now(now)
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: TimeDelta) -> DateTime<Utc> {
+        self.set_now(self.now() + by)
+    }
+
     /// The API as an axum router; every response is JSON and every request is logged.
     pub fn router(&self) -> Router {
         Router::new()
             .fallback(routes::dispatch)
             .layer(middleware::from_fn_with_state(self.clone(), faults::inject))
+            // The Connect consent page (HTML) is added after the fault layer: faults model the API.
+            .route(
+                "/authorize/{cn}",
+                axum::routing::get(connect::consent).post(connect::decide),
+            )
             .layer(middleware::from_fn_with_state(self.clone(), log_request))
             .with_state(self.clone())
     }

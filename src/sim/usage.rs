@@ -3,7 +3,9 @@
 //! Each account has, for every day of history, one amount per category in [`CATEGORIES`]. The
 //! call categories are computed from that day's generated calls (so `calls` agrees with the Calls
 //! list); the others are drawn from the seed. Periods other than a day are exact sums of daily
-//! amounts, done on scaled integers (never floats) and rendered as decimal strings.
+//! amounts, done on scaled integers (never floats) and rendered as decimal strings. Amounts are
+//! as of the simulator's `now`: today's calls are those visible so far, and today's other
+//! categories grow in proportion to the part of the day that has passed.
 //!
 //! This module does not authenticate or generate calls, and it does not model Twilio's billing:
 //! prices are plausible, not Twilio's rates.
@@ -11,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{Datelike, Days, Months, NaiveDate};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 use serde_json::{json, Value};
 
 use super::data::{Account, Call, Dataset};
@@ -236,7 +238,14 @@ static CATEGORIES: &[Category] = &[
 /// Per-(account, day) amounts, computed on demand and cached within a bound.
 #[derive(Default)]
 pub(crate) struct UsageBook {
-    cache: Mutex<HashMap<(usize, NaiveDate), DayAmounts>>,
+    cache: Mutex<AmountsCache>,
+}
+
+/// Cached amounts and the `now` they were computed for.
+#[derive(Default)]
+struct AmountsCache {
+    now: Option<DateTime<Utc>>,
+    days: HashMap<(usize, NaiveDate), DayAmounts>,
 }
 
 /// Every category's amount for one (account, day), aligned with [`CATEGORIES`].
@@ -245,18 +254,27 @@ type DayAmounts = Arc<Vec<Amount>>;
 impl UsageBook {
     /// The amounts of every category for one account and day (zeros outside the history).
     fn day(&self, data: &Dataset, acct: usize, day: NaiveDate) -> DayAmounts {
+        let now = data.now();
         {
-            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(v) = cache.get(&(acct, day)) {
+            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if cache.now != Some(now) {
+                // Time moved: every cached amount may have grown.
+                cache.days.clear();
+                cache.now = Some(now);
+            }
+            if let Some(v) = cache.days.get(&(acct, day)) {
                 return Arc::clone(v);
             }
         }
         let v = Arc::new(compute_day(data, acct, day));
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.len() >= CACHE_MAX_DAYS {
-            cache.clear();
+        if cache.now != Some(now) {
+            return v;
         }
-        cache.insert((acct, day), Arc::clone(&v));
+        if cache.days.len() >= CACHE_MAX_DAYS {
+            cache.days.clear();
+        }
+        cache.days.insert((acct, day), Arc::clone(&v));
         v
     }
 
@@ -269,7 +287,7 @@ impl UsageBook {
                 total[i].count = Some(0);
             }
         }
-        let (from, to) = (from.max(data.first_day), to.min(data.today));
+        let (from, to) = (from.max(data.first_day), to.min(data.today()));
         for &acct in accts {
             for day in from.iter_days().take_while(|d| *d <= to) {
                 for (t, a) in total.iter_mut().zip(self.day(data, acct, day).iter()) {
@@ -328,8 +346,8 @@ impl UsageBook {
             Some(v) if v.eq_ignore_ascii_case("false") => false,
             Some(v) => return Err(SimError::invalid("IncludeSubaccounts", v)),
         };
-        let start = parse_date(q, "StartDate", data.today)?;
-        let end = parse_date(q, "EndDate", data.today)?;
+        let start = parse_date(q, "StartDate", data.today())?;
+        let end = parse_date(q, "EndDate", data.today())?;
         let slices = slices(period, start, end, data);
         let accts = data.rollup(acct.idx, include_sub);
 
@@ -375,7 +393,7 @@ fn slices(
     end: Option<NaiveDate>,
     data: &Dataset,
 ) -> Vec<Slice> {
-    let today = data.today;
+    let today = data.today();
     let one = |s: NaiveDate, e: NaiveDate| {
         let (s, e) = (start.map_or(s, |x| x.max(s)), end.map_or(e, |x| x.min(e)));
         if s <= e {
@@ -470,6 +488,10 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
     };
     let calls = data.day_calls(acct_idx, day);
     let day_no = u64::from(day.num_days_from_ce().unsigned_abs());
+    // Today's events so far: the first `n * elapsed / day` of the day's draws, so the amounts
+    // only grow as `now` moves and equal the whole day's once it is over.
+    let elapsed = data.elapsed_on(day);
+    let so_far = |n: u64| (i128::from(n) * i128::from(elapsed) / 86_400) as u64;
     for (i, c) in CATEGORIES.iter().enumerate() {
         let mut r = Rng::new(hash(&[
             data.seed(),
@@ -500,7 +522,7 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
                 price,
                 per,
             } => {
-                let n = if r.permille(850) { r.below(max + 1) } else { 0 };
+                let n = so_far(if r.permille(850) { r.below(max + 1) } else { 0 });
                 let usage: u64 = (0..n).map(|_| r.range(lo, hi)).sum();
                 let usage = usage as i64;
                 Amount {
@@ -511,11 +533,11 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
             }
             Kind::Fractional { max_units, price } => {
                 // Nine decimals, e.g. "0.123456789": exercises decimal handling downstream.
-                let nano = if r.permille(800) {
+                let nano = so_far(if r.permille(800) {
                     r.below(max_units * 1_000_000_000)
                 } else {
                     0
-                };
+                });
                 Amount {
                     count: None,
                     usage: nano as i64,
@@ -581,15 +603,13 @@ fn render(
     let base = format!("/2010-04-01/Accounts/{}/Usage/Records", acct.sid);
     let category = encode_value(c.name);
     let sub = |seg: &str| format!("{base}/{seg}.json?Category={category}");
-    // Data for a period is final a day or so after it ends; as_of never passes today.
-    let as_of_day = slice.end.succ_opt().unwrap_or(slice.end).min(data.today);
+    // Data for a period is final a day or so after it ends; as_of never passes now.
+    let as_of_day = slice.end.succ_opt().unwrap_or(slice.end).min(data.today());
     let secs = hash(&[data.seed(), TAG_AS_OF, acct.idx as u64]) % 86_400;
-    let as_of = format!(
-        "{as_of_day}T{:02}:{:02}:{:02}+00:00",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
+    let as_of = (super::data::day_start(as_of_day) + chrono::TimeDelta::seconds(secs as i64))
+        .min(data.now())
+        .format("%Y-%m-%dT%H:%M:%S+00:00")
+        .to_string();
     json!({
         "account_sid": acct.sid,
         "api_version": "2010-04-01",
@@ -755,5 +775,39 @@ mod tests {
                 .count();
             assert_eq!(v[0].count, Some(started as i64));
         }
+    }
+
+    #[test]
+    fn todays_usage_grows_with_the_clock_and_matches_the_calls_so_far() {
+        let d = day("2026-03-10");
+        let data = Dataset::new(5, 1, 3, 80, d - Days::new(1));
+        let book = UsageBook::default();
+        let calls = CATEGORIES
+            .iter()
+            .position(|c| c.name == "calls")
+            .expect("calls");
+        let mut last: Option<Vec<Amount>> = None;
+        for hours in [1, 8, 16, 23, 30] {
+            data.set_now(super::super::data::day_start(d) + chrono::TimeDelta::hours(hours));
+            let now: Vec<Amount> = book.day(&data, 0, d).to_vec();
+            let started = data
+                .day_calls(0, d)
+                .iter()
+                .filter(|c| c.start_time.is_some())
+                .count();
+            assert_eq!(now[calls].count, Some(started as i64));
+            if let Some(prev) = &last {
+                for (c, (a, b)) in CATEGORIES.iter().zip(prev.iter().zip(&now)) {
+                    assert!(
+                        b.count >= a.count && b.usage >= a.usage,
+                        "{} shrank",
+                        c.name
+                    );
+                }
+            }
+            last = Some(now);
+        }
+        let whole = last.expect("ran");
+        assert!(whole.iter().any(|a| a.usage > 0));
     }
 }

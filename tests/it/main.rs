@@ -9,8 +9,12 @@ mod bad_input;
 mod export;
 /// The registry on a real Postgres (started from the system's binaries when present).
 mod postgres;
+/// The Connect receiver: browser round trip, proven grants, discovery, signed deauthorize (issue 4).
+mod receiver;
 /// Faults, quotas, lost grants and crashes never lose or duplicate a record (issue 6).
 mod resilience;
+/// Scheduled runs: jobs, checkpoints with lookback, leases, SIGTERM, convergence (issue 5).
+mod scheduler;
 /// `schemas/` and the code agree.
 mod schemas;
 /// Usage records end to end (issue 3).

@@ -1,0 +1,36 @@
+//! `schedule`: stay up and run each job on its cron schedule (`Scheduler::serve`). Jobs missed
+//! while it was down run at start. SIGTERM/SIGINT stop it: windows in flight are abandoned and
+//! left as they were, finished ones are recorded and checkpointed, leases are given back, and
+//! it exits 0.
+
+use super::run::{build, clock, load_jobs, print_outcome};
+use super::Exit;
+use crate::config::Config;
+use crate::scheduler::plan::Shard;
+use crate::scheduler::Outcome;
+
+pub async fn run(config: &Config) -> anyhow::Result<Exit> {
+    let jobs = load_jobs(config)?;
+    let clock = clock()?;
+    let scheduler = build(config, jobs, Shard::all(), "schedule").await?;
+    for job in scheduler.jobs() {
+        println!(
+            "job {}: {} on \"{}\" (UTC), lookback {} days",
+            job.name, job.resource, job.schedule, job.lookback_days
+        );
+    }
+    println!(
+        "Scheduling as {}; stop with SIGTERM or Ctrl-C",
+        scheduler.holder()
+    );
+    scheduler
+        .serve(clock, |outcome| {
+            // A quiet tick is not news; what ran is.
+            if let Outcome::Exported(_) = outcome {
+                print_outcome(outcome);
+            }
+        })
+        .await;
+    println!("Stopped");
+    Ok(Exit::Success)
+}

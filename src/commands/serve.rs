@@ -1,0 +1,79 @@
+//! `serve`: the Twilio Connect callback receiver (see `receiver`). Needs the auth token and
+//! our Connect App sid; everything is checked before the port is opened.
+
+use anyhow::Context;
+use url::Url;
+
+use super::{client, open_registry, Exit};
+use crate::cli::ServeArgs;
+use crate::config::Config;
+use crate::receiver::{self, ReceiverConfig, ReceiverState};
+use crate::shutdown;
+
+pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<Exit> {
+    let token = config.auth_token()?.clone();
+    let connect_app_sid = config
+        .connect_app_sid
+        .clone()
+        .context("no Connect App: set TWILIO_CONNECT_APP_SID or --connect-app-sid (CN…)")?;
+    let public_url = args
+        .public_url
+        .as_deref()
+        .map(|u| http_url("public-url", u))
+        .transpose()?;
+    let connect_base = http_url("connect-base", &args.connect_base)?;
+
+    let cancel = shutdown::on_signal();
+    let client = client(config, cancel.clone())?;
+    let registry = open_registry(config).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr().context("no local address")?;
+    let public_url = match public_url {
+        Some(u) => u,
+        // The bound address, so that `--listen 127.0.0.1:0` works too.
+        None => http_url("listen", &format!("http://{local}"))?,
+    };
+    let receiver_config = ReceiverConfig {
+        public_url,
+        connect_base,
+        connect_app_sid,
+        discover: args.discover && !args.no_discover,
+    };
+    let state = ReceiverState::new(receiver_config, client, registry.clone(), token);
+    if args.public_url.is_none() && args.listen.ip().is_unspecified() {
+        tracing::warn!(
+            "No --public-url: deauthorize signatures are checked against http://{}, which Twilio cannot be using",
+            args.listen
+        );
+    }
+    // The actual address (the port may have been 0), for people and for scripts.
+    println!("Connect receiver on http://{local}");
+    println!(
+        "  Authorize URL:   {}",
+        state.public_route("/connect/authorize")
+    );
+    println!(
+        "  Deauthorize URL: {}",
+        state.public_route("/connect/deauthorize")
+    );
+    tracing::info!(
+        discover = state.config().discover,
+        connect_app = %state.config().connect_app_sid,
+        "Connect receiver started"
+    );
+    receiver::serve(listener, state, cancel)
+        .await
+        .context("the receiver stopped")?;
+    registry.close().await;
+    Ok(Exit::Success)
+}
+
+/// An absolute http(s) URL, or an error naming the option.
+fn http_url(option: &str, value: &str) -> anyhow::Result<Url> {
+    Url::parse(value)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .with_context(|| format!("{option}: {value:?} is not an http(s) URL"))
+}

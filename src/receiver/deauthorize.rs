@@ -1,0 +1,134 @@
+//! The Deauthorize callback (`GET` or `POST /connect/deauthorize`, README §2.3).
+//!
+//! Order matters: the `X-Twilio-Signature` is checked first (over `public_url` + the path and
+//! query as received, plus the form parameters of a POST, §7), then the `ConnectAppSid` must
+//! be ours; only then is `AccountSid` read and the account, with every account reached through
+//! it, marked deauthorized. A bad, missing or foreign callback is answered 403 and changes
+//! nothing. Exports skip deauthorized accounts; a later authorization re-activates them.
+//!
+//! This module does not call the Twilio API.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+
+use super::{signature, ReceiverError, ReceiverState};
+use crate::domain::{AccountSid, ConnectAppSid};
+
+/// The reason stored with the accounts a valid callback deauthorizes.
+pub const REASON: &str = "the user revoked our Connect App (deauthorize callback)";
+
+/// What a valid callback did.
+enum Done {
+    Deauthorized,
+    UnknownAccount,
+    AlreadyDeauthorized,
+}
+
+/// `GET|POST /connect/deauthorize`.
+pub(super) async fn deauthorize(
+    State(state): State<ReceiverState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = handle(&state, &method, &uri, &headers, &body).await;
+    let outcome = match &result {
+        Ok(Done::Deauthorized) => "deauthorized",
+        Ok(Done::UnknownAccount) => "unknown_account",
+        Ok(Done::AlreadyDeauthorized) => "already_deauthorized",
+        Err(e) => e.outcome(),
+    };
+    state.inner.metrics.record("deauthorize", outcome);
+    match result {
+        Ok(_) => "ok\n".into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(
+    state: &ReceiverState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Done, ReceiverError> {
+    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
+    let url = state.public_route(path_and_query);
+    let query_params = pairs(uri.query().unwrap_or_default().as_bytes());
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    // Only form bodies are signed parameter by parameter; any other body is covered by
+    // `bodySHA256` in the URL, if at all (§7).
+    let (form_params, raw_body) = if *method == Method::POST && is_form {
+        (pairs(body), None)
+    } else {
+        (Vec::new(), Some(body))
+    };
+
+    let sig = headers
+        .get("x-twilio-signature")
+        .ok_or(ReceiverError::MissingSignature)?
+        .to_str()
+        .map_err(|_| ReceiverError::BadSignature)?;
+    if !signature::is_valid(
+        state.inner.token.expose(),
+        &url,
+        &form_params,
+        raw_body,
+        sig,
+    ) {
+        return Err(ReceiverError::BadSignature);
+    }
+
+    // Body parameters first, then the query's.
+    let get = |name: &str| -> Result<Option<&str>, ReceiverError> {
+        let source = if form_params.iter().any(|(k, _)| k == name) {
+            &form_params
+        } else {
+            &query_params
+        };
+        let mut values = source.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(ReceiverError::BadRequest(format!("{name} is repeated")));
+        }
+        Ok(first.map(String::as_str))
+    };
+    let app = get("ConnectAppSid")?.and_then(|s| ConnectAppSid::parse(s).ok());
+    if app.as_ref() != Some(&state.inner.config.connect_app_sid) {
+        return Err(ReceiverError::ForeignApp);
+    }
+    let sid = get("AccountSid")?
+        .ok_or_else(|| ReceiverError::BadRequest("AccountSid is missing".to_owned()))
+        .and_then(|s| AccountSid::parse(s).map_err(|e| ReceiverError::BadRequest(e.to_string())))?;
+
+    let registry = &state.inner.registry;
+    let changed = registry.deauthorize(&sid, REASON).await?;
+    if changed > 0 {
+        tracing::info!(account = %sid, accounts = changed, "Connect account deauthorized by the user");
+        return Ok(Done::Deauthorized);
+    }
+    Ok(match registry.account(&sid).await? {
+        None => {
+            tracing::info!(account = %sid, "Deauthorize callback for an account we do not know");
+            Done::UnknownAccount
+        }
+        Some(_) => Done::AlreadyDeauthorized,
+    })
+}
+
+fn pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(bytes)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}

@@ -1,0 +1,146 @@
+//! [`ReceiverError`]: every way a receiver request can fail, with its status code, its metric
+//! label and what the client is told.
+//!
+//! Each error is logged once, here, with its cause; the client sees only a short public message
+//! (a 500 says nothing of its cause). This module does not decide when to fail.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::pages;
+use crate::domain::AccountSid;
+use crate::fetch::FetchError;
+use crate::registry::RegistryError;
+
+/// Why a request was not served as asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    /// A parameter is missing, repeated or malformed.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The `state` of an authorization is missing or is not the one we set in the cookie.
+    #[error("the state parameter does not match the state cookie")]
+    BadState,
+    /// The API did not accept the sid with our token: the grant is forged, stale or revoked.
+    #[error("Twilio did not confirm the grant of {account}: {source}")]
+    NotGranted {
+        account: AccountSid,
+        #[source]
+        source: FetchError,
+    },
+    /// The API could not be asked (timeouts, 5xx, retries used up).
+    #[error("cannot confirm the grant with the Twilio API: {0}")]
+    Unavailable(#[source] FetchError),
+    /// A deauthorize callback without `X-Twilio-Signature`.
+    #[error("the X-Twilio-Signature header is missing")]
+    MissingSignature,
+    /// A deauthorize callback whose signature does not match our token.
+    #[error("the X-Twilio-Signature header does not match")]
+    BadSignature,
+    /// A deauthorize callback for a Connect App that is not ours (or none).
+    #[error("the callback is not for our Connect App")]
+    ForeignApp,
+    /// The handler did not finish in time.
+    #[error("the request timed out")]
+    Timeout,
+    /// Our own fault; the cause is logged, never shown.
+    #[error("registry: {0}")]
+    Registry(#[from] RegistryError),
+}
+
+impl ReceiverError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) | Self::BadState => StatusCode::BAD_REQUEST,
+            Self::NotGranted { .. }
+            | Self::MissingSignature
+            | Self::BadSignature
+            | Self::ForeignApp => StatusCode::FORBIDDEN,
+            Self::Unavailable(_) => StatusCode::BAD_GATEWAY,
+            Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Registry(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `outcome` label of `twilio_export_connect_callbacks_total`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::BadState => "bad_state",
+            Self::NotGranted { .. } => "not_granted",
+            Self::Unavailable(_) => "api_unavailable",
+            Self::MissingSignature => "missing_signature",
+            Self::BadSignature => "bad_signature",
+            Self::ForeignApp => "foreign_app",
+            Self::Timeout => "timeout",
+            Self::Registry(_) => "error",
+        }
+    }
+
+    /// Title and explanation shown to the user.
+    fn public(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::BadRequest(_) => (
+                "This link is not valid",
+                "The address is incomplete or malformed, so nothing was connected. Start again from the Connect page.",
+            ),
+            Self::BadState => (
+                "This authorization did not start here",
+                "It expired or was started in another window, so nothing was connected. Start again from the Connect page.",
+            ),
+            Self::NotGranted { .. } => (
+                "Twilio did not confirm this authorization",
+                "Nothing was connected. If you did authorize the app, start again from the Connect page.",
+            ),
+            Self::Unavailable(_) | Self::Timeout => (
+                "We could not reach Twilio",
+                "Nothing was connected. Please try again in a few minutes.",
+            ),
+            Self::MissingSignature | Self::BadSignature | Self::ForeignApp => {
+                ("Forbidden", "This request is not accepted.")
+            }
+            Self::Registry(_) => (
+                "Something went wrong on our side",
+                "Nothing was changed. Please try again later.",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ReceiverError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(stage = "receiving", error_code = self.outcome(), error = %error_chain(&self), "Connect request failed");
+        } else {
+            tracing::warn!(stage = "receiving", error_code = self.outcome(), error = %error_chain(&self), "Connect request refused");
+        }
+        let (title, message) = self.public();
+        let home = !matches!(
+            self,
+            Self::MissingSignature | Self::BadSignature | Self::ForeignApp
+        );
+        (
+            status,
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::response::Html(pages::error(title, message, home)),
+        )
+            .into_response()
+    }
+}
+
+/// The error and its causes, `: `-separated.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(cause) = src {
+        let text = cause.to_string();
+        // thiserror's `{0}` already shows the first cause; do not repeat it.
+        if !s.ends_with(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        src = cause.source();
+    }
+    s
+}

@@ -1,0 +1,122 @@
+//! Prometheus text for `GET /metrics`: callbacks by outcome (counted here) and accounts by
+//! status (read from the registry at scrape time). No metrics crate: two families do not need
+//! one. This module does not serve HTTP.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Mutex, PoisonError};
+
+/// The outcomes each callback can have, listed so that every series exists from the start.
+const OUTCOMES: &[(&str, &[&str])] = &[
+    (
+        "authorize",
+        &[
+            "connected",
+            "denied",
+            "bad_request",
+            "bad_state",
+            "not_granted",
+            "api_unavailable",
+            "timeout",
+            "error",
+        ],
+    ),
+    (
+        "deauthorize",
+        &[
+            "deauthorized",
+            "unknown_account",
+            "already_deauthorized",
+            "bad_request",
+            "missing_signature",
+            "bad_signature",
+            "foreign_app",
+            "timeout",
+            "error",
+        ],
+    ),
+];
+
+/// Callback counters.
+#[derive(Debug)]
+pub struct Metrics {
+    callbacks: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let callbacks = OUTCOMES
+            .iter()
+            .flat_map(|(cb, outcomes)| outcomes.iter().map(move |o| ((*cb, *o), 0)))
+            .collect();
+        Self {
+            callbacks: Mutex::new(callbacks),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one callback (`authorize` or `deauthorize`) that ended with `outcome`.
+    pub fn record(&self, callback: &'static str, outcome: &'static str) {
+        *self
+            .callbacks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((callback, outcome))
+            .or_default() += 1;
+    }
+
+    /// The exposition text; `accounts` is (status, count) from the registry, or `None` when it
+    /// could not be read (the family is then left out rather than reported as zero).
+    pub fn render(&self, accounts: Option<&[(String, u64)]>) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP twilio_export_connect_callbacks_total Connect callbacks received, by callback and outcome.\n");
+        out.push_str("# TYPE twilio_export_connect_callbacks_total counter\n");
+        let counters = self
+            .callbacks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for ((cb, outcome), n) in counters {
+            let _ = writeln!(
+                out,
+                "twilio_export_connect_callbacks_total{{callback=\"{cb}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        if let Some(accounts) = accounts {
+            out.push_str("# HELP twilio_export_accounts Registered accounts, by status.\n");
+            out.push_str("# TYPE twilio_export_accounts gauge\n");
+            let mut by_status: BTreeMap<&str, u64> =
+                [("active", 0), ("deauthorized", 0)].into_iter().collect();
+            for (status, n) in accounts {
+                by_status.insert(status.as_str(), *n);
+            }
+            for (status, n) in by_status {
+                let _ = writeln!(out, "twilio_export_accounts{{status=\"{status}\"}} {n}");
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_series_and_counts() {
+        let m = Metrics::default();
+        m.record("authorize", "connected");
+        m.record("authorize", "connected");
+        let text = m.render(Some(&[("active".to_owned(), 3)]));
+        assert!(text.contains(
+            "twilio_export_connect_callbacks_total{callback=\"authorize\",outcome=\"connected\"} 2\n"
+        ));
+        assert!(text.contains(
+            "twilio_export_connect_callbacks_total{callback=\"deauthorize\",outcome=\"bad_signature\"} 0\n"
+        ));
+        assert!(text.contains("twilio_export_accounts{status=\"active\"} 3\n"));
+        assert!(text.contains("twilio_export_accounts{status=\"deauthorized\"} 0\n"));
+        assert!(!m.render(None).contains("twilio_export_accounts{"));
+    }
+}

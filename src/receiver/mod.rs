@@ -1,0 +1,312 @@
+//! The Twilio Connect callback receiver (axum): the Connect page, the Authorize URL, the
+//! signed Deauthorize callback, `/healthz` and `/metrics` (PRODUCT.md "Connect receiver").
+//!
+//! - `GET /` sets a fresh `state` nonce in an HttpOnly, SameSite=Lax cookie and links to
+//!   `{connect_base}/authorize/{CN…}?state=…`.
+//! - `GET /connect/authorize` ([`connect`]) checks the state, proves the grant with the API
+//!   before storing anything, registers the account (and, with discovery, every account the
+//!   grant can read), then answers 303 to `/connect/connected`, a URL without the sid.
+//! - `GET|POST /connect/deauthorize` ([`deauthorize`]) checks `X-Twilio-Signature`
+//!   ([`signature`]) and our Connect App sid before it changes anything.
+//!
+//! Every request is bounded: bodies by [`MAX_BODY_BYTES`], URIs by [`MAX_URI_BYTES`], handlers
+//! by [`REQUEST_TIMEOUT`]. Errors go through [`ReceiverError`], logged once and answered
+//! opaquely. This module does not export anything: it only writes accounts to the registry.
+
+mod connect;
+mod deauthorize;
+mod error;
+mod metrics;
+mod pages;
+pub mod signature;
+
+pub use error::ReceiverError;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::RngCore;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use self::metrics::Metrics;
+use crate::config::AuthToken;
+use crate::domain::ConnectAppSid;
+use crate::fetch::TwilioClient;
+use crate::registry::Registry;
+
+/// Largest request body accepted (a deauthorize callback is two parameters).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Longest request URI accepted.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Longest a handler may take; the authorize check calls the Twilio API.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The cookie that carries the `state` nonce between `/` and the Authorize URL.
+pub const STATE_COOKIE: &str = "twx_connect_state";
+/// How long a Connect attempt may take from click to return.
+const STATE_MAX_AGE_SECS: u32 = 15 * 60;
+
+/// What the receiver needs to know beyond its collaborators.
+#[derive(Clone, Debug)]
+pub struct ReceiverConfig {
+    /// The address Twilio and browsers use to reach us (scheme, host, optional port and path
+    /// prefix); callback signatures are checked against it.
+    pub public_url: Url,
+    /// Where the Connect consent page lives (`https://www.twilio.com`, or the simulator).
+    pub connect_base: Url,
+    /// Our Connect App.
+    pub connect_app_sid: ConnectAppSid,
+    /// Register the other accounts a new grant can read (the user's parent and subaccounts).
+    pub discover: bool,
+}
+
+/// Shared state of the handlers. Cheap to clone.
+#[derive(Clone)]
+pub struct ReceiverState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ReceiverConfig,
+    client: TwilioClient,
+    registry: Registry,
+    /// Our Auth Token, the key of callback signatures.
+    token: AuthToken,
+    metrics: Metrics,
+}
+
+impl ReceiverState {
+    pub fn new(
+        config: ReceiverConfig,
+        client: TwilioClient,
+        registry: Registry,
+        token: AuthToken,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                client,
+                registry,
+                token,
+                metrics: Metrics::default(),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &ReceiverConfig {
+        &self.inner.config
+    }
+
+    /// The URL of `GET /` as Twilio and browsers reach it.
+    pub fn public_route(&self, route: &str) -> String {
+        format!(
+            "{}{route}",
+            self.inner.config.public_url.as_str().trim_end_matches('/')
+        )
+    }
+}
+
+/// The receiver's routes with their limits.
+pub fn router(state: ReceiverState) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/connect/authorize", get(connect::authorize))
+        .route("/connect/connected", get(connect::connected))
+        .route(
+            "/connect/deauthorize",
+            get(deauthorize::deauthorize).post(deauthorize::deauthorize),
+        )
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), limits))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// Serves the receiver on `listener` until `cancel` fires, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ReceiverState,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await
+}
+
+/// `GET /`: the Connect button with a fresh `state`, also set in the cookie.
+async fn index(State(state): State<ReceiverState>) -> Response {
+    let nonce = new_nonce();
+    let cfg = &state.inner.config;
+    let mut href = match Url::parse(&format!(
+        "{}/authorize/{}",
+        cfg.connect_base.as_str().trim_end_matches('/'),
+        cfg.connect_app_sid
+    )) {
+        Ok(u) => u,
+        Err(e) => {
+            // connect_base is a validated URL, so this cannot happen; answer opaquely if it does.
+            tracing::error!(stage = "receiving", error = %e, "Cannot build the Connect link");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    href.query_pairs_mut().append_pair("state", &nonce);
+    let mut resp = Html(pages::connect(href.as_str())).into_response();
+    set_cookie(&mut resp, &state_cookie(&state, &nonce, STATE_MAX_AGE_SECS));
+    resp
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics(State(state): State<ReceiverState>) -> Response {
+    let counts = match state.inner.registry.account_counts().await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::error!(stage = "receiving", error = %e, "Cannot count accounts for the metrics");
+            None
+        }
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.inner.metrics.render(counts.as_deref()),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Html(pages::error(
+            "Page not found",
+            "There is nothing at this address.",
+            false,
+        )),
+    )
+        .into_response()
+}
+
+/// Refuses overlong URIs and bounds each handler's time (a handler that runs out of time is
+/// dropped, so its callback is counted here).
+async fn limits(State(state): State<ReceiverState>, req: Request, next: Next) -> Response {
+    if req.uri().to_string().len() > MAX_URI_BYTES {
+        return StatusCode::URI_TOO_LONG.into_response();
+    }
+    let callback = match req.uri().path() {
+        "/connect/authorize" => Some("authorize"),
+        "/connect/deauthorize" => Some("deauthorize"),
+        _ => None,
+    };
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            if let Some(cb) = callback {
+                state.inner.metrics.record(cb, "timeout");
+            }
+            ReceiverError::Timeout.into_response()
+        }
+    }
+}
+
+/// Headers every answer carries: no sniffing, no framing, and no Referer that could carry an
+/// account sid to a third party.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    resp
+}
+
+/// 32 random bytes from the thread's CSPRNG, URL-safe base64.
+fn new_nonce() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The `Set-Cookie` value for the state nonce (`max_age` 0 clears it).
+fn state_cookie(state: &ReceiverState, nonce: &str, max_age: u32) -> String {
+    let secure = if state.inner.config.public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{STATE_COOKIE}={nonce}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
+}
+
+fn set_cookie(resp: &mut Response, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// The value of cookie `name`, if the request has exactly one.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut found = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_owned());
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_one_cookie_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; twx_connect_state=abc ; b=2"),
+        );
+        assert_eq!(cookie(&h, STATE_COOKIE).as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, "c"), None);
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("twx_connect_state=other"),
+        );
+        assert_eq!(cookie(&h, STATE_COOKIE), None, "ambiguous");
+    }
+
+    #[test]
+    fn nonces_are_long_and_fresh() {
+        let (a, b) = (new_nonce(), new_nonce());
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,280 @@
+//! Planning, as pure functions: which days a scheduled run exports for an account, how far its
+//! checkpoint may advance afterwards, the windows in the order they are exported, and which
+//! accounts belong to a shard. No I/O and no clock: "today" is always an argument.
+//!
+//! The rules (README "Scheduled runs"):
+//! - A run exports from `checkpoint − lookback_days` through today; an account without a
+//!   checkpoint starts at the job's `start_date`, or `lookback_days` before today. Nothing
+//!   before `start_date` is exported.
+//! - Today is always exported and is never the checkpoint: it is still partial.
+//! - The checkpoint advances to the newest day `D < today` such that every day from the first
+//!   planned one through `D` was exported in this run, and never moves backwards.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use chrono::{Days, NaiveDate};
+
+use super::jobs::Job;
+use crate::domain::{AccountSid, DayRange, PartitionKey, Resource};
+use crate::export::Window;
+use crate::registry::Account;
+
+/// The days to export for one account, or `None` when the job's `start_date` is after today.
+pub fn days_to_export(
+    job: &Job,
+    checkpoint: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Option<DayRange> {
+    if job.start_date.is_some_and(|s| s > today) {
+        return None;
+    }
+    let back = |d: NaiveDate| {
+        d.checked_sub_days(Days::new(u64::from(job.lookback_days)))
+            .unwrap_or(NaiveDate::MIN)
+    };
+    let mut first = match (checkpoint, job.start_date) {
+        (Some(c), _) => back(c),
+        (None, Some(s)) => s,
+        (None, None) => back(today),
+    };
+    if let Some(s) = job.start_date {
+        first = first.max(s);
+    }
+    // A checkpoint ahead of today (a clock set back) still re-exports today.
+    DayRange::new(first.min(today), today).ok()
+}
+
+/// The newest day the checkpoint may move to after `range` was planned and the days in
+/// `exported` succeeded: the end of the unbroken run of exported days from the range's first
+/// day, never today or later. `None` when the first day did not succeed (or was today).
+pub fn advance(
+    range: DayRange,
+    exported: &BTreeSet<NaiveDate>,
+    today: NaiveDate,
+) -> Option<NaiveDate> {
+    range
+        .days()
+        .take_while(|d| *d < today && exported.contains(d))
+        .last()
+}
+
+/// One account's share of a run: where to reach it and which days to export.
+#[derive(Clone, Debug)]
+pub struct AccountPlan {
+    pub account: Account,
+    pub days: DayRange,
+}
+
+/// The windows of `plans`, oldest day first and across accounts within a day, so that every
+/// account's quota is used at once and an interrupted run has exported the oldest days, which
+/// are what its checkpoint can advance over.
+pub fn windows(resource: Resource, plans: &[AccountPlan]) -> Vec<Window> {
+    let Some(first) = plans.iter().map(|p| p.days.first()).min() else {
+        return Vec::new();
+    };
+    let last = plans.iter().map(|p| p.days.last()).max().unwrap_or(first);
+    let mut out = Vec::new();
+    for day in first.iter_days().take_while(|d| *d <= last) {
+        for p in plans {
+            if p.days.first() <= day && day <= p.days.last() {
+                out.push(Window {
+                    key: PartitionKey {
+                        resource,
+                        account: p.account.sid.clone(),
+                        day,
+                    },
+                    credential: p.account.credential_sid.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Shard `index` of `count` (`--shard I/N`): the accounts whose sid hashes to `index`.
+/// The hash is of the sid alone, so an account stays in its shard as others come and go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    index: u32,
+    count: u32,
+}
+
+impl Shard {
+    /// Parses `I/N` with `0 <= I < N`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not a shard: expected I/N with 0 <= I < N, e.g. 0/4");
+        let (i, n) = text.trim().split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse::<u32>().map_err(|_| bad())?,
+            n.trim().parse::<u32>().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+
+    /// Every account (shard 0 of 1).
+    pub fn all() -> Self {
+        Self { index: 0, count: 1 }
+    }
+
+    pub fn contains(&self, sid: &AccountSid) -> bool {
+        // FNV-1a: stable across versions and platforms, unlike std's hasher.
+        let h = sid
+            .as_str()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        h % u64::from(self.count) == u64::from(self.index)
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::parse_day;
+    use crate::scheduler::jobs;
+
+    fn day(s: &str) -> NaiveDate {
+        parse_day(s).unwrap()
+    }
+
+    fn job(lookback: u32, start: Option<&str>) -> Job {
+        let mut text = format!(
+            "name = \"j\"\nresource = \"calls\"\nschedule = \"0 0 * * * *\"\nlookback_days = {lookback}\n"
+        );
+        if let Some(s) = start {
+            text.push_str(&format!("start_date = \"{s}\"\n"));
+        }
+        jobs::parse(Path::new("j.toml"), &text).unwrap()
+    }
+
+    fn range(a: &str, b: &str) -> Option<DayRange> {
+        Some(DayRange::new(day(a), day(b)).unwrap())
+    }
+
+    #[test]
+    fn days_follow_checkpoint_lookback_and_start_date() {
+        let today = day("2026-03-10");
+        // check(job, checkpoint, expected)
+        let cases = [
+            (
+                job(3, None),
+                Some("2026-03-09"),
+                range("2026-03-06", "2026-03-10"),
+            ),
+            (
+                job(0, None),
+                Some("2026-03-09"),
+                range("2026-03-09", "2026-03-10"),
+            ),
+            (job(3, None), None, range("2026-03-07", "2026-03-10")),
+            (
+                job(3, Some("2026-03-01")),
+                None,
+                range("2026-03-01", "2026-03-10"),
+            ),
+            (
+                job(7, Some("2026-03-05")),
+                Some("2026-03-09"),
+                range("2026-03-05", "2026-03-10"),
+            ),
+            (job(3, Some("2026-03-11")), None, None),
+            // Catch-up: a checkpoint a week old brings the whole missed week.
+            (
+                job(2, None),
+                Some("2026-03-02"),
+                range("2026-02-28", "2026-03-10"),
+            ),
+            (
+                job(2, None),
+                Some("2026-03-20"),
+                range("2026-03-10", "2026-03-10"),
+            ),
+        ];
+        for (job, checkpoint, expected) in cases {
+            assert_eq!(
+                days_to_export(&job, checkpoint.map(day), today),
+                expected,
+                "lookback {} start {:?} checkpoint {checkpoint:?}",
+                job.lookback_days,
+                job.start_date
+            );
+        }
+    }
+
+    #[test]
+    fn advance_stops_at_the_first_gap_and_before_today() {
+        let r = DayRange::new(day("2026-03-06"), day("2026-03-10")).unwrap();
+        let today = day("2026-03-10");
+        let set = |days: &[&str]| days.iter().map(|d| day(d)).collect::<BTreeSet<_>>();
+        let all = set(&[
+            "2026-03-06",
+            "2026-03-07",
+            "2026-03-08",
+            "2026-03-09",
+            "2026-03-10",
+        ]);
+        assert_eq!(advance(r, &all, today), Some(day("2026-03-09")));
+        let gap = set(&["2026-03-06", "2026-03-07", "2026-03-09", "2026-03-10"]);
+        assert_eq!(advance(r, &gap, today), Some(day("2026-03-07")));
+        assert_eq!(advance(r, &set(&["2026-03-07"]), today), None);
+        let only_today = DayRange::new(today, today).unwrap();
+        assert_eq!(advance(only_today, &set(&["2026-03-10"]), today), None);
+    }
+
+    #[test]
+    fn shards_split_accounts_and_parse_strictly() {
+        let sids: Vec<AccountSid> = (0..200)
+            .map(|i| AccountSid::parse(&format!("AC{i:032x}")).unwrap())
+            .collect();
+        let shards: Vec<Shard> = (0..4)
+            .map(|i| Shard::parse(&format!("{i}/4")).unwrap())
+            .collect();
+        for sid in &sids {
+            assert_eq!(shards.iter().filter(|s| s.contains(sid)).count(), 1);
+            assert!(Shard::all().contains(sid));
+        }
+        assert!(shards
+            .iter()
+            .all(|s| sids.iter().filter(|a| s.contains(a)).count() > 20));
+        for bad in ["4/4", "1/0", "1", "a/b", "-1/3", ""] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        /// Whatever succeeded, the checkpoint lands on an exported day before today, and every
+        /// planned day up to it was exported.
+        #[test]
+        fn advance_never_skips_a_missing_day(
+            len in 1u64..20,
+            ok in proptest::collection::vec(any::<bool>(), 20),
+        ) {
+            let first = day("2026-03-01");
+            let today = first + Days::new(len - 1);
+            let r = DayRange::new(first, today).unwrap();
+            let exported: BTreeSet<NaiveDate> =
+                r.days().zip(&ok).filter(|(_, k)| **k).map(|(d, _)| d).collect();
+            if let Some(d) = advance(r, &exported, today) {
+                prop_assert!(d < today);
+                prop_assert!(first.iter_days().take_while(|x| *x <= d).all(|x| exported.contains(&x)));
+            } else {
+                prop_assert!(!exported.contains(&first) || first == today);
+            }
+        }
+    }
+}

@@ -1,0 +1,826 @@
+//! Scheduled incremental exports (issue 5): `run` and `schedule` against a simulator whose
+//! clock moves and whose recent calls change between runs. Runs read their "now" from
+//! `TWILIO_EXPORT_NOW`, set to the simulator's clock; the step function is also driven
+//! directly, without sleeps.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use tokio_util::sync::CancellationToken;
+use twilio_export::config::{AuthToken, Limits, OutputLocation};
+use twilio_export::domain::{AccountSid, Resource};
+use twilio_export::export::Exporter;
+use twilio_export::fetch::{Quotas, TwilioClient};
+use twilio_export::registry::{LeaseHolder, Registry};
+use twilio_export::scheduler::plan::Shard;
+use twilio_export::scheduler::{jobs, Outcome, Scheduler, Selection, Settings};
+use twilio_export::sim::{Faults, LoggedRequest, SimConfig};
+
+use crate::helpers::*;
+
+const CALLS_JOB: &str = "name = \"calls\"\nresource = \"calls\"\nschedule = \"0 0 * * * *\"\nlookback_days = 2\nstart_date = \"2026-03-01\"\n";
+const USAGE_JOB: &str = "name = \"usage\"\nresource = \"usage-records\"\nschedule = \"30 2 * * *\"\nlookback_days = 3\nstart_date = \"2026-03-01\"\n";
+
+/// Three accounts with history from 2026-02-26; the clock starts at the end of 2026-03-07 and
+/// the tests move it forward.
+fn moving_sim() -> SimConfig {
+    SimConfig {
+        seed: 23,
+        accounts: 3,
+        days: 10,
+        calls_per_day: 40,
+        today: day("2026-03-07"),
+        ..SimConfig::default()
+    }
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// A jobs directory inside the app's scratch directory with these files.
+fn write_jobs(app: &TestApp, files: &[(&str, &str)]) -> PathBuf {
+    let dir = app.dir.path().join("jobs");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    dir
+}
+
+/// Runs the binary with its clock at the simulator's `now` and the given jobs directory.
+async fn at_sim_now(app: &TestApp, jobs: &Path, args: &[&str]) -> Output {
+    at_sim_now_with(app, jobs, args, &[]).await
+}
+
+async fn at_sim_now_with(
+    app: &TestApp,
+    jobs: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let now = app.sim.now().to_rfc3339();
+    let jobs = jobs.display().to_string();
+    let mut all = vec![
+        ("TWILIO_EXPORT_NOW", now.as_str()),
+        ("TWILIO_EXPORT_JOBS", &jobs),
+    ];
+    all.extend_from_slice(env);
+    app.cli_with(args, &all).await
+}
+
+/// The days each account's windows asked for, from the simulator's request log.
+fn requested_days(
+    log: &[LoggedRequest],
+    resource: Resource,
+) -> BTreeMap<String, BTreeSet<NaiveDate>> {
+    let (path_end, param) = match resource {
+        Resource::Calls => ("/Calls.json", "StartTime%3E="),
+        Resource::UsageRecords => ("/Usage/Records/Daily.json", "StartDate="),
+    };
+    let mut out: BTreeMap<String, BTreeSet<NaiveDate>> = BTreeMap::new();
+    for r in log.iter().filter(|r| r.path.ends_with(path_end)) {
+        let account = r.path.split('/').nth(3).unwrap().to_owned();
+        let value = r
+            .query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(param))
+            .unwrap_or_else(|| panic!("{} has no {param}", r.query));
+        out.entry(account).or_default().insert(day(value));
+    }
+    out
+}
+
+fn days(first: &str, last: &str) -> BTreeSet<NaiveDate> {
+    day(first)
+        .iter_days()
+        .take_while(|d| *d <= day(last))
+        .collect()
+}
+
+/// Every partition of `resources` in `first..=last` equals the simulator's truth at its
+/// current clock; a day without records has no file.
+fn assert_output_is_truth(app: &TestApp, resources: &[Resource], first: &str, last: &str) {
+    for account in app.sim.account_sids() {
+        for d in days(first, last) {
+            for resource in resources {
+                let (table, truth, columns, key) = match resource {
+                    Resource::Calls => {
+                        ("calls", app.sim.calls_on(&account, d), CALL_COLUMNS, "sid")
+                    }
+                    Resource::UsageRecords => (
+                        "usage_records",
+                        app.sim.daily_usage_on(&account, d),
+                        USAGE_COLUMNS,
+                        "category",
+                    ),
+                };
+                let file = partition_file(&app.output(), table, &account, d);
+                if truth.is_empty() {
+                    assert!(!file.exists(), "{}", file.display());
+                    continue;
+                }
+                assert!(file.exists(), "{} missing", file.display());
+                let rows = rows_of(&read_parquet(&file));
+                assert_rows_match(&rows, &truth, columns, key);
+            }
+        }
+    }
+    assert!(files_below(&app.output())
+        .iter()
+        .filter(|f| !f.starts_with("_staging"))
+        .all(|f| f.ends_with("part-0.parquet")));
+}
+
+async fn registry(app: &TestApp) -> Registry {
+    Registry::connect(&app.database_url()).await.unwrap()
+}
+
+async fn status_json(app: &TestApp, jobs: &Path) -> serde_json::Value {
+    let out = at_sim_now(app, jobs, &["status", "--json"]).await;
+    assert_success(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn three_runs_with_changes_between_converge_and_fetch_only_the_windows_needed() {
+    // Arrange: two jobs, history exported from 2026-03-01, the clock at 2026-03-08 09:00.
+    let app = spawn_app(moving_sim()).await;
+    app.add_all_accounts().await;
+    let jobs = write_jobs(
+        &app,
+        &[("calls.toml", CALLS_JOB), ("usage.toml", USAGE_JOB)],
+    );
+    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let account = app.sim.account_sids()[0].clone();
+    let today_at_first_run = app.sim.calls_on(&account, day("2026-03-08"));
+
+    // Act 1: the first run starts at start_date.
+    let out = at_sim_now(&app, &jobs, &["run"]).await;
+    assert_success(&out);
+    assert_output_is_truth(&app, &Resource::ALL, "2026-03-01", "2026-03-08");
+    let first = app.sim.requests();
+    for resource in Resource::ALL {
+        for (acct, asked) in requested_days(&first, resource) {
+            assert_eq!(asked, days("2026-03-01", "2026-03-08"), "{acct} {resource}");
+        }
+    }
+
+    // Act 2: 30 hours later new calls exist and recent ones have settled.
+    app.sim.set_now(at("2026-03-09T15:00:00Z"));
+    let out = at_sim_now(&app, &jobs, &["run"]).await;
+    assert_success(&out);
+    let second = app.sim.requests()[first.len()..].to_vec();
+    // The checkpoint is 2026-03-07 (yesterday at the first run): calls re-read from
+    // 2026-03-05 (lookback 2), usage from 2026-03-04 (lookback 3), each through today.
+    for (acct, asked) in requested_days(&second, Resource::Calls) {
+        assert_eq!(asked, days("2026-03-05", "2026-03-09"), "{acct}");
+    }
+    for (acct, asked) in requested_days(&second, Resource::UsageRecords) {
+        assert_eq!(asked, days("2026-03-04", "2026-03-09"), "{acct}");
+    }
+    assert_output_is_truth(&app, &Resource::ALL, "2026-03-01", "2026-03-09");
+
+    // Act 3: a day and a half later.
+    app.sim.set_now(at("2026-03-11T04:00:00Z"));
+    let out = at_sim_now(&app, &jobs, &["run"]).await;
+    assert_success(&out);
+    let third = app.sim.requests()[first.len() + second.len()..].to_vec();
+    for (acct, asked) in requested_days(&third, Resource::Calls) {
+        assert_eq!(asked, days("2026-03-06", "2026-03-11"), "{acct}");
+    }
+    for (acct, asked) in requested_days(&third, Resource::UsageRecords) {
+        assert_eq!(asked, days("2026-03-05", "2026-03-11"), "{acct}");
+    }
+
+    // Assert: the whole history equals the API now, although it changed under the runs.
+    assert_output_is_truth(&app, &Resource::ALL, "2026-03-01", "2026-03-11");
+    assert_ne!(
+        app.sim.calls_on(&account, day("2026-03-08")),
+        today_at_first_run,
+        "the simulator should have changed the day exported first as today"
+    );
+    let status = status_json(&app, &jobs).await;
+    for c in status["checkpoints"].as_array().unwrap() {
+        assert_eq!(c["day"], "2026-03-10", "{c}");
+        assert!(c["last_success_at"].is_string() && c["last_error"].is_null());
+    }
+    assert_eq!(status["checkpoints"].as_array().unwrap().len(), 6);
+    assert!(status["leases"].as_array().unwrap().is_empty());
+    let runs = status["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 6, "one recorded run per job and step");
+    assert!(runs
+        .iter()
+        .all(|r| r["command"] == "run" && r["outcome"] == "succeeded"));
+}
+
+#[tokio::test]
+async fn missed_schedules_are_caught_up_in_one_run_and_nothing_due_fetches_nothing() {
+    let app = spawn_app(moving_sim()).await;
+    app.add_all_accounts().await;
+    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
+    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    assert_success(&at_sim_now(&app, &jobs, &["run"]).await);
+
+    // Minutes later the hourly job has not fired again: nothing is requested.
+    app.sim.set_now(at("2026-03-08T09:20:00Z"));
+    let before = app.sim.requests().len();
+    let out = at_sim_now(&app, &jobs, &["run"]).await;
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("Nothing due; next: job calls at 2026-03-08 10:00:00 UTC"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(app.sim.requests().len(), before);
+
+    // Four days without a run: one run covers the whole gap, from checkpoint − lookback.
+    app.sim.set_now(at("2026-03-12T18:00:00Z"));
+    let out = at_sim_now(&app, &jobs, &["run"]).await;
+    assert_success(&out);
+    let asked = requested_days(&app.sim.requests()[before..], Resource::Calls);
+    assert_eq!(asked.len(), 3);
+    for days_asked in asked.values() {
+        assert_eq!(*days_asked, days("2026-03-05", "2026-03-12"));
+    }
+    let status = status_json(&app, &jobs).await;
+    assert_eq!(status["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(status["jobs"][0]["last_run"]["outcome"], "succeeded");
+    for d in days("2026-03-05", "2026-03-12") {
+        for account in app.sim.account_sids() {
+            let truth = app.sim.calls_on(&account, d);
+            let file = partition_file(&app.output(), "calls", &account, d);
+            if !truth.is_empty() {
+                assert_rows_match(&rows_of(&read_parquet(&file)), &truth, CALL_COLUMNS, "sid");
+            }
+        }
+    }
+}
+
+/// A scheduler in this process, on the app's database, output and simulator.
+async fn scheduler(app: &TestApp, jobs: &Path, cancel: CancellationToken) -> Scheduler {
+    let client = TwilioClient::new(
+        app.base.parse().unwrap(),
+        AuthToken::new(TOKEN.to_owned()).unwrap(),
+        Quotas::new(Limits::default()),
+        cancel.clone(),
+    )
+    .unwrap();
+    let store = twilio_export::store::Store::open(&OutputLocation::Local(app.output())).unwrap();
+    store.check().await.unwrap();
+    let exporter = Exporter {
+        client,
+        registry: registry(app).await,
+        store,
+        cancel,
+    };
+    let settings = Settings {
+        command: "test".to_owned(),
+        shard: Shard::all(),
+        lease_ttl: Duration::from_secs(60),
+        default_concurrency: Box::new(|n| n * 2),
+    };
+    Scheduler::new(exporter, jobs::load_dir(jobs).unwrap(), settings)
+}
+
+/// The jobs a step ran, each of which must have exported everything it planned.
+fn ran(outcome: &Outcome) -> Vec<String> {
+    match outcome {
+        Outcome::Exported(reports) => reports
+            .iter()
+            .map(|r| {
+                assert!(r.succeeded() && r.busy.is_empty(), "{r:#?}");
+                r.job.clone()
+            })
+            .collect(),
+        Outcome::NothingDue { .. } => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn the_step_runs_exactly_the_jobs_whose_schedule_fired() {
+    let app = spawn_app(moving_sim()).await;
+    app.add_all_accounts().await;
+    let jobs = write_jobs(
+        &app,
+        &[("calls.toml", CALLS_JOB), ("usage.toml", USAGE_JOB)],
+    );
+    let s = scheduler(&app, &jobs, CancellationToken::new()).await;
+    let step = |t: &str| {
+        let now = app.sim.set_now(at(t));
+        let s = &s;
+        async move { s.run_once(&Selection::Due, now).await.unwrap() }
+    };
+
+    // Never ran: both are due.
+    assert_eq!(ran(&step("2026-03-08T09:00:00Z").await), ["calls", "usage"]);
+    // Ten minutes later neither has fired.
+    match step("2026-03-08T09:10:00Z").await {
+        Outcome::NothingDue { next } => {
+            assert_eq!(next, Some(("calls".to_owned(), at("2026-03-08T10:00:00Z"))))
+        }
+        other => panic!("{other:?}"),
+    }
+    // Past the hour only the hourly job; past 02:30 the next day both.
+    assert_eq!(ran(&step("2026-03-08T10:00:00Z").await), ["calls"]);
+    assert_eq!(ran(&step("2026-03-08T23:59:00Z").await), ["calls"]);
+    assert_eq!(ran(&step("2026-03-09T02:30:00Z").await), ["calls", "usage"]);
+    // Named jobs run whatever their schedule.
+    let now = app.sim.now();
+    let named = s
+        .run_once(&Selection::Named(vec!["usage".into()]), now)
+        .await
+        .unwrap();
+    assert_eq!(ran(&named), ["usage"]);
+    let Outcome::Exported(reports) = named else {
+        unreachable!()
+    };
+    let r = &reports[0];
+    for a in &r.accounts {
+        assert_eq!(a.checkpoint, Some(day("2026-03-08")));
+        assert_eq!(a.days.first(), day("2026-03-05"), "checkpoint 03-08 − 3");
+    }
+    assert_output_is_truth(&app, &Resource::ALL, "2026-03-05", "2026-03-09");
+}
+
+#[tokio::test]
+async fn a_lease_held_elsewhere_skips_the_account_and_an_expired_one_is_taken_over() {
+    let app = spawn_app(moving_sim()).await;
+    app.add_all_accounts().await;
+    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
+    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let sids = app.sim.account_sids();
+    let (busy, crashed) = (
+        AccountSid::parse(&sids[0]).unwrap(),
+        AccountSid::parse(&sids[1]).unwrap(),
+    );
+    let reg = registry(&app).await;
+    let other = LeaseHolder::named("another process");
+    assert!(reg
+        .try_lease(&busy, Resource::Calls, &other, Duration::from_secs(600))
+        .await
+        .unwrap());
+    // A holder that crashed: its lease has expired.
+    let dead = LeaseHolder::named("a crashed process");
+    assert!(reg
+        .try_lease(&crashed, Resource::Calls, &dead, Duration::ZERO)
+        .await
+        .unwrap());
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    let out = at_sim_now(&app, &jobs, &["run", "--job", "calls"]).await;
+
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains(&format!("{busy}: skipped, another process is exporting it")),
+        "{}",
+        stdout(&out)
+    );
+    let asked = requested_days(&app.sim.requests(), Resource::Calls);
+    assert!(
+        !asked.contains_key(busy.as_str()),
+        "the leased account was not touched"
+    );
+    assert_eq!(asked[crashed.as_str()], days("2026-03-01", "2026-03-08"));
+    assert_eq!(reg.checkpoint(&busy, Resource::Calls).await.unwrap(), None);
+    assert_eq!(
+        reg.checkpoint(&crashed, Resource::Calls).await.unwrap(),
+        Some(day("2026-03-07"))
+    );
+    // Only the other process's live lease is left.
+    let leases = reg.leases().await.unwrap();
+    assert_eq!(leases.len(), 1);
+    assert_eq!(leases[0].holder, "another process");
+}
+
+#[tokio::test]
+async fn two_concurrent_runs_never_export_the_same_account_at_once() {
+    // Every request takes 300 ms and the job exports two windows at a time, so the first run
+    // is still working when the second starts.
+    let app = spawn_app(SimConfig {
+        faults: Faults {
+            latency: Duration::from_millis(300),
+            ..Faults::default()
+        },
+        ..moving_sim()
+    })
+    .await;
+    app.add_all_accounts().await;
+    let job = format!("{CALLS_JOB}concurrency = 2\n");
+    let jobs = write_jobs(&app, &[("calls.toml", &job)]);
+    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let reg = registry(&app).await;
+
+    let first = at_sim_now(&app, &jobs, &["run", "--job", "calls"]);
+    let second = async {
+        // Start once the first holds its leases.
+        for _ in 0..400 {
+            if reg.leases().await.unwrap().len() == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        at_sim_now(&app, &jobs, &["run", "--job", "calls"]).await
+    };
+    let (first, second) = tokio::join!(first, second);
+
+    assert_success(&first);
+    assert_success(&second);
+    assert_eq!(
+        stdout(&second)
+            .matches("skipped, another process is exporting it")
+            .count(),
+        3,
+        "{}",
+        stdout(&second)
+    );
+    // Each window was fetched once: the second run requested nothing.
+    let calls: Vec<_> = app
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/Calls.json"))
+        .collect();
+    assert_eq!(calls.len(), 3 * 8);
+    assert!(reg.leases().await.unwrap().is_empty());
+    assert_output_is_truth(&app, &[Resource::Calls], "2026-03-01", "2026-03-08");
+}
+
+#[tokio::test]
+async fn bad_job_files_exit_2_naming_the_file_and_the_field_before_any_work() {
+    let app = spawn_app(moving_sim()).await;
+    app.add_all_accounts().await;
+    let cases = [
+        (
+            CALLS_JOB.replace("lookback_days", "lookback"),
+            "lookback: unknown key",
+        ),
+        (
+            CALLS_JOB.replace("0 0 * * * *", "every hour"),
+            "schedule: \"every hour\"",
+        ),
+        (
+            CALLS_JOB.replace("resource = \"calls\"", "resource = \"messages\""),
+            "resource: unknown resource \"messages\"",
+        ),
+        (
+            CALLS_JOB.replace("lookback_days = 2", "lookback_days = -3"),
+            "lookback_days: expected a whole number from 0",
+        ),
+    ];
+    let requests = app.sim.requests().len();
+    for (text, field) in cases {
+        let jobs = write_jobs(&app, &[("usage.toml", USAGE_JOB), ("bad.toml", &text)]);
+        for args in [&["run"][..], &["schedule"][..]] {
+            let out = at_sim_now(&app, &jobs, args).await;
+            assert_eq!(out.status.code(), Some(2), "{args:?} {}", stderr(&out));
+            let err = stderr(&out);
+            assert!(err.contains("bad.toml: ") && err.contains(field), "{err}");
+        }
+    }
+    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
+    for (args, message) in [
+        (
+            &["run", "--job", "nope"][..],
+            "--job: no job named \"nope\"",
+        ),
+        (&["run", "--shard", "4/4"][..], "--shard:"),
+    ] {
+        let out = at_sim_now(&app, &jobs, args).await;
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains(message), "{}", stderr(&out));
+    }
+    let empty = write_jobs(&app, &[]);
+    let out = at_sim_now(&app, &empty, &["run"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no job files"), "{}", stderr(&out));
+    assert_eq!(app.sim.requests().len(), requests, "nothing was fetched");
+    assert!(!app.output().exists(), "nothing was written");
+}
+
+#[tokio::test]
+async fn sigterm_during_schedule_exits_0_and_leaves_registry_and_output_consistent() {
+    // A month of history per account, each request slowed down: the run takes a while.
+    let app = spawn_app(SimConfig {
+        days: 40,
+        faults: Faults {
+            latency: Duration::from_millis(60),
+            ..Faults::default()
+        },
+        ..moving_sim()
+    })
+    .await;
+    app.add_all_accounts().await;
+    let job = CALLS_JOB.replace("2026-03-01", "2026-02-01") + "concurrency = 2\n";
+    let jobs = write_jobs(&app, &[("calls.toml", &job)]);
+    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let reg = registry(&app).await;
+
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_twilio-export"))
+        .arg("schedule")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", app.database_url())
+        .env("EXPORT_OUTPUT", app.output())
+        .env("TWILIO_API_BASE", &app.base)
+        .env("TWILIO_AUTH_TOKEN", TOKEN)
+        .env("TWILIO_EXPORT_JOBS", &jobs)
+        .env("TWILIO_EXPORT_NOW", app.sim.now().to_rfc3339())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until a few partitions are recorded, then ask it to stop.
+    let mut recorded = 0;
+    for _ in 0..600 {
+        recorded = reg
+            .partition_summary()
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.partitions)
+            .sum();
+        if recorded >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(recorded >= 6, "the run did not start");
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("stopped within 20 s")
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status = status_json(&app, &jobs).await;
+    assert!(
+        status["leases"].as_array().unwrap().is_empty(),
+        "leases given back"
+    );
+    assert_eq!(status["runs"][0]["outcome"], "interrupted");
+    assert!(
+        status["jobs"][0]["last_run"].is_null(),
+        "an interrupted job stays due"
+    );
+    // The run stopped early: some windows were never exported.
+    assert!(status["runs"][0]["windows_exported"].as_i64().unwrap() < 3 * 36);
+    for account in app.sim.account_sids() {
+        let sid = AccountSid::parse(&account).unwrap();
+        let recorded: BTreeMap<NaiveDate, Option<String>> = reg
+            .partitions(&sid, Resource::Calls)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| (day(&p.day), p.object_key))
+            .collect();
+        // Every recorded partition is durable and complete.
+        for (d, key) in &recorded {
+            let file = partition_file(&app.output(), "calls", &account, *d);
+            assert_eq!(key.is_some(), file.exists(), "{d}");
+            if key.is_some() {
+                let truth = app.sim.calls_on(&account, *d);
+                assert_rows_match(&rows_of(&read_parquet(&file)), &truth, CALL_COLUMNS, "sid");
+            }
+        }
+        // The checkpoint covers only recorded days.
+        if let Some(cp) = reg.checkpoint(&sid, Resource::Calls).await.unwrap() {
+            for d in days("2026-02-01", &cp.to_string()) {
+                assert!(
+                    recorded.contains_key(&d),
+                    "checkpoint {cp} past unrecorded {d}"
+                );
+            }
+        }
+    }
+    assert!(files_below(&app.output())
+        .iter()
+        .filter(|f| !f.starts_with("_staging"))
+        .all(|f| f.ends_with("part-0.parquet")));
+
+    // The next run picks up where it stopped and completes the history.
+    let out = at_sim_now(&app, &jobs, &["run"]).await;
+    assert_success(&out);
+    for account in app.sim.account_sids() {
+        for d in days("2026-02-01", "2026-03-08") {
+            let truth = app.sim.calls_on(&account, d);
+            let file = partition_file(&app.output(), "calls", &account, d);
+            assert_eq!(truth.is_empty(), !file.exists(), "{account} {d}");
+            if !truth.is_empty() {
+                assert_rows_match(&rows_of(&read_parquet(&file)), &truth, CALL_COLUMNS, "sid");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_failed_day_stops_the_checkpoint_and_status_shows_the_error_until_a_retry_succeeds() {
+    let app = spawn_app(moving_sim()).await;
+    app.add_all_accounts().await;
+    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
+    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    assert_success(&at_sim_now(&app, &jobs, &["run"]).await);
+    let sids = app.sim.account_sids();
+    // One account's grant goes (reported, skipped, not a failure); another account's
+    // partition of 2026-03-08 cannot be written (a directory stands where its file goes).
+    app.sim.revoke(&sids[0]);
+    let blocked = partition_file(&app.output(), "calls", &sids[1], day("2026-03-08"));
+    let _ = std::fs::remove_file(&blocked);
+    std::fs::create_dir_all(blocked.join("obstacle")).unwrap();
+    app.sim.advance(TimeDelta::hours(26));
+
+    let out = at_sim_now(&app, &jobs, &["run"]).await;
+
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("1 windows failed"),
+        "{}",
+        stdout(&out)
+    );
+    let status = status_json(&app, &jobs).await;
+    let checkpoint = |status: &serde_json::Value, sid: &str| {
+        status["checkpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["account_sid"] == sid && c["resource"] == "calls")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        checkpoint(&status, &sids[0])["day"],
+        "2026-03-07",
+        "deauthorized: stays"
+    );
+    let failed = checkpoint(&status, &sids[1]);
+    assert_eq!(failed["day"], "2026-03-07", "stopped before the failed day");
+    assert!(
+        failed["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-03-08: "),
+        "{failed}"
+    );
+    let fine = checkpoint(&status, &sids[2]);
+    assert_eq!(fine["day"], "2026-03-08");
+    assert!(fine["last_rows"].as_i64().unwrap() > 0 && fine["last_error"].is_null());
+    let revoked = status["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["sid"] == sids[0].as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(revoked["status"], "deauthorized");
+    assert_eq!(status["jobs"][0]["name"], "calls");
+    assert_eq!(status["jobs"][0]["last_run"]["outcome"], "partial");
+    assert_eq!(status["jobs"][0]["next_due"], "2026-03-09T12:00:00+00:00");
+    let text = stdout(&at_sim_now(&app, &jobs, &["status"]).await);
+    assert!(
+        text.contains("last error") && text.contains("\"0 0 * * * *\" lookback 2 days"),
+        "{text}"
+    );
+
+    // Act again once the obstacle is gone: the retry succeeds and clears the error.
+    std::fs::remove_dir_all(&blocked).unwrap();
+    assert_success(&at_sim_now(&app, &jobs, &["run", "--job", "calls"]).await);
+    let status = status_json(&app, &jobs).await;
+    let retried = checkpoint(&status, &sids[1]);
+    assert_eq!(retried["day"], "2026-03-08");
+    assert!(retried["last_error"].is_null(), "{retried}");
+    let truth = app.sim.calls_on(&sids[1], day("2026-03-08"));
+    assert_rows_match(
+        &rows_of(&read_parquet(&blocked)),
+        &truth,
+        CALL_COLUMNS,
+        "sid",
+    );
+}
+
+#[tokio::test]
+async fn schedule_runs_a_job_again_when_its_schedule_fires() {
+    // The clock starts two seconds before the hour: the job runs at start (it never ran) and
+    // again on the hour, without anything in between.
+    let app = spawn_app(moving_sim()).await;
+    app.add_all_accounts().await;
+    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
+    app.sim.set_now(at("2026-03-08T09:59:58Z"));
+    let reg = registry(&app).await;
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_twilio-export"))
+        .arg("schedule")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", app.database_url())
+        .env("EXPORT_OUTPUT", app.output())
+        .env("TWILIO_API_BASE", &app.base)
+        .env("TWILIO_AUTH_TOKEN", TOKEN)
+        .env("TWILIO_EXPORT_JOBS", &jobs)
+        .env("TWILIO_EXPORT_NOW", app.sim.now().to_rfc3339())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut runs = Vec::new();
+    for _ in 0..300 {
+        runs = reg.recent_runs(10).await.unwrap();
+        if runs.len() >= 2 && runs.iter().all(|r| r.finished_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("stopped")
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs
+        .iter()
+        .all(|r| r.command == "schedule" && r.outcome == "succeeded"));
+    let job_runs = reg.job_runs().await.unwrap();
+    assert!(
+        job_runs[0].last_due_at.starts_with("2026-03-08T10:00:0"),
+        "{job_runs:?}"
+    );
+    assert!(stdout(&out).contains("Stopped"), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn checkpoints_leases_and_job_runs_work_on_postgres() {
+    let Some(url) = crate::postgres::fresh_database().await else {
+        return;
+    };
+    let env = [("DATABASE_URL", url.as_str())];
+    let app = spawn_app(moving_sim()).await;
+    let sids = app.sim.account_sids();
+    let mut add = vec!["accounts", "add"];
+    add.extend(sids.iter().map(String::as_str));
+    assert_success(&app.cli_with(&add, &env).await);
+    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
+    let reg = Registry::connect(&url).await.unwrap();
+    let busy = AccountSid::parse(&sids[2]).unwrap();
+
+    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    assert_success(&at_sim_now_with(&app, &jobs, &["run"], &env).await);
+    let first = app.sim.requests().len();
+    assert!(reg
+        .try_lease(
+            &busy,
+            Resource::Calls,
+            &LeaseHolder::named("other"),
+            Duration::from_secs(600)
+        )
+        .await
+        .unwrap());
+    assert!(!reg
+        .try_lease(
+            &busy,
+            Resource::Calls,
+            &LeaseHolder::named("third"),
+            Duration::from_secs(600)
+        )
+        .await
+        .unwrap());
+    app.sim.set_now(at("2026-03-09T15:00:00Z"));
+    let out = at_sim_now_with(&app, &jobs, &["run"], &env).await;
+
+    assert_success(&out);
+    let asked = requested_days(&app.sim.requests()[first..], Resource::Calls);
+    assert!(!asked.contains_key(busy.as_str()));
+    for sid in &sids[..2] {
+        assert_eq!(asked[sid], days("2026-03-05", "2026-03-09"));
+        let sid = AccountSid::parse(sid).unwrap();
+        assert_eq!(
+            reg.checkpoint(&sid, Resource::Calls).await.unwrap(),
+            Some(day("2026-03-08"))
+        );
+    }
+    assert_eq!(
+        reg.checkpoint(&busy, Resource::Calls).await.unwrap(),
+        Some(day("2026-03-07"))
+    );
+    let job_runs = reg.job_runs().await.unwrap();
+    assert!(
+        job_runs[0].last_due_at.starts_with("2026-03-09T15:00:0"),
+        "{job_runs:?}"
+    );
+    assert_eq!(reg.leases().await.unwrap().len(), 1);
+    assert!(!app.dir.path().join("registry.db").exists());
+}
