@@ -47,6 +47,8 @@ pub enum ExportError {
 pub struct Window {
     pub key: PartitionKey,
     pub credential: AccountSid,
+    /// Records per page asked of the API (1..=1000; [`PAGE_SIZE`] unless a job says otherwise).
+    pub page_size: u32,
 }
 
 /// What a finished window wrote.
@@ -273,7 +275,7 @@ impl Exporter {
         let mut report = WindowReport::default();
         let mut seen = Seen::default();
         let day = days_since_epoch(w.key.day);
-        let mut uri = Some(S::first_page(&w.key.account, w.key.day));
+        let mut uri = Some(S::first_page(&w.key.account, w.key.day, w.page_size));
         let result: Result<(), ExportError> = async {
             while let Some(page_uri) = uri.take() {
                 let next = self
@@ -368,7 +370,7 @@ impl Seen {
 trait Source {
     type Rec<'a>: Record<'a> + AppendRow;
     /// The first page of the window's query.
-    fn first_page(account: &AccountSid, day: NaiveDate) -> PageUri;
+    fn first_page(account: &AccountSid, day: NaiveDate, page_size: u32) -> PageUri;
     /// The partition day of a record, as days since 1970-01-01.
     fn day_of(rec: &Self::Rec<'_>) -> Option<i32>;
     /// What makes a record unique within its partition.
@@ -383,14 +385,14 @@ impl Source for CallsSource {
     /// Calls that started on `day` (UTC): `StartTime>` is inclusive, `StartTime<` strict
     /// (`shared/twilio/README.md` §4.1). Rows outside the day are dropped by [`Source::day_of`],
     /// so a server that reads the bounds differently cannot put a row in the wrong partition.
-    fn first_page(account: &AccountSid, day: NaiveDate) -> PageUri {
+    fn first_page(account: &AccountSid, day: NaiveDate, page_size: u32) -> PageUri {
         let next = day.succ_opt().unwrap_or(day);
         PageUri::build(
             &format!("/2010-04-01/Accounts/{account}/Calls.json"),
             &[
                 ("StartTime>", day.to_string()),
                 ("StartTime<", next.to_string()),
-                ("PageSize", PAGE_SIZE.to_string()),
+                ("PageSize", page_size.clamp(1, PAGE_SIZE).to_string()),
             ],
         )
     }
@@ -413,14 +415,14 @@ impl Source for UsageSource {
     /// One record per category for `day`. `IncludeSubaccounts=false` because every account
     /// is exported on its own: including subaccounts would count their usage twice
     /// (`shared/twilio/README.md` §5).
-    fn first_page(account: &AccountSid, day: NaiveDate) -> PageUri {
+    fn first_page(account: &AccountSid, day: NaiveDate, page_size: u32) -> PageUri {
         PageUri::build(
             &format!("/2010-04-01/Accounts/{account}/Usage/Records/Daily.json"),
             &[
                 ("StartDate", day.to_string()),
                 ("EndDate", day.to_string()),
                 ("IncludeSubaccounts", "false".to_owned()),
-                ("PageSize", PAGE_SIZE.to_string()),
+                ("PageSize", page_size.clamp(1, PAGE_SIZE).to_string()),
             ],
         )
     }

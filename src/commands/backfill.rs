@@ -110,6 +110,7 @@ pub(crate) async fn export_range(
                     day,
                 },
                 credential: a.credential_sid.clone(),
+                page_size: crate::export::PAGE_SIZE,
             })
         })
         .collect();

@@ -406,7 +406,10 @@ impl Scheduler {
         };
         let span = DayRange::new(first, today).unwrap_or(plans[0].days);
         report.days = Some(span);
-        let windows = plan::windows(job.resource, &plans);
+        let mut windows = plan::windows(job.resource, &plans);
+        if let Some(page_size) = job.page_size {
+            windows.iter_mut().for_each(|w| w.page_size = page_size);
+        }
 
         let renewing = CancellationToken::new();
         let renewer = tokio::spawn(renew_leases(

@@ -85,6 +85,7 @@ pub fn windows(resource: Resource, plans: &[AccountPlan]) -> Vec<Window> {
                         day,
                     },
                     credential: p.account.credential_sid.clone(),
+                    page_size: crate::export::PAGE_SIZE,
                 });
             }
         }

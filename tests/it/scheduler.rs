@@ -824,3 +824,28 @@ async fn checkpoints_leases_and_job_runs_work_on_postgres() {
     assert_eq!(reg.leases().await.unwrap().len(), 1);
     assert!(!app.dir.path().join("registry.db").exists());
 }
+
+#[tokio::test]
+async fn a_jobs_page_size_is_what_the_api_is_asked_for() {
+    let app = spawn_app(moving_sim()).await;
+    app.add_all_accounts().await;
+    let job = CALLS_JOB.replace("lookback_days = 2\n", "lookback_days = 2\npage_size = 7\n");
+    let jobs = write_jobs(&app, &[("calls.toml", &job)]);
+
+    let out = at_sim_now(&app, &jobs, &["run", "--job", "calls"]).await;
+
+    assert_success(&out);
+    let calls: Vec<LoggedRequest> = app
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/Calls.json"))
+        .collect();
+    assert!(!calls.is_empty());
+    assert!(
+        calls.iter().all(|r| r.query.contains("PageSize=7")),
+        "{calls:?}"
+    );
+    // Small pages are followed to the end all the same.
+    assert_output_is_truth(&app, &[Resource::Calls], "2026-03-01", "2026-03-06");
+}
