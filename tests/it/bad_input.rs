@@ -21,51 +21,16 @@ async fn bad_arguments_exit_2_and_write_nothing() {
             "not a valid account sid",
         ),
         (
-            &[
-                "backfill",
-                "--resource",
-                "calls",
-                "--from",
-                "2026-03-02",
-                "--to",
-                "2026-03-01",
-            ],
+            &backfill("calls", "2026-03-02", "2026-03-01"),
             "after it ends",
         ),
+        (&backfill("calls", "2026-02-30", "2026-03-01"), "--from"),
         (
-            &[
-                "backfill",
-                "--resource",
-                "calls",
-                "--from",
-                "2026-02-30",
-                "--to",
-                "2026-03-01",
-            ],
-            "--from",
-        ),
-        (
-            &[
-                "backfill",
-                "--resource",
-                "calls",
-                "--from",
-                "yesterday",
-                "--to",
-                "2026-03-01",
-            ],
+            &backfill("calls", "yesterday", "2026-03-01"),
             "is not a date",
         ),
         (
-            &[
-                "backfill",
-                "--resource",
-                "messages",
-                "--from",
-                "2026-03-01",
-                "--to",
-                "2026-03-01",
-            ],
+            &backfill("messages", "2026-03-01", "2026-03-01"),
             "unknown resource",
         ),
         (
@@ -120,8 +85,7 @@ async fn a_wrong_token_is_refused_and_nothing_is_registered() {
     assert!(stderr(&out).contains("refused"), "{}", stderr(&out));
     assert!(stderr(&out).contains("20003"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("wrong-token"));
-    let listed = app.cli(&["accounts", "list", "--json"]).await;
-    assert_eq!(stdout(&listed).trim(), "[]");
+    assert!(app.accounts_json().await.is_empty());
 }
 
 #[tokio::test]
@@ -134,15 +98,7 @@ async fn an_unreachable_api_fails_the_windows_and_writes_nothing() {
     drop(closed);
     let out = app
         .cli_with(
-            &[
-                "backfill",
-                "--resource",
-                "calls",
-                "--from",
-                "2026-03-01",
-                "--to",
-                "2026-03-01",
-            ],
+            &backfill("calls", "2026-03-01", "2026-03-01"),
             &[("TWILIO_API_BASE", &url)],
         )
         .await;
@@ -160,15 +116,7 @@ async fn a_revoked_account_is_reported_and_skipped_not_failed() {
     app.sim.revoke(&revoked);
 
     let out = app
-        .cli(&[
-            "backfill",
-            "--resource",
-            "calls",
-            "--from",
-            "2026-03-01",
-            "--to",
-            "2026-03-02",
-        ])
+        .cli(&backfill("calls", "2026-03-01", "2026-03-02"))
         .await;
 
     assert_success(&out);
@@ -182,11 +130,8 @@ async fn a_revoked_account_is_reported_and_skipped_not_failed() {
         .join("calls")
         .join(format!("account_sid={revoked}"))
         .exists());
-    let listed: serde_json::Value =
-        serde_json::from_slice(&app.cli(&["accounts", "list", "--json"]).await.stdout).unwrap();
+    let listed = app.accounts_json().await;
     let entry = listed
-        .as_array()
-        .unwrap()
         .iter()
         .find(|a| a["sid"] == revoked.as_str())
         .unwrap();

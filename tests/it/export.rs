@@ -8,15 +8,7 @@ async fn backfill_of_calls_gives_back_the_apis_exact_records() {
 
     // Act
     let out = app
-        .cli(&[
-            "backfill",
-            "--resource",
-            "calls",
-            "--from",
-            "2026-02-27",
-            "--to",
-            "2026-03-02",
-        ])
+        .cli(&backfill("calls", "2026-02-27", "2026-03-02"))
         .await;
 
     // Assert
@@ -58,15 +50,7 @@ async fn backfill_of_calls_gives_back_the_apis_exact_records() {
 async fn a_second_backfill_replaces_and_never_duplicates() {
     let app = spawn_app(small_sim()).await;
     app.add_all_accounts().await;
-    let args = [
-        "backfill",
-        "--resource",
-        "calls",
-        "--from",
-        "2026-02-28",
-        "--to",
-        "2026-03-01",
-    ];
+    let args = backfill("calls", "2026-02-28", "2026-03-01");
     assert_success(&app.cli(&args).await);
     let files_before = files_below(&app.output());
     let account = &app.sim.account_sids()[0];
@@ -91,16 +75,8 @@ async fn pages_are_followed_to_the_end() {
     .await;
     app.add_all_accounts().await;
     assert_success(
-        &app.cli(&[
-            "backfill",
-            "--resource",
-            "calls",
-            "--from",
-            "2026-03-02",
-            "--to",
-            "2026-03-02",
-        ])
-        .await,
+        &app.cli(&backfill("calls", "2026-03-02", "2026-03-02"))
+            .await,
     );
     let account = &app.sim.account_sids()[0];
     let truth = app.sim.calls_on(account, day("2026-03-02"));

@@ -45,6 +45,19 @@ pub async fn spawn_app(mut cfg: SimConfig) -> TestApp {
     }
 }
 
+/// `backfill --resource R --from A --to B`.
+pub fn backfill<'a>(resource: &'a str, from: &'a str, to: &'a str) -> Vec<&'a str> {
+    vec![
+        "backfill",
+        "--resource",
+        resource,
+        "--from",
+        from,
+        "--to",
+        to,
+    ]
+}
+
 pub fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
@@ -76,6 +89,15 @@ impl TestApp {
     }
 
     pub async fn cli_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().await.unwrap()
+    }
+
+    /// The real binary with this app's configuration in a clean environment, not yet started.
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_twilio-export"));
         cmd.args(args)
             .env_clear()
@@ -86,10 +108,17 @@ impl TestApp {
             .env("TWILIO_AUTH_TOKEN", TOKEN)
             .env("RUST_LOG", "warn")
             .current_dir(self.dir.path());
-        for (k, v) in env {
-            cmd.env(k, v);
+        cmd
+    }
+
+    /// `accounts list --json`, parsed.
+    pub async fn accounts_json(&self) -> Vec<serde_json::Value> {
+        let out = self.cli(&["accounts", "list", "--json"]).await;
+        assert_success(&out);
+        match serde_json::from_slice(&out.stdout).unwrap() {
+            serde_json::Value::Array(a) => a,
+            other => panic!("accounts list --json gave {other}"),
         }
-        cmd.output().await.unwrap()
     }
 
     pub async fn add_all_accounts(&self) {

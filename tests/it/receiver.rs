@@ -22,8 +22,8 @@ use twilio_export::sim::{send_deauthorize, DeauthorizeCallback, Signing, SimConf
 use url::Url;
 
 use crate::helpers::{
-    assert_rows_match, assert_success, day, partition_file, read_parquet, rows_of, small_sim,
-    spawn_app, stderr, stdout, TestApp, CALL_COLUMNS, TOKEN,
+    assert_rows_match, assert_success, backfill, day, partition_file, read_parquet, rows_of,
+    small_sim, spawn_app, stderr, stdout, TestApp, CALL_COLUMNS, TOKEN,
 };
 
 /// A receiver running in-process on port 0 against the app's simulator and database.
@@ -503,15 +503,7 @@ async fn exports_reach_discovered_accounts_and_skip_deauthorized_ones() {
     let cn = app.sim.config().connect_app_sid.clone();
     assert_eq!(r.connect(&app, &main).await.status(), StatusCode::SEE_OTHER);
     let d = day("2026-03-01");
-    let backfill = [
-        "backfill",
-        "--resource",
-        "calls",
-        "--from",
-        "2026-03-01",
-        "--to",
-        "2026-03-01",
-    ];
+    let backfill = backfill("calls", "2026-03-01", "2026-03-01");
 
     let out = app.cli(&backfill).await;
 
@@ -737,21 +729,12 @@ async fn the_serve_binary_against_the_simulator() {
     let accepted = go(&connect).await.unwrap();
     assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
 
-    let list = app.cli(&["accounts", "list", "--json"]).await;
-    assert_success(&list);
-    let listed: Value = serde_json::from_str(&stdout(&list)).unwrap();
-    let mut sids: Vec<&str> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["sid"].as_str().unwrap())
-        .collect();
+    let listed = app.accounts_json().await;
+    let mut sids: Vec<&str> = listed.iter().map(|a| a["sid"].as_str().unwrap()).collect();
     sids.sort();
     let want: Vec<String> = tree(&app, &main).into_iter().map(|t| t.0).collect();
     assert_eq!(sids, want);
     assert!(listed
-        .as_array()
-        .unwrap()
         .iter()
         .all(|a| a["credential_sid"] == json!(connect) && a["status"] == json!("active")));
 
@@ -779,11 +762,9 @@ async fn the_serve_binary_against_the_simulator() {
     let still = app.cli(&["accounts", "list", "--json"]).await;
     assert!(!stdout(&still).contains("\"deauthorized\""));
     assert_success(&deauth(None).await);
-    let after = app.cli(&["accounts", "list", "--json"]).await;
-    let after: Value = serde_json::from_str(&stdout(&after)).unwrap();
-    assert!(after
-        .as_array()
-        .unwrap()
+    assert!(app
+        .accounts_json()
+        .await
         .iter()
         .all(|a| a["status"] == json!("deauthorized") && a["deauthorized_at"].is_string()));
 

@@ -17,15 +17,10 @@ fn busy_sim(faults: Faults) -> SimConfig {
     }
 }
 
-const RANGE: [&str; 7] = [
-    "backfill",
-    "--resource",
-    "calls",
-    "--from",
-    "2026-02-28",
-    "--to",
-    "2026-03-02",
-];
+/// The backfill every test here runs.
+fn range() -> Vec<&'static str> {
+    backfill("calls", "2026-02-28", "2026-03-02")
+}
 
 /// Every partition equals the simulator's truth.
 fn assert_exact(app: &TestApp) {
@@ -79,7 +74,7 @@ async fn each_fault_alone_and_all_together_give_the_exact_truth() {
     for faults in cases {
         let app = spawn_app(busy_sim(faults.clone())).await;
         app.add_all_accounts().await;
-        let out = app.cli_with(&RANGE, &[("RUST_LOG", "debug")]).await;
+        let out = app.cli_with(&range(), &[("RUST_LOG", "debug")]).await;
         assert_success(&out);
         assert_exact(&app);
         let log = stderr(&out);
@@ -108,7 +103,7 @@ async fn configured_rate_and_concurrency_are_never_exceeded() {
     app.add_all_accounts().await;
     let out = app
         .cli_with(
-            &RANGE,
+            &range(),
             &[
                 ("TWILIO_EXPORT_RATE_LIMIT", "8"),
                 ("TWILIO_EXPORT_MAX_IN_FLIGHT", "2"),
@@ -138,7 +133,7 @@ async fn an_account_revoked_mid_run_is_skipped_and_the_others_finish() {
     args.extend(sids.iter().map(String::as_str));
     assert_success(&app.cli(&args).await);
 
-    let out = app.cli(&RANGE).await;
+    let out = app.cli(&range()).await;
 
     // Every account was revoked after 3 requests: all are deauthorized, none is a failure.
     assert_success(&out);
@@ -149,11 +144,9 @@ async fn an_account_revoked_mid_run_is_skipped_and_the_others_finish() {
             stdout(&out)
         );
     }
-    let status = app.cli(&["accounts", "list", "--json"]).await;
-    let listed: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert!(listed
-        .as_array()
-        .unwrap()
+    assert!(app
+        .accounts_json()
+        .await
         .iter()
         .all(|a| a["status"] == "deauthorized"
             && a["status_reason"].as_str().unwrap().contains("20003")));
@@ -168,13 +161,8 @@ async fn sigkill_at_any_moment_then_a_rerun_gives_the_exact_truth() {
     .await;
     app.add_all_accounts().await;
     for delay_ms in [50u64, 150, 300, 450, 700] {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_twilio-export"))
-            .args(RANGE)
-            .env_clear()
-            .env("DATABASE_URL", app.database_url())
-            .env("EXPORT_OUTPUT", app.output())
-            .env("TWILIO_API_BASE", &app.base)
-            .env("TWILIO_AUTH_TOKEN", TOKEN)
+        let mut child = app
+            .command(&range())
             .env("RUST_LOG", "error")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -189,7 +177,7 @@ async fn sigkill_at_any_moment_then_a_rerun_gives_the_exact_truth() {
             read_parquet(&app.output().join("calls").join(&f));
         }
     }
-    let out = app.cli(&RANGE).await;
+    let out = app.cli(&range()).await;
     assert_success(&out);
     assert_exact(&app);
     // The killed runs' staging files were cleaned up by the re-run.
@@ -210,15 +198,7 @@ async fn an_unwritable_output_is_named_and_nothing_is_done() {
     let output = blocker.join("export");
     let out = app
         .cli_with(
-            &[
-                "backfill",
-                "--resource",
-                "calls",
-                "--from",
-                "2026-03-01",
-                "--to",
-                "2026-03-01",
-            ],
+            &backfill("calls", "2026-03-01", "2026-03-01"),
             &[("EXPORT_OUTPUT", output.to_str().unwrap())],
         )
         .await;

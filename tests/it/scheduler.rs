@@ -520,14 +520,8 @@ async fn sigterm_during_schedule_exits_0_and_leaves_registry_and_output_consiste
     app.sim.set_now(at("2026-03-08T09:00:00Z"));
     let reg = registry(&app).await;
 
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_twilio-export"))
-        .arg("schedule")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", app.database_url())
-        .env("EXPORT_OUTPUT", app.output())
-        .env("TWILIO_API_BASE", &app.base)
-        .env("TWILIO_AUTH_TOKEN", TOKEN)
+    let child = app
+        .command(&["schedule"])
         .env("TWILIO_EXPORT_JOBS", &jobs)
         .env("TWILIO_EXPORT_NOW", app.sim.now().to_rfc3339())
         .env("RUST_LOG", "warn")
@@ -716,14 +710,8 @@ async fn schedule_runs_a_job_again_when_its_schedule_fires() {
     let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
     app.sim.set_now(at("2026-03-08T09:59:58Z"));
     let reg = registry(&app).await;
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_twilio-export"))
-        .arg("schedule")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", app.database_url())
-        .env("EXPORT_OUTPUT", app.output())
-        .env("TWILIO_API_BASE", &app.base)
-        .env("TWILIO_AUTH_TOKEN", TOKEN)
+    let child = app
+        .command(&["schedule"])
         .env("TWILIO_EXPORT_JOBS", &jobs)
         .env("TWILIO_EXPORT_NOW", app.sim.now().to_rfc3339())
         .env("RUST_LOG", "warn")

@@ -6,15 +6,7 @@ async fn backfill_of_usage_records_gives_back_the_apis_exact_records() {
     app.add_all_accounts().await;
 
     let out = app
-        .cli(&[
-            "backfill",
-            "--resource",
-            "usage-records",
-            "--from",
-            "2026-02-28",
-            "--to",
-            "2026-03-02",
-        ])
+        .cli(&backfill("usage-records", "2026-02-28", "2026-03-02"))
         .await;
 
     assert_success(&out);
