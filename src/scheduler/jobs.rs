@@ -60,7 +60,7 @@ pub struct Job {
     pub start_date: Option<NaiveDate>,
     /// Only these accounts; empty means every active account.
     pub accounts: Vec<AccountSid>,
-    /// Records per page asked of the API. Validated and kept; see the README for its status.
+    /// Records per page asked of the API (1-1000); the API's maximum, 1000, when unset.
     pub page_size: Option<u32>,
     /// Windows exported at the same time; default as `backfill`'s.
     pub concurrency: Option<usize>,
