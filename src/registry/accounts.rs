@@ -40,7 +40,8 @@ impl FromStr for AccountStatus {
 
 impl fmt::Display for AccountStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, so that tables can align it with `{:<12}`.
+        f.pad(self.as_str())
     }
 }
 

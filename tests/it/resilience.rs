@@ -160,7 +160,8 @@ async fn sigkill_at_any_moment_then_a_rerun_gives_the_exact_truth() {
     }))
     .await;
     app.add_all_accounts().await;
-    for delay_ms in [50u64, 150, 300, 450, 700] {
+    // Twenty kills spread over the run: before the first request, mid-page, mid-write, late.
+    for delay_ms in (0..20u64).map(|i| 20 + (i * 137) % 900) {
         let mut child = app
             .command(&range())
             .env("RUST_LOG", "error")
