@@ -73,6 +73,17 @@ async fn at_sim_now_with(
     app.cli_with(args, &all).await
 }
 
+/// Starts `schedule` with its clock at the simulator's `now`, output captured.
+fn spawn_schedule(app: &TestApp, jobs: &Path) -> tokio::process::Child {
+    app.command(&["schedule"])
+        .env("TWILIO_EXPORT_JOBS", jobs)
+        .env("TWILIO_EXPORT_NOW", app.sim.now().to_rfc3339())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// The days each account's windows asked for, from the simulator's request log.
 fn requested_days(
     log: &[LoggedRequest],
@@ -520,15 +531,7 @@ async fn sigterm_during_schedule_exits_0_and_leaves_registry_and_output_consiste
     app.sim.set_now(at("2026-03-08T09:00:00Z"));
     let reg = registry(&app).await;
 
-    let child = app
-        .command(&["schedule"])
-        .env("TWILIO_EXPORT_JOBS", &jobs)
-        .env("TWILIO_EXPORT_NOW", app.sim.now().to_rfc3339())
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_schedule(&app, &jobs);
     // Wait until a few partitions are recorded, then ask it to stop.
     let mut recorded = 0;
     for _ in 0..600 {
@@ -710,15 +713,7 @@ async fn schedule_runs_a_job_again_when_its_schedule_fires() {
     let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
     app.sim.set_now(at("2026-03-08T09:59:58Z"));
     let reg = registry(&app).await;
-    let child = app
-        .command(&["schedule"])
-        .env("TWILIO_EXPORT_JOBS", &jobs)
-        .env("TWILIO_EXPORT_NOW", app.sim.now().to_rfc3339())
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_schedule(&app, &jobs);
     let mut runs = Vec::new();
     for _ in 0..300 {
         runs = reg.recent_runs(10).await.unwrap();
