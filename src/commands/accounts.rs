@@ -7,7 +7,7 @@ use super::{client, open_registry, Exit};
 use crate::cli::AccountsCommand;
 use crate::config::Config;
 use crate::domain::AccountSid;
-use crate::fetch::{FetchError, TwilioClient};
+use crate::fetch::{AccountInfo, FetchError, TwilioClient};
 use crate::registry::{Account, NewAccount, Registry};
 
 pub async fn run(config: &Config, cmd: AccountsCommand) -> anyhow::Result<Exit> {
@@ -46,13 +46,7 @@ async fn add(config: &Config, sids: &[AccountSid], no_verify: bool) -> anyhow::R
                 verified: false,
             },
             Some(client) => match client.fetch_account(sid, sid).await {
-                Ok(info) => NewAccount {
-                    sid: sid.clone(),
-                    credential_sid: sid.clone(),
-                    friendly_name: info.friendly_name,
-                    owner_account_sid: info.owner_account_sid,
-                    verified: true,
-                },
+                Ok(info) => confirmed(sid, sid, info),
                 Err(e) => {
                     eprintln!("{sid}: not added: {}", refusal(&e));
                     exit = Exit::Failed;
@@ -71,6 +65,21 @@ async fn add(config: &Config, sids: &[AccountSid], no_verify: bool) -> anyhow::R
         );
     }
     Ok(exit)
+}
+
+/// An account the API just confirmed: `sid` read with `credential`'s Basic auth.
+pub(crate) fn confirmed(
+    sid: &AccountSid,
+    credential: &AccountSid,
+    info: AccountInfo,
+) -> NewAccount {
+    NewAccount {
+        sid: sid.clone(),
+        credential_sid: credential.clone(),
+        friendly_name: info.friendly_name,
+        owner_account_sid: info.owner_account_sid,
+        verified: true,
+    }
 }
 
 /// Why the API did not confirm an account, in words a user can act on.
@@ -182,13 +191,7 @@ async fn verify_one(
         match client.fetch_account(&a.credential_sid, &a.sid).await {
             Ok(info) => {
                 registry
-                    .upsert_account(&NewAccount {
-                        sid: a.sid.clone(),
-                        credential_sid: a.credential_sid.clone(),
-                        friendly_name: info.friendly_name,
-                        owner_account_sid: info.owner_account_sid,
-                        verified: true,
-                    })
+                    .upsert_account(&confirmed(&a.sid, &a.credential_sid, info))
                     .await?;
                 Verdict::Active
             }

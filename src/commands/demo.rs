@@ -13,7 +13,6 @@ use super::{exporter, Exit};
 use crate::cli::DemoArgs;
 use crate::config::{AuthToken, Config, OutputLocation};
 use crate::domain::{AccountSid, DayRange, Resource};
-use crate::registry::NewAccount;
 use crate::shutdown;
 use crate::sim::{self, SimConfig, Simulator};
 
@@ -74,13 +73,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
             .with_context(|| format!("the simulator refused {sid}"))?;
         exporter
             .registry
-            .upsert_account(&NewAccount {
-                sid: sid.clone(),
-                credential_sid: sid,
-                friendly_name: info.friendly_name,
-                owner_account_sid: info.owner_account_sid,
-                verified: true,
-            })
+            .upsert_account(&super::accounts::confirmed(&sid, &sid, info))
             .await?;
     }
     let accounts = exporter.registry.accounts().await?;

@@ -177,18 +177,7 @@ async fn the_whole_pipeline_runs_on_postgres() {
 
     for resource in ["calls", "usage-records"] {
         let out = app
-            .cli_with(
-                &[
-                    "backfill",
-                    "--resource",
-                    resource,
-                    "--from",
-                    "2026-03-01",
-                    "--to",
-                    "2026-03-02",
-                ],
-                &env,
-            )
+            .cli_with(&backfill(resource, "2026-03-01", "2026-03-02"), &env)
             .await;
         assert_success(&out);
     }

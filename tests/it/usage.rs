@@ -34,16 +34,8 @@ async fn calls_and_usage_agree_on_the_number_of_calls() {
     app.add_all_accounts().await;
     for resource in ["calls", "usage-records"] {
         assert_success(
-            &app.cli(&[
-                "backfill",
-                "--resource",
-                resource,
-                "--from",
-                "2026-03-01",
-                "--to",
-                "2026-03-01",
-            ])
-            .await,
+            &app.cli(&backfill(resource, "2026-03-01", "2026-03-01"))
+                .await,
         );
     }
     let account = &app.sim.account_sids()[0];
