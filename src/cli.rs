@@ -116,7 +116,9 @@ pub struct RunArgs {
     /// Run these jobs now whatever their schedule (repeatable); default: the jobs that are due
     #[arg(long = "job", value_name = "NAME")]
     pub jobs: Vec<String>,
-    /// Only the accounts of shard I of N (e.g. 0/4), for several workers
+    /// Only the accounts of shard I of N (e.g. 0/4), for several workers. Without it, in a
+    /// Kubernetes Indexed Job, JOB_COMPLETION_INDEX with TWILIO_EXPORT_SHARDS=N means
+    /// --shard INDEX/N; one of the two without the other is an error (exit 2)
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
 }
