@@ -34,7 +34,8 @@ pub enum Command {
     Run(RunArgs),
     /// Stay up and run each job on its cron schedule; stops cleanly on SIGTERM/SIGINT
     Schedule,
-    /// Export an inclusive range of UTC days
+    /// Export an inclusive range of UTC days; an account another process is exporting is
+    /// skipped and named, and the command exits 1
     Backfill(BackfillArgs),
     /// Show accounts, last runs, partitions and failures
     Status(JsonFlag),
@@ -113,10 +114,13 @@ pub struct JsonFlag {
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Run these jobs now whatever their schedule (repeatable); default: the jobs that are due
+    /// Run these jobs now whatever their schedule (repeatable); default: each job for the
+    /// accounts it is due for
     #[arg(long = "job", value_name = "NAME")]
     pub jobs: Vec<String>,
-    /// Only the accounts of shard I of N (e.g. 0/4), for several workers
+    /// Only the accounts of shard I of N (e.g. 0/4), for several workers. Without it, in a
+    /// Kubernetes Indexed Job, JOB_COMPLETION_INDEX with TWILIO_EXPORT_SHARDS=N means
+    /// --shard INDEX/N; one of the two without the other is an error (exit 2)
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
 }

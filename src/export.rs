@@ -20,7 +20,7 @@ use crate::decode::value::days_since_epoch;
 use crate::decode::{decode_page, DecodeError, Record};
 use crate::domain::{AccountSid, PartitionKey, Resource};
 use crate::fetch::{FetchError, PageUri, TwilioClient};
-use crate::registry::{Registry, RegistryError, RunId, RunOutcome, RunTotals};
+use crate::registry::{LeaseHolder, Registry, RegistryError, RunId, RunOutcome, RunTotals};
 use crate::store::{Store, StoreError};
 use crate::writer::{PartWriter, WriteError};
 
@@ -40,6 +40,49 @@ pub enum ExportError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The pair's lease was taken over by another process: the window was not published.
+    #[error("the lease was taken over by another process; not published")]
+    LeaseLost,
+}
+
+/// The leases a run's windows are exported under (see [`Exporter::run_leased`]).
+pub struct LeaseScope {
+    holder: LeaseHolder,
+    lost: Mutex<HashSet<AccountSid>>,
+}
+
+impl LeaseScope {
+    pub fn new(holder: LeaseHolder) -> Self {
+        Self {
+            holder,
+            lost: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn holder(&self) -> &LeaseHolder {
+        &self.holder
+    }
+
+    /// Marks `account`'s lease lost: its remaining windows are skipped. True the first time.
+    pub fn lose(&self, account: &AccountSid) -> bool {
+        self.lost
+            .lock()
+            .expect("not poisoned")
+            .insert(account.clone())
+    }
+
+    pub fn is_lost(&self, account: &AccountSid) -> bool {
+        self.lost.lock().expect("not poisoned").contains(account)
+    }
+}
+
+/// What each window of a run shares.
+struct RunContext<'a> {
+    run: RunId,
+    summary: &'a Mutex<Summary>,
+    lost: &'a Mutex<HashSet<AccountSid>>,
+    scope: Option<&'a LeaseScope>,
+    on_event: &'a (dyn Fn(WindowEvent<'_>) + Sync),
 }
 
 /// One unit of work: a partition to (re-)export and the credential that reaches its account.
@@ -70,7 +113,8 @@ pub struct WindowReport {
 pub enum WindowEvent<'a> {
     Exported(&'a Window, &'a WindowReport),
     Failed(&'a Window, &'a ExportError),
-    /// Not attempted: its account lost its authorization earlier in the run.
+    /// Not attempted, or not published: its account lost its authorization earlier in the
+    /// run, or its lease was taken over by another process.
     Skipped(&'a Window),
 }
 
@@ -120,6 +164,35 @@ impl Exporter {
         concurrency: usize,
         on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
     ) -> Result<Summary, RegistryError> {
+        self.run_in(command, detail, windows, concurrency, on_event, None)
+            .await
+    }
+
+    /// [`Exporter::run`] for windows whose (account, resource) leases `scope` holds: a window
+    /// publishes only while its lease is still held, and once an account's lease is lost its
+    /// remaining windows are skipped.
+    pub async fn run_leased(
+        &self,
+        command: &str,
+        detail: &str,
+        windows: Vec<Window>,
+        concurrency: usize,
+        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
+        scope: &LeaseScope,
+    ) -> Result<Summary, RegistryError> {
+        self.run_in(command, detail, windows, concurrency, on_event, Some(scope))
+            .await
+    }
+
+    async fn run_in(
+        &self,
+        command: &str,
+        detail: &str,
+        windows: Vec<Window>,
+        concurrency: usize,
+        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
+        scope: Option<&LeaseScope>,
+    ) -> Result<Summary, RegistryError> {
         let started = Instant::now();
         let run = self.registry.start_run(command, detail).await?;
         let summary = Mutex::new(Summary {
@@ -127,44 +200,17 @@ impl Exporter {
             ..Summary::default()
         });
         let lost: Mutex<HashSet<AccountSid>> = Mutex::new(HashSet::new());
+        let ctx = RunContext {
+            run,
+            summary: &summary,
+            lost: &lost,
+            scope,
+            on_event,
+        };
         futures::stream::iter(windows)
             .map(|w| {
-                let (summary, lost) = (&summary, &lost);
-                async move {
-                    if self.cancel.is_cancelled() {
-                        summary.lock().expect("not poisoned").interrupted = true;
-                        return;
-                    }
-                    if lost.lock().expect("not poisoned").contains(&w.key.account) {
-                        summary.lock().expect("not poisoned").skipped += 1;
-                        on_event(WindowEvent::Skipped(&w));
-                        return;
-                    }
-                    let result = self.export_window(&w, run).await;
-                    summary
-                        .lock()
-                        .expect("not poisoned")
-                        .accounts
-                        .insert(w.key.account.clone());
-                    match result {
-                        Ok(report) => {
-                            let mut s = summary.lock().expect("not poisoned");
-                            s.totals.windows_exported += 1;
-                            s.totals.rows += report.rows;
-                            s.totals.files += u64::from(report.object_key.is_some());
-                            s.bytes += report.bytes;
-                            drop(s);
-                            on_event(WindowEvent::Exported(&w, &report));
-                        }
-                        Err(ExportError::Fetch(FetchError::Cancelled)) => {
-                            summary.lock().expect("not poisoned").interrupted = true
-                        }
-                        Err(err) => {
-                            self.window_failed(&w, err, run, summary, lost, on_event)
-                                .await
-                        }
-                    }
-                }
+                let ctx = &ctx;
+                async move { self.one_window(&w, ctx).await }
             })
             .buffer_unordered(concurrency.max(1))
             .collect::<()>()
@@ -176,6 +222,55 @@ impl Exporter {
             .finish_run(run, summary.outcome(), summary.totals, error.as_deref())
             .await?;
         Ok(summary)
+    }
+
+    /// One window of a run, its outcome added to the run's summary.
+    async fn one_window(&self, w: &Window, ctx: &RunContext<'_>) {
+        let summary = ctx.summary;
+        if self.cancel.is_cancelled() {
+            summary.lock().expect("not poisoned").interrupted = true;
+            return;
+        }
+        let lease_lost = ctx.scope.is_some_and(|s| s.is_lost(&w.key.account));
+        if lease_lost
+            || ctx
+                .lost
+                .lock()
+                .expect("not poisoned")
+                .contains(&w.key.account)
+        {
+            summary.lock().expect("not poisoned").skipped += 1;
+            (ctx.on_event)(WindowEvent::Skipped(w));
+            return;
+        }
+        let result = self.export_window_in(w, ctx.run, ctx.scope).await;
+        summary
+            .lock()
+            .expect("not poisoned")
+            .accounts
+            .insert(w.key.account.clone());
+        match result {
+            Ok(report) => {
+                let mut s = summary.lock().expect("not poisoned");
+                s.totals.windows_exported += 1;
+                s.totals.rows += report.rows;
+                s.totals.files += u64::from(report.object_key.is_some());
+                s.bytes += report.bytes;
+                drop(s);
+                (ctx.on_event)(WindowEvent::Exported(w, &report));
+            }
+            Err(ExportError::Fetch(FetchError::Cancelled)) => {
+                summary.lock().expect("not poisoned").interrupted = true
+            }
+            Err(ExportError::LeaseLost) => {
+                summary.lock().expect("not poisoned").skipped += 1;
+                (ctx.on_event)(WindowEvent::Skipped(w));
+            }
+            Err(err) => {
+                self.window_failed(w, err, ctx.run, summary, ctx.lost, ctx.on_event)
+                    .await
+            }
+        }
     }
 
     async fn window_failed(
@@ -227,12 +322,31 @@ impl Exporter {
     }
 
     /// Exports one window and records its partition.
-    #[tracing::instrument(skip_all, fields(account = %w.key.account, resource = %w.key.resource, day = %w.key.day))]
     pub async fn export_window(&self, w: &Window, run: RunId) -> Result<WindowReport, ExportError> {
+        self.export_window_in(w, run, None).await
+    }
+
+    /// Exports one window and records its partition; under `scope`, only while the pair's
+    /// lease is still held when the file is about to be published.
+    #[tracing::instrument(skip_all, fields(account = %w.key.account, resource = %w.key.resource, day = %w.key.day))]
+    async fn export_window_in(
+        &self,
+        w: &Window,
+        run: RunId,
+        scope: Option<&LeaseScope>,
+    ) -> Result<WindowReport, ExportError> {
         let (report, staged) = match w.key.resource {
             Resource::Calls => self.fetch_into_file::<CallsSource>(w).await?,
             Resource::UsageRecords => self.fetch_into_file::<UsageSource>(w).await?,
         };
+        if let Some(scope) = scope {
+            if !self.still_held(scope, &w.key).await? {
+                if let Some(path) = &staged {
+                    self.store.discard(path).await;
+                }
+                return Err(ExportError::LeaseLost);
+            }
+        }
         let key = w.key.object_key();
         match &staged {
             Some(path) => {
@@ -263,6 +377,27 @@ impl Exporter {
             object_key,
             ..report
         })
+    }
+
+    /// Whether `scope` still holds the lease of `key`'s pair; if not, the account is marked
+    /// lost in `scope` so that its remaining windows are skipped.
+    async fn still_held(
+        &self,
+        scope: &LeaseScope,
+        key: &PartitionKey,
+    ) -> Result<bool, ExportError> {
+        if !scope.is_lost(&key.account)
+            && self
+                .registry
+                .holds_lease(&key.account, key.resource, &scope.holder)
+                .await?
+        {
+            return Ok(true);
+        }
+        if scope.lose(&key.account) {
+            tracing::warn!(account = %key.account, resource = %key.resource, "Lease taken over by another process; this account's remaining windows are left to it");
+        }
+        Ok(false)
     }
 
     /// Pages through the window into a staged Parquet file (`None` if there were no rows).

@@ -15,6 +15,7 @@
 //! - [`scheduler`]: job files, cron schedules, checkpoints with lookback and leases; decides
 //!   which windows a scheduled run exports and hands them to [`export`].
 //! - [`receiver`]: the Twilio Connect callback receiver (HTTP); writes accounts to the registry.
+//! - [`process`]: who this process is, and whether one recorded in the registry is dead.
 //! - [`sim`]: the built-in Twilio API simulator.
 //! - [`commands`]: one file per subcommand; the only place that uses `anyhow`.
 
@@ -26,6 +27,7 @@ pub mod decode;
 pub mod domain;
 pub mod export;
 pub mod fetch;
+pub mod process;
 pub mod receiver;
 pub mod registry;
 pub mod scheduler;

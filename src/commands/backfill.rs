@@ -1,6 +1,9 @@
-//! `backfill`: export an inclusive range of UTC days for some or all active accounts.
+//! `backfill`: export an inclusive range of UTC days for some or all active accounts, under
+//! the same (account, resource) leases as scheduled runs: an account another live process is
+//! exporting is reported and not exported, and the command exits 1 naming it.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -9,8 +12,10 @@ use super::{exporter, Exit};
 use crate::cli::BackfillArgs;
 use crate::config::Config;
 use crate::domain::{parse_day, AccountSid, DayRange, PartitionKey, Resource};
-use crate::export::{Exporter, Summary, Window, WindowEvent};
-use crate::registry::{Account, AccountStatus};
+use crate::export::{Exporter, LeaseScope, Summary, Window, WindowEvent};
+use crate::registry::{Account, AccountStatus, LeaseHolder};
+use crate::scheduler::leasing::{self, Renewal};
+use crate::scheduler::LEASE_TTL;
 use crate::shutdown;
 
 pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
@@ -41,7 +46,7 @@ pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
     let concurrency = args
         .concurrency
         .unwrap_or_else(|| default_concurrency(config, accounts.len()));
-    let summary = export_range(
+    let done = export_range(
         &exporter,
         "backfill",
         resource,
@@ -50,8 +55,9 @@ pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
         concurrency,
     )
     .await?;
-    print_summary(resource, range, &summary);
-    Ok(exit_of(&summary))
+    print_summary(resource, range, &done.summary);
+    print_left(&done.left);
+    Ok(done.exit())
 }
 
 /// Windows of every account at the same time, as far as each account's quota allows.
@@ -90,7 +96,28 @@ pub(crate) async fn select_accounts(
     Ok(chosen)
 }
 
-/// Exports `range` of `resource` for `accounts` as one run, with a progress bar on a terminal.
+/// What [`export_range`] did.
+pub(crate) struct RangeOutcome {
+    pub summary: Summary,
+    /// Accounts not exported (or not to the end) because another process holds, or took
+    /// over, their lease.
+    pub left: Vec<AccountSid>,
+}
+
+impl RangeOutcome {
+    /// 0 only if every window of every account was exported.
+    pub fn exit(&self) -> Exit {
+        if self.left.is_empty() {
+            exit_of(&self.summary)
+        } else {
+            Exit::Failed
+        }
+    }
+}
+
+/// Exports `range` of `resource` for `accounts` as one run, with a progress bar on a terminal,
+/// under the same leases as scheduled runs: an account whose (account, resource) another live
+/// process is exporting is not exported, and is reported.
 pub(crate) async fn export_range(
     exporter: &Exporter,
     command: &str,
@@ -98,35 +125,30 @@ pub(crate) async fn export_range(
     range: DayRange,
     accounts: &[Account],
     concurrency: usize,
-) -> anyhow::Result<Summary> {
-    // Day by day across accounts, so that every account's quota is used at once.
-    let windows: Vec<Window> = range
-        .days()
-        .flat_map(|day| {
-            accounts.iter().map(move |a| Window {
-                key: PartitionKey {
-                    resource,
-                    account: a.sid.clone(),
-                    day,
-                },
-                credential: a.credential_sid.clone(),
-                page_size: crate::export::PAGE_SIZE,
-            })
-        })
-        .collect();
-    let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::new(windows.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {prefix} [{bar:30}] {pos}/{len} days·accounts  {msg}  ({eta} left)",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
+) -> anyhow::Result<RangeOutcome> {
+    let registry = &exporter.registry;
+    if let Err(e) = registry.abandon_dead_runs().await {
+        tracing::warn!(error = %e, "Cannot mark the runs of dead processes abandoned");
+    }
+    let holder = LeaseHolder::new();
+    let leased =
+        leasing::acquire(registry, &holder, resource, accounts.to_vec(), LEASE_TTL).await?;
+    for (sid, other) in &leased.busy {
+        eprintln!("{sid}: not exported: another process ({other}) is exporting its {resource}; run again once it is done");
+    }
+    for (sid, from) in &leased.taken_over {
+        eprintln!("{sid}: lease of {resource} taken over from {from}, whose process had died");
+    }
+    let scope = Arc::new(LeaseScope::new(holder.clone()));
+    let renewal = Renewal::start(
+        registry.clone(),
+        scope.clone(),
+        resource,
+        leased.sids(),
+        LEASE_TTL,
     );
-    bar.set_prefix(resource.table_name());
+    let windows = range_windows(resource, range, &leased.accounts);
+    let bar = progress_bar(resource, windows.len());
     let rows = std::sync::atomic::AtomicU64::new(0);
     let on_event = |e: WindowEvent<'_>| {
         if let WindowEvent::Exported(_, r) = &e {
@@ -140,10 +162,56 @@ pub(crate) async fn export_range(
     };
     let detail = format!("{resource} {range}");
     let summary = exporter
-        .run(command, &detail, windows, concurrency, &on_event)
-        .await?;
+        .run_leased(command, &detail, windows, concurrency, &on_event, &scope)
+        .await;
+    renewal.stop().await;
+    leasing::release(registry, &holder, resource, &leased.sids()).await;
     bar.finish_and_clear();
-    Ok(summary)
+    let mut left: Vec<AccountSid> = leased.busy.iter().map(|(sid, _)| sid.clone()).collect();
+    for sid in leased.sids().into_iter().filter(|sid| scope.is_lost(sid)) {
+        eprintln!("{sid}: its lease of {resource} was taken over by another process during the run; its remaining days were left to it");
+        left.push(sid);
+    }
+    Ok(RangeOutcome {
+        summary: summary?,
+        left,
+    })
+}
+
+/// Day by day across accounts, so that every account's quota is used at once.
+fn range_windows(resource: Resource, range: DayRange, accounts: &[Account]) -> Vec<Window> {
+    range
+        .days()
+        .flat_map(|day| {
+            accounts.iter().map(move |a| Window {
+                key: PartitionKey {
+                    resource,
+                    account: a.sid.clone(),
+                    day,
+                },
+                credential: a.credential_sid.clone(),
+                page_size: crate::export::PAGE_SIZE,
+            })
+        })
+        .collect()
+}
+
+/// A progress bar over `windows` on a terminal; hidden otherwise.
+fn progress_bar(resource: Resource, windows: usize) -> ProgressBar {
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new(windows as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {prefix} [{bar:30}] {pos}/{len} days·accounts  {msg}  ({eta} left)",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(resource.table_name());
+    bar
 }
 
 pub(crate) fn print_summary(resource: Resource, range: DayRange, s: &Summary) {
@@ -177,6 +245,18 @@ pub(crate) fn print_summary(resource: Resource, range: DayRange, s: &Summary) {
     if s.interrupted {
         println!("  interrupted: windows not finished were left as they were");
     }
+}
+
+/// The accounts another process kept from being exported, for stdout (exit 1).
+pub(crate) fn print_left(left: &[AccountSid]) {
+    if left.is_empty() {
+        return;
+    }
+    let sids: Vec<&str> = left.iter().map(|s| s.as_str()).collect();
+    println!(
+        "  not exported, another process is exporting them (run again once it is done): {}",
+        sids.join(", ")
+    );
 }
 
 pub(crate) fn exit_of(s: &Summary) -> Exit {

@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use chrono::{Days, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::backfill::{default_concurrency, export_range, print_summary};
+use super::backfill::{default_concurrency, export_range, print_left, print_summary};
 use super::{exporter, Exit};
 use crate::cli::DemoArgs;
 use crate::config::{AuthToken, Config, OutputLocation};
@@ -80,10 +80,10 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
     let concurrency = default_concurrency(&demo_config, accounts.len());
     let mut exit = Exit::Success;
     for resource in Resource::ALL {
-        let summary =
-            export_range(&exporter, "demo", resource, range, &accounts, concurrency).await?;
-        print_summary(resource, range, &summary);
-        if super::backfill::exit_of(&summary) == Exit::Failed {
+        let done = export_range(&exporter, "demo", resource, range, &accounts, concurrency).await?;
+        print_summary(resource, range, &done.summary);
+        print_left(&done.left);
+        if done.exit() == Exit::Failed {
             exit = Exit::Failed;
         }
     }

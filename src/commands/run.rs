@@ -1,7 +1,9 @@
-//! `run`: one scheduler step. Without `--job`, the jobs whose schedule fired since their last
-//! run (for `*/5 * * * * twilio-export run` in a crontab); with `--job`, those jobs now (for a
-//! Kubernetes CronJob per job). Also the parts `schedule` shares: loading the jobs, the clock,
-//! building the scheduler, and printing what a step did.
+//! `run`: one scheduler step. Without `--job`, the jobs whose schedule fired since they last
+//! exported each account (for `*/5 * * * * twilio-export run` in a crontab, or a Kubernetes
+//! CronJob); with `--job`, those jobs now. `--shard I/N`, or in an Indexed Job
+//! `JOB_COMPLETION_INDEX` with `TWILIO_EXPORT_SHARDS=N`, limits it to a share of the accounts.
+//! Also the parts `schedule` shares: loading the jobs, the clock, building the scheduler, and
+//! printing what a step did.
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -18,6 +20,10 @@ use crate::shutdown;
 /// Hidden: pretend the clock reads this RFC 3339 instant at start (tests and demos against the
 /// simulator, whose "today" is chosen by the test).
 const NOW_ENV: &str = "TWILIO_EXPORT_NOW";
+/// Set by Kubernetes in each pod of an Indexed Job: the pod's index, 0..completions.
+const INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
+/// How many shards an Indexed Job's pods split the accounts into (its `completions`).
+const SHARDS_ENV: &str = "TWILIO_EXPORT_SHARDS";
 
 pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
     // Everything is checked before anything is opened.
@@ -32,10 +38,7 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
             );
         }
     }
-    let shard = match &args.shard {
-        Some(s) => Shard::parse(s).map_err(|e| anyhow::anyhow!("--shard: {e}"))?,
-        None => Shard::all(),
-    };
+    let shard = shard(args.shard.as_deref())?;
     let clock = clock()?;
     let selection = if args.jobs.is_empty() {
         Selection::Due
@@ -52,6 +55,32 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
         Outcome::Exported(reports) if reports.is_empty() => Exit::Failed,
         _ => Exit::Success,
     })
+}
+
+/// `--shard I/N`; without it `JOB_COMPLETION_INDEX/TWILIO_EXPORT_SHARDS`; without both, every
+/// account. One of the two variables without the other is a usage error: each pod would
+/// otherwise export every account, or Kubernetes' index would be silently ignored.
+fn shard(flag: Option<&str>) -> anyhow::Result<Shard> {
+    if let Some(s) = flag {
+        return Shard::parse(s).map_err(|e| anyhow::anyhow!("--shard: {e}"));
+    }
+    let var = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    match (var(INDEX_ENV), var(SHARDS_ENV)) {
+        (None, None) => Ok(Shard::all()),
+        (Some(i), Some(n)) => Shard::parse(&format!("{i}/{n}"))
+            .map_err(|e| anyhow::anyhow!("{INDEX_ENV} and {SHARDS_ENV}: {e}")),
+        (Some(i), None) => anyhow::bail!(
+            "{INDEX_ENV}={i} but {SHARDS_ENV} is not set: set it to the Job's completions (the number of shards), or pass --shard I/N"
+        ),
+        (None, Some(n)) => anyhow::bail!(
+            "{SHARDS_ENV}={n} but {INDEX_ENV} is not set: run it in an Indexed Job, or pass --shard I/N"
+        ),
+    }
 }
 
 /// The validated job files of `--jobs-dir`; any bad file stops the command (exit 2).
@@ -120,6 +149,10 @@ fn print_job(r: &JobReport) {
             .checkpoint
             .map_or_else(|| "none yet".to_owned(), |d| d.to_string());
         *by_checkpoint.entry(at).or_default() += 1;
+        if !a.retried.is_empty() {
+            let days: Vec<String> = a.retried.iter().map(|d| d.to_string()).collect();
+            println!("  {}: failed days retried: {}", a.account, days.join(", "));
+        }
         if a.lease_lost {
             println!(
                 "  {}: lease taken over during the run; checkpoint left to the other process",
@@ -134,7 +167,10 @@ fn print_job(r: &JobReport) {
         );
     }
     for sid in &r.busy {
-        println!("  {sid}: skipped, another process is exporting it");
+        println!("  {sid}: skipped, another process is exporting it (still due)");
+    }
+    for (sid, from) in &r.taken_over {
+        println!("  {sid}: lease taken over from {from}, whose process had died");
     }
     for sid in &r.deauthorized {
         println!("  {sid}: deauthorized, skipped");

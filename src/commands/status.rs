@@ -1,14 +1,19 @@
 //! `status`: accounts, checkpoints of scheduled runs (with each pair's last success, rows and
 //! last error), partitions exported, jobs and when they are next due, leases held, recent runs
-//! and windows that failed. Read-only; a bad job file is shown, not fatal.
+//! and windows that failed (each retried by every scheduled run until it succeeds).
+//! Read-only; a bad job file is shown, not fatal. A run whose process is provably dead shows
+//! as abandoned.
 
 use serde_json::json;
 
 use super::{open_registry, Exit};
 use crate::cli::JsonFlag;
 use crate::config::Config;
-use crate::registry::JobRunRecord;
+use chrono::{DateTime, Utc};
+
+use crate::registry::{Account, AccountStatus, JobRunRecord, Registry};
 use crate::scheduler::jobs::{self, Job};
+use crate::scheduler::plan;
 
 pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
     let registry = open_registry(config).await?;
@@ -24,19 +29,12 @@ pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
     let now = super::run::clock()?.now();
-    let job_rows: Vec<JobStatus<'_>> = jobs
-        .iter()
-        .map(|job| {
-            let last = job_runs.iter().find(|r| r.job == job.name);
-            let next = match last {
-                None => Some(now),
-                Some(r) => chrono::DateTime::parse_from_rfc3339(&r.last_due_at)
-                    .ok()
-                    .and_then(|t| job.schedule.next_after(t.to_utc())),
-            };
-            JobStatus { job, last, next }
-        })
-        .collect();
+    let mut job_rows: Vec<JobStatus<'_>> = Vec::new();
+    for job in &jobs {
+        let last = job_runs.iter().find(|r| r.job == job.name);
+        let next = next_due(&registry, job, &accounts, now).await?;
+        job_rows.push(JobStatus { job, last, next });
+    }
 
     if args.json {
         let jobs_json: Vec<_> = job_rows
@@ -137,14 +135,20 @@ pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
     if !leases.is_empty() {
         println!("\nLeases (an account being exported by a run or schedule process)");
         for l in &leases {
+            let process = match (&l.host, l.pid) {
+                (Some(host), Some(pid)) => format!(" (pid {pid} on {host})"),
+                _ => String::new(),
+            };
             println!(
-                "  {}  {:<14} held by {} since {} until {}{}",
+                "  {}  {:<14} held by {}{process} since {} until {}{}",
                 l.account_sid,
                 l.resource,
                 l.holder,
                 l.acquired_at,
                 l.expires_at,
-                if l.expired {
+                if l.holder_dead {
+                    " (its process died: free to take over)"
+                } else if l.expired {
                     " (expired: free to take over)"
                 } else {
                     ""
@@ -181,9 +185,27 @@ pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// When `job` is next due for one of its active accounts (any shard): `None` if it has none,
+/// or its schedule never fires again for them.
+async fn next_due(
+    registry: &Registry,
+    job: &Job,
+    accounts: &[Account],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let last = registry.job_account_runs(&job.name).await?;
+    Ok(accounts
+        .iter()
+        .filter(|a| a.status == AccountStatus::Active)
+        .filter(|a| job.accounts.is_empty() || job.accounts.contains(&a.sid))
+        .map(|a| plan::due_at(&job.schedule, last.get(a.sid.as_str()).copied(), now))
+        .min()
+        .filter(|t| *t < DateTime::<Utc>::MAX_UTC))
+}
+
 /// A job with its last run and when it is next due.
 struct JobStatus<'a> {
     job: &'a Job,
     last: Option<&'a JobRunRecord>,
-    next: Option<chrono::DateTime<chrono::Utc>>,
+    next: Option<DateTime<Utc>>,
 }

@@ -1,10 +1,13 @@
 //! Where scheduled exports resume: a checkpoint per (account, resource), with the latest
-//! outcome of the scheduled runs that moved it, and the last run of each job.
+//! outcome of the scheduled runs that moved it, the last run of each job, and when each job
+//! last exported each account (what makes an account due again).
 //!
 //! A checkpoint is the last day fully exported. It is written only by
 //! [`Registry::commit_checkpoint`], after the partitions it covers were recorded, only by the
 //! holder of the pair's lease, and it never moves backwards. Deciding how far it may advance is
 //! the scheduler's business (`scheduler::plan`), not this module's.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -229,5 +232,58 @@ impl Registry {
                 })
             })
             .collect()
+    }
+
+    /// When `job` last exported each account (the scheduler's `now` then), by account sid.
+    pub async fn job_account_runs(
+        &self,
+        job: &str,
+    ) -> Result<HashMap<String, DateTime<Utc>>, RegistryError> {
+        let rows = sqlx::query("select account_sid, last_due_at from job_accounts where job = $1")
+            .bind(job)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let t: String = r.try_get("last_due_at")?;
+                let at = DateTime::parse_from_rfc3339(&t)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| RegistryError::Corrupt(format!("job run time {t:?}: {e}")))?;
+                Ok((r.try_get("account_sid")?, at))
+            })
+            .collect()
+    }
+
+    /// Records that `job` exported `accounts` for the instant `due_at`, in one transaction.
+    pub async fn record_job_accounts(
+        &self,
+        job: &str,
+        accounts: &[AccountSid],
+        due_at: DateTime<Utc>,
+        run: Option<RunId>,
+        outcome: &str,
+    ) -> Result<(), RegistryError> {
+        let now = now_text();
+        let due = due_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut tx = self.pool.begin().await?;
+        for sid in accounts {
+            sqlx::query(
+                "insert into job_accounts (job, account_sid, last_due_at, run_id, outcome, created_at, updated_at)
+                 values ($1, $2, $3, $4, $5, $6, $6)
+                 on conflict (job, account_sid) do update set
+                   last_due_at = excluded.last_due_at, run_id = excluded.run_id,
+                   outcome = excluded.outcome, updated_at = excluded.updated_at",
+            )
+            .bind(job)
+            .bind(sid.as_str())
+            .bind(&due)
+            .bind(run.map(|r| r.0))
+            .bind(outcome)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

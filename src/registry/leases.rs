@@ -1,11 +1,14 @@
 //! Leases: at most one process exports an (account, resource) at a time.
 //!
-//! A lease is a row per pair with its holder and an expiry. It is taken in one statement
-//! (insert, or take over a row whose expiry has passed, and count the rows that changed), so
-//! two processes racing for it cannot both win, on SQLite or Postgres. The holder renews it
-//! while it works and deletes it when done; a holder that crashed keeps it only until it
-//! expires. Expiry uses the wall clock of the processes that share the database, which is
-//! why this module, unlike the scheduler's planning, reads the clock itself.
+//! A lease is a row per pair with its holder, the holder's process (host, pid, instance) and
+//! an expiry. It is taken in one statement (insert, or take over a row whose expiry has
+//! passed, and count the rows that changed), so two processes racing for it cannot both win,
+//! on SQLite or Postgres. The holder renews it while it works and deletes it when done. A
+//! holder that crashed keeps it until it expires, unless its process is provably dead
+//! ([`ProcessId::provably_dead`]: same host, pid gone or reused); then the lease is taken over
+//! at once, by an update conditional on the dead holder, which again only one process wins.
+//! Expiry uses the wall clock of the processes that share the database, which is why this
+//! module, unlike the scheduler's planning, reads the clock itself.
 
 use std::fmt;
 use std::time::Duration;
@@ -16,24 +19,58 @@ use sqlx::Row;
 
 use super::{Registry, RegistryError};
 use crate::domain::{AccountSid, Resource};
+use crate::process::ProcessId;
 
-/// Who holds a lease: this process's id and a random part, unique per [`LeaseHolder::new`].
+/// Who holds a lease: an id unique per [`LeaseHolder::new`] and, for a real holder, its
+/// process.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeaseHolder(String);
+pub struct LeaseHolder {
+    id: String,
+    process: Option<ProcessId>,
+}
 
 impl LeaseHolder {
+    /// A holder in this process.
     pub fn new() -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        Self(format!("pid {} {}", std::process::id(), &id[..8]))
+        Self {
+            id: format!("pid {} {}", std::process::id(), &id[..8]),
+            process: Some(ProcessId::current().clone()),
+        }
     }
 
-    /// A holder with a given name (tests that stand in for another process).
+    /// A holder with a given name and no process: never provably dead (tests that stand in
+    /// for another, live process).
     pub fn named(name: &str) -> Self {
-        Self(name.to_owned())
+        Self {
+            id: name.to_owned(),
+            process: None,
+        }
+    }
+
+    /// A holder with a given name in the process `process` (tests that stand in for a
+    /// process that has died).
+    pub fn in_process(name: &str, process: ProcessId) -> Self {
+        Self {
+            id: name.to_owned(),
+            process: Some(process),
+        }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.id
+    }
+
+    fn host(&self) -> Option<&str> {
+        self.process.as_ref().map(|p| p.host.as_str())
+    }
+
+    fn pid(&self) -> Option<i64> {
+        self.process.as_ref().map(|p| i64::from(p.pid))
+    }
+
+    fn instance(&self) -> Option<&str> {
+        self.process.as_ref().and_then(|p| p.instance.as_deref())
     }
 }
 
@@ -45,8 +82,43 @@ impl Default for LeaseHolder {
 
 impl fmt::Display for LeaseHolder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self.host() {
+            Some(host) => write!(f, "{} on {host}", self.id),
+            None => f.write_str(&self.id),
+        }
     }
+}
+
+/// What [`Registry::try_lease`] got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseGrant {
+    /// The lease was free, expired, or already ours.
+    Granted,
+    /// Its holder's process was provably dead; the lease is ours now.
+    TookOver { from: String },
+    /// Another holder, alive or not provably dead, has it.
+    Busy { holder: String },
+}
+
+impl LeaseGrant {
+    pub fn is_granted(&self) -> bool {
+        !matches!(self, LeaseGrant::Busy { .. })
+    }
+}
+
+/// The process recorded with a lease or a run, if it was recorded.
+pub(crate) fn process_of(row: &sqlx::any::AnyRow) -> Result<Option<ProcessId>, RegistryError> {
+    let host: Option<String> = row.try_get("host")?;
+    let pid: Option<i64> = row.try_get("pid")?;
+    let instance: Option<String> = row.try_get("process")?;
+    Ok(match (host, pid.and_then(|p| u32::try_from(p).ok())) {
+        (Some(host), Some(pid)) => Some(ProcessId {
+            host,
+            pid,
+            instance,
+        }),
+        _ => None,
+    })
 }
 
 /// A lease as `status` shows it.
@@ -55,10 +127,15 @@ pub struct LeaseRecord {
     pub account_sid: String,
     pub resource: String,
     pub holder: String,
+    /// The holder's host and process id, when it recorded them.
+    pub host: Option<String>,
+    pub pid: Option<i64>,
     pub acquired_at: String,
     pub expires_at: String,
     /// Whether its expiry has passed (anyone may take it over).
     pub expired: bool,
+    /// Whether its holder's process is provably dead, seen from here (anyone may take it over).
+    pub holder_dead: bool,
 }
 
 fn text(t: DateTime<Utc>) -> String {
@@ -75,32 +152,116 @@ fn expiry(ttl: Duration) -> (String, String) {
 }
 
 impl Registry {
-    /// Takes the lease of `account` and `resource` for `ttl` if it is free, expired, or
-    /// already `holder`'s. False if another holder has it.
+    /// Takes the lease of `account` and `resource` for `ttl` if it is free, expired, already
+    /// `holder`'s, or held by a process that is provably dead.
     pub async fn try_lease(
         &self,
         account: &AccountSid,
         resource: Resource,
         holder: &LeaseHolder,
         ttl: Duration,
-    ) -> Result<bool, RegistryError> {
-        let (now, until) = expiry(ttl);
+    ) -> Result<LeaseGrant, RegistryError> {
+        // Twice: a lease released between the two statements is free on the second try.
+        for _ in 0..2 {
+            let (now, until) = expiry(ttl);
+            let done = sqlx::query(
+                "insert into leases (account_sid, resource, holder, host, pid, process, expires_at, acquired_at, created_at, updated_at)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
+                 on conflict (account_sid, resource) do update set
+                   holder = excluded.holder, host = excluded.host, pid = excluded.pid,
+                   process = excluded.process, expires_at = excluded.expires_at,
+                   acquired_at = excluded.acquired_at, updated_at = excluded.updated_at
+                 where leases.expires_at < excluded.acquired_at or leases.holder = excluded.holder",
+            )
+            .bind(account.as_str())
+            .bind(resource.table_name())
+            .bind(holder.as_str())
+            .bind(holder.host())
+            .bind(holder.pid())
+            .bind(holder.instance())
+            .bind(&until)
+            .bind(&now)
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() > 0 {
+                return Ok(LeaseGrant::Granted);
+            }
+            if let Some(grant) = self
+                .take_over_if_dead(account, resource, holder, &now, &until)
+                .await?
+            {
+                return Ok(grant);
+            }
+        }
+        Ok(LeaseGrant::Busy {
+            holder: "another process".to_owned(),
+        })
+    }
+
+    /// The second chance of [`Registry::try_lease`]: replaces a holder whose process is
+    /// provably dead, only if that holder still has the row. `None` if there is no row.
+    async fn take_over_if_dead(
+        &self,
+        account: &AccountSid,
+        resource: Resource,
+        holder: &LeaseHolder,
+        now: &str,
+        until: &str,
+    ) -> Result<Option<LeaseGrant>, RegistryError> {
+        let row = sqlx::query(
+            "select holder, host, pid, process from leases where account_sid = $1 and resource = $2",
+        )
+        .bind(account.as_str())
+        .bind(resource.table_name())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let current: String = row.try_get("holder")?;
+        if !process_of(&row)?.is_some_and(|p| p.provably_dead()) {
+            return Ok(Some(LeaseGrant::Busy { holder: current }));
+        }
         let done = sqlx::query(
-            "insert into leases (account_sid, resource, holder, expires_at, acquired_at, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $5, $5)
-             on conflict (account_sid, resource) do update set
-               holder = excluded.holder, expires_at = excluded.expires_at,
-               acquired_at = excluded.acquired_at, updated_at = excluded.updated_at
-             where leases.expires_at < excluded.acquired_at or leases.holder = excluded.holder",
+            "update leases set holder = $4, host = $5, pid = $6, process = $7, expires_at = $8,
+               acquired_at = $9, updated_at = $9
+             where account_sid = $1 and resource = $2 and holder = $3",
+        )
+        .bind(account.as_str())
+        .bind(resource.table_name())
+        .bind(&current)
+        .bind(holder.as_str())
+        .bind(holder.host())
+        .bind(holder.pid())
+        .bind(holder.instance())
+        .bind(until)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(Some(if done.rows_affected() > 0 {
+            tracing::warn!(%account, %resource, dead = %current, "Took over the lease of a process that died");
+            LeaseGrant::TookOver { from: current }
+        } else {
+            LeaseGrant::Busy { holder: current }
+        }))
+    }
+
+    /// Whether `holder` still holds the lease of `account` and `resource`.
+    pub async fn holds_lease(
+        &self,
+        account: &AccountSid,
+        resource: Resource,
+        holder: &LeaseHolder,
+    ) -> Result<bool, RegistryError> {
+        let row = sqlx::query(
+            "select 1 as held from leases where account_sid = $1 and resource = $2 and holder = $3",
         )
         .bind(account.as_str())
         .bind(resource.table_name())
         .bind(holder.as_str())
-        .bind(&until)
-        .bind(&now)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(row.is_some())
     }
 
     /// Extends `holder`'s lease by `ttl` from now. False if it is no longer `holder`'s.
@@ -146,7 +307,8 @@ impl Registry {
     pub async fn leases(&self) -> Result<Vec<LeaseRecord>, RegistryError> {
         let now = text(Utc::now());
         let rows = sqlx::query(
-            "select account_sid, resource, holder, acquired_at, expires_at from leases order by account_sid, resource",
+            "select account_sid, resource, holder, host, pid, process, acquired_at, expires_at from leases
+             order by account_sid, resource",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -157,6 +319,9 @@ impl Registry {
                     account_sid: r.try_get("account_sid")?,
                     resource: r.try_get("resource")?,
                     holder: r.try_get("holder")?,
+                    host: r.try_get("host")?,
+                    pid: r.try_get("pid")?,
+                    holder_dead: process_of(&r)?.is_some_and(|p| p.provably_dead()),
                     acquired_at: r.try_get("acquired_at")?,
                     expired: expires_at < now,
                     expires_at,

@@ -14,7 +14,7 @@ mod runs;
 
 pub use accounts::{Account, AccountStatus, NewAccount};
 pub use checkpoints::{CheckpointRecord, JobRunRecord, PairOutcome};
-pub use leases::{LeaseHolder, LeaseRecord};
+pub use leases::{LeaseGrant, LeaseHolder, LeaseRecord};
 pub use partitions::{PartitionRecord, PartitionSummary, WindowFailure};
 pub use runs::{RunId, RunOutcome, RunRecord, RunTotals};
 

@@ -147,6 +147,31 @@ impl Registry {
             .collect()
     }
 
+    /// The days of `account` and `resource` whose window failed and has not been exported
+    /// since, from `from` on, oldest first.
+    pub async fn failed_days(
+        &self,
+        account: &AccountSid,
+        resource: crate::domain::Resource,
+        from: NaiveDate,
+    ) -> Result<Vec<NaiveDate>, RegistryError> {
+        let rows = sqlx::query(
+            "select day from window_failures where account_sid = $1 and resource = $2 and day >= $3 order by day",
+        )
+        .bind(account.as_str())
+        .bind(resource.table_name())
+        .bind(from.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let d: String = r.try_get("day")?;
+                d.parse::<NaiveDate>()
+                    .map_err(|e| RegistryError::Corrupt(format!("day {d:?}: {e}")))
+            })
+            .collect()
+    }
+
     /// Per (account, resource): partitions, rows, first and last day exported.
     pub async fn partition_summary(&self) -> Result<Vec<PartitionSummary>, RegistryError> {
         let rows = sqlx::query(

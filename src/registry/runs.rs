@@ -3,7 +3,9 @@
 use serde::Serialize;
 use sqlx::Row;
 
+use super::leases::process_of;
 use super::{now_text, Registry, RegistryError};
+use crate::process::ProcessId;
 
 /// A run's id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -17,6 +19,9 @@ pub enum RunOutcome {
     Partial,
     /// Stopped by a signal before the end.
     Interrupted,
+    /// Its process died before the end (`kill -9`, a crash, a lost machine): shown so once
+    /// a process on the same host can prove it dead.
+    Abandoned,
 }
 
 impl RunOutcome {
@@ -25,6 +30,7 @@ impl RunOutcome {
             RunOutcome::Succeeded => "succeeded",
             RunOutcome::Partial => "partial",
             RunOutcome::Interrupted => "interrupted",
+            RunOutcome::Abandoned => "abandoned",
         }
     }
 }
@@ -55,15 +61,20 @@ pub struct RunRecord {
 }
 
 impl Registry {
+    /// Records a run of this process as `running`.
     pub async fn start_run(&self, command: &str, detail: &str) -> Result<RunId, RegistryError> {
         let now = now_text();
+        let me = ProcessId::current();
         let row = sqlx::query(
-            "insert into runs (command, detail, started_at, outcome, created_at, updated_at)
-             values ($1, $2, $3, 'running', $3, $3) returning id",
+            "insert into runs (command, detail, started_at, outcome, host, pid, process, created_at, updated_at)
+             values ($1, $2, $3, 'running', $4, $5, $6, $3, $3) returning id",
         )
         .bind(command)
         .bind(detail)
         .bind(&now)
+        .bind(&me.host)
+        .bind(i64::from(me.pid))
+        .bind(me.instance.as_deref())
         .fetch_one(&self.pool)
         .await?;
         Ok(RunId(row.try_get("id")?))
@@ -94,24 +105,56 @@ impl Registry {
         Ok(())
     }
 
-    /// The most recent runs, newest first.
+    /// Marks as abandoned the runs still `running` whose process is provably dead, so that
+    /// `status` on any host shows them so. Returns how many.
+    pub async fn abandon_dead_runs(&self) -> Result<u64, RegistryError> {
+        let rows = sqlx::query(
+            "select id, host, pid, process from runs where outcome = 'running' and host is not null",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut n = 0;
+        for r in rows {
+            if !process_of(&r)?.is_some_and(|p| p.provably_dead()) {
+                continue;
+            }
+            let id: i64 = r.try_get("id")?;
+            n += sqlx::query(
+                "update runs set outcome = 'abandoned', error = 'its process died before the end', updated_at = $2
+                 where id = $1 and outcome = 'running'",
+            )
+            .bind(id)
+            .bind(now_text())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(n)
+    }
+
+    /// The most recent runs, newest first; a `running` run whose process is provably dead is
+    /// shown as `abandoned`.
     pub async fn recent_runs(&self, limit: i64) -> Result<Vec<RunRecord>, RegistryError> {
         let rows = sqlx::query(
             "select id, command, detail, started_at, finished_at, outcome, windows_exported, windows_failed,
-                    rows_exported, files_written, error from runs order by id desc limit $1",
+                    rows_exported, files_written, error, host, pid, process from runs order by id desc limit $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
             .map(|r| {
+                let mut outcome: String = r.try_get("outcome")?;
+                if outcome == "running" && process_of(&r)?.is_some_and(|p| p.provably_dead()) {
+                    outcome = RunOutcome::Abandoned.as_str().to_owned();
+                }
                 Ok(RunRecord {
                     id: r.try_get("id")?,
                     command: r.try_get("command")?,
                     detail: r.try_get("detail")?,
                     started_at: r.try_get("started_at")?,
                     finished_at: r.try_get("finished_at")?,
-                    outcome: r.try_get("outcome")?,
+                    outcome,
                     windows_exported: r.try_get("windows_exported")?,
                     windows_failed: r.try_get("windows_failed")?,
                     rows: r.try_get("rows_exported")?,

@@ -9,31 +9,37 @@
 //! produce it. Leases are the exception, on purpose: they coordinate real processes, so their
 //! expiry is wall-clock time (see `registry::leases`).
 //!
-//! **Invariant:** a checkpoint never points past a partition that is not durable and recorded.
-//! It advances after [`Exporter::run`] returned, over days whose windows reported
-//! [`WindowEvent::Exported`] (sent after the partition was recorded), and only while this
-//! process still holds the pair's lease.
+//! **Invariant:** a checkpoint never points past a day that is neither recorded as a durable
+//! partition nor remembered as a failed window (which every run retries until it succeeds).
+//! It advances after the windows ran, over days whose windows reported
+//! [`WindowEvent::Exported`] (sent after the partition was recorded) or whose failure is in
+//! the registry, and only while this process still holds the pair's lease.
+//!
+//! Due-ness is per (job, account): a job is due for an account once its schedule fired after
+//! the last time it exported that account. So every shard of an Indexed Job, each with its own
+//! accounts, exports them at every fire time; and an account skipped because another live
+//! process held its lease (or whose lease was lost) stays due.
 //!
 //! Layout: `jobs` reads and validates job files; `plan` holds the pure rules (days to export,
-//! how far a checkpoint may advance, window order, shards).
+//! how far a checkpoint may advance, window order, shards, when an account is due);
+//! `leasing` takes, renews and gives back leases (also for `backfill` and `demo`).
 
 pub mod jobs;
+pub mod leasing;
 pub mod plan;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Mutex;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use tokio_util::sync::CancellationToken;
 
 use self::jobs::Job;
+use self::leasing::{Leased, Renewal};
 use self::plan::{AccountPlan, Shard};
 use crate::domain::{AccountSid, DayRange, Resource};
-use crate::export::{Exporter, Summary, WindowEvent};
-use crate::registry::{
-    Account, AccountStatus, LeaseHolder, PairOutcome, Registry, RegistryError, RunOutcome,
-};
+use crate::export::{Exporter, LeaseScope, Summary, WindowEvent};
+use crate::registry::{Account, AccountStatus, LeaseHolder, PairOutcome, Registry, RegistryError};
 
 /// How long a lease lasts without renewal: a crashed holder blocks its pairs at most this long.
 pub const LEASE_TTL: Duration = Duration::from_secs(120);
@@ -81,8 +87,13 @@ pub struct JobReport {
     /// What [`Exporter::run`] reported (a default, unrecorded summary if there were no windows).
     pub summary: Summary,
     pub accounts: Vec<AccountReport>,
-    /// Skipped: another process holds their lease and is exporting them.
+    /// Skipped: another process holds their lease and is exporting them (they stay due).
     pub busy: Vec<AccountSid>,
+    /// Leases taken over from a process that had died, with its holder.
+    pub taken_over: Vec<(AccountSid, String)>,
+    /// The accounts this run exported under their lease to the end: the job is done for
+    /// them until its next fire time.
+    pub covered: Vec<AccountSid>,
     /// Skipped: named in the job file but not registered.
     pub unregistered: Vec<AccountSid>,
     /// Skipped: deauthorized before the run.
@@ -90,10 +101,43 @@ pub struct JobReport {
 }
 
 impl JobReport {
+    fn new(job: &Job, selected: Selected) -> Self {
+        Self {
+            job: job.name.clone(),
+            resource: job.resource,
+            days: None,
+            summary: Summary::default(),
+            accounts: Vec::new(),
+            busy: Vec::new(),
+            taken_over: Vec::new(),
+            covered: Vec::new(),
+            unregistered: selected.unregistered,
+            deauthorized: selected.deauthorized,
+        }
+    }
+
     /// Every window exported, no account missing: what exit code 0 means for a job.
     pub fn succeeded(&self) -> bool {
-        self.summary.outcome() == RunOutcome::Succeeded && self.unregistered.is_empty()
+        self.summary.outcome() == crate::registry::RunOutcome::Succeeded
+            && self.unregistered.is_empty()
     }
+
+    /// The job's outcome as recorded: `incomplete` when accounts were left to other processes.
+    fn recorded_outcome(&self) -> &'static str {
+        let left = !self.busy.is_empty() || self.accounts.iter().any(|a| a.lease_lost);
+        match self.summary.outcome().as_str() {
+            "succeeded" if left => "incomplete",
+            other => other,
+        }
+    }
+}
+
+/// The job's accounts in this shard, by what can be done with them.
+#[derive(Debug, Default)]
+struct Selected {
+    active: Vec<Account>,
+    unregistered: Vec<AccountSid>,
+    deauthorized: Vec<AccountSid>,
 }
 
 /// One account's part of a job's run.
@@ -101,6 +145,8 @@ impl JobReport {
 pub struct AccountReport {
     pub account: AccountSid,
     pub days: DayRange,
+    /// Failed days before `days`, retried.
+    pub retried: Vec<NaiveDate>,
     pub days_exported: usize,
     pub rows: u64,
     pub checkpoint_before: Option<NaiveDate>,
@@ -178,14 +224,50 @@ impl Scheduler {
         &self.exporter.registry
     }
 
-    /// The step: runs the selected jobs for the instant `now`, one after the other, and records
-    /// each job's run unless it was interrupted (so that the next start catches it up).
+    /// The step: runs the selected jobs for the instant `now`, one after the other, each for
+    /// its accounts that are due (all of them for named jobs), and records which accounts each
+    /// job covered unless it was interrupted (so that the next start catches them up).
     pub async fn run_once(
         &self,
         selection: &Selection,
         now: DateTime<Utc>,
     ) -> Result<Outcome, SchedulerError> {
-        let mut chosen: Vec<&Job> = Vec::new();
+        let chosen = self.choose(selection, now).await?;
+        if chosen.is_empty() {
+            return Ok(Outcome::NothingDue {
+                next: self.next_due(now).await?,
+            });
+        }
+        if let Err(e) = self.registry().abandon_dead_runs().await {
+            tracing::warn!(error = %e, "Cannot mark the runs of dead processes abandoned");
+        }
+        let mut reports = Vec::new();
+        for (job, selected) in chosen {
+            if self.exporter.cancel.is_cancelled() {
+                break;
+            }
+            let report = self.run_job(job, selected, now).await?;
+            if !report.summary.interrupted {
+                let (run, outcome) = (report.summary.run, report.recorded_outcome());
+                self.registry()
+                    .record_job_accounts(&job.name, &report.covered, now, run, outcome)
+                    .await?;
+                self.registry()
+                    .record_job_run(&job.name, now, run, outcome)
+                    .await?;
+            }
+            reports.push(report);
+        }
+        Ok(Outcome::Exported(reports))
+    }
+
+    /// The jobs to run and, for each, its accounts: those that are due, or all for named jobs.
+    async fn choose(
+        &self,
+        selection: &Selection,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(&Job, Selected)>, SchedulerError> {
+        let mut chosen = Vec::new();
         match selection {
             Selection::Named(names) => {
                 for name in names {
@@ -195,68 +277,59 @@ impl Scheduler {
                             known: self.job_names(),
                         }
                     })?;
-                    chosen.push(job);
+                    chosen.push((job, self.select_accounts(job).await?));
                 }
             }
             Selection::Due => {
                 for job in &self.jobs {
-                    if self.due_at(job, now).await? <= now {
-                        chosen.push(job);
+                    let mut selected = self.select_accounts(job).await?;
+                    let due = self.due_times(job, &selected.active, now).await?;
+                    selected
+                        .active
+                        .retain(|a| due.get(&a.sid).is_some_and(|t| *t <= now));
+                    if !selected.active.is_empty() {
+                        chosen.push((job, selected));
                     }
                 }
             }
         }
-        if chosen.is_empty() {
-            return Ok(Outcome::NothingDue {
-                next: self.next_due(now).await?,
-            });
-        }
-        let mut reports = Vec::new();
-        for job in chosen {
-            if self.exporter.cancel.is_cancelled() {
-                break;
-            }
-            let report = self.run_job(job, now).await?;
-            if !report.summary.interrupted {
-                self.registry()
-                    .record_job_run(
-                        &job.name,
-                        now,
-                        report.summary.run,
-                        report.summary.outcome().as_str(),
-                    )
-                    .await?;
-            }
-            reports.push(report);
-        }
-        Ok(Outcome::Exported(reports))
+        Ok(chosen)
     }
 
-    /// The job that becomes due first at or after `now`, and when.
+    /// When `job` is (or was) due for each of `accounts`.
+    async fn due_times(
+        &self,
+        job: &Job,
+        accounts: &[Account],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<AccountSid, DateTime<Utc>>, SchedulerError> {
+        let last = self.registry().job_account_runs(&job.name).await?;
+        Ok(accounts
+            .iter()
+            .map(|a| {
+                let at = plan::due_at(&job.schedule, last.get(a.sid.as_str()).copied(), now);
+                (a.sid.clone(), at)
+            })
+            .collect())
+    }
+
+    /// The job that becomes due first at or after `now` for one of its accounts in this
+    /// shard, and when.
     pub async fn next_due(
         &self,
         now: DateTime<Utc>,
     ) -> Result<Option<(String, DateTime<Utc>)>, SchedulerError> {
         let mut best: Option<(String, DateTime<Utc>)> = None;
         for job in &self.jobs {
-            let at = self.due_at(job, now).await?;
-            if best.as_ref().is_none_or(|(_, t)| at < *t) {
-                best = Some((job.name.clone(), at));
+            let selected = self.select_accounts(job).await?;
+            let due = self.due_times(job, &selected.active, now).await?;
+            if let Some(at) = due.into_values().min() {
+                if best.as_ref().is_none_or(|(_, t)| at < *t) {
+                    best = Some((job.name.clone(), at));
+                }
             }
         }
         Ok(best)
-    }
-
-    /// When `job` is (or was) due: the first fire time after its last run, or `now` if it
-    /// never ran; far in the future if its schedule never fires again.
-    async fn due_at(&self, job: &Job, now: DateTime<Utc>) -> Result<DateTime<Utc>, SchedulerError> {
-        Ok(match self.registry().last_job_run(&job.name).await? {
-            None => now,
-            Some(last) => job
-                .schedule
-                .next_after(last)
-                .unwrap_or(DateTime::<Utc>::MAX_UTC),
-        })
     }
 
     /// `schedule`: runs due jobs until the exporter's token is cancelled, handing each step's
@@ -298,62 +371,38 @@ impl Scheduler {
         names.join(", ")
     }
 
-    /// One job for `now`: choose accounts, take their leases, export, advance checkpoints,
-    /// give the leases back (also when something failed on the way).
-    async fn run_job(&self, job: &Job, now: DateTime<Utc>) -> Result<JobReport, SchedulerError> {
-        let mut report = JobReport {
-            job: job.name.clone(),
-            resource: job.resource,
-            days: None,
-            summary: Summary::default(),
-            accounts: Vec::new(),
-            busy: Vec::new(),
-            unregistered: Vec::new(),
-            deauthorized: Vec::new(),
-        };
-        let candidates = self.select_accounts(job, &mut report).await?;
-        let mut leased: Vec<Account> = Vec::new();
-        let mut result = Ok(());
-        for a in candidates {
-            match self
-                .registry()
-                .try_lease(&a.sid, job.resource, &self.holder, self.settings.lease_ttl)
-                .await
-            {
-                Ok(true) => leased.push(a),
-                Ok(false) => {
-                    tracing::info!(account = %a.sid, resource = %job.resource, "Another process is exporting this account; skipped");
-                    report.busy.push(a.sid);
-                }
-                Err(e) => {
-                    result = Err(e.into());
-                    break;
-                }
-            }
-        }
-        if result.is_ok() {
-            result = self.export_leased(job, now, &leased, &mut report).await;
-        }
-        for a in &leased {
-            if let Err(e) = self
-                .registry()
-                .release_lease(&a.sid, job.resource, &self.holder)
-                .await
-            {
-                tracing::warn!(account = %a.sid, error = %e, "Cannot release a lease; it expires by itself");
-            }
-        }
+    /// One job for `now` over `selected` accounts: take their leases, export, advance
+    /// checkpoints, give the leases back (also when something failed on the way).
+    async fn run_job(
+        &self,
+        job: &Job,
+        mut selected: Selected,
+        now: DateTime<Utc>,
+    ) -> Result<JobReport, SchedulerError> {
+        let registry = self.registry();
+        let active = std::mem::take(&mut selected.active);
+        let mut report = JobReport::new(job, selected);
+        let ttl = self.settings.lease_ttl;
+        let leased = leasing::acquire(registry, &self.holder, job.resource, active, ttl).await?;
+        report.busy = leased.busy.iter().map(|(sid, _)| sid.clone()).collect();
+        report.taken_over = leased.taken_over.clone();
+        let scope = Arc::new(LeaseScope::new(self.holder.clone()));
+        let result = self
+            .export_leased(job, now, &leased, &scope, &mut report)
+            .await;
+        leasing::release(registry, &self.holder, job.resource, &leased.sids()).await;
+        report.covered = leased
+            .sids()
+            .into_iter()
+            .filter(|sid| !scope.is_lost(sid))
+            .collect();
         result.map(|()| report)
     }
 
-    /// The job's accounts that are active, registered and in this shard; the others are
-    /// noted in `report`.
-    async fn select_accounts(
-        &self,
-        job: &Job,
-        report: &mut JobReport,
-    ) -> Result<Vec<Account>, SchedulerError> {
+    /// The job's accounts that are active, registered and in this shard, and the others.
+    async fn select_accounts(&self, job: &Job) -> Result<Selected, SchedulerError> {
         let all = self.registry().accounts().await?;
+        let mut selected = Selected::default();
         let named: Vec<Account> = if job.accounts.is_empty() {
             all
         } else {
@@ -361,22 +410,45 @@ impl Scheduler {
             for sid in &job.accounts {
                 match all.iter().find(|a| &a.sid == sid) {
                     Some(a) => v.push(a.clone()),
-                    None => report.unregistered.push(sid.clone()),
+                    None => selected.unregistered.push(sid.clone()),
                 }
             }
             v
         };
-        let mut chosen = Vec::new();
         for a in named {
             if !self.settings.shard.contains(&a.sid) {
                 continue;
             }
             match a.status {
-                AccountStatus::Active => chosen.push(a),
-                AccountStatus::Deauthorized => report.deauthorized.push(a.sid),
+                AccountStatus::Active => selected.active.push(a),
+                AccountStatus::Deauthorized => selected.deauthorized.push(a.sid),
             }
         }
-        Ok(chosen)
+        Ok(selected)
+    }
+
+    /// Each leased account's plan: its lookback range and its outstanding failed days.
+    async fn plans(
+        &self,
+        job: &Job,
+        today: NaiveDate,
+        leased: &Leased,
+    ) -> Result<(Vec<AccountPlan>, HashMap<AccountSid, Option<NaiveDate>>), SchedulerError> {
+        let mut plans = Vec::new();
+        let mut before = HashMap::new();
+        let since = job.start_date.unwrap_or(NaiveDate::MIN);
+        for a in &leased.accounts {
+            let checkpoint = self.registry().checkpoint(&a.sid, job.resource).await?;
+            before.insert(a.sid.clone(), checkpoint);
+            if let Some(days) = plan::days_to_export(job, checkpoint, today) {
+                let failed = self
+                    .registry()
+                    .failed_days(&a.sid, job.resource, since)
+                    .await?;
+                plans.push(AccountPlan::new(a.clone(), days, &failed));
+            }
+        }
+        Ok((plans, before))
     }
 
     /// Exports the planned days of the `leased` accounts as one recorded run, renewing the
@@ -385,23 +457,13 @@ impl Scheduler {
         &self,
         job: &Job,
         now: DateTime<Utc>,
-        leased: &[Account],
+        leased: &Leased,
+        scope: &Arc<LeaseScope>,
         report: &mut JobReport,
     ) -> Result<(), SchedulerError> {
         let today = now.date_naive();
-        let mut plans = Vec::new();
-        let mut before: HashMap<AccountSid, Option<NaiveDate>> = HashMap::new();
-        for a in leased {
-            let checkpoint = self.registry().checkpoint(&a.sid, job.resource).await?;
-            before.insert(a.sid.clone(), checkpoint);
-            if let Some(days) = plan::days_to_export(job, checkpoint, today) {
-                plans.push(AccountPlan {
-                    account: a.clone(),
-                    days,
-                });
-            }
-        }
-        let Some(first) = plans.iter().map(|p| p.days.first()).min() else {
+        let (plans, before) = self.plans(job, today, leased).await?;
+        let Some(first) = plans.iter().map(AccountPlan::first).min() else {
             return Ok(());
         };
         let span = DayRange::new(first, today).unwrap_or(plans[0].days);
@@ -410,16 +472,13 @@ impl Scheduler {
         if let Some(page_size) = job.page_size {
             windows.iter_mut().for_each(|w| w.page_size = page_size);
         }
-
-        let renewing = CancellationToken::new();
-        let renewer = tokio::spawn(renew_leases(
+        let renewal = Renewal::start(
             self.registry().clone(),
-            self.holder.clone(),
+            scope.clone(),
             job.resource,
-            leased.iter().map(|a| a.sid.clone()).collect(),
+            leased.sids(),
             self.settings.lease_ttl,
-            renewing.clone(),
-        ));
+        );
         let done: Mutex<HashMap<AccountSid, (BTreeSet<NaiveDate>, u64)>> =
             Mutex::new(HashMap::new());
         let on_event = |e: WindowEvent<'_>| {
@@ -434,91 +493,73 @@ impl Scheduler {
             .concurrency
             .unwrap_or_else(|| (self.settings.default_concurrency)(plans.len()));
         let detail = format!("job {}: {} {span}", job.name, job.resource);
+        let command = &self.settings.command;
         let exported = self
             .exporter
-            .run(
-                &self.settings.command,
-                &detail,
-                windows,
-                concurrency,
-                &on_event,
-            )
+            .run_leased(command, &detail, windows, concurrency, &on_event, scope)
             .await;
-        renewing.cancel();
-        let _ = renewer.await;
+        renewal.stop().await;
         report.summary = exported?;
-
         let done = done.into_inner().expect("not poisoned");
         for p in &plans {
-            let sid = &p.account.sid;
-            let (days_ok, rows) = done.get(sid).cloned().unwrap_or_default();
-            let advance_to = plan::advance(p.days, &days_ok, today);
-            let error = report
-                .summary
-                .failures
-                .iter()
-                .find(|(k, _)| &k.account == sid)
-                .map(|(k, e)| format!("{}: {e}", k.day));
-            let outcome = PairOutcome {
-                advance_to,
-                complete: days_ok.len() == p.days.len(),
-                rows,
-                error,
-                run: report.summary.run,
-            };
-            let held = self
-                .registry()
-                .commit_checkpoint(sid, job.resource, &self.holder, &outcome)
-                .await?;
-            if !held {
-                tracing::warn!(account = %sid, resource = %job.resource, "Lease lost during the run; the checkpoint is left to its new holder");
-            }
-            let was = before.get(sid).copied().flatten();
-            report.accounts.push(AccountReport {
-                account: sid.clone(),
-                days: p.days,
-                days_exported: days_ok.len(),
-                rows,
-                checkpoint_before: was,
-                checkpoint: if held { was.max(advance_to) } else { was },
-                lease_lost: !held,
-            });
+            let was = before.get(&p.account.sid).copied().flatten();
+            let ok = done.get(&p.account.sid).cloned().unwrap_or_default();
+            let account = self.commit(job, p, ok, was, today, report).await?;
+            report.accounts.push(account);
         }
         Ok(())
     }
-}
 
-/// Renews `sids`' leases every third of their lifetime until `stop`. A lease found taken over
-/// is not renewed again; `commit_checkpoint` notices that too and leaves the checkpoint alone.
-async fn renew_leases(
-    registry: Registry,
-    holder: LeaseHolder,
-    resource: Resource,
-    sids: Vec<AccountSid>,
-    ttl: Duration,
-    stop: CancellationToken,
-) {
-    let mut lost: HashSet<AccountSid> = HashSet::new();
-    let every = (ttl / 3).max(Duration::from_millis(100));
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.cancelled() => return,
+    /// Moves one account's checkpoint over the days exported or remembered as failed, if the
+    /// lease is still held, and says what became of it.
+    async fn commit(
+        &self,
+        job: &Job,
+        p: &AccountPlan,
+        (exported, rows): (BTreeSet<NaiveDate>, u64),
+        was: Option<NaiveDate>,
+        today: NaiveDate,
+        report: &JobReport,
+    ) -> Result<AccountReport, SchedulerError> {
+        let sid = &p.account.sid;
+        // A failed window counts only once the registry remembers it, so it will be retried.
+        let remembered = self
+            .registry()
+            .failed_days(sid, job.resource, p.days.first())
+            .await?;
+        let mut covered = exported.clone();
+        covered.extend(remembered);
+        let advance_to = plan::advance(p.days, &covered, today);
+        let error = report
+            .summary
+            .failures
+            .iter()
+            .find(|(k, _)| &k.account == sid)
+            .map(|(k, e)| format!("{}: {e}", k.day));
+        let outcome = PairOutcome {
+            advance_to,
+            complete: exported.len() == p.window_count(),
+            rows,
+            error,
+            run: report.summary.run,
+        };
+        let holder = &self.holder;
+        let held = self
+            .registry()
+            .commit_checkpoint(sid, job.resource, holder, &outcome)
+            .await?;
+        if !held {
+            tracing::warn!(account = %sid, resource = %job.resource, "Lease lost during the run; the checkpoint is left to its new holder");
         }
-        for sid in &sids {
-            if lost.contains(sid) {
-                continue;
-            }
-            match registry.renew_lease(sid, resource, &holder, ttl).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(account = %sid, %resource, "Lease taken over by another process");
-                    lost.insert(sid.clone());
-                }
-                Err(e) => {
-                    tracing::warn!(account = %sid, error = %e, "Cannot renew a lease; trying again")
-                }
-            }
-        }
+        Ok(AccountReport {
+            account: sid.clone(),
+            days: p.days,
+            retried: p.retry.clone(),
+            days_exported: exported.len(),
+            rows,
+            checkpoint_before: was,
+            checkpoint: if held { was.max(advance_to) } else { was },
+            lease_lost: !held,
+        })
     }
 }

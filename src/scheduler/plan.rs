@@ -8,12 +8,19 @@
 //!   before `start_date` is exported.
 //! - Today is always exported and is never the checkpoint: it is still partial.
 //! - The checkpoint advances to the newest day `D < today` such that every day from the first
-//!   planned one through `D` was exported in this run, and never moves backwards.
+//!   planned one through `D` was exported in this run or is remembered as a failed window, and
+//!   never moves backwards.
+//! - Failed windows are remembered (the registry's window failures) and their days are added
+//!   to every run until they succeed: a run exports its range ∪ the outstanding failed days.
+//! - A job is due for an account once its schedule fired after the last time it exported that
+//!   account, or at once if it never did.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+
+use super::jobs::CronSpec;
 
 use super::jobs::Job;
 use crate::domain::{AccountSid, DayRange, PartitionKey, Resource};
@@ -45,8 +52,24 @@ pub fn days_to_export(
     DayRange::new(first.min(today), today).ok()
 }
 
+/// When a job with `schedule` is due for an account it last exported for `last`: the first
+/// fire time after that, `now` if it never did, far in the future if the schedule never fires
+/// again.
+pub fn due_at(
+    schedule: &CronSpec,
+    last: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    match last {
+        None => now,
+        Some(last) => schedule
+            .next_after(last)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+    }
+}
+
 /// The newest day the checkpoint may move to after `range` was planned and the days in
-/// `exported` succeeded: the end of the unbroken run of exported days from the range's first
+/// `exported` succeeded (or are remembered as failed windows, to be retried): the end of the unbroken run of exported days from the range's first
 /// day, never today or later. `None` when the first day did not succeed (or was today).
 pub fn advance(
     range: DayRange,
@@ -63,21 +86,56 @@ pub fn advance(
 #[derive(Clone, Debug)]
 pub struct AccountPlan {
     pub account: Account,
+    /// From the checkpoint's lookback through today.
     pub days: DayRange,
+    /// Days outside `days` whose windows failed before and are retried, oldest first.
+    pub retry: Vec<NaiveDate>,
+}
+
+impl AccountPlan {
+    /// `days` ∪ the days of `failed` before them (those in `days` are planned anyway).
+    pub fn new(account: Account, days: DayRange, failed: &[NaiveDate]) -> Self {
+        let retry = failed
+            .iter()
+            .copied()
+            .filter(|d| *d < days.first())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        Self {
+            account,
+            days,
+            retry,
+        }
+    }
+
+    pub fn includes(&self, day: NaiveDate) -> bool {
+        (self.days.first() <= day && day <= self.days.last()) || self.retry.contains(&day)
+    }
+
+    /// The oldest day planned.
+    pub fn first(&self) -> NaiveDate {
+        self.retry.first().copied().unwrap_or(self.days.first())
+    }
+
+    /// How many windows are planned.
+    pub fn window_count(&self) -> usize {
+        self.days.len() + self.retry.len()
+    }
 }
 
 /// The windows of `plans`, oldest day first and across accounts within a day, so that every
 /// account's quota is used at once and an interrupted run has exported the oldest days, which
 /// are what its checkpoint can advance over.
 pub fn windows(resource: Resource, plans: &[AccountPlan]) -> Vec<Window> {
-    let Some(first) = plans.iter().map(|p| p.days.first()).min() else {
-        return Vec::new();
-    };
-    let last = plans.iter().map(|p| p.days.last()).max().unwrap_or(first);
+    let all: BTreeSet<NaiveDate> = plans
+        .iter()
+        .flat_map(|p| p.days.days().chain(p.retry.iter().copied()))
+        .collect();
     let mut out = Vec::new();
-    for day in first.iter_days().take_while(|d| *d <= last) {
+    for day in all {
         for p in plans {
-            if p.days.first() <= day && day <= p.days.last() {
+            if p.includes(day) {
                 out.push(Window {
                     key: PartitionKey {
                         resource,

@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use tokio_util::sync::CancellationToken;
 use twilio_export::config::{AuthToken, Limits, OutputLocation};
 use twilio_export::domain::{AccountSid, Resource};
 use twilio_export::export::Exporter;
 use twilio_export::fetch::{Quotas, TwilioClient};
-use twilio_export::registry::{LeaseHolder, Registry};
+use twilio_export::process::ProcessId;
+use twilio_export::registry::{LeaseGrant, LeaseHolder, Registry};
 use twilio_export::scheduler::plan::Shard;
 use twilio_export::scheduler::{jobs, Outcome, Scheduler, Selection, Settings};
 use twilio_export::sim::{Faults, LoggedRequest, SimConfig};
@@ -358,8 +359,20 @@ async fn the_step_runs_exactly_the_jobs_whose_schedule_fired() {
     assert_output_is_truth(&app, &Resource::ALL, "2026-03-05", "2026-03-09");
 }
 
+/// A holder whose process has died: a child that was started, killed and reaped.
+fn dead_holder(name: &str) -> LeaseHolder {
+    let mut child = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let process = ProcessId::of_pid(child.id()).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    LeaseHolder::in_process(name, process)
+}
+
 #[tokio::test]
-async fn a_lease_held_elsewhere_skips_the_account_and_an_expired_one_is_taken_over() {
+async fn a_live_holders_pairs_are_skipped_and_stay_due_and_a_dead_holders_are_taken_over() {
     let app = spawn_app(moving_sim()).await;
     app.add_all_accounts().await;
     let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
@@ -371,25 +384,28 @@ async fn a_lease_held_elsewhere_skips_the_account_and_an_expired_one_is_taken_ov
     );
     let reg = registry(&app).await;
     let other = LeaseHolder::named("another process");
-    assert!(reg
-        .try_lease(&busy, Resource::Calls, &other, Duration::from_secs(600))
-        .await
-        .unwrap());
-    // A holder that crashed: its lease has expired.
-    let dead = LeaseHolder::named("a crashed process");
-    assert!(reg
-        .try_lease(&crashed, Resource::Calls, &dead, Duration::ZERO)
-        .await
-        .unwrap());
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    let ttl = Duration::from_secs(600);
+    let granted = reg.try_lease(&busy, Resource::Calls, &other, ttl).await;
+    assert_eq!(granted.unwrap(), LeaseGrant::Granted);
+    // A holder that crashed: its lease has not expired, but its process is gone.
+    let dead = dead_holder("a crashed process");
+    let granted = reg.try_lease(&crashed, Resource::Calls, &dead, ttl).await;
+    assert_eq!(granted.unwrap(), LeaseGrant::Granted);
+    assert!(reg.leases().await.unwrap().iter().any(|l| l.holder_dead));
 
-    let out = at_sim_now(&app, &jobs, &["run", "--job", "calls"]).await;
+    let out = at_sim_now(&app, &jobs, &["run"]).await;
 
     assert_success(&out);
+    let text = stdout(&out);
     assert!(
-        stdout(&out).contains(&format!("{busy}: skipped, another process is exporting it")),
-        "{}",
-        stdout(&out)
+        text.contains(&format!("{busy}: skipped, another process is exporting it")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{crashed}: lease taken over from a crashed process"
+        )),
+        "{text}"
     );
     let asked = requested_days(&app.sim.requests(), Resource::Calls);
     assert!(
@@ -406,6 +422,22 @@ async fn a_lease_held_elsewhere_skips_the_account_and_an_expired_one_is_taken_ov
     let leases = reg.leases().await.unwrap();
     assert_eq!(leases.len(), 1);
     assert_eq!(leases[0].holder, "another process");
+    let status = status_json(&app, &jobs).await;
+    assert_eq!(status["jobs"][0]["last_run"]["outcome"], "incomplete");
+
+    // The skipped account is still due at the same instant; the others are not.
+    let before = app.sim.requests().len();
+    reg.release_lease(&busy, Resource::Calls, &other)
+        .await
+        .unwrap();
+    let out = at_sim_now(&app, &jobs, &["run"]).await;
+    assert_success(&out);
+    let asked = requested_days(&app.sim.requests()[before..], Resource::Calls);
+    assert_eq!(asked.keys().collect::<Vec<_>>(), [busy.as_str()]);
+    assert_eq!(asked[busy.as_str()], days("2026-03-01", "2026-03-08"));
+    let out = at_sim_now(&app, &jobs, &["run"]).await;
+    assert!(stdout(&out).contains("Nothing due"), "{}", stdout(&out));
+    assert_output_is_truth(&app, &[Resource::Calls], "2026-03-01", "2026-03-08");
 }
 
 #[tokio::test]
@@ -621,30 +653,50 @@ async fn sigterm_during_schedule_exits_0_and_leaves_registry_and_output_consiste
 }
 
 #[tokio::test]
-async fn a_failed_day_stops_the_checkpoint_and_status_shows_the_error_until_a_retry_succeeds() {
+async fn a_day_that_keeps_failing_is_retried_every_run_and_the_range_does_not_grow() {
     let app = spawn_app(moving_sim()).await;
     app.add_all_accounts().await;
-    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
-    app.sim.set_now(at("2026-03-08T09:00:00Z"));
-    assert_success(&at_sim_now(&app, &jobs, &["run"]).await);
+    a_day_that_keeps_failing(&app, &[]).await;
+}
+
+#[tokio::test]
+async fn a_day_that_keeps_failing_is_retried_every_run_on_postgres() {
+    let Some(url) = crate::postgres::fresh_database().await else {
+        return;
+    };
+    let app = spawn_app(moving_sim()).await;
+    let env = [("DATABASE_URL", url.as_str())];
+    add_accounts_with(&app, &env).await;
+    a_day_that_keeps_failing(&app, &env).await;
+}
+
+/// Registers every simulated account in the database `env` names.
+async fn add_accounts_with(app: &TestApp, env: &[(&str, &str)]) {
     let sids = app.sim.account_sids();
-    // One account's grant goes (reported, skipped, not a failure); another account's
-    // partition of 2026-03-08 cannot be written (a directory stands where its file goes).
+    let mut add = vec!["accounts", "add"];
+    add.extend(sids.iter().map(String::as_str));
+    assert_success(&app.cli_with(&add, env).await);
+}
+
+async fn status_json_with(app: &TestApp, jobs: &Path, env: &[(&str, &str)]) -> serde_json::Value {
+    let out = at_sim_now_with(app, jobs, &["status", "--json"], env).await;
+    assert_success(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// One account's 2026-03-08 cannot be written (a directory stands where its file goes) for
+/// several runs: each run exits 1, shows it and retries it, the checkpoint moves past it so
+/// that the range re-exported stays lookback + today, and the day is exported once it can be.
+async fn a_day_that_keeps_failing(app: &TestApp, env: &[(&str, &str)]) {
+    let jobs = write_jobs(app, &[("calls.toml", CALLS_JOB)]);
+    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    assert_success(&at_sim_now_with(app, &jobs, &["run"], env).await);
+    let sids = app.sim.account_sids();
+    // Another account's grant goes: reported, skipped, not a failure.
     app.sim.revoke(&sids[0]);
     let blocked = partition_file(&app.output(), "calls", &sids[1], day("2026-03-08"));
     let _ = std::fs::remove_file(&blocked);
     std::fs::create_dir_all(blocked.join("obstacle")).unwrap();
-    app.sim.advance(TimeDelta::hours(26));
-
-    let out = at_sim_now(&app, &jobs, &["run"]).await;
-
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(
-        stdout(&out).contains("1 windows failed"),
-        "{}",
-        stdout(&out)
-    );
-    let status = status_json(&app, &jobs).await;
     let checkpoint = |status: &serde_json::Value, sid: &str| {
         status["checkpoints"]
             .as_array()
@@ -654,47 +706,77 @@ async fn a_failed_day_stops_the_checkpoint_and_status_shows_the_error_until_a_re
             .unwrap()
             .clone()
     };
-    assert_eq!(
-        checkpoint(&status, &sids[0])["day"],
-        "2026-03-07",
-        "deauthorized: stays"
-    );
-    let failed = checkpoint(&status, &sids[1]);
-    assert_eq!(failed["day"], "2026-03-07", "stopped before the failed day");
-    assert!(
-        failed["last_error"]
-            .as_str()
-            .unwrap()
-            .starts_with("2026-03-08: "),
-        "{failed}"
-    );
-    let fine = checkpoint(&status, &sids[2]);
-    assert_eq!(fine["day"], "2026-03-08");
-    assert!(fine["last_rows"].as_i64().unwrap() > 0 && fine["last_error"].is_null());
-    let revoked = status["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["sid"] == sids[0].as_str())
-        .unwrap()
-        .clone();
-    assert_eq!(revoked["status"], "deauthorized");
-    assert_eq!(status["jobs"][0]["name"], "calls");
-    assert_eq!(status["jobs"][0]["last_run"]["outcome"], "partial");
-    assert_eq!(status["jobs"][0]["next_due"], "2026-03-09T12:00:00+00:00");
-    let text = stdout(&at_sim_now(&app, &jobs, &["status"]).await);
+
+    // (clock, days asked of the failing account, its checkpoint after the run)
+    let steps = [
+        (
+            "2026-03-09T11:00:00Z",
+            days("2026-03-05", "2026-03-09"),
+            "2026-03-08",
+        ),
+        (
+            "2026-03-12T11:00:00Z",
+            days("2026-03-06", "2026-03-12"),
+            "2026-03-11",
+        ),
+        (
+            "2026-03-14T11:00:00Z",
+            {
+                let mut d = days("2026-03-09", "2026-03-14");
+                d.insert(day("2026-03-08"));
+                d
+            },
+            "2026-03-13",
+        ),
+    ];
+    for (now, asked_days, after) in steps {
+        app.sim.set_now(at(now));
+        let before = app.sim.requests().len();
+        let out = at_sim_now_with(app, &jobs, &["run"], env).await;
+
+        assert_eq!(out.status.code(), Some(1), "{now}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains("1 windows failed"),
+            "{}",
+            stdout(&out)
+        );
+        let asked = requested_days(&app.sim.requests()[before..], Resource::Calls);
+        assert_eq!(asked[&sids[1]], asked_days, "{now}");
+        let status = status_json_with(app, &jobs, env).await;
+        let failed = checkpoint(&status, &sids[1]);
+        assert_eq!(
+            failed["day"], after,
+            "{now}: past the remembered failed day"
+        );
+        let error = failed["last_error"].as_str().unwrap();
+        assert!(error.starts_with("2026-03-08: "), "{failed}");
+        let failures = status["failures"].as_array().unwrap();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert_eq!(failures[0]["account_sid"], sids[1].as_str());
+        assert_eq!(failures[0]["day"], "2026-03-08");
+        assert_eq!(
+            checkpoint(&status, &sids[0])["day"],
+            "2026-03-07",
+            "deauthorized: stays"
+        );
+        assert_eq!(status["jobs"][0]["last_run"]["outcome"], "partial");
+    }
+    let status = status_json_with(app, &jobs, env).await;
+    assert_eq!(status["jobs"][0]["next_due"], "2026-03-14T12:00:00+00:00");
+    let text = stdout(&at_sim_now_with(app, &jobs, &["status"], env).await);
     assert!(
         text.contains("last error") && text.contains("\"0 0 * * * *\" lookback 2 days"),
         "{text}"
     );
 
-    // Act again once the obstacle is gone: the retry succeeds and clears the error.
+    // Once the obstacle is gone the retry succeeds, clears the error and the failure.
     std::fs::remove_dir_all(&blocked).unwrap();
-    assert_success(&at_sim_now(&app, &jobs, &["run", "--job", "calls"]).await);
-    let status = status_json(&app, &jobs).await;
+    assert_success(&at_sim_now_with(app, &jobs, &["run", "--job", "calls"], env).await);
+    let status = status_json_with(app, &jobs, env).await;
     let retried = checkpoint(&status, &sids[1]);
-    assert_eq!(retried["day"], "2026-03-08");
+    assert_eq!(retried["day"], "2026-03-13");
     assert!(retried["last_error"].is_null(), "{retried}");
+    assert!(status["failures"].as_array().unwrap().is_empty());
     let truth = app.sim.calls_on(&sids[1], day("2026-03-08"));
     assert_rows_match(
         &rows_of(&read_parquet(&blocked)),
@@ -702,6 +784,12 @@ async fn a_failed_day_stops_the_checkpoint_and_status_shows_the_error_until_a_re
         CALL_COLUMNS,
         "sid",
     );
+    // Nothing is retried any more.
+    let before = app.sim.requests().len();
+    app.sim.set_now(at("2026-03-14T12:00:00Z"));
+    assert_success(&at_sim_now_with(app, &jobs, &["run"], env).await);
+    let asked = requested_days(&app.sim.requests()[before..], Resource::Calls);
+    assert_eq!(asked[&sids[1]], days("2026-03-11", "2026-03-14"));
 }
 
 #[tokio::test]
@@ -771,7 +859,8 @@ async fn checkpoints_leases_and_job_runs_work_on_postgres() {
             Duration::from_secs(600)
         )
         .await
-        .unwrap());
+        .unwrap()
+        .is_granted());
     assert!(!reg
         .try_lease(
             &busy,
@@ -780,7 +869,8 @@ async fn checkpoints_leases_and_job_runs_work_on_postgres() {
             Duration::from_secs(600)
         )
         .await
-        .unwrap());
+        .unwrap()
+        .is_granted());
     app.sim.set_now(at("2026-03-09T15:00:00Z"));
     let out = at_sim_now_with(&app, &jobs, &["run"], &env).await;
 
@@ -831,4 +921,336 @@ async fn a_jobs_page_size_is_what_the_api_is_asked_for() {
     );
     // Small pages are followed to the end all the same.
     assert_output_is_truth(&app, &[Resource::Calls], "2026-03-01", "2026-03-06");
+}
+
+/// Six accounts; the tests of shards split them in two.
+fn six_accounts() -> SimConfig {
+    SimConfig {
+        accounts: 6,
+        calls_per_day: 10,
+        ..moving_sim()
+    }
+}
+
+/// The simulator's accounts in shard `shard`.
+fn shard_accounts(app: &TestApp, shard: &str) -> BTreeSet<String> {
+    let shard = Shard::parse(shard).unwrap();
+    let sids = app.sim.account_sids();
+    sids.into_iter()
+        .filter(|s| shard.contains(&AccountSid::parse(s).unwrap()))
+        .collect()
+}
+
+/// Two shards run `run` at each of four fire times, one after the other (as the pods of an
+/// Indexed Job do): each exports all of its accounts every time.
+async fn every_shard_exports_at_every_fire_time(app: &TestApp, env: &[(&str, &str)]) {
+    let jobs = write_jobs(app, &[("calls.toml", CALLS_JOB)]);
+    let shards = ["0/2", "1/2"];
+    for shard in shards {
+        assert!(
+            !shard_accounts(app, shard).is_empty(),
+            "{shard} has no account"
+        );
+    }
+    for now in ["09", "10", "11", "12"].map(|h| format!("2026-03-08T{h}:00:00Z")) {
+        app.sim.set_now(at(&now));
+        for shard in shards {
+            let before = app.sim.requests().len();
+            let out = at_sim_now_with(app, &jobs, &["run", "--shard", shard], env).await;
+            assert_success(&out);
+            let asked = requested_days(&app.sim.requests()[before..], Resource::Calls);
+            let accounts: BTreeSet<String> = asked.keys().cloned().collect();
+            assert_eq!(
+                accounts,
+                shard_accounts(app, shard),
+                "{now} {shard}: {}",
+                stdout(&out)
+            );
+            assert!(asked.values().all(|d| d.contains(&day("2026-03-08"))));
+        }
+    }
+    assert_output_is_truth(app, &[Resource::Calls], "2026-03-01", "2026-03-08");
+}
+
+#[tokio::test]
+async fn every_shard_exports_its_accounts_at_every_fire_time() {
+    let app = spawn_app(six_accounts()).await;
+    app.add_all_accounts().await;
+    every_shard_exports_at_every_fire_time(&app, &[]).await;
+}
+
+#[tokio::test]
+async fn every_shard_exports_its_accounts_at_every_fire_time_on_postgres() {
+    let Some(url) = crate::postgres::fresh_database().await else {
+        return;
+    };
+    let app = spawn_app(six_accounts()).await;
+    let env = [("DATABASE_URL", url.as_str())];
+    add_accounts_with(&app, &env).await;
+    every_shard_exports_at_every_fire_time(&app, &env).await;
+}
+
+#[tokio::test]
+async fn an_indexed_jobs_index_and_shard_count_choose_the_shard() {
+    let app = spawn_app(six_accounts()).await;
+    app.add_all_accounts().await;
+    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
+    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let requests = app.sim.requests().len();
+    let bad = [
+        (
+            vec![("JOB_COMPLETION_INDEX", "1")],
+            "TWILIO_EXPORT_SHARDS is not set",
+        ),
+        (
+            vec![("TWILIO_EXPORT_SHARDS", "2")],
+            "JOB_COMPLETION_INDEX is not set",
+        ),
+        (
+            vec![("JOB_COMPLETION_INDEX", "2"), ("TWILIO_EXPORT_SHARDS", "2")],
+            "\"2/2\" is not a shard",
+        ),
+        (
+            vec![("JOB_COMPLETION_INDEX", "x"), ("TWILIO_EXPORT_SHARDS", "2")],
+            "JOB_COMPLETION_INDEX and TWILIO_EXPORT_SHARDS",
+        ),
+    ];
+    for (env, message) in bad {
+        let out = at_sim_now_with(&app, &jobs, &["run"], &env).await;
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        assert!(stderr(&out).contains(message), "{env:?}: {}", stderr(&out));
+    }
+    assert_eq!(app.sim.requests().len(), requests, "nothing was fetched");
+
+    for index in ["1", "0"] {
+        let before = app.sim.requests().len();
+        let env = [
+            ("JOB_COMPLETION_INDEX", index),
+            ("TWILIO_EXPORT_SHARDS", "2"),
+        ];
+        let out = at_sim_now_with(&app, &jobs, &["run"], &env).await;
+        assert_success(&out);
+        let asked = requested_days(&app.sim.requests()[before..], Resource::Calls);
+        let accounts: BTreeSet<String> = asked.keys().cloned().collect();
+        assert_eq!(accounts, shard_accounts(&app, &format!("{index}/2")));
+    }
+}
+
+/// `run` is killed with SIGKILL while it exports; the next `run`, at once, takes the dead
+/// process's leases over, exports everything, and `status` shows the killed run abandoned.
+async fn a_killed_run_is_taken_over(app: &TestApp, env: &[(&str, &str)], reg: &Registry) {
+    let job = CALLS_JOB.replace("2026-03-01", "2026-02-01") + "concurrency = 2\n";
+    let jobs = write_jobs(app, &[("calls.toml", &job)]);
+    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let mut cmd = app.command(&["run"]);
+    cmd.env("TWILIO_EXPORT_JOBS", &jobs)
+        .env("TWILIO_EXPORT_NOW", app.sim.now().to_rfc3339());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut recorded = 0;
+    for _ in 0..600 {
+        let summary = reg.partition_summary().await.unwrap();
+        recorded = summary.iter().map(|p| p.partitions).sum();
+        if recorded >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(recorded >= 4, "the run did not start");
+    child.kill().await.unwrap();
+    assert_eq!(
+        reg.leases().await.unwrap().len(),
+        3,
+        "the dead run kept its leases"
+    );
+
+    let out = at_sim_now_with(app, &jobs, &["run"], env).await;
+
+    assert_success(&out);
+    let text = stdout(&out);
+    assert_eq!(text.matches("lease taken over from").count(), 3, "{text}");
+    assert!(!text.contains("skipped"), "{text}");
+    assert_output_is_truth(app, &[Resource::Calls], "2026-02-01", "2026-03-08");
+    let status = status_json_with(app, &jobs, env).await;
+    assert!(status["leases"].as_array().unwrap().is_empty());
+    assert_eq!(status["runs"][0]["outcome"], "succeeded");
+    assert_eq!(status["runs"][1]["outcome"], "abandoned");
+    assert_eq!(status["jobs"][0]["last_run"]["outcome"], "succeeded");
+    for c in status["checkpoints"].as_array().unwrap() {
+        assert_eq!(c["day"], "2026-03-07", "{c}");
+    }
+    let text = stdout(&at_sim_now_with(app, &jobs, &["status"], env).await);
+    assert!(text.contains("abandoned"), "{text}");
+}
+
+fn slow_sim() -> SimConfig {
+    SimConfig {
+        days: 40,
+        faults: Faults {
+            latency: Duration::from_millis(40),
+            ..Faults::default()
+        },
+        ..moving_sim()
+    }
+}
+
+#[tokio::test]
+async fn a_run_killed_with_sigkill_is_taken_over_at_once_by_the_next_run() {
+    let app = spawn_app(slow_sim()).await;
+    app.add_all_accounts().await;
+    let reg = registry(&app).await;
+    a_killed_run_is_taken_over(&app, &[], &reg).await;
+}
+
+#[tokio::test]
+async fn a_run_killed_with_sigkill_is_taken_over_at_once_on_postgres() {
+    let Some(url) = crate::postgres::fresh_database().await else {
+        return;
+    };
+    let app = spawn_app(slow_sim()).await;
+    let env = [("DATABASE_URL", url.as_str())];
+    add_accounts_with(&app, &env).await;
+    let reg = Registry::connect(&url).await.unwrap();
+    a_killed_run_is_taken_over(&app, &env, &reg).await;
+}
+
+#[tokio::test]
+async fn a_scheduler_that_loses_a_lease_stops_publishing_that_account() {
+    let app = spawn_app(SimConfig {
+        accounts: 1,
+        ..slow_sim()
+    })
+    .await;
+    app.add_all_accounts().await;
+    let job = CALLS_JOB.replace("2026-03-01", "2026-02-01") + "concurrency = 1\n";
+    let jobs = write_jobs(&app, &[("calls.toml", &job)]);
+    let now = app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let sid = AccountSid::parse(&app.sim.account_sids()[0]).unwrap();
+    let s = scheduler(&app, &jobs, CancellationToken::new()).await;
+    let reg = registry(&app).await;
+    let count = || async {
+        let p = reg.partitions(&sid, Resource::Calls).await.unwrap();
+        p.len()
+    };
+
+    let step = s.run_once(&Selection::Due, now);
+    let thief = async {
+        for _ in 0..600 {
+            if count().await >= 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Another process takes the pair over (as after this one stalled past its expiry).
+        reg.release_lease(&sid, Resource::Calls, s.holder())
+            .await
+            .unwrap();
+        let other = LeaseHolder::named("the new holder");
+        let granted = reg
+            .try_lease(&sid, Resource::Calls, &other, Duration::from_secs(600))
+            .await
+            .unwrap();
+        assert_eq!(granted, LeaseGrant::Granted);
+        count().await
+    };
+    let (outcome, at_theft) = tokio::join!(step, thief);
+
+    assert!(at_theft >= 3, "the run did not start");
+    let Outcome::Exported(reports) = outcome.unwrap() else {
+        panic!("the job was due")
+    };
+    let account = &reports[0].accounts[0];
+    assert!(account.lease_lost, "{account:?}");
+    assert_eq!(
+        account.checkpoint, None,
+        "the checkpoint is left to the new holder"
+    );
+    // At most the one window in flight when the lease went was published after it.
+    let after = count().await;
+    assert!(
+        after <= at_theft + 1,
+        "{after} partitions, {at_theft} at the theft"
+    );
+    assert!(after < 30, "the remaining windows were skipped");
+    let files = files_below(&app.output().join("calls")).len();
+    assert!(files <= at_theft + 1, "{files} files");
+    assert_eq!(reg.leases().await.unwrap()[0].holder, "the new holder");
+    // The account stays due for the new holder's scheduler or the next step.
+    assert!(matches!(
+        s.run_once(&Selection::Due, now).await.unwrap(),
+        Outcome::Exported(_)
+    ));
+}
+
+#[tokio::test]
+async fn backfill_takes_the_same_leases_and_exits_1_naming_a_busy_account() {
+    let app = spawn_app(moving_sim()).await;
+    app.add_all_accounts().await;
+    let sids = app.sim.account_sids();
+    let (busy, crashed) = (
+        AccountSid::parse(&sids[0]).unwrap(),
+        AccountSid::parse(&sids[1]).unwrap(),
+    );
+    let reg = registry(&app).await;
+    let ttl = Duration::from_secs(600);
+    let other = LeaseHolder::named("a scheduled run");
+    assert!(reg
+        .try_lease(&busy, Resource::Calls, &other, ttl)
+        .await
+        .unwrap()
+        .is_granted());
+    let dead = dead_holder("a killed backfill");
+    assert!(reg
+        .try_lease(&crashed, Resource::Calls, &dead, ttl)
+        .await
+        .unwrap()
+        .is_granted());
+
+    let out = app
+        .cli(&backfill("calls", "2026-03-01", "2026-03-03"))
+        .await;
+
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "not exported, another process is exporting them (run again once it is done): {busy}"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains(&format!(
+            "{busy}: not exported: another process (a scheduled run)"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let asked = requested_days(&app.sim.requests(), Resource::Calls);
+    assert!(!asked.contains_key(busy.as_str()));
+    assert_eq!(asked[crashed.as_str()], days("2026-03-01", "2026-03-03"));
+    assert_eq!(asked[&sids[2]], days("2026-03-01", "2026-03-03"));
+    let leases = reg.leases().await.unwrap();
+    assert_eq!(leases.len(), 1, "{leases:?}");
+    assert_eq!(leases[0].holder, "a scheduled run");
+
+    // Once the other process is done, the same backfill exports the account and exits 0.
+    reg.release_lease(&busy, Resource::Calls, &other)
+        .await
+        .unwrap();
+    let out = app
+        .cli(&backfill("calls", "2026-03-01", "2026-03-03"))
+        .await;
+    assert_success(&out);
+    for d in days("2026-03-01", "2026-03-03") {
+        let truth = app.sim.calls_on(busy.as_str(), d);
+        let file = partition_file(&app.output(), "calls", busy.as_str(), d);
+        assert_rows_match(&rows_of(&read_parquet(&file)), &truth, CALL_COLUMNS, "sid");
+    }
+    assert!(reg.leases().await.unwrap().is_empty());
 }

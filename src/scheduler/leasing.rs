@@ -1,0 +1,137 @@
+//! Taking, renewing and giving back the leases of a set of accounts for one resource: what
+//! `run`, `schedule`, `backfill` and `demo` all do around their windows.
+//!
+//! A pair held by a live process (or one not provably dead) is busy: it is not exported and
+//! is reported. A pair whose holder is provably dead is taken over at once. While windows run,
+//! [`Renewal`] extends the leases every third of their lifetime; a lease found taken over is
+//! marked lost in the [`LeaseScope`], which stops that account's remaining windows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::{AccountSid, Resource};
+use crate::export::LeaseScope;
+use crate::registry::{Account, LeaseGrant, LeaseHolder, Registry, RegistryError};
+
+/// The accounts whose lease was taken, and the others.
+#[derive(Debug, Default)]
+pub struct Leased {
+    pub accounts: Vec<Account>,
+    /// Held by another process, with its holder.
+    pub busy: Vec<(AccountSid, String)>,
+    /// Taken over from a holder whose process had died, with that holder.
+    pub taken_over: Vec<(AccountSid, String)>,
+}
+
+impl Leased {
+    pub fn sids(&self) -> Vec<AccountSid> {
+        self.accounts.iter().map(|a| a.sid.clone()).collect()
+    }
+}
+
+/// Takes the leases of `accounts` for `resource`. On an error, gives back those it took.
+pub async fn acquire(
+    registry: &Registry,
+    holder: &LeaseHolder,
+    resource: Resource,
+    accounts: Vec<Account>,
+    ttl: Duration,
+) -> Result<Leased, RegistryError> {
+    let mut leased = Leased::default();
+    for a in accounts {
+        match registry.try_lease(&a.sid, resource, holder, ttl).await {
+            Ok(LeaseGrant::Granted) => leased.accounts.push(a),
+            Ok(LeaseGrant::TookOver { from }) => {
+                leased.taken_over.push((a.sid.clone(), from));
+                leased.accounts.push(a);
+            }
+            Ok(LeaseGrant::Busy { holder: other }) => {
+                tracing::info!(account = %a.sid, %resource, holder = %other, "Another process is exporting this account; skipped");
+                leased.busy.push((a.sid, other));
+            }
+            Err(e) => {
+                release(registry, holder, resource, &leased.sids()).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(leased)
+}
+
+/// Gives back `holder`'s leases of `sids`; one that cannot be given back expires by itself.
+pub async fn release(
+    registry: &Registry,
+    holder: &LeaseHolder,
+    resource: Resource,
+    sids: &[AccountSid],
+) {
+    for sid in sids {
+        if let Err(e) = registry.release_lease(sid, resource, holder).await {
+            tracing::warn!(account = %sid, error = %e, "Cannot release a lease; it expires by itself");
+        }
+    }
+}
+
+/// Renews leases in the background until [`Renewal::stop`].
+pub struct Renewal {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Renewal {
+    /// Starts renewing `scope`'s leases of `sids` every third of `ttl`.
+    pub fn start(
+        registry: Registry,
+        scope: Arc<LeaseScope>,
+        resource: Resource,
+        sids: Vec<AccountSid>,
+        ttl: Duration,
+    ) -> Self {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(renew(registry, scope, resource, sids, ttl, stop.clone()));
+        Self { stop, task }
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// A lease found taken over is marked lost in `scope` and not renewed again.
+async fn renew(
+    registry: Registry,
+    scope: Arc<LeaseScope>,
+    resource: Resource,
+    sids: Vec<AccountSid>,
+    ttl: Duration,
+    stop: CancellationToken,
+) {
+    let every = (ttl / 3).max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.cancelled() => return,
+        }
+        for sid in &sids {
+            if scope.is_lost(sid) {
+                continue;
+            }
+            match registry
+                .renew_lease(sid, resource, scope.holder(), ttl)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(account = %sid, %resource, "Lease taken over by another process; this account's remaining windows are left to it");
+                    scope.lose(sid);
+                }
+                Err(e) => {
+                    tracing::warn!(account = %sid, error = %e, "Cannot renew a lease; trying again")
+                }
+            }
+        }
+    }
+}
