@@ -16,6 +16,7 @@
 //!   which windows a scheduled run exports and hands them to [`export`].
 //! - [`receiver`]: the Twilio Connect callback receiver (HTTP); writes accounts to the registry.
 //! - [`sim`]: the built-in Twilio API simulator.
+//! - [`redact`]: passwords hidden in URLs shown in messages, logs and `Debug`.
 //! - [`commands`]: one file per subcommand; the only place that uses `anyhow`.
 
 pub mod batch;
@@ -27,6 +28,7 @@ pub mod domain;
 pub mod export;
 pub mod fetch;
 pub mod receiver;
+pub mod redact;
 pub mod registry;
 pub mod scheduler;
 pub mod shutdown;
