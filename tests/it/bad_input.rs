@@ -197,10 +197,14 @@ async fn a_closed_stdout_ends_the_output_quietly_with_exit_0() {
         let (writer, reader) = tokio::net::unix::pipe::pipe().unwrap();
         drop(reader);
         let fd = writer.into_blocking_fd().unwrap();
+        // Not `output()`, which would replace stdout with a pipe of its own.
         let out = app
             .command(args)
             .stdout(std::process::Stdio::from(fd))
-            .output()
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+            .wait_with_output()
             .await
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
