@@ -2,9 +2,12 @@
 
 use std::net::SocketAddr;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::config::GlobalArgs;
+use secrecy::SecretString;
+
+use crate::config::{secret, GlobalArgs};
 
 /// Export the call logs and usage records of every Twilio account connected to your app
 /// (Twilio Connect) to partitioned Parquet.
@@ -21,6 +24,29 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the process's arguments like [`Parser::try_parse`], and notes in
+    /// [`GlobalArgs::auth_token_in_argv`] whether the Auth Token was given on the command line
+    /// (rather than in the environment or a file).
+    pub fn parse_args() -> Result<Self, clap::Error> {
+        Self::parse_from_args(std::env::args_os())
+    }
+
+    /// [`Cli::parse_args`] of the given arguments (the first is the program name).
+    pub fn parse_from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut command = Self::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        let mut cli = Self::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+        cli.global.auth_token_in_argv =
+            matches.value_source("auth_token") == Some(ValueSource::CommandLine);
+        Ok(cli)
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -139,8 +165,8 @@ pub struct BackfillArgs {
     /// Only these accounts (repeatable); default: every active account
     #[arg(long = "account", value_name = "AC…")]
     pub accounts: Vec<String>,
-    /// Windows exported at the same time [default: max-in-flight]
-    #[arg(long, value_name = "N")]
+    /// Windows exported at the same time, 1-256 [default: max-in-flight × accounts, at most 64]
+    #[arg(long, value_name = "N", value_parser = count(1, 256))]
     pub concurrency: Option<usize>,
 }
 
@@ -162,27 +188,28 @@ pub struct SimArgs {
     /// Seed of the generated data
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Number of accounts
-    #[arg(long, default_value_t = 3)]
+    /// Number of accounts, 1-1000
+    #[arg(long, default_value_t = 3, value_parser = count(1, 1000))]
     pub accounts: usize,
-    /// Days of history ending today
-    #[arg(long, default_value_t = 7)]
+    /// Days of history ending today, 1-3650
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub days: u32,
-    /// Average calls per account and day
-    #[arg(long, default_value_t = 40)]
+    /// Average calls per account and day, 0-100000
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub calls_per_day: u32,
     /// The Auth Token the simulator accepts [default: sim-auth-token]
     #[arg(
         long,
         env = "TWILIO_SIM_AUTH_TOKEN",
         hide_env_values = true,
-        global = true
+        global = true,
+        value_parser = secret
     )]
-    pub sim_auth_token: Option<String>,
+    pub sim_auth_token: Option<SecretString>,
     #[command(flatten)]
     pub faults: SimFaultArgs,
-    /// Subaccounts per account; the first is the Connect subaccount our app is granted (get-all)
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Subaccounts per account, 0-100; the first is the Connect subaccount our app is granted (get-all)
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = count(0, 100))]
     pub subaccounts: usize,
     /// The Authorize URL the consent page (/authorize/{CN…}) redirects to
     #[arg(long, value_name = "URL")]
@@ -223,14 +250,14 @@ pub struct SimDeauthorizeArgs {
 /// Faults the simulator injects (all off by default); choices derive from --seed.
 #[derive(clap::Args, Debug, Default)]
 pub struct SimFaultArgs {
-    /// Latency added to every API request, in milliseconds
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    /// Latency added to every API request, in milliseconds, 0-600000
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub latency_ms: u64,
-    /// Answer 429 while more than N requests of one account are in flight
-    #[arg(long, value_name = "N")]
+    /// Answer 429 while more than N requests of one account are in flight, 1-100000
+    #[arg(long, value_name = "N", value_parser = count(1, 100_000))]
     pub limit_in_flight: Option<usize>,
-    /// Answer 429 when one account sends more than N requests within a second
-    #[arg(long, value_name = "N")]
+    /// Answer 429 when one account sends more than N requests within a second, 1-1000000
+    #[arg(long, value_name = "N", value_parser = count(1, 1_000_000))]
     pub limit_per_second: Option<usize>,
     /// Share of 429s that carry Retry-After (0..1)
     #[arg(long, value_name = "P", default_value_t = 0.5)]
@@ -253,7 +280,12 @@ pub struct SimFaultArgs {
 /// `{output}/_state/`; it ignores the database, API and token options.
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
-    /// Days of history to export
-    #[arg(long, default_value_t = 7)]
+    /// Days of history to export, 1-3650
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub days: u32,
+}
+
+/// A count from `min` to `max` (clap's message on a bad value gives the range).
+fn count(min: u64, max: u64) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(min..=max)
 }

@@ -5,16 +5,18 @@
 //! resolves flag and env; the file only fills what both left unset. Nothing here touches the
 //! network or the database; a bad value fails before any work starts.
 
+mod file;
+
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use url::Url;
 
 use crate::domain::ConnectAppSid;
+use file::FileSettings;
 
 /// A bad option value; the message names the option and where it came from.
 #[derive(Debug, thiserror::Error)]
@@ -28,15 +30,25 @@ impl ConfigError {
 }
 
 /// The options every command shares. Doc comments are the `--help` text.
-#[derive(Args, Debug, Clone, Default)]
+///
+/// Values that may be secret (the token, the database URL) are [`SecretString`]s from the
+/// start; `Debug` shows the other URLs through [`crate::redact::url`].
+#[derive(Args, Clone, Default)]
 pub struct GlobalArgs {
     /// TOML file that may set any of these options (keys as the long flags, e.g. database_url)
     #[arg(long, env = "TWILIO_EXPORT_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// Registry and checkpoints: sqlite://FILE (created if missing) or postgres://… [default: sqlite://twilio-export.db]
-    #[arg(long, env = "DATABASE_URL", global = true, value_name = "URL")]
-    pub database_url: Option<String>,
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL",
+        value_parser = secret
+    )]
+    pub database_url: Option<SecretString>,
 
     /// Where Parquet goes: a directory, file://…, s3://bucket/prefix, gs://…, az://… [default: ./export]
     #[arg(long, env = "EXPORT_OUTPUT", global = true, value_name = "LOCATION")]
@@ -46,15 +58,18 @@ pub struct GlobalArgs {
     #[arg(long, env = "TWILIO_API_BASE", global = true, value_name = "URL")]
     pub api_base: Option<String>,
 
-    /// The Connect app owner's Auth Token (never printed)
+    /// The Connect app owner's Auth Token (never printed). Prefer the environment variable or
+    /// --auth-token-file: a value on the command line is visible to every local user (ps,
+    /// /proc/PID/cmdline)
     #[arg(
         long,
         env = "TWILIO_AUTH_TOKEN",
         global = true,
         hide_env_values = true,
-        value_name = "TOKEN"
+        value_name = "TOKEN",
+        value_parser = secret
     )]
-    pub auth_token: Option<String>,
+    pub auth_token: Option<SecretString>,
 
     /// File holding the Auth Token (used when no token is given directly)
     #[arg(
@@ -64,6 +79,10 @@ pub struct GlobalArgs {
         value_name = "FILE"
     )]
     pub auth_token_file: Option<PathBuf>,
+
+    /// Set when the Auth Token came from the command line (see [`crate::cli::Cli::parse_args`]).
+    #[arg(skip)]
+    pub auth_token_in_argv: bool,
 
     /// Our Connect App (CN…)
     #[arg(
@@ -87,7 +106,7 @@ pub struct GlobalArgs {
     )]
     pub log_format: Option<String>,
 
-    /// Most requests per second to one account [default: 25]
+    /// Most requests per second to one account, 1-10000 [default: 25]
     #[arg(
         long,
         env = "TWILIO_EXPORT_RATE_LIMIT",
@@ -96,7 +115,7 @@ pub struct GlobalArgs {
     )]
     pub rate_limit: Option<String>,
 
-    /// Most concurrent requests to one account [default: 4]
+    /// Most concurrent requests to one account, 1-1000 [default: 4]
     #[arg(
         long,
         env = "TWILIO_EXPORT_MAX_IN_FLIGHT",
@@ -105,7 +124,7 @@ pub struct GlobalArgs {
     )]
     pub max_in_flight: Option<String>,
 
-    /// Most requests per second in all [default: none]
+    /// Most requests per second in all, 1-10000 [default: none]
     #[arg(
         long,
         env = "TWILIO_EXPORT_GLOBAL_RATE_LIMIT",
@@ -114,7 +133,7 @@ pub struct GlobalArgs {
     )]
     pub global_rate_limit: Option<String>,
 
-    /// Seconds one request may spend waiting out 429s before its window fails [default: 600]
+    /// Seconds one request may spend waiting out 429s before its window fails, 1-86400 [default: 600]
     #[arg(
         long,
         env = "TWILIO_EXPORT_RETRY_BUDGET",
@@ -124,22 +143,31 @@ pub struct GlobalArgs {
     pub retry_budget: Option<String>,
 }
 
-/// The same keys as [`GlobalArgs`], read from the TOML file.
-#[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    database_url: Option<String>,
-    output: Option<String>,
-    api_base: Option<String>,
-    auth_token: Option<String>,
-    auth_token_file: Option<PathBuf>,
-    connect_app_sid: Option<String>,
-    jobs_dir: Option<PathBuf>,
-    log_format: Option<String>,
-    rate_limit: Option<toml::Value>,
-    max_in_flight: Option<toml::Value>,
-    global_rate_limit: Option<toml::Value>,
-    retry_budget: Option<toml::Value>,
+impl fmt::Debug for GlobalArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = |v: &Option<String>| v.as_deref().map(crate::redact::url);
+        f.debug_struct("GlobalArgs")
+            .field("config", &self.config)
+            .field("database_url", &self.database_url)
+            .field("output", &url(&self.output))
+            .field("api_base", &url(&self.api_base))
+            .field("auth_token", &self.auth_token)
+            .field("auth_token_file", &self.auth_token_file)
+            .field("auth_token_in_argv", &self.auth_token_in_argv)
+            .field("connect_app_sid", &self.connect_app_sid)
+            .field("jobs_dir", &self.jobs_dir)
+            .field("log_format", &self.log_format)
+            .field("rate_limit", &self.rate_limit)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("global_rate_limit", &self.global_rate_limit)
+            .field("retry_budget", &self.retry_budget)
+            .finish()
+    }
+}
+
+/// Clap's parser for values that may be secret: any text, kept as a [`SecretString`].
+pub(crate) fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(text))
 }
 
 /// Default per-account request rate. Twilio limits concurrency, not rate, and does not publish
@@ -150,6 +178,14 @@ pub const DEFAULT_MAX_IN_FLIGHT: u32 = 4;
 /// Default time one request may spend waiting out 429s: generous, since a 429 was not
 /// processed and waiting costs nothing but time.
 pub const DEFAULT_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Requests per second (`--rate-limit`, `--global-rate-limit`): far above anything Twilio
+/// accepts, and low enough that the spacing between requests stays a positive time.
+pub const RATE_LIMITS: RangeInclusive<u32> = 1..=10_000;
+/// Requests in flight per account (`--max-in-flight`).
+pub const MAX_IN_FLIGHT: RangeInclusive<u32> = 1..=1_000;
+/// Seconds of waiting out 429s per request (`--retry-budget`): up to a day.
+pub const RETRY_BUDGETS: RangeInclusive<u32> = 1..=86_400;
 
 /// The Connect app owner's Auth Token. Its `Debug` is redacted and it has no `Display`.
 #[derive(Clone)]
@@ -173,6 +209,51 @@ impl AuthToken {
 impl fmt::Debug for AuthToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AuthToken([redacted])")
+    }
+}
+
+/// The registry's database URL: `sqlite:…` or `postgres://…`. It may carry a password (in
+/// its user-info or as `?password=`), so its `Display` and `Debug` show it with every
+/// password hidden ([`crate::redact::url`]); only [`DatabaseUrl::expose`] gives the URL to
+/// connect with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub const DEFAULT: &'static str = "sqlite://twilio-export.db";
+
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if known.iter().any(|scheme| text.starts_with(scheme)) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(ConfigError::new(format!(
+                "database-url: {:?} is neither sqlite://… nor postgres://…",
+                crate::redact::url(text)
+            )))
+        }
+    }
+
+    /// A SQLite file.
+    pub fn sqlite_file(path: &Path) -> Self {
+        Self(format!("sqlite://{}", path.display()))
+    }
+
+    /// The URL with its password, for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::redact::url(&self.0))
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
     }
 }
 
@@ -203,8 +284,8 @@ impl Default for Limits {
     }
 }
 
-/// Where output goes, parsed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where output goes, parsed. `Display` and `Debug` hide any password in a URL.
+#[derive(Clone, PartialEq, Eq)]
 pub enum OutputLocation {
     /// A local directory.
     Local(PathBuf),
@@ -225,7 +306,8 @@ impl OutputLocation {
                 "s3" | "s3a" | "gs" | "az" | "adl" | "azure" | "abfs" | "abfss" | "http"
                 | "https" => Ok(Self::Remote(url)),
                 other => Err(ConfigError::new(format!(
-                    "output: unsupported scheme {other:?} in {value:?} (expected a directory, file://, s3://, gs:// or az://)"
+                    "output: unsupported scheme {other:?} in {:?} (expected a directory, file://, s3://, gs:// or az://)",
+                    crate::redact::url(value)
                 ))),
             },
             // No scheme, or a one-letter one (a Windows drive): a path.
@@ -238,15 +320,24 @@ impl fmt::Display for OutputLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Local(p) => write!(f, "{}", p.display()),
-            Self::Remote(u) => write!(f, "{u}"),
+            Self::Remote(u) => f.write_str(&crate::redact::url(u.as_str())),
         }
     }
 }
 
-/// The validated configuration.
+impl fmt::Debug for OutputLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Local(p) => f.debug_tuple("Local").field(p).finish(),
+            Self::Remote(_) => f.debug_tuple("Remote").field(&self.to_string()).finish(),
+        }
+    }
+}
+
+/// The validated configuration. Its `Debug` shows no secret.
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub output: OutputLocation,
     pub api_base: Url,
     /// Absent unless given; commands that call the API ask for it with [`Config::auth_token`].
@@ -261,64 +352,33 @@ impl Config {
     /// Merges flags/env with the optional TOML file and validates every value.
     pub fn load(args: &GlobalArgs) -> Result<Self, ConfigError> {
         let file = match &args.config {
-            Some(path) => read_file(path)?,
+            Some(path) => file::read(path)?,
             None => FileSettings::default(),
         };
+        let limits = limits(args, &file)?;
         let pick = |a: &Option<String>, f: Option<String>| a.clone().or(f);
 
-        let database_url = pick(&args.database_url, file.database_url)
-            .unwrap_or_else(|| "sqlite://twilio-export.db".to_owned());
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
-        {
-            return Err(ConfigError::new(format!(
-                "database-url: {:?} is neither sqlite://… nor postgres://…",
-                redact_url(&database_url)
-            )));
-        }
-
+        let database_url = match args.database_url.as_ref().or(file.database_url.as_ref()) {
+            Some(url) => DatabaseUrl::parse(url.expose_secret())?,
+            None => DatabaseUrl(DatabaseUrl::DEFAULT.to_owned()),
+        };
         let output = OutputLocation::parse(
             &pick(&args.output, file.output).unwrap_or_else(|| "./export".to_owned()),
         )?;
-
-        let api_base_raw = pick(&args.api_base, file.api_base)
-            .unwrap_or_else(|| "https://api.twilio.com".to_owned());
-        let api_base = Url::parse(&api_base_raw)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            .ok_or_else(|| {
-                ConfigError::new(format!("api-base: {api_base_raw:?} is not an http(s) URL"))
-            })?;
-
-        let token_file = args.auth_token_file.clone().or(file.auth_token_file);
-        let auth_token = match (args.auth_token.clone().or(file.auth_token), token_file) {
-            (Some(t), _) => Some(AuthToken::new(t)?),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    ConfigError::new(format!(
-                        "auth-token-file: cannot read {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                Some(AuthToken::new(text).map_err(|_| {
-                    ConfigError::new(format!("auth-token-file: {} is empty", path.display()))
-                })?)
-            }
-            (None, None) => None,
-        };
-
+        let api_base = api_base(pick(&args.api_base, file.api_base).as_deref())?;
+        let auth_token = auth_token(
+            args.auth_token.as_ref().or(file.auth_token.as_ref()),
+            args.auth_token_file.clone().or(file.auth_token_file),
+        )?;
         let connect_app_sid = pick(&args.connect_app_sid, file.connect_app_sid)
             .map(|s| ConnectAppSid::parse(&s))
             .transpose()
             .map_err(|e| ConfigError::new(format!("connect-app-sid: {e}")))?;
-
         let jobs_dir = args
             .jobs_dir
             .clone()
             .or(file.jobs_dir)
             .unwrap_or_else(|| PathBuf::from("./jobs"));
-
         let log_format = match pick(&args.log_format, file.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -327,21 +387,6 @@ impl Config {
                     "log-format: {other:?} is neither text nor json"
                 )))
             }
-        };
-
-        let limits = Limits {
-            rate_limit: number("rate-limit", &args.rate_limit, file.rate_limit)?
-                .unwrap_or(DEFAULT_RATE_LIMIT),
-            max_in_flight: number("max-in-flight", &args.max_in_flight, file.max_in_flight)?
-                .unwrap_or(DEFAULT_MAX_IN_FLIGHT),
-            global_rate_limit: number(
-                "global-rate-limit",
-                &args.global_rate_limit,
-                file.global_rate_limit,
-            )?,
-            retry_budget: number("retry-budget", &args.retry_budget, file.retry_budget)?
-                .map(|s| std::time::Duration::from_secs(s.into()))
-                .unwrap_or(DEFAULT_RETRY_BUDGET),
         };
 
         Ok(Self {
@@ -360,7 +405,7 @@ impl Config {
     pub fn auth_token(&self) -> Result<&AuthToken, ConfigError> {
         self.auth_token.as_ref().ok_or_else(|| {
             ConfigError::new(
-                "no auth token: set TWILIO_AUTH_TOKEN, TWILIO_AUTH_TOKEN_FILE or --auth-token",
+                "no auth token: set TWILIO_AUTH_TOKEN or TWILIO_AUTH_TOKEN_FILE (or --auth-token-file)",
             )
         })
     }
@@ -372,6 +417,80 @@ impl Config {
     }
 }
 
+/// The API base: an http(s) URL with a host and without credentials (ours go in a header).
+fn api_base(given: Option<&str>) -> Result<Url, ConfigError> {
+    let raw = given.unwrap_or("https://api.twilio.com");
+    let shown = crate::redact::url(raw);
+    let url = Url::parse(raw)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| ConfigError::new(format!("api-base: {shown:?} is not an http(s) URL")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::new(format!(
+            "api-base: {shown:?} carries credentials; give the token as TWILIO_AUTH_TOKEN instead"
+        )));
+    }
+    Ok(url)
+}
+
+/// The token given directly, else the one in the token file, else none.
+fn auth_token(
+    given: Option<&SecretString>,
+    file: Option<PathBuf>,
+) -> Result<Option<AuthToken>, ConfigError> {
+    match (given, file) {
+        (Some(t), _) => Ok(Some(AuthToken::new(t.expose_secret().to_owned())?)),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError::new(format!(
+                    "auth-token-file: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let token = AuthToken::new(text).map_err(|_| {
+                ConfigError::new(format!("auth-token-file: {} is empty", path.display()))
+            })?;
+            Ok(Some(token))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn limits(args: &GlobalArgs, file: &FileSettings) -> Result<Limits, ConfigError> {
+    let rate_limit = number(
+        "rate-limit",
+        &args.rate_limit,
+        &file.rate_limit,
+        RATE_LIMITS,
+    )?;
+    let max_in_flight = number(
+        "max-in-flight",
+        &args.max_in_flight,
+        &file.max_in_flight,
+        MAX_IN_FLIGHT,
+    )?;
+    let global_rate_limit = number(
+        "global-rate-limit",
+        &args.global_rate_limit,
+        &file.global_rate_limit,
+        RATE_LIMITS,
+    )?;
+    let retry_budget = number(
+        "retry-budget",
+        &args.retry_budget,
+        &file.retry_budget,
+        RETRY_BUDGETS,
+    )?;
+    Ok(Limits {
+        rate_limit: rate_limit.unwrap_or(DEFAULT_RATE_LIMIT),
+        max_in_flight: max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+        global_rate_limit,
+        retry_budget: retry_budget
+            .map(|s| std::time::Duration::from_secs(s.into()))
+            .unwrap_or(DEFAULT_RETRY_BUDGET),
+    })
+}
+
 /// Reads the only log format option early, before the rest is validated, so that even a
 /// configuration error is logged in the format asked for.
 pub fn peek_log_format(args: &GlobalArgs) -> LogFormat {
@@ -381,54 +500,44 @@ pub fn peek_log_format(args: &GlobalArgs) -> LogFormat {
     }
 }
 
-fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(format!("config: cannot read {}: {e}", path.display())))?;
-    // Accept the flags' spelling (database-url) as well as TOML's usual one (database_url).
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| ConfigError::new(format!("config: {}: {e}", path.display())))?;
-    let table: toml::Table = table
-        .into_iter()
-        .map(|(k, v)| (k.replace('-', "_"), v))
-        .collect();
-    FileSettings::deserialize(toml::Value::Table(table))
-        .map_err(|e| ConfigError::new(format!("config: {}: {e}", path.display())))
-}
-
+/// A whole number within `range`, from the flag/env or else the file; the message gives the
+/// range.
 fn number(
     name: &str,
     arg: &Option<String>,
-    file: Option<toml::Value>,
+    file: &Option<toml::Value>,
+    range: RangeInclusive<u32>,
 ) -> Result<Option<u32>, ConfigError> {
+    let allowed = format!("a whole number from {} to {}", range.start(), range.end());
     let raw = match (arg, file) {
-        (Some(a), _) => a.clone(),
+        (Some(a), _) => a.trim().to_owned(),
         (None, Some(toml::Value::Integer(i))) => i.to_string(),
-        (None, Some(toml::Value::String(s))) => s,
+        (None, Some(toml::Value::String(s))) => s.trim().to_owned(),
         (None, Some(other)) => {
             return Err(ConfigError::new(format!(
-                "{name}: {other} is not a whole number"
+                "{name}: expected {allowed}, found {}",
+                other.type_str()
             )))
         }
         (None, None) => return Ok(None),
     };
-    match u32::from_str(raw.trim()) {
-        Ok(n) if n > 0 => Ok(Some(n)),
-        _ => Err(ConfigError::new(format!(
-            "{name}: {raw:?} is not a whole number above 0"
+    match raw.parse::<u64>() {
+        Ok(n) => u32::try_from(n)
+            .ok()
+            .filter(|n| range.contains(n))
+            .map(Some)
+            .ok_or_else(|| {
+                ConfigError::new(format!("{name}: {n} is out of range: expected {allowed}"))
+            }),
+        Err(_) => Err(ConfigError::new(format!(
+            "{name}: {raw:?} is not {allowed}"
         ))),
     }
 }
 
 /// A database URL with any password replaced, for messages.
 pub fn redact_url(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("****"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
-    }
+    crate::redact::url(url)
 }
 
 #[cfg(test)]
@@ -442,7 +551,7 @@ mod tests {
     #[test]
     fn defaults_apply_when_nothing_is_set() {
         let c = Config::load(&args()).unwrap();
-        assert_eq!(c.database_url, "sqlite://twilio-export.db");
+        assert_eq!(c.database_url.expose(), "sqlite://twilio-export.db");
         assert_eq!(c.output, OutputLocation::Local(PathBuf::from("./export")));
         assert_eq!(c.api_base.as_str(), "https://api.twilio.com/");
         assert_eq!(c.limits, Limits::default());
@@ -504,5 +613,71 @@ mod tests {
         a.config = Some(path);
         let err = Config::load(&a).unwrap_err().to_string();
         assert!(err.contains("outptu"), "{err}");
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_with_the_range() {
+        type Case = (fn(&mut GlobalArgs, &str), &'static str, &'static str);
+        let cases: [Case; 4] = [
+            (|a, v| a.rate_limit = Some(v.into()), "rate-limit", "10000"),
+            (
+                |a, v| a.global_rate_limit = Some(v.into()),
+                "global-rate-limit",
+                "10000",
+            ),
+            (
+                |a, v| a.max_in_flight = Some(v.into()),
+                "max-in-flight",
+                "1000",
+            ),
+            (
+                |a, v| a.retry_budget = Some(v.into()),
+                "retry-budget",
+                "86400",
+            ),
+        ];
+        for (set, name, max) in cases {
+            for bad in ["0", "4294967295", "4294967296", "-1"] {
+                let mut a = args();
+                set(&mut a, bad);
+                let err = Config::load(&a).unwrap_err().to_string();
+                assert!(err.starts_with(name), "{err}");
+                assert!(err.contains(&format!("from 1 to {max}")), "{err}");
+            }
+            let mut a = args();
+            set(&mut a, max);
+            assert!(Config::load(&a).is_ok(), "{name} {max}");
+        }
+    }
+
+    #[test]
+    fn no_password_shows_in_config_debug_or_messages() {
+        let mut a = args();
+        a.database_url =
+            Some("postgres://me:hunter1@db/x?password=hunter2&sslpassword=hunter3".into());
+        a.auth_token = Some("hunter4".into());
+        a.output = Some("https://me:hunter5@store.example.com/x?sig=hunter6".into());
+        let c = Config::load(&a).unwrap();
+        let shown = format!("{c:?} {} {} {a:?}", c.database_url, c.output);
+        assert!(!shown.contains("hunter"), "{shown}");
+        assert!(
+            shown.contains("postgres://me:****@db/x?password=****"),
+            "{shown}"
+        );
+        assert!(c.database_url.expose().contains("hunter2"));
+
+        a.database_url = Some("mysql://me:hunter1@db/x?password=hunter2".into());
+        let err = Config::load(&a).unwrap_err().to_string();
+        assert!(
+            err.starts_with("database-url") && !err.contains("hunter"),
+            "{err}"
+        );
+        let mut a = args();
+        a.api_base = Some("https://AC1:hunter7@api.twilio.com".into());
+        let err = Config::load(&a).unwrap_err().to_string();
+        assert!(
+            err.contains("carries credentials") && !err.contains("hunter"),
+            "{err}"
+        );
     }
 }

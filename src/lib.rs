@@ -17,6 +17,7 @@
 //! - [`receiver`]: the Twilio Connect callback receiver (HTTP); writes accounts to the registry.
 //! - [`process`]: who this process is, and whether one recorded in the registry is dead.
 //! - [`sim`]: the built-in Twilio API simulator.
+//! - [`redact`]: passwords hidden in URLs shown in messages, logs and `Debug`.
 //! - [`commands`]: one file per subcommand; the only place that uses `anyhow`.
 
 pub mod batch;
@@ -29,6 +30,7 @@ pub mod export;
 pub mod fetch;
 pub mod process;
 pub mod receiver;
+pub mod redact;
 pub mod registry;
 pub mod scheduler;
 pub mod shutdown;

@@ -3,14 +3,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use twilio_export::cli::Cli;
-use twilio_export::commands::{self, Exit};
+use twilio_export::commands::{self, stdout, Exit};
 use twilio_export::{config, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -23,12 +22,20 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(config::peek_log_format(&cli.global));
-    match commands::dispatch(cli).await {
-        Ok(Exit::Success) => ExitCode::SUCCESS,
-        Ok(Exit::Failed) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
+    if cli.global.auth_token_in_argv {
+        tracing::warn!(
+            "--auth-token on the command line can be read by every local user (ps, /proc/PID/cmdline); \
+             give the token as TWILIO_AUTH_TOKEN or in a file (--auth-token-file, TWILIO_AUTH_TOKEN_FILE)"
+        );
     }
+    let code = match commands::dispatch(cli).await {
+        Ok(Exit::Success) => 0,
+        Ok(Exit::Failed) => 1,
+        Err(e) => {
+            eprintln!("error: {}", commands::report(&e));
+            2
+        }
+    };
+    // Output that could not be written (other than to a reader that left) is a failure.
+    ExitCode::from(if stdout::failed() { code.max(1) } else { code })
 }

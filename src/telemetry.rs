@@ -1,18 +1,140 @@
 //! Logging: `tracing` to stderr as text or JSON, filtered by `RUST_LOG` (default `info`).
+//!
+//! Logged values come from outside (API answers, callback parameters, paths). In text logs
+//! every control character in a field or message is escaped ([`escape_controls`]), so a value
+//! can neither start a forged log line (`\n`) nor drive the terminal (`\x1b[2J`); JSON logs are
+//! escaped by JSON. Colours are used only when stderr is a terminal.
 
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::io::IsTerminal;
+
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::{DefaultFields, Writer};
+use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// sqlx warns about connection parameters it does not know and prints their values, which
+/// may be passwords (`?sslpassword=…`); that warning is never shown.
+const QUIET: &str = "sqlx_postgres::options=error";
+
 /// Installs the global subscriber. Safe to call more than once (later calls do nothing).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,reqwest=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,reqwest=warn"))
+        .add_directive(QUIET.parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Text => builder.with_target(false).try_init(),
+        LogFormat::Text => builder
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .fmt_fields(EscapedFields::default())
+            .try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// `text` with every control character written as an escape (`\n`, `\r`, `\t`, `\u{1b}`).
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let _ = Escaping(&mut out).write_str(text);
+    Cow::Owned(out)
+}
+
+/// The text formatter's fields (of events and spans) as tracing-subscriber writes them, with
+/// control characters escaped. The fields are written without colours, so every control
+/// character in them came from a value.
+#[derive(Default)]
+pub struct EscapedFields(DefaultFields);
+
+impl<'writer> FormatFields<'writer> for EscapedFields {
+    fn format_fields<R: RecordFields>(
+        &self,
+        mut writer: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
+        let mut escaping = Escaping(&mut writer);
+        self.0.format_fields(Writer::new(&mut escaping), fields)
+    }
+}
+
+/// A `fmt::Write` that escapes control characters on their way through.
+struct Escaping<W>(W);
+
+impl<W: fmt::Write> fmt::Write for Escaping<W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut rest = s;
+        while let Some(at) = rest.find(char::is_control) {
+            self.0.write_str(&rest[..at])?;
+            let c = rest[at..].chars().next().expect("found above");
+            match c {
+                '\n' => self.0.write_str("\\n")?,
+                '\r' => self.0.write_str("\\r")?,
+                '\t' => self.0.write_str("\\t")?,
+                other => write!(self.0, "\\u{{{:x}}}", u32::from(other))?,
+            }
+            rest = &rest[at + c.len_utf8()..];
+        }
+        self.0.write_str(rest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_nothing_else() {
+        assert_eq!(
+            escape_controls("a\nb\r\tc\u{1b}[2Jd\u{7f}é"),
+            "a\\nb\\r\\tc\\u{1b}[2Jd\\u{7f}é"
+        );
+        assert!(matches!(escape_controls("plain é"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn text_log_lines_escape_values_and_messages() {
+        use std::sync::{Arc, Mutex};
+
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .fmt_fields(EscapedFields::default())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("window", path = %"/a\nb");
+            let _entered = span.enter();
+            let forged = "x\nINFO forged line\u{1b}[2J";
+            tracing::warn!(value = %forged, debug = ?forged, "said {forged}");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(
+            text.contains("value=x\\nINFO forged line\\u{1b}[2J"),
+            "{text}"
+        );
+        assert!(text.contains("said x\\nINFO forged line"), "{text}");
+        assert!(text.contains("path=/a\\nb"), "{text}");
+    }
 }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::backfill::{default_concurrency, export_range, print_left, print_summary};
 use super::{exporter, Exit};
 use crate::cli::DemoArgs;
-use crate::config::{AuthToken, Config, OutputLocation};
+use crate::config::{AuthToken, Config, DatabaseUrl, OutputLocation};
 use crate::domain::{AccountSid, DayRange, Resource};
 use crate::shutdown;
 use crate::sim::{self, SimConfig, Simulator};
@@ -55,7 +55,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
     let mut demo_config = config
         .clone()
         .with_auth_token(AuthToken::new(simulator.config().auth_token.clone())?);
-    demo_config.database_url = format!("sqlite://{}", db.display());
+    demo_config.database_url = DatabaseUrl::sqlite_file(&db);
     demo_config.api_base = base.parse()?;
 
     println!(

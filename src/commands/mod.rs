@@ -1,6 +1,27 @@
 //! One file per subcommand. The only place that uses `anyhow`: commands build the pipeline's
 //! parts from the validated [`Config`] and turn outcomes into exit codes.
 
+/// `println!` for commands: std's, except that a closed stdout ends the output quietly
+/// instead of panicking ([`stdout`]). Defined before the command modules, so it shadows
+/// std's in all of them.
+macro_rules! println {
+    () => {
+        $crate::commands::stdout::write(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::commands::stdout::write(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for commands; see `println!` above.
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::commands::stdout::write(format_args!($($arg)*))
+    };
+}
+
+pub mod stdout;
+
 pub mod accounts;
 pub mod backfill;
 pub mod demo;
@@ -46,8 +67,26 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     }
 }
 
+/// An error as one line for people: the message and then each cause not already shown (a
+/// library error whose message includes its source would otherwise show it twice), with
+/// control characters escaped (messages may quote what a server sent).
+pub fn report(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    crate::telemetry::escape_controls(&text).into_owned()
+}
+
 pub(crate) async fn open_registry(config: &Config) -> anyhow::Result<Registry> {
-    Ok(Registry::connect(&config.database_url).await?)
+    Ok(Registry::connect(config.database_url.expose()).await?)
 }
 
 pub(crate) fn client(config: &Config, cancel: CancellationToken) -> anyhow::Result<TwilioClient> {

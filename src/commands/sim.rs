@@ -2,6 +2,7 @@
 //! which sends our receiver a (signed or deliberately mis-signed) deauthorize callback.
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 
 use super::Exit;
 use crate::cli::{SimArgs, SimCommand, SimDeauthorizeArgs};
@@ -10,7 +11,8 @@ use crate::sim::{self, Faults, SimConfig, Simulator};
 
 pub async fn run(args: SimArgs) -> anyhow::Result<Exit> {
     if let Some(SimCommand::Deauthorize(cb)) = args.command {
-        return deauthorize(args.seed, args.sim_auth_token, cb).await;
+        let token = args.sim_auth_token.map(|t| t.expose_secret().to_owned());
+        return deauthorize(args.seed, token, cb).await;
     }
     let mut cfg = SimConfig {
         seed: args.seed,
@@ -43,7 +45,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<Exit> {
         revoke_after: f.revoke_after,
     };
     if let Some(token) = args.sim_auth_token {
-        cfg.auth_token = token;
+        cfg.auth_token = token.expose_secret().to_owned();
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

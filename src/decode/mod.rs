@@ -19,7 +19,7 @@ pub use page::{decode_page, DecodedPage};
 pub enum DecodeError {
     /// The body is not the JSON page we expect (cut off, HTML, wrong shape).
     #[error("the page is not valid JSON of the expected shape: {0}")]
-    Malformed(#[from] serde_json::Error),
+    Malformed(serde_json::Error),
     /// One record holds a value that cannot be typed exactly.
     #[error("record {record}: field {field}: {reason}")]
     Field {
@@ -27,6 +27,13 @@ pub enum DecodeError {
         field: &'static str,
         reason: String,
     },
+}
+
+// The message shows the cause, so it is not also returned as `source()`.
+impl From<serde_json::Error> for DecodeError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Malformed(e)
+    }
 }
 
 /// A record type that a page can hold.

@@ -173,7 +173,7 @@ impl TwilioClient {
                     Err(source) => {
                         return Err(FetchError::Decode {
                             path: uri.path().to_owned(),
-                            source,
+                            cause: source,
                         })
                     }
                 },

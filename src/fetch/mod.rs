@@ -52,11 +52,10 @@ pub enum FetchError {
     #[error("refusing to follow page link {0:?}: not a relative API path")]
     BadLink(String),
     /// A record whose value cannot be typed; retrying would give the same.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Decode {
         path: String,
-        #[source]
-        source: crate::decode::DecodeError,
+        cause: crate::decode::DecodeError,
     },
     /// The run is shutting down.
     #[error("cancelled")]

@@ -118,7 +118,7 @@ async fn handle(
         ) => {
             return Err(ReceiverError::NotGranted {
                 account: sid,
-                source: e,
+                cause: e,
             })
         }
         Err(e) => return Err(ReceiverError::Unavailable(e)),

@@ -22,15 +22,14 @@ pub enum ReceiverError {
     #[error("the state parameter does not match the state cookie")]
     BadState,
     /// The API did not accept the sid with our token: the grant is forged, stale or revoked.
-    #[error("Twilio did not confirm the grant of {account}: {source}")]
+    #[error("Twilio did not confirm the grant of {account}: {cause}")]
     NotGranted {
         account: AccountSid,
-        #[source]
-        source: FetchError,
+        cause: FetchError,
     },
     /// The API could not be asked (timeouts, 5xx, retries used up).
     #[error("cannot confirm the grant with the Twilio API: {0}")]
-    Unavailable(#[source] FetchError),
+    Unavailable(FetchError),
     /// A deauthorize callback without `X-Twilio-Signature`.
     #[error("the X-Twilio-Signature header is missing")]
     MissingSignature,
@@ -44,7 +43,7 @@ pub enum ReceiverError {
     #[error("the request timed out")]
     Timeout,
     /// Our own fault; the cause is logged, never shown.
-    #[error("registry: {0}")]
+    #[error(transparent)]
     Registry(#[from] RegistryError),
 }
 

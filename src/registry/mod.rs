@@ -28,24 +28,26 @@ use crate::config::redact_url;
 /// What the caller can do about a database error.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("cannot open the database {url}: {source}")]
-    Open {
-        url: String,
-        #[source]
-        source: sqlx::Error,
-    },
-    #[error("cannot migrate the database {url}: {source}")]
+    #[error("cannot open the database {url}: {cause}")]
+    Open { url: String, cause: sqlx::Error },
+    #[error("cannot migrate the database {url}: {cause}")]
     Migrate {
         url: String,
-        #[source]
-        source: sqlx::migrate::MigrateError,
+        cause: sqlx::migrate::MigrateError,
     },
     #[error("account {0} is not registered")]
     NotFound(String),
     #[error("the database holds an unreadable value: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
-    Other(#[from] sqlx::Error),
+    Other(sqlx::Error),
+}
+
+// Messages show their cause, so no variant also returns it as `source()`.
+impl From<sqlx::Error> for RegistryError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Other(e)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,7 +85,7 @@ impl Registry {
         };
         let open = |source| RegistryError::Open {
             url: shown.clone(),
-            source,
+            cause: source,
         };
         let options = AnyConnectOptions::from_str(&url)
             .map_err(open)?
@@ -113,7 +115,7 @@ impl Registry {
             .await
             .map_err(|source| RegistryError::Migrate {
                 url: shown.clone(),
-                source,
+                cause: source,
             })?;
         Ok(Self { pool, backend })
     }

@@ -23,29 +23,25 @@ const STALE_STAGING: Duration = Duration::from_secs(6 * 3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("output {location} is not writable: {source}")]
+    #[error("output {location} is not writable: {cause}")]
     Unwritable {
         location: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("cannot publish {location}: {source}")]
+    #[error("cannot publish {location}: {cause}")]
     Publish {
         location: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("cannot open output {location}: {source}")]
+    #[error("cannot open output {location}: {cause}")]
     Open {
         location: String,
-        #[source]
-        source: object_store::Error,
+        cause: object_store::Error,
     },
-    #[error("object store error at {location}: {source}")]
+    #[error("object store error at {location}: {cause}")]
     Remote {
         location: String,
-        #[source]
-        source: object_store::Error,
+        cause: object_store::Error,
     },
 }
 
@@ -70,7 +66,7 @@ impl Store {
             OutputLocation::Remote(url) => {
                 let open = |source| StoreError::Open {
                     location: url.to_string(),
-                    source,
+                    cause: source,
                 };
                 let store: Arc<dyn ObjectStore> = match url.scheme() {
                     "s3" | "s3a" => Arc::new(
@@ -122,7 +118,7 @@ impl Store {
         let dir = self.staging_dir();
         let unwritable = |source| StoreError::Unwritable {
             location: dir.display().to_string(),
-            source,
+            cause: source,
         };
         tokio::fs::create_dir_all(&dir).await.map_err(unwritable)?;
         let probe = dir.join(format!("probe-{}.tmp", uuid::Uuid::new_v4()));
@@ -180,7 +176,7 @@ impl Store {
                 let target = root.join(key);
                 let failed = |source| StoreError::Publish {
                     location: target.display().to_string(),
-                    source,
+                    cause: source,
                 };
                 let parent = target.parent().expect("keys have a directory");
                 tokio::fs::create_dir_all(parent).await.map_err(failed)?;
@@ -196,7 +192,7 @@ impl Store {
                 let _ = tokio::fs::remove_file(staged).await;
                 result.map_err(|source| StoreError::Remote {
                     location: self.describe(key),
-                    source,
+                    cause: source,
                 })
             }
         }
@@ -211,7 +207,7 @@ impl Store {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                         Err(StoreError::Publish {
                             location: target.display().to_string(),
-                            source: e,
+                            cause: e,
                         })
                     }
                     _ => Ok(()),
@@ -222,7 +218,7 @@ impl Store {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                     Err(source) => Err(StoreError::Remote {
                         location: self.describe(key),
-                        source,
+                        cause: source,
                     }),
                 }
             }

@@ -25,23 +25,20 @@ pub const ROW_GROUP_BYTES: usize = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("cannot create {path}: {source}")]
+    #[error("cannot create {path}: {cause}")]
     Create {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     Write {
         path: PathBuf,
-        #[source]
-        source: parquet::errors::ParquetError,
+        cause: parquet::errors::ParquetError,
     },
-    #[error("cannot sync {path}: {source}")]
+    #[error("cannot sync {path}: {cause}")]
     Sync {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -76,12 +73,12 @@ impl PartWriter {
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Self, WriteError> {
         let file = File::create(path).map_err(|source| WriteError::Create {
             path: path.to_owned(),
-            source,
+            cause: source,
         })?;
         let writer = ArrowWriter::try_new(file, schema, Some(properties())).map_err(|source| {
             WriteError::Write {
                 path: path.to_owned(),
-                source,
+                cause: source,
             }
         })?;
         Ok(Self {
@@ -97,7 +94,7 @@ impl PartWriter {
             .write(batch)
             .map_err(|source| WriteError::Write {
                 path: self.path.clone(),
-                source,
+                cause: source,
             })
     }
 
@@ -118,11 +115,11 @@ impl PartWriter {
             .into_inner()
             .map_err(|source| WriteError::Write {
                 path: path.clone(),
-                source,
+                cause: source,
             })?;
         let sync = |source| WriteError::Sync {
             path: path.clone(),
-            source,
+            cause: source,
         };
         file.sync_all().map_err(sync)?;
         let bytes = file.metadata().map_err(sync)?.len();

@@ -137,3 +137,97 @@ async fn a_revoked_account_is_reported_and_skipped_not_failed() {
         .unwrap();
     assert_eq!(entry["status"], "deauthorized");
 }
+
+#[tokio::test]
+async fn numbers_out_of_range_are_usage_errors_that_give_the_range() {
+    let app = spawn_app(small_sim()).await;
+    let export = backfill("calls", "2026-03-01", "2026-03-01");
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        let mut args = extra.to_vec();
+        args.extend(export.iter().copied());
+        args
+    };
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            with(&["--rate-limit", "4294967295"]),
+            "rate-limit: 4294967295 is out of range: expected a whole number from 1 to 10000",
+        ),
+        (
+            with(&["--global-rate-limit", "4294967295"]),
+            "from 1 to 10000",
+        ),
+        (
+            with(&["--max-in-flight", "0"]),
+            "max-in-flight: 0 is out of range",
+        ),
+        (with(&["--retry-budget", "99999999999"]), "from 1 to 86400"),
+        (
+            [&export[..], &["--concurrency", "100000"]].concat(),
+            "100000 is not in 1..=256",
+        ),
+        (vec!["sim", "--days", "0"], "0 is not in 1..=3650"),
+        (
+            vec!["sim", "--accounts", "18446744073709551616"],
+            "--accounts",
+        ),
+        (vec!["demo", "--days", "4294967295"], "1..=3650"),
+    ];
+    for (args, message) in &cases {
+        assert_refused(&app, args, 2, message).await;
+    }
+    let out = app
+        .cli_with(&export, &[("TWILIO_EXPORT_RATE_LIMIT", "4294967295")])
+        .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(files_below(&app.output()).is_empty());
+}
+
+/// `status | head -1` and the like: the reader is gone before the command writes.
+#[tokio::test]
+async fn a_closed_stdout_ends_the_output_quietly_with_exit_0() {
+    let app = spawn_app(small_sim()).await;
+    app.add_all_accounts().await;
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["accounts", "list"],
+        &["schema", "--format", "sql"],
+        &["--help"],
+    ] {
+        let (writer, reader) = tokio::net::unix::pipe::pipe().unwrap();
+        drop(reader);
+        let fd = writer.into_blocking_fd().unwrap();
+        // Not `output()`, which would replace stdout with a pipe of its own.
+        let out = app
+            .command(args)
+            .stdout(std::process::Stdio::from(fd))
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+            .wait_with_output()
+            .await
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}
+
+/// A cause is shown once: not `Not a directory (os error 20): Not a directory (os error 20)`.
+#[tokio::test]
+async fn an_unwritable_output_shows_the_os_error_once() {
+    let app = spawn_app(small_sim()).await;
+    app.add_all_accounts().await;
+    let blocker = app.dir.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let output = blocker.join("export");
+    let out = app
+        .cli_with(
+            &backfill("calls", "2026-03-01", "2026-03-01"),
+            &[("EXPORT_OUTPUT", output.to_str().unwrap())],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("is not writable"), "{err}");
+    assert_eq!(err.matches("os error 20").count(), 1, "{err}");
+}

@@ -17,5 +17,7 @@ mod resilience;
 mod scheduler;
 /// `schemas/` and the code agree.
 mod schemas;
+/// Secrets stay out of messages, logs and `Debug`; logged values cannot forge log lines.
+mod secrets;
 /// Usage records end to end (issue 3).
 mod usage;

@@ -1,0 +1,237 @@
+//! The TOML configuration file (`--config FILE`): the same keys as the long flags, spelled
+//! `database_url` or `database-url`.
+//!
+//! A file may hold the Auth Token and a database password, so no message quotes it: errors
+//! name the file, the line (and column) and the key, never the line's content. (`toml`'s own
+//! error text shows the offending line, which is why it is not used.)
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+
+use super::ConfigError;
+
+/// The keys a file may set.
+const KEYS: [&str; 12] = [
+    "database_url",
+    "output",
+    "api_base",
+    "auth_token",
+    "auth_token_file",
+    "connect_app_sid",
+    "jobs_dir",
+    "log_format",
+    "rate_limit",
+    "max_in_flight",
+    "global_rate_limit",
+    "retry_budget",
+];
+
+/// What the file set. Secrets stay [`SecretString`]s until they are parsed.
+#[derive(Default, Debug)]
+pub(super) struct FileSettings {
+    pub database_url: Option<SecretString>,
+    pub output: Option<String>,
+    pub api_base: Option<String>,
+    pub auth_token: Option<SecretString>,
+    pub auth_token_file: Option<PathBuf>,
+    pub connect_app_sid: Option<String>,
+    pub jobs_dir: Option<PathBuf>,
+    pub log_format: Option<String>,
+    pub rate_limit: Option<toml::Value>,
+    pub max_in_flight: Option<toml::Value>,
+    pub global_rate_limit: Option<toml::Value>,
+    pub retry_budget: Option<toml::Value>,
+}
+
+/// Reads and checks the file.
+pub(super) fn read(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(format!("config: cannot read {}: {e}", path.display())))?;
+    let table: BTreeMap<String, toml::Spanned<toml::Value>> =
+        toml::from_str(&text).map_err(|e| syntax_error(path, &text, &e))?;
+    let mut settings = FileSettings::default();
+    let mut seen = Vec::new();
+    for (key, value) in table {
+        let name = key.replace('-', "_");
+        let (line, _) = position(&text, value.span().start);
+        let fail = |problem: String| {
+            ConfigError::new(format!(
+                "config: {}, line {line}, key {name}: {problem}",
+                path.display()
+            ))
+        };
+        if seen.contains(&name) {
+            return Err(fail("set twice (as - and as _)".to_owned()));
+        }
+        settings.set(&name, value.into_inner()).map_err(fail)?;
+        seen.push(name);
+    }
+    Ok(settings)
+}
+
+impl FileSettings {
+    fn set(&mut self, key: &str, value: toml::Value) -> Result<(), String> {
+        match key {
+            "database_url" => self.database_url = Some(string(value)?.into()),
+            "output" => self.output = Some(string(value)?),
+            "api_base" => self.api_base = Some(string(value)?),
+            "auth_token" => self.auth_token = Some(string(value)?.into()),
+            "auth_token_file" => self.auth_token_file = Some(string(value)?.into()),
+            "connect_app_sid" => self.connect_app_sid = Some(string(value)?),
+            "jobs_dir" => self.jobs_dir = Some(string(value)?.into()),
+            "log_format" => self.log_format = Some(string(value)?),
+            "rate_limit" => self.rate_limit = Some(value),
+            "max_in_flight" => self.max_in_flight = Some(value),
+            "global_rate_limit" => self.global_rate_limit = Some(value),
+            "retry_budget" => self.retry_budget = Some(value),
+            _ => return Err(format!("unknown key (the keys are {})", KEYS.join(", "))),
+        }
+        Ok(())
+    }
+}
+
+/// A string value, or what was found instead (its type, not its text).
+fn string(value: toml::Value) -> Result<String, String> {
+    match value {
+        toml::Value::String(s) => Ok(s),
+        other => Err(format!("expected a string, found {}", other.type_str())),
+    }
+}
+
+/// A file that is not TOML: where, and which key's line, but not the line.
+fn syntax_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+    let mut msg = format!("config: {}", path.display());
+    if let Some(span) = e.span() {
+        let (line, column) = position(text, span.start);
+        msg.push_str(&format!(", line {line}, column {column}"));
+        if let Some(key) = key_of_line(text, span.start) {
+            msg.push_str(&format!(", key {key}"));
+        }
+    }
+    // The parser's own words ("invalid string", "expected `=`") come from the grammar, not
+    // from the input.
+    let reason: Vec<&str> = e.message().lines().map(str::trim).collect();
+    msg.push_str(&format!(": not valid TOML ({})", reason.join("; ")));
+    ConfigError::new(msg)
+}
+
+/// The 1-based line and column (in characters) of a byte offset.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..floor_char_boundary(text, offset)];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The key a line assigns (`key = …`), if the line has that shape.
+fn key_of_line(text: &str, offset: usize) -> Option<String> {
+    let offset = floor_char_boundary(text, offset);
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("");
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    (!key.is_empty() && key.chars().all(bare)).then(|| key.replace('-', "_"))
+}
+
+fn floor_char_boundary(text: &str, offset: usize) -> usize {
+    let mut i = offset.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "s3cr3t-T0KEN-value";
+
+    fn error_for(text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        read(&path).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn malformed_files_name_file_line_and_key_but_never_quote_the_line() {
+        let cases = [
+            (
+                format!("output = \"x\"\nauth_token = \"{TOKEN}\n"),
+                2,
+                Some("auth_token"),
+            ),
+            (format!("auth_token = {TOKEN}\n"), 1, Some("auth_token")),
+            (
+                format!("\n\nauth-token = \"{TOKEN}\" x\n"),
+                3,
+                Some("auth_token"),
+            ),
+            (
+                format!("auth_token = \"{TOKEN}\\q\"\n"),
+                1,
+                Some("auth_token"),
+            ),
+            (
+                format!("database_url = 'postgres://u:{TOKEN}@h/db\n"),
+                1,
+                Some("database_url"),
+            ),
+            (
+                format!("auth_token = \"{TOKEN}\"\nauth_token = \"{TOKEN}\"\n"),
+                2,
+                Some("auth_token"),
+            ),
+            (format!("auth_token = [\"{TOKEN}\",\n"), 2, None),
+            (format!("{TOKEN}\n"), 1, None),
+        ];
+        for (text, line, key) in cases {
+            let err = error_for(&text);
+            assert!(!err.contains(TOKEN) && !err.contains("s3cr3t"), "{err}");
+            assert!(
+                err.starts_with("config: ") && err.contains("c.toml"),
+                "{err}"
+            );
+            assert!(err.contains(&format!("line {line}")), "{text:?}: {err}");
+            if let Some(key) = key {
+                assert!(err.contains(&format!("key {key}")), "{text:?}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key_and_the_type_not_the_value() {
+        let err = error_for("output = \"x\"\nauth_token = 123456789\n");
+        assert!(!err.contains("123456789"), "{err}");
+        assert!(
+            err.contains("line 2, key auth_token: expected a string, found integer"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_and_doubled_keys_are_errors() {
+        let err = error_for("outptu = \"x\"\n");
+        assert!(err.contains("key outptu: unknown key"), "{err}");
+        let err = error_for("rate-limit = 1\nrate_limit = 2\n");
+        assert!(err.contains("set twice"), "{err}");
+    }
+
+    #[test]
+    fn both_spellings_of_a_key_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "database-url = \"sqlite://x.db\"\njobs_dir = \"j\"\n",
+        )
+        .unwrap();
+        let s = read(&path).unwrap();
+        assert!(s.database_url.is_some());
+        assert_eq!(s.jobs_dir, Some(PathBuf::from("j")));
+    }
+}
