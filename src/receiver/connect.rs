@@ -5,9 +5,10 @@
 //! the order is: parse the sid, have the `state` admitted (`guard`: issued by us, unexpired,
 //! equal to the cookie set by `GET /`, not used before, within the rate of grant checks; it
 //! is used up from then on), then prove the grant with `GET /Accounts/{sid}.json` as (sid,
-//! our token). Only then is anything stored. Every answer clears the state cookie. With discovery on, every account the grant can read (§2.2: the user's parent and
-//! its subaccounts) is registered too, reached with the Connect sid's credentials. The answer
-//! is a 303 to `connected`, so the sid never stays in the address bar or the history.
+//! our token). Only then is anything stored. Every answer clears the state cookie. With
+//! discovery on, every account the grant can read (§2.2: the user's parent and its
+//! subaccounts) is registered too, reached with the Connect sid's credentials. The answer is a
+//! 303 to `connected`, so the sid never stays in the address bar or the history.
 //!
 //! This module does not handle revocation (`deauthorize` does).
 
