@@ -7,7 +7,7 @@ use url::Url;
 use super::{client, open_registry, Exit};
 use crate::cli::ServeArgs;
 use crate::config::Config;
-use crate::receiver::{self, ReceiverConfig, ReceiverState};
+use crate::receiver::{self, ReceiverConfig, ReceiverLimits, ReceiverState};
 use crate::shutdown;
 
 pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<Exit> {
@@ -40,6 +40,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<Exit> {
         connect_base,
         connect_app_sid,
         discover: args.discover && !args.no_discover,
+        limits: ReceiverLimits::default(),
     };
     let state = ReceiverState::new(receiver_config, client, registry.clone(), token);
     if args.public_url.is_none() && args.listen.ip().is_unspecified() {
@@ -63,9 +64,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<Exit> {
         connect_app = %state.config().connect_app_sid,
         "Connect receiver started"
     );
-    receiver::serve(listener, state, cancel)
-        .await
-        .context("the receiver stopped")?;
+    receiver::serve(listener, state, cancel).await;
     registry.close().await;
     Ok(Exit::Success)
 }

@@ -2,19 +2,22 @@
 //!
 //! Twilio redirects the browser here with `AccountSid` and our `state` echoed back, or with
 //! `error=unauthorized_client` (`shared/twilio/README.md` §2.1). The redirect is unsigned, so
-//! the order is: parse the sid, match `state` against the cookie set by `GET /`, then prove
-//! the grant with `GET /Accounts/{sid}.json` as (sid, our token). Only then is anything
-//! stored. With discovery on, every account the grant can read (§2.2: the user's parent and
-//! its subaccounts) is registered too, reached with the Connect sid's credentials. The answer
-//! is a 303 to `connected`, so the sid never stays in the address bar or the history.
+//! the order is: parse the sid, have the `state` admitted (`guard`: issued by us, unexpired,
+//! equal to the cookie set by `GET /`, not used before, within the rate of grant checks; it
+//! is used up from then on), then prove the grant with `GET /Accounts/{sid}.json` as (sid,
+//! our token). Only then is anything stored. Every answer clears the state cookie. With
+//! discovery on, every account the grant can read (§2.2: the user's parent and its
+//! subaccounts) is registered too, reached with the Connect sid's credentials. The answer is a
+//! 303 to `connected`, so the sid never stays in the address bar or the history.
 //!
 //! This module does not handle revocation (`deauthorize` does).
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use subtle::ConstantTimeEq;
+use std::time::SystemTime;
 
+use super::guard::Refusal;
 use super::{cookie, pages, set_cookie, state_cookie, ReceiverError, ReceiverState, STATE_COOKIE};
 use crate::domain::AccountSid;
 use crate::fetch::FetchError;
@@ -68,26 +71,21 @@ pub(super) async fn authorize(
         Err(e) => e.outcome(),
     };
     state.inner.metrics.record("authorize", outcome);
-    match result {
-        Ok(done) => {
-            let mut resp = match done {
-                Authorized::Connected { accounts } => {
-                    // Relative, so that it works under any prefix a proxy adds.
-                    let mut resp = StatusCode::SEE_OTHER.into_response();
-                    if let Ok(v) = HeaderValue::from_str(&format!("connected?accounts={accounts}"))
-                    {
-                        resp.headers_mut().insert(header::LOCATION, v);
-                    }
-                    resp
-                }
-                Authorized::Denied => Html(pages::not_connected()).into_response(),
-            };
-            // The nonce is used up either way.
-            set_cookie(&mut resp, &state_cookie(&state, "", 0));
+    let mut resp = match result {
+        Ok(Authorized::Connected { accounts }) => {
+            // Relative, so that it works under any prefix a proxy adds.
+            let mut resp = StatusCode::SEE_OTHER.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("connected?accounts={accounts}")) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
             resp
         }
+        Ok(Authorized::Denied) => Html(pages::not_connected()).into_response(),
         Err(e) => e.into_response(),
-    }
+    };
+    // Whatever the outcome, this attempt is over; a new one starts at `GET /`.
+    set_cookie(&mut resp, &state_cookie(&state, "", 0));
+    resp
 }
 
 async fn handle(
@@ -106,7 +104,15 @@ async fn handle(
         .as_deref()
         .ok_or_else(|| ReceiverError::BadRequest("AccountSid is missing".to_owned()))
         .and_then(|s| AccountSid::parse(s).map_err(|e| ReceiverError::BadRequest(e.to_string())))?;
-    check_state(q.state.as_deref(), cookie(headers, STATE_COOKIE).as_deref())?;
+    let cookie = cookie(headers, STATE_COOKIE);
+    state
+        .inner
+        .guard
+        .admit(q.state.as_deref(), cookie.as_deref(), SystemTime::now())
+        .map_err(|refusal| match refusal {
+            Refusal::State(why) => ReceiverError::BadState(why),
+            Refusal::Throttled => ReceiverError::Throttled,
+        })?;
 
     // The redirect is unsigned: only the API can say whether this sid is ours to read.
     let info = match state.inner.client.fetch_account(&sid, &sid).await {
@@ -142,16 +148,6 @@ async fn handle(
     Ok(Authorized::Connected {
         accounts: 1 + discovered,
     })
-}
-
-/// `state` must equal the cookie's nonce; both must be present and non-empty.
-fn check_state(query: Option<&str>, cookie: Option<&str>) -> Result<(), ReceiverError> {
-    match (query, cookie) {
-        (Some(q), Some(c)) if !q.is_empty() && bool::from(q.as_bytes().ct_eq(c.as_bytes())) => {
-            Ok(())
-        }
-        _ => Err(ReceiverError::BadState),
-    }
 }
 
 /// Registers the other accounts `connect_sid` can read, reached with its credentials. An
@@ -221,19 +217,5 @@ mod tests {
                 .as_deref(),
             Some("unauthorized_client")
         );
-    }
-
-    #[test]
-    fn state_must_match_a_present_cookie() {
-        assert!(check_state(Some("n1"), Some("n1")).is_ok());
-        for (q, c) in [
-            (Some("n1"), Some("n2")),
-            (Some("n1"), None),
-            (None, Some("n1")),
-            (Some(""), Some("")),
-            (None, None),
-        ] {
-            assert!(matches!(check_state(q, c), Err(ReceiverError::BadState)));
-        }
     }
 }

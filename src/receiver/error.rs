@@ -4,10 +4,11 @@
 //! Each error is logged once, here, with its cause; the client sees only a short public message
 //! (a 500 says nothing of its cause). This module does not decide when to fail.
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::pages;
+use super::state::StateRejection;
 use crate::domain::AccountSid;
 use crate::fetch::FetchError;
 use crate::registry::RegistryError;
@@ -18,9 +19,12 @@ pub enum ReceiverError {
     /// A parameter is missing, repeated or malformed.
     #[error("bad request: {0}")]
     BadRequest(String),
-    /// The `state` of an authorization is missing or is not the one we set in the cookie.
-    #[error("the state parameter does not match the state cookie")]
-    BadState,
+    /// The `state` of an authorization is missing, forged, expired, used or not the cookie's.
+    #[error("refused state: {0}")]
+    BadState(StateRejection),
+    /// Too many authorizations are being checked; nothing was asked of the API.
+    #[error("too many authorizations to check right now")]
+    Throttled,
     /// The API did not accept the sid with our token: the grant is forged, stale or revoked.
     #[error("Twilio did not confirm the grant of {account}: {cause}")]
     NotGranted {
@@ -50,7 +54,8 @@ pub enum ReceiverError {
 impl ReceiverError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) | Self::BadState => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::BadState(_) => StatusCode::BAD_REQUEST,
+            Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
             Self::NotGranted { .. }
             | Self::MissingSignature
             | Self::BadSignature
@@ -65,7 +70,8 @@ impl ReceiverError {
     pub fn outcome(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad_request",
-            Self::BadState => "bad_state",
+            Self::BadState(_) => "bad_state",
+            Self::Throttled => "throttled",
             Self::NotGranted { .. } => "not_granted",
             Self::Unavailable(_) => "api_unavailable",
             Self::MissingSignature => "missing_signature",
@@ -83,9 +89,13 @@ impl ReceiverError {
                 "This link is not valid",
                 "The address is incomplete or malformed, so nothing was connected. Start again from the Connect page.",
             ),
-            Self::BadState => (
+            Self::BadState(_) => (
                 "This authorization did not start here",
-                "It expired or was started in another window, so nothing was connected. Start again from the Connect page.",
+                "It expired, was already used or was started in another window, so nothing was connected. Start again from the Connect page.",
+            ),
+            Self::Throttled => (
+                "Too many authorizations right now",
+                "Nothing was connected. Please wait a minute, then start again from the Connect page.",
             ),
             Self::NotGranted { .. } => (
                 "Twilio did not confirm this authorization",
@@ -119,12 +129,17 @@ impl IntoResponse for ReceiverError {
             self,
             Self::MissingSignature | Self::BadSignature | Self::ForeignApp
         );
-        (
+        let mut resp = (
             status,
             [(header::CACHE_CONTROL, "no-store")],
             axum::response::Html(pages::error(title, message, home)),
         )
-            .into_response()
+            .into_response();
+        if matches!(self, Self::Throttled) {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        }
+        resp
     }
 }
 

@@ -1,9 +1,10 @@
-//! Prometheus text for `GET /metrics`: callbacks by outcome (counted here) and accounts by
-//! status (read from the registry at scrape time). No metrics crate: two families do not need
+//! Prometheus text for `GET /metrics`: callbacks by outcome and connections (counted here),
+//! and accounts by status (read from the registry at scrape time). No metrics crate: two families do not need
 //! one. This module does not serve HTTP.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 /// The outcomes each callback can have, listed so that every series exists from the start.
@@ -16,6 +17,7 @@ const OUTCOMES: &[(&str, &[&str])] = &[
             "bad_request",
             "bad_state",
             "not_granted",
+            "throttled",
             "api_unavailable",
             "timeout",
             "error",
@@ -37,10 +39,12 @@ const OUTCOMES: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Callback counters.
+/// Callback and connection counters.
 #[derive(Debug)]
 pub struct Metrics {
     callbacks: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    connections_open: AtomicU64,
+    connections_refused: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -51,6 +55,8 @@ impl Default for Metrics {
             .collect();
         Self {
             callbacks: Mutex::new(callbacks),
+            connections_open: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
         }
     }
 }
@@ -64,6 +70,19 @@ impl Metrics {
             .unwrap_or_else(PoisonError::into_inner)
             .entry((callback, outcome))
             .or_default() += 1;
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A connection beyond the cap was closed unanswered.
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The exposition text; `accounts` is (status, count) from the registry, or `None` when it
@@ -83,6 +102,17 @@ impl Metrics {
                 "twilio_export_connect_callbacks_total{{callback=\"{cb}\",outcome=\"{outcome}\"}} {n}"
             );
         }
+        let open = self.connections_open.load(Ordering::Relaxed);
+        let refused = self.connections_refused.load(Ordering::Relaxed);
+        let _ = write!(
+            out,
+            "# HELP twilio_export_receiver_connections Open connections.\n\
+             # TYPE twilio_export_receiver_connections gauge\n\
+             twilio_export_receiver_connections {open}\n\
+             # HELP twilio_export_receiver_connections_refused_total Connections closed because too many were open.\n\
+             # TYPE twilio_export_receiver_connections_refused_total counter\n\
+             twilio_export_receiver_connections_refused_total {refused}\n"
+        );
         if let Some(accounts) = accounts {
             out.push_str("# HELP twilio_export_accounts Registered accounts, by status.\n");
             out.push_str("# TYPE twilio_export_accounts gauge\n");
@@ -118,5 +148,15 @@ mod tests {
         assert!(text.contains("twilio_export_accounts{status=\"active\"} 3\n"));
         assert!(text.contains("twilio_export_accounts{status=\"deauthorized\"} 0\n"));
         assert!(!m.render(None).contains("twilio_export_accounts{"));
+        m.connection_opened();
+        m.connection_opened();
+        m.connection_closed();
+        m.connection_refused();
+        let text = m.render(None);
+        assert!(
+            text.contains("\ntwilio_export_receiver_connections 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("\ntwilio_export_receiver_connections_refused_total 1\n"));
     }
 }

@@ -1,29 +1,36 @@
 //! The Twilio Connect callback receiver (axum): the Connect page, the Authorize URL, the
 //! signed Deauthorize callback, `/healthz` and `/metrics` (PRODUCT.md "Connect receiver").
 //!
-//! - `GET /` sets a fresh `state` nonce in an HttpOnly, SameSite=Lax cookie and links to
-//!   `{connect_base}/authorize/{CN…}?state=…`.
-//! - `GET /connect/authorize` ([`connect`]) checks the state, proves the grant with the API
-//!   before storing anything, registers the account (and, with discovery, every account the
+//! - `GET /` issues a fresh signed `state` ([`state`]), sets it in an HttpOnly, SameSite=Lax
+//!   cookie and links to `{connect_base}/authorize/{CN…}?state=…`.
+//! - `GET /connect/authorize` ([`connect`]) has the state checked ([`guard`]: ours, unexpired,
+//!   equal to the cookie, unused, within the rate of grant checks), proves the grant with the
+//!   API before storing anything, registers the account (and, with discovery, every account the
 //!   grant can read), then answers 303 to `/connect/connected`, a URL without the sid.
 //! - `GET|POST /connect/deauthorize` ([`deauthorize`]) checks `X-Twilio-Signature`
 //!   ([`signature`]) and our Connect App sid before it changes anything.
 //!
-//! Every request is bounded: bodies by [`MAX_BODY_BYTES`], URIs by [`MAX_URI_BYTES`], handlers
-//! by [`REQUEST_TIMEOUT`]. Errors go through [`ReceiverError`], logged once and answered
-//! opaquely. This module does not export anything: it only writes accounts to the registry.
+//! Every request is bounded: bodies by [`MAX_BODY_BYTES`], URIs by [`MAX_URI_BYTES`], handlers,
+//! connections and shutdown by [`ReceiverLimits`] ([`serve`]). Errors go through
+//! [`ReceiverError`], logged once and answered opaquely. This module does not export anything:
+//! it only writes accounts to the registry.
 
 mod connect;
 mod deauthorize;
 mod error;
+mod guard;
 mod metrics;
 mod pages;
+mod server;
 pub mod signature;
+pub mod state;
 
 pub use error::ReceiverError;
+pub use guard::GrantCheckRate;
+pub use server::serve;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -31,13 +38,11 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use rand::RngCore;
-use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use self::guard::Guard;
 use self::metrics::Metrics;
+use self::state::{StateKey, STATE_TTL};
 use crate::config::AuthToken;
 use crate::domain::ConnectAppSid;
 use crate::fetch::TwilioClient;
@@ -47,12 +52,41 @@ use crate::registry::Registry;
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Longest request URI accepted.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
-/// Longest a handler may take; the authorize check calls the Twilio API.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// The cookie that carries the `state` nonce between `/` and the Authorize URL.
+/// The cookie that carries the `state` between `/` and the Authorize URL.
 pub const STATE_COOKIE: &str = "twx_connect_state";
-/// How long a Connect attempt may take from click to return.
-const STATE_MAX_AGE_SECS: u32 = 15 * 60;
+
+/// How `serve` bounds its clients and its work. `Default` is what `serve` the command uses;
+/// tests shorten them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiverLimits {
+    /// Longest wait for a complete request head, including the wait for the next request on a
+    /// kept-alive connection.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in progress and no byte moving for this long is closed.
+    pub idle_timeout: Duration,
+    /// Longest a handler may take, reading the body included; the authorize check calls the
+    /// Twilio API.
+    pub request_timeout: Duration,
+    /// Connections open at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// After a stop is asked, how long requests in progress may still take.
+    pub shutdown_timeout: Duration,
+    /// How many authorizations may be checked against the API.
+    pub grant_checks: GrantCheckRate,
+}
+
+impl Default for ReceiverLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 128,
+            shutdown_timeout: Duration::from_secs(10),
+            grant_checks: GrantCheckRate::default(),
+        }
+    }
+}
 
 /// What the receiver needs to know beyond its collaborators.
 #[derive(Clone, Debug)]
@@ -66,6 +100,7 @@ pub struct ReceiverConfig {
     pub connect_app_sid: ConnectAppSid,
     /// Register the other accounts a new grant can read (the user's parent and subaccounts).
     pub discover: bool,
+    pub limits: ReceiverLimits,
 }
 
 /// Shared state of the handlers. Cheap to clone.
@@ -80,6 +115,8 @@ struct Inner {
     registry: Registry,
     /// Our Auth Token, the key of callback signatures.
     token: AuthToken,
+    /// Issues and admits `state`s (its key is derived from the token).
+    guard: Guard,
     metrics: Metrics,
 }
 
@@ -90,12 +127,14 @@ impl ReceiverState {
         registry: Registry,
         token: AuthToken,
     ) -> Self {
+        let guard = Guard::new(StateKey::derive(&token), config.limits.grant_checks);
         Self {
             inner: Arc::new(Inner {
                 config,
                 client,
                 registry,
                 token,
+                guard,
                 metrics: Metrics::default(),
             }),
         }
@@ -133,20 +172,9 @@ pub fn router(state: ReceiverState) -> Router {
         .with_state(state)
 }
 
-/// Serves the receiver on `listener` until `cancel` fires, then finishes in-flight requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: ReceiverState,
-    cancel: CancellationToken,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
-}
-
 /// `GET /`: the Connect button with a fresh `state`, also set in the cookie.
 async fn index(State(state): State<ReceiverState>) -> Response {
-    let nonce = new_nonce();
+    let issued = state.inner.guard.issue(SystemTime::now());
     let cfg = &state.inner.config;
     let mut href = match Url::parse(&format!(
         "{}/authorize/{}",
@@ -160,9 +188,12 @@ async fn index(State(state): State<ReceiverState>) -> Response {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    href.query_pairs_mut().append_pair("state", &nonce);
+    href.query_pairs_mut().append_pair("state", &issued);
     let mut resp = Html(pages::connect(href.as_str())).into_response();
-    set_cookie(&mut resp, &state_cookie(&state, &nonce, STATE_MAX_AGE_SECS));
+    set_cookie(
+        &mut resp,
+        &state_cookie(&state, &issued, STATE_TTL.as_secs()),
+    );
     resp
 }
 
@@ -211,7 +242,8 @@ async fn limits(State(state): State<ReceiverState>, req: Request, next: Next) ->
         "/connect/deauthorize" => Some("deauthorize"),
         _ => None,
     };
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+    let timeout = state.inner.config.limits.request_timeout;
+    match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => {
             if let Some(cb) = callback {
@@ -244,15 +276,8 @@ async fn security_headers(req: Request, next: Next) -> Response {
     resp
 }
 
-/// 32 random bytes from the thread's CSPRNG, URL-safe base64.
-fn new_nonce() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The `Set-Cookie` value for the state nonce (`max_age` 0 clears it).
-fn state_cookie(state: &ReceiverState, nonce: &str, max_age: u32) -> String {
+/// The `Set-Cookie` value for the state (`max_age` 0 clears it).
+fn state_cookie(state: &ReceiverState, nonce: &str, max_age: u64) -> String {
     let secure = if state.inner.config.public_url.scheme() == "https" {
         "; Secure"
     } else {
@@ -301,12 +326,5 @@ mod tests {
             HeaderValue::from_static("twx_connect_state=other"),
         );
         assert_eq!(cookie(&h, STATE_COOKIE), None, "ambiguous");
-    }
-
-    #[test]
-    fn nonces_are_long_and_fresh() {
-        let (a, b) = (new_nonce(), new_nonce());
-        assert_eq!(a.len(), 43);
-        assert_ne!(a, b);
     }
 }

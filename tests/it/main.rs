@@ -11,6 +11,8 @@ mod export;
 mod postgres;
 /// The Connect receiver: browser round trip, proven grants, discovery, signed deauthorize (issue 4).
 mod receiver;
+/// The receiver under hostile clients: slow connections, forged or replayed states, floods.
+mod receiver_hardening;
 /// Faults, quotas, lost grants and crashes never lose or duplicate a record (issue 6).
 mod resilience;
 /// Scheduled runs: jobs, checkpoints with lookback, leases, SIGTERM, convergence (issue 5).

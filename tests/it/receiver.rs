@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use twilio_export::config::{AuthToken, Limits};
 use twilio_export::domain::ConnectAppSid;
 use twilio_export::fetch::{Quotas, TwilioClient};
-use twilio_export::receiver::{self, ReceiverConfig, ReceiverState, STATE_COOKIE};
+use twilio_export::receiver::{self, ReceiverConfig, ReceiverLimits, ReceiverState, STATE_COOKIE};
 use twilio_export::registry::{Account, AccountStatus, Registry};
 use twilio_export::sim::{send_deauthorize, DeauthorizeCallback, Signing, SimConfig};
 use url::Url;
@@ -27,11 +27,15 @@ use crate::helpers::{
 };
 
 /// A receiver running in-process on port 0 against the app's simulator and database.
-struct Receiver {
-    base: String,
+pub(crate) struct Receiver {
+    pub(crate) base: String,
+    pub(crate) addr: std::net::SocketAddr,
     registry: Registry,
-    http: reqwest::Client,
-    stop: CancellationToken,
+    pub(crate) http: reqwest::Client,
+    /// Stops `serve` (and cancels its API calls).
+    pub(crate) stop: CancellationToken,
+    /// `serve` itself; it ends once stopped.
+    pub(crate) served: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Receiver {
@@ -43,8 +47,18 @@ impl Drop for Receiver {
 /// The simulator (with `subaccounts` per account, its consent page redirecting to the
 /// receiver) and the receiver. The receiver's port is bound first so each knows the other.
 async fn connect_env(subaccounts: usize, discover: bool) -> (TestApp, Receiver) {
+    connect_env_with(subaccounts, discover, ReceiverLimits::default()).await
+}
+
+/// [`connect_env`] with other limits.
+pub(crate) async fn connect_env_with(
+    subaccounts: usize,
+    discover: bool,
+    limits: ReceiverLimits,
+) -> (TestApp, Receiver) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
     let app = spawn_app(SimConfig {
         subaccounts,
         authorize_url: Some(format!("{base}/connect/authorize")),
@@ -66,25 +80,28 @@ async fn connect_env(subaccounts: usize, discover: bool) -> (TestApp, Receiver) 
         connect_base: Url::parse(&app.base).unwrap(),
         connect_app_sid: ConnectAppSid::parse(&app.sim.config().connect_app_sid).unwrap(),
         discover,
+        limits,
     };
     let state = ReceiverState::new(config, client, registry.clone(), token);
-    tokio::spawn(receiver::serve(listener, state, stop.clone()));
+    let served = tokio::spawn(receiver::serve(listener, state, stop.clone()));
     let http = reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
         .unwrap();
     let receiver = Receiver {
         base,
+        addr,
         registry,
         http,
         stop,
+        served: Some(served),
     };
     (app, receiver)
 }
 
 impl Receiver {
     /// `GET /`: the state in the Connect link, which must equal the cookie's.
-    async fn begin(&self) -> String {
+    pub(crate) async fn begin(&self) -> String {
         let resp = self.http.get(&self.base).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
         let set_cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -114,7 +131,11 @@ impl Receiver {
         state
     }
 
-    async fn authorize(&self, query: &str, state_cookie: Option<&str>) -> reqwest::Response {
+    pub(crate) async fn authorize(
+        &self,
+        query: &str,
+        state_cookie: Option<&str>,
+    ) -> reqwest::Response {
         let mut req = self
             .http
             .get(format!("{}/connect/authorize?{query}", self.base));
@@ -125,7 +146,7 @@ impl Receiver {
     }
 
     /// The whole flow over HTTP: `/`, the consent page's Authorize, back to the receiver.
-    async fn connect(&self, app: &TestApp, main: &str) -> reqwest::Response {
+    pub(crate) async fn connect(&self, app: &TestApp, main: &str) -> reqwest::Response {
         let state = self.begin().await;
         let location = consent(app, &state, main, "authorize").await;
         let query = Url::parse(&location).unwrap().query().unwrap().to_owned();
@@ -147,11 +168,11 @@ impl Receiver {
         .unwrap()
     }
 
-    async fn accounts(&self) -> Vec<Account> {
+    pub(crate) async fn accounts(&self) -> Vec<Account> {
         self.registry.accounts().await.unwrap()
     }
 
-    async fn metrics(&self) -> String {
+    pub(crate) async fn metrics(&self) -> String {
         let resp = self
             .http
             .get(format!("{}/metrics", self.base))
@@ -706,27 +727,34 @@ async fn the_serve_binary_against_the_simulator() {
         .unwrap();
     let main = app.sim.main_account_sids()[0].clone();
     let connect = app.sim.granted_sid(&main).unwrap();
-    let home = http.get(format!("{base}/")).send().await.unwrap();
-    let cookie = home.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let state = cookie
-        .split(';')
-        .next()
-        .unwrap()
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_owned();
-    let go = |account: &str| {
-        http.get(format!(
-            "{base}/connect/authorize?AccountSid={account}&state={state}"
-        ))
-        .header("cookie", format!("{STATE_COOKIE}={state}"))
-        .send()
+    // Each attempt starts at `/` (a state is used once).
+    let go = |account: String| {
+        let (http, base) = (&http, &base);
+        async move {
+            let home = http.get(format!("{base}/")).send().await.unwrap();
+            let cookie = home.headers()["set-cookie"].to_str().unwrap().to_owned();
+            let state = cookie
+                .split(';')
+                .next()
+                .unwrap()
+                .split_once('=')
+                .unwrap()
+                .1
+                .to_owned();
+            http.get(format!(
+                "{base}/connect/authorize?AccountSid={account}&state={state}"
+            ))
+            .header("cookie", format!("{STATE_COOKIE}={state}"))
+            .send()
+            .await
+        }
     };
 
-    let rejected = go("AC0123456789abcdef0123456789abcdef").await.unwrap();
+    let rejected = go("AC0123456789abcdef0123456789abcdef".to_owned())
+        .await
+        .unwrap();
     assert_eq!(rejected.status(), StatusCode::FORBIDDEN);
-    let accepted = go(&connect).await.unwrap();
+    let accepted = go(connect.clone()).await.unwrap();
     assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
 
     let listed = app.accounts_json().await;
