@@ -137,3 +137,37 @@ async fn a_revoked_account_is_reported_and_skipped_not_failed() {
         .unwrap();
     assert_eq!(entry["status"], "deauthorized");
 }
+
+/// An output URL whose scheme is not a supported store is refused before anything is done,
+/// and the message names what is accepted (an `https://` URL once became an Azure store).
+#[tokio::test]
+async fn an_unsupported_output_scheme_is_a_usage_error() {
+    let app = spawn_app(small_sim()).await;
+    app.add_all_accounts().await;
+    for output in ["https://example.com/bucket/x", "ftp://host/x"] {
+        let out = app
+            .cli_with(
+                &backfill("calls", "2026-03-01", "2026-03-01"),
+                &[("EXPORT_OUTPUT", output)],
+            )
+            .await;
+        assert_eq!(out.status.code(), Some(2), "{output}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("unsupported scheme"), "{err}");
+        for accepted in [
+            "a directory",
+            "file://",
+            "s3://",
+            "gs://",
+            "az://",
+            "azure://",
+        ] {
+            assert!(err.contains(accepted), "{output}: {err} lacks {accepted}");
+        }
+    }
+    assert!(app
+        .sim
+        .requests()
+        .iter()
+        .all(|r| !r.path.contains("/Calls")));
+}
