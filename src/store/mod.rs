@@ -4,21 +4,21 @@
 //! Files are written at a staging path first and then published under their final,
 //! deterministic key in one atomic step: a rename on a local disk (staging lives in
 //! `{root}/_staging/`, on the same file system, and its names end in `.tmp`, so dataset
-//! readers skip it), a single upload on an object store (an object appears whole or not at
-//! all). Readers therefore never see a half-written file.
+//! readers skip it), an upload on an object store (an object appears whole or not at all,
+//! see `store::remote`). Readers therefore never see a half-written file. Where staging lives and
+//! who may touch it is `store::staging`'s job.
 
 mod remote;
 mod staging;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 
 use crate::config::OutputLocation;
-pub use remote::SINGLE_PUT_MAX;
+pub use remote::{Remote, SINGLE_PUT_MAX};
 pub use staging::UnsafeDir;
 
 const STAGING_DIR: &str = "_staging";
@@ -66,7 +66,7 @@ pub enum Store {
         root: PathBuf,
     },
     Remote {
-        store: Arc<dyn ObjectStore>,
+        store: Remote,
         prefix: ObjectPath,
         url: String,
         /// This user's private staging directory on the local disk.
@@ -91,7 +91,7 @@ impl Store {
     }
 
     /// An object store at `url` (whose path is the prefix of every key), staging in `staging`.
-    pub fn remote(store: Arc<dyn ObjectStore>, url: &url::Url, staging: PathBuf) -> Self {
+    pub fn remote(store: Remote, url: &url::Url, staging: PathBuf) -> Self {
         Store::Remote {
             store,
             prefix: ObjectPath::from(url.path().trim_matches('/')),
@@ -147,7 +147,7 @@ impl Store {
             store, prefix, url, ..
         } = self
         {
-            remote::probe(store.as_ref(), prefix)
+            remote::probe(store.objects.as_ref(), prefix)
                 .await
                 .map_err(|cause| StoreError::Unreachable {
                     location: url.clone(),
@@ -158,9 +158,16 @@ impl Store {
     }
 
     /// Removes staging files left by a crash: those of a process of this host that is gone,
-    /// and any older than `age` (another host's, or where processes cannot be seen). Best effort.
+    /// and any older than `age` (another host's, or where processes cannot be seen); on an
+    /// object store, also aborts the multipart uploads such a process journaled. Best effort.
     pub async fn clean_staging(&self, age: Duration) {
-        staging::clean(&self.staging_dir(), age).await;
+        let dir = self.staging_dir();
+        staging::clean(&dir, age).await;
+        if let Store::Remote { store, .. } = self {
+            for journal in staging::leftovers(&dir, staging::JOURNAL, age).await {
+                remote::abort_journaled(store.parts.as_ref(), &journal).await;
+            }
+        }
     }
 
     /// A fresh staging path for one file (see [`Store::staging_mode`] for how to create it).
@@ -196,9 +203,14 @@ impl Store {
                 dir.sync_all().await.map_err(failed)?;
                 Ok(())
             }
-            Store::Remote { store, prefix, .. } => {
+            Store::Remote {
+                store,
+                prefix,
+                staging,
+                ..
+            } => {
                 let path = remote_path(prefix, key);
-                let result = remote::upload(store.as_ref(), staged, &path).await;
+                let result = remote::upload(store, staged, &path, staging).await;
                 let _ = tokio::fs::remove_file(staged).await;
                 result.map_err(|cause| StoreError::Remote {
                     location: self.describe(key),
@@ -224,7 +236,7 @@ impl Store {
                 }
             }
             Store::Remote { store, prefix, .. } => {
-                match store.delete(&remote_path(prefix, key)).await {
+                match store.objects.delete(&remote_path(prefix, key)).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                     Err(cause) => Err(StoreError::Remote {
                         location: self.describe(key),
@@ -249,8 +261,12 @@ fn remote_path(prefix: &ObjectPath, key: &str) -> ObjectPath {
 mod tests {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
+    use std::sync::Arc;
+
     use futures::StreamExt;
     use object_store::memory::InMemory;
+    use object_store::multipart::MultipartStore;
+    use object_store::PutPayload;
 
     use super::*;
     use crate::batch::BatchBuilder;
@@ -265,7 +281,7 @@ mod tests {
         let memory = Arc::new(InMemory::new());
         let url = url::Url::parse("s3://bucket/export").unwrap();
         let staging = staging::private_dir_in(tmp.path(), staging::own_uid());
-        let store = Store::remote(memory.clone(), &url, staging.clone());
+        let store = Store::remote(Remote::new(memory.clone()), &url, staging.clone());
         store.check().await.unwrap();
         let dir = std::fs::symlink_metadata(&staging).unwrap();
         assert_eq!(dir.permissions().mode() & 0o7777, 0o700);
@@ -293,5 +309,74 @@ mod tests {
         assert!(!path.exists());
         let key = ObjectPath::from("export/calls/x/part-0.parquet");
         assert_eq!(memory.head(&key).await.unwrap().size, file.bytes);
+    }
+
+    /// A name this host's dead process would have given a journal.
+    fn dead_journal_name() -> String {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let name = staging::journal_name();
+        let mut parts: Vec<&str> = name.splitn(3, '.').collect();
+        let pid = pid.to_string();
+        parts[1] = &pid;
+        parts.join(".")
+    }
+
+    /// A multipart upload is journaled while open; once completed, the journal is gone.
+    #[tokio::test]
+    async fn a_large_file_is_uploaded_in_parts_and_its_journal_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let memory = Arc::new(InMemory::new());
+        let staged = tmp.path().join("big.tmp");
+        let body: Vec<u8> = (0..(9u32 << 20) + 7).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&staged, &body).unwrap();
+        let mut file = tokio::fs::File::open(&staged).await.unwrap();
+        let path = ObjectPath::from("export/big");
+        remote::upload_parts(memory.as_ref(), &mut file, &path, tmp.path())
+            .await
+            .unwrap();
+        let got = memory.get(&path).await.unwrap().bytes().await.unwrap();
+        assert_eq!(got.as_ref(), body.as_slice());
+        assert_eq!(files(tmp.path()), vec!["big.tmp".to_owned()]);
+    }
+
+    /// The upload a killed process journaled is aborted by the next run's check.
+    #[tokio::test]
+    async fn a_killed_processs_upload_is_aborted_by_the_next_check() {
+        let tmp = tempfile::tempdir().unwrap();
+        let memory = Arc::new(InMemory::new());
+        let url = url::Url::parse("s3://bucket/export").unwrap();
+        let staging = staging::private_dir_in(tmp.path(), staging::own_uid());
+        let store = Store::remote(Remote::new(memory.clone()), &url, staging.clone());
+        staging::ensure_private_dir(&staging, staging::own_uid()).unwrap();
+        let path = ObjectPath::from("export/calls/x/part-0.parquet");
+        let id = memory.create_multipart(&path).await.unwrap();
+        memory
+            .put_part(&path, &id, 0, PutPayload::from_static(b"half"))
+            .await
+            .unwrap();
+        let journal = staging.join(dead_journal_name());
+        std::fs::write(&journal, format!("{id}\n{path}\n")).unwrap();
+        // A live process's journal is left alone.
+        let live = staging.join(staging::journal_name());
+        std::fs::write(&live, format!("{id}\n{path}\n")).unwrap();
+
+        store.check().await.unwrap();
+        assert!(!journal.exists());
+        assert!(live.exists());
+        let gone = memory
+            .put_part(&path, &id, 1, PutPayload::from_static(b"more"))
+            .await;
+        assert!(gone.is_err(), "the upload was aborted");
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
     }
 }

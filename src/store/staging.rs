@@ -82,24 +82,46 @@ pub fn ensure_private_dir(dir: &Path, uid: Option<u32>) -> Result<(), UnsafeDir>
 /// A fresh staging file name, carrying this host and process so that a later run can tell
 /// a crashed writer's leftovers from a live one's work.
 pub fn file_name() -> String {
+    owned_name(STAGED)
+}
+
+/// A fresh name for the journal of one multipart upload (see `store::remote`).
+pub fn journal_name() -> String {
+    owned_name(JOURNAL)
+}
+
+/// How staged files end (dataset readers skip `.tmp`).
+pub const STAGED: &str = ".parquet.tmp";
+/// How journals of multipart uploads end.
+pub const JOURNAL: &str = ".upload";
+
+fn owned_name(suffix: &str) -> String {
     format!(
-        "{}.{}.{}.parquet.tmp",
+        "{}.{}.{}{suffix}",
         host_name(),
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     )
 }
 
-/// Removes staging files left by a crash: those of a process of this host that is gone,
-/// and any older than `age` (another host's, or where processes cannot be seen). Best effort.
+/// Removes staging files left by a crash (see [`leftovers`]). Best effort.
 pub async fn clean(dir: &Path, age: Duration) {
+    for path in leftovers(dir, ".tmp", age).await {
+        let _ = tokio::fs::remove_file(path).await;
+    }
+}
+
+/// Files in `dir` ending in `suffix` left by a crash: those of a process of this host that
+/// is gone, and any older than `age` (another host's, or where processes cannot be seen).
+pub async fn leftovers(dir: &Path, suffix: &str, age: Duration) -> Vec<PathBuf> {
+    let mut found = Vec::new();
     let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
-        return;
+        return found;
     };
     let host = host_name();
     while let Ok(Some(entry)) = entries.next_entry().await {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.ends_with(".tmp") {
+        if !name.ends_with(suffix) {
             continue;
         }
         let orphan = owner(&name).is_some_and(|(h, pid)| h == host && !process_alive(pid));
@@ -111,9 +133,10 @@ pub async fn clean(dir: &Path, age: Duration) {
             .and_then(|t| SystemTime::now().duration_since(t).ok())
             .is_some_and(|d| d >= age);
         if orphan || old {
-            let _ = tokio::fs::remove_file(entry.path()).await;
+            found.push(entry.path());
         }
     }
+    found
 }
 
 /// This host's name, made safe for a file name.

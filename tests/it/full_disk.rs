@@ -59,30 +59,6 @@ fn fill(file: &Path) -> u64 {
     written
 }
 
-/// This host's name as staging file names carry it.
-fn host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// The pid of a process that has exited.
-fn dead_pid() -> u32 {
-    let mut child = std::process::Command::new("true").spawn().unwrap();
-    let pid = child.id();
-    child.wait().unwrap();
-    pid
-}
-
 /// A crashed run's staging file filled the disk: the next run clears it before it checks
 /// that the output is writable, and exports.
 #[tokio::test]
@@ -95,7 +71,11 @@ async fn a_crashed_runs_staging_that_filled_the_disk_is_cleared_first() {
     app.add_all_accounts().await;
     let staging = app.output().join("_staging");
     std::fs::create_dir(&staging).unwrap();
-    let leftover = staging.join(format!("{}.{}.0123abcd.parquet.tmp", host(), dead_pid()));
+    let leftover = staging.join(format!(
+        "{}.{}.0123abcd.parquet.tmp",
+        staging_host(),
+        dead_pid()
+    ));
     assert!(fill(&leftover) > 0);
 
     let out = app

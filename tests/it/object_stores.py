@@ -5,7 +5,12 @@ the store, the dataset read with hive partitioning. Run by tests/it/object_store
     object_stores.py s3 ENDPOINT BUCKET read PREFIX
     object_stores.py az ENDPOINT CONTAINER create|read PREFIX
 
-`create` makes the bucket (container). `read` prints one JSON object: the files under PREFIX
+    object_stores.py s3 ENDPOINT BUCKET start-multipart KEY
+    object_stores.py s3 ENDPOINT BUCKET multipart-uploads
+
+`create` makes the bucket (container). `start-multipart` opens a multipart upload with one
+part, as a process killed mid-upload leaves it, and prints its id; `multipart-uploads` prints
+how many are open (both with boto3, which moto brings). `read` prints one JSON object: the files under PREFIX
 and, per `account_sid/date`, the row count and the number of distinct call sids.
 """
 import json
@@ -48,6 +53,19 @@ def main():
     fs = filesystem(kind, endpoint)
     if action == "create":
         fs.create_dir(bucket)
+        return
+    if action in ("start-multipart", "multipart-uploads"):
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test",
+                          aws_secret_access_key="test", region_name="us-east-1")
+        if action == "start-multipart":
+            key = sys.argv[5]
+            upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+            s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"half")
+            print(upload)
+        else:
+            print(len(s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])))
         return
     root = f"{bucket}/{sys.argv[5].strip('/')}/calls"
     files = sorted(

@@ -439,6 +439,37 @@ async fn a_shared_staging_directory_is_refused(kind: Kind, test: &str) {
     assert!(store.read_back("export").await.files.is_empty());
 }
 
+/// A multipart upload that a killed process journaled is aborted by the next run (S3 only:
+/// Azure has no multipart uploads to abort, its uncommitted blocks expire on their own).
+#[tokio::test]
+async fn s3_a_killed_processs_multipart_upload_is_aborted_by_the_next_run() {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let test = "s3_a_killed_processs_multipart_upload_is_aborted_by_the_next_run";
+    let Some(store) = Emulator::start(Kind::S3, test).await else {
+        return;
+    };
+    let app = spawn_app(sim(40, Faults::default())).await;
+    app.add_all_accounts().await;
+    let key = "export/calls/account_sid=AC0/date=2026-03-01/part-0.parquet";
+    let id = store.python(&["start-multipart", key]).await;
+    let uid = std::fs::metadata("/proc/self").unwrap().uid();
+    let staging = tmpdir(&app).join(format!("twilio-export-{uid}"));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&staging)
+        .unwrap();
+    // The journal a killed process leaves: `{host}.{pid}.{uuid}.upload` holding id and path.
+    let journal = staging.join(format!("{}.{}.0123abcd.upload", staging_host(), dead_pid()));
+    std::fs::write(&journal, format!("{}\n{key}\n", id.trim())).unwrap();
+    assert_eq!(store.python(&["multipart-uploads"]).await.trim(), "1");
+
+    let out = export(&app, &store, "export", &backfill("calls", DAYS[0], DAYS[2])).await;
+    assert_success(&out);
+    assert!(!journal.exists());
+    assert_eq!(store.python(&["multipart-uploads"]).await.trim(), "0");
+    store.read_back("export").await.assert_truth(&app, &[]);
+}
+
 #[tokio::test]
 async fn s3_backfill_rerun_and_empty_day() {
     backfill_rerun_and_empty_day(Kind::S3, "s3_backfill_rerun_and_empty_day").await;
