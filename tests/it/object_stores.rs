@@ -3,11 +3,16 @@
 //! through its own S3 and Azure filesystems (`object_stores.py`).
 //!
 //! Without an emulator (or python3 with pyarrow) a test prints why and returns; under
-//! `CI=true` it fails instead (`.ci/run` installs them). GCS is not covered: `object_store`
-//! speaks GCS's XML API (objects at `/{bucket}/{object}`, listing with `list-type=2`), and
-//! the emulator installable from PyPI (`gcp-storage-emulator`) serves only the JSON API plus
-//! XML GET and PUT: no XML DELETE and no XML listing, so neither the probe nor an empty day's
-//! delete could run against it.
+//! `CI=true` it fails instead (`.ci/run` installs them).
+//!
+//! GCS is not covered. `object_store` 0.12 speaks GCS's XML API: `PUT /{bucket}/{object}`
+//! (and reads the new object's `ETag` header), `DELETE /{bucket}/{object}`,
+//! `GET /{bucket}?list-type=2`, multipart with `?uploads`; `GOOGLE_SERVICE_ACCOUNT_KEY` with
+//! `gcs_base_url` and `disable_oauth` would point it at an emulator. The one on PyPI,
+//! `gcp-storage-emulator` (2026.7.19), serves the JSON API; of the XML API it has GET and a PUT
+//! that answers 200 without an `ETag` (so `object_store` fails the put: "ETag Header missing
+//! from response"), and DELETE and the listing answer 501. Neither the probe, nor a partition's
+//! upload, nor an empty day's delete can run against it.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
