@@ -5,8 +5,8 @@
 //! deterministic key in one atomic step: a rename on a local disk (staging lives in
 //! `{root}/_staging/`, on the same file system, and its names end in `.tmp`, so dataset
 //! readers skip it), an upload on an object store (an object appears whole or not at all,
-//! see `store::remote`). Readers therefore never see a half-written file. Where staging lives and
-//! who may touch it is `store::staging`'s job.
+//! see `store::remote`). Readers therefore never see a half-written file. Where staging
+//! lives and who may touch it is `store::staging`'s job.
 
 mod remote;
 mod staging;
@@ -48,7 +48,7 @@ pub enum StoreError {
         cause: object_store::Error,
     },
     #[error("output {location} is not writable (a marker object could not be written and deleted): {cause}")]
-    Unreachable {
+    ProbeFailed {
         location: String,
         cause: object_store::Error,
     },
@@ -149,7 +149,7 @@ impl Store {
         {
             remote::probe(store.objects.as_ref(), prefix)
                 .await
-                .map_err(|cause| StoreError::Unreachable {
+                .map_err(|cause| StoreError::ProbeFailed {
                     location: url.clone(),
                     cause,
                 })?;
