@@ -115,7 +115,7 @@ fn main() {
     let path = dir.path().join("calls.parquet");
     let t = Instant::now();
     let mut builder = BatchBuilder::new(Resource::Calls);
-    let mut writer = PartWriter::create(&path, builder.schema()).unwrap();
+    let mut writer = PartWriter::create(&path, 0o644, builder.schema()).unwrap();
     for p in &pages {
         for c in &decode_page::<Call>(p).unwrap().records {
             builder.push(c);

@@ -303,10 +303,11 @@ impl OutputLocation {
         }
         match Url::parse(value) {
             Ok(url) if url.scheme().len() > 1 => match url.scheme() {
-                "s3" | "s3a" | "gs" | "az" | "adl" | "azure" | "abfs" | "abfss" | "http"
-                | "https" => Ok(Self::Remote(url)),
+                "s3" | "s3a" | "gs" | "az" | "azure" | "adl" | "abfs" | "abfss" => {
+                    Ok(Self::Remote(url))
+                }
                 other => Err(ConfigError::new(format!(
-                    "output: unsupported scheme {other:?} in {:?} (expected a directory, file://, s3://, gs:// or az://)",
+                    "output: unsupported scheme {other:?} in {:?} (expected a directory, file://, s3://, gs://, az://, azure://, adl://, abfs:// or abfss://)",
                     crate::redact::url(value)
                 ))),
             },

@@ -474,6 +474,7 @@ impl Exporter {
             Some(w) => w,
             None => writer.insert(PartWriter::create(
                 &self.store.staging_path(),
+                self.store.staging_mode(),
                 builder.schema(),
             )?),
         };

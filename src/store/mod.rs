@@ -4,23 +4,28 @@
 //! Files are written at a staging path first and then published under their final,
 //! deterministic key in one atomic step: a rename on a local disk (staging lives in
 //! `{root}/_staging/`, on the same file system, and its names end in `.tmp`, so dataset
-//! readers skip it), a single upload on an object store (an object appears whole or not at
-//! all). Readers therefore never see a half-written file.
+//! readers skip it), an upload on an object store (an object appears whole or not at all,
+//! see `store::remote`). Readers therefore never see a half-written file. Where staging
+//! lives and who may touch it is `store::staging`'s job.
+
+mod remote;
+mod staging;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, WriteMultipart};
-use tokio::io::AsyncReadExt;
+use object_store::ObjectStore;
 
 use crate::config::OutputLocation;
+pub use remote::{Remote, SINGLE_PUT_MAX};
+pub use staging::UnsafeDir;
 
 const STAGING_DIR: &str = "_staging";
 /// Staging files older than this are leftovers of a crash and are removed.
 const STALE_STAGING: Duration = Duration::from_secs(6 * 3600);
 
+/// What went wrong with the output location. Each message names the location and says why.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("output {location} is not writable: {cause}")]
@@ -28,6 +33,10 @@ pub enum StoreError {
         location: String,
         cause: std::io::Error,
     },
+    #[error(
+        "staging directory {dir} cannot be used: {cause} (remove it, or set TMPDIR elsewhere)"
+    )]
+    UnsafeStaging { dir: String, cause: UnsafeDir },
     #[error("cannot publish {location}: {cause}")]
     Publish {
         location: String,
@@ -35,6 +44,11 @@ pub enum StoreError {
     },
     #[error("cannot open output {location}: {cause}")]
     Open {
+        location: String,
+        cause: object_store::Error,
+    },
+    #[error("output {location} is not writable (a marker object could not be written and deleted): {cause}")]
+    ProbeFailed {
         location: String,
         cause: object_store::Error,
     },
@@ -52,9 +66,11 @@ pub enum Store {
         root: PathBuf,
     },
     Remote {
-        store: Arc<dyn ObjectStore>,
+        store: Remote,
         prefix: ObjectPath,
         url: String,
+        /// This user's private staging directory on the local disk.
+        staging: PathBuf,
     },
 }
 
@@ -64,37 +80,23 @@ impl Store {
         match location {
             OutputLocation::Local(root) => Ok(Store::Local { root: root.clone() }),
             OutputLocation::Remote(url) => {
-                let open = |source| StoreError::Open {
+                let store = remote::open(url).map_err(|cause| StoreError::Open {
                     location: url.to_string(),
-                    cause: source,
-                };
-                let store: Arc<dyn ObjectStore> = match url.scheme() {
-                    "s3" | "s3a" => Arc::new(
-                        object_store::aws::AmazonS3Builder::from_env()
-                            .with_url(url.as_str())
-                            .build()
-                            .map_err(open)?,
-                    ),
-                    "gs" => Arc::new(
-                        object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                            .with_url(url.as_str())
-                            .build()
-                            .map_err(open)?,
-                    ),
-                    _ => Arc::new(
-                        object_store::azure::MicrosoftAzureBuilder::from_env()
-                            .with_url(url.as_str())
-                            .build()
-                            .map_err(open)?,
-                    ),
-                };
-                let prefix = ObjectPath::from(url.path().trim_matches('/'));
-                Ok(Store::Remote {
-                    store,
-                    prefix,
-                    url: url.to_string(),
-                })
+                    cause,
+                })?;
+                let staging = staging::private_dir_in(&std::env::temp_dir(), staging::own_uid());
+                Ok(Self::remote(store, url, staging))
             }
+        }
+    }
+
+    /// An object store at `url` (whose path is the prefix of every key), staging in `staging`.
+    pub fn remote(store: Remote, url: &url::Url, staging: PathBuf) -> Self {
+        Store::Remote {
+            store,
+            prefix: ObjectPath::from(url.path().trim_matches('/')),
+            url: url.to_string(),
+            staging,
         }
     }
 
@@ -106,66 +108,81 @@ impl Store {
         }
     }
 
-    fn staging_dir(&self) -> PathBuf {
+    /// Where files are staged before they are published.
+    pub fn staging_dir(&self) -> PathBuf {
         match self {
             Store::Local { root } => root.join(STAGING_DIR),
-            Store::Remote { .. } => std::env::temp_dir().join("twilio-export-staging"),
+            Store::Remote { staging, .. } => staging.clone(),
         }
     }
 
-    /// Makes sure files can be staged (and, locally, published), and clears stale leftovers.
+    /// Makes sure files can be staged and published, before any other work: prepares the
+    /// staging directory, clears stale leftovers (first, so that a disk they filled has room
+    /// again), then proves the location writable: a probe file locally, a marker object
+    /// written and deleted on an object store.
     pub async fn check(&self) -> Result<(), StoreError> {
         let dir = self.staging_dir();
-        let unwritable = |source| StoreError::Unwritable {
+        let unwritable = |cause| StoreError::Unwritable {
             location: dir.display().to_string(),
-            cause: source,
+            cause,
         };
-        tokio::fs::create_dir_all(&dir).await.map_err(unwritable)?;
-        let probe = dir.join(format!("probe-{}.tmp", uuid::Uuid::new_v4()));
-        tokio::fs::write(&probe, b"probe")
-            .await
-            .map_err(unwritable)?;
-        tokio::fs::remove_file(&probe).await.map_err(unwritable)?;
+        match self {
+            Store::Local { .. } => tokio::fs::create_dir_all(&dir).await.map_err(unwritable)?,
+            Store::Remote { .. } => {
+                let uid = staging::own_uid();
+                staging::ensure_private_dir(&dir, uid).map_err(|cause| {
+                    StoreError::UnsafeStaging {
+                        dir: dir.display().to_string(),
+                        cause,
+                    }
+                })?
+            }
+        }
         self.clean_staging(STALE_STAGING).await;
+        let probe = dir.join(format!("probe-{}.tmp", uuid::Uuid::new_v4()));
+        let written = tokio::fs::write(&probe, b"probe").await;
+        let _ = tokio::fs::remove_file(&probe).await;
+        written.map_err(unwritable)?;
+        if let Store::Remote {
+            store, prefix, url, ..
+        } = self
+        {
+            remote::probe(store.objects.as_ref(), prefix)
+                .await
+                .map_err(|cause| StoreError::ProbeFailed {
+                    location: url.clone(),
+                    cause,
+                })?;
+        }
         Ok(())
     }
 
     /// Removes staging files left by a crash: those of a process of this host that is gone,
-    /// and any older than `age` (another host's, or where processes cannot be seen). Best effort.
+    /// and any older than `age` (another host's, or where processes cannot be seen); on an
+    /// object store, also aborts the multipart uploads such a process journaled. Best effort.
     pub async fn clean_staging(&self, age: Duration) {
-        let Ok(mut entries) = tokio::fs::read_dir(self.staging_dir()).await else {
-            return;
-        };
-        let host = host_name();
-        while let Ok(Some(entry)) = entries.next_entry().await {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.ends_with(".tmp") {
-                continue;
-            }
-            let orphan =
-                staging_owner(&name).is_some_and(|(h, pid)| h == host && !process_alive(pid));
-            let old = entry
-                .metadata()
-                .await
-                .ok()
-                .and_then(|m| m.modified().ok())
-                .and_then(|t| SystemTime::now().duration_since(t).ok())
-                .is_some_and(|d| d >= age);
-            if orphan || old {
-                let _ = tokio::fs::remove_file(entry.path()).await;
+        let dir = self.staging_dir();
+        staging::clean(&dir, age).await;
+        if let Store::Remote { store, .. } = self {
+            for journal in staging::leftovers(&dir, staging::JOURNAL, age).await {
+                remote::abort_journaled(store.parts.as_ref(), &journal).await;
             }
         }
     }
 
-    /// A fresh staging path for one file, named after this host and process so that a later
-    /// run can tell a crashed writer's leftovers from a live one's work.
+    /// A fresh staging path for one file (see [`Store::staging_mode`] for how to create it).
     pub fn staging_path(&self) -> PathBuf {
-        self.staging_dir().join(format!(
-            "{}.{}.{}.parquet.tmp",
-            host_name(),
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        ))
+        self.staging_dir().join(staging::file_name())
+    }
+
+    /// The mode to create a staged file with: private (0600) for an object store, whose
+    /// staging is outside the output; the usual 0666 less umask locally, where the file is
+    /// published by a rename and keeps its mode.
+    pub fn staging_mode(&self) -> u32 {
+        match self {
+            Store::Local { .. } => staging::SHARED_FILE_MODE,
+            Store::Remote { .. } => staging::PRIVATE_FILE_MODE,
+        }
     }
 
     /// Publishes a finished staging file under `key`, replacing what was there, and removes
@@ -174,9 +191,9 @@ impl Store {
         match self {
             Store::Local { root } => {
                 let target = root.join(key);
-                let failed = |source| StoreError::Publish {
+                let failed = |cause| StoreError::Publish {
                     location: target.display().to_string(),
-                    cause: source,
+                    cause,
                 };
                 let parent = target.parent().expect("keys have a directory");
                 tokio::fs::create_dir_all(parent).await.map_err(failed)?;
@@ -186,13 +203,18 @@ impl Store {
                 dir.sync_all().await.map_err(failed)?;
                 Ok(())
             }
-            Store::Remote { store, prefix, .. } => {
+            Store::Remote {
+                store,
+                prefix,
+                staging,
+                ..
+            } => {
                 let path = remote_path(prefix, key);
-                let result = upload(store.as_ref(), staged, &path).await;
+                let result = remote::upload(store, staged, &path, staging).await;
                 let _ = tokio::fs::remove_file(staged).await;
-                result.map_err(|source| StoreError::Remote {
+                result.map_err(|cause| StoreError::Remote {
                     location: self.describe(key),
-                    cause: source,
+                    cause,
                 })
             }
         }
@@ -214,11 +236,11 @@ impl Store {
                 }
             }
             Store::Remote { store, prefix, .. } => {
-                match store.delete(&remote_path(prefix, key)).await {
+                match store.objects.delete(&remote_path(prefix, key)).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                    Err(source) => Err(StoreError::Remote {
+                    Err(cause) => Err(StoreError::Remote {
                         location: self.describe(key),
-                        cause: source,
+                        cause,
                     }),
                 }
             }
@@ -231,64 +253,130 @@ impl Store {
     }
 }
 
-/// This host's name, made safe for a file name.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap_or_else(|_| "localhost".to_owned())
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// The host and process id a staging name carries (`host.pid.uuid.parquet.tmp`).
-fn staging_owner(name: &str) -> Option<(&str, u32)> {
-    let mut parts = name.split('.');
-    let host = parts.next()?;
-    let pid = parts.next()?.parse().ok()?;
-    Some((host, pid))
-}
-
-/// Whether a process of this host is running (only Linux can tell; elsewhere assume it is).
-fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        std::path::Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
-    }
-}
-
 fn remote_path(prefix: &ObjectPath, key: &str) -> ObjectPath {
     key.split('/').fold(prefix.clone(), |p, part| p.child(part))
 }
 
-async fn upload(
-    store: &dyn ObjectStore,
-    staged: &Path,
-    path: &ObjectPath,
-) -> Result<(), object_store::Error> {
-    let io = |e: std::io::Error| object_store::Error::Generic {
-        store: "staging",
-        source: Box::new(e),
-    };
-    let mut file = tokio::fs::File::open(staged).await.map_err(io)?;
-    let upload = store.put_multipart(path).await?;
-    let mut writer = WriteMultipart::new(upload);
-    let mut buf = vec![0u8; 8 << 20];
-    loop {
-        let n = file.read(&mut buf).await.map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        writer.wait_for_capacity(4).await?;
-        writer.write(&buf[..n]);
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    use std::sync::Arc;
+
+    use futures::StreamExt;
+    use object_store::memory::InMemory;
+    use object_store::multipart::MultipartStore;
+    use object_store::PutPayload;
+
+    use super::*;
+    use crate::batch::BatchBuilder;
+    use crate::domain::Resource;
+    use crate::writer::PartWriter;
+
+    /// A remote store stages in a fresh 0700 directory of this user, in 0600 files that are
+    /// created new, and the probe leaves no marker behind.
+    #[tokio::test]
+    async fn remote_staging_is_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let memory = Arc::new(InMemory::new());
+        let url = url::Url::parse("s3://bucket/export").unwrap();
+        let staging = staging::private_dir_in(tmp.path(), staging::own_uid());
+        let store = Store::remote(Remote::new(memory.clone()), &url, staging.clone());
+        store.check().await.unwrap();
+        let dir = std::fs::symlink_metadata(&staging).unwrap();
+        assert_eq!(dir.permissions().mode() & 0o7777, 0o700);
+        assert_eq!(Some(dir.uid()), staging::own_uid());
+        assert_eq!(
+            memory.list(None).count().await,
+            0,
+            "the probe marker is gone"
+        );
+
+        let path = store.staging_path();
+        let mut builder = BatchBuilder::new(Resource::Calls);
+        let mut writer = PartWriter::create(&path, store.staging_mode(), builder.schema()).unwrap();
+        writer.write(&builder.finish()).unwrap();
+        let file = writer.finish().unwrap();
+        let mode = std::fs::metadata(&file.path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o600);
+        // A path that exists (a file or link planted there) is never written through.
+        assert!(PartWriter::create(&path, store.staging_mode(), builder.schema()).is_err());
+
+        store
+            .publish(&path, "calls/x/part-0.parquet")
+            .await
+            .unwrap();
+        assert!(!path.exists());
+        let key = ObjectPath::from("export/calls/x/part-0.parquet");
+        assert_eq!(memory.head(&key).await.unwrap().size, file.bytes);
     }
-    writer.finish().await?;
-    Ok(())
+
+    /// A name this host's dead process would have given a journal.
+    fn dead_journal_name() -> String {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let name = staging::journal_name();
+        let mut parts: Vec<&str> = name.splitn(3, '.').collect();
+        let pid = pid.to_string();
+        parts[1] = &pid;
+        parts.join(".")
+    }
+
+    /// A multipart upload is journaled while open; once completed, the journal is gone.
+    #[tokio::test]
+    async fn a_large_file_is_uploaded_in_parts_and_its_journal_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let memory = Arc::new(InMemory::new());
+        let staged = tmp.path().join("big.tmp");
+        let body: Vec<u8> = (0..(9u32 << 20) + 7).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&staged, &body).unwrap();
+        let mut file = tokio::fs::File::open(&staged).await.unwrap();
+        let path = ObjectPath::from("export/big");
+        remote::upload_parts(memory.as_ref(), &mut file, &path, tmp.path())
+            .await
+            .unwrap();
+        let got = memory.get(&path).await.unwrap().bytes().await.unwrap();
+        assert_eq!(got.as_ref(), body.as_slice());
+        assert_eq!(files(tmp.path()), vec!["big.tmp".to_owned()]);
+    }
+
+    /// The upload a killed process journaled is aborted by the next run's check.
+    #[tokio::test]
+    async fn a_killed_processs_upload_is_aborted_by_the_next_check() {
+        let tmp = tempfile::tempdir().unwrap();
+        let memory = Arc::new(InMemory::new());
+        let url = url::Url::parse("s3://bucket/export").unwrap();
+        let staging = staging::private_dir_in(tmp.path(), staging::own_uid());
+        let store = Store::remote(Remote::new(memory.clone()), &url, staging.clone());
+        staging::ensure_private_dir(&staging, staging::own_uid()).unwrap();
+        let path = ObjectPath::from("export/calls/x/part-0.parquet");
+        let id = memory.create_multipart(&path).await.unwrap();
+        memory
+            .put_part(&path, &id, 0, PutPayload::from_static(b"half"))
+            .await
+            .unwrap();
+        let journal = staging.join(dead_journal_name());
+        std::fs::write(&journal, format!("{id}\n{path}\n")).unwrap();
+        // A live process's journal is left alone.
+        let live = staging.join(staging::journal_name());
+        std::fs::write(&live, format!("{id}\n{path}\n")).unwrap();
+
+        store.check().await.unwrap();
+        assert!(!journal.exists());
+        assert!(live.exists());
+        let gone = memory
+            .put_part(&path, &id, 1, PutPayload::from_static(b"more"))
+            .await;
+        assert!(gone.is_err(), "the upload was aborted");
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
 }

@@ -5,6 +5,7 @@
 //! size. It returns what it wrote; it never touches the database or the final location.
 
 use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
@@ -70,11 +71,18 @@ fn properties() -> WriterProperties {
 }
 
 impl PartWriter {
-    pub fn create(path: &Path, schema: SchemaRef) -> Result<Self, WriteError> {
-        let file = File::create(path).map_err(|source| WriteError::Create {
-            path: path.to_owned(),
-            cause: source,
-        })?;
+    /// Creates a new file at `path` with `mode` (less the umask). An existing file or link
+    /// at `path` is an error: a staged file is always this writer's own.
+    pub fn create(path: &Path, mode: u32, schema: SchemaRef) -> Result<Self, WriteError> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+            .map_err(|source| WriteError::Create {
+                path: path.to_owned(),
+                cause: source,
+            })?;
         let writer = ArrowWriter::try_new(file, schema, Some(properties())).map_err(|source| {
             WriteError::Write {
                 path: path.to_owned(),
@@ -107,8 +115,18 @@ impl PartWriter {
         &self.path
     }
 
-    /// Closes the file and syncs it to disk, so that a rename after this is durable.
+    /// Closes the file and syncs it to disk, so that a rename after this is durable. If that
+    /// fails (a full disk, most often), the file is removed: it would never be published.
     pub fn finish(self) -> Result<WrittenFile, WriteError> {
+        let path = self.path.clone();
+        let finished = self.close();
+        if finished.is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+        finished
+    }
+
+    fn close(self) -> Result<WrittenFile, WriteError> {
         let path = self.path;
         let file = self
             .writer

@@ -231,3 +231,37 @@ async fn an_unwritable_output_shows_the_os_error_once() {
     assert!(err.contains("is not writable"), "{err}");
     assert_eq!(err.matches("os error 20").count(), 1, "{err}");
 }
+
+/// An output URL whose scheme is not a supported store is refused before anything is done,
+/// and the message names what is accepted (an `https://` URL once became an Azure store).
+#[tokio::test]
+async fn an_unsupported_output_scheme_is_a_usage_error() {
+    let app = spawn_app(small_sim()).await;
+    app.add_all_accounts().await;
+    for output in ["https://example.com/bucket/x", "ftp://host/x"] {
+        let out = app
+            .cli_with(
+                &backfill("calls", "2026-03-01", "2026-03-01"),
+                &[("EXPORT_OUTPUT", output)],
+            )
+            .await;
+        assert_eq!(out.status.code(), Some(2), "{output}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("unsupported scheme"), "{err}");
+        for accepted in [
+            "a directory",
+            "file://",
+            "s3://",
+            "gs://",
+            "az://",
+            "azure://",
+        ] {
+            assert!(err.contains(accepted), "{output}: {err} lacks {accepted}");
+        }
+    }
+    assert!(app
+        .sim
+        .requests()
+        .iter()
+        .all(|r| !r.path.contains("/Calls")));
+}

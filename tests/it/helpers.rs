@@ -400,3 +400,27 @@ pub fn partition_file(output: &Path, table: &str, account: &str, day: NaiveDate)
         .join(format!("date={day}"))
         .join("part-0.parquet")
 }
+
+/// This host's name as staging file names carry it (`{host}.{pid}.{uuid}…`).
+pub fn staging_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The pid of a process that has exited: staging files named after it are a crash's leftovers.
+pub fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}

@@ -7,6 +7,10 @@ mod helpers;
 mod bad_input;
 /// The foundation: calls from the API to partitioned Parquet (issue 2).
 mod export;
+/// A full disk: stale staging is cleared first, a failed write removes its staging file.
+mod full_disk;
+/// S3 (moto) and Azure Blob (Azurite) for real, read back with pyarrow.
+mod object_stores;
 /// The registry on a real Postgres (started from the system's binaries when present).
 mod postgres;
 /// The Connect receiver: browser round trip, proven grants, discovery, signed deauthorize (issue 4).
