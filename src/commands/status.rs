@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{open_registry, Exit};
 use crate::cli::JsonFlag;
 use crate::config::Config;
-use crate::registry::JobRunRecord;
+use crate::registry::{JobRunRecord, RunRecord};
 use crate::scheduler::jobs::{self, Job};
 
 pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
@@ -152,23 +152,7 @@ pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
             );
         }
     }
-    println!("\nRecent runs");
-    if runs.is_empty() {
-        println!("  none yet");
-    }
-    for r in &runs {
-        println!(
-            "  #{:<5} {:<9} {:<12} {}  {} windows, {} failed, {} rows  {}",
-            r.id,
-            r.command,
-            r.outcome,
-            r.started_at,
-            r.windows_exported,
-            r.windows_failed,
-            r.rows,
-            r.detail.as_deref().unwrap_or("")
-        );
-    }
+    print_runs(&runs);
     if !failures.is_empty() {
         println!("\nFailed windows (retried by the next run)");
         for f in &failures {
@@ -186,4 +170,33 @@ struct JobStatus<'a> {
     job: &'a Job,
     last: Option<&'a JobRunRecord>,
     next: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The recent runs, newest first, with the records each left out when there were any.
+fn print_runs(runs: &[RunRecord]) {
+    println!("\nRecent runs");
+    if runs.is_empty() {
+        println!("  none yet");
+    }
+    for r in runs {
+        let left_out = if r.outside_window > 0 || r.duplicates > 0 {
+            format!(
+                " ({} of other days, {} repeated: left out)",
+                r.outside_window, r.duplicates
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "  #{:<5} {:<9} {:<12} {}  {} windows, {} failed, {} rows{left_out}  {}",
+            r.id,
+            r.command,
+            r.outcome,
+            r.started_at,
+            r.windows_exported,
+            r.windows_failed,
+            r.rows,
+            r.detail.as_deref().unwrap_or("")
+        );
+    }
 }

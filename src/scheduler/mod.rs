@@ -32,7 +32,7 @@ use self::plan::{AccountPlan, Shard};
 use crate::domain::{AccountSid, DayRange, Resource};
 use crate::export::{Exporter, Summary, WindowEvent};
 use crate::registry::{
-    Account, AccountStatus, LeaseHolder, PairOutcome, Registry, RegistryError, RunOutcome,
+    Account, LeaseHolder, PairOutcome, Registry, RegistryError, RunOutcome, Skip, TwilioStatus,
 };
 
 /// How long a lease lasts without renewal: a crashed holder blocks its pairs at most this long.
@@ -87,6 +87,8 @@ pub struct JobReport {
     pub unregistered: Vec<AccountSid>,
     /// Skipped: deauthorized before the run.
     pub deauthorized: Vec<AccountSid>,
+    /// Skipped: Twilio reported them suspended or closed before the run.
+    pub inactive: Vec<(AccountSid, TwilioStatus)>,
 }
 
 impl JobReport {
@@ -310,6 +312,7 @@ impl Scheduler {
             busy: Vec::new(),
             unregistered: Vec::new(),
             deauthorized: Vec::new(),
+            inactive: Vec::new(),
         };
         let candidates = self.select_accounts(job, &mut report).await?;
         let mut leased: Vec<Account> = Vec::new();
@@ -371,9 +374,10 @@ impl Scheduler {
             if !self.settings.shard.contains(&a.sid) {
                 continue;
             }
-            match a.status {
-                AccountStatus::Active => chosen.push(a),
-                AccountStatus::Deauthorized => report.deauthorized.push(a.sid),
+            match a.skip() {
+                None => chosen.push(a),
+                Some(Skip::Deauthorized) => report.deauthorized.push(a.sid),
+                Some(Skip::Twilio(status)) => report.inactive.push((a.sid, status)),
             }
         }
         Ok(chosen)
