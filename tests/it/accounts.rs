@@ -228,3 +228,43 @@ async fn discovery_registers_twilio_status_of_the_accounts_a_grant_reads() {
     assert!(stdout(&out).contains("\"twilio_status\": \"closed\""));
     stop.cancel();
 }
+
+#[tokio::test]
+async fn scheduled_runs_report_and_skip_suspended_and_closed_accounts() {
+    let app = spawn_app(mixed_sim()).await;
+    app.add_all_accounts().await;
+    let sids = app.sim.account_sids();
+    let jobs = app.dir.path().join("jobs");
+    std::fs::create_dir_all(&jobs).unwrap();
+    std::fs::write(
+        jobs.join("calls.toml"),
+        "name = \"calls\"\nresource = \"calls\"\nschedule = \"0 0 * * * *\"\nlookback_days = 1\n",
+    )
+    .unwrap();
+    let now = app.sim.now().to_rfc3339();
+    let jobs = jobs.display().to_string();
+
+    let out = app
+        .cli_with(
+            &["run", "--job", "calls"],
+            &[("TWILIO_EXPORT_NOW", &now), ("TWILIO_EXPORT_JOBS", &jobs)],
+        )
+        .await;
+
+    assert_success(&out);
+    let printed = stdout(&out);
+    assert!(
+        printed.contains(&format!("{}: suspended on Twilio, skipped", sids[1])),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("{}: closed on Twilio, skipped", sids[2])),
+        "{printed}"
+    );
+    assert!(printed.contains("1 accounts"), "{printed}");
+    assert!(app
+        .sim
+        .requests()
+        .iter()
+        .all(|r| !r.path.ends_with("/Calls.json") || r.path.contains(sids[0].as_str())));
+}

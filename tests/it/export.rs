@@ -158,10 +158,19 @@ async fn records_of_other_days_and_repeats_are_left_out_and_reported() {
     assert!(repeated > 0 && strays > 0, "{repeated} {strays}");
 
     let out = app
-        .cli(&backfill("calls", "2026-03-01", "2026-03-02"))
+        .cli_with(
+            &backfill("calls", "2026-03-01", "2026-03-02"),
+            &[("RUST_LOG", "info"), ("TWILIO_EXPORT_LOG_FORMAT", "json")],
+        )
         .await;
 
     assert_success(&out);
+    let logged = stderr(&out);
+    assert!(
+        logged.contains("Records left out of this partition")
+            && logged.contains("\"duplicates\":1"),
+        "{logged}"
+    );
     for d in days {
         let truth = app.sim.calls_on(account, d);
         if !truth.is_empty() {
