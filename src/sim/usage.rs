@@ -581,6 +581,12 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
             Kind::Sum(_) | Kind::TotalPrice => continue,
         };
     }
+    fill_sums_and_total(&mut out);
+    out
+}
+
+/// Fills the `Sum` categories from their parts and `totalprice` from the `in_total` prices.
+fn fill_sums_and_total(out: &mut [Amount]) {
     for (i, c) in CATEGORIES.iter().enumerate() {
         if let Kind::Sum(parts) = c.kind {
             let mut a = Amount {
@@ -597,7 +603,7 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
     }
     let total: i64 = CATEGORIES
         .iter()
-        .zip(&out)
+        .zip(out.iter())
         .filter(|(c, _)| c.in_total)
         .map(|(_, a)| a.price)
         .sum();
@@ -610,7 +616,6 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
             };
         }
     }
-    out
 }
 
 /// Renders one usage record exactly as the API serves it.
