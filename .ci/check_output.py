@@ -20,7 +20,7 @@ for table, key in [("calls", "sid"), ("usage_records", "category")]:
     types = dict(con.execute(f"select column_name, column_type from (describe select * from {rel})").fetchall())
     print(f"duckdb {table}: {n} rows, {accounts} accounts, {days} days, {dup} duplicates")
     assert n > 0 and accounts > 0 and dup == 0, table
-    assert types["price"].startswith("DECIMAL"), types["price"]
+    assert types["price"] == "DECIMAL(38,18)", types["price"]
     assert types["date"] == "DATE", types["date"]
     dataset = ds.dataset(f"{root}/{table}", format="parquet", partitioning="hive")
     assert dataset.count_rows() == n, (dataset.count_rows(), n)

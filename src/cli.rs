@@ -124,7 +124,8 @@ pub enum AccountsCommand {
         #[arg(required = true, value_name = "AC…")]
         sids: Vec<String>,
     },
-    /// Re-check accounts against the API (all when none are given)
+    /// Re-check accounts against the API and record Twilio's status of each (all when none
+    /// are given)
     Verify {
         #[arg(value_name = "AC…")]
         sids: Vec<String>,

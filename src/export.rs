@@ -20,7 +20,9 @@ use crate::decode::value::days_since_epoch;
 use crate::decode::{decode_page, DecodeError, Record};
 use crate::domain::{AccountSid, PartitionKey, Resource};
 use crate::fetch::{FetchError, PageUri, TwilioClient};
-use crate::registry::{LeaseHolder, Registry, RegistryError, RunId, RunOutcome, RunTotals};
+use crate::registry::{
+    LeaseHolder, Registry, RegistryError, RunId, RunOutcome, RunTotals, TwilioStatus,
+};
 use crate::store::{Store, StoreError};
 use crate::writer::{PartWriter, WriteError};
 
@@ -113,8 +115,8 @@ pub struct WindowReport {
 pub enum WindowEvent<'a> {
     Exported(&'a Window, &'a WindowReport),
     Failed(&'a Window, &'a ExportError),
-    /// Not attempted, or not published: its account lost its authorization earlier in the
-    /// run, or its lease was taken over by another process.
+    /// Not attempted, or not published: its account lost its authorization or Twilio reported
+    /// it suspended or closed earlier in the run, or its lease was taken over by another process.
     Skipped(&'a Window),
 }
 
@@ -128,6 +130,8 @@ pub struct Summary {
     pub failures: Vec<(PartitionKey, String)>,
     /// Accounts found deauthorized during the run, with the reason.
     pub deauthorized: Vec<(AccountSid, String)>,
+    /// Accounts Twilio reported suspended or closed during the run (skipped, not failed).
+    pub inactive: Vec<(AccountSid, TwilioStatus)>,
     pub skipped: u64,
     pub interrupted: bool,
     pub seconds: f64,
@@ -255,6 +259,8 @@ impl Exporter {
                 s.totals.windows_exported += 1;
                 s.totals.rows += report.rows;
                 s.totals.files += u64::from(report.object_key.is_some());
+                s.totals.outside_window += report.outside_window;
+                s.totals.duplicates += report.duplicates;
                 s.bytes += report.bytes;
                 drop(s);
                 (ctx.on_event)(WindowEvent::Exported(w, &report));
@@ -283,27 +289,13 @@ impl Exporter {
         on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
     ) {
         if let ExportError::Fetch(FetchError::Unauthorized { .. }) = &err {
-            // A single 401 may be a blip; the grant is gone only if a fresh check agrees.
-            if let Err(recheck @ FetchError::Unauthorized { .. }) = self
-                .client
-                .fetch_account(&w.credential, &w.key.account)
-                .await
-            {
-                let reason = recheck.to_string();
+            if let Some(lost_why) = self.recheck(w).await {
                 let first = lost
                     .lock()
                     .expect("not poisoned")
                     .insert(w.key.account.clone());
                 if first {
-                    tracing::warn!(account = %w.key.account, error = %reason, "Account lost its authorization; skipping it");
-                    if let Err(e) = self.registry.deauthorize(&w.key.account, &reason).await {
-                        tracing::error!(error = %e, "Cannot record the deauthorization");
-                    }
-                    summary
-                        .lock()
-                        .expect("not poisoned")
-                        .deauthorized
-                        .push((w.key.account.clone(), reason));
+                    self.record_lost(&w.key.account, lost_why, summary).await;
                 }
                 summary.lock().expect("not poisoned").skipped += 1;
                 on_event(WindowEvent::Skipped(w));
@@ -319,6 +311,50 @@ impl Exporter {
         let mut s = summary.lock().expect("not poisoned");
         s.totals.windows_failed += 1;
         s.failures.push((w.key.clone(), message));
+    }
+
+    /// After a 401: why the account is lost to this run, or `None` if the API now reads it
+    /// (a single 401 may be a blip). Twilio answers 401 for the data of suspended and closed
+    /// accounts while the Account resource still shows their status.
+    async fn recheck(&self, w: &Window) -> Option<Lost> {
+        match self
+            .client
+            .fetch_account(&w.credential, &w.key.account)
+            .await
+        {
+            Err(recheck @ FetchError::Unauthorized { .. }) => {
+                Some(Lost::Deauthorized(recheck.to_string()))
+            }
+            Ok(info) => info
+                .status
+                .as_deref()
+                .map(TwilioStatus::parse)
+                .filter(|s| !s.exported())
+                .map(Lost::Inactive),
+            Err(_) => None,
+        }
+    }
+
+    /// Records once why an account's remaining windows are skipped.
+    async fn record_lost(&self, account: &AccountSid, why: Lost, summary: &Mutex<Summary>) {
+        match why {
+            Lost::Deauthorized(reason) => {
+                tracing::warn!(account = %account, error = %reason, "Account lost its authorization; skipping it");
+                if let Err(e) = self.registry.deauthorize(account, &reason).await {
+                    tracing::error!(error = %e, "Cannot record the deauthorization");
+                }
+                let mut s = summary.lock().expect("not poisoned");
+                s.deauthorized.push((account.clone(), reason));
+            }
+            Lost::Inactive(status) => {
+                tracing::warn!(account = %account, twilio_status = %status, "Twilio reports the account suspended or closed; skipping it");
+                if let Err(e) = self.registry.set_twilio_status(account, &status).await {
+                    tracing::error!(error = %e, "Cannot record the account's status");
+                }
+                let mut s = summary.lock().expect("not poisoned");
+                s.inactive.push((account.clone(), status));
+            }
+        }
     }
 
     /// Exports one window and records its partition.
@@ -373,6 +409,13 @@ impl Exporter {
             pages = report.pages,
             "Partition exported"
         );
+        if report.outside_window > 0 || report.duplicates > 0 {
+            tracing::info!(
+                outside_window = report.outside_window,
+                duplicates = report.duplicates,
+                "Records left out of this partition: those of other days belong to their own day's, repeats were kept once"
+            );
+        }
         Ok(WindowReport {
             object_key,
             ..report
@@ -481,6 +524,14 @@ impl Exporter {
         w.write(&batch)?;
         Ok(())
     }
+}
+
+/// Why the rest of an account's windows are skipped.
+enum Lost {
+    /// The grant is gone (the re-check was refused too).
+    Deauthorized(String),
+    /// Twilio reports the account suspended or closed.
+    Inactive(TwilioStatus),
 }
 
 /// Record identities seen in a window, to keep each record once when paging shifts.

@@ -16,7 +16,7 @@ pub enum Kind {
     Text,
     /// A whole number.
     Int64,
-    /// An exact decimal, `decimal(38,12)`.
+    /// An exact decimal, `decimal(38,18)`.
     Decimal,
     /// A UTC instant in microseconds.
     Timestamp,

@@ -8,7 +8,7 @@ use crate::cli::AccountsCommand;
 use crate::config::Config;
 use crate::domain::AccountSid;
 use crate::fetch::{AccountInfo, FetchError, TwilioClient};
-use crate::registry::{Account, NewAccount, Registry};
+use crate::registry::{Account, NewAccount, Registry, TwilioStatus};
 
 pub async fn run(config: &Config, cmd: AccountsCommand) -> anyhow::Result<Exit> {
     match cmd {
@@ -44,6 +44,7 @@ async fn add(config: &Config, sids: &[AccountSid], no_verify: bool) -> anyhow::R
                 friendly_name: None,
                 owner_account_sid: None,
                 verified: false,
+                twilio_status: None,
             },
             Some(client) => match client.fetch_account(sid, sid).await {
                 Ok(info) => confirmed(sid, sid, info),
@@ -55,14 +56,14 @@ async fn add(config: &Config, sids: &[AccountSid], no_verify: bool) -> anyhow::R
             },
         };
         registry.upsert_account(&new).await?;
-        println!(
-            "{sid}: added{}",
-            if no_verify {
-                " (not verified)"
-            } else {
-                " (verified)"
+        let how = match &new.twilio_status {
+            _ if no_verify => " (not verified)".to_owned(),
+            Some(s) if !s.exported() => {
+                format!(" (verified), but Twilio reports it {s}: exports skip it")
             }
-        );
+            _ => " (verified)".to_owned(),
+        };
+        println!("{sid}: added{how}");
     }
     Ok(exit)
 }
@@ -79,6 +80,7 @@ pub(crate) fn confirmed(
         friendly_name: info.friendly_name,
         owner_account_sid: info.owner_account_sid,
         verified: true,
+        twilio_status: info.status.as_deref().map(TwilioStatus::parse),
     }
 }
 
@@ -110,8 +112,8 @@ pub(crate) fn print_table(accounts: &[Account]) {
         return;
     }
     println!(
-        "{:<34}  {:<12}  {:<34}  {:<24}  NAME / REASON",
-        "ACCOUNT", "STATUS", "VIA CREDENTIAL", "CONNECTED"
+        "{:<34}  {:<12}  {:<10}  {:<34}  {:<24}  NAME / REASON",
+        "ACCOUNT", "STATUS", "ON TWILIO", "VIA CREDENTIAL", "CONNECTED"
     );
     for a in accounts {
         let note = match &a.status_reason {
@@ -123,9 +125,10 @@ pub(crate) fn print_table(accounts: &[Account]) {
             ),
             None => a.friendly_name.clone().unwrap_or_default(),
         };
+        let twilio = a.twilio_status.as_ref().map_or("-", TwilioStatus::as_str);
         println!(
-            "{:<34}  {:<12}  {:<34}  {:<24}  {}",
-            a.sid, a.status, a.credential_sid, a.connected_at, note
+            "{:<34}  {:<12}  {:<10}  {:<34}  {:<24}  {}",
+            a.sid, a.status, twilio, a.credential_sid, a.connected_at, note
         );
     }
 }
@@ -164,7 +167,10 @@ async fn verify(config: &Config, sids: &[AccountSid]) -> anyhow::Result<Exit> {
     let mut exit = Exit::Success;
     for a in &accounts {
         match verify_one(&client, &registry, a).await? {
-            Verdict::Active => println!("{}: active", a.sid),
+            Verdict::Active(Some(s)) if !s.exported() => {
+                println!("{}: {s} on Twilio (exports skip it)", a.sid)
+            }
+            Verdict::Active(_) => println!("{}: active", a.sid),
             Verdict::Deauthorized(why) => println!("{}: deauthorized ({why})", a.sid),
             Verdict::Unknown(why) => {
                 eprintln!("{}: could not check: {why}", a.sid);
@@ -176,12 +182,14 @@ async fn verify(config: &Config, sids: &[AccountSid]) -> anyhow::Result<Exit> {
 }
 
 enum Verdict {
-    Active,
+    /// The grant works; Twilio's status of the account, if it said.
+    Active(Option<TwilioStatus>),
     Deauthorized(String),
     Unknown(String),
 }
 
-/// 200 → active (re-activates); 401/403 → deauthorized; anything else → unknown, unchanged.
+/// 200 → active (re-activates, Twilio's status recorded); 401/403 → deauthorized; anything
+/// else → unknown, unchanged.
 async fn verify_one(
     client: &TwilioClient,
     registry: &Registry,
@@ -190,10 +198,9 @@ async fn verify_one(
     Ok(
         match client.fetch_account(&a.credential_sid, &a.sid).await {
             Ok(info) => {
-                registry
-                    .upsert_account(&confirmed(&a.sid, &a.credential_sid, info))
-                    .await?;
-                Verdict::Active
+                let new = confirmed(&a.sid, &a.credential_sid, info);
+                registry.upsert_account(&new).await?;
+                Verdict::Active(new.twilio_status)
             }
             Err(e @ FetchError::Unauthorized { .. }) => {
                 let why = e.to_string();

@@ -13,7 +13,7 @@ use crate::cli::BackfillArgs;
 use crate::config::Config;
 use crate::domain::{parse_day, AccountSid, DayRange, PartitionKey, Resource};
 use crate::export::{Exporter, LeaseScope, Summary, Window, WindowEvent};
-use crate::registry::{Account, AccountStatus, LeaseHolder};
+use crate::registry::{Account, LeaseHolder};
 use crate::scheduler::leasing::{self, Renewal};
 use crate::scheduler::LEASE_TTL;
 use crate::shutdown;
@@ -65,8 +65,9 @@ pub(crate) fn default_concurrency(config: &Config, accounts: usize) -> usize {
     (config.limits.max_in_flight as usize * accounts).clamp(1, 64)
 }
 
-/// The accounts asked for (all active ones when none are named). Named accounts must be
-/// registered; deauthorized ones are reported and skipped.
+/// The accounts asked for (all exported ones when none are named). Named accounts must be
+/// registered; deauthorized ones, and those Twilio reports suspended or closed, are reported
+/// and skipped.
 pub(crate) async fn select_accounts(
     exporter: &Exporter,
     wanted: &[AccountSid],
@@ -75,11 +76,9 @@ pub(crate) async fn select_accounts(
     let mut chosen = Vec::new();
     if wanted.is_empty() {
         for a in all {
-            match a.status {
-                AccountStatus::Active => chosen.push(a),
-                AccountStatus::Deauthorized => {
-                    eprintln!("{}: deauthorized, skipped", a.sid)
-                }
+            match a.skip() {
+                None => chosen.push(a),
+                Some(why) => eprintln!("{}: {why}, skipped", a.sid),
             }
         }
         return Ok(chosen);
@@ -88,9 +87,9 @@ pub(crate) async fn select_accounts(
         let Some(a) = all.iter().find(|a| &a.sid == sid) else {
             bail!("--account: {sid} is not registered (add it with: twilio-export accounts add {sid})");
         };
-        match a.status {
-            AccountStatus::Active => chosen.push(a.clone()),
-            AccountStatus::Deauthorized => eprintln!("{sid}: deauthorized, skipped"),
+        match a.skip() {
+            None => chosen.push(a.clone()),
+            Some(why) => eprintln!("{sid}: {why}, skipped"),
         }
     }
     Ok(chosen)
@@ -224,8 +223,17 @@ pub(crate) fn print_summary(resource: Resource, range: DayRange, s: &Summary) {
         s.bytes as f64 / (1024.0 * 1024.0),
         s.seconds
     );
+    if s.totals.outside_window > 0 || s.totals.duplicates > 0 {
+        println!(
+            "  left out: {} records of other days (exported with their own day), {} records repeated while paging (kept once)",
+            s.totals.outside_window, s.totals.duplicates
+        );
+    }
     for (sid, why) in &s.deauthorized {
         println!("  {sid}: deauthorized during the run and skipped ({why})");
+    }
+    for (sid, status) in &s.inactive {
+        println!("  {sid}: {status} on Twilio, found during the run and skipped");
     }
     if s.totals.windows_failed > 0 {
         println!(

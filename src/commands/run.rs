@@ -175,6 +175,9 @@ fn print_job(r: &JobReport) {
     for sid in &r.deauthorized {
         println!("  {sid}: deauthorized, skipped");
     }
+    for (sid, status) in &r.inactive {
+        println!("  {sid}: {status} on Twilio, skipped");
+    }
     for sid in &r.unregistered {
         println!("  {sid}: named by the job but not registered (add it with: twilio-export accounts add {sid})");
     }

@@ -11,7 +11,7 @@ use crate::cli::JsonFlag;
 use crate::config::Config;
 use chrono::{DateTime, Utc};
 
-use crate::registry::{Account, AccountStatus, JobRunRecord, Registry};
+use crate::registry::{Account, JobRunRecord, Registry, RunRecord};
 use crate::scheduler::jobs::{self, Job};
 use crate::scheduler::plan;
 
@@ -156,23 +156,7 @@ pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
             );
         }
     }
-    println!("\nRecent runs");
-    if runs.is_empty() {
-        println!("  none yet");
-    }
-    for r in &runs {
-        println!(
-            "  #{:<5} {:<9} {:<12} {}  {} windows, {} failed, {} rows  {}",
-            r.id,
-            r.command,
-            r.outcome,
-            r.started_at,
-            r.windows_exported,
-            r.windows_failed,
-            r.rows,
-            r.detail.as_deref().unwrap_or("")
-        );
-    }
+    print_runs(&runs);
     if !failures.is_empty() {
         println!("\nFailed windows (retried by the next run)");
         for f in &failures {
@@ -196,7 +180,7 @@ async fn next_due(
     let last = registry.job_account_runs(&job.name).await?;
     Ok(accounts
         .iter()
-        .filter(|a| a.status == AccountStatus::Active)
+        .filter(|a| a.skip().is_none())
         .filter(|a| job.accounts.is_empty() || job.accounts.contains(&a.sid))
         .map(|a| plan::due_at(&job.schedule, last.get(a.sid.as_str()).copied(), now))
         .min()
@@ -208,4 +192,33 @@ struct JobStatus<'a> {
     job: &'a Job,
     last: Option<&'a JobRunRecord>,
     next: Option<DateTime<Utc>>,
+}
+
+/// The recent runs, newest first, with the records each left out when there were any.
+fn print_runs(runs: &[RunRecord]) {
+    println!("\nRecent runs");
+    if runs.is_empty() {
+        println!("  none yet");
+    }
+    for r in runs {
+        let left_out = if r.outside_window > 0 || r.duplicates > 0 {
+            format!(
+                " ({} of other days, {} repeated: left out)",
+                r.outside_window, r.duplicates
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "  #{:<5} {:<9} {:<12} {}  {} windows, {} failed, {} rows{left_out}  {}",
+            r.id,
+            r.command,
+            r.outcome,
+            r.started_at,
+            r.windows_exported,
+            r.windows_failed,
+            r.rows,
+            r.detail.as_deref().unwrap_or("")
+        );
+    }
 }

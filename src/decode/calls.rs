@@ -40,7 +40,7 @@ wire_record!(
 
 type Text<'a> = Option<Cow<'a, str>>;
 
-/// A typed call. Timestamps are UTC microseconds, `price` is scaled by 10^12.
+/// A typed call. Timestamps are UTC microseconds, `price` is scaled by 10^18.
 #[derive(Debug, Clone)]
 pub struct Call<'a> {
     pub sid: Cow<'a, str>,
@@ -143,7 +143,7 @@ mod tests {
         assert!(page.next_page_uri.unwrap().ends_with("PageToken=PAx"));
         let c = &page.records[0];
         assert_eq!(c.duration, Some(172));
-        assert_eq!(c.price, Some(-28_000_000_000));
+        assert_eq!(c.price, Some(-28_000_000_000_000_000));
         assert_eq!(c.caller_name.as_deref(), Some("Zoë"));
         assert_eq!(c.end_time, None);
         assert_eq!(c.subresource_uris, Some(r#"{"events":"/x"}"#));

@@ -29,7 +29,7 @@ wire_record!(
 
 type Text<'a> = Option<Cow<'a, str>>;
 
-/// A typed usage record. Dates are days since 1970-01-01; decimals are scaled by 10^12.
+/// A typed usage record. Dates are days since 1970-01-01; decimals are scaled by 10^18.
 #[derive(Debug, Clone)]
 pub struct UsageRecord<'a> {
     pub account_sid: Text<'a>,
@@ -103,19 +103,19 @@ mod tests {
             "next_page_uri":null}"#;
         let page = decode_page::<UsageRecord>(body.as_bytes()).unwrap();
         let r = &page.records[0];
-        assert_eq!(r.count, Some(37 * 10i128.pow(12)));
-        assert_eq!(r.price, Some(3_304_000_000_000));
+        assert_eq!(r.count, Some(37 * 10i128.pow(18)));
+        assert_eq!(r.price, Some(3_304_000_000_000_000_000));
         assert_eq!(r.start_date, Some(20513));
         assert_eq!(r.count_unit.as_deref(), Some(""));
         let r = &page.records[1];
         assert_eq!(r.category, "Usage-RCS-Messages");
-        assert_eq!(r.usage, Some(123_456_789_000));
+        assert_eq!(r.usage, Some(123_456_789_000_000_000));
         assert_eq!(r.count, None);
     }
 
     #[test]
     fn too_many_digits_are_reported_with_the_record() {
-        let body = r#"{"usage_records":[{"category":"sms","usage":"0.1234567890123","start_date":"2026-03-01"}]}"#;
+        let body = r#"{"usage_records":[{"category":"sms","usage":"0.1234567890123456789","start_date":"2026-03-01"}]}"#;
         let err = decode_page::<UsageRecord>(body.as_bytes())
             .unwrap_err()
             .to_string();

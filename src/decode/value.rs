@@ -9,10 +9,13 @@ use std::borrow::Cow;
 use chrono::{DateTime, NaiveDate};
 use serde_json::value::RawValue;
 
-/// Scale of every exported decimal column (digits after the point).
-pub const DECIMAL_SCALE: i8 = 12;
-/// Precision of every exported decimal column (total digits).
+/// Scale of every exported decimal column (digits after the point): room for any value
+/// Twilio renders from a double (`"0.0166666666666667"`, `0.30000000000000004`).
+pub const DECIMAL_SCALE: i8 = 18;
+/// Precision of every exported decimal column (total digits): 20 before the point.
 pub const DECIMAL_PRECISION: u8 = 38;
+/// The most significant digits a double's shortest round-trip form has.
+const DOUBLE_DIGITS: usize = 17;
 
 /// The raw JSON text of a present, non-null value.
 fn present(raw: Option<&RawValue>) -> Option<&str> {
@@ -75,7 +78,14 @@ pub fn integer(raw: Option<&RawValue>) -> Result<Option<i64>, String> {
 }
 
 /// An exact decimal at [`DECIMAL_SCALE`], from a string or a number; `""` counts as absent.
+///
+/// A string with more decimal places than the scale is refused, never rounded. A JSON number
+/// whose digits are a double's shortest form (at most 17 significant digits, as serializers
+/// write floats) is rounded half to even at the scale instead: such a number is a binary
+/// approximation already, and its digits past the 18th decimal place (below 5·10⁻¹⁹) carry
+/// nothing the sender's double held exactly. A longer JSON number is refused like a string.
 pub fn decimal(raw: Option<&RawValue>) -> Result<Option<i128>, String> {
+    let is_number = present(raw).is_some_and(|t| !t.starts_with('"'));
     let Some(t) = text(raw)? else {
         return Ok(None);
     };
@@ -83,73 +93,122 @@ pub fn decimal(raw: Option<&RawValue>) -> Result<Option<i128>, String> {
     if t.is_empty() {
         return Ok(None);
     }
-    parse_decimal(t, DECIMAL_SCALE as u32).map(Some)
+    let n = Number::parse(t)?;
+    let rounding = if is_number && n.significant_digits() <= DOUBLE_DIGITS {
+        Rounding::HalfEven
+    } else {
+        Rounding::Refuse
+    };
+    n.scaled(DECIMAL_SCALE as u32, rounding).map(Some)
 }
 
 /// Parses `[-+]digits[.digits][e[-+]digits]` into an integer scaled by `10^scale`.
 /// Refuses, rather than rounds, a value with more significant digits than fit.
 pub fn parse_decimal(t: &str, scale: u32) -> Result<i128, String> {
-    let bad = || format!("{} is not a decimal number", shorten(t));
-    let (neg, body) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let (mantissa, exp) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], body[i + 1..].parse::<i32>().map_err(|_| bad())?),
-        None => (body, 0),
-    };
-    let (int_part, frac_part) = match mantissa.split_once('.') {
-        Some((i, f)) => (i, f),
-        None => (mantissa, ""),
-    };
-    if (int_part.is_empty() && frac_part.is_empty())
-        || !int_part.bytes().all(|b| b.is_ascii_digit())
-        || !frac_part.bytes().all(|b| b.is_ascii_digit())
-    {
-        return Err(bad());
+    Number::parse(t)?.scaled(scale, Rounding::Refuse)
+}
+
+/// What to do with nonzero digits past the scale.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rounding {
+    Refuse,
+    HalfEven,
+}
+
+/// The parts of a decimal literal, borrowed from its text.
+struct Number<'t> {
+    text: &'t str,
+    neg: bool,
+    int_part: &'t str,
+    frac_part: &'t str,
+    exp: i32,
+}
+
+impl<'t> Number<'t> {
+    fn parse(text: &'t str) -> Result<Self, String> {
+        let bad = || format!("{} is not a decimal number", shorten(text));
+        let (neg, body) = match text.as_bytes().first() {
+            Some(b'-') => (true, &text[1..]),
+            Some(b'+') => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let (mantissa, exp) = match body.find(['e', 'E']) {
+            Some(i) => (&body[..i], body[i + 1..].parse::<i32>().map_err(|_| bad())?),
+            None => (body, 0),
+        };
+        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if (int_part.is_empty() && frac_part.is_empty())
+            || !int_part.bytes().all(|b| b.is_ascii_digit())
+            || !frac_part.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        Ok(Number {
+            text,
+            neg,
+            int_part,
+            frac_part,
+            exp,
+        })
     }
-    // Value = digits × 10^(exp - frac_len); we want digits × 10^(exp - frac_len + scale).
-    let shift = exp as i64 - frac_part.len() as i64 + scale as i64;
-    let mut value: i128 = 0;
-    let digits = int_part.bytes().chain(frac_part.bytes());
-    let total_digits = int_part.len() + frac_part.len();
-    let overflow = || {
-        format!(
-            "{} does not fit a decimal({DECIMAL_PRECISION},{scale})",
-            shorten(t)
-        )
-    };
-    // Digits that the shift drops must all be zero, or the value would be rounded.
-    let keep = if shift >= 0 {
-        total_digits
-    } else {
-        total_digits.saturating_sub((-shift) as usize)
-    };
-    for (i, d) in digits.enumerate() {
-        let d = (d - b'0') as i128;
-        if i < keep {
-            value = value
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(d))
-                .ok_or_else(overflow)?;
-        } else if d != 0 {
+
+    /// Digits without the leading and trailing zeros.
+    fn significant_digits(&self) -> usize {
+        let digits = format!("{}{}", self.int_part, self.frac_part);
+        digits.trim_start_matches('0').trim_end_matches('0').len()
+    }
+
+    /// The value times `10^scale` as an integer of at most [`DECIMAL_PRECISION`] digits.
+    fn scaled(&self, scale: u32, rounding: Rounding) -> Result<i128, String> {
+        let overflow = || {
+            format!(
+                "{} does not fit a decimal({DECIMAL_PRECISION},{scale})",
+                shorten(self.text)
+            )
+        };
+        // Value = digits × 10^(exp - frac_len); we want digits × 10^(exp - frac_len + scale).
+        let shift = self.exp as i64 - self.frac_part.len() as i64 + scale as i64;
+        let digits = self.int_part.bytes().chain(self.frac_part.bytes());
+        let total = self.int_part.len() + self.frac_part.len();
+        // Digits that the shift drops must all be zero, unless rounding is allowed.
+        let keep = total.saturating_sub(usize::try_from(-shift).unwrap_or(0));
+        let mut value: i128 = 0;
+        let (mut first_dropped, mut rest_nonzero) = (None, false);
+        for (i, d) in digits.enumerate() {
+            let d = d - b'0';
+            if i < keep {
+                value = value
+                    .checked_mul(10)
+                    .and_then(|v| v.checked_add(i128::from(d)))
+                    .ok_or_else(overflow)?;
+            } else if first_dropped.is_none() {
+                first_dropped = Some(d);
+            } else {
+                rest_nonzero |= d != 0;
+            }
+        }
+        let dropped = first_dropped.unwrap_or(0);
+        if rounding == Rounding::Refuse && (dropped != 0 || rest_nonzero) {
             return Err(format!(
                 "{} has more than {scale} decimal places",
-                shorten(t)
+                shorten(self.text)
             ));
         }
+        if dropped > 5 || (dropped == 5 && (rest_nonzero || value % 2 == 1)) {
+            value = value.checked_add(1).ok_or_else(overflow)?;
+        }
+        if shift > 0 {
+            value = u32::try_from(shift)
+                .ok()
+                .and_then(|s| 10i128.checked_pow(s))
+                .and_then(|p| value.checked_mul(p))
+                .ok_or_else(overflow)?;
+        }
+        if value >= 10i128.pow(DECIMAL_PRECISION as u32) {
+            return Err(overflow());
+        }
+        Ok(if self.neg { -value } else { value })
     }
-    if shift > 0 {
-        value = 10i128
-            .checked_pow(shift as u32)
-            .and_then(|p| value.checked_mul(p))
-            .ok_or_else(overflow)?;
-    }
-    if value >= 10i128.pow(DECIMAL_PRECISION as u32) {
-        return Err(overflow());
-    }
-    Ok(if neg { -value } else { value })
 }
 
 /// An RFC 2822 timestamp (`Sun, 01 Mar 2026 18:42:10 +0000`) as UTC microseconds.
@@ -283,7 +342,7 @@ mod tests {
             (r#""3.3040""#, 33_040 * s / 10_000),
             ("3.304", 3_304 * s / 1_000),
             (r#""0""#, 0),
-            (r#""0.123456789012""#, 123_456_789_012),
+            (r#""0.123456789012""#, 123_456_789_012 * 1_000_000),
             (r#""1.50000000000000""#, 15 * s / 10),
             ("1e-3", s / 1000),
             ("2E2", 200 * s),
@@ -291,14 +350,56 @@ mod tests {
             assert_eq!(decimal(Some(&raw(input))).unwrap(), Some(want), "{input}");
         }
         assert_eq!(decimal(Some(&raw(r#""""#))).unwrap(), None);
-        let err = decimal(Some(&raw(r#""0.1234567890123""#))).unwrap_err();
+        let err = decimal(Some(&raw(r#""0.1234567890123456789""#))).unwrap_err();
         assert!(err.contains("decimal places"), "{err}");
-        let err = decimal(Some(&raw(r#""1000000000000000000000000000""#))).unwrap_err();
+        let err = decimal(Some(&raw(r#""100000000000000000000""#))).unwrap_err();
         assert!(err.contains("does not fit"), "{err}");
         for bad in [r#""""#, r#""-""#, r#""1.2.3""#, r#""abc""#, r#"".""#] {
             let _ = decimal(Some(&raw(bad)));
         }
         assert!(decimal(Some(&raw(r#""1,5""#))).is_err());
+    }
+
+    #[test]
+    fn decimals_hold_what_doubles_render_and_twenty_integer_digits() {
+        for (input, want) in [
+            // 1/60 as Twilio writes usage in minutes of per-second billing.
+            (r#""0.0166666666666667""#, 16_666_666_666_666_700),
+            // 0.1 + 0.2 as a JSON number, and as a string.
+            ("0.30000000000000004", 300_000_000_000_000_040),
+            (r#""-0.30000000000000004""#, -300_000_000_000_000_040),
+            (r#""0.000000000000000001""#, 1),
+            (
+                r#""99999999999999999999.999999999999999999""#,
+                10i128.pow(38) - 1,
+            ),
+        ] {
+            assert_eq!(decimal(Some(&raw(input))).unwrap(), Some(want), "{input}");
+        }
+    }
+
+    #[test]
+    fn only_json_numbers_in_a_doubles_form_are_rounded_past_the_scale() {
+        for (input, want) in [
+            // 3 × 0.0001 in binary floating point: 20 decimal places, 17 significant digits.
+            ("-0.00030000000000000003", Some(-300_000_000_000_000)),
+            // Half to even at the 18th place.
+            ("0.0000000000000000025", Some(2)),
+            ("0.0000000000000000035", Some(4)),
+            ("0.00000000000000000251", Some(3)),
+            ("1e-19", Some(0)),
+            // More significant digits than any double prints: real decimal data, refused.
+            ("0.1234567890123456789", None),
+        ] {
+            let got = decimal(Some(&raw(input)));
+            match want {
+                Some(v) => assert_eq!(got.unwrap(), Some(v), "{input}"),
+                None => assert!(got.unwrap_err().contains("decimal places"), "{input}"),
+            }
+        }
+        // The same digits as a string are never rounded.
+        let err = decimal(Some(&raw(r#""-0.00030000000000000003""#))).unwrap_err();
+        assert!(err.contains("more than 18 decimal places"), "{err}");
     }
 
     #[test]

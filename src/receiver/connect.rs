@@ -21,7 +21,7 @@ use super::guard::Refusal;
 use super::{cookie, pages, set_cookie, state_cookie, ReceiverError, ReceiverState, STATE_COOKIE};
 use crate::domain::AccountSid;
 use crate::fetch::FetchError;
-use crate::registry::{AccountStatus, NewAccount};
+use crate::registry::{AccountStatus, NewAccount, TwilioStatus};
 
 /// The parameters of the Authorize URL; each may appear at most once.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -137,6 +137,7 @@ async fn handle(
             friendly_name: info.friendly_name,
             owner_account_sid: info.owner_account_sid,
             verified: true,
+            twilio_status: info.status.as_deref().map(TwilioStatus::parse),
         })
         .await?;
     let discovered = if state.inner.config.discover {
@@ -180,6 +181,7 @@ async fn discover(state: &ReceiverState, connect_sid: &AccountSid) -> Result<u64
                 friendly_name: a.friendly_name,
                 owner_account_sid: a.owner_account_sid,
                 verified: true,
+                twilio_status: a.status.as_deref().map(TwilioStatus::parse),
             })
             .await?;
         added += 1;

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use sqlx::Row;
 
 use super::{now_text, Registry, RegistryError};
@@ -45,6 +45,76 @@ impl fmt::Display for AccountStatus {
     }
 }
 
+/// Twilio's own status of an account (the Account resource's `status`), as the API last
+/// reported it. Twilio answers 401 for the data of suspended and closed accounts, so exports
+/// skip them; a status this code does not know is exported as if active.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TwilioStatus {
+    Active,
+    /// Twilio suspended it (unpaid bill, abuse); it may be reinstated.
+    Suspended,
+    /// Closed for good.
+    Closed,
+    /// A status Twilio added after this code was written, kept as sent.
+    Other(String),
+}
+
+impl TwilioStatus {
+    /// Reads the API's value; every value is accepted.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "active" => TwilioStatus::Active,
+            "suspended" => TwilioStatus::Suspended,
+            "closed" => TwilioStatus::Closed,
+            other => TwilioStatus::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            TwilioStatus::Active => "active",
+            TwilioStatus::Suspended => "suspended",
+            TwilioStatus::Closed => "closed",
+            TwilioStatus::Other(s) => s,
+        }
+    }
+
+    /// Whether exports read the account: not when Twilio suspended or closed it.
+    pub fn exported(&self) -> bool {
+        !matches!(self, TwilioStatus::Suspended | TwilioStatus::Closed)
+    }
+}
+
+impl fmt::Display for TwilioStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl Serialize for TwilioStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Why an export leaves a registered account out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Our grant is gone (see [`AccountStatus::Deauthorized`]).
+    Deauthorized,
+    /// Twilio reports it suspended or closed.
+    Twilio(TwilioStatus),
+}
+
+impl fmt::Display for Skip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skip::Deauthorized => f.write_str("deauthorized"),
+            Skip::Twilio(s) => write!(f, "{s} on Twilio"),
+        }
+    }
+}
+
 /// A registered account.
 #[derive(Clone, Debug, Serialize)]
 pub struct Account {
@@ -54,11 +124,24 @@ pub struct Account {
     pub status: AccountStatus,
     /// Why it is deauthorized, if it is.
     pub status_reason: Option<String>,
+    /// Twilio's status of the account when the API was last asked; `None` if never.
+    pub twilio_status: Option<TwilioStatus>,
     pub friendly_name: Option<String>,
     pub owner_account_sid: Option<String>,
     pub connected_at: String,
     pub verified_at: Option<String>,
     pub deauthorized_at: Option<String>,
+}
+
+impl Account {
+    /// Why exports leave this account out, or `None` if they export it.
+    pub fn skip(&self) -> Option<Skip> {
+        match (&self.status, &self.twilio_status) {
+            (AccountStatus::Deauthorized, _) => Some(Skip::Deauthorized),
+            (AccountStatus::Active, Some(t)) if !t.exported() => Some(Skip::Twilio(t.clone())),
+            (AccountStatus::Active, _) => None,
+        }
+    }
 }
 
 /// An account to register (or re-activate).
@@ -70,20 +153,25 @@ pub struct NewAccount {
     pub owner_account_sid: Option<String>,
     /// Whether the API just confirmed the grant.
     pub verified: bool,
+    /// Twilio's status of the account, if the API just reported it (an earlier one is kept
+    /// otherwise).
+    pub twilio_status: Option<TwilioStatus>,
 }
 
-const COLUMNS: &str = "sid, credential_sid, status, status_reason, friendly_name, owner_account_sid, connected_at, verified_at, deauthorized_at";
+const COLUMNS: &str = "sid, credential_sid, status, status_reason, twilio_status, friendly_name, owner_account_sid, connected_at, verified_at, deauthorized_at";
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<Account, RegistryError> {
     let sid: String = row.try_get("sid")?;
     let cred: String = row.try_get("credential_sid")?;
     let status: String = row.try_get("status")?;
+    let twilio_status: Option<String> = row.try_get("twilio_status")?;
     Ok(Account {
         sid: AccountSid::try_from(sid).map_err(|e| RegistryError::Corrupt(e.to_string()))?,
         credential_sid: AccountSid::try_from(cred)
             .map_err(|e| RegistryError::Corrupt(e.to_string()))?,
         status: status.parse()?,
         status_reason: row.try_get("status_reason")?,
+        twilio_status: twilio_status.as_deref().map(TwilioStatus::parse),
         friendly_name: row.try_get("friendly_name")?,
         owner_account_sid: row.try_get("owner_account_sid")?,
         connected_at: row.try_get("connected_at")?,
@@ -98,14 +186,15 @@ impl Registry {
         let now = now_text();
         let verified_at = a.verified.then(|| now.clone());
         sqlx::query(
-            "insert into accounts (sid, credential_sid, status, status_reason, friendly_name, owner_account_sid, connected_at, verified_at, deauthorized_at, created_at, updated_at)
-             values ($1, $2, 'active', null, $3, $4, $5, $6, null, $5, $5)
+            "insert into accounts (sid, credential_sid, status, status_reason, friendly_name, owner_account_sid, connected_at, verified_at, deauthorized_at, created_at, updated_at, twilio_status)
+             values ($1, $2, 'active', null, $3, $4, $5, $6, null, $5, $5, $7)
              on conflict (sid) do update set
                credential_sid = excluded.credential_sid,
                status = 'active', status_reason = null, deauthorized_at = null,
                friendly_name = coalesce(excluded.friendly_name, accounts.friendly_name),
                owner_account_sid = coalesce(excluded.owner_account_sid, accounts.owner_account_sid),
                verified_at = coalesce(excluded.verified_at, accounts.verified_at),
+               twilio_status = coalesce(excluded.twilio_status, accounts.twilio_status),
                updated_at = excluded.updated_at",
         )
         .bind(a.sid.as_str())
@@ -114,6 +203,7 @@ impl Registry {
         .bind(a.owner_account_sid.as_deref())
         .bind(&now)
         .bind(verified_at.as_deref())
+        .bind(a.twilio_status.as_ref().map(TwilioStatus::as_str))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -133,6 +223,22 @@ impl Registry {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    /// Records Twilio's status of an account, as the API just reported it.
+    pub async fn set_twilio_status(
+        &self,
+        sid: &AccountSid,
+        status: &TwilioStatus,
+    ) -> Result<(), RegistryError> {
+        let now = now_text();
+        sqlx::query("update accounts set twilio_status = $2, updated_at = $3 where sid = $1")
+            .bind(sid.as_str())
+            .bind(status.as_str())
+            .bind(&now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Records that the API just confirmed the grant.

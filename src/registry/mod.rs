@@ -12,7 +12,7 @@ mod leases;
 mod partitions;
 mod runs;
 
-pub use accounts::{Account, AccountStatus, NewAccount};
+pub use accounts::{Account, AccountStatus, NewAccount, Skip, TwilioStatus};
 pub use checkpoints::{CheckpointRecord, JobRunRecord, PairOutcome};
 pub use leases::{LeaseGrant, LeaseHolder, LeaseRecord};
 pub use partitions::{PartitionRecord, PartitionSummary, WindowFailure};

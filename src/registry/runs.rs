@@ -42,6 +42,10 @@ pub struct RunTotals {
     pub windows_failed: u64,
     pub rows: u64,
     pub files: u64,
+    /// Records the API returned for another day, left to that day's partition.
+    pub outside_window: u64,
+    /// Records repeated while paging, kept once.
+    pub duplicates: u64,
 }
 
 /// A run as `status` shows it.
@@ -57,6 +61,10 @@ pub struct RunRecord {
     pub windows_failed: i64,
     pub rows: i64,
     pub files: i64,
+    /// Records of other days the API returned (exported with their own day).
+    pub outside_window: i64,
+    /// Records repeated while paging (kept once).
+    pub duplicates: i64,
     pub error: Option<String>,
 }
 
@@ -90,7 +98,8 @@ impl Registry {
         let now = now_text();
         sqlx::query(
             "update runs set finished_at = $2, outcome = $3, windows_exported = $4, windows_failed = $5,
-               rows_exported = $6, files_written = $7, error = $8, updated_at = $2 where id = $1",
+               rows_exported = $6, files_written = $7, error = $8, updated_at = $2,
+               records_outside_window = $9, records_duplicated = $10 where id = $1",
         )
         .bind(run.0)
         .bind(&now)
@@ -100,6 +109,8 @@ impl Registry {
         .bind(totals.rows as i64)
         .bind(totals.files as i64)
         .bind(error)
+        .bind(totals.outside_window as i64)
+        .bind(totals.duplicates as i64)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -137,7 +148,9 @@ impl Registry {
     pub async fn recent_runs(&self, limit: i64) -> Result<Vec<RunRecord>, RegistryError> {
         let rows = sqlx::query(
             "select id, command, detail, started_at, finished_at, outcome, windows_exported, windows_failed,
-                    rows_exported, files_written, error, host, pid, process from runs order by id desc limit $1",
+                    rows_exported, files_written, records_outside_window, records_duplicated, error,
+                    host, pid, process
+             from runs order by id desc limit $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -159,6 +172,8 @@ impl Registry {
                     windows_failed: r.try_get("windows_failed")?,
                     rows: r.try_get("rows_exported")?,
                     files: r.try_get("files_written")?,
+                    outside_window: r.try_get("records_outside_window")?,
+                    duplicates: r.try_get("records_duplicated")?,
                     error: r.try_get("error")?,
                 })
             })

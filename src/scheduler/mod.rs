@@ -39,7 +39,9 @@ use self::leasing::{Leased, Renewal};
 use self::plan::{AccountPlan, Shard};
 use crate::domain::{AccountSid, DayRange, Resource};
 use crate::export::{Exporter, LeaseScope, Summary, WindowEvent};
-use crate::registry::{Account, AccountStatus, LeaseHolder, PairOutcome, Registry, RegistryError};
+use crate::registry::{
+    Account, LeaseHolder, PairOutcome, Registry, RegistryError, Skip, TwilioStatus,
+};
 
 /// How long a lease lasts without renewal: a crashed holder blocks its pairs at most this long.
 pub const LEASE_TTL: Duration = Duration::from_secs(120);
@@ -98,6 +100,8 @@ pub struct JobReport {
     pub unregistered: Vec<AccountSid>,
     /// Skipped: deauthorized before the run.
     pub deauthorized: Vec<AccountSid>,
+    /// Skipped: Twilio reported them suspended or closed before the run.
+    pub inactive: Vec<(AccountSid, TwilioStatus)>,
 }
 
 impl JobReport {
@@ -113,6 +117,7 @@ impl JobReport {
             covered: Vec::new(),
             unregistered: selected.unregistered,
             deauthorized: selected.deauthorized,
+            inactive: selected.inactive,
         }
     }
 
@@ -138,6 +143,7 @@ struct Selected {
     active: Vec<Account>,
     unregistered: Vec<AccountSid>,
     deauthorized: Vec<AccountSid>,
+    inactive: Vec<(AccountSid, TwilioStatus)>,
 }
 
 /// One account's part of a job's run.
@@ -419,9 +425,10 @@ impl Scheduler {
             if !self.settings.shard.contains(&a.sid) {
                 continue;
             }
-            match a.status {
-                AccountStatus::Active => selected.active.push(a),
-                AccountStatus::Deauthorized => selected.deauthorized.push(a.sid),
+            match a.skip() {
+                None => selected.active.push(a),
+                Some(Skip::Deauthorized) => selected.deauthorized.push(a.sid),
+                Some(Skip::Twilio(status)) => selected.inactive.push((a.sid, status)),
             }
         }
         Ok(selected)

@@ -42,7 +42,7 @@ pub(crate) fn render(acct: &Account, c: &Call) -> Value {
         "group_sid": c.group_sid,
         "parent_call_sid": c.parent_call_sid,
         "phone_number_sid": c.phone_number_sid,
-        "price": c.price.map(price_string),
+        "price": price_value(c),
         "price_unit": "USD",
         "queue_time": c.queue_time_ms.to_string(),
         "sid": c.sid,
@@ -79,11 +79,13 @@ pub(crate) fn fetch(
 }
 
 /// `GET /2010-04-01/Accounts/{AC}/Calls.json`
+/// With `sloppy` (`SimConfig::sloppy_pages`), pages also carry a repeat and a stray call.
 pub(crate) fn list(
     data: &Dataset,
     acct: &Account,
     q: &Query,
     path: &str,
+    sloppy: bool,
 ) -> Result<Value, SimError> {
     let req = PageRequest::parse(q)?;
     let filter = Filter::parse(q)?;
@@ -142,13 +144,38 @@ pub(crate) fn list(
         None
     };
     let prev_token = calls.first().map(|c| format!("PB{}", c.sid));
-    let records = calls.iter().map(|c| render(acct, c)).collect();
+    let mut records: Vec<Value> = calls.iter().map(|c| render(acct, c)).collect();
+    if sloppy {
+        records.extend(sloppy_extras(data, acct, &filter, &calls, has_next));
+    }
     let page = Page {
         records,
         next_token,
         prev_token,
     };
     Ok(envelope("calls", path, q, &req, page))
+}
+
+/// What a sloppy server adds to a page: its first call again, and on the last page the newest
+/// call that started before the `StartTime` lower bound.
+fn sloppy_extras(
+    data: &Dataset,
+    acct: &Account,
+    filter: &Filter,
+    calls: &[Call],
+    has_next: bool,
+) -> Vec<Value> {
+    let mut extra: Vec<Value> = calls.first().map(|c| render(acct, c)).into_iter().collect();
+    if let (false, Some(lo)) = (has_next, filter.start.lo) {
+        let before = shift(lo, -1);
+        let stray = data
+            .day_calls(acct.idx, before.date_naive())
+            .iter()
+            .find(|c| c.start_time.is_some_and(|t| t < lo))
+            .map(|c| render(acct, c));
+        extra.extend(stray);
+    }
+    extra
 }
 
 enum Cursor {
@@ -353,6 +380,17 @@ impl Scan<'_> {
             day = next;
         }
         out
+    }
+}
+
+/// The API's price: a string with four decimals (`"-0.0280"`), except on trunk calls, which
+/// show it as a JSON number computed in binary floating point (`-0.30000000000000004`), as a
+/// serializer of doubles would: the spec types `price` as a number, so clients must take both.
+fn price_value(c: &Call) -> Value {
+    match c.price {
+        None => Value::Null,
+        Some(p) if p != 0 && c.direction.starts_with("trunking") => json!(-(p as f64 * 0.0001)),
+        Some(p) => json!(price_string(p)),
     }
 }
 

@@ -89,6 +89,30 @@ pub struct SimConfig {
     /// Where the consent page sends the browser (our receiver's Authorize URL); without it the
     /// consent page cannot redirect.
     pub authorize_url: Option<String>,
+    /// Calls pages misbehave as a server whose paging shifts might: each page repeats its
+    /// first call at its end, and the last page of a list filtered by `StartTime>` also
+    /// returns the newest call that started before that bound (another day's). Off by default.
+    pub sloppy_pages: bool,
+    /// Accounts Twilio reports suspended or closed, by index (main accounts in order, then
+    /// the subaccounts). Their Account resource shows the status (also in `Accounts.json`);
+    /// their Calls and Usage Records answer 401 (code 20003), as Twilio does.
+    pub inactive_accounts: Vec<(usize, AccountState)>,
+}
+
+/// Twilio's status of a simulated account that is not `active`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountState {
+    Suspended,
+    Closed,
+}
+
+impl AccountState {
+    fn as_str(self) -> &'static str {
+        match self {
+            AccountState::Suspended => "suspended",
+            AccountState::Closed => "closed",
+        }
+    }
 }
 
 impl SimConfig {
@@ -116,6 +140,8 @@ impl Default for SimConfig {
             faults: Faults::default(),
             subaccounts: 0,
             authorize_url: None,
+            sloppy_pages: false,
+            inactive_accounts: Vec::new(),
         }
     }
 }
@@ -134,6 +160,8 @@ impl fmt::Debug for SimConfig {
             .field("faults", &self.faults)
             .field("subaccounts", &self.subaccounts)
             .field("authorize_url", &self.authorize_url)
+            .field("sloppy_pages", &self.sloppy_pages)
+            .field("inactive_accounts", &self.inactive_accounts)
             .finish()
     }
 }
@@ -177,6 +205,11 @@ impl Simulator {
             cfg.today,
         );
         connect::add_subaccounts(&mut data, cfg.subaccounts);
+        for (idx, state) in &cfg.inactive_accounts {
+            if let Some(a) = data.accounts.get_mut(*idx) {
+                a.status = state.as_str();
+            }
+        }
         Simulator {
             inner: Arc::new(Inner {
                 cfg,

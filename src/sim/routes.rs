@@ -82,18 +82,26 @@ fn handle(
         sim.authorize(headers, Target::Account(sid), path)
             .map(|(_, t)| &data.accounts[t])
     };
+    // The data of a suspended or closed account answers 401; its Account resource does not.
+    let data_of = |sid: &str| {
+        account_of(sid).and_then(|a| match a.status {
+            "active" => Ok(a),
+            _ => Err(SimError::Unauthenticated),
+        })
+    };
     match route {
         Route::AccountsList => {
             let (cred, _) = sim.authorize(headers, Target::AnyAccount, path)?;
             accounts::list_accounts(data, &data.accounts[cred], &visible(data, cred), &q, path)
         }
         Route::Account(sid) => Ok(accounts::render_account(data, account_of(sid)?)),
-        Route::Calls(sid) => calls::list(data, account_of(sid)?, &q, path),
-        Route::Call(sid, call) => calls::fetch(data, account_of(sid)?, call, path),
+        Route::Calls(sid) => {
+            let sloppy = sim.inner.cfg.sloppy_pages;
+            calls::list(data, data_of(sid)?, &q, path, sloppy)
+        }
+        Route::Call(sid, call) => calls::fetch(data, data_of(sid)?, call, path),
         Route::UsageRecords(sid, period) => {
-            sim.inner
-                .usage
-                .list(data, account_of(sid)?, period, &q, path)
+            sim.inner.usage.list(data, data_of(sid)?, period, &q, path)
         }
         Route::ConnectApps(sid) => {
             let app = ConnectApp {

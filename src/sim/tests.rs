@@ -450,13 +450,20 @@ async fn daily_usage_calls_agree_with_the_calls_list() {
             assert_eq!(rec["usage"], minutes.to_string());
             let price: i64 = calls
                 .iter()
-                .filter_map(|c| c["price"].as_str())
-                .map(|p| {
-                    let (i, f) = p
-                        .trim_start_matches('-')
-                        .split_once('.')
-                        .expect("4 decimals");
-                    i.parse::<i64>().expect("int") * 10_000 + f.parse::<i64>().expect("frac")
+                .filter_map(|c| match &c["price"] {
+                    Value::String(p) => {
+                        let (i, f) = p
+                            .trim_start_matches('-')
+                            .split_once('.')
+                            .expect("4 decimals");
+                        Some(
+                            i.parse::<i64>().expect("int") * 10_000
+                                + f.parse::<i64>().expect("frac"),
+                        )
+                    }
+                    // Trunk calls: a double, within rounding of four decimals.
+                    Value::Number(n) => Some((n.as_f64().expect("f64").abs() * 1e4).round() as i64),
+                    _ => None,
                 })
                 .sum();
             let expected_price = if price == 0 {

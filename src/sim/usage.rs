@@ -108,6 +108,14 @@ enum Kind {
     },
     /// A fractional quantity with nine decimals (storage, data) and no count; `price` per unit.
     Fractional { max_units: u64, price: i64 },
+    /// Up to `max` sessions a day of `secs` seconds each (inclusive range), billed per second
+    /// at `price` per minute: usage is kept in seconds and shown in minutes with 16 decimals,
+    /// as Twilio writes it (`"0.0166666666666667"` for one second).
+    PerSecond {
+        max: u64,
+        secs: (u64, u64),
+        price: i64,
+    },
     /// Billed on the 1st of each month: one item, or one per phone number of the account.
     Monthly { price: i64, per_number: bool },
     /// The sum of other categories (`sms` = inbound + outbound).
@@ -232,6 +240,7 @@ static CATEGORIES: &[Category] = &[
     cat("taskrouter-tasks", "TaskRouter Tasks", "tasks", "tasks", events(30, 1, 1, 20, 1), true),
     cat("channels-whatsapp-outbound", "WhatsApp Outbound Messages", "messages", "messages", events(50, 1, 1, 50, 1), true),
     cat("speech-recognition", "Speech Recognition", "requests", "seconds", events(10, 5, 120, 4, 15), true),
+    cat("conversation-relay", "ConversationRelay", "sessions", "minutes", Kind::PerSecond { max: 12, secs: (1, 900), price: 70 }, true),
     cat("Usage-RCS-Messages", "RCS Messages", "messages", "messages", events(40, 1, 1, 75, 1), true),
 ];
 
@@ -544,6 +553,19 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
                     price: (i128::from(nano) * i128::from(price) / 1_000_000_000) as i64,
                 }
             }
+            Kind::PerSecond {
+                max,
+                secs: (lo, hi),
+                price,
+            } => {
+                let n = so_far(if r.permille(700) { r.below(max + 1) } else { 0 });
+                let secs = (0..n).map(|_| r.range(lo, hi)).sum::<u64>() as i64;
+                Amount {
+                    count: Some(n as i64),
+                    usage: secs,
+                    price: secs * price / 60,
+                }
+            }
             Kind::Monthly { price, per_number } => {
                 let qty = match (day.day(), per_number) {
                     (1, true) => acct.numbers.len() as i64,
@@ -559,6 +581,12 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
             Kind::Sum(_) | Kind::TotalPrice => continue,
         };
     }
+    fill_sums_and_total(&mut out);
+    out
+}
+
+/// Fills the `Sum` categories from their parts and `totalprice` from the `in_total` prices.
+fn fill_sums_and_total(out: &mut [Amount]) {
     for (i, c) in CATEGORIES.iter().enumerate() {
         if let Kind::Sum(parts) = c.kind {
             let mut a = Amount {
@@ -575,7 +603,7 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
     }
     let total: i64 = CATEGORIES
         .iter()
-        .zip(&out)
+        .zip(out.iter())
         .filter(|(c, _)| c.in_total)
         .map(|(_, a)| a.price)
         .sum();
@@ -588,7 +616,6 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
             };
         }
     }
-    out
 }
 
 /// Renders one usage record exactly as the API serves it.
@@ -638,7 +665,10 @@ fn render(
             slice.start,
             slice.end
         ),
-        "usage": decimal(a.usage, c.usage_scale()),
+        "usage": match c.kind {
+            Kind::PerSecond { .. } => minutes_of_seconds(a.usage),
+            _ => decimal(a.usage, c.usage_scale()),
+        },
         "usage_unit": c.usage_unit,
     })
 }
@@ -663,6 +693,17 @@ fn decimal(v: i64, scale: u32) -> String {
     )
 }
 
+/// Seconds as minutes with 16 decimals, rounded half up (`"0.0166666666666667"` for one
+/// second); zero is `"0"` as on the wire.
+fn minutes_of_seconds(secs: i64) -> String {
+    if secs == 0 {
+        return "0".to_owned();
+    }
+    let unit = 10i128.pow(16);
+    let scaled = (i128::from(secs) * unit + 30) / 60;
+    format!("{}.{:016}", scaled / unit, scaled % unit)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -678,6 +719,10 @@ mod tests {
         assert_eq!(decimal(123_456_789, 9), "0.123456789");
         assert_eq!(decimal(37, 0), "37");
         assert_eq!(decimal(-5, 4), "-0.0005");
+        assert_eq!(minutes_of_seconds(1), "0.0166666666666667");
+        assert_eq!(minutes_of_seconds(2), "0.0333333333333333");
+        assert_eq!(minutes_of_seconds(90), "1.5000000000000000");
+        assert_eq!(minutes_of_seconds(0), "0");
     }
 
     #[test]

@@ -18,7 +18,7 @@ async fn backfill_of_calls_gives_back_the_apis_exact_records() {
         "{}",
         stdout(&out)
     );
-    let mut total = 0;
+    let (mut total, mut long_prices) = (0, 0);
     for account in app.sim.account_sids() {
         for d in ["2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"] {
             let truth = app.sim.calls_on(&account, day(d));
@@ -34,8 +34,21 @@ async fn backfill_of_calls_gives_back_the_apis_exact_records() {
             let rows = rows_of(&read_parquet(&file));
             assert_rows_match(&rows, &truth, CALL_COLUMNS, "sid");
             total += rows.len();
+            // Trunk calls carry their price as a JSON number with up to 20 decimal places.
+            long_prices += truth
+                .iter()
+                .filter(|c| c["price"].is_number())
+                .filter(|c| {
+                    c["price"]
+                        .to_string()
+                        .split('.')
+                        .nth(1)
+                        .is_some_and(|f| f.len() >= 16)
+                })
+                .count();
         }
     }
+    assert!(long_prices > 0, "the simulator should serve float prices");
     assert!(
         total > 100,
         "the simulator should have produced calls, got {total}"
@@ -123,4 +136,64 @@ async fn accounts_list_shows_what_was_added() {
         .iter()
         .all(|a| a["status"] == "active"));
     assert!(!stdout(&out).contains(TOKEN));
+}
+
+#[tokio::test]
+async fn records_of_other_days_and_repeats_are_left_out_and_reported() {
+    // Every Calls page repeats a call, and the last one also returns a call of the day before.
+    let app = spawn_app(twilio_export::sim::SimConfig {
+        accounts: 1,
+        sloppy_pages: true,
+        ..small_sim()
+    })
+    .await;
+    app.add_all_accounts().await;
+    let account = &app.sim.account_sids()[0];
+    let days = [day("2026-03-01"), day("2026-03-02")];
+    let (mut repeated, mut strays) = (0, 0);
+    for d in days {
+        repeated += usize::from(!app.sim.calls_on(account, d).is_empty());
+        strays += usize::from(!app.sim.calls_on(account, d.pred_opt().unwrap()).is_empty());
+    }
+    assert!(repeated > 0 && strays > 0, "{repeated} {strays}");
+
+    let out = app
+        .cli_with(
+            &backfill("calls", "2026-03-01", "2026-03-02"),
+            &[("RUST_LOG", "info"), ("TWILIO_EXPORT_LOG_FORMAT", "json")],
+        )
+        .await;
+
+    assert_success(&out);
+    let logged = stderr(&out);
+    assert!(
+        logged.contains("Records left out of this partition")
+            && logged.contains("\"duplicates\":1"),
+        "{logged}"
+    );
+    for d in days {
+        let truth = app.sim.calls_on(account, d);
+        if !truth.is_empty() {
+            let rows = rows_of(&read_parquet(&partition_file(
+                &app.output(),
+                "calls",
+                account,
+                d,
+            )));
+            assert_rows_match(&rows, &truth, CALL_COLUMNS, "sid");
+        }
+    }
+    let printed = stdout(&out);
+    let counts = format!(
+        "{strays} records of other days (exported with their own day), {repeated} records repeated while paging"
+    );
+    assert!(printed.contains(&counts), "{printed}");
+    let status = app.cli(&["status"]).await;
+    assert_success(&status);
+    let shown = format!("({strays} of other days, {repeated} repeated: left out)");
+    assert!(stdout(&status).contains(&shown), "{}", stdout(&status));
+    let status = app.cli(&["status", "--json"]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(doc["runs"][0]["outside_window"], strays);
+    assert_eq!(doc["runs"][0]["duplicates"], repeated);
 }

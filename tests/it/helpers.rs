@@ -253,14 +253,31 @@ pub enum Expect {
     Json,
 }
 
-pub const DECIMAL_SCALE: u32 = 12;
+/// The scale of the exported decimal columns, `decimal(38,18)`.
+pub const DECIMAL_SCALE: u32 = 18;
 
-fn scaled(s: &str) -> i128 {
+/// A decimal literal scaled by 10^[`DECIMAL_SCALE`]. A string must fit exactly; a JSON number
+/// (a double's shortest form) is rounded half to even at the scale, as the README documents.
+fn scaled(s: &str, json_number: bool) -> i128 {
+    assert!(
+        !s.contains(['e', 'E']),
+        "the simulator writes no exponents: {s}"
+    );
     let (neg, s) = s.strip_prefix('-').map(|r| (true, r)).unwrap_or((false, s));
     let (i, f) = s.split_once('.').unwrap_or((s, ""));
-    assert!(f.len() <= DECIMAL_SCALE as usize, "{s}");
-    let digits = format!("{i}{f:0<width$}", width = DECIMAL_SCALE as usize);
-    let v: i128 = digits.parse().unwrap();
+    let width = DECIMAL_SCALE as usize;
+    let (kept, dropped) = if f.len() > width {
+        assert!(json_number, "a string with more than {width} places: {s}");
+        f.split_at(width)
+    } else {
+        (f, "")
+    };
+    let mut v: i128 = format!("{i}{kept:0<width$}").parse().unwrap();
+    let first = dropped.bytes().next().map_or(0, |b| b - b'0');
+    let rest_nonzero = dropped.bytes().skip(1).any(|b| b != b'0');
+    if first > 5 || (first == 5 && (rest_nonzero || v % 2 == 1)) {
+        v += 1;
+    }
     if neg {
         -v
     } else {
@@ -284,7 +301,7 @@ pub fn expected_cell(expect: Expect, v: Option<&Value>) -> Cell {
         Expect::Json => Cell::Json(v.clone()),
         _ if text.is_empty() => Cell::Null,
         Expect::Int => Cell::Int(text.parse().unwrap()),
-        Expect::Decimal => Cell::Decimal(scaled(&text)),
+        Expect::Decimal => Cell::Decimal(scaled(&text, v.is_number())),
         Expect::Rfc2822 => Cell::Micros(
             DateTime::parse_from_rfc2822(&text)
                 .unwrap()

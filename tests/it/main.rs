@@ -3,6 +3,8 @@
 
 mod helpers;
 
+/// Twilio's account status: stored, shown, and suspended or closed accounts skipped.
+mod accounts;
 /// Bad input gives a clear message and the documented exit code, and writes nothing.
 mod bad_input;
 /// The foundation: calls from the API to partitioned Parquet (issue 2).

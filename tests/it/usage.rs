@@ -10,6 +10,7 @@ async fn backfill_of_usage_records_gives_back_the_apis_exact_records() {
         .await;
 
     assert_success(&out);
+    let mut long_usage = 0;
     for account in app.sim.account_sids() {
         for d in ["2026-02-28", "2026-03-01", "2026-03-02"] {
             let truth = app.sim.daily_usage_on(&account, day(d));
@@ -17,8 +18,14 @@ async fn backfill_of_usage_records_gives_back_the_apis_exact_records() {
             let file = partition_file(&app.output(), "usage_records", &account, day(d));
             let rows = rows_of(&read_parquet(&file));
             assert_rows_match(&rows, &truth, USAGE_COLUMNS, "category");
+            // Per-second usage in minutes: 16 decimal places, e.g. "0.0166666666666667".
+            long_usage += truth
+                .iter()
+                .filter(|r| r["usage"].as_str().is_some_and(|u| u.len() >= 18))
+                .count();
         }
     }
+    assert!(long_usage > 0, "the simulator should serve 16-place usage");
     // Each account is exported on its own: subaccounts are never included.
     assert!(app
         .sim
