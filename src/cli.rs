@@ -149,9 +149,15 @@ pub struct SchemaArgs {
     /// calls or usage-records (default: both)
     #[arg(long)]
     pub resource: Option<String>,
-    /// json (the schemas/ contract), arrow, or sql
+    /// json (the schemas/ contract), arrow, or the DDL that lets a warehouse read the export:
+    /// duckdb, bigquery, snowflake, spark (in place, hive-partitioned) or postgres (a table to
+    /// load into; sql is the same)
     #[arg(long, default_value = "json")]
     pub format: String,
+    /// Where the DDL finds the export's root: s3://bucket/prefix, gs://…, a directory, or for
+    /// snowflake a stage (@stage/prefix) [default: --output]
+    #[arg(long, value_name = "URL")]
+    pub location: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]

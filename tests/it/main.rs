@@ -5,6 +5,8 @@ mod helpers;
 
 /// Bad input gives a clear message and the documented exit code, and writes nothing.
 mod bad_input;
+/// Warehouse DDL (`schema --format duckdb|bigquery|snowflake|postgres|spark`).
+mod ddl;
 /// The foundation: calls from the API to partitioned Parquet (issue 2).
 mod export;
 /// The registry on a real Postgres (started from the system's binaries when present).
