@@ -39,7 +39,7 @@ pub enum Command {
     Backfill(BackfillArgs),
     /// Show accounts, last runs, partitions and failures
     Status(JsonFlag),
-    /// Print the exported schemas
+    /// Print the exported schemas, or the DDL that lets a warehouse read the export
     Schema(SchemaArgs),
     /// Run the built-in Twilio API simulator
     Sim(SimArgs),
