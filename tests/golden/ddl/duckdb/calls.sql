@@ -9,7 +9,7 @@ SELECT
   CAST("start_time" AS TIMESTAMP WITH TIME ZONE) AS "start_time",
   CAST("end_time" AS TIMESTAMP WITH TIME ZONE) AS "end_time",
   CAST("duration" AS BIGINT) AS "duration",
-  CAST("price" AS DECIMAL(38, 12)) AS "price",
+  CAST("price" AS DECIMAL(PRECISION, SCALE)) AS "price",
   CAST("price_unit" AS VARCHAR) AS "price_unit",
   CAST("status" AS VARCHAR) AS "status",
   CAST("direction" AS VARCHAR) AS "direction",

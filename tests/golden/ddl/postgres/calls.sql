@@ -9,7 +9,7 @@ CREATE TABLE calls (
   "start_time" timestamp with time zone,
   "end_time" timestamp with time zone,
   "duration" bigint,
-  "price" numeric(38, 12),
+  "price" numeric(PRECISION, SCALE),
   "price_unit" text,
   "status" text,
   "direction" text,

@@ -6,7 +6,7 @@ CREATE TABLE IF NOT EXISTS calls (
   `start_time` TIMESTAMP,
   `end_time` TIMESTAMP,
   `duration` BIGINT,
-  `price` DECIMAL(38, 12),
+  `price` DECIMAL(PRECISION, SCALE),
   `price_unit` STRING,
   `status` STRING,
   `direction` STRING,
