@@ -65,7 +65,7 @@ pub enum Command {
     Backfill(BackfillArgs),
     /// Show accounts, last runs, partitions and failures
     Status(JsonFlag),
-    /// Print the exported schemas
+    /// Print the exported schemas, or the DDL that lets a warehouse read the export
     Schema(SchemaArgs),
     /// Run the built-in Twilio API simulator
     Sim(SimArgs),
@@ -176,9 +176,15 @@ pub struct SchemaArgs {
     /// calls or usage-records (default: both)
     #[arg(long)]
     pub resource: Option<String>,
-    /// json (the schemas/ contract), arrow, or sql
+    /// json (the schemas/ contract), arrow, or the DDL that lets a warehouse read the export:
+    /// duckdb, bigquery, snowflake, spark (in place, hive-partitioned) or postgres (a table to
+    /// load into; sql is the same)
     #[arg(long, default_value = "json")]
     pub format: String,
+    /// Where the DDL finds the export's root: s3://bucket/prefix, gs://…, a directory, or for
+    /// snowflake a stage (@stage/prefix) [default: --output]
+    #[arg(long, value_name = "URL")]
+    pub location: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]

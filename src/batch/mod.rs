@@ -1,11 +1,12 @@
 //! Typed rows into Arrow record batches of bounded size, and the exported schemas.
 //!
 //! Each resource declares its columns once ([`calls::COLUMNS`], [`usage_records::COLUMNS`]);
-//! the Arrow schema, `schemas/*.json`, the SQL DDL and the column builders all come from that
-//! list, and a test checks `schemas/` against it. No I/O here.
+//! the Arrow schema, `schemas/*.json`, the warehouse DDL ([`ddl`]) and the column builders all
+//! come from that list, and a test checks `schemas/` against it. No I/O here.
 
 pub mod calls;
 mod columns;
+pub mod ddl;
 pub mod schema;
 pub mod usage_records;
 

@@ -1,5 +1,5 @@
 //! Column declarations and what is derived from them: the Arrow schema, the `schemas/*.json`
-//! contract and SQL DDL.
+//! contract (the warehouse DDL is in `super::ddl`).
 
 use std::collections::HashMap;
 
@@ -45,18 +45,6 @@ impl Kind {
             Kind::Int64 => "int64".into(),
             Kind::Decimal => format!("decimal({DECIMAL_PRECISION},{DECIMAL_SCALE})"),
             Kind::Timestamp => "timestamp[us, UTC]".into(),
-            Kind::Date => "date".into(),
-        }
-    }
-
-    /// The SQL type (DuckDB, Postgres and most warehouses understand these).
-    pub fn sql_type(self) -> String {
-        match self {
-            Kind::Text => "varchar".into(),
-            Kind::Json => "json".into(),
-            Kind::Int64 => "bigint".into(),
-            Kind::Decimal => format!("decimal({DECIMAL_PRECISION},{DECIMAL_SCALE})"),
-            Kind::Timestamp => "timestamp with time zone".into(),
             Kind::Date => "date".into(),
         }
     }
@@ -121,24 +109,4 @@ pub fn contract_json(resource: Resource) -> serde_json::Value {
         ],
         "columns": columns,
     })
-}
-
-/// `create table` DDL for the resource.
-pub fn sql_ddl(resource: Resource) -> String {
-    let cols: Vec<String> = super::columns(resource)
-        .iter()
-        .map(|c| {
-            format!(
-                "  \"{}\" {}{}",
-                c.name,
-                c.kind.sql_type(),
-                if c.nullable { "" } else { " not null" }
-            )
-        })
-        .collect();
-    format!(
-        "create table {} (\n{}\n);\n",
-        resource.table_name(),
-        cols.join(",\n")
-    )
 }

@@ -58,7 +58,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Accounts(cmd) => accounts::run(&config, cmd).await,
         Command::Backfill(args) => backfill::run(&config, args).await,
         Command::Demo(args) => demo::run(&config, args).await,
-        Command::Schema(args) => schema::run(args),
+        Command::Schema(args) => schema::run(&config, args),
         Command::Sim(args) => sim::run(args).await,
         Command::Status(args) => status::run(&config, args).await,
         Command::Serve(args) => serve::run(&config, args).await,

@@ -7,6 +7,8 @@ mod helpers;
 mod accounts;
 /// Bad input gives a clear message and the documented exit code, and writes nothing.
 mod bad_input;
+/// Warehouse DDL (`schema --format duckdb|bigquery|snowflake|postgres|spark`).
+mod ddl;
 /// The foundation: calls from the API to partitioned Parquet (issue 2).
 mod export;
 /// A full disk: stale staging is cleared first, a failed write removes its staging file.
