@@ -657,7 +657,7 @@ mod tests {
         a.database_url =
             Some("postgres://me:hunter1@db/x?password=hunter2&sslpassword=hunter3".into());
         a.auth_token = Some("hunter4".into());
-        a.output = Some("https://me:hunter5@store.example.com/x?sig=hunter6".into());
+        a.output = Some("az://me:hunter5@store.example.com/x?sig=hunter6".into());
         let c = Config::load(&a).unwrap();
         let shown = format!("{c:?} {} {} {a:?}", c.database_url, c.output);
         assert!(!shown.contains("hunter"), "{shown}");
