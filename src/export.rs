@@ -17,9 +17,9 @@ use crate::batch::{AppendRow, BatchBuilder};
 use crate::decode::calls::Call;
 use crate::decode::usage_records::UsageRecord;
 use crate::decode::value::days_since_epoch;
-use crate::decode::{decode_page, DecodeError, Record};
+use crate::decode::{decode_page_at_most, DecodeError, Record};
 use crate::domain::{AccountSid, PartitionKey, Resource};
-use crate::fetch::{FetchError, PageUri, TwilioClient};
+use crate::fetch::{FetchError, PageUri, PageWalk, TwilioClient};
 use crate::registry::{Registry, RegistryError, RunId, RunOutcome, RunTotals};
 use crate::store::{Store, StoreError};
 use crate::writer::{PartWriter, WriteError};
@@ -266,6 +266,8 @@ impl Exporter {
     }
 
     /// Pages through the window into a staged Parquet file (`None` if there were no rows).
+    /// Every page holds at most the page size asked for, and only records of the window's
+    /// account; links are followed per [`PageWalk`], at most [`Source::MAX_RECORDS`] worth.
     async fn fetch_into_file<S: Source>(
         &self,
         w: &Window,
@@ -274,33 +276,41 @@ impl Exporter {
         let mut writer: Option<PartWriter> = None;
         let mut report = WindowReport::default();
         let mut seen = Seen::default();
-        let day = days_since_epoch(w.key.day);
-        let mut uri = Some(S::first_page(&w.key.account, w.key.day, w.page_size));
+        let page_size = w.page_size.clamp(1, PAGE_SIZE);
+        let rules = PageRules {
+            account: &w.key.account,
+            day: days_since_epoch(w.key.day),
+            max_records: page_size as usize,
+        };
+        let mut walk = PageWalk::new(
+            S::first_page(&w.key.account, w.key.day, page_size),
+            S::MAX_RECORDS.div_ceil(u64::from(page_size)) + 1,
+        );
+        let mut uri = Some(walk.first().clone());
         let result: Result<(), ExportError> = async {
             while let Some(page_uri) = uri.take() {
-                let next = self
+                let end = self
                     .client
                     .get_with(&w.credential, &w.key.account, &page_uri, |body| {
-                        let page = decode_page::<S::Rec<'_>>(body)?;
-                        for rec in &page.records {
-                            if S::day_of(rec) != Some(day) {
-                                report.outside_window += 1;
-                            } else if !seen.insert(S::identity(rec)) {
-                                report.duplicates += 1;
-                            } else {
-                                builder.push(rec);
-                            }
-                        }
-                        Ok::<_, DecodeError>(page.next_page_uri)
+                        rules.take::<S>(body, &mut builder, &mut seen, &mut report)
                     })
                     .await?;
+                let next = match end {
+                    PageEnd::Next(next) => next,
+                    PageEnd::Foreign(found) => {
+                        return Err(FetchError::ForeignRecord {
+                            path: page_uri.path().to_owned(),
+                            expected: w.key.account.clone(),
+                            found,
+                        }
+                        .into())
+                    }
+                };
                 report.pages += 1;
                 if builder.len() >= BATCH_ROWS {
                     self.flush(&mut builder, &mut writer)?;
                 }
-                uri = next
-                    .map(|link| PageUri::from_link(&link, self.client.base()))
-                    .transpose()?;
+                uri = walk.follow(next, self.client.base())?;
             }
             if !builder.is_empty() {
                 self.flush(&mut builder, &mut writer)?;
@@ -347,6 +357,50 @@ impl Exporter {
     }
 }
 
+/// What every page of a window must satisfy.
+struct PageRules<'w> {
+    account: &'w AccountSid,
+    /// The window's day, as days since 1970-01-01.
+    day: i32,
+    /// The page size asked for.
+    max_records: usize,
+}
+
+impl PageRules<'_> {
+    /// Decodes one page into `builder`, all or nothing: at most `max_records` records, all
+    /// of `account` (else nothing is added and the page ends as [`PageEnd::Foreign`]).
+    fn take<S: Source>(
+        &self,
+        body: &[u8],
+        builder: &mut BatchBuilder,
+        seen: &mut Seen,
+        report: &mut WindowReport,
+    ) -> Result<PageEnd, DecodeError> {
+        let page = decode_page_at_most::<S::Rec<'_>>(body, self.max_records)?;
+        let account = Some(self.account.as_str());
+        if let Some(rec) = page.records.iter().find(|r| S::account_of(r) != account) {
+            return Ok(PageEnd::Foreign(S::account_of(rec).map(str::to_owned)));
+        }
+        for rec in &page.records {
+            if S::day_of(rec) != Some(self.day) {
+                report.outside_window += 1;
+            } else if !seen.insert(S::identity(rec)) {
+                report.duplicates += 1;
+            } else {
+                builder.push(rec);
+            }
+        }
+        Ok(PageEnd::Next(page.next_page_uri))
+    }
+}
+
+/// How a page ended: the link to the next one, or a record of another account (whose
+/// account sid, if it had one).
+enum PageEnd {
+    Next(Option<String>),
+    Foreign(Option<String>),
+}
+
 /// Record identities seen in a window, to keep each record once when paging shifts.
 #[derive(Default)]
 struct Seen {
@@ -369,18 +423,25 @@ impl Seen {
 /// What differs between resources on the way from the API to the partition.
 trait Source {
     type Rec<'a>: Record<'a> + AppendRow;
+    /// More records than one day of one account can hold; a window that pages past them
+    /// fails ([`FetchError::TooManyPages`]).
+    const MAX_RECORDS: u64;
     /// The first page of the window's query.
     fn first_page(account: &AccountSid, day: NaiveDate, page_size: u32) -> PageUri;
     /// The partition day of a record, as days since 1970-01-01.
     fn day_of(rec: &Self::Rec<'_>) -> Option<i32>;
     /// What makes a record unique within its partition.
     fn identity<'r>(rec: &'r Self::Rec<'_>) -> std::borrow::Cow<'r, str>;
+    /// The account a record says it belongs to.
+    fn account_of<'r>(rec: &'r Self::Rec<'_>) -> Option<&'r str>;
 }
 
 struct CallsSource;
 
 impl Source for CallsSource {
     type Rec<'a> = Call<'a>;
+    /// Ten million calls: one account starting 115 calls every second of the day.
+    const MAX_RECORDS: u64 = 10_000_000;
 
     /// Calls that started on `day` (UTC): `StartTime>` is inclusive, `StartTime<` strict
     /// (`shared/twilio/README.md` §4.1). Rows outside the day are dropped by [`Source::day_of`],
@@ -405,12 +466,18 @@ impl Source for CallsSource {
     fn identity<'r>(rec: &'r Call<'_>) -> std::borrow::Cow<'r, str> {
         std::borrow::Cow::Borrowed(&rec.sid)
     }
+
+    fn account_of<'r>(rec: &'r Call<'_>) -> Option<&'r str> {
+        rec.account_sid.as_deref()
+    }
 }
 
 struct UsageSource;
 
 impl Source for UsageSource {
     type Rec<'a> = UsageRecord<'a>;
+    /// One record per usage category and day; Twilio has some 650 categories.
+    const MAX_RECORDS: u64 = 10_000;
 
     /// One record per category for `day`. `IncludeSubaccounts=false` because every account
     /// is exported on its own: including subaccounts would count their usage twice
@@ -438,5 +505,9 @@ impl Source for UsageSource {
             Some(account) => std::borrow::Cow::Owned(format!("{account}/{}", rec.category)),
             None => std::borrow::Cow::Borrowed(&rec.category),
         }
+    }
+
+    fn account_of<'r>(rec: &'r UsageRecord<'_>) -> Option<&'r str> {
+        rec.account_sid.as_deref()
     }
 }

@@ -7,6 +7,8 @@ mod helpers;
 mod bad_input;
 /// The foundation: calls from the API to partitioned Parquet (issue 2).
 mod export;
+/// A hostile API (redirects, foreign links and records, loops, bombs) fails windows cleanly.
+mod hostile;
 /// The registry on a real Postgres (started from the system's binaries when present).
 mod postgres;
 /// The Connect receiver: browser round trip, proven grants, discovery, signed deauthorize (issue 4).
