@@ -511,3 +511,65 @@ impl Source for UsageSource {
         rec.account_sid.as_deref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACCOUNT: &str = "AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80";
+    const OTHER: &str = "AC00000000000000000000000000000001";
+
+    /// A usage page of `records` (account sid or none, category) for 2026-03-01, taken with
+    /// a page size of `max`; returns how the page ended and the rows added.
+    fn take(records: &[(Option<&str>, &str)], max: usize) -> (Result<PageEnd, DecodeError>, usize) {
+        let json: Vec<String> = records
+            .iter()
+            .map(|(account, category)| {
+                let account = account.map_or("null".to_owned(), |a| format!("{a:?}"));
+                format!(r#"{{"account_sid":{account},"category":"{category}","start_date":"2026-03-01"}}"#)
+            })
+            .collect();
+        let body = format!(
+            r#"{{"usage_records":[{}],"next_page_uri":null}}"#,
+            json.join(",")
+        );
+        let account = AccountSid::parse(ACCOUNT).unwrap();
+        let rules = PageRules {
+            account: &account,
+            day: days_since_epoch("2026-03-01".parse().unwrap()),
+            max_records: max,
+        };
+        let mut builder = BatchBuilder::new(Resource::UsageRecords);
+        let end = rules.take::<UsageSource>(
+            body.as_bytes(),
+            &mut builder,
+            &mut Seen::default(),
+            &mut WindowReport::default(),
+        );
+        (end, builder.len())
+    }
+
+    #[test]
+    fn a_page_of_the_windows_account_is_taken_whole() {
+        let (end, rows) = take(&[(Some(ACCOUNT), "calls"), (Some(ACCOUNT), "sms")], 2);
+        assert!(matches!(end, Ok(PageEnd::Next(None))));
+        assert_eq!(rows, 2);
+    }
+
+    #[test]
+    fn a_record_of_another_account_or_of_none_takes_nothing_of_the_page() {
+        let (end, rows) = take(&[(Some(ACCOUNT), "calls"), (Some(OTHER), "sms")], 10);
+        assert!(matches!(end, Ok(PageEnd::Foreign(Some(ref a))) if a == OTHER));
+        assert_eq!(rows, 0);
+        let (end, rows) = take(&[(None, "calls")], 10);
+        assert!(matches!(end, Ok(PageEnd::Foreign(None))));
+        assert_eq!(rows, 0);
+    }
+
+    #[test]
+    fn a_page_over_the_page_size_takes_nothing() {
+        let (end, rows) = take(&[(Some(ACCOUNT), "calls"), (Some(ACCOUNT), "sms")], 1);
+        assert!(matches!(end, Err(DecodeError::TooManyRecords { max: 1 })));
+        assert_eq!(rows, 0);
+    }
+}

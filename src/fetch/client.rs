@@ -115,8 +115,6 @@ pub struct TwilioClient {
     cancel: CancellationToken,
     /// Time one request may spend waiting out 429s.
     retry_budget: Duration,
-    /// Picks each backoff wait below its ceiling.
-    jitter: retry::Jitter,
 }
 
 impl TwilioClient {
@@ -141,7 +139,6 @@ impl TwilioClient {
             quotas,
             cancel,
             retry_budget: crate::config::DEFAULT_RETRY_BUDGET,
-            jitter: retry::full_jitter,
         })
     }
 
@@ -170,7 +167,7 @@ impl TwilioClient {
             uri.as_str()
         );
         let path = uri.path();
-        let mut waits = retry::Waits::new(self.jitter);
+        let mut waits = retry::Waits::new(retry::full_jitter);
         let mut attempts = 0u32;
         let mut throttled = Duration::ZERO;
         loop {
@@ -254,23 +251,16 @@ impl TwilioClient {
             Err(e) => return Ok(Once::Transient(describe(&e))),
         };
         let status = response.status().as_u16();
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        };
         if (300..400).contains(&status) {
-            let location = header(reqwest::header::LOCATION)
-                .map(|l| l.chars().take(200).collect())
-                .unwrap_or_else(|| "(no Location)".to_owned());
             return Ok(Once::Final(FetchError::Redirected {
                 path: path.to_owned(),
                 status,
-                location,
+                location: header(&response, reqwest::header::LOCATION)
+                    .map(|l| l.chars().take(200).collect())
+                    .unwrap_or_else(|| "(no Location)".to_owned()),
             }));
         }
-        let retry_after = header(reqwest::header::RETRY_AFTER);
+        let retry_after = header(&response, reqwest::header::RETRY_AFTER);
         let body = tokio::select! {
             b = read_capped(response) => b,
             _ = self.cancel.cancelled() => return Err(FetchError::Cancelled),
@@ -369,6 +359,11 @@ enum Once {
     Throttled(Option<Duration>),
     Transient(String),
     Final(FetchError),
+}
+
+fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
+    let value = response.headers().get(name)?;
+    Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
 }
 
 /// The body, decompressed, read chunk by chunk; `None` once it grows past

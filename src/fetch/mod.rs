@@ -80,8 +80,8 @@ pub enum FetchError {
     /// More pages than one day's records can fill.
     #[error("{path}: more than {max} pages, more than one day can hold")]
     TooManyPages { path: String, max: u64 },
-    /// A record of an account other than the one whose list it came in.
-    #[error("{path}: a record of account {} in the list of {expected}", .found.as_deref().unwrap_or("(none)"))]
+    /// A record of an account other than the one whose list it came in (`found`), or of none.
+    #[error("{path}: {} in the list of {expected}", record_of(.found.as_deref()))]
     ForeignRecord {
         path: String,
         expected: AccountSid,
@@ -97,6 +97,13 @@ pub enum FetchError {
     /// The run is shutting down.
     #[error("cancelled")]
     Cancelled,
+}
+
+fn record_of(account: Option<&str>) -> String {
+    match account {
+        Some(sid) => format!("a record of account {sid}"),
+        None => "a record without an account_sid".to_owned(),
+    }
 }
 
 fn code_suffix(code: Option<i64>) -> String {
