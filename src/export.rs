@@ -17,9 +17,9 @@ use crate::batch::{AppendRow, BatchBuilder};
 use crate::decode::calls::Call;
 use crate::decode::usage_records::UsageRecord;
 use crate::decode::value::days_since_epoch;
-use crate::decode::{decode_page, DecodeError, Record};
+use crate::decode::{decode_page_at_most, DecodeError, Record};
 use crate::domain::{AccountSid, PartitionKey, Resource};
-use crate::fetch::{FetchError, PageUri, TwilioClient};
+use crate::fetch::{FetchError, PageUri, PageWalk, TwilioClient};
 use crate::registry::{
     LeaseHolder, Registry, RegistryError, RunId, RunOutcome, RunTotals, TwilioStatus,
 };
@@ -444,6 +444,8 @@ impl Exporter {
     }
 
     /// Pages through the window into a staged Parquet file (`None` if there were no rows).
+    /// Every page holds at most the page size asked for, and only records of the window's
+    /// account; links are followed per [`PageWalk`], at most [`Source::MAX_RECORDS`] worth.
     async fn fetch_into_file<S: Source>(
         &self,
         w: &Window,
@@ -452,33 +454,41 @@ impl Exporter {
         let mut writer: Option<PartWriter> = None;
         let mut report = WindowReport::default();
         let mut seen = Seen::default();
-        let day = days_since_epoch(w.key.day);
-        let mut uri = Some(S::first_page(&w.key.account, w.key.day, w.page_size));
+        let page_size = w.page_size.clamp(1, PAGE_SIZE);
+        let rules = PageRules {
+            account: &w.key.account,
+            day: days_since_epoch(w.key.day),
+            max_records: page_size as usize,
+        };
+        let mut walk = PageWalk::new(
+            S::first_page(&w.key.account, w.key.day, page_size),
+            S::MAX_RECORDS.div_ceil(u64::from(page_size)) + 1,
+        );
+        let mut uri = Some(walk.first().clone());
         let result: Result<(), ExportError> = async {
             while let Some(page_uri) = uri.take() {
-                let next = self
+                let end = self
                     .client
                     .get_with(&w.credential, &w.key.account, &page_uri, |body| {
-                        let page = decode_page::<S::Rec<'_>>(body)?;
-                        for rec in &page.records {
-                            if S::day_of(rec) != Some(day) {
-                                report.outside_window += 1;
-                            } else if !seen.insert(S::identity(rec)) {
-                                report.duplicates += 1;
-                            } else {
-                                builder.push(rec);
-                            }
-                        }
-                        Ok::<_, DecodeError>(page.next_page_uri)
+                        rules.take::<S>(body, &mut builder, &mut seen, &mut report)
                     })
                     .await?;
+                let next = match end {
+                    PageEnd::Next(next) => next,
+                    PageEnd::Foreign(found) => {
+                        return Err(FetchError::ForeignRecord {
+                            path: page_uri.path().to_owned(),
+                            expected: w.key.account.clone(),
+                            found,
+                        }
+                        .into())
+                    }
+                };
                 report.pages += 1;
                 if builder.len() >= BATCH_ROWS {
                     self.flush(&mut builder, &mut writer)?;
                 }
-                uri = next
-                    .map(|link| PageUri::from_link(&link, self.client.base()))
-                    .transpose()?;
+                uri = walk.follow(next, self.client.base())?;
             }
             if !builder.is_empty() {
                 self.flush(&mut builder, &mut writer)?;
@@ -534,6 +544,50 @@ enum Lost {
     Inactive(TwilioStatus),
 }
 
+/// What every page of a window must satisfy.
+struct PageRules<'w> {
+    account: &'w AccountSid,
+    /// The window's day, as days since 1970-01-01.
+    day: i32,
+    /// The page size asked for.
+    max_records: usize,
+}
+
+impl PageRules<'_> {
+    /// Decodes one page into `builder`, all or nothing: at most `max_records` records, all
+    /// of `account` (else nothing is added and the page ends as [`PageEnd::Foreign`]).
+    fn take<S: Source>(
+        &self,
+        body: &[u8],
+        builder: &mut BatchBuilder,
+        seen: &mut Seen,
+        report: &mut WindowReport,
+    ) -> Result<PageEnd, DecodeError> {
+        let page = decode_page_at_most::<S::Rec<'_>>(body, self.max_records)?;
+        let account = Some(self.account.as_str());
+        if let Some(rec) = page.records.iter().find(|r| S::account_of(r) != account) {
+            return Ok(PageEnd::Foreign(S::account_of(rec).map(str::to_owned)));
+        }
+        for rec in &page.records {
+            if S::day_of(rec) != Some(self.day) {
+                report.outside_window += 1;
+            } else if !seen.insert(S::identity(rec)) {
+                report.duplicates += 1;
+            } else {
+                builder.push(rec);
+            }
+        }
+        Ok(PageEnd::Next(page.next_page_uri))
+    }
+}
+
+/// How a page ended: the link to the next one, or a record of another account (whose
+/// account sid, if it had one).
+enum PageEnd {
+    Next(Option<String>),
+    Foreign(Option<String>),
+}
+
 /// Record identities seen in a window, to keep each record once when paging shifts.
 #[derive(Default)]
 struct Seen {
@@ -556,18 +610,25 @@ impl Seen {
 /// What differs between resources on the way from the API to the partition.
 trait Source {
     type Rec<'a>: Record<'a> + AppendRow;
+    /// More records than one day of one account can hold; a window that pages past them
+    /// fails ([`FetchError::TooManyPages`]).
+    const MAX_RECORDS: u64;
     /// The first page of the window's query.
     fn first_page(account: &AccountSid, day: NaiveDate, page_size: u32) -> PageUri;
     /// The partition day of a record, as days since 1970-01-01.
     fn day_of(rec: &Self::Rec<'_>) -> Option<i32>;
     /// What makes a record unique within its partition.
     fn identity<'r>(rec: &'r Self::Rec<'_>) -> std::borrow::Cow<'r, str>;
+    /// The account a record says it belongs to.
+    fn account_of<'r>(rec: &'r Self::Rec<'_>) -> Option<&'r str>;
 }
 
 struct CallsSource;
 
 impl Source for CallsSource {
     type Rec<'a> = Call<'a>;
+    /// Ten million calls: one account starting 115 calls every second of the day.
+    const MAX_RECORDS: u64 = 10_000_000;
 
     /// Calls that started on `day` (UTC): `StartTime>` is inclusive, `StartTime<` strict
     /// (`shared/twilio/README.md` §4.1). Rows outside the day are dropped by [`Source::day_of`],
@@ -592,12 +653,18 @@ impl Source for CallsSource {
     fn identity<'r>(rec: &'r Call<'_>) -> std::borrow::Cow<'r, str> {
         std::borrow::Cow::Borrowed(&rec.sid)
     }
+
+    fn account_of<'r>(rec: &'r Call<'_>) -> Option<&'r str> {
+        rec.account_sid.as_deref()
+    }
 }
 
 struct UsageSource;
 
 impl Source for UsageSource {
     type Rec<'a> = UsageRecord<'a>;
+    /// One record per usage category and day; Twilio has some 650 categories.
+    const MAX_RECORDS: u64 = 10_000;
 
     /// One record per category for `day`. `IncludeSubaccounts=false` because every account
     /// is exported on its own: including subaccounts would count their usage twice
@@ -625,5 +692,71 @@ impl Source for UsageSource {
             Some(account) => std::borrow::Cow::Owned(format!("{account}/{}", rec.category)),
             None => std::borrow::Cow::Borrowed(&rec.category),
         }
+    }
+
+    fn account_of<'r>(rec: &'r UsageRecord<'_>) -> Option<&'r str> {
+        rec.account_sid.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACCOUNT: &str = "AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80";
+    const OTHER: &str = "AC00000000000000000000000000000001";
+
+    /// A usage page of `records` (account sid or none, category) for 2026-03-01, taken with
+    /// a page size of `max`; returns how the page ended and the rows added.
+    fn take(records: &[(Option<&str>, &str)], max: usize) -> (Result<PageEnd, DecodeError>, usize) {
+        let json: Vec<String> = records
+            .iter()
+            .map(|(account, category)| {
+                let account = account.map_or("null".to_owned(), |a| format!("{a:?}"));
+                format!(r#"{{"account_sid":{account},"category":"{category}","start_date":"2026-03-01"}}"#)
+            })
+            .collect();
+        let body = format!(
+            r#"{{"usage_records":[{}],"next_page_uri":null}}"#,
+            json.join(",")
+        );
+        let account = AccountSid::parse(ACCOUNT).unwrap();
+        let rules = PageRules {
+            account: &account,
+            day: days_since_epoch("2026-03-01".parse().unwrap()),
+            max_records: max,
+        };
+        let mut builder = BatchBuilder::new(Resource::UsageRecords);
+        let end = rules.take::<UsageSource>(
+            body.as_bytes(),
+            &mut builder,
+            &mut Seen::default(),
+            &mut WindowReport::default(),
+        );
+        (end, builder.len())
+    }
+
+    #[test]
+    fn a_page_of_the_windows_account_is_taken_whole() {
+        let (end, rows) = take(&[(Some(ACCOUNT), "calls"), (Some(ACCOUNT), "sms")], 2);
+        assert!(matches!(end, Ok(PageEnd::Next(None))));
+        assert_eq!(rows, 2);
+    }
+
+    #[test]
+    fn a_record_of_another_account_or_of_none_takes_nothing_of_the_page() {
+        let (end, rows) = take(&[(Some(ACCOUNT), "calls"), (Some(OTHER), "sms")], 10);
+        assert!(matches!(end, Ok(PageEnd::Foreign(Some(ref a))) if a == OTHER));
+        assert_eq!(rows, 0);
+        let (end, rows) = take(&[(None, "calls")], 10);
+        assert!(matches!(end, Ok(PageEnd::Foreign(None))));
+        assert_eq!(rows, 0);
+    }
+
+    #[test]
+    fn a_page_over_the_page_size_takes_nothing() {
+        let (end, rows) = take(&[(Some(ACCOUNT), "calls"), (Some(ACCOUNT), "sms")], 1);
+        assert!(matches!(end, Err(DecodeError::TooManyRecords { max: 1 })));
+        assert_eq!(rows, 0);
     }
 }

@@ -43,6 +43,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<Exit> {
         dropped_connection: f.dropped_connections,
         truncated_body: f.truncated_bodies,
         revoke_after: f.revoke_after,
+        hostile: f.hostile.as_deref().cloned(),
     };
     if let Some(token) = args.sim_auth_token {
         cfg.auth_token = token.expose_secret().to_owned();

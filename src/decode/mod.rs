@@ -12,7 +12,7 @@ pub mod usage_records;
 pub mod value;
 mod wire;
 
-pub use page::{decode_page, DecodedPage};
+pub use page::{decode_page, decode_page_at_most, DecodedPage};
 
 /// Why a page could not be decoded.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +20,9 @@ pub enum DecodeError {
     /// The body is not the JSON page we expect (cut off, HTML, wrong shape).
     #[error("the page is not valid JSON of the expected shape: {0}")]
     Malformed(serde_json::Error),
+    /// The page holds more than the `max` records allowed; decoding stopped there.
+    #[error("the page holds more than {max} records")]
+    TooManyRecords { max: usize },
     /// One record holds a value that cannot be typed exactly.
     #[error("record {record}: field {field}: {reason}")]
     Field {

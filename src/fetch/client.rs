@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +22,11 @@ const QUERY: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
+
+/// The most bytes a response body may inflate to: 32 times the ~2 MB of JSON of a full
+/// 1000-record calls page, the largest page Twilio sends. A body is read chunk by chunk and
+/// reading stops at this size, so a gzip bomb costs at most this much memory.
+pub const MAX_BODY_BYTES: usize = 64 << 20;
 
 /// A path and query on the API, relative to the base URL: either built by us or a
 /// `next_page_uri` the API gave, accepted only if it stays on the API.
@@ -124,6 +129,8 @@ impl TwilioClient {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .pool_idle_timeout(Duration::from_secs(60))
+            // The API does not redirect; a 3xx fails the request (see `FetchError::Redirected`).
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self {
             http,
@@ -159,51 +166,56 @@ impl TwilioClient {
             self.base.as_str().trim_end_matches('/'),
             uri.as_str()
         );
+        let path = uri.path();
+        let mut waits = retry::Waits::new(retry::full_jitter);
         let mut attempts = 0u32;
         let mut throttled = Duration::ZERO;
         loop {
             attempts += 1;
-            let outcome = self.get_once(credential, target, &url).await?;
-            let (wait, last) = match outcome {
+            let (wait, last) = match self.get_once(credential, target, &url, path).await? {
                 Once::Body(body) => match handle(&body) {
                     Ok(v) => return Ok(v),
                     Err(DecodeError::Malformed(e)) => {
-                        (retry::backoff(attempts), format!("malformed page: {e}"))
+                        (waits.faulted(), format!("malformed page: {e}"))
+                    }
+                    Err(DecodeError::TooManyRecords { max }) => {
+                        return Err(FetchError::TooManyRecords {
+                            path: path.to_owned(),
+                            max,
+                        })
                     }
                     Err(source) => {
                         return Err(FetchError::Decode {
-                            path: uri.path().to_owned(),
+                            path: path.to_owned(),
                             cause: source,
                         })
                     }
                 },
                 Once::Throttled(after) => {
-                    let wait = after.unwrap_or_else(|| retry::backoff(attempts.min(8)));
+                    let wait = waits.throttled(after);
                     throttled += wait;
                     if throttled > self.retry_budget {
                         return Err(FetchError::Exhausted {
-                            path: uri.path().to_owned(),
+                            path: path.to_owned(),
                             attempts,
                             last: "still rate limited (HTTP 429)".into(),
                         });
                     }
-                    // 429s do not use up the attempts meant for faults.
-                    attempts -= 1;
                     tracing::debug!(account = %target, wait_ms = wait.as_millis() as u64, "Rate limited by Twilio; waiting");
-                    (wait, String::new())
+                    (Some(wait), String::new())
                 }
-                Once::Transient(why) => (retry::backoff(attempts), why),
+                Once::Transient(why) => (waits.faulted(), why),
                 Once::Final(err) => return Err(err),
             };
-            if attempts >= retry::MAX_ATTEMPTS {
+            let Some(wait) = wait else {
                 return Err(FetchError::Exhausted {
-                    path: uri.path().to_owned(),
+                    path: path.to_owned(),
                     attempts,
                     last,
                 });
-            }
+            };
             if !last.is_empty() {
-                tracing::warn!(account = %target, path = uri.path(), attempt = attempts, error = %last, "Retrying a request");
+                tracing::warn!(account = %target, path, attempt = attempts, error = %last, "Retrying a request");
             }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -217,6 +229,7 @@ impl TwilioClient {
         credential: &AccountSid,
         target: &AccountSid,
         url: &str,
+        path: &str,
     ) -> Result<Once, FetchError> {
         let _permit = tokio::select! {
             p = self.quotas.acquire(target) => p,
@@ -238,17 +251,27 @@ impl TwilioClient {
             Err(e) => return Ok(Once::Transient(describe(&e))),
         };
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        if (300..400).contains(&status) {
+            return Ok(Once::Final(FetchError::Redirected {
+                path: path.to_owned(),
+                status,
+                location: header(&response, reqwest::header::LOCATION)
+                    .map(|l| l.chars().take(200).collect())
+                    .unwrap_or_else(|| "(no Location)".to_owned()),
+            }));
+        }
+        let retry_after = header(&response, reqwest::header::RETRY_AFTER);
         let body = tokio::select! {
-            b = response.bytes() => b,
+            b = read_capped(response) => b,
             _ = self.cancel.cancelled() => return Err(FetchError::Cancelled),
         };
         let body = match body {
-            Ok(b) => b,
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                return Ok(Once::Final(FetchError::BodyTooLarge {
+                    path: path.to_owned(),
+                }))
+            }
             Err(e) => {
                 return Ok(Once::Transient(format!(
                     "reading the body: {}",
@@ -273,37 +296,7 @@ impl TwilioClient {
         if retry::is_transient_status(status) {
             return Ok(Once::Transient(format!("HTTP {status}")));
         }
-        let err: ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
-        let message = err
-            .message
-            .or(err.detail)
-            .unwrap_or_else(|| "no message".to_owned());
-        let path = url
-            .strip_prefix(self.base.as_str().trim_end_matches('/'))
-            .unwrap_or(url)
-            .split('?')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        Ok(Once::Final(match status {
-            401 | 403 => FetchError::Unauthorized {
-                account: target.clone(),
-                status,
-                code: err.code,
-                message,
-            },
-            404 => FetchError::NotFound {
-                path,
-                code: err.code,
-                message,
-            },
-            _ => FetchError::Rejected {
-                path,
-                status,
-                code: err.code,
-                message,
-            },
-        }))
+        Ok(Once::Final(refusal(target, path, status, &body)))
     }
 
     /// `GET /2010-04-01/Accounts/{sid}.json` as `credential`: proves the grant works.
@@ -366,6 +359,53 @@ enum Once {
     Throttled(Option<Duration>),
     Transient(String),
     Final(FetchError),
+}
+
+fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
+    let value = response.headers().get(name)?;
+    Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+}
+
+/// The body, decompressed, read chunk by chunk; `None` once it grows past
+/// [`MAX_BODY_BYTES`] (reading stops there, so memory stays bounded whatever the server sends).
+async fn read_capped(mut response: reqwest::Response) -> Result<Option<Bytes>, reqwest::Error> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
+}
+
+/// A final answer (401/403/404/other 4xx) as the error it means.
+fn refusal(target: &AccountSid, path: &str, status: u16, body: &[u8]) -> FetchError {
+    let err: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+    let message = err
+        .message
+        .or(err.detail)
+        .unwrap_or_else(|| "no message".to_owned());
+    let path = path.to_owned();
+    match status {
+        401 | 403 => FetchError::Unauthorized {
+            account: target.clone(),
+            status,
+            code: err.code,
+            message,
+        },
+        404 => FetchError::NotFound {
+            path,
+            code: err.code,
+            message,
+        },
+        _ => FetchError::Rejected {
+            path,
+            status,
+            code: err.code,
+            message,
+        },
+    }
 }
 
 /// A transport error in words, with its causes but without the URL (which carries no secret,

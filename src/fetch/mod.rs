@@ -2,16 +2,20 @@
 //! outbound HTTP.
 //!
 //! - [`client`]: [`TwilioClient`], one `reqwest::Client`, Basic auth with the connected
-//!   account's sid and our token, page links followed verbatim.
+//!   account's sid and our token sent to the configured base only (redirects are never
+//!   followed), bodies read up to [`client::MAX_BODY_BYTES`].
+//! - [`links`]: [`PageWalk`], the page links one list follows (its own, each once, bounded).
 //! - [`limiter`]: per-account and global quotas every request passes.
 //! - [`retry`]: what is retried, how often and how long to wait.
 
 pub mod client;
 pub mod limiter;
+pub mod links;
 pub mod retry;
 
 pub use client::{AccountInfo, PageUri, TwilioClient};
 pub use limiter::Quotas;
+pub use links::PageWalk;
 
 use crate::domain::AccountSid;
 
@@ -51,6 +55,38 @@ pub enum FetchError {
     /// A page link that does not point back at the API we were configured with.
     #[error("refusing to follow page link {0:?}: not a relative API path")]
     BadLink(String),
+    /// A 3xx answer. The Twilio API does not redirect, and following one would send our
+    /// credentials to wherever it points.
+    #[error(
+        "{path} answered HTTP {status} redirecting to {location:?}; redirects are not followed"
+    )]
+    Redirected {
+        path: String,
+        status: u16,
+        location: String,
+    },
+    /// A body that inflated past [`client::MAX_BODY_BYTES`]; reading stopped there.
+    #[error("{path}: the response body is larger than {} MiB", client::MAX_BODY_BYTES >> 20)]
+    BodyTooLarge { path: String },
+    /// A page holding more records than the `PageSize` asked for.
+    #[error("{path}: a page holds more than the {max} records asked for")]
+    TooManyRecords { path: String, max: usize },
+    /// A page link that leaves the window's own list (another account's, another resource).
+    #[error("refusing to follow page link {link:?}: it leaves the list {list}")]
+    ForeignLink { link: String, list: String },
+    /// A page link already followed in this window.
+    #[error("page link {0:?} came back; the list would never end")]
+    LinkLoop(String),
+    /// More pages than one day's records can fill.
+    #[error("{path}: more than {max} pages, more than one day can hold")]
+    TooManyPages { path: String, max: u64 },
+    /// A record of an account other than the one whose list it came in (`found`), or of none.
+    #[error("{path}: {} in the list of {expected}", record_of(.found.as_deref()))]
+    ForeignRecord {
+        path: String,
+        expected: AccountSid,
+        found: Option<String>,
+    },
     /// A record whose value cannot be typed; retrying would give the same.
     #[error("{path}: {cause}")]
     Decode {
@@ -60,6 +96,13 @@ pub enum FetchError {
     /// The run is shutting down.
     #[error("cancelled")]
     Cancelled,
+}
+
+fn record_of(account: Option<&str>) -> String {
+    match account {
+        Some(sid) => format!("a record of account {sid}"),
+        None => "a record without an account_sid".to_owned(),
+    }
 }
 
 fn code_suffix(code: Option<i64>) -> String {

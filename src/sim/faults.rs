@@ -43,6 +43,8 @@ pub struct Faults {
     pub truncated_body: f64,
     /// Revoke an account's grant once it has made this many requests.
     pub revoke_after: Option<u64>,
+    /// Misbehave on list pages as no real Twilio does; see `hostile`.
+    pub hostile: Option<super::Hostile>,
 }
 
 impl Faults {

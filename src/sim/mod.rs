@@ -17,7 +17,9 @@
 //! siblings, and [`send_deauthorize`] for signed deauthorize callbacks.
 //!
 //! Faults (latency, 429 past per-account limits, 5xx, dropped connections, truncated bodies,
-//! revocation after N requests) are opt-in through [`SimConfig::faults`]; see `faults`.
+//! revocation after N requests) are opt-in through [`SimConfig::faults`]; see `faults`. So
+//! is one [`Hostile`] mode (redirects, links to other accounts or in loops, records of other
+//! accounts, gzip bombs, oversized pages); see `hostile`.
 //!
 //! Layout: `listener` lets raw `<`/`>` in URLs through hyper; `routes` matches paths and
 //! dispatches; `auth` checks credentials; `query` and `paging` implement the parameter and
@@ -32,6 +34,7 @@ mod connect;
 mod data;
 mod error;
 mod faults;
+mod hostile;
 mod listener;
 mod paging;
 mod query;
@@ -60,6 +63,7 @@ use self::usage::UsageBook;
 
 pub use self::connect::{send_deauthorize, DeauthorizeCallback, Signing};
 pub use self::faults::{AccountStats, Faults};
+pub use self::hostile::Hostile;
 
 /// What the simulator generates. `seed`, `accounts`, `days`, `calls_per_day` and `today`
 /// determine the data; a past day's calls depend only on the seed, the account and the day.
@@ -254,6 +258,7 @@ impl Simulator {
     pub fn router(&self) -> Router {
         Router::new()
             .fallback(routes::dispatch)
+            .layer(middleware::from_fn_with_state(self.clone(), hostile::apply))
             .layer(middleware::from_fn_with_state(self.clone(), faults::inject))
             // The Connect consent page (HTML) is added after the fault layer: faults model the API.
             .route(

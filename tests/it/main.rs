@@ -15,6 +15,8 @@ mod export;
 mod full_disk;
 /// S3 (moto) and Azure Blob (Azurite) for real, read back with pyarrow.
 mod object_stores;
+/// A hostile API (redirects, foreign links and records, loops, bombs) fails windows cleanly.
+mod hostile;
 /// The registry on a real Postgres (started from the system's binaries when present).
 mod postgres;
 /// The Connect receiver: browser round trip, proven grants, discovery, signed deauthorize (issue 4).

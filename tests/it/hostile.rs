@@ -1,0 +1,275 @@
+//! A hostile API: redirects, links and records of other accounts, link loops, endless pages,
+//! gzip bombs and oversized pages. Each fails its windows with a message saying what happened,
+//! and the partitions an honest run wrote before stay exactly as they were.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, Uri};
+use twilio_export::sim::{Faults, Hostile, SimConfig, Simulator};
+
+use crate::helpers::*;
+
+const DAY: &str = "2026-02-28";
+
+/// The partitions an honest run exported, before a hostile one.
+struct Exported {
+    app: TestApp,
+    files: BTreeMap<String, Vec<u8>>,
+    /// The accounts with a partition (those registered and active).
+    accounts: Vec<String>,
+}
+
+impl Exported {
+    /// Registers `accounts` (all when empty) and exports `resource` for [`DAY`] honestly.
+    async fn new(cfg: SimConfig, resource: &str, accounts: &[String]) -> Self {
+        let app = spawn_app(cfg).await;
+        if accounts.is_empty() {
+            app.add_all_accounts().await;
+        } else {
+            let mut args = vec!["accounts", "add"];
+            args.extend(accounts.iter().map(String::as_str));
+            assert_success(&app.cli(&args).await);
+        }
+        assert_success(&app.cli(&backfill(resource, DAY, DAY)).await);
+        let files = Self::read(&app);
+        let accounts: Vec<String> = files
+            .keys()
+            .filter_map(|f| f.split("account_sid=").nth(1)?.split('/').next())
+            .map(str::to_owned)
+            .collect();
+        assert!(accounts.len() >= 2, "{:?}", files.keys());
+        Exported {
+            app,
+            files,
+            accounts,
+        }
+    }
+
+    fn read(app: &TestApp) -> BTreeMap<String, Vec<u8>> {
+        files_below(&app.output())
+            .into_iter()
+            .map(|f| {
+                let bytes = std::fs::read(app.output().join(&f)).unwrap();
+                (f, bytes)
+            })
+            .collect()
+    }
+
+    /// Runs the same backfill against `base`; every window must fail (exit 1) and leave its
+    /// partition as it was. Returns stdout.
+    async fn rerun_against(&self, base: &str, resource: &str) -> String {
+        let out = self
+            .app
+            .cli_with(&backfill(resource, DAY, DAY), &[("TWILIO_API_BASE", base)])
+            .await;
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "stdout:\n{}\nstderr:\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert_eq!(Self::read(&self.app), self.files, "a partition changed");
+        stdout(&out)
+    }
+}
+
+/// The failure line of one account's window (`    {resource} {account} {day}: {error}`).
+fn failure_of<'a>(out: &'a str, account: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.trim_start().split(' ').nth(1) == Some(account) && l.contains(DAY))
+        .unwrap_or_else(|| panic!("no failure for {account} in:\n{out}"))
+}
+
+/// The same simulator, misbehaving.
+async fn hostile(cfg: &SimConfig, mode: Hostile) -> TestApp {
+    spawn_app(SimConfig {
+        faults: Faults {
+            hostile: Some(mode),
+            ..Faults::default()
+        },
+        ..cfg.clone()
+    })
+    .await
+}
+
+/// Requests the simulator got for `account`'s lists.
+fn list_requests(app: &TestApp, account: &str) -> usize {
+    app.sim
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.path
+                .starts_with(&format!("/2010-04-01/Accounts/{account}/"))
+        })
+        .count()
+}
+
+/// Another host that answers every request with an empty page and notes who asked, and
+/// whether with credentials.
+async fn elsewhere() -> (String, Arc<Mutex<Vec<(String, bool)>>>) {
+    let seen: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+    let log = seen.clone();
+    let router = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
+        let log = log.clone();
+        async move {
+            let auth = headers.contains_key(axum::http::header::AUTHORIZATION);
+            log.lock().unwrap().push((uri.to_string(), auth));
+            axum::Json(serde_json::json!({"calls": [], "usage_records": [], "next_page_uri": null}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (base, seen)
+}
+
+#[tokio::test]
+async fn a_redirect_is_never_followed_and_fails_the_window_naming_its_location() {
+    let cfg = small_sim();
+    let before = Exported::new(cfg.clone(), "calls", &[]).await;
+    let (other, seen) = elsewhere().await;
+    let evil = hostile(&cfg, Hostile::RedirectTo(other.clone())).await;
+
+    let out = before.rerun_against(&evil.base, "calls").await;
+
+    for account in &before.accounts {
+        let line = failure_of(&out, account);
+        assert!(line.contains("HTTP 302"), "{line}");
+        assert!(
+            line.contains(&format!("{other}/2010-04-01/Accounts/{account}/Calls.json")),
+            "{line}"
+        );
+        assert!(line.contains("redirects are not followed"), "{line}");
+    }
+    // The other host was never asked, with or without our credentials; the API base was.
+    assert_eq!(*seen.lock().unwrap(), Vec::<(String, bool)>::new());
+    assert!(evil.sim.requests().iter().all(|r| r.username.is_some()));
+}
+
+#[tokio::test]
+async fn a_link_to_another_accounts_list_is_not_followed() {
+    // Each main account can read its subaccount: a link there would be answered.
+    let cfg = SimConfig {
+        subaccounts: 1,
+        ..small_sim()
+    };
+    let mains = Simulator::new(cfg.clone()).main_account_sids();
+    let before = Exported::new(cfg.clone(), "calls", &mains).await;
+    let evil = hostile(&cfg, Hostile::ForeignLink).await;
+
+    let out = before.rerun_against(&evil.base, "calls").await;
+
+    for main in &before.accounts {
+        let line = failure_of(&out, main);
+        let sub = &evil.sim.subaccount_sids(main)[0];
+        assert!(
+            line.contains(&format!("/2010-04-01/Accounts/{sub}/Calls.json")),
+            "{line}"
+        );
+        assert!(
+            line.contains(&format!(
+                "leaves the list /2010-04-01/Accounts/{main}/Calls.json"
+            )),
+            "{line}"
+        );
+        assert_eq!(list_requests(&evil, sub), 0, "{sub}'s list was requested");
+    }
+}
+
+#[tokio::test]
+async fn a_record_of_another_account_fails_the_window_naming_both() {
+    let cfg = small_sim();
+    let before = Exported::new(cfg.clone(), "calls", &[]).await;
+    let evil = hostile(&cfg, Hostile::ForeignRecord).await;
+
+    let out = before.rerun_against(&evil.base, "calls").await;
+
+    let sids = evil.sim.account_sids();
+    for account in &before.accounts {
+        // The simulator plants the next account's sid (flat accounts read only themselves).
+        let i = sids.iter().position(|s| s == account).unwrap();
+        let other = &sids[(i + 1) % sids.len()];
+        let line = failure_of(&out, account);
+        assert!(
+            line.contains(&format!(
+                "a record of account {other} in the list of {account}"
+            )),
+            "{line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_same_page_link_again_fails_the_window() {
+    let cfg = small_sim();
+    let before = Exported::new(cfg.clone(), "calls", &[]).await;
+    let evil = hostile(&cfg, Hostile::LinkLoop).await;
+
+    let out = before.rerun_against(&evil.base, "calls").await;
+
+    for account in &before.accounts {
+        let line = failure_of(&out, account);
+        assert!(
+            line.contains("came back; the list would never end"),
+            "{line}"
+        );
+        // The first page, then its own link once; the second time it is refused.
+        assert_eq!(list_requests(&evil, account), 2);
+    }
+}
+
+#[tokio::test]
+async fn pages_without_end_stop_at_what_a_day_can_hold() {
+    let cfg = small_sim();
+    let before = Exported::new(cfg.clone(), "usage-records", &[]).await;
+    let evil = hostile(&cfg, Hostile::EndlessPages).await;
+
+    let out = before.rerun_against(&evil.base, "usage-records").await;
+
+    for account in &before.accounts {
+        let line = failure_of(&out, account);
+        // 10,000 usage records a day at 1000 a page, plus the last (empty) page.
+        assert!(line.contains("more than 11 pages"), "{line}");
+        assert_eq!(list_requests(&evil, account), 11);
+    }
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_stops_at_the_body_cap() {
+    let cfg = small_sim();
+    let before = Exported::new(cfg.clone(), "calls", &[]).await;
+    // 256 MiB inflated from about 256 KiB sent; the exporter stops reading at 64 MiB.
+    let evil = hostile(&cfg, Hostile::GzipBomb { inflated_mib: 256 }).await;
+
+    let out = before.rerun_against(&evil.base, "calls").await;
+
+    for account in &before.accounts {
+        let line = failure_of(&out, account);
+        assert!(
+            line.contains("the response body is larger than 64 MiB"),
+            "{line}"
+        );
+        // Final: not fetched again.
+        assert_eq!(list_requests(&evil, account), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_page_with_more_records_than_asked_for_fails_the_window() {
+    let cfg = small_sim();
+    let before = Exported::new(cfg.clone(), "calls", &[]).await;
+    let evil = hostile(&cfg, Hostile::OversizedPage).await;
+
+    let out = before.rerun_against(&evil.base, "calls").await;
+
+    for account in &before.accounts {
+        let line = failure_of(&out, account);
+        assert!(
+            line.contains("a page holds more than the 1000 records asked for"),
+            "{line}"
+        );
+        assert_eq!(list_requests(&evil, account), 1);
+    }
+}
