@@ -13,10 +13,10 @@ mod ddl;
 mod export;
 /// A full disk: stale staging is cleared first, a failed write removes its staging file.
 mod full_disk;
-/// S3 (moto) and Azure Blob (Azurite) for real, read back with pyarrow.
-mod object_stores;
 /// A hostile API (redirects, foreign links and records, loops, bombs) fails windows cleanly.
 mod hostile;
+/// S3 (moto) and Azure Blob (Azurite) for real, read back with pyarrow.
+mod object_stores;
 /// The registry on a real Postgres (started from the system's binaries when present).
 mod postgres;
 /// The Connect receiver: browser round trip, proven grants, discovery, signed deauthorize (issue 4).
