@@ -33,19 +33,19 @@ use crate::scheduler::{
 
 const SHARDS: u32 = 3;
 const PREFIX: &str = "workers";
-const FIRST_DAY: &str = "2026-02-01";
+const FIRST_DAY: &str = "2026-02-20";
 const NOW: &str = "2026-03-08T09:00:00Z";
 const TODAY: &str = "2026-03-08";
 /// Two windows at a time, so that a worker is still running when it is killed.
-const CALLS_JOB: &str = "name = \"calls\"\nresource = \"calls\"\nschedule = \"0 0 * * * *\"\nlookback_days = 2\nstart_date = \"2026-02-01\"\nconcurrency = 2\n";
-const USAGE_JOB: &str = "name = \"usage\"\nresource = \"usage-records\"\nschedule = \"30 2 * * *\"\nlookback_days = 3\nstart_date = \"2026-02-01\"\nconcurrency = 2\n";
+const CALLS_JOB: &str = "name = \"calls\"\nresource = \"calls\"\nschedule = \"0 0 * * * *\"\nlookback_days = 2\nstart_date = \"2026-02-20\"\nconcurrency = 2\n";
+const USAGE_JOB: &str = "name = \"usage\"\nresource = \"usage-records\"\nschedule = \"30 2 * * *\"\nlookback_days = 3\nstart_date = \"2026-02-20\"\nconcurrency = 2\n";
 
-/// Nine accounts with 40 days of history and some latency: a few seconds of work per shard.
+/// Nine accounts with 20 days of history and some latency: a few seconds of work per shard.
 fn sim() -> SimConfig {
     SimConfig {
         seed: 23,
         accounts: 9,
-        days: 40,
+        days: 20,
         calls_per_day: 10,
         today: day("2026-03-07"),
         faults: Faults {
@@ -122,6 +122,20 @@ impl Cluster {
             .collect()
     }
 
+    /// Every recorded run: the pid of its process and its outcome.
+    async fn runs(&self) -> Vec<(u32, String)> {
+        let mut db = sqlx::PgConnection::connect(&self.database_url)
+            .await
+            .unwrap();
+        let rows: Vec<(i64, String)> = sqlx::query_as("select pid, outcome from runs")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+        rows.into_iter()
+            .map(|(pid, outcome)| (u32::try_from(pid).unwrap(), outcome))
+            .collect()
+    }
+
     /// The key of every partition the simulator has records for, by the shard that owns it.
     fn truth_by_shard(&self) -> BTreeMap<String, u32> {
         let mut keys = BTreeMap::new();
@@ -180,7 +194,8 @@ async fn start(test: &str) -> Option<Cluster> {
     })
 }
 
-/// Waits until worker 1 has recorded a partition, then kills it (SIGKILL) while it runs.
+/// Waits until worker 1 has recorded a partition with a file, then kills it (SIGKILL) while
+/// it runs.
 async fn kill_mid_run(cluster: &Cluster, worker: &mut tokio::process::Child) {
     let registry = Registry::connect(&cluster.database_url).await.unwrap();
     let accounts: Vec<AccountSid> = shard_accounts(&cluster.app, &format!("1/{SHARDS}"))
@@ -189,8 +204,10 @@ async fn kill_mid_run(cluster: &Cluster, worker: &mut tokio::process::Child) {
         .collect();
     let mut recorded = 0;
     for _ in 0..3000 {
+        recorded = 0;
         for a in &accounts {
-            recorded += registry.partitions(a, Resource::Calls).await.unwrap().len();
+            let partitions = registry.partitions(a, Resource::Calls).await.unwrap();
+            recorded += partitions.iter().filter(|p| p.object_key.is_some()).count();
         }
         if recorded > 0 || worker.try_wait().unwrap().is_some() {
             break;
@@ -213,59 +230,28 @@ async fn three_env_sharded_workers_on_postgres_and_s3_write_each_partition_once(
         return;
     };
     let truth = cluster.truth_by_shard();
-    let quiet = |mut c: tokio::process::Command| {
-        c.stdout(Stdio::piped()).stderr(Stdio::piped());
-        c.spawn().unwrap()
-    };
 
     // Act 1: the three workers at once; worker 1 is killed once it has recorded a partition.
-    let mut workers: Vec<_> = (0..SHARDS).map(|i| quiet(cluster.worker(i))).collect();
-    let pids: Vec<u32> = workers.iter().map(|w| w.id().unwrap()).collect();
+    let mut workers: Vec<_> = (0..SHARDS).map(|i| spawn(cluster.worker(i))).collect();
+    let mut pids: Vec<u32> = workers.iter().map(|w| w.id().unwrap()).collect();
     kill_mid_run(&cluster, &mut workers[1]).await;
     drop(workers.remove(1));
     for (w, i) in workers.into_iter().zip([0, 2]) {
         let out = w.wait_with_output().await.unwrap();
         assert_success(&out);
-        assert!(
-            !stdout(&out).contains("skipped"),
-            "worker {i}: {}",
-            stdout(&out)
-        );
+        let text = stdout(&out);
+        assert!(!text.contains("skipped"), "worker {i}: {text}");
     }
-
-    // Each key of workers 0 and 2 was uploaded once, and recorded by its own worker; worker 1
-    // uploaded some of its own keys, once each, and nothing else.
-    let versions = cluster.versions().await;
-    let recorded = cluster.recorded_by().await;
-    for (key, n) in &versions {
-        assert_eq!(*n, 1, "{key} was uploaded {n} times");
-        // A killed worker may have uploaded a key it had no time to record.
-        let shard = shard_of_key(&cluster, key);
-        if shard != 1 {
-            assert_eq!(recorded.get(key), Some(&pids[shard as usize]), "{key}");
-        }
-    }
-    for (key, shard) in &truth {
-        if *shard != 1 {
-            assert!(versions.contains_key(key), "{key} missing");
-        }
-    }
-    let partial = versions
-        .keys()
-        .filter(|k| shard_of_key(&cluster, k) == 1)
-        .count();
-    let shard_1 = truth.values().filter(|s| **s == 1).count();
-    assert!(partial > 0 && partial < shard_1, "{partial} of {shard_1}");
-    for (key, pid) in &recorded {
-        assert_eq!(*pid, pids[shard_of_key(&cluster, key) as usize], "{key}");
-    }
+    let first = assert_each_key_written_by_its_shard_once(&cluster, &truth, &pids).await;
 
     // Act 2: worker 1 again, alone, with the same environment.
     let before = cluster.app.sim.requests().len();
-    let out = cluster.worker(1).output().await.unwrap();
+    let rerun = spawn(cluster.worker(1));
+    pids.push(rerun.id().unwrap());
+    let out = rerun.wait_with_output().await.unwrap();
     assert_success(&out);
-    let text = stdout(&out);
     let own = shard_accounts(&cluster.app, &format!("1/{SHARDS}"));
+    let text = stdout(&out);
     assert_eq!(
         text.matches("lease taken over from").count(),
         own.len(),
@@ -281,9 +267,66 @@ async fn three_env_sharded_workers_on_postgres_and_s3_write_each_partition_once(
         );
     }
 
-    // Assert: the bucket holds exactly the simulator's truth, each key still written by its
-    // own shard only: the others' once, worker 1's at most once per attempt.
-    let rerun_pid = recorded_pid_of_rerun(&cluster, &pids).await;
+    // Assert: the bucket holds exactly the simulator's truth, each key written by its own
+    // shard only, and the runs tell what happened.
+    assert_keys_after_the_rerun(&cluster, &truth, &pids, &first).await;
+    assert_runs(&cluster, &pids).await;
+    let _ = std::fs::remove_dir_all(cluster.app.output());
+    let output = cluster.app.output().display().to_string();
+    cluster.store.python(&["download", PREFIX, &output]).await;
+    assert_output_is_truth(&cluster.app, &Resource::ALL, FIRST_DAY, TODAY);
+    assert_eq!(files_below(&cluster.app.output()).len(), truth.len());
+    assert_private_and_empty(&cluster.app);
+}
+
+fn spawn(mut cmd: tokio::process::Command) -> tokio::process::Child {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.spawn().unwrap()
+}
+
+/// After the first round: each key of workers 0 and 2 was uploaded once and recorded by its
+/// own worker; worker 1 uploaded some of its own keys, once each, and nothing else. Returns
+/// the keys uploaded so far.
+async fn assert_each_key_written_by_its_shard_once(
+    cluster: &Cluster,
+    truth: &BTreeMap<String, u32>,
+    pids: &[u32],
+) -> BTreeMap<String, u64> {
+    let versions = cluster.versions().await;
+    let recorded = cluster.recorded_by().await;
+    for (key, n) in &versions {
+        assert_eq!(*n, 1, "{key} was uploaded {n} times");
+        // A killed worker may have uploaded a key it had no time to record.
+        let shard = shard_of_key(cluster, key);
+        if shard != 1 {
+            assert_eq!(recorded.get(key), Some(&pids[shard as usize]), "{key}");
+        }
+    }
+    for (key, shard) in truth {
+        if *shard != 1 {
+            assert!(versions.contains_key(key), "{key} missing");
+        }
+    }
+    let partial = versions
+        .keys()
+        .filter(|k| shard_of_key(cluster, k) == 1)
+        .count();
+    let shard_1 = truth.values().filter(|s| **s == 1).count();
+    assert!(partial > 0 && partial < shard_1, "{partial} of {shard_1}");
+    for (key, pid) in &recorded {
+        assert_eq!(*pid, pids[shard_of_key(cluster, key) as usize], "{key}");
+    }
+    versions
+}
+
+/// After the re-run (pid `pids[3]`): exactly the truth's keys; those of workers 0 and 2 still
+/// uploaded once, worker 1's once more than before, and all of them recorded by the re-run.
+async fn assert_keys_after_the_rerun(
+    cluster: &Cluster,
+    truth: &BTreeMap<String, u32>,
+    pids: &[u32],
+    first: &BTreeMap<String, u64>,
+) {
     let after = cluster.versions().await;
     assert_eq!(
         after.keys().collect::<BTreeSet<_>>(),
@@ -293,30 +336,25 @@ async fn three_env_sharded_workers_on_postgres_and_s3_write_each_partition_once(
     for (key, n) in &after {
         let shard = truth[key];
         if shard == 1 {
-            assert_eq!(*n, 1 + u64::from(versions.contains_key(key)), "{key}");
-            assert_eq!(recorded[key], rerun_pid, "{key}");
+            assert_eq!(*n, 1 + u64::from(first.contains_key(key)), "{key}");
+            assert_eq!(recorded[key], pids[3], "{key}");
         } else {
             assert_eq!(*n, 1, "{key} was written again");
             assert_eq!(recorded[key], pids[shard as usize], "{key}");
         }
     }
-    let _ = std::fs::remove_dir_all(cluster.app.output());
-    let output = cluster.app.output().display().to_string();
-    cluster.store.python(&["download", PREFIX, &output]).await;
-    assert_output_is_truth(&cluster.app, &Resource::ALL, FIRST_DAY, TODAY);
-    assert_eq!(files_below(&cluster.app.output()).len(), truth.len());
-    assert_private_and_empty(&cluster.app);
 }
 
-/// The pid of the worker that ran after the others: the one process that recorded partitions
-/// and is none of the first three.
-async fn recorded_pid_of_rerun(cluster: &Cluster, first: &[u32]) -> u32 {
-    let pids: BTreeSet<u32> = cluster
-        .recorded_by()
-        .await
-        .into_values()
-        .filter(|p| !first.contains(p))
+/// Two runs (one per job) for each worker that ended, shown succeeded; one for the killed
+/// worker, shown abandoned.
+async fn assert_runs(cluster: &Cluster, pids: &[u32]) {
+    let mut runs = cluster.runs().await;
+    runs.sort();
+    let mut expected: Vec<(u32, String)> = [pids[0], pids[2], pids[3]]
+        .iter()
+        .flat_map(|p| [(*p, "succeeded".to_owned()), (*p, "succeeded".to_owned())])
+        .chain([(pids[1], "abandoned".to_owned())])
         .collect();
-    assert_eq!(pids.len(), 1, "{pids:?}");
-    pids.into_iter().next().unwrap()
+    expected.sort();
+    assert_eq!(runs, expected);
 }
