@@ -33,3 +33,5 @@ mod schemas;
 mod secrets;
 /// Usage records end to end (issue 3).
 mod usage;
+/// Three env-sharded workers on one Postgres and one S3 bucket, one killed and re-run.
+mod workers;

@@ -7,10 +7,16 @@ the store, the dataset read with hive partitioning. Run by tests/it/object_store
 
     object_stores.py s3 ENDPOINT BUCKET start-multipart KEY
     object_stores.py s3 ENDPOINT BUCKET multipart-uploads
+    object_stores.py s3 ENDPOINT BUCKET versioning
+    object_stores.py s3 ENDPOINT BUCKET versions PREFIX
+    object_stores.py s3|az ENDPOINT BUCKET download PREFIX DEST
 
 `create` makes the bucket (container). `start-multipart` opens a multipart upload with one
 part, as a process killed mid-upload leaves it, and prints its id; `multipart-uploads` prints
-how many are open (both with boto3, which moto brings). `read` prints one JSON object: the files under PREFIX
+how many are open (both with boto3, which moto brings). `versioning` turns on the bucket's
+versioning, so that every upload of a key is kept as a version of its own; `versions` prints
+one JSON object: per key under PREFIX, how many versions (uploads) and delete markers it has.
+`download` copies every object under PREFIX to the local directory DEST. `read` prints one JSON object: the files under PREFIX
 and, per `account_sid/date`, the row count and the number of distinct call sids.
 """
 import json
@@ -54,12 +60,29 @@ def main():
     if action == "create":
         fs.create_dir(bucket)
         return
-    if action in ("start-multipart", "multipart-uploads"):
+    if action == "download":
+        prefix, dest = sys.argv[5].strip("/"), sys.argv[6]
+        pafs.copy_files(f"{bucket}/{prefix}", dest, source_filesystem=fs,
+                        destination_filesystem=pafs.LocalFileSystem())
+        return
+    if action in ("start-multipart", "multipart-uploads", "versioning", "versions"):
         import boto3
 
         s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test",
                           aws_secret_access_key="test", region_name="us-east-1")
-        if action == "start-multipart":
+        if action == "versioning":
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        elif action == "versions":
+            keys = {}
+            pages = s3.get_paginator("list_object_versions").paginate(
+                Bucket=bucket, Prefix=sys.argv[5].strip("/") + "/")
+            for page in pages:
+                for kind, field in (("versions", "Versions"), ("deletes", "DeleteMarkers")):
+                    for v in page.get(field, []):
+                        k = keys.setdefault(v["Key"], {"versions": 0, "deletes": 0})
+                        k[kind] += 1
+            print(json.dumps(keys))
+        elif action == "start-multipart":
             key = sys.argv[5]
             upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
             s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"half")

@@ -32,13 +32,13 @@ const NODE_PREFIX: &str = "/var/tmp/twilio-export-node";
 const BUCKET: &str = "twilio-export-test";
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Kind {
+pub(crate) enum Kind {
     S3,
     Azure,
 }
 
 /// An emulator process on a loopback port of its choosing, stopped on drop.
-struct Emulator {
+pub(crate) struct Emulator {
     kind: Kind,
     endpoint: String,
     _child: tokio::process::Child,
@@ -80,7 +80,7 @@ fn pyarrow() -> Option<()> {
 
 impl Emulator {
     /// Starts the emulator for `kind`, or explains why not (see [`required`]).
-    async fn start(kind: Kind, test: &str) -> Option<Self> {
+    pub(crate) async fn start(kind: Kind, test: &str) -> Option<Self> {
         required(pyarrow(), test, "python3 with pyarrow")?;
         let data = tempfile::tempdir().unwrap();
         let mut cmd = match kind {
@@ -143,7 +143,7 @@ impl Emulator {
     }
 
     /// The output URL for `prefix`.
-    fn url(&self, prefix: &str) -> String {
+    pub(crate) fn url(&self, prefix: &str) -> String {
         match self.kind {
             Kind::S3 => format!("s3://{BUCKET}/{prefix}"),
             Kind::Azure => format!("az://{BUCKET}/{prefix}"),
@@ -151,7 +151,7 @@ impl Emulator {
     }
 
     /// How `object_store` is pointed at this emulator (what the README documents).
-    fn env(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         match self.kind {
             Kind::S3 => vec![
                 ("AWS_ENDPOINT", self.endpoint.clone()),
@@ -167,7 +167,7 @@ impl Emulator {
         }
     }
 
-    async fn python(&self, args: &[&str]) -> String {
+    pub(crate) async fn python(&self, args: &[&str]) -> String {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/object_stores.py");
         let kind = match self.kind {
             Kind::S3 => "s3",
@@ -268,7 +268,7 @@ async fn export(
     cmd.output().await.unwrap()
 }
 
-fn tmpdir(app: &TestApp) -> PathBuf {
+pub(crate) fn tmpdir(app: &TestApp) -> PathBuf {
     let dir = app.dir.path().join("tmp");
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -315,7 +315,7 @@ async fn backfill_rerun_and_empty_day(kind: Kind, test: &str) {
 }
 
 /// The staging directory is this user's alone (0700) and nothing was left in it.
-fn assert_private_and_empty(app: &TestApp) {
+pub(crate) fn assert_private_and_empty(app: &TestApp) {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let uid = std::fs::metadata("/proc/self").unwrap().uid();
     let dir = tmpdir(app).join(format!("twilio-export-{uid}"));

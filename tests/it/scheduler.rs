@@ -38,12 +38,12 @@ fn moving_sim() -> SimConfig {
     }
 }
 
-fn at(s: &str) -> DateTime<Utc> {
+pub(crate) fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
 /// A jobs directory inside the app's scratch directory with these files.
-fn write_jobs(app: &TestApp, files: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn write_jobs(app: &TestApp, files: &[(&str, &str)]) -> PathBuf {
     let dir = app.dir.path().join("jobs");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -86,7 +86,7 @@ fn spawn_schedule(app: &TestApp, jobs: &Path) -> tokio::process::Child {
 }
 
 /// The days each account's windows asked for, from the simulator's request log.
-fn requested_days(
+pub(crate) fn requested_days(
     log: &[LoggedRequest],
     resource: Resource,
 ) -> BTreeMap<String, BTreeSet<NaiveDate>> {
@@ -107,7 +107,7 @@ fn requested_days(
     out
 }
 
-fn days(first: &str, last: &str) -> BTreeSet<NaiveDate> {
+pub(crate) fn days(first: &str, last: &str) -> BTreeSet<NaiveDate> {
     day(first)
         .iter_days()
         .take_while(|d| *d <= day(last))
@@ -116,7 +116,12 @@ fn days(first: &str, last: &str) -> BTreeSet<NaiveDate> {
 
 /// Every partition of `resources` in `first..=last` equals the simulator's truth at its
 /// current clock; a day without records has no file.
-fn assert_output_is_truth(app: &TestApp, resources: &[Resource], first: &str, last: &str) {
+pub(crate) fn assert_output_is_truth(
+    app: &TestApp,
+    resources: &[Resource],
+    first: &str,
+    last: &str,
+) {
     for account in app.sim.account_sids() {
         for d in days(first, last) {
             for resource in resources {
@@ -671,7 +676,7 @@ async fn a_day_that_keeps_failing_is_retried_every_run_on_postgres() {
 }
 
 /// Registers every simulated account in the database `env` names.
-async fn add_accounts_with(app: &TestApp, env: &[(&str, &str)]) {
+pub(crate) async fn add_accounts_with(app: &TestApp, env: &[(&str, &str)]) {
     let sids = app.sim.account_sids();
     let mut add = vec!["accounts", "add"];
     add.extend(sids.iter().map(String::as_str));
@@ -933,7 +938,7 @@ fn six_accounts() -> SimConfig {
 }
 
 /// The simulator's accounts in shard `shard`.
-fn shard_accounts(app: &TestApp, shard: &str) -> BTreeSet<String> {
+pub(crate) fn shard_accounts(app: &TestApp, shard: &str) -> BTreeSet<String> {
     let shard = Shard::parse(shard).unwrap();
     let sids = app.sim.account_sids();
     sids.into_iter()
