@@ -12,8 +12,9 @@
 //! - [`writer`]: record batches into one Parquet file per partition.
 //! - [`store`]: puts finished files into the output location atomically.
 //! - [`export`]: the spine that runs one window through all of the above.
-//! - [`scheduler`]: job files, cron schedules, checkpoints with lookback and leases; decides
-//!   which windows a scheduled run exports and hands them to [`export`].
+//! - [`scheduler`]: job files, cron schedules, checkpoints with lookback and leases; its
+//!   `plan` decides which windows every export (scheduled or not) runs, and hands them to
+//!   [`export`].
 //! - [`receiver`]: the Twilio Connect callback receiver (HTTP); writes accounts to the registry.
 //! - [`process`]: who this process is, and whether one recorded in the registry is dead.
 //! - [`sim`]: the built-in Twilio API simulator.

@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
         Ok(Exit::Success) => 0,
         Ok(Exit::Failed) => 1,
         Err(e) => {
-            eprintln!("error: {}", commands::report(&e));
+            eprintln!("error: {}", commands::report::error(&e));
             2
         }
     };

@@ -3,11 +3,12 @@
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use super::{client, open_registry, Exit};
+use super::build::{client, open_registry};
+use super::{report, Exit};
 use crate::cli::AccountsCommand;
 use crate::config::Config;
 use crate::domain::AccountSid;
-use crate::fetch::{AccountInfo, FetchError, TwilioClient};
+use crate::fetch::{FetchError, TwilioClient};
 use crate::registry::{Account, NewAccount, Registry, TwilioStatus};
 
 pub async fn run(config: &Config, cmd: AccountsCommand) -> anyhow::Result<Exit> {
@@ -38,16 +39,9 @@ async fn add(config: &Config, sids: &[AccountSid], no_verify: bool) -> anyhow::R
     let mut exit = Exit::Success;
     for sid in sids {
         let new = match &client {
-            None => NewAccount {
-                sid: sid.clone(),
-                credential_sid: sid.clone(),
-                friendly_name: None,
-                owner_account_sid: None,
-                verified: false,
-                twilio_status: None,
-            },
+            None => NewAccount::unverified(sid.clone()),
             Some(client) => match client.fetch_account(sid, sid).await {
-                Ok(info) => confirmed(sid, sid, info),
+                Ok(info) => NewAccount::confirmed(sid.clone(), sid.clone(), info),
                 Err(e) => {
                     eprintln!("{sid}: not added: {}", refusal(&e));
                     exit = Exit::Failed;
@@ -68,22 +62,6 @@ async fn add(config: &Config, sids: &[AccountSid], no_verify: bool) -> anyhow::R
     Ok(exit)
 }
 
-/// An account the API just confirmed: `sid` read with `credential`'s Basic auth.
-pub(crate) fn confirmed(
-    sid: &AccountSid,
-    credential: &AccountSid,
-    info: AccountInfo,
-) -> NewAccount {
-    NewAccount {
-        sid: sid.clone(),
-        credential_sid: credential.clone(),
-        friendly_name: info.friendly_name,
-        owner_account_sid: info.owner_account_sid,
-        verified: true,
-        twilio_status: info.status.as_deref().map(TwilioStatus::parse),
-    }
-}
-
 /// Why the API did not confirm an account, in words a user can act on.
 fn refusal(e: &FetchError) -> String {
     match e {
@@ -101,36 +79,9 @@ async fn list(config: &Config, json: bool) -> anyhow::Result<Exit> {
     if json {
         println!("{}", serde_json::to_string_pretty(&accounts)?);
     } else {
-        print_table(&accounts);
+        report::accounts(&accounts);
     }
     Ok(Exit::Success)
-}
-
-pub(crate) fn print_table(accounts: &[Account]) {
-    if accounts.is_empty() {
-        println!("No accounts registered. Add one with: twilio-export accounts add AC…");
-        return;
-    }
-    println!(
-        "{:<34}  {:<12}  {:<10}  {:<34}  {:<24}  NAME / REASON",
-        "ACCOUNT", "STATUS", "ON TWILIO", "VIA CREDENTIAL", "CONNECTED"
-    );
-    for a in accounts {
-        let note = match &a.status_reason {
-            Some(r) => format!(
-                "{} ({} since {})",
-                a.friendly_name.as_deref().unwrap_or(""),
-                r,
-                a.deauthorized_at.as_deref().unwrap_or("?")
-            ),
-            None => a.friendly_name.clone().unwrap_or_default(),
-        };
-        let twilio = a.twilio_status.as_ref().map_or("-", TwilioStatus::as_str);
-        println!(
-            "{:<34}  {:<12}  {:<10}  {:<34}  {:<24}  {}",
-            a.sid, a.status, twilio, a.credential_sid, a.connected_at, note
-        );
-    }
 }
 
 async fn remove(config: &Config, sids: &[AccountSid]) -> anyhow::Result<Exit> {
@@ -198,7 +149,7 @@ async fn verify_one(
     Ok(
         match client.fetch_account(&a.credential_sid, &a.sid).await {
             Ok(info) => {
-                let new = confirmed(&a.sid, &a.credential_sid, info);
+                let new = NewAccount::confirmed(a.sid.clone(), a.credential_sid.clone(), info);
                 registry.upsert_account(&new).await?;
                 Verdict::Active(new.twilio_status)
             }

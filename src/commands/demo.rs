@@ -4,15 +4,21 @@
 //! API like `accounts add`) in a fresh SQLite file under `{output}/_state/`, backfills calls
 //! and usage records for the last days, and prints what to query.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{bail, Context};
 use chrono::{Days, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::backfill::{default_concurrency, export_range, print_left, print_summary};
-use super::{exporter, Exit};
+use super::build::{default_concurrency, exporter};
+use super::range::export_range;
+use super::{report, Exit};
 use crate::cli::DemoArgs;
 use crate::config::{AuthToken, Config, DatabaseUrl, OutputLocation};
 use crate::domain::{AccountSid, DayRange, Resource};
+use crate::export::Exporter;
+use crate::registry::{Account, NewAccount};
+use crate::scheduler::plan::{self, Shard};
 use crate::shutdown;
 use crate::sim::{self, SimConfig, Simulator};
 
@@ -23,18 +29,10 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
             config.output
         );
     };
-    if args.days == 0 {
-        bail!("--days: must be at least 1");
-    }
-    let today = Utc::now().date_naive();
-    let first = today
-        .checked_sub_days(Days::new(u64::from(args.days) - 1))
-        .context("--days: too many")?;
-    let range = DayRange::new(first, today).map_err(anyhow::Error::msg)?;
-
+    let range = last_days(args.days)?;
     let sim_cfg = SimConfig {
         days: args.days,
-        today,
+        today: range.last(),
         ..SimConfig::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -45,13 +43,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
     let sim_stop = CancellationToken::new();
     let server = tokio::spawn(sim::serve(listener, simulator.clone(), sim_stop.clone()));
 
-    let state = out.join("_state");
-    std::fs::create_dir_all(&state)
-        .with_context(|| format!("output: cannot create {}", state.display()))?;
-    let db = state.join("demo.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
+    let db = fresh_database(out)?;
     let mut demo_config = config
         .clone()
         .with_auth_token(AuthToken::new(simulator.config().auth_token.clone())?);
@@ -62,27 +54,14 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
         "Simulated Twilio API on {base}; exporting {range} to {}",
         out.display()
     );
-    let cancel = shutdown::on_signal();
-    let exporter = exporter(&demo_config, cancel).await?;
-    for sid in simulator.account_sids() {
-        let sid = AccountSid::parse(sid.as_str())?;
-        let info = exporter
-            .client
-            .fetch_account(&sid, &sid)
-            .await
-            .with_context(|| format!("the simulator refused {sid}"))?;
-        exporter
-            .registry
-            .upsert_account(&super::accounts::confirmed(&sid, &sid, info))
-            .await?;
-    }
-    let accounts = exporter.registry.accounts().await?;
+    let exporter = exporter(&demo_config, shutdown::on_signal()).await?;
+    let accounts = register(&exporter, &simulator.account_sids()).await?;
     let concurrency = default_concurrency(&demo_config, accounts.len());
     let mut exit = Exit::Success;
     for resource in Resource::ALL {
         let done = export_range(&exporter, "demo", resource, range, &accounts, concurrency).await?;
-        print_summary(resource, range, &done.summary);
-        print_left(&done.left);
+        report::summary(resource, range, &done.summary);
+        report::left(&done.left);
         if done.exit() == Exit::Failed {
             exit = Exit::Failed;
         }
@@ -90,8 +69,56 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
     sim_stop.cancel();
     let _ = server.await;
 
+    print_rows(&exporter, &accounts).await?;
+    print_queries(out, &db);
+    Ok(exit)
+}
+
+/// The last `days` UTC days, through today.
+fn last_days(days: u32) -> anyhow::Result<DayRange> {
+    if days == 0 {
+        bail!("--days: must be at least 1");
+    }
+    let today = Utc::now().date_naive();
+    let first = today
+        .checked_sub_days(Days::new(u64::from(days) - 1))
+        .context("--days: too many")?;
+    DayRange::new(first, today).map_err(anyhow::Error::msg)
+}
+
+/// `{out}/_state/demo.db`, emptied of an earlier demo.
+fn fresh_database(out: &Path) -> anyhow::Result<PathBuf> {
+    let state = out.join("_state");
+    std::fs::create_dir_all(&state)
+        .with_context(|| format!("output: cannot create {}", state.display()))?;
+    let db = state.join("demo.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    Ok(db)
+}
+
+/// Registers the simulator's accounts as `accounts add` does (each confirmed by the API), and
+/// returns those an export selects.
+async fn register(exporter: &Exporter, sids: &[String]) -> anyhow::Result<Vec<Account>> {
+    for sid in sids {
+        let sid = AccountSid::parse(sid.as_str())?;
+        let info = exporter
+            .client
+            .fetch_account(&sid, &sid)
+            .await
+            .with_context(|| format!("the simulator refused {sid}"))?;
+        let new = NewAccount::confirmed(sid.clone(), sid, info);
+        exporter.registry.upsert_account(&new).await?;
+    }
+    let registered = exporter.registry.accounts().await?;
+    Ok(plan::select(&registered, &[], Shard::all()).active)
+}
+
+/// Rows exported per account and resource.
+async fn print_rows(exporter: &Exporter, accounts: &[Account]) -> anyhow::Result<()> {
     println!("\nRows per account:");
-    for a in &accounts {
+    for a in accounts {
         let mut line = format!("  {}", a.sid);
         for resource in Resource::ALL {
             let rows: i64 = exporter
@@ -105,6 +132,11 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
         }
         println!("{line}");
     }
+    Ok(())
+}
+
+/// DuckDB queries over what was exported, and how to see the demo's registry.
+fn print_queries(out: &Path, db: &Path) {
     let root = out.display().to_string();
     let root = root.trim_end_matches('/');
     println!(
@@ -118,5 +150,4 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
         db.display(),
         db.display()
     );
-    Ok(exit)
 }

@@ -1,5 +1,10 @@
 //! One file per subcommand. The only place that uses `anyhow`: commands build the pipeline's
 //! parts from the validated [`Config`] and turn outcomes into exit codes.
+//!
+//! Commands never use each other: what several share lives in [`build`] (the parts: registry,
+//! client, exporter, scheduler, jobs, clock), `range` (a range of days exported under leases,
+//! for `backfill` and `demo`) and [`report`] (what they print about their work). Which
+//! accounts, days and windows an export covers is the planning layer's (`scheduler::plan`).
 
 /// `println!` for commands: std's, except that a closed stdout ends the output quietly
 /// instead of panicking ([`stdout`]). Defined before the command modules, so it shadows
@@ -22,6 +27,10 @@ macro_rules! print {
 
 pub mod stdout;
 
+pub mod build;
+mod range;
+pub mod report;
+
 pub mod accounts;
 pub mod backfill;
 pub mod demo;
@@ -32,15 +41,9 @@ pub mod serve;
 pub mod sim;
 pub mod status;
 
-use anyhow::Context;
-use tokio_util::sync::CancellationToken;
-
 use crate::cli::{Cli, Command};
 use crate::config::Config;
-use crate::export::Exporter;
-use crate::fetch::{Quotas, TwilioClient};
-use crate::registry::Registry;
-use crate::store::Store;
+use crate::export::Summary;
 
 /// How a command ended when it did not fail outright (PRODUCT.md "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +52,17 @@ pub enum Exit {
     Success,
     /// 1: some windows or accounts failed; the rest were done.
     Failed,
+}
+
+impl Exit {
+    /// An export's exit: 1 if a window failed or it was interrupted.
+    pub fn of(s: &Summary) -> Exit {
+        if s.totals.windows_failed > 0 || s.interrupted {
+            Exit::Failed
+        } else {
+            Exit::Success
+        }
+    }
 }
 
 /// Runs the command. An `Err` means nothing was done: bad usage or configuration (exit 2).
@@ -67,53 +81,27 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     }
 }
 
-/// An error as one line for people: the message and then each cause not already shown (a
-/// library error whose message includes its source would otherwise show it twice), with
-/// control characters escaped (messages may quote what a server sent).
-pub fn report(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let part = cause.to_string();
-        if text.ends_with(&part) {
-            continue;
+#[cfg(test)]
+mod tests {
+    /// Commands share through `build`, `range` and `report`, never through each other.
+    #[test]
+    fn commands_do_not_use_each_other() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands");
+        let commands = [
+            "accounts", "backfill", "demo", "run", "schedule", "schema", "serve", "sim", "status",
+        ];
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for c in commands {
+                for pattern in [format!("super::{c}"), format!("commands::{c}")] {
+                    assert!(
+                        !text.contains(&pattern),
+                        "{} uses {pattern}",
+                        path.display()
+                    );
+                }
+            }
         }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&part);
     }
-    crate::telemetry::escape_controls(&text).into_owned()
-}
-
-pub(crate) async fn open_registry(config: &Config) -> anyhow::Result<Registry> {
-    Ok(Registry::connect(config.database_url.expose()).await?)
-}
-
-pub(crate) fn client(config: &Config, cancel: CancellationToken) -> anyhow::Result<TwilioClient> {
-    let token = config.auth_token()?.clone();
-    Ok(TwilioClient::new(
-        config.api_base.clone(),
-        token,
-        Quotas::new(config.limits),
-        cancel,
-    )
-    .context("cannot build the HTTP client")?
-    .with_retry_budget(config.limits.retry_budget))
-}
-
-/// Everything an export needs, checked before any work starts.
-pub(crate) async fn exporter(
-    config: &Config,
-    cancel: CancellationToken,
-) -> anyhow::Result<Exporter> {
-    let client = client(config, cancel.clone())?;
-    let store = Store::open(&config.output)?;
-    store.check().await?;
-    let registry = open_registry(config).await?;
-    Ok(Exporter {
-        client,
-        registry,
-        store,
-        cancel,
-    })
 }

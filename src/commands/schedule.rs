@@ -3,16 +3,16 @@
 //! left as they were, finished ones are recorded and checkpointed, leases are given back, and
 //! it exits 0.
 
-use super::run::{build, clock, load_jobs, print_outcome};
-use super::Exit;
+use super::build::{clock, jobs, scheduler};
+use super::{report, Exit};
 use crate::config::Config;
 use crate::scheduler::plan::Shard;
 use crate::scheduler::Outcome;
 
 pub async fn run(config: &Config) -> anyhow::Result<Exit> {
-    let jobs = load_jobs(config)?;
+    let jobs = jobs(config)?;
     let clock = clock()?;
-    let scheduler = build(config, jobs, Shard::all(), "schedule").await?;
+    let scheduler = scheduler(config, jobs, Shard::all(), "schedule").await?;
     for job in scheduler.jobs() {
         println!(
             "job {}: {} on \"{}\" (UTC), lookback {} days",
@@ -27,7 +27,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Exit> {
         .serve(clock, |outcome| {
             // A quiet tick is not news; what ran is.
             if let Outcome::Exported(_) = outcome {
-                print_outcome(outcome);
+                report::outcome(outcome);
             }
         })
         .await;

@@ -4,7 +4,8 @@
 use anyhow::Context;
 use url::Url;
 
-use super::{client, open_registry, Exit};
+use super::build::{client, open_registry};
+use super::Exit;
 use crate::cli::ServeArgs;
 use crate::config::Config;
 use crate::receiver::{self, ReceiverConfig, ReceiverLimits, ReceiverState};

@@ -1,76 +1,151 @@
 //! `status`: accounts, checkpoints of scheduled runs (with each pair's last success, rows and
 //! last error), partitions exported, jobs and when they are next due, leases held, recent runs
-//! and windows that failed (each retried by every scheduled run until it succeeds).
-//! Read-only; a bad job file is shown, not fatal. A run whose process is provably dead shows
-//! as abandoned.
+//! (abandoned ones, and the records each left out) and windows that failed (each retried by
+//! every scheduled run until it succeeds). Read-only; a bad job file is shown, not fatal.
+//!
+//! [`gather`] reads everything into one [`StatusDocument`]; `--json` prints it as JSON (its
+//! keys are documented in the README, "status --json") and the text is rendered from it.
 
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 
-use super::{open_registry, Exit};
+use super::build::{clock, open_registry};
+use super::{report, Exit};
 use crate::cli::JsonFlag;
 use crate::config::Config;
-use chrono::{DateTime, Utc};
-
-use crate::registry::{Account, JobRunRecord, Registry, RunRecord};
+use crate::registry::{
+    Account, CheckpointRecord, JobRunRecord, LeaseRecord, PartitionSummary, Registry, RunRecord,
+    WindowFailure,
+};
 use crate::scheduler::jobs::{self, Job};
-use crate::scheduler::plan;
+use crate::scheduler::plan::{self, Shard};
+
+/// How many of the most recent runs are shown.
+const RECENT_RUNS: i64 = 10;
 
 pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
     let registry = open_registry(config).await?;
+    let doc = gather(config, &registry, clock()?.now()).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        render(&doc);
+    }
+    Ok(Exit::Success)
+}
+
+/// Everything `status` shows, as `status --json` prints it.
+#[derive(Debug, Serialize)]
+pub struct StatusDocument {
+    /// The instant the status is for (RFC 3339).
+    pub now: String,
+    pub accounts: Vec<Account>,
+    pub checkpoints: Vec<CheckpointRecord>,
+    pub partitions: Vec<PartitionSummary>,
+    /// The directory the job files were read from.
+    pub jobs_dir: String,
+    pub jobs: Vec<JobStatus>,
+    /// Why the job files could not be read, if they could not.
+    pub jobs_error: Option<String>,
+    pub leases: Vec<LeaseRecord>,
+    /// The most recent runs, newest first.
+    pub runs: Vec<RunRecord>,
+    /// Windows whose last export failed, with the error.
+    pub failures: Vec<WindowFailure>,
+    #[serde(skip)]
+    now_at: DateTime<Utc>,
+}
+
+/// A job, its last run and when it is next due.
+#[derive(Debug, Serialize)]
+pub struct JobStatus {
+    pub name: String,
+    pub resource: &'static str,
+    pub schedule: String,
+    pub lookback_days: u32,
+    pub file: String,
+    pub last_run: Option<JobRunRecord>,
+    /// When the job is next due for one of its accounts (RFC 3339; `now` or earlier when it is
+    /// due already), or `None` when it has none or its schedule never fires again.
+    pub next_due: Option<String>,
+    #[serde(skip)]
+    next_due_at: Option<DateTime<Utc>>,
+}
+
+/// Reads the registry and the job files as of `now`.
+pub async fn gather(
+    config: &Config,
+    registry: &Registry,
+    now: DateTime<Utc>,
+) -> anyhow::Result<StatusDocument> {
     let accounts = registry.accounts().await?;
-    let checkpoints = registry.checkpoints().await?;
-    let partitions = registry.partition_summary().await?;
-    let job_runs = registry.job_runs().await?;
-    let leases = registry.leases().await?;
-    let runs = registry.recent_runs(10).await?;
-    let failures = registry.failures().await?;
     let (jobs, jobs_error) = match jobs::load_dir(&config.jobs_dir) {
         Ok(jobs) => (jobs, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
-    let now = super::run::clock()?.now();
-    let mut job_rows: Vec<JobStatus<'_>> = Vec::new();
+    let job_runs = registry.job_runs().await?;
+    let mut job_rows = Vec::new();
     for job in &jobs {
-        let last = job_runs.iter().find(|r| r.job == job.name);
-        let next = next_due(&registry, job, &accounts, now).await?;
-        job_rows.push(JobStatus { job, last, next });
+        let last_run = job_runs.iter().find(|r| r.job == job.name).cloned();
+        job_rows.push(job_status(registry, job, &accounts, last_run, now).await?);
     }
+    Ok(StatusDocument {
+        now: now.to_rfc3339(),
+        checkpoints: registry.checkpoints().await?,
+        partitions: registry.partition_summary().await?,
+        jobs_dir: config.jobs_dir.display().to_string(),
+        jobs: job_rows,
+        jobs_error,
+        leases: registry.leases().await?,
+        runs: registry.recent_runs(RECENT_RUNS).await?,
+        failures: registry.failures().await?,
+        accounts,
+        now_at: now,
+    })
+}
 
-    if args.json {
-        let jobs_json: Vec<_> = job_rows
-            .iter()
-            .map(|s| {
-                json!({
-                    "name": s.job.name,
-                    "resource": s.job.resource.cli_name(),
-                    "schedule": s.job.schedule.as_str(),
-                    "lookback_days": s.job.lookback_days,
-                    "file": s.job.file.display().to_string(),
-                    "last_run": s.last,
-                    "next_due": s.next.map(|t| t.to_rfc3339()),
-                })
-            })
-            .collect();
-        let doc = json!({
-            "accounts": accounts,
-            "checkpoints": checkpoints,
-            "partitions": partitions,
-            "jobs": jobs_json,
-            "jobs_error": jobs_error,
-            "leases": leases,
-            "runs": runs,
-            "failures": failures,
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(Exit::Success);
-    }
+/// `job` with its last run and when it is next due for one of its accounts in any shard, as
+/// the planning layer says.
+async fn job_status(
+    registry: &Registry,
+    job: &Job,
+    accounts: &[Account],
+    last_run: Option<JobRunRecord>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<JobStatus> {
+    let selected = plan::select(accounts, &job.accounts, Shard::all());
+    let last = registry.job_account_runs(&job.name).await?;
+    let next = plan::next_due(job, &selected.active, &last, now);
+    Ok(JobStatus {
+        name: job.name.clone(),
+        resource: job.resource.cli_name(),
+        schedule: job.schedule.as_str().to_owned(),
+        lookback_days: job.lookback_days,
+        file: job.file.display().to_string(),
+        last_run,
+        next_due: next.map(|t| t.to_rfc3339()),
+        next_due_at: next,
+    })
+}
+
+/// The document as text, section by section.
+fn render(doc: &StatusDocument) {
     println!("Accounts");
-    super::accounts::print_table(&accounts);
+    report::accounts(&doc.accounts);
+    render_checkpoints(&doc.checkpoints);
+    render_partitions(&doc.partitions);
+    render_jobs(doc);
+    render_leases(&doc.leases);
+    render_runs(&doc.runs);
+    render_failures(&doc.failures);
+}
+
+fn render_checkpoints(checkpoints: &[CheckpointRecord]) {
     println!("\nCheckpoints (the last day fully exported by scheduled runs)");
     if checkpoints.is_empty() {
         println!("  none yet (run: twilio-export run)");
     }
-    for c in &checkpoints {
+    for c in checkpoints {
         println!(
             "  {}  {:<14} {:<10}  last success {}  {:>8} rows last run{}",
             c.account_sid,
@@ -85,11 +160,14 @@ pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
             }
         );
     }
+}
+
+fn render_partitions(partitions: &[PartitionSummary]) {
     println!("\nExported");
     if partitions.is_empty() {
         println!("  nothing yet");
     }
-    for p in &partitions {
+    for p in partitions {
         println!(
             "  {}  {:<14} {:>5} days {} .. {}  {:>10} rows  last {}",
             p.account_sid,
@@ -101,12 +179,15 @@ pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
             p.last_exported_at.as_deref().unwrap_or("-")
         );
     }
-    println!("\nJobs ({})", config.jobs_dir.display());
-    if let Some(e) = &jobs_error {
+}
+
+fn render_jobs(doc: &StatusDocument) {
+    println!("\nJobs ({})", doc.jobs_dir);
+    if let Some(e) = &doc.jobs_error {
         println!("  cannot load the job files: {e}");
     }
-    for s in &job_rows {
-        let last = s.last.map_or_else(
+    for s in &doc.jobs {
+        let last = s.last_run.as_ref().map_or_else(
             || "never ran".to_owned(),
             |r| {
                 format!(
@@ -119,83 +200,44 @@ pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
                 )
             },
         );
-        let next = match s.next {
-            Some(t) if t <= now => "due now".to_owned(),
+        let next = match s.next_due_at {
+            Some(t) if t <= doc.now_at => "due now".to_owned(),
             Some(t) => format!("next {}", t.format("%Y-%m-%d %H:%M:%S UTC")),
             None => "never again".to_owned(),
         };
         println!(
             "  {:<16} {:<14} \"{}\" lookback {} days  {last}  {next}",
-            s.job.name,
-            s.job.resource.cli_name(),
-            s.job.schedule,
-            s.job.lookback_days
+            s.name, s.resource, s.schedule, s.lookback_days
         );
     }
-    if !leases.is_empty() {
-        println!("\nLeases (an account being exported by a run or schedule process)");
-        for l in &leases {
-            let process = match (&l.host, l.pid) {
-                (Some(host), Some(pid)) => format!(" (pid {pid} on {host})"),
-                _ => String::new(),
-            };
-            println!(
-                "  {}  {:<14} held by {}{process} since {} until {}{}",
-                l.account_sid,
-                l.resource,
-                l.holder,
-                l.acquired_at,
-                l.expires_at,
-                if l.holder_dead {
-                    " (its process died: free to take over)"
-                } else if l.expired {
-                    " (expired: free to take over)"
-                } else {
-                    ""
-                }
-            );
-        }
-    }
-    print_runs(&runs);
-    if !failures.is_empty() {
-        println!("\nFailed windows (retried by the next run)");
-        for f in &failures {
-            println!(
-                "  {} {} {}  {}  {}",
-                f.account_sid, f.resource, f.day, f.failed_at, f.error
-            );
-        }
-    }
-    Ok(Exit::Success)
 }
 
-/// When `job` is next due for one of its active accounts (any shard): `None` if it has none,
-/// or its schedule never fires again for them.
-async fn next_due(
-    registry: &Registry,
-    job: &Job,
-    accounts: &[Account],
-    now: DateTime<Utc>,
-) -> anyhow::Result<Option<DateTime<Utc>>> {
-    let last = registry.job_account_runs(&job.name).await?;
-    Ok(accounts
-        .iter()
-        .filter(|a| a.skip().is_none())
-        .filter(|a| job.accounts.is_empty() || job.accounts.contains(&a.sid))
-        .map(|a| plan::due_at(&job.schedule, last.get(a.sid.as_str()).copied(), now))
-        .min()
-        .filter(|t| *t < DateTime::<Utc>::MAX_UTC))
-}
-
-/// A job with its last run and when it is next due.
-struct JobStatus<'a> {
-    job: &'a Job,
-    last: Option<&'a JobRunRecord>,
-    next: Option<DateTime<Utc>>,
+fn render_leases(leases: &[LeaseRecord]) {
+    if leases.is_empty() {
+        return;
+    }
+    println!("\nLeases (an account being exported by a run or schedule process)");
+    for l in leases {
+        let process = match (&l.host, l.pid) {
+            (Some(host), Some(pid)) => format!(" (pid {pid} on {host})"),
+            _ => String::new(),
+        };
+        let free = if l.holder_dead {
+            " (its process died: free to take over)"
+        } else if l.expired {
+            " (expired: free to take over)"
+        } else {
+            ""
+        };
+        println!(
+            "  {}  {:<14} held by {}{process} since {} until {}{free}",
+            l.account_sid, l.resource, l.holder, l.acquired_at, l.expires_at,
+        );
+    }
 }
 
 /// The recent runs, newest first, with the records each left out when there were any.
-fn print_runs(runs: &[RunRecord]) {
+fn render_runs(runs: &[RunRecord]) {
     println!("\nRecent runs");
     if runs.is_empty() {
         println!("  none yet");
@@ -219,6 +261,19 @@ fn print_runs(runs: &[RunRecord]) {
             r.windows_failed,
             r.rows,
             r.detail.as_deref().unwrap_or("")
+        );
+    }
+}
+
+fn render_failures(failures: &[WindowFailure]) {
+    if failures.is_empty() {
+        return;
+    }
+    println!("\nFailed windows (retried by the next run)");
+    for f in failures {
+        println!(
+            "  {} {} {}  {}  {}",
+            f.account_sid, f.resource, f.day, f.failed_at, f.error
         );
     }
 }

@@ -21,7 +21,7 @@ use super::guard::Refusal;
 use super::{cookie, pages, set_cookie, state_cookie, ReceiverError, ReceiverState, STATE_COOKIE};
 use crate::domain::AccountSid;
 use crate::fetch::FetchError;
-use crate::registry::{AccountStatus, NewAccount, TwilioStatus};
+use crate::registry::{AccountStatus, NewAccount};
 
 /// The parameters of the Authorize URL; each may appear at most once.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -131,14 +131,7 @@ async fn handle(
     };
     let registry = &state.inner.registry;
     registry
-        .upsert_account(&NewAccount {
-            sid: sid.clone(),
-            credential_sid: sid.clone(),
-            friendly_name: info.friendly_name,
-            owner_account_sid: info.owner_account_sid,
-            verified: true,
-            twilio_status: info.status.as_deref().map(TwilioStatus::parse),
-        })
+        .upsert_account(&NewAccount::confirmed(sid.clone(), sid.clone(), info))
         .await?;
     let discovered = if state.inner.config.discover {
         discover(state, &sid).await?
@@ -174,16 +167,8 @@ async fn discover(state: &ReceiverState, connect_sid: &AccountSid) -> Result<u64
                 continue;
             }
         }
-        registry
-            .upsert_account(&NewAccount {
-                sid: a.sid.clone(),
-                credential_sid: connect_sid.clone(),
-                friendly_name: a.friendly_name,
-                owner_account_sid: a.owner_account_sid,
-                verified: true,
-                twilio_status: a.status.as_deref().map(TwilioStatus::parse),
-            })
-            .await?;
+        let new = NewAccount::confirmed(a.sid.clone(), connect_sid.clone(), a);
+        registry.upsert_account(&new).await?;
         added += 1;
     }
     Ok(added)

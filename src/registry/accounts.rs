@@ -8,6 +8,7 @@ use sqlx::Row;
 
 use super::{now_text, Registry, RegistryError};
 use crate::domain::AccountSid;
+use crate::fetch::AccountInfo;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -156,6 +157,35 @@ pub struct NewAccount {
     /// Twilio's status of the account, if the API just reported it (an earlier one is kept
     /// otherwise).
     pub twilio_status: Option<TwilioStatus>,
+}
+
+impl NewAccount {
+    /// An account the API just confirmed: `sid` read with `credential`'s Basic auth answered
+    /// `info`. `accounts add` and `verify`, the Connect receiver and `demo` all register an
+    /// account through this.
+    pub fn confirmed(sid: AccountSid, credential: AccountSid, info: AccountInfo) -> Self {
+        Self {
+            sid,
+            credential_sid: credential,
+            friendly_name: info.friendly_name,
+            owner_account_sid: info.owner_account_sid,
+            verified: true,
+            twilio_status: info.status.as_deref().map(TwilioStatus::parse),
+        }
+    }
+
+    /// An account registered without asking the API (`accounts add --no-verify`), reached
+    /// with its own sid.
+    pub fn unverified(sid: AccountSid) -> Self {
+        Self {
+            credential_sid: sid.clone(),
+            sid,
+            friendly_name: None,
+            owner_account_sid: None,
+            verified: false,
+            twilio_status: None,
+        }
+    }
 }
 
 const COLUMNS: &str = "sid, credential_sid, status, status_reason, twilio_status, friendly_name, owner_account_sid, connected_at, verified_at, deauthorized_at";

@@ -229,99 +229,130 @@ pub fn load_file(path: &Path) -> Result<Job, JobFileError> {
 
 /// Validates the text of a job file; `path` only names it in messages.
 pub fn parse(path: &Path, text: &str) -> Result<Job, JobFileError> {
-    let err = |key: &str, msg: String| JobFileError::new(path, format!("{key}: {msg}"));
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| JobFileError::new(path, e.message().to_owned()))?;
-    if let Some(key) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(err(
+    let file = JobTable { path, table };
+    if let Some(key) = file.table.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(file.err(
             key,
             format!("unknown key (expected one of: {})", KEYS.join(", ")),
         ));
     }
-    let string = |key: &str| -> Result<Option<&str>, JobFileError> {
-        match table.get(key) {
+    let name = file.name()?;
+    let resource = Resource::from_str(file.required_string("resource")?)
+        .map_err(|e| file.err("resource", e))?;
+    let schedule =
+        CronSpec::parse(file.required_string("schedule")?).map_err(|e| file.err("schedule", e))?;
+    let lookback_days = file
+        .integer("lookback_days", 0, MAX_LOOKBACK_DAYS)?
+        .ok_or_else(|| file.required("lookback_days"))? as u32;
+    Ok(Job {
+        name,
+        resource,
+        schedule,
+        lookback_days,
+        start_date: file.start_date()?,
+        accounts: file.accounts()?,
+        page_size: file
+            .integer("page_size", 1, MAX_PAGE_SIZE)?
+            .map(|n| n as u32),
+        concurrency: file
+            .integer("concurrency", 1, MAX_CONCURRENCY)?
+            .map(|n| n as usize),
+        file: path.to_owned(),
+    })
+}
+
+/// A job file's TOML table, read key by key with messages that name the file and the key.
+struct JobTable<'a> {
+    path: &'a Path,
+    table: toml::Table,
+}
+
+impl JobTable<'_> {
+    fn err(&self, key: &str, msg: String) -> JobFileError {
+        JobFileError::new(self.path, format!("{key}: {msg}"))
+    }
+
+    fn required(&self, key: &str) -> JobFileError {
+        self.err(key, "missing (every job file sets it)".to_owned())
+    }
+
+    fn string(&self, key: &str) -> Result<Option<&str>, JobFileError> {
+        match self.table.get(key) {
             None => Ok(None),
             Some(toml::Value::String(s)) => Ok(Some(s.as_str())),
-            Some(other) => Err(err(key, format!("expected a string, got {other}"))),
+            Some(other) => Err(self.err(key, format!("expected a string, got {other}"))),
         }
-    };
-    let integer = |key: &str, min: i64, max: i64| -> Result<Option<i64>, JobFileError> {
-        match table.get(key) {
+    }
+
+    fn required_string(&self, key: &str) -> Result<&str, JobFileError> {
+        self.string(key)?.ok_or_else(|| self.required(key))
+    }
+
+    fn integer(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, JobFileError> {
+        match self.table.get(key) {
             None => Ok(None),
             Some(toml::Value::Integer(n)) if (min..=max).contains(n) => Ok(Some(*n)),
-            Some(other) => Err(err(
+            Some(other) => Err(self.err(
                 key,
                 format!("expected a whole number from {min} to {max}, got {other}"),
             )),
         }
-    };
-    let required = |key: &str| err(key, "missing (every job file sets it)".to_owned());
-
-    let name = string("name")?.ok_or_else(|| required("name"))?.trim();
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err(err(
-            "name",
-            format!("{name:?} is not a job name: use letters, digits, '-', '_' and '.'"),
-        ));
     }
-    let resource = Resource::from_str(string("resource")?.ok_or_else(|| required("resource"))?)
-        .map_err(|e| err("resource", e))?;
-    let schedule = CronSpec::parse(string("schedule")?.ok_or_else(|| required("schedule"))?)
-        .map_err(|e| err("schedule", e))?;
-    let lookback_days = integer("lookback_days", 0, MAX_LOOKBACK_DAYS)?
-        .ok_or_else(|| required("lookback_days"))? as u32;
-    let start_date = match table.get("start_date") {
-        None => None,
-        Some(toml::Value::String(s)) => Some(parse_day(s).map_err(|e| err("start_date", e))?),
-        Some(toml::Value::Datetime(d)) if d.time.is_none() && d.offset.is_none() => {
-            Some(parse_day(&d.to_string()).map_err(|e| err("start_date", e))?)
+
+    fn name(&self) -> Result<String, JobFileError> {
+        let name = self.required_string("name")?.trim();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(self.err(
+                "name",
+                format!("{name:?} is not a job name: use letters, digits, '-', '_' and '.'"),
+            ));
         }
-        Some(other) => {
-            return Err(err(
+        Ok(name.to_owned())
+    }
+
+    fn start_date(&self) -> Result<Option<NaiveDate>, JobFileError> {
+        let day = |s: &str| parse_day(s).map_err(|e| self.err("start_date", e));
+        match self.table.get("start_date") {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => day(s).map(Some),
+            Some(toml::Value::Datetime(d)) if d.time.is_none() && d.offset.is_none() => {
+                day(&d.to_string()).map(Some)
+            }
+            Some(other) => Err(self.err(
                 "start_date",
                 format!("expected a date (YYYY-MM-DD), got {other}"),
-            ))
+            )),
         }
-    };
-    let accounts = match table.get("accounts") {
-        None => Vec::new(),
-        Some(toml::Value::Array(items)) => items
-            .iter()
-            .map(|v| match v {
-                toml::Value::String(s) => {
-                    AccountSid::parse(s.trim()).map_err(|e| err("accounts", e.to_string()))
-                }
-                other => Err(err(
-                    "accounts",
-                    format!("expected account sids (AC…), got {other}"),
-                )),
-            })
-            .collect::<Result<_, _>>()?,
-        Some(other) => {
-            return Err(err(
+    }
+
+    fn accounts(&self) -> Result<Vec<AccountSid>, JobFileError> {
+        match self.table.get("accounts") {
+            None => Ok(Vec::new()),
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => {
+                        AccountSid::parse(s.trim()).map_err(|e| self.err("accounts", e.to_string()))
+                    }
+                    other => Err(self.err(
+                        "accounts",
+                        format!("expected account sids (AC…), got {other}"),
+                    )),
+                })
+                .collect(),
+            Some(other) => Err(self.err(
                 "accounts",
                 format!("expected a list of account sids, got {other}"),
-            ))
+            )),
         }
-    };
-    let page_size = integer("page_size", 1, MAX_PAGE_SIZE)?.map(|n| n as u32);
-    let concurrency = integer("concurrency", 1, MAX_CONCURRENCY)?.map(|n| n as usize);
-    Ok(Job {
-        name: name.to_owned(),
-        resource,
-        schedule,
-        lookback_days,
-        start_date,
-        accounts,
-        page_size,
-        concurrency,
-        file: path.to_owned(),
-    })
+    }
 }
 
 #[cfg(test)]

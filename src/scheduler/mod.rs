@@ -20,9 +20,11 @@
 //! accounts, exports them at every fire time; and an account skipped because another live
 //! process held its lease (or whose lease was lost) stays due.
 //!
-//! Layout: `jobs` reads and validates job files; `plan` holds the pure rules (days to export,
-//! how far a checkpoint may advance, window order, shards, when an account is due);
-//! `leasing` takes, renews and gives back leases (also for `backfill` and `demo`).
+//! Layout: `jobs` reads and validates job files; `plan` is the planning layer of every export
+//! and of `status`, pure rules (which accounts, days to export, how far a checkpoint may
+//! advance, windows, shards, when a job is due); `leasing` takes, renews and gives back leases
+//! (also for `backfill` and `demo`). The step here reads the registry and hands what it read
+//! to `plan`.
 
 pub mod jobs;
 pub mod leasing;
@@ -36,12 +38,10 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use self::jobs::Job;
 use self::leasing::{Leased, Renewal};
-use self::plan::{AccountPlan, Shard};
+use self::plan::{AccountPlan, Selected, Shard};
 use crate::domain::{AccountSid, DayRange, Resource};
 use crate::export::{Exporter, LeaseScope, Summary, WindowEvent};
-use crate::registry::{
-    Account, LeaseHolder, PairOutcome, Registry, RegistryError, Skip, TwilioStatus,
-};
+use crate::registry::{LeaseHolder, PairOutcome, Registry, RegistryError, TwilioStatus};
 
 /// How long a lease lasts without renewal: a crashed holder blocks its pairs at most this long.
 pub const LEASE_TTL: Duration = Duration::from_secs(120);
@@ -115,9 +115,9 @@ impl JobReport {
             busy: Vec::new(),
             taken_over: Vec::new(),
             covered: Vec::new(),
+            deauthorized: selected.deauthorized(),
+            inactive: selected.inactive(),
             unregistered: selected.unregistered,
-            deauthorized: selected.deauthorized,
-            inactive: selected.inactive,
         }
     }
 
@@ -137,14 +137,8 @@ impl JobReport {
     }
 }
 
-/// The job's accounts in this shard, by what can be done with them.
-#[derive(Debug, Default)]
-struct Selected {
-    active: Vec<Account>,
-    unregistered: Vec<AccountSid>,
-    deauthorized: Vec<AccountSid>,
-    inactive: Vec<(AccountSid, TwilioStatus)>,
-}
+/// The days of one account a run exported, and their rows.
+type Exported = (BTreeSet<NaiveDate>, u64);
 
 /// One account's part of a job's run.
 #[derive(Debug, Clone)]
@@ -289,10 +283,8 @@ impl Scheduler {
             Selection::Due => {
                 for job in &self.jobs {
                     let mut selected = self.select_accounts(job).await?;
-                    let due = self.due_times(job, &selected.active, now).await?;
-                    selected
-                        .active
-                        .retain(|a| due.get(&a.sid).is_some_and(|t| *t <= now));
+                    let last = self.registry().job_account_runs(&job.name).await?;
+                    selected.active = plan::due_now(job, selected.active, &last, now);
                     if !selected.active.is_empty() {
                         chosen.push((job, selected));
                     }
@@ -300,23 +292,6 @@ impl Scheduler {
             }
         }
         Ok(chosen)
-    }
-
-    /// When `job` is (or was) due for each of `accounts`.
-    async fn due_times(
-        &self,
-        job: &Job,
-        accounts: &[Account],
-        now: DateTime<Utc>,
-    ) -> Result<HashMap<AccountSid, DateTime<Utc>>, SchedulerError> {
-        let last = self.registry().job_account_runs(&job.name).await?;
-        Ok(accounts
-            .iter()
-            .map(|a| {
-                let at = plan::due_at(&job.schedule, last.get(a.sid.as_str()).copied(), now);
-                (a.sid.clone(), at)
-            })
-            .collect())
     }
 
     /// The job that becomes due first at or after `now` for one of its accounts in this
@@ -328,8 +303,8 @@ impl Scheduler {
         let mut best: Option<(String, DateTime<Utc>)> = None;
         for job in &self.jobs {
             let selected = self.select_accounts(job).await?;
-            let due = self.due_times(job, &selected.active, now).await?;
-            if let Some(at) = due.into_values().min() {
+            let last = self.registry().job_account_runs(&job.name).await?;
+            if let Some(at) = plan::next_due(job, &selected.active, &last, now) {
                 if best.as_ref().is_none_or(|(_, t)| at < *t) {
                     best = Some((job.name.clone(), at));
                 }
@@ -405,33 +380,14 @@ impl Scheduler {
         result.map(|()| report)
     }
 
-    /// The job's accounts that are active, registered and in this shard, and the others.
+    /// The job's accounts in this shard, by what can be done with them.
     async fn select_accounts(&self, job: &Job) -> Result<Selected, SchedulerError> {
-        let all = self.registry().accounts().await?;
-        let mut selected = Selected::default();
-        let named: Vec<Account> = if job.accounts.is_empty() {
-            all
-        } else {
-            let mut v = Vec::new();
-            for sid in &job.accounts {
-                match all.iter().find(|a| &a.sid == sid) {
-                    Some(a) => v.push(a.clone()),
-                    None => selected.unregistered.push(sid.clone()),
-                }
-            }
-            v
-        };
-        for a in named {
-            if !self.settings.shard.contains(&a.sid) {
-                continue;
-            }
-            match a.skip() {
-                None => selected.active.push(a),
-                Some(Skip::Deauthorized) => selected.deauthorized.push(a.sid),
-                Some(Skip::Twilio(status)) => selected.inactive.push((a.sid, status)),
-            }
-        }
-        Ok(selected)
+        let registered = self.registry().accounts().await?;
+        Ok(plan::select(
+            &registered,
+            &job.accounts,
+            self.settings.shard,
+        ))
     }
 
     /// Each leased account's plan: its lookback range and its outstanding failed days.
@@ -475,10 +431,6 @@ impl Scheduler {
         };
         let span = DayRange::new(first, today).unwrap_or(plans[0].days);
         report.days = Some(span);
-        let mut windows = plan::windows(job.resource, &plans);
-        if let Some(page_size) = job.page_size {
-            windows.iter_mut().for_each(|w| w.page_size = page_size);
-        }
         let renewal = Renewal::start(
             self.registry().clone(),
             scope.clone(),
@@ -486,8 +438,32 @@ impl Scheduler {
             leased.sids(),
             self.settings.lease_ttl,
         );
-        let done: Mutex<HashMap<AccountSid, (BTreeSet<NaiveDate>, u64)>> =
-            Mutex::new(HashMap::new());
+        let (exported, done) = self.export_plans(job, span, &plans, scope).await;
+        renewal.stop().await;
+        report.summary = exported?;
+        for p in &plans {
+            let was = before.get(&p.account.sid).copied().flatten();
+            let ok = done.get(&p.account.sid).cloned().unwrap_or_default();
+            let account = self.commit(job, p, ok, was, today, report).await?;
+            report.accounts.push(account);
+        }
+        Ok(())
+    }
+
+    /// Runs the windows of `plans` as one recorded run, and says which days of each account
+    /// were exported (recorded as partitions) and how many rows they had.
+    async fn export_plans(
+        &self,
+        job: &Job,
+        span: DayRange,
+        plans: &[AccountPlan],
+        scope: &Arc<LeaseScope>,
+    ) -> (
+        Result<Summary, RegistryError>,
+        HashMap<AccountSid, Exported>,
+    ) {
+        let windows = plan::windows(job.resource, plans, job.page_size);
+        let done: Mutex<HashMap<AccountSid, Exported>> = Mutex::new(HashMap::new());
         let on_event = |e: WindowEvent<'_>| {
             if let WindowEvent::Exported(w, r) = e {
                 let mut done = done.lock().expect("not poisoned");
@@ -505,16 +481,7 @@ impl Scheduler {
             .exporter
             .run_leased(command, &detail, windows, concurrency, &on_event, scope)
             .await;
-        renewal.stop().await;
-        report.summary = exported?;
-        let done = done.into_inner().expect("not poisoned");
-        for p in &plans {
-            let was = before.get(&p.account.sid).copied().flatten();
-            let ok = done.get(&p.account.sid).cloned().unwrap_or_default();
-            let account = self.commit(job, p, ok, was, today, report).await?;
-            report.accounts.push(account);
-        }
-        Ok(())
+        (exported, done.into_inner().expect("not poisoned"))
     }
 
     /// Moves one account's checkpoint over the days exported or remembered as failed, if the
@@ -523,7 +490,7 @@ impl Scheduler {
         &self,
         job: &Job,
         p: &AccountPlan,
-        (exported, rows): (BTreeSet<NaiveDate>, u64),
+        (exported, rows): Exported,
         was: Option<NaiveDate>,
         today: NaiveDate,
         report: &JobReport,

@@ -1,8 +1,12 @@
-//! Planning, as pure functions: which days a scheduled run exports for an account, how far its
-//! checkpoint may advance afterwards, the windows in the order they are exported, and which
-//! accounts belong to a shard. No I/O and no clock: "today" is always an argument.
+//! Planning, as pure functions, for every command that exports (`backfill`, `demo`, `run`,
+//! `schedule`) and for `status`: which accounts an export is for ([`select`]: named or all,
+//! in the shard, deauthorized and suspended or closed ones left out), which days each account
+//! needs ([`days_to_export`], [`AccountPlan`]), the windows with their page size in the order
+//! they are exported ([`windows`]), how far a checkpoint may advance afterwards ([`advance`]),
+//! and when a job is due ([`due_now`], [`next_due`]). No I/O and no clock: the caller reads the
+//! registry and passes what it read, and "now" is always an argument.
 //!
-//! The rules (README "Scheduled runs"):
+//! The rules of scheduled runs (README "Scheduled runs"):
 //! - A run exports from `checkpoint − lookback_days` through today; an account without a
 //!   checkpoint starts at the job's `start_date`, or `lookback_days` before today. Nothing
 //!   before `start_date` is exported.
@@ -15,16 +19,18 @@
 //! - A job is due for an account once its schedule fired after the last time it exported that
 //!   account, or at once if it never did.
 
+mod accounts;
+mod due;
+
 use std::collections::BTreeSet;
-use std::fmt;
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 
-use super::jobs::CronSpec;
-
+pub use self::accounts::{select, Selected, Shard};
+pub use self::due::{due_at, due_now, next_due, LastRuns};
 use super::jobs::Job;
-use crate::domain::{AccountSid, DayRange, PartitionKey, Resource};
-use crate::export::Window;
+use crate::domain::{DayRange, PartitionKey, Resource};
+use crate::export::{Window, PAGE_SIZE};
 use crate::registry::Account;
 
 /// The days to export for one account, or `None` when the job's `start_date` is after today.
@@ -50,22 +56,6 @@ pub fn days_to_export(
     }
     // A checkpoint ahead of today (a clock set back) still re-exports today.
     DayRange::new(first.min(today), today).ok()
-}
-
-/// When a job with `schedule` is due for an account it last exported for `last`: the first
-/// fire time after that, `now` if it never did, far in the future if the schedule never fires
-/// again.
-pub fn due_at(
-    schedule: &CronSpec,
-    last: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> DateTime<Utc> {
-    match last {
-        None => now,
-        Some(last) => schedule
-            .next_after(last)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC),
-    }
 }
 
 /// The newest day the checkpoint may move to after `range` was planned and the days in
@@ -109,6 +99,11 @@ impl AccountPlan {
         }
     }
 
+    /// Every day of `days` and nothing else (`backfill`, `demo`).
+    pub fn range(account: Account, days: DayRange) -> Self {
+        Self::new(account, days, &[])
+    }
+
     pub fn includes(&self, day: NaiveDate) -> bool {
         (self.days.first() <= day && day <= self.days.last()) || self.retry.contains(&day)
     }
@@ -126,8 +121,10 @@ impl AccountPlan {
 
 /// The windows of `plans`, oldest day first and across accounts within a day, so that every
 /// account's quota is used at once and an interrupted run has exported the oldest days, which
-/// are what its checkpoint can advance over.
-pub fn windows(resource: Resource, plans: &[AccountPlan]) -> Vec<Window> {
+/// are what its checkpoint can advance over. Each asks pages of `page_size` records, or
+/// [`PAGE_SIZE`] (the API's most) when `None`.
+pub fn windows(resource: Resource, plans: &[AccountPlan], page_size: Option<u32>) -> Vec<Window> {
+    let page_size = page_size.unwrap_or(PAGE_SIZE);
     let all: BTreeSet<NaiveDate> = plans
         .iter()
         .flat_map(|p| p.days.days().chain(p.retry.iter().copied()))
@@ -143,58 +140,12 @@ pub fn windows(resource: Resource, plans: &[AccountPlan]) -> Vec<Window> {
                         day,
                     },
                     credential: p.account.credential_sid.clone(),
-                    page_size: crate::export::PAGE_SIZE,
+                    page_size,
                 });
             }
         }
     }
     out
-}
-
-/// Shard `index` of `count` (`--shard I/N`): the accounts whose sid hashes to `index`.
-/// The hash is of the sid alone, so an account stays in its shard as others come and go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shard {
-    index: u32,
-    count: u32,
-}
-
-impl Shard {
-    /// Parses `I/N` with `0 <= I < N`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = || format!("{text:?} is not a shard: expected I/N with 0 <= I < N, e.g. 0/4");
-        let (i, n) = text.trim().split_once('/').ok_or_else(bad)?;
-        let (index, count) = (
-            i.trim().parse::<u32>().map_err(|_| bad())?,
-            n.trim().parse::<u32>().map_err(|_| bad())?,
-        );
-        if count == 0 || index >= count {
-            return Err(bad());
-        }
-        Ok(Self { index, count })
-    }
-
-    /// Every account (shard 0 of 1).
-    pub fn all() -> Self {
-        Self { index: 0, count: 1 }
-    }
-
-    pub fn contains(&self, sid: &AccountSid) -> bool {
-        // FNV-1a: stable across versions and platforms, unlike std's hasher.
-        let h = sid
-            .as_str()
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            });
-        h % u64::from(self.count) == u64::from(self.index)
-    }
-}
-
-impl fmt::Display for Shard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
 }
 
 #[cfg(test)]
@@ -296,23 +247,38 @@ mod tests {
     }
 
     #[test]
-    fn shards_split_accounts_and_parse_strictly() {
-        let sids: Vec<AccountSid> = (0..200)
-            .map(|i| AccountSid::parse(&format!("AC{i:032x}")).unwrap())
-            .collect();
-        let shards: Vec<Shard> = (0..4)
-            .map(|i| Shard::parse(&format!("{i}/4")).unwrap())
-            .collect();
-        for sid in &sids {
-            assert_eq!(shards.iter().filter(|s| s.contains(sid)).count(), 1);
-            assert!(Shard::all().contains(sid));
-        }
-        assert!(shards
+    fn windows_go_day_by_day_across_accounts_with_their_page_size() {
+        use crate::registry::AccountStatus;
+        let a = accounts::tests::account(1, AccountStatus::Active, None);
+        let b = accounts::tests::account(2, AccountStatus::Active, None);
+        let range = DayRange::new(day("2026-03-01"), day("2026-03-02")).unwrap();
+        let plans = [
+            AccountPlan::range(a.clone(), range),
+            AccountPlan::new(b.clone(), range, &[day("2026-02-20"), day("2026-03-02")]),
+        ];
+        let order: Vec<(String, String)> = windows(Resource::Calls, &plans, None)
             .iter()
-            .all(|s| sids.iter().filter(|a| s.contains(a)).count() > 20));
-        for bad in ["4/4", "1/0", "1", "a/b", "-1/3", ""] {
-            assert!(Shard::parse(bad).is_err(), "{bad}");
-        }
+            .map(|w| (w.key.account.to_string(), w.key.day.to_string()))
+            .collect();
+        let (a, b) = (a.sid.to_string(), b.sid.to_string());
+        let expected = [
+            (&b, "2026-02-20"),
+            (&a, "2026-03-01"),
+            (&b, "2026-03-01"),
+            (&a, "2026-03-02"),
+            (&b, "2026-03-02"),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(s, d)| (s.to_string(), d.to_string()))
+            .collect();
+        assert_eq!(order, expected);
+        assert!(windows(Resource::Calls, &plans, None)
+            .iter()
+            .all(|w| w.page_size == PAGE_SIZE));
+        assert!(windows(Resource::Calls, &plans, Some(50))
+            .iter()
+            .all(|w| w.page_size == 50));
     }
 
     proptest! {

@@ -1,0 +1,96 @@
+//! The parts commands build from the validated [`Config`]: the registry, the API client, the
+//! exporter (output checked first), the scheduler with its jobs, and the clock. Every command
+//! builds them here, so that they are built the same way everywhere.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::export::Exporter;
+use crate::fetch::{Quotas, TwilioClient};
+use crate::registry::Registry;
+use crate::scheduler::jobs::{self, Job};
+use crate::scheduler::plan::Shard;
+use crate::scheduler::{Clock, Scheduler, Settings, LEASE_TTL};
+use crate::shutdown;
+use crate::store::Store;
+
+/// Hidden: pretend the clock reads this RFC 3339 instant at start (tests and demos against the
+/// simulator, whose "today" is chosen by the test).
+const NOW_ENV: &str = "TWILIO_EXPORT_NOW";
+
+pub(crate) async fn open_registry(config: &Config) -> anyhow::Result<Registry> {
+    Ok(Registry::connect(config.database_url.expose()).await?)
+}
+
+pub(crate) fn client(config: &Config, cancel: CancellationToken) -> anyhow::Result<TwilioClient> {
+    let token = config.auth_token()?.clone();
+    Ok(TwilioClient::new(
+        config.api_base.clone(),
+        token,
+        Quotas::new(config.limits),
+        cancel,
+    )
+    .context("cannot build the HTTP client")?
+    .with_retry_budget(config.limits.retry_budget))
+}
+
+/// Everything an export needs, checked before any work starts.
+pub(crate) async fn exporter(
+    config: &Config,
+    cancel: CancellationToken,
+) -> anyhow::Result<Exporter> {
+    let client = client(config, cancel.clone())?;
+    let store = Store::open(&config.output)?;
+    store.check().await?;
+    let registry = open_registry(config).await?;
+    Ok(Exporter {
+        client,
+        registry,
+        store,
+        cancel,
+    })
+}
+
+/// Windows of every account at the same time, as far as each account's quota allows.
+pub(crate) fn default_concurrency(config: &Config, accounts: usize) -> usize {
+    (config.limits.max_in_flight as usize * accounts).clamp(1, 64)
+}
+
+/// The validated job files of `--jobs-dir`; any bad file stops the command (exit 2).
+pub(crate) fn jobs(config: &Config) -> anyhow::Result<Vec<Job>> {
+    Ok(jobs::load_dir(&config.jobs_dir)?)
+}
+
+/// The system clock, or one that starts at `TWILIO_EXPORT_NOW`.
+pub(crate) fn clock() -> anyhow::Result<Clock> {
+    match std::env::var(NOW_ENV) {
+        Ok(v) if !v.trim().is_empty() => {
+            let start = DateTime::parse_from_rfc3339(v.trim())
+                .with_context(|| format!("{NOW_ENV}: {v:?} is not an RFC 3339 instant"))?;
+            Ok(Clock::starting_at(start.with_timezone(&Utc)))
+        }
+        _ => Ok(Clock::system()),
+    }
+}
+
+/// A scheduler over the configured exporter, cancelled by SIGINT/SIGTERM; `command` (`run` or
+/// `schedule`) is what its runs are recorded as.
+pub(crate) async fn scheduler(
+    config: &Config,
+    jobs: Vec<Job>,
+    shard: Shard,
+    command: &str,
+) -> anyhow::Result<Scheduler> {
+    let cancel = shutdown::on_signal();
+    let exporter = exporter(config, cancel).await?;
+    let cfg = config.clone();
+    let settings = Settings {
+        command: command.to_owned(),
+        shard,
+        lease_ttl: LEASE_TTL,
+        default_concurrency: Box::new(move |accounts| default_concurrency(&cfg, accounts)),
+    };
+    Ok(Scheduler::new(exporter, jobs, settings))
+}

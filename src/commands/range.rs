@@ -1,0 +1,131 @@
+//! Exporting an inclusive range of days for chosen accounts as one run, under the same
+//! (account, resource) leases as scheduled runs, with a progress bar on a terminal: what
+//! `backfill` and `demo` do. The windows come from the planning layer
+//! (`scheduler::plan`); what an account another process holds is told on stderr.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Exit;
+use crate::domain::{AccountSid, DayRange, Resource};
+use crate::export::{Exporter, LeaseScope, Summary, WindowEvent};
+use crate::registry::{Account, LeaseHolder};
+use crate::scheduler::leasing::{self, Leased, Renewal};
+use crate::scheduler::plan::{self, AccountPlan};
+use crate::scheduler::LEASE_TTL;
+
+/// What [`export_range`] did.
+pub(crate) struct RangeOutcome {
+    pub summary: Summary,
+    /// Accounts not exported (or not to the end) because another process holds, or took
+    /// over, their lease.
+    pub left: Vec<AccountSid>,
+}
+
+impl RangeOutcome {
+    /// 0 only if every window of every account was exported.
+    pub fn exit(&self) -> Exit {
+        if self.left.is_empty() {
+            Exit::of(&self.summary)
+        } else {
+            Exit::Failed
+        }
+    }
+}
+
+/// Exports `range` of `resource` for `accounts` as one run recorded as `command`: an account
+/// whose (account, resource) another live process is exporting is not exported, and is
+/// reported.
+pub(crate) async fn export_range(
+    exporter: &Exporter,
+    command: &str,
+    resource: Resource,
+    range: DayRange,
+    accounts: &[Account],
+    concurrency: usize,
+) -> anyhow::Result<RangeOutcome> {
+    let registry = &exporter.registry;
+    if let Err(e) = registry.abandon_dead_runs().await {
+        tracing::warn!(error = %e, "Cannot mark the runs of dead processes abandoned");
+    }
+    let holder = LeaseHolder::new();
+    let leased =
+        leasing::acquire(registry, &holder, resource, accounts.to_vec(), LEASE_TTL).await?;
+    tell_leases(resource, &leased);
+    let scope = Arc::new(LeaseScope::new(holder.clone()));
+    let renewal = Renewal::start(
+        registry.clone(),
+        scope.clone(),
+        resource,
+        leased.sids(),
+        LEASE_TTL,
+    );
+    let plans: Vec<AccountPlan> = leased
+        .accounts
+        .iter()
+        .map(|a| AccountPlan::range(a.clone(), range))
+        .collect();
+    let windows = plan::windows(resource, &plans, None);
+    let bar = progress_bar(resource, windows.len());
+    let rows = AtomicU64::new(0);
+    let on_event = |e: WindowEvent<'_>| show_progress(&bar, &rows, &e);
+    let detail = format!("{resource} {range}");
+    let summary = exporter
+        .run_leased(command, &detail, windows, concurrency, &on_event, &scope)
+        .await;
+    renewal.stop().await;
+    leasing::release(registry, &holder, resource, &leased.sids()).await;
+    bar.finish_and_clear();
+    let mut left: Vec<AccountSid> = leased.busy.iter().map(|(sid, _)| sid.clone()).collect();
+    for sid in leased.sids().into_iter().filter(|sid| scope.is_lost(sid)) {
+        eprintln!("{sid}: its lease of {resource} was taken over by another process during the run; its remaining days were left to it");
+        left.push(sid);
+    }
+    Ok(RangeOutcome {
+        summary: summary?,
+        left,
+    })
+}
+
+/// The accounts another process holds, and the leases taken over from dead ones, on stderr.
+fn tell_leases(resource: Resource, leased: &Leased) {
+    for (sid, other) in &leased.busy {
+        eprintln!("{sid}: not exported: another process ({other}) is exporting its {resource}; run again once it is done");
+    }
+    for (sid, from) in &leased.taken_over {
+        eprintln!("{sid}: lease of {resource} taken over from {from}, whose process had died");
+    }
+}
+
+/// Moves the bar on by one window; counts rows, and shows a failure above the bar.
+fn show_progress(bar: &ProgressBar, rows: &AtomicU64, e: &WindowEvent<'_>) {
+    if let WindowEvent::Exported(_, r) = e {
+        let total = rows.fetch_add(r.rows, Ordering::Relaxed) + r.rows;
+        bar.set_message(format!("{total} rows"));
+    }
+    if let WindowEvent::Failed(w, err) = e {
+        bar.suspend(|| eprintln!("{}: failed: {err}", w.key));
+    }
+    bar.inc(1);
+}
+
+/// A progress bar over `windows` on a terminal; hidden otherwise.
+fn progress_bar(resource: Resource, windows: usize) -> ProgressBar {
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new(windows as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {prefix} [{bar:30}] {pos}/{len} days·accounts  {msg}  ({eta} left)",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(resource.table_name());
+    bar
+}

@@ -1,0 +1,192 @@
+//! What commands print about their work: an export's summary, the accounts another process
+//! kept, a scheduler step job by job, the table of accounts, and an error as one line.
+//! Printing only; what to print is decided by the commands.
+
+use std::collections::BTreeMap;
+
+use super::Exit;
+use crate::domain::{AccountSid, DayRange, Resource};
+use crate::export::Summary;
+use crate::registry::{Account, TwilioStatus};
+use crate::scheduler::{JobReport, Outcome};
+
+/// An error as one line for people: the message and then each cause not already shown (a
+/// library error whose message includes its source would otherwise show it twice), with
+/// control characters escaped (messages may quote what a server sent).
+pub fn error(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    crate::telemetry::escape_controls(&text).into_owned()
+}
+
+/// An export of `range` of `resource`: totals, records left out, accounts skipped during the
+/// run, failed windows (the first 20) and whether it was interrupted.
+pub(crate) fn summary(resource: Resource, range: DayRange, s: &Summary) {
+    println!(
+        "{resource}: {} accounts, {} days ({range}): {} rows in {} files ({:.1} MiB) in {:.1} s",
+        s.accounts.len(),
+        range.len(),
+        s.totals.rows,
+        s.totals.files,
+        s.bytes as f64 / (1024.0 * 1024.0),
+        s.seconds
+    );
+    if s.totals.outside_window > 0 || s.totals.duplicates > 0 {
+        println!(
+            "  left out: {} records of other days (exported with their own day), {} records repeated while paging (kept once)",
+            s.totals.outside_window, s.totals.duplicates
+        );
+    }
+    for (sid, why) in &s.deauthorized {
+        println!("  {sid}: deauthorized during the run and skipped ({why})");
+    }
+    for (sid, status) in &s.inactive {
+        println!("  {sid}: {status} on Twilio, found during the run and skipped");
+    }
+    if s.totals.windows_failed > 0 {
+        failures(s);
+    }
+    if s.interrupted {
+        println!("  interrupted: windows not finished were left as they were");
+    }
+}
+
+fn failures(s: &Summary) {
+    println!(
+        "  {} windows failed (their partitions were left as they were; re-run to retry):",
+        s.totals.windows_failed
+    );
+    for (key, err) in s.failures.iter().take(20) {
+        println!("    {key}: {err}");
+    }
+    if s.failures.len() > 20 {
+        println!(
+            "    … and {} more (see: twilio-export status)",
+            s.failures.len() - 20
+        );
+    }
+}
+
+/// The accounts another process kept from being exported (exit 1).
+pub(crate) fn left(left: &[AccountSid]) {
+    if left.is_empty() {
+        return;
+    }
+    let sids: Vec<&str> = left.iter().map(|s| s.as_str()).collect();
+    println!(
+        "  not exported, another process is exporting them (run again once it is done): {}",
+        sids.join(", ")
+    );
+}
+
+/// What a scheduler step did, job by job.
+pub(crate) fn outcome(outcome: &Outcome) {
+    match outcome {
+        Outcome::NothingDue { next } => match next {
+            Some((job, at)) => println!(
+                "Nothing due; next: job {job} at {}",
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            None => println!("Nothing due"),
+        },
+        Outcome::Exported(reports) => {
+            for r in reports {
+                job(r);
+            }
+        }
+    }
+}
+
+fn job(r: &JobReport) {
+    println!("job {}:", r.job);
+    match r.days {
+        Some(days) => summary(r.resource, days, &r.summary),
+        None => println!("{}: nothing to export", r.resource),
+    }
+    job_accounts(r);
+    for sid in &r.busy {
+        println!("  {sid}: skipped, another process is exporting it (still due)");
+    }
+    for (sid, from) in &r.taken_over {
+        println!("  {sid}: lease taken over from {from}, whose process had died");
+    }
+    for sid in &r.deauthorized {
+        println!("  {sid}: deauthorized, skipped");
+    }
+    for (sid, status) in &r.inactive {
+        println!("  {sid}: {status} on Twilio, skipped");
+    }
+    for sid in &r.unregistered {
+        println!("  {sid}: named by the job but not registered (add it with: twilio-export accounts add {sid})");
+    }
+    if Exit::of(&r.summary) == Exit::Failed || !r.unregistered.is_empty() {
+        println!(
+            "  job {} did not finish everything; the next run retries",
+            r.job
+        );
+    }
+}
+
+/// Failed days retried, leases lost, and how many accounts' checkpoints are at each day.
+fn job_accounts(r: &JobReport) {
+    let mut by_checkpoint: BTreeMap<String, usize> = BTreeMap::new();
+    for a in &r.accounts {
+        let at = a
+            .checkpoint
+            .map_or_else(|| "none yet".to_owned(), |d| d.to_string());
+        *by_checkpoint.entry(at).or_default() += 1;
+        if !a.retried.is_empty() {
+            let days: Vec<String> = a.retried.iter().map(|d| d.to_string()).collect();
+            println!("  {}: failed days retried: {}", a.account, days.join(", "));
+        }
+        if a.lease_lost {
+            println!(
+                "  {}: lease taken over during the run; checkpoint left to the other process",
+                a.account
+            );
+        }
+    }
+    for (at, n) in &by_checkpoint {
+        println!(
+            "  checkpoint {at}: {n} account{}",
+            if *n == 1 { "" } else { "s" }
+        );
+    }
+}
+
+/// The registered accounts, one a line, with both statuses.
+pub(crate) fn accounts(accounts: &[Account]) {
+    if accounts.is_empty() {
+        println!("No accounts registered. Add one with: twilio-export accounts add AC…");
+        return;
+    }
+    println!(
+        "{:<34}  {:<12}  {:<10}  {:<34}  {:<24}  NAME / REASON",
+        "ACCOUNT", "STATUS", "ON TWILIO", "VIA CREDENTIAL", "CONNECTED"
+    );
+    for a in accounts {
+        let note = match &a.status_reason {
+            Some(r) => format!(
+                "{} ({} since {})",
+                a.friendly_name.as_deref().unwrap_or(""),
+                r,
+                a.deauthorized_at.as_deref().unwrap_or("?")
+            ),
+            None => a.friendly_name.clone().unwrap_or_default(),
+        };
+        let twilio = a.twilio_status.as_ref().map_or("-", TwilioStatus::as_str);
+        println!(
+            "{:<34}  {:<12}  {:<10}  {:<34}  {:<24}  {}",
+            a.sid, a.status, twilio, a.credential_sid, a.connected_at, note
+        );
+    }
+}
