@@ -9,13 +9,20 @@ mod file;
 
 use std::fmt;
 use std::ops::RangeInclusive;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::domain::ConnectAppSid;
+use crate::domain::{AuthToken, ConnectAppSid};
+use crate::fetch::limiter::{
+    Limits, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE_LIMIT, DEFAULT_RETRY_BUDGET, MAX_IN_FLIGHT,
+    RATE_LIMITS, RETRY_BUDGETS,
+};
+use crate::registry::DatabaseUrl;
+use crate::store::OutputLocation;
+use crate::telemetry::LogFormat;
 use file::FileSettings;
 
 /// A bad option value; the message names the option and where it came from.
@@ -170,171 +177,6 @@ pub(crate) fn secret(text: &str) -> Result<SecretString, std::convert::Infallibl
     Ok(SecretString::from(text))
 }
 
-/// Default per-account request rate. Twilio limits concurrency, not rate, and does not publish
-/// the number (`shared/twilio/README.md` §6); 25/s at 4 in flight stays far below it.
-pub const DEFAULT_RATE_LIMIT: u32 = 25;
-/// Default per-account requests in flight (README §6 suggests 4-8).
-pub const DEFAULT_MAX_IN_FLIGHT: u32 = 4;
-/// Default time one request may spend waiting out 429s: generous, since a 429 was not
-/// processed and waiting costs nothing but time.
-pub const DEFAULT_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// Requests per second (`--rate-limit`, `--global-rate-limit`): far above anything Twilio
-/// accepts, and low enough that the spacing between requests stays a positive time.
-pub const RATE_LIMITS: RangeInclusive<u32> = 1..=10_000;
-/// Requests in flight per account (`--max-in-flight`).
-pub const MAX_IN_FLIGHT: RangeInclusive<u32> = 1..=1_000;
-/// Seconds of waiting out 429s per request (`--retry-budget`): up to a day.
-pub const RETRY_BUDGETS: RangeInclusive<u32> = 1..=86_400;
-
-/// The Connect app owner's Auth Token. Its `Debug` is redacted and it has no `Display`.
-#[derive(Clone)]
-pub struct AuthToken(SecretString);
-
-impl AuthToken {
-    pub fn new(token: String) -> Result<Self, ConfigError> {
-        let token = token.trim().to_owned();
-        if token.is_empty() {
-            return Err(ConfigError::new("the auth token is empty"));
-        }
-        Ok(Self(SecretString::from(token)))
-    }
-
-    /// The token itself, for the HTTP client and signature checks only.
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl fmt::Debug for AuthToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuthToken([redacted])")
-    }
-}
-
-/// The registry's database URL: `sqlite:…` or `postgres://…`. It may carry a password (in
-/// its user-info or as `?password=`), so its `Display` and `Debug` show it with every
-/// password hidden ([`crate::redact::url`]); only [`DatabaseUrl::expose`] gives the URL to
-/// connect with.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DatabaseUrl(String);
-
-impl DatabaseUrl {
-    pub const DEFAULT: &'static str = "sqlite://twilio-export.db";
-
-    pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let known = ["sqlite:", "postgres://", "postgresql://"];
-        if known.iter().any(|scheme| text.starts_with(scheme)) {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(ConfigError::new(format!(
-                "database-url: {:?} is neither sqlite://… nor postgres://…",
-                crate::redact::url(text)
-            )))
-        }
-    }
-
-    /// A SQLite file.
-    pub fn sqlite_file(path: &Path) -> Self {
-        Self(format!("sqlite://{}", path.display()))
-    }
-
-    /// The URL with its password, for connecting only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::redact::url(&self.0))
-    }
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DatabaseUrl({self})")
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// Request quotas (applied per account, and one global).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    pub rate_limit: u32,
-    pub max_in_flight: u32,
-    pub global_rate_limit: Option<u32>,
-    /// Time one request may spend waiting out 429s.
-    pub retry_budget: std::time::Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            rate_limit: DEFAULT_RATE_LIMIT,
-            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
-            global_rate_limit: None,
-            retry_budget: DEFAULT_RETRY_BUDGET,
-        }
-    }
-}
-
-/// Where output goes, parsed. `Display` and `Debug` hide any password in a URL.
-#[derive(Clone, PartialEq, Eq)]
-pub enum OutputLocation {
-    /// A local directory.
-    Local(PathBuf),
-    /// An object store URL (`s3://`, `gs://`, `az://`, …) handled by `object_store`.
-    Remote(Url),
-}
-
-impl OutputLocation {
-    pub fn parse(value: &str) -> Result<Self, ConfigError> {
-        if value.is_empty() {
-            return Err(ConfigError::new("output: the location is empty"));
-        }
-        if let Some(path) = value.strip_prefix("file://") {
-            return Ok(Self::Local(PathBuf::from(path)));
-        }
-        match Url::parse(value) {
-            Ok(url) if url.scheme().len() > 1 => match url.scheme() {
-                "s3" | "s3a" | "gs" | "az" | "azure" | "adl" | "abfs" | "abfss" => {
-                    Ok(Self::Remote(url))
-                }
-                other => Err(ConfigError::new(format!(
-                    "output: unsupported scheme {other:?} in {:?} (expected a directory, file://, s3://, gs://, az://, azure://, adl://, abfs:// or abfss://)",
-                    crate::redact::url(value)
-                ))),
-            },
-            // No scheme, or a one-letter one (a Windows drive): a path.
-            _ => Ok(Self::Local(PathBuf::from(value))),
-        }
-    }
-}
-
-impl fmt::Display for OutputLocation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Local(p) => write!(f, "{}", p.display()),
-            Self::Remote(u) => f.write_str(&crate::redact::url(u.as_str())),
-        }
-    }
-}
-
-impl fmt::Debug for OutputLocation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Local(p) => f.debug_tuple("Local").field(p).finish(),
-            Self::Remote(_) => f.debug_tuple("Remote").field(&self.to_string()).finish(),
-        }
-    }
-}
-
 /// The validated configuration. Its `Debug` shows no secret.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -360,12 +202,14 @@ impl Config {
         let pick = |a: &Option<String>, f: Option<String>| a.clone().or(f);
 
         let database_url = match args.database_url.as_ref().or(file.database_url.as_ref()) {
-            Some(url) => DatabaseUrl::parse(url.expose_secret())?,
-            None => DatabaseUrl(DatabaseUrl::DEFAULT.to_owned()),
+            Some(url) => DatabaseUrl::parse(url.expose_secret())
+                .map_err(|e| ConfigError::new(format!("database-url: {e}")))?,
+            None => DatabaseUrl::default(),
         };
         let output = OutputLocation::parse(
             &pick(&args.output, file.output).unwrap_or_else(|| "./export".to_owned()),
-        )?;
+        )
+        .map_err(|e| ConfigError::new(format!("output: {e}")))?;
         let api_base = api_base(pick(&args.api_base, file.api_base).as_deref())?;
         let auth_token = auth_token(
             args.auth_token.as_ref().or(file.auth_token.as_ref()),
@@ -440,7 +284,9 @@ fn auth_token(
     file: Option<PathBuf>,
 ) -> Result<Option<AuthToken>, ConfigError> {
     match (given, file) {
-        (Some(t), _) => Ok(Some(AuthToken::new(t.expose_secret().to_owned())?)),
+        (Some(t), _) => AuthToken::new(t.expose_secret().to_owned())
+            .map(Some)
+            .map_err(|e| ConfigError::new(format!("auth-token: {e}"))),
         (None, Some(path)) => {
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 ConfigError::new(format!(
@@ -534,11 +380,6 @@ fn number(
             "{name}: {raw:?} is not {allowed}"
         ))),
     }
-}
-
-/// A database URL with any password replaced, for messages.
-pub fn redact_url(url: &str) -> String {
-    crate::redact::url(url)
 }
 
 #[cfg(test)]

@@ -11,10 +11,12 @@ use tokio_util::sync::CancellationToken;
 use super::backfill::{default_concurrency, export_range, print_left, print_summary};
 use super::{exporter, Exit};
 use crate::cli::DemoArgs;
-use crate::config::{AuthToken, Config, DatabaseUrl, OutputLocation};
-use crate::domain::{AccountSid, DayRange, Resource};
+use crate::config::Config;
+use crate::domain::{AccountSid, AuthToken, DayRange, Resource};
+use crate::registry::DatabaseUrl;
 use crate::shutdown;
 use crate::sim::{self, SimConfig, Simulator};
+use crate::store::OutputLocation;
 
 pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
     let OutputLocation::Local(out) = &config.output else {

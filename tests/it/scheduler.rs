@@ -10,15 +10,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio_util::sync::CancellationToken;
-use twilio_export::config::{AuthToken, Limits, OutputLocation};
+use twilio_export::domain::AuthToken;
 use twilio_export::domain::{AccountSid, Resource};
 use twilio_export::export::Exporter;
+use twilio_export::fetch::Limits;
 use twilio_export::fetch::{Quotas, TwilioClient};
 use twilio_export::process::ProcessId;
 use twilio_export::registry::{LeaseGrant, LeaseHolder, Registry};
 use twilio_export::scheduler::plan::Shard;
 use twilio_export::scheduler::{jobs, Outcome, Scheduler, Selection, Settings};
 use twilio_export::sim::{Faults, LoggedRequest, SimConfig};
+use twilio_export::store::OutputLocation;
 
 use crate::helpers::*;
 
