@@ -12,12 +12,12 @@ use crate::registry::{Account, NewAccount, Registry, TwilioStatus};
 
 pub async fn run(config: &Config, cmd: AccountsCommand) -> anyhow::Result<Exit> {
     match cmd {
-        AccountsCommand::Add { sids, no_verify } => {
-            add(config, &parse_sids(&sids)?, no_verify).await
-        }
-        AccountsCommand::List(flag) => list(config, flag.json).await,
-        AccountsCommand::Remove { sids } => remove(config, &parse_sids(&sids)?).await,
-        AccountsCommand::Verify { sids } => verify(config, &parse_sids(&sids)?).await,
+        AccountsCommand::Add {
+            sids, no_verify, ..
+        } => add(config, &parse_sids(&sids)?, no_verify).await,
+        AccountsCommand::List(args) => list(config, args.flag.json).await,
+        AccountsCommand::Remove { sids, .. } => remove(config, &parse_sids(&sids)?).await,
+        AccountsCommand::Verify { sids, .. } => verify(config, &parse_sids(&sids)?).await,
     }
 }
 

@@ -47,7 +47,20 @@ async fn bad_arguments_exit_2_and_write_nothing() {
             ],
             "--account",
         ),
-        (&["--rate-limit", "lots", "status"], "rate-limit"),
+        (
+            &[
+                "backfill",
+                "--resource",
+                "calls",
+                "--from",
+                "2026-03-01",
+                "--to",
+                "2026-03-01",
+                "--rate-limit",
+                "lots",
+            ],
+            "rate-limit",
+        ),
     ];
     for (args, message) in cases {
         assert_refused(&app, args, 2, message).await;
@@ -142,11 +155,7 @@ async fn a_revoked_account_is_reported_and_skipped_not_failed() {
 async fn numbers_out_of_range_are_usage_errors_that_give_the_range() {
     let app = spawn_app(small_sim()).await;
     let export = backfill("calls", "2026-03-01", "2026-03-01");
-    let with = |extra: &[&'static str]| -> Vec<&str> {
-        let mut args = extra.to_vec();
-        args.extend(export.iter().copied());
-        args
-    };
+    let with = |extra: &[&'static str]| -> Vec<&str> { [&export[..], extra].concat() };
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             with(&["--rate-limit", "4294967295"]),
