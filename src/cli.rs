@@ -5,7 +5,12 @@ use std::net::SocketAddr;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use chrono::NaiveDate;
 use secrecy::SecretString;
+
+use crate::commands::schema::SchemaFormat;
+use crate::domain::{parse_day, AccountSid, Resource};
+use crate::scheduler::plan::Shard;
 
 use crate::config::{
     secret, ApiOptions, ConnectAppOptions, DatabaseOptions, GlobalArgs, JobsOptions, LimitOptions,
@@ -242,8 +247,8 @@ pub enum AccountsCommand {
     /// Register a connected account (verified against the API unless --no-verify)
     Add {
         /// Account sids (AC…)
-        #[arg(required = true, value_name = "AC…")]
-        sids: Vec<String>,
+        #[arg(required = true, value_name = "AC…", value_parser = account_sid)]
+        sids: Vec<AccountSid>,
         /// Register without asking the API
         #[arg(long)]
         no_verify: bool,
@@ -254,16 +259,16 @@ pub enum AccountsCommand {
     List(ListArgs),
     /// Forget accounts (their exported files stay)
     Remove {
-        #[arg(required = true, value_name = "AC…")]
-        sids: Vec<String>,
+        #[arg(required = true, value_name = "AC…", value_parser = account_sid)]
+        sids: Vec<AccountSid>,
         #[command(flatten)]
         database: DatabaseOptions,
     },
     /// Re-check accounts against the API and record Twilio's status of each (all when none
     /// are given)
     Verify {
-        #[arg(value_name = "AC…")]
-        sids: Vec<String>,
+        #[arg(value_name = "AC…", value_parser = account_sid)]
+        sids: Vec<AccountSid>,
         #[command(flatten)]
         api: AccountApiOptions,
     },
@@ -311,8 +316,8 @@ pub struct RunArgs {
     /// Only the accounts of shard I of N (e.g. 0/4), for several workers. Without it, in a
     /// Kubernetes Indexed Job, JOB_COMPLETION_INDEX with TWILIO_EXPORT_SHARDS=N means
     /// --shard INDEX/N; one of the two without the other is an error (exit 2)
-    #[arg(long, value_name = "I/N")]
-    pub shard: Option<String>,
+    #[arg(long, value_name = "I/N", value_parser = shard)]
+    pub shard: Option<Shard>,
     #[command(flatten)]
     pub jobs_dir: JobsOptions,
     #[command(flatten)]
@@ -322,17 +327,17 @@ pub struct RunArgs {
 #[derive(clap::Args, Debug)]
 pub struct BackfillArgs {
     /// calls or usage-records
-    #[arg(long)]
-    pub resource: String,
+    #[arg(long, value_parser = resource)]
+    pub resource: Resource,
     /// First UTC day (YYYY-MM-DD)
-    #[arg(long, value_name = "DATE")]
-    pub from: String,
+    #[arg(long, value_name = "DATE", value_parser = day)]
+    pub from: NaiveDate,
     /// Last UTC day, inclusive (YYYY-MM-DD)
-    #[arg(long, value_name = "DATE")]
-    pub to: String,
+    #[arg(long, value_name = "DATE", value_parser = day)]
+    pub to: NaiveDate,
     /// Only these accounts (repeatable); default: every active account
-    #[arg(long = "account", value_name = "AC…")]
-    pub accounts: Vec<String>,
+    #[arg(long = "account", value_name = "AC…", value_parser = account_sid)]
+    pub accounts: Vec<AccountSid>,
     /// Windows exported at the same time, 1-256 [default: max-in-flight × accounts, at most 64]
     #[arg(long, value_name = "N", value_parser = count(1, 256))]
     pub concurrency: Option<usize>,
@@ -343,13 +348,13 @@ pub struct BackfillArgs {
 #[derive(clap::Args, Debug)]
 pub struct SchemaArgs {
     /// calls or usage-records (default: both)
-    #[arg(long)]
-    pub resource: Option<String>,
+    #[arg(long, value_parser = resource)]
+    pub resource: Option<Resource>,
     /// json (the schemas/ contract), arrow, or the DDL that lets a warehouse read the export:
     /// duckdb, bigquery, snowflake, spark (in place, hive-partitioned) or postgres (a table to
     /// load into; sql is the same)
     #[arg(long, default_value = "json")]
-    pub format: String,
+    pub format: SchemaFormat,
     /// Where the DDL finds the export's root: s3://bucket/prefix, gs://…, a directory, or for
     /// snowflake a stage (@stage/prefix) [default: --output]
     #[arg(long, value_name = "URL")]
@@ -470,6 +475,33 @@ pub struct DemoArgs {
     pub output: OutputOptions,
     #[command(flatten)]
     pub limits: LimitOptions,
+}
+
+// Clap's parsers for typed arguments. Clap's message already quotes the value and names the
+// option ("invalid value 'AC1' for '--account <AC…>': …"), so these say only what was expected.
+
+/// An account sid, around which spaces are forgiven.
+fn account_sid(text: &str) -> Result<AccountSid, String> {
+    AccountSid::parse(text.trim()).map_err(|_| {
+        format!(
+            "not a valid account sid: expected {} followed by 32 hex digits",
+            AccountSid::PREFIX
+        )
+    })
+}
+
+/// A UTC day.
+fn day(text: &str) -> Result<NaiveDate, &'static str> {
+    parse_day(text).map_err(|_| "not a date: expected YYYY-MM-DD")
+}
+
+fn resource(text: &str) -> Result<Resource, &'static str> {
+    text.parse()
+        .map_err(|_| "unknown resource: expected calls or usage-records")
+}
+
+fn shard(text: &str) -> Result<Shard, &'static str> {
+    Shard::parse(text).map_err(|_| "not a shard: expected I/N with 0 <= I < N, e.g. 0/4")
 }
 
 /// A count from `min` to `max` (clap's message on a bad value gives the range).
@@ -653,6 +685,76 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Typed arguments are refused by clap (exit 2), naming the option and what it expects,
+    /// and quoting the value once.
+    #[test]
+    fn bad_typed_arguments_name_the_option() {
+        let backfill = |resource: &str, to: &str, extra: &[&str]| -> Vec<String> {
+            let args = [
+                "x",
+                "backfill",
+                "--resource",
+                resource,
+                "--from",
+                "2026-03-01",
+            ];
+            [&args[..], &["--to", to], extra]
+                .concat()
+                .into_iter()
+                .map(String::from)
+                .collect()
+        };
+        let words = |args: &[&str]| -> Vec<String> { args.iter().map(|s| s.to_string()).collect() };
+        let sid = "CA3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80";
+        let cases: Vec<(Vec<String>, &str, &str)> = vec![
+            (
+                backfill("calls", "2026-02-30", &[]),
+                "2026-02-30",
+                "'--to <DATE>': not a date",
+            ),
+            (
+                backfill("messages", "2026-03-01", &[]),
+                "messages",
+                "'--resource <RESOURCE>': unknown resource",
+            ),
+            (
+                backfill("calls", "2026-03-01", &["--account", "AC1"]),
+                "AC1",
+                "'--account <AC…>': not a valid account sid",
+            ),
+            (
+                words(&["x", "schema", "--format", "xml"]),
+                "xml",
+                "'--format <FORMAT>': expected json, arrow",
+            ),
+            (
+                words(&["x", "run", "--shard", "4/4"]),
+                "4/4",
+                "'--shard <I/N>': not a shard",
+            ),
+            (
+                words(&["x", "accounts", "remove", sid]),
+                sid,
+                "not a valid account sid",
+            ),
+        ];
+        for (args, value, message) in cases {
+            let err = Cli::parse_from_args(&args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            let text = err.to_string();
+            assert!(text.contains(message), "{args:?}: {text}");
+            assert_eq!(text.matches(value).count(), 1, "{text}");
+        }
+        let padded = " AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80 ";
+        let cli =
+            Cli::parse_from_args(backfill("calls", "2026-03-01", &["--account", padded])).unwrap();
+        let Command::Backfill(args) = cli.command else {
+            panic!("not backfill")
+        };
+        assert_eq!(args.resource, Resource::Calls);
+        assert_eq!(args.accounts[0].as_str(), padded.trim());
     }
 
     #[test]

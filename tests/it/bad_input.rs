@@ -27,7 +27,7 @@ async fn bad_arguments_exit_2_and_write_nothing() {
         (&backfill("calls", "2026-02-30", "2026-03-01"), "--from"),
         (
             &backfill("calls", "yesterday", "2026-03-01"),
-            "is not a date",
+            "'--from <DATE>': not a date",
         ),
         (
             &backfill("messages", "2026-03-01", "2026-03-01"),
