@@ -12,9 +12,12 @@ use crate::commands::schema::SchemaFormat;
 use crate::domain::{parse_day, AccountSid, Resource};
 use crate::scheduler::plan::Shard;
 
-use crate::config::{
-    secret, ApiOptions, ConnectAppOptions, DatabaseOptions, GlobalArgs, JobsOptions, LimitOptions,
-    OutputOptions, Settings,
+mod options;
+
+use options::secret;
+pub use options::{
+    ApiOptions, ConnectAppOptions, DatabaseOptions, GlobalArgs, JobsOptions, LimitOptions,
+    LogOptions, Number, OutputOptions, Settings,
 };
 
 /// Export the call logs and usage records of every Twilio account connected to your app
@@ -24,7 +27,8 @@ use crate::config::{
     name = "twilio-export",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = "Each command takes the options it uses: twilio-export COMMAND --help"
 )]
 pub struct Cli {
     #[command(flatten)]

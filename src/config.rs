@@ -1,5 +1,5 @@
 //! Configuration in two phases: the raw options (flags, env, TOML file; one definition in
-//! `config::options`) and the validated [`Config`] that every command works from. `Config`
+//! `cli::options`) and the validated [`Config`] that every command works from. `Config`
 //! holds the stages' own settings types (`domain::AuthToken`, `fetch::Limits`,
 //! `store::OutputLocation`, `registry::DatabaseUrl`, `telemetry::LogFormat`) and builds them.
 //!
@@ -8,7 +8,6 @@
 //! before any work starts.
 
 mod file;
-mod options;
 
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
@@ -16,6 +15,7 @@ use std::path::PathBuf;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::cli::{GlobalArgs, LimitOptions, Number, Settings};
 use crate::domain::{AuthToken, ConnectAppSid};
 use crate::fetch::limiter::{
     Limits, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE_LIMIT, DEFAULT_RETRY_BUDGET, MAX_IN_FLIGHT,
@@ -24,11 +24,6 @@ use crate::fetch::limiter::{
 use crate::registry::DatabaseUrl;
 use crate::store::OutputLocation;
 use crate::telemetry::LogFormat;
-pub(crate) use options::secret;
-pub use options::{
-    ApiOptions, ConnectAppOptions, DatabaseOptions, GlobalArgs, JobsOptions, LimitOptions,
-    LogOptions, Number, OutputOptions, Settings,
-};
 
 /// A bad option value; the message names the option and where it came from.
 #[derive(Debug, thiserror::Error)]
@@ -380,5 +375,37 @@ mod tests {
             err.contains("carries credentials") && !err.contains("hunter"),
             "{err}"
         );
+    }
+
+    /// The stages own their settings types: only the edge (`cli`, `commands`, `main`) and
+    /// `config` itself name `config`.
+    #[test]
+    fn no_stage_imports_config() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut dirs = vec![src.clone()];
+        let mut offenders = Vec::new();
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let rel = path
+                    .strip_prefix(&src)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                let edge = ["commands", "config", "main.rs"]
+                    .iter()
+                    .any(|e| rel.starts_with(e));
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if !edge
+                    && std::fs::read_to_string(&path)
+                        .unwrap()
+                        .contains("crate::config")
+                {
+                    offenders.push(rel);
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "{offenders:?} use crate::config");
     }
 }

@@ -1,5 +1,5 @@
 //! The TOML configuration file (`--config FILE`): the same keys as the long flags, spelled
-//! `database_url` or `database-url` (the fields of `config::options`).
+//! `database_url` or `database-url` (the fields of `cli::options`).
 //!
 //! A file may hold the Auth Token and a database password, so no message quotes it: errors
 //! name the file, the line (and column) and the key, never the line's content. (`toml`'s own
@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::options::Settings;
 use super::ConfigError;
+use crate::cli::Settings;
 
 /// Reads and checks the file.
 pub(super) fn read(path: &Path) -> Result<Settings, ConfigError> {

@@ -533,7 +533,10 @@ async fn bad_job_files_exit_2_naming_the_file_and_the_field_before_any_work() {
             &["run", "--job", "nope"][..],
             "--job: no job named \"nope\"",
         ),
-        (&["run", "--shard", "4/4"][..], "--shard:"),
+        (
+            &["run", "--shard", "4/4"][..],
+            "'--shard <I/N>': not a shard",
+        ),
     ] {
         let out = at_sim_now(&app, &jobs, args).await;
         assert_eq!(out.status.code(), Some(2));

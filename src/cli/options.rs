@@ -6,7 +6,7 @@
 //! `--log-format` ([`GlobalArgs`]) are accepted by every command, under "Global options".
 //! Values that may be secret (the token, the database URL) are [`SecretString`]s from the
 //! start; `Debug` shows the other values that may be URLs through [`crate::redact::url`].
-//! Nothing is checked here: [`super::Config::load`] parses the merged values.
+//! Nothing is checked here: `Config::load` (in `config`) parses the merged values.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -35,7 +35,7 @@ macro_rules! options {
             }
 
             /// Stores a file value; `None` when `key` is not this group's.
-            pub(super) fn set(&mut self, key: &str, value: toml::Value) -> Option<Result<(), String>> {
+            fn set(&mut self, key: &str, value: toml::Value) -> Option<Result<(), String>> {
                 match key {
                     $(stringify!($field) => {
                         Some(FileValue::from_toml(value).map(|v| self.$field = Some(v)))
@@ -210,7 +210,7 @@ impl Settings {
 
     /// Stores a file value under its key; an unknown key or a value of the wrong type is the
     /// message (which never quotes the value).
-    pub(super) fn set(&mut self, key: &str, value: toml::Value) -> Result<(), String> {
+    pub(crate) fn set(&mut self, key: &str, value: toml::Value) -> Result<(), String> {
         let set = self
             .database
             .set(key, value.clone())
