@@ -274,3 +274,46 @@ async fn an_unsupported_output_scheme_is_a_usage_error() {
         .iter()
         .all(|r| !r.path.contains("/Calls")));
 }
+
+/// Flag over env over file: the file fills only what neither sets, for a command's own
+/// options and the global ones alike.
+#[tokio::test]
+async fn the_environment_wins_over_the_file_and_a_flag_over_both() {
+    let app = spawn_app(small_sim()).await;
+    let file = app.dir.path().join("settings.toml");
+    std::fs::write(
+        &file,
+        "log_format = \"xml\"\njobs-dir = \"/nonexistent/jobs\"\n",
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    let out = app.cli(&["status", "--config", config]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("log-format"), "{}", stderr(&out));
+
+    let env = [("TWILIO_EXPORT_LOG_FORMAT", "json")];
+    let out = app.cli_with(&["--config", config, "status"], &env).await;
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("/nonexistent/jobs"),
+        "{}",
+        stdout(&out)
+    );
+
+    let env = [
+        ("TWILIO_EXPORT_LOG_FORMAT", "json"),
+        ("TWILIO_EXPORT_JOBS", "env-jobs"),
+    ];
+    let out = app.cli_with(&["status", "--config", config], &env).await;
+    assert_success(&out);
+    assert!(stdout(&out).contains("env-jobs"), "{}", stdout(&out));
+    let out = app
+        .cli_with(
+            &["status", "--config", config, "--jobs-dir", "flag-jobs"],
+            &env,
+        )
+        .await;
+    assert_success(&out);
+    assert!(stdout(&out).contains("flag-jobs"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("env-jobs"), "{}", stdout(&out));
+}
