@@ -1,11 +1,12 @@
-//! The command line: raw arguments only. Doc comments are the `--help` text.
+//! The command line. Doc comments are the `--help` text. Subcommand arguments are typed by
+//! clap's value parsers (a bad value exits 2 naming the option); the options shared by several
+//! commands are the groups of `cli::options`, each flattened into the commands that use it.
 
 use std::net::SocketAddr;
 
+use chrono::NaiveDate;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-
-use chrono::NaiveDate;
 use secrecy::SecretString;
 
 use crate::commands::schema::SchemaFormat;
