@@ -1,22 +1,29 @@
-//! Configuration in two phases: the raw options (flags, env, TOML file) and the validated
-//! [`Config`] that every command works from.
+//! Configuration in two phases: the raw options (flags, env, TOML file; one definition in
+//! `cli::options`) and the validated [`Config`] that every command works from. `Config`
+//! holds the stages' own settings types (`domain::AuthToken`, `fetch::Limits`,
+//! `store::OutputLocation`, `registry::DatabaseUrl`, `telemetry::LogFormat`) and builds them.
 //!
-//! Precedence is flag > env > file > default (PRODUCT.md "Binary and configuration"). Clap
-//! resolves flag and env; the file only fills what both left unset. Nothing here touches the
-//! network or the database; a bad value fails before any work starts.
+//! Precedence is flag > env > file > default. Clap resolves flag and env; the file only fills
+//! what both left unset. Nothing here touches the network or the database; a bad value fails
+//! before any work starts.
 
 mod file;
 
-use std::fmt;
 use std::ops::RangeInclusive;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::domain::ConnectAppSid;
-use file::FileSettings;
+use crate::cli::{GlobalArgs, LimitOptions, Number, Settings};
+use crate::domain::{AuthToken, ConnectAppSid};
+use crate::fetch::limiter::{
+    Limits, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE_LIMIT, DEFAULT_RETRY_BUDGET, MAX_IN_FLIGHT,
+    RATE_LIMITS, RETRY_BUDGETS,
+};
+use crate::registry::DatabaseUrl;
+use crate::store::OutputLocation;
+use crate::telemetry::LogFormat;
 
 /// A bad option value; the message names the option and where it came from.
 #[derive(Debug, thiserror::Error)]
@@ -26,312 +33,6 @@ pub struct ConfigError(String);
 impl ConfigError {
     pub fn new(msg: impl Into<String>) -> Self {
         Self(msg.into())
-    }
-}
-
-/// The options every command shares. Doc comments are the `--help` text.
-///
-/// Values that may be secret (the token, the database URL) are [`SecretString`]s from the
-/// start; `Debug` shows the other URLs through [`crate::redact::url`].
-#[derive(Args, Clone, Default)]
-pub struct GlobalArgs {
-    /// TOML file that may set any of these options (keys as the long flags, e.g. database_url)
-    #[arg(long, env = "TWILIO_EXPORT_CONFIG", global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Registry and checkpoints: sqlite://FILE (created if missing) or postgres://… [default: sqlite://twilio-export.db]
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        global = true,
-        hide_env_values = true,
-        value_name = "URL",
-        value_parser = secret
-    )]
-    pub database_url: Option<SecretString>,
-
-    /// Where Parquet goes: a directory, file://…, s3://bucket/prefix, gs://…, az://… [default: ./export]
-    #[arg(long, env = "EXPORT_OUTPUT", global = true, value_name = "LOCATION")]
-    pub output: Option<String>,
-
-    /// Twilio REST base URL [default: https://api.twilio.com]
-    #[arg(long, env = "TWILIO_API_BASE", global = true, value_name = "URL")]
-    pub api_base: Option<String>,
-
-    /// The Connect app owner's Auth Token (never printed). Prefer the environment variable or
-    /// --auth-token-file: a value on the command line is visible to every local user (ps,
-    /// /proc/PID/cmdline)
-    #[arg(
-        long,
-        env = "TWILIO_AUTH_TOKEN",
-        global = true,
-        hide_env_values = true,
-        value_name = "TOKEN",
-        value_parser = secret
-    )]
-    pub auth_token: Option<SecretString>,
-
-    /// File holding the Auth Token (used when no token is given directly)
-    #[arg(
-        long,
-        env = "TWILIO_AUTH_TOKEN_FILE",
-        global = true,
-        value_name = "FILE"
-    )]
-    pub auth_token_file: Option<PathBuf>,
-
-    /// Set when the Auth Token came from the command line (see [`crate::cli::Cli::parse_args`]).
-    #[arg(skip)]
-    pub auth_token_in_argv: bool,
-
-    /// Our Connect App (CN…)
-    #[arg(
-        long,
-        env = "TWILIO_CONNECT_APP_SID",
-        global = true,
-        value_name = "CN…"
-    )]
-    pub connect_app_sid: Option<String>,
-
-    /// Directory of job files [default: ./jobs]
-    #[arg(long, env = "TWILIO_EXPORT_JOBS", global = true, value_name = "DIR")]
-    pub jobs_dir: Option<PathBuf>,
-
-    /// Log format: text or json [default: text]
-    #[arg(
-        long,
-        env = "TWILIO_EXPORT_LOG_FORMAT",
-        global = true,
-        value_name = "FORMAT"
-    )]
-    pub log_format: Option<String>,
-
-    /// Most requests per second to one account, 1-10000 [default: 25]
-    #[arg(
-        long,
-        env = "TWILIO_EXPORT_RATE_LIMIT",
-        global = true,
-        value_name = "N"
-    )]
-    pub rate_limit: Option<String>,
-
-    /// Most concurrent requests to one account, 1-1000 [default: 4]
-    #[arg(
-        long,
-        env = "TWILIO_EXPORT_MAX_IN_FLIGHT",
-        global = true,
-        value_name = "N"
-    )]
-    pub max_in_flight: Option<String>,
-
-    /// Most requests per second in all, 1-10000 [default: none]
-    #[arg(
-        long,
-        env = "TWILIO_EXPORT_GLOBAL_RATE_LIMIT",
-        global = true,
-        value_name = "N"
-    )]
-    pub global_rate_limit: Option<String>,
-
-    /// Seconds one request may spend waiting out 429s before its window fails, 1-86400 [default: 600]
-    #[arg(
-        long,
-        env = "TWILIO_EXPORT_RETRY_BUDGET",
-        global = true,
-        value_name = "SECONDS"
-    )]
-    pub retry_budget: Option<String>,
-}
-
-impl fmt::Debug for GlobalArgs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = |v: &Option<String>| v.as_deref().map(crate::redact::url);
-        f.debug_struct("GlobalArgs")
-            .field("config", &self.config)
-            .field("database_url", &self.database_url)
-            .field("output", &url(&self.output))
-            .field("api_base", &url(&self.api_base))
-            .field("auth_token", &self.auth_token)
-            .field("auth_token_file", &self.auth_token_file)
-            .field("auth_token_in_argv", &self.auth_token_in_argv)
-            .field("connect_app_sid", &self.connect_app_sid)
-            .field("jobs_dir", &self.jobs_dir)
-            .field("log_format", &self.log_format)
-            .field("rate_limit", &self.rate_limit)
-            .field("max_in_flight", &self.max_in_flight)
-            .field("global_rate_limit", &self.global_rate_limit)
-            .field("retry_budget", &self.retry_budget)
-            .finish()
-    }
-}
-
-/// Clap's parser for values that may be secret: any text, kept as a [`SecretString`].
-pub(crate) fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
-    Ok(SecretString::from(text))
-}
-
-/// Default per-account request rate. Twilio limits concurrency, not rate, and does not publish
-/// the number (`shared/twilio/README.md` §6); 25/s at 4 in flight stays far below it.
-pub const DEFAULT_RATE_LIMIT: u32 = 25;
-/// Default per-account requests in flight (README §6 suggests 4-8).
-pub const DEFAULT_MAX_IN_FLIGHT: u32 = 4;
-/// Default time one request may spend waiting out 429s: generous, since a 429 was not
-/// processed and waiting costs nothing but time.
-pub const DEFAULT_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// Requests per second (`--rate-limit`, `--global-rate-limit`): far above anything Twilio
-/// accepts, and low enough that the spacing between requests stays a positive time.
-pub const RATE_LIMITS: RangeInclusive<u32> = 1..=10_000;
-/// Requests in flight per account (`--max-in-flight`).
-pub const MAX_IN_FLIGHT: RangeInclusive<u32> = 1..=1_000;
-/// Seconds of waiting out 429s per request (`--retry-budget`): up to a day.
-pub const RETRY_BUDGETS: RangeInclusive<u32> = 1..=86_400;
-
-/// The Connect app owner's Auth Token. Its `Debug` is redacted and it has no `Display`.
-#[derive(Clone)]
-pub struct AuthToken(SecretString);
-
-impl AuthToken {
-    pub fn new(token: String) -> Result<Self, ConfigError> {
-        let token = token.trim().to_owned();
-        if token.is_empty() {
-            return Err(ConfigError::new("the auth token is empty"));
-        }
-        Ok(Self(SecretString::from(token)))
-    }
-
-    /// The token itself, for the HTTP client and signature checks only.
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl fmt::Debug for AuthToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuthToken([redacted])")
-    }
-}
-
-/// The registry's database URL: `sqlite:…` or `postgres://…`. It may carry a password (in
-/// its user-info or as `?password=`), so its `Display` and `Debug` show it with every
-/// password hidden ([`crate::redact::url`]); only [`DatabaseUrl::expose`] gives the URL to
-/// connect with.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DatabaseUrl(String);
-
-impl DatabaseUrl {
-    pub const DEFAULT: &'static str = "sqlite://twilio-export.db";
-
-    pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let known = ["sqlite:", "postgres://", "postgresql://"];
-        if known.iter().any(|scheme| text.starts_with(scheme)) {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(ConfigError::new(format!(
-                "database-url: {:?} is neither sqlite://… nor postgres://…",
-                crate::redact::url(text)
-            )))
-        }
-    }
-
-    /// A SQLite file.
-    pub fn sqlite_file(path: &Path) -> Self {
-        Self(format!("sqlite://{}", path.display()))
-    }
-
-    /// The URL with its password, for connecting only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::redact::url(&self.0))
-    }
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DatabaseUrl({self})")
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// Request quotas (applied per account, and one global).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    pub rate_limit: u32,
-    pub max_in_flight: u32,
-    pub global_rate_limit: Option<u32>,
-    /// Time one request may spend waiting out 429s.
-    pub retry_budget: std::time::Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            rate_limit: DEFAULT_RATE_LIMIT,
-            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
-            global_rate_limit: None,
-            retry_budget: DEFAULT_RETRY_BUDGET,
-        }
-    }
-}
-
-/// Where output goes, parsed. `Display` and `Debug` hide any password in a URL.
-#[derive(Clone, PartialEq, Eq)]
-pub enum OutputLocation {
-    /// A local directory.
-    Local(PathBuf),
-    /// An object store URL (`s3://`, `gs://`, `az://`, …) handled by `object_store`.
-    Remote(Url),
-}
-
-impl OutputLocation {
-    pub fn parse(value: &str) -> Result<Self, ConfigError> {
-        if value.is_empty() {
-            return Err(ConfigError::new("output: the location is empty"));
-        }
-        if let Some(path) = value.strip_prefix("file://") {
-            return Ok(Self::Local(PathBuf::from(path)));
-        }
-        match Url::parse(value) {
-            Ok(url) if url.scheme().len() > 1 => match url.scheme() {
-                "s3" | "s3a" | "gs" | "az" | "azure" | "adl" | "abfs" | "abfss" => {
-                    Ok(Self::Remote(url))
-                }
-                other => Err(ConfigError::new(format!(
-                    "output: unsupported scheme {other:?} in {:?} (expected a directory, file://, s3://, gs://, az://, azure://, adl://, abfs:// or abfss://)",
-                    crate::redact::url(value)
-                ))),
-            },
-            // No scheme, or a one-letter one (a Windows drive): a path.
-            _ => Ok(Self::Local(PathBuf::from(value))),
-        }
-    }
-}
-
-impl fmt::Display for OutputLocation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Local(p) => write!(f, "{}", p.display()),
-            Self::Remote(u) => f.write_str(&crate::redact::url(u.as_str())),
-        }
-    }
-}
-
-impl fmt::Debug for OutputLocation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Local(p) => f.debug_tuple("Local").field(p).finish(),
-            Self::Remote(_) => f.debug_tuple("Remote").field(&self.to_string()).finish(),
-        }
     }
 }
 
@@ -350,37 +51,34 @@ pub struct Config {
 }
 
 impl Config {
-    /// Merges flags/env with the optional TOML file and validates every value.
-    pub fn load(args: &GlobalArgs) -> Result<Self, ConfigError> {
-        let file = match &args.config {
+    /// Merges the options a command was given (flags/env) with the optional TOML file and
+    /// validates every value; what neither sets takes its default.
+    pub fn load(global: &GlobalArgs, given: Settings) -> Result<Self, ConfigError> {
+        let file = match &global.config {
             Some(path) => file::read(path)?,
-            None => FileSettings::default(),
+            None => Settings::default(),
         };
-        let limits = limits(args, &file)?;
-        let pick = |a: &Option<String>, f: Option<String>| a.clone().or(f);
+        let mut set = given.or(file);
+        set.log = global.log.clone().or(set.log);
+        let limits = limits(&set.limits)?;
 
-        let database_url = match args.database_url.as_ref().or(file.database_url.as_ref()) {
-            Some(url) => DatabaseUrl::parse(url.expose_secret())?,
-            None => DatabaseUrl(DatabaseUrl::DEFAULT.to_owned()),
+        let database_url = match &set.database.database_url {
+            Some(url) => DatabaseUrl::parse(url.expose_secret())
+                .map_err(|e| ConfigError::new(format!("database-url: {e}")))?,
+            None => DatabaseUrl::default(),
         };
-        let output = OutputLocation::parse(
-            &pick(&args.output, file.output).unwrap_or_else(|| "./export".to_owned()),
-        )?;
-        let api_base = api_base(pick(&args.api_base, file.api_base).as_deref())?;
-        let auth_token = auth_token(
-            args.auth_token.as_ref().or(file.auth_token.as_ref()),
-            args.auth_token_file.clone().or(file.auth_token_file),
-        )?;
-        let connect_app_sid = pick(&args.connect_app_sid, file.connect_app_sid)
+        let output = OutputLocation::parse(set.output.output.as_deref().unwrap_or("./export"))
+            .map_err(|e| ConfigError::new(format!("output: {e}")))?;
+        let api_base = api_base(set.api.api_base.as_deref())?;
+        let auth_token = auth_token(set.api.auth_token.as_ref(), set.api.auth_token_file)?;
+        let connect_app_sid = set
+            .connect_app
+            .connect_app_sid
             .map(|s| ConnectAppSid::parse(&s))
             .transpose()
             .map_err(|e| ConfigError::new(format!("connect-app-sid: {e}")))?;
-        let jobs_dir = args
-            .jobs_dir
-            .clone()
-            .or(file.jobs_dir)
-            .unwrap_or_else(|| PathBuf::from("./jobs"));
-        let log_format = match pick(&args.log_format, file.log_format).as_deref() {
+        let jobs_dir = set.jobs.jobs_dir.unwrap_or_else(|| PathBuf::from("./jobs"));
+        let log_format = match set.log.log_format.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
@@ -440,7 +138,9 @@ fn auth_token(
     file: Option<PathBuf>,
 ) -> Result<Option<AuthToken>, ConfigError> {
     match (given, file) {
-        (Some(t), _) => Ok(Some(AuthToken::new(t.expose_secret().to_owned())?)),
+        (Some(t), _) => AuthToken::new(t.expose_secret().to_owned())
+            .map(Some)
+            .map_err(|e| ConfigError::new(format!("auth-token: {e}"))),
         (None, Some(path)) => {
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 ConfigError::new(format!(
@@ -457,31 +157,11 @@ fn auth_token(
     }
 }
 
-fn limits(args: &GlobalArgs, file: &FileSettings) -> Result<Limits, ConfigError> {
-    let rate_limit = number(
-        "rate-limit",
-        &args.rate_limit,
-        &file.rate_limit,
-        RATE_LIMITS,
-    )?;
-    let max_in_flight = number(
-        "max-in-flight",
-        &args.max_in_flight,
-        &file.max_in_flight,
-        MAX_IN_FLIGHT,
-    )?;
-    let global_rate_limit = number(
-        "global-rate-limit",
-        &args.global_rate_limit,
-        &file.global_rate_limit,
-        RATE_LIMITS,
-    )?;
-    let retry_budget = number(
-        "retry-budget",
-        &args.retry_budget,
-        &file.retry_budget,
-        RETRY_BUDGETS,
-    )?;
+fn limits(given: &LimitOptions) -> Result<Limits, ConfigError> {
+    let rate_limit = number("rate-limit", &given.rate_limit, RATE_LIMITS)?;
+    let max_in_flight = number("max-in-flight", &given.max_in_flight, MAX_IN_FLIGHT)?;
+    let global_rate_limit = number("global-rate-limit", &given.global_rate_limit, RATE_LIMITS)?;
+    let retry_budget = number("retry-budget", &given.retry_budget, RETRY_BUDGETS)?;
     Ok(Limits {
         rate_limit: rate_limit.unwrap_or(DEFAULT_RATE_LIMIT),
         max_in_flight: max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
@@ -495,33 +175,23 @@ fn limits(args: &GlobalArgs, file: &FileSettings) -> Result<Limits, ConfigError>
 /// Reads the only log format option early, before the rest is validated, so that even a
 /// configuration error is logged in the format asked for.
 pub fn peek_log_format(args: &GlobalArgs) -> LogFormat {
-    match args.log_format.as_deref() {
+    match args.log.log_format.as_deref() {
         Some("json") => LogFormat::Json,
         _ => LogFormat::Text,
     }
 }
 
-/// A whole number within `range`, from the flag/env or else the file; the message gives the
-/// range.
+/// A whole number within `range`, if one was given; the message gives the range.
 fn number(
     name: &str,
-    arg: &Option<String>,
-    file: &Option<toml::Value>,
+    given: &Option<Number>,
     range: RangeInclusive<u32>,
 ) -> Result<Option<u32>, ConfigError> {
     let allowed = format!("a whole number from {} to {}", range.start(), range.end());
-    let raw = match (arg, file) {
-        (Some(a), _) => a.trim().to_owned(),
-        (None, Some(toml::Value::Integer(i))) => i.to_string(),
-        (None, Some(toml::Value::String(s))) => s.trim().to_owned(),
-        (None, Some(other)) => {
-            return Err(ConfigError::new(format!(
-                "{name}: expected {allowed}, found {}",
-                other.type_str()
-            )))
-        }
-        (None, None) => return Ok(None),
+    let Some(Number(raw)) = given else {
+        return Ok(None);
     };
+    let raw = raw.trim();
     match raw.parse::<u64>() {
         Ok(n) => u32::try_from(n)
             .ok()
@@ -536,22 +206,34 @@ fn number(
     }
 }
 
-/// A database URL with any password replaced, for messages.
-pub fn redact_url(url: &str) -> String {
-    crate::redact::url(url)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args() -> GlobalArgs {
-        GlobalArgs::default()
+    /// What a command was given: the global options and the option groups.
+    #[derive(Default, Debug)]
+    struct Args {
+        config: Option<PathBuf>,
+        log_format: Option<String>,
+        set: Settings,
+    }
+
+    fn args() -> Args {
+        Args::default()
+    }
+
+    fn load(a: &Args) -> Result<Config, ConfigError> {
+        let mut global = GlobalArgs {
+            config: a.config.clone(),
+            ..GlobalArgs::default()
+        };
+        global.log.log_format = a.log_format.clone();
+        Config::load(&global, a.set.clone())
     }
 
     #[test]
     fn defaults_apply_when_nothing_is_set() {
-        let c = Config::load(&args()).unwrap();
+        let c = load(&args()).unwrap();
         assert_eq!(c.database_url.expose(), "sqlite://twilio-export.db");
         assert_eq!(c.output, OutputLocation::Local(PathBuf::from("./export")));
         assert_eq!(c.api_base.as_str(), "https://api.twilio.com/");
@@ -570,8 +252,8 @@ mod tests {
         .unwrap();
         let mut a = args();
         a.config = Some(path);
-        a.rate_limit = Some("3".into());
-        let c = Config::load(&a).unwrap();
+        a.set.limits.rate_limit = Some("3".into());
+        let c = load(&a).unwrap();
         assert!(matches!(c.output, OutputLocation::Remote(_)));
         assert_eq!(c.limits.rate_limit, 3);
         assert_eq!(c.auth_token().unwrap().expose(), "secret-token");
@@ -580,27 +262,36 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_option() {
-        type Case = (fn(&mut GlobalArgs), &'static str);
+        type Case = (fn(&mut Args), &'static str);
         let cases: Vec<Case> = vec![
-            (|a| a.rate_limit = Some("fast".into()), "rate-limit"),
-            (|a| a.max_in_flight = Some("0".into()), "max-in-flight"),
-            (|a| a.api_base = Some("ftp://x".into()), "api-base"),
+            (
+                |a| a.set.limits.rate_limit = Some("fast".into()),
+                "rate-limit",
+            ),
+            (
+                |a| a.set.limits.max_in_flight = Some("0".into()),
+                "max-in-flight",
+            ),
+            (|a| a.set.api.api_base = Some("ftp://x".into()), "api-base"),
             (|a| a.log_format = Some("xml".into()), "log-format"),
             (
-                |a| a.connect_app_sid = Some("CN12".into()),
+                |a| a.set.connect_app.connect_app_sid = Some("CN12".into()),
                 "connect-app-sid",
             ),
             (
-                |a| a.database_url = Some("mysql://x".into()),
+                |a| a.set.database.database_url = Some("mysql://x".into()),
                 "database-url",
             ),
             (|a| a.config = Some("/nonexistent/c.toml".into()), "config"),
-            (|a| a.output = Some("ftp://host/x".into()), "output"),
+            (
+                |a| a.set.output.output = Some("ftp://host/x".into()),
+                "output",
+            ),
         ];
         for (set, name) in cases {
             let mut a = args();
             set(&mut a);
-            let err = Config::load(&a).unwrap_err().to_string();
+            let err = load(&a).unwrap_err().to_string();
             assert!(err.starts_with(name), "{err}");
         }
     }
@@ -612,27 +303,31 @@ mod tests {
         std::fs::write(&path, "outptu = \"x\"\n").unwrap();
         let mut a = args();
         a.config = Some(path);
-        let err = Config::load(&a).unwrap_err().to_string();
+        let err = load(&a).unwrap_err().to_string();
         assert!(err.contains("outptu"), "{err}");
     }
 
     #[test]
     fn numbers_out_of_range_are_refused_with_the_range() {
-        type Case = (fn(&mut GlobalArgs, &str), &'static str, &'static str);
+        type Case = (fn(&mut Args, &str), &'static str, &'static str);
         let cases: [Case; 4] = [
-            (|a, v| a.rate_limit = Some(v.into()), "rate-limit", "10000"),
             (
-                |a, v| a.global_rate_limit = Some(v.into()),
+                |a, v| a.set.limits.rate_limit = Some(v.into()),
+                "rate-limit",
+                "10000",
+            ),
+            (
+                |a, v| a.set.limits.global_rate_limit = Some(v.into()),
                 "global-rate-limit",
                 "10000",
             ),
             (
-                |a, v| a.max_in_flight = Some(v.into()),
+                |a, v| a.set.limits.max_in_flight = Some(v.into()),
                 "max-in-flight",
                 "1000",
             ),
             (
-                |a, v| a.retry_budget = Some(v.into()),
+                |a, v| a.set.limits.retry_budget = Some(v.into()),
                 "retry-budget",
                 "86400",
             ),
@@ -641,24 +336,24 @@ mod tests {
             for bad in ["0", "4294967295", "4294967296", "-1"] {
                 let mut a = args();
                 set(&mut a, bad);
-                let err = Config::load(&a).unwrap_err().to_string();
+                let err = load(&a).unwrap_err().to_string();
                 assert!(err.starts_with(name), "{err}");
                 assert!(err.contains(&format!("from 1 to {max}")), "{err}");
             }
             let mut a = args();
             set(&mut a, max);
-            assert!(Config::load(&a).is_ok(), "{name} {max}");
+            assert!(load(&a).is_ok(), "{name} {max}");
         }
     }
 
     #[test]
     fn no_password_shows_in_config_debug_or_messages() {
         let mut a = args();
-        a.database_url =
+        a.set.database.database_url =
             Some("postgres://me:hunter1@db/x?password=hunter2&sslpassword=hunter3".into());
-        a.auth_token = Some("hunter4".into());
-        a.output = Some("az://me:hunter5@store.example.com/x?sig=hunter6".into());
-        let c = Config::load(&a).unwrap();
+        a.set.api.auth_token = Some("hunter4".into());
+        a.set.output.output = Some("az://me:hunter5@store.example.com/x?sig=hunter6".into());
+        let c = load(&a).unwrap();
         let shown = format!("{c:?} {} {} {a:?}", c.database_url, c.output);
         assert!(!shown.contains("hunter"), "{shown}");
         assert!(
@@ -667,18 +362,50 @@ mod tests {
         );
         assert!(c.database_url.expose().contains("hunter2"));
 
-        a.database_url = Some("mysql://me:hunter1@db/x?password=hunter2".into());
-        let err = Config::load(&a).unwrap_err().to_string();
+        a.set.database.database_url = Some("mysql://me:hunter1@db/x?password=hunter2".into());
+        let err = load(&a).unwrap_err().to_string();
         assert!(
             err.starts_with("database-url") && !err.contains("hunter"),
             "{err}"
         );
         let mut a = args();
-        a.api_base = Some("https://AC1:hunter7@api.twilio.com".into());
-        let err = Config::load(&a).unwrap_err().to_string();
+        a.set.api.api_base = Some("https://AC1:hunter7@api.twilio.com".into());
+        let err = load(&a).unwrap_err().to_string();
         assert!(
             err.contains("carries credentials") && !err.contains("hunter"),
             "{err}"
         );
+    }
+
+    /// The stages own their settings types: only the edge (`cli`, `commands`, `main`) and
+    /// `config` itself name `config`.
+    #[test]
+    fn no_stage_imports_config() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut dirs = vec![src.clone()];
+        let mut offenders = Vec::new();
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let rel = path
+                    .strip_prefix(&src)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                let edge = ["commands", "config", "main.rs"]
+                    .iter()
+                    .any(|e| rel.starts_with(e));
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if !edge
+                    && std::fs::read_to_string(&path)
+                        .unwrap()
+                        .contains("crate::config")
+                {
+                    offenders.push(rel);
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "{offenders:?} use crate::config");
     }
 }

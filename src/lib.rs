@@ -4,7 +4,8 @@
 //! # Layout
 //! Modules in data-flow order (see `ARCHITECTURE.md` for the codemap and invariants):
 //! - [`domain`]: newtypes that can only hold valid values (sids, days, resources); no I/O.
-//! - [`config`]: flags, env and TOML file merged and validated into a typed [`config::Config`].
+//! - [`config`]: flags, env and TOML file merged and validated into a typed [`config::Config`],
+//!   which holds the settings types of the stages (token, limits, output, database).
 //! - [`registry`]: the database (accounts, partitions, runs); the only module with SQL.
 //! - [`fetch`]: the rate-limited paging client for the Twilio REST API; the only outbound HTTP.
 //! - [`decode`]: page JSON into typed rows; no I/O.

@@ -14,7 +14,12 @@ use tracing_subscriber::fmt::format::{DefaultFields, Writer};
 use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+/// How log lines are written: `--log-format text` or `json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 /// sqlx warns about connection parameters it does not know and prints their values, which
 /// may be passwords (`?sslpassword=…`); that warning is never shown.

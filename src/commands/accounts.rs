@@ -13,19 +13,13 @@ use crate::registry::{Account, NewAccount, Registry, TwilioStatus};
 
 pub async fn run(config: &Config, cmd: AccountsCommand) -> anyhow::Result<Exit> {
     match cmd {
-        AccountsCommand::Add { sids, no_verify } => {
-            add(config, &parse_sids(&sids)?, no_verify).await
-        }
-        AccountsCommand::List(flag) => list(config, flag.json).await,
-        AccountsCommand::Remove { sids } => remove(config, &parse_sids(&sids)?).await,
-        AccountsCommand::Verify { sids } => verify(config, &parse_sids(&sids)?).await,
+        AccountsCommand::Add {
+            sids, no_verify, ..
+        } => add(config, &sids, no_verify).await,
+        AccountsCommand::List(args) => list(config, args.flag.json).await,
+        AccountsCommand::Remove { sids, .. } => remove(config, &sids).await,
+        AccountsCommand::Verify { sids, .. } => verify(config, &sids).await,
     }
-}
-
-fn parse_sids(sids: &[String]) -> anyhow::Result<Vec<AccountSid>> {
-    sids.iter()
-        .map(|s| AccountSid::parse(s.trim()).map_err(anyhow::Error::from))
-        .collect()
 }
 
 async fn add(config: &Config, sids: &[AccountSid], no_verify: bool) -> anyhow::Result<Exit> {

@@ -9,25 +9,17 @@ use super::range::export_range;
 use super::{report, Exit};
 use crate::cli::BackfillArgs;
 use crate::config::Config;
-use crate::domain::{parse_day, AccountSid, DayRange, Resource};
+use crate::domain::{AccountSid, DayRange};
 use crate::registry::{Account, Registry};
 use crate::scheduler::plan::{self, Shard};
 use crate::shutdown;
 
 pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
     // Every argument is checked before anything is opened.
-    let resource: Resource = args
-        .resource
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!("--resource: {e}"))?;
-    let from = parse_day(&args.from).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
-    let to = parse_day(&args.to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
-    let range = DayRange::new(from, to).map_err(|e| anyhow::anyhow!("--from/--to: {e}"))?;
-    let wanted = args
-        .accounts
-        .iter()
-        .map(|s| AccountSid::parse(s.trim()).map_err(|e| anyhow::anyhow!("--account: {e}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let resource = args.resource;
+    let range =
+        DayRange::new(args.from, args.to).map_err(|e| anyhow::anyhow!("--from/--to: {e}"))?;
+    let wanted = args.accounts;
     if args.concurrency == Some(0) {
         bail!("--concurrency: must be at least 1");
     }

@@ -14,13 +14,14 @@ use super::build::{default_concurrency, exporter};
 use super::range::export_range;
 use super::{report, Exit};
 use crate::cli::DemoArgs;
-use crate::config::{AuthToken, Config, DatabaseUrl, OutputLocation};
-use crate::domain::{AccountSid, DayRange, Resource};
+use crate::config::Config;
+use crate::domain::{AccountSid, AuthToken, DayRange, Resource};
 use crate::export::Exporter;
-use crate::registry::{Account, NewAccount};
+use crate::registry::{Account, DatabaseUrl, NewAccount};
 use crate::scheduler::plan::{self, Shard};
 use crate::shutdown;
 use crate::sim::{self, SimConfig, Simulator};
+use crate::store::OutputLocation;
 
 pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
     let OutputLocation::Local(out) = &config.output else {

@@ -67,17 +67,17 @@ impl Exit {
 
 /// Runs the command. An `Err` means nothing was done: bad usage or configuration (exit 2).
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
-    let config = Config::load(&cli.global)?;
+    let config = Config::load(&cli.global, cli.command.settings())?;
     match cli.command {
         Command::Accounts(cmd) => accounts::run(&config, cmd).await,
         Command::Backfill(args) => backfill::run(&config, args).await,
         Command::Demo(args) => demo::run(&config, args).await,
         Command::Schema(args) => schema::run(&config, args),
         Command::Sim(args) => sim::run(args).await,
-        Command::Status(args) => status::run(&config, args).await,
+        Command::Status(args) => status::run(&config, args.flag).await,
         Command::Serve(args) => serve::run(&config, args).await,
         Command::Run(args) => run::run(&config, args).await,
-        Command::Schedule => schedule::run(&config).await,
+        Command::Schedule(_) => schedule::run(&config).await,
     }
 }
 

@@ -28,7 +28,7 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
             );
         }
     }
-    let shard = shard(args.shard.as_deref())?;
+    let shard = shard(args.shard)?;
     let clock = clock()?;
     let selection = if args.jobs.is_empty() {
         Selection::Due
@@ -50,9 +50,9 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
 /// `--shard I/N`; without it `JOB_COMPLETION_INDEX/TWILIO_EXPORT_SHARDS`; without both, every
 /// account. One of the two variables without the other is a usage error: each pod would
 /// otherwise export every account, or Kubernetes' index would be silently ignored.
-fn shard(flag: Option<&str>) -> anyhow::Result<Shard> {
+fn shard(flag: Option<Shard>) -> anyhow::Result<Shard> {
     if let Some(s) = flag {
-        return Shard::parse(s).map_err(|e| anyhow::anyhow!("--shard: {e}"));
+        return Ok(s);
     }
     let var = |k: &str| {
         std::env::var(k)

@@ -1,7 +1,9 @@
 //! `schema`: print the exported schemas as the `schemas/` contract (JSON), Arrow, or the DDL of
 //! a warehouse (`batch::ddl`).
 
-use anyhow::{bail, Context};
+use std::str::FromStr;
+
+use anyhow::Context;
 
 use super::Exit;
 use crate::batch::ddl::{self, Engine, Location};
@@ -11,33 +13,38 @@ use crate::config::Config;
 use crate::domain::Resource;
 
 /// What `--format` asks for.
-enum Format {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemaFormat {
     Json,
     Arrow,
     Ddl(Engine),
 }
 
-fn parse_format(value: &str) -> anyhow::Result<Format> {
-    Ok(match value {
-        "json" => Format::Json,
-        "arrow" => Format::Arrow,
-        // `sql` predates the warehouse formats: the plain table is Postgres's.
-        "sql" => Format::Ddl(Engine::Postgres),
-        other => match other.parse() {
-            Ok(engine) => Format::Ddl(engine),
-            Err(_) => bail!(
-                "--format: {other:?} is not json, arrow, sql, duckdb, bigquery, snowflake, postgres or spark"
-            ),
-        },
-    })
+impl FromStr for SchemaFormat {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        Ok(match value {
+            "json" => Self::Json,
+            "arrow" => Self::Arrow,
+            // `sql` predates the warehouse formats: the plain table is Postgres's.
+            "sql" => Self::Ddl(Engine::Postgres),
+            other => {
+                match other.parse() {
+                    Ok(engine) => Self::Ddl(engine),
+                    Err(_) => return Err(
+                        "expected json, arrow, sql, duckdb, bigquery, snowflake, postgres or spark"
+                            .to_owned(),
+                    ),
+                }
+            }
+        })
+    }
 }
 
 pub fn run(config: &Config, args: SchemaArgs) -> anyhow::Result<Exit> {
-    let format = parse_format(&args.format)?;
-    let resources: Vec<Resource> = match &args.resource {
-        Some(r) => vec![r
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("--resource: {e}"))?],
+    let format = args.format;
+    let resources: Vec<Resource> = match args.resource {
+        Some(r) => vec![r],
         None => Resource::ALL.to_vec(),
     };
     let location = match &args.location {
@@ -47,9 +54,9 @@ pub fn run(config: &Config, args: SchemaArgs) -> anyhow::Result<Exit> {
     };
     for (i, r) in resources.into_iter().enumerate() {
         match format {
-            Format::Json => println!("{}", serde_json::to_string_pretty(&contract_json(r))?),
-            Format::Arrow => print_arrow(r),
-            Format::Ddl(engine) => {
+            SchemaFormat::Json => println!("{}", serde_json::to_string_pretty(&contract_json(r))?),
+            SchemaFormat::Arrow => print_arrow(r),
+            SchemaFormat::Ddl(engine) => {
                 if i > 0 {
                     println!();
                 }

@@ -1,57 +1,23 @@
 //! The TOML configuration file (`--config FILE`): the same keys as the long flags, spelled
-//! `database_url` or `database-url`.
+//! `database_url` or `database-url` (the fields of `cli::options`).
 //!
 //! A file may hold the Auth Token and a database password, so no message quotes it: errors
 //! name the file, the line (and column) and the key, never the line's content. (`toml`'s own
 //! error text shows the offending line, which is why it is not used.)
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-use secrecy::SecretString;
+use std::path::Path;
 
 use super::ConfigError;
-
-/// The keys a file may set.
-const KEYS: [&str; 12] = [
-    "database_url",
-    "output",
-    "api_base",
-    "auth_token",
-    "auth_token_file",
-    "connect_app_sid",
-    "jobs_dir",
-    "log_format",
-    "rate_limit",
-    "max_in_flight",
-    "global_rate_limit",
-    "retry_budget",
-];
-
-/// What the file set. Secrets stay [`SecretString`]s until they are parsed.
-#[derive(Default, Debug)]
-pub(super) struct FileSettings {
-    pub database_url: Option<SecretString>,
-    pub output: Option<String>,
-    pub api_base: Option<String>,
-    pub auth_token: Option<SecretString>,
-    pub auth_token_file: Option<PathBuf>,
-    pub connect_app_sid: Option<String>,
-    pub jobs_dir: Option<PathBuf>,
-    pub log_format: Option<String>,
-    pub rate_limit: Option<toml::Value>,
-    pub max_in_flight: Option<toml::Value>,
-    pub global_rate_limit: Option<toml::Value>,
-    pub retry_budget: Option<toml::Value>,
-}
+use crate::cli::Settings;
 
 /// Reads and checks the file.
-pub(super) fn read(path: &Path) -> Result<FileSettings, ConfigError> {
+pub(super) fn read(path: &Path) -> Result<Settings, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(format!("config: cannot read {}: {e}", path.display())))?;
     let table: BTreeMap<String, toml::Spanned<toml::Value>> =
         toml::from_str(&text).map_err(|e| syntax_error(path, &text, &e))?;
-    let mut settings = FileSettings::default();
+    let mut settings = Settings::default();
     let mut seen = Vec::new();
     for (key, value) in table {
         let name = key.replace('-', "_");
@@ -69,35 +35,6 @@ pub(super) fn read(path: &Path) -> Result<FileSettings, ConfigError> {
         seen.push(name);
     }
     Ok(settings)
-}
-
-impl FileSettings {
-    fn set(&mut self, key: &str, value: toml::Value) -> Result<(), String> {
-        match key {
-            "database_url" => self.database_url = Some(string(value)?.into()),
-            "output" => self.output = Some(string(value)?),
-            "api_base" => self.api_base = Some(string(value)?),
-            "auth_token" => self.auth_token = Some(string(value)?.into()),
-            "auth_token_file" => self.auth_token_file = Some(string(value)?.into()),
-            "connect_app_sid" => self.connect_app_sid = Some(string(value)?),
-            "jobs_dir" => self.jobs_dir = Some(string(value)?.into()),
-            "log_format" => self.log_format = Some(string(value)?),
-            "rate_limit" => self.rate_limit = Some(value),
-            "max_in_flight" => self.max_in_flight = Some(value),
-            "global_rate_limit" => self.global_rate_limit = Some(value),
-            "retry_budget" => self.retry_budget = Some(value),
-            _ => return Err(format!("unknown key (the keys are {})", KEYS.join(", "))),
-        }
-        Ok(())
-    }
-}
-
-/// A string value, or what was found instead (its type, not its text).
-fn string(value: toml::Value) -> Result<String, String> {
-    match value {
-        toml::Value::String(s) => Ok(s),
-        other => Err(format!("expected a string, found {}", other.type_str())),
-    }
 }
 
 /// A file that is not TOML: where, and which key's line, but not the line.
@@ -146,6 +83,8 @@ fn floor_char_boundary(text: &str, offset: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     const TOKEN: &str = "s3cr3t-T0KEN-value";
@@ -231,7 +170,7 @@ mod tests {
         )
         .unwrap();
         let s = read(&path).unwrap();
-        assert!(s.database_url.is_some());
-        assert_eq!(s.jobs_dir, Some(PathBuf::from("j")));
+        assert!(s.database.database_url.is_some());
+        assert_eq!(s.jobs.jobs_dir, Some(PathBuf::from("j")));
     }
 }

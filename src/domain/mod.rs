@@ -1,5 +1,5 @@
-//! Newtypes that can only hold valid values: sids, days, day ranges, resources and the
-//! partition keys built from them.
+//! Newtypes that can only hold valid values: sids, days, day ranges, resources, the
+//! partition keys built from them, and the Auth Token.
 //!
 //! Everything past the program's edges (CLI, HTTP, database, API pages) takes these types
 //! instead of raw strings. This module does no I/O.
@@ -7,7 +7,9 @@
 mod day;
 mod resource;
 mod sid;
+mod token;
 
 pub use day::{parse_day, DayRange};
 pub use resource::{PartitionKey, Resource};
 pub use sid::{AccountSid, CallSid, ConnectAppSid, SidError};
+pub use token::{AuthToken, EmptyToken};

@@ -11,9 +11,9 @@ use url::Url;
 use super::limiter::Quotas;
 use super::retry;
 use super::FetchError;
-use crate::config::AuthToken;
 use crate::decode::DecodeError;
 use crate::domain::AccountSid;
+use crate::domain::AuthToken;
 
 /// Characters left as they are in query names and values; `<`, `>`, `:`, `+` and the rest are
 /// encoded, so `StartTime>` goes out as `StartTime%3E` (`shared/twilio/README.md` §4.1).
@@ -138,7 +138,7 @@ impl TwilioClient {
             token,
             quotas,
             cancel,
-            retry_budget: crate::config::DEFAULT_RETRY_BUDGET,
+            retry_budget: super::limiter::DEFAULT_RETRY_BUDGET,
         })
     }
 

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,8 +20,46 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::config::Limits;
 use crate::domain::AccountSid;
+
+/// Default per-account request rate. Twilio limits concurrency, not rate, and does not publish
+/// the number; 25/s at 4 in flight stays far below it.
+pub const DEFAULT_RATE_LIMIT: u32 = 25;
+/// Default per-account requests in flight (4-8 is the usual advice for Twilio).
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 4;
+/// Default time one request may spend waiting out 429s: generous, since a 429 was not
+/// processed and waiting costs nothing but time.
+pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(600);
+
+/// Requests per second (`--rate-limit`, `--global-rate-limit`): far above anything Twilio
+/// accepts, and low enough that the spacing between requests stays a positive time.
+pub const RATE_LIMITS: RangeInclusive<u32> = 1..=10_000;
+/// Requests in flight per account (`--max-in-flight`).
+pub const MAX_IN_FLIGHT: RangeInclusive<u32> = 1..=1_000;
+/// Seconds of waiting out 429s per request (`--retry-budget`): up to a day.
+pub const RETRY_BUDGETS: RangeInclusive<u32> = 1..=86_400;
+
+/// Request quotas (applied per account, and one global), and how long one request may wait
+/// out 429s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub rate_limit: u32,
+    pub max_in_flight: u32,
+    pub global_rate_limit: Option<u32>,
+    /// Time one request may spend waiting out 429s.
+    pub retry_budget: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            rate_limit: DEFAULT_RATE_LIMIT,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            global_rate_limit: None,
+            retry_budget: DEFAULT_RETRY_BUDGET,
+        }
+    }
+}
 
 /// Successful requests in a row after which a throttled account gets one slot back.
 pub const RECOVER_AFTER: u32 = 50;

@@ -14,7 +14,7 @@ pub mod links;
 pub mod retry;
 
 pub use client::{AccountInfo, PageUri, TwilioClient};
-pub use limiter::Quotas;
+pub use limiter::{Limits, Quotas};
 pub use links::PageWalk;
 
 use crate::domain::AccountSid;

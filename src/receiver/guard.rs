@@ -155,7 +155,7 @@ impl Guard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AuthToken;
+    use crate::domain::AuthToken;
     use std::time::UNIX_EPOCH;
 
     fn guard(burst: u32, interval: Duration) -> Guard {

@@ -43,8 +43,7 @@ use url::Url;
 use self::guard::Guard;
 use self::metrics::Metrics;
 use self::state::{StateKey, STATE_TTL};
-use crate::config::AuthToken;
-use crate::domain::ConnectAppSid;
+use crate::domain::{AuthToken, ConnectAppSid};
 use crate::fetch::TwilioClient;
 use crate::registry::Registry;
 

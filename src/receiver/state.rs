@@ -16,7 +16,7 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
-use crate::config::AuthToken;
+use crate::domain::AuthToken;
 
 /// How long a state stays valid after it was issued: from the click on Connect to the return.
 pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);

@@ -11,19 +11,21 @@ mod checkpoints;
 mod leases;
 mod partitions;
 mod runs;
+mod url;
 
 pub use accounts::{Account, AccountStatus, NewAccount, Skip, TwilioStatus};
 pub use checkpoints::{CheckpointRecord, JobRunRecord, PairOutcome};
 pub use leases::{LeaseGrant, LeaseHolder, LeaseRecord};
 pub use partitions::{PartitionRecord, PartitionSummary, WindowFailure};
 pub use runs::{RunId, RunOutcome, RunRecord, RunTotals};
+pub use url::{DatabaseUrl, UnknownDatabase};
 
 use std::str::FromStr;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
-use crate::config::redact_url;
+use crate::redact::url as redact_url;
 
 /// What the caller can do about a database error.
 #[derive(Debug, thiserror::Error)]

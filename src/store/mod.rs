@@ -8,6 +8,7 @@
 //! see `store::remote`). Readers therefore never see a half-written file. Where staging
 //! lives and who may touch it is `store::staging`'s job.
 
+mod location;
 mod remote;
 mod staging;
 
@@ -17,7 +18,7 @@ use std::time::Duration;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 
-use crate::config::OutputLocation;
+pub use location::{LocationError, OutputLocation};
 pub use remote::{Remote, SINGLE_PUT_MAX};
 pub use staging::UnsafeDir;
 

@@ -5,8 +5,9 @@
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use tokio_util::sync::CancellationToken;
-use twilio_export::config::{AuthToken, Limits};
+use twilio_export::domain::AuthToken;
 use twilio_export::domain::ConnectAppSid;
+use twilio_export::fetch::Limits;
 use twilio_export::fetch::{Quotas, TwilioClient};
 use twilio_export::receiver::{self, ReceiverConfig, ReceiverLimits, ReceiverState, STATE_COOKIE};
 use twilio_export::registry::{Registry, TwilioStatus};

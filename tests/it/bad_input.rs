@@ -27,7 +27,7 @@ async fn bad_arguments_exit_2_and_write_nothing() {
         (&backfill("calls", "2026-02-30", "2026-03-01"), "--from"),
         (
             &backfill("calls", "yesterday", "2026-03-01"),
-            "is not a date",
+            "'--from <DATE>': not a date",
         ),
         (
             &backfill("messages", "2026-03-01", "2026-03-01"),
@@ -47,7 +47,20 @@ async fn bad_arguments_exit_2_and_write_nothing() {
             ],
             "--account",
         ),
-        (&["--rate-limit", "lots", "status"], "rate-limit"),
+        (
+            &[
+                "backfill",
+                "--resource",
+                "calls",
+                "--from",
+                "2026-03-01",
+                "--to",
+                "2026-03-01",
+                "--rate-limit",
+                "lots",
+            ],
+            "rate-limit",
+        ),
     ];
     for (args, message) in cases {
         assert_refused(&app, args, 2, message).await;
@@ -142,11 +155,7 @@ async fn a_revoked_account_is_reported_and_skipped_not_failed() {
 async fn numbers_out_of_range_are_usage_errors_that_give_the_range() {
     let app = spawn_app(small_sim()).await;
     let export = backfill("calls", "2026-03-01", "2026-03-01");
-    let with = |extra: &[&'static str]| -> Vec<&str> {
-        let mut args = extra.to_vec();
-        args.extend(export.iter().copied());
-        args
-    };
+    let with = |extra: &[&'static str]| -> Vec<&str> { [&export[..], extra].concat() };
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             with(&["--rate-limit", "4294967295"]),
@@ -264,4 +273,47 @@ async fn an_unsupported_output_scheme_is_a_usage_error() {
         .requests()
         .iter()
         .all(|r| !r.path.contains("/Calls")));
+}
+
+/// Flag over env over file: the file fills only what neither sets, for a command's own
+/// options and the global ones alike.
+#[tokio::test]
+async fn the_environment_wins_over_the_file_and_a_flag_over_both() {
+    let app = spawn_app(small_sim()).await;
+    let file = app.dir.path().join("settings.toml");
+    std::fs::write(
+        &file,
+        "log_format = \"xml\"\njobs-dir = \"/nonexistent/jobs\"\n",
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    let out = app.cli(&["status", "--config", config]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("log-format"), "{}", stderr(&out));
+
+    let env = [("TWILIO_EXPORT_LOG_FORMAT", "json")];
+    let out = app.cli_with(&["--config", config, "status"], &env).await;
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("/nonexistent/jobs"),
+        "{}",
+        stdout(&out)
+    );
+
+    let env = [
+        ("TWILIO_EXPORT_LOG_FORMAT", "json"),
+        ("TWILIO_EXPORT_JOBS", "env-jobs"),
+    ];
+    let out = app.cli_with(&["status", "--config", config], &env).await;
+    assert_success(&out);
+    assert!(stdout(&out).contains("env-jobs"), "{}", stdout(&out));
+    let out = app
+        .cli_with(
+            &["status", "--config", config, "--jobs-dir", "flag-jobs"],
+            &env,
+        )
+        .await;
+    assert_success(&out);
+    assert!(stdout(&out).contains("flag-jobs"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("env-jobs"), "{}", stdout(&out));
 }

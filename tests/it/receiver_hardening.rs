@@ -13,7 +13,7 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use twilio_export::config::AuthToken;
+use twilio_export::domain::AuthToken;
 use twilio_export::receiver::state::StateKey;
 use twilio_export::receiver::{GrantCheckRate, ReceiverLimits};
 

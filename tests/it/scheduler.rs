@@ -10,15 +10,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio_util::sync::CancellationToken;
-use twilio_export::config::{AuthToken, Limits, OutputLocation};
+use twilio_export::domain::AuthToken;
 use twilio_export::domain::{AccountSid, Resource};
 use twilio_export::export::Exporter;
+use twilio_export::fetch::Limits;
 use twilio_export::fetch::{Quotas, TwilioClient};
 use twilio_export::process::ProcessId;
 use twilio_export::registry::{LeaseGrant, LeaseHolder, Registry};
 use twilio_export::scheduler::plan::Shard;
 use twilio_export::scheduler::{jobs, Outcome, Scheduler, Selection, Settings};
 use twilio_export::sim::{Faults, LoggedRequest, SimConfig};
+use twilio_export::store::OutputLocation;
 
 use crate::helpers::*;
 
@@ -536,7 +538,10 @@ async fn bad_job_files_exit_2_naming_the_file_and_the_field_before_any_work() {
             &["run", "--job", "nope"][..],
             "--job: no job named \"nope\"",
         ),
-        (&["run", "--shard", "4/4"][..], "--shard:"),
+        (
+            &["run", "--shard", "4/4"][..],
+            "'--shard <I/N>': not a shard",
+        ),
     ] {
         let out = at_sim_now(&app, &jobs, args).await;
         assert_eq!(out.status.code(), Some(2));

@@ -134,8 +134,8 @@ async fn a_token_on_the_command_line_is_warned_about_once() {
     let app = spawn_app(small_sim()).await;
     let warning = "can be read by every local user";
     for args in [
-        &["--auth-token", TOKEN, "status"][..],
-        &["status", &format!("--auth-token={TOKEN}")][..],
+        &["accounts", "verify", "--auth-token", TOKEN][..],
+        &["accounts", "verify", &format!("--auth-token={TOKEN}")][..],
     ] {
         let out = app
             .command(args)
@@ -148,13 +148,18 @@ async fn a_token_on_the_command_line_is_warned_about_once() {
         assert!(!stderr(&out).contains(TOKEN));
     }
     // From the environment or a file: no warning.
-    let out = app.cli(&["status"]).await;
+    let out = app.cli(&["accounts", "verify"]).await;
     assert_success(&out);
     assert!(!stderr(&out).contains(warning), "{}", stderr(&out));
     let file = app.dir.path().join("token");
     std::fs::write(&file, TOKEN).unwrap();
     let out = app
-        .command(&["status", "--auth-token-file", file.to_str().unwrap()])
+        .command(&[
+            "accounts",
+            "verify",
+            "--auth-token-file",
+            file.to_str().unwrap(),
+        ])
         .env_remove("TWILIO_AUTH_TOKEN")
         .output()
         .await
@@ -162,9 +167,23 @@ async fn a_token_on_the_command_line_is_warned_about_once() {
     assert_success(&out);
     assert!(!stderr(&out).contains(warning), "{}", stderr(&out));
 
+    // A command that takes no token refuses one without showing it.
+    for args in [
+        &["status", &format!("--auth-token={TOKEN}")][..],
+        &["status", "--auth-token", TOKEN][..],
+    ] {
+        let out = app.cli(args).await;
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("--auth-token"), "{}", stderr(&out));
+        assert!(!stderr(&out).contains(TOKEN), "{}", stderr(&out));
+    }
+
     // --help shows the environment's values, but not these.
     let db = "postgres://me:pw-in-userinfo@127.0.0.1/db";
-    let help = stdout(&app.cli_with(&["--help"], &[("DATABASE_URL", db)]).await);
+    let help = stdout(
+        &app.cli_with(&["backfill", "--help"], &[("DATABASE_URL", db)])
+            .await,
+    );
     assert!(!help.contains("pw-in") && !help.contains(TOKEN), "{help}");
     let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
     for text in [

@@ -1,0 +1,68 @@
+//! Where output goes, parsed: a local directory or an object store URL.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use url::Url;
+
+/// An output location that cannot be used. URLs are shown with their passwords hidden.
+#[derive(Debug, thiserror::Error)]
+pub enum LocationError {
+    #[error("the location is empty")]
+    Empty,
+    #[error(
+        "unsupported scheme {scheme:?} in {shown:?} (expected a directory, file://, s3://, gs://, az://, azure://, adl://, abfs:// or abfss://)"
+    )]
+    UnsupportedScheme { scheme: String, shown: String },
+}
+
+/// Where output goes. `Display` and `Debug` hide any password in a URL.
+#[derive(Clone, PartialEq, Eq)]
+pub enum OutputLocation {
+    /// A local directory.
+    Local(PathBuf),
+    /// An object store URL (`s3://`, `gs://`, `az://`, …) handled by `object_store`.
+    Remote(Url),
+}
+
+impl OutputLocation {
+    pub fn parse(value: &str) -> Result<Self, LocationError> {
+        if value.is_empty() {
+            return Err(LocationError::Empty);
+        }
+        if let Some(path) = value.strip_prefix("file://") {
+            return Ok(Self::Local(PathBuf::from(path)));
+        }
+        match Url::parse(value) {
+            Ok(url) if url.scheme().len() > 1 => match url.scheme() {
+                "s3" | "s3a" | "gs" | "az" | "azure" | "adl" | "abfs" | "abfss" => {
+                    Ok(Self::Remote(url))
+                }
+                other => Err(LocationError::UnsupportedScheme {
+                    scheme: other.to_owned(),
+                    shown: crate::redact::url(value),
+                }),
+            },
+            // No scheme, or a one-letter one (a Windows drive): a path.
+            _ => Ok(Self::Local(PathBuf::from(value))),
+        }
+    }
+}
+
+impl fmt::Display for OutputLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Local(p) => write!(f, "{}", p.display()),
+            Self::Remote(u) => f.write_str(&crate::redact::url(u.as_str())),
+        }
+    }
+}
+
+impl fmt::Debug for OutputLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Local(p) => f.debug_tuple("Local").field(p).finish(),
+            Self::Remote(_) => f.debug_tuple("Remote").field(&self.to_string()).finish(),
+        }
+    }
+}
