@@ -13,6 +13,7 @@ use crate::commands::schema::SchemaFormat;
 use crate::domain::{parse_day, AccountSid, Resource};
 use crate::scheduler::plan::Shard;
 
+mod leading;
 mod options;
 
 use options::secret;
@@ -40,7 +41,8 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// Parses the process's arguments like [`Parser::try_parse`], and notes in
+    /// Parses the process's arguments like [`Parser::try_parse`], after moving options given
+    /// before the command to after it ([`leading::hoist`]), and notes in
     /// [`GlobalArgs::auth_token_in_argv`] whether the Auth Token was given on the command line
     /// (rather than in the environment or a file).
     pub fn parse_args() -> Result<Self, clap::Error> {
@@ -54,13 +56,17 @@ impl Cli {
         T: Into<std::ffi::OsString> + Clone,
     {
         let mut command = Self::command();
-        let matches = command.try_get_matches_from_mut(args)?;
+        command.build();
+        let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+        let hoisted = leading::hoist(args, &command);
+        let matches = command.try_get_matches_from_mut(hoisted.args)?;
         let mut cli = Self::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
         // The token is an option of the (innermost) subcommand that uses it.
         let mut innermost = &matches;
         while let Some((_, sub)) = innermost.subcommand() {
             innermost = sub;
         }
+        cli.global.ignored_leading = hoisted.ignored;
         cli.global.auth_token_in_argv = innermost.try_contains_id("auth_token").unwrap_or(false)
             && innermost.value_source("auth_token") == Some(ValueSource::CommandLine);
         Ok(cli)

@@ -28,6 +28,12 @@ async fn main() -> ExitCode {
              give the token as TWILIO_AUTH_TOKEN or in a file (--auth-token-file, TWILIO_AUTH_TOKEN_FILE)"
         );
     }
+    if !cli.global.ignored_leading.is_empty() {
+        tracing::warn!(
+            options = %cli.global.ignored_leading.join(" "),
+            "Options before the command that it does not use were ignored"
+        );
+    }
     let code = match commands::dispatch(cli).await {
         Ok(Exit::Success) => 0,
         Ok(Exit::Failed) => 1,

@@ -166,6 +166,10 @@ pub struct GlobalArgs {
     /// Set when the Auth Token came from the command line (see [`crate::cli::Cli::parse_args`]).
     #[arg(skip)]
     pub auth_token_in_argv: bool,
+    /// Options given before the command that this command does not take (ignored; see
+    /// `cli::leading`).
+    #[arg(skip)]
+    pub ignored_leading: Vec<String>,
 }
 
 /// Every option group: what one command was given, or what the file sets.

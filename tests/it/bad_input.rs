@@ -317,3 +317,34 @@ async fn the_environment_wins_over_the_file_and_a_flag_over_both() {
     assert!(stdout(&out).contains("flag-jobs"), "{}", stdout(&out));
     assert!(!stdout(&out).contains("env-jobs"), "{}", stdout(&out));
 }
+
+/// Shared options may come before the command, as in most tools' cron lines; one this command
+/// does not use is ignored with a warning that names it (never its value).
+#[tokio::test]
+async fn options_before_the_command_are_taken_or_named_as_ignored() {
+    let app = spawn_app(small_sim()).await;
+    let sid = app.sim.account_sids()[0].clone();
+    let elsewhere = format!("sqlite://{}", app.dir.path().join("first.db").display());
+    let out = app
+        .cli(&["--database-url", &elsewhere, "accounts", "add", &sid])
+        .await;
+    assert_success(&out);
+    assert!(app.dir.path().join("first.db").exists());
+    let out = app
+        .cli(&[
+            "--database-url",
+            &elsewhere,
+            "--rate-limit",
+            "3",
+            "--auth-token",
+            "s3cr3t-value",
+            "accounts",
+            "list",
+        ])
+        .await;
+    assert_success(&out);
+    assert!(stdout(&out).contains(&sid), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("--rate-limit --auth-token"), "{err}");
+    assert!(!err.contains("s3cr3t"), "{err}");
+}
