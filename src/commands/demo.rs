@@ -14,7 +14,7 @@ use crate::cli::DemoArgs;
 use crate::config::{AuthToken, Config, DatabaseUrl, OutputLocation};
 use crate::domain::{AccountSid, DayRange, Resource};
 use crate::shutdown;
-use crate::sim::{self, SimConfig, Simulator};
+use twilio_sim::{self as sim, SimConfig, Simulator};
 
 pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
     let OutputLocation::Local(out) = &config.output else {
