@@ -20,21 +20,26 @@ struct Args {
     /// Seeds every generated value; equal options give identical data
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Connected accounts to generate
-    #[arg(long, default_value_t = 3)]
+    /// Connected accounts to generate, 1-1000
+    #[arg(long, default_value_t = 3, value_parser = count(1, 1000))]
     accounts: usize,
-    /// Days of history ending today (UTC)
-    #[arg(long, default_value_t = 7)]
+    /// Days of history ending today (UTC), 1-3650
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
     days: u32,
-    /// Average calls per account per day
-    #[arg(long, default_value_t = 40)]
+    /// Average calls per account per day, 0-100000
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     calls_per_day: u32,
-    /// Subaccounts per account, the first being the Connect subaccount (0: flat)
-    #[arg(long, default_value_t = 0)]
+    /// Subaccounts per account, 0-100, the first being the Connect subaccount (0: flat)
+    #[arg(long, default_value_t = 0, value_parser = count(0, 100))]
     subaccounts: usize,
     /// Where the consent page sends the browser (a receiver's Authorize URL)
     #[arg(long, value_name = "URL")]
     authorize_url: Option<String>,
+}
+
+/// A count from `min` to `max` (clap's message on a bad value gives the range).
+fn count(min: u64, max: u64) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(min..=max)
 }
 
 #[tokio::main]
