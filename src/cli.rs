@@ -471,8 +471,8 @@ pub struct SimFaultArgs {
     pub revoke_after: Option<u64>,
     /// Misbehave on every list page as Twilio never does: redirect=URL, foreign-link,
     /// foreign-record, link-loop, endless-pages, gzip-bomb[=MIB] or oversized-page
-    #[arg(long, value_name = "MODE", value_parser = |s: &str| s.parse::<crate::sim::Hostile>().map(Box::new))]
-    pub hostile: Option<Box<crate::sim::Hostile>>,
+    #[arg(long, value_name = "MODE", value_parser = |s: &str| s.parse::<twilio_sim::Hostile>().map(Box::new))]
+    pub hostile: Option<Box<twilio_sim::Hostile>>,
 }
 
 /// The demo writes Parquet to `--output` (default ./export) and keeps its own fresh database in

@@ -18,7 +18,6 @@
 //!   [`export`].
 //! - [`receiver`]: the Twilio Connect callback receiver (HTTP); writes accounts to the registry.
 //! - [`process`]: who this process is, and whether one recorded in the registry is dead.
-//! - [`sim`]: the built-in Twilio API simulator.
 //! - [`redact`]: passwords hidden in URLs shown in messages, logs and `Debug`.
 //! - [`commands`]: one file per subcommand; the only place that uses `anyhow`.
 
@@ -36,7 +35,6 @@ pub mod redact;
 pub mod registry;
 pub mod scheduler;
 pub mod shutdown;
-pub mod sim;
 pub mod store;
 pub mod telemetry;
 pub mod writer;

@@ -20,8 +20,8 @@ use crate::export::Exporter;
 use crate::registry::{Account, DatabaseUrl, NewAccount};
 use crate::scheduler::plan::{self, Shard};
 use crate::shutdown;
-use crate::sim::{self, SimConfig, Simulator};
 use crate::store::OutputLocation;
+use twilio_sim::{self as sim, SimConfig, Simulator};
 
 pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
     let OutputLocation::Local(out) = &config.output else {

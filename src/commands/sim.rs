@@ -7,7 +7,7 @@ use secrecy::ExposeSecret;
 use super::Exit;
 use crate::cli::{SimArgs, SimCommand, SimDeauthorizeArgs};
 use crate::shutdown;
-use crate::sim::{self, Faults, SimConfig, Simulator};
+use twilio_sim::{self as sim, Faults, SimConfig, Simulator};
 
 pub async fn run(args: SimArgs) -> anyhow::Result<Exit> {
     if let Some(SimCommand::Deauthorize(cb)) = args.command {

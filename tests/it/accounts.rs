@@ -11,7 +11,7 @@ use twilio_export::fetch::Limits;
 use twilio_export::fetch::{Quotas, TwilioClient};
 use twilio_export::receiver::{self, ReceiverConfig, ReceiverLimits, ReceiverState, STATE_COOKIE};
 use twilio_export::registry::{Registry, TwilioStatus};
-use twilio_export::sim::{AccountState, SimConfig};
+use twilio_sim::{AccountState, SimConfig};
 use url::Url;
 
 use crate::helpers::*;

@@ -79,7 +79,7 @@ async fn a_second_backfill_replaces_and_never_duplicates() {
 #[tokio::test]
 async fn pages_are_followed_to_the_end() {
     // More calls in a day than one page holds (1000).
-    let app = spawn_app(twilio_export::sim::SimConfig {
+    let app = spawn_app(twilio_sim::SimConfig {
         accounts: 1,
         days: 1,
         calls_per_day: 2500,
@@ -141,7 +141,7 @@ async fn accounts_list_shows_what_was_added() {
 #[tokio::test]
 async fn records_of_other_days_and_repeats_are_left_out_and_reported() {
     // Every Calls page repeats a call, and the last one also returns a call of the day before.
-    let app = spawn_app(twilio_export::sim::SimConfig {
+    let app = spawn_app(twilio_sim::SimConfig {
         accounts: 1,
         sloppy_pages: true,
         ..small_sim()

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use twilio_export::sim::SimConfig;
+use twilio_sim::SimConfig;
 
 use crate::helpers::*;
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use twilio_export::sim::{self, SimConfig, Simulator};
+use twilio_sim::{self as sim, SimConfig, Simulator};
 
 pub const TOKEN: &str = "test-owner-token";
 

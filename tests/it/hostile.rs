@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, Uri};
-use twilio_export::sim::{Faults, Hostile, SimConfig, Simulator};
+use twilio_sim::{Faults, Hostile, SimConfig, Simulator};
 
 use crate::helpers::*;
 

@@ -23,7 +23,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 use twilio_export::domain::{AccountSid, Resource};
 use twilio_export::registry::Registry;
-use twilio_export::sim::{Faults, SimConfig};
+use twilio_sim::{Faults, SimConfig};
 
 use crate::helpers::*;
 

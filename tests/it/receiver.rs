@@ -19,7 +19,7 @@ use twilio_export::fetch::Limits;
 use twilio_export::fetch::{Quotas, TwilioClient};
 use twilio_export::receiver::{self, ReceiverConfig, ReceiverLimits, ReceiverState, STATE_COOKIE};
 use twilio_export::registry::{Account, AccountStatus, Registry};
-use twilio_export::sim::{send_deauthorize, DeauthorizeCallback, Signing, SimConfig};
+use twilio_sim::{send_deauthorize, DeauthorizeCallback, Signing, SimConfig};
 use url::Url;
 
 use crate::helpers::{
@@ -494,7 +494,7 @@ async fn bad_missing_or_foreign_deauthorize_callbacks_are_403_and_change_nothing
         "{}/connect/deauthorize?AccountSid={connect}&ConnectAppSid={cn}",
         r.base
     );
-    let sig = twilio_export::receiver::signature::compute(TOKEN, &signed, &[]);
+    let sig = twilio_sim::signature(TOKEN, &signed, &[]);
     let other = app.sim.main_account_sids()[1].clone();
     let resp = r
         .http

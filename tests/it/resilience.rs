@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use twilio_export::sim::{Faults, SimConfig};
+use twilio_sim::{Faults, SimConfig};
 
 use crate::helpers::*;
 

@@ -19,8 +19,8 @@ use twilio_export::process::ProcessId;
 use twilio_export::registry::{LeaseGrant, LeaseHolder, Registry};
 use twilio_export::scheduler::plan::Shard;
 use twilio_export::scheduler::{jobs, Outcome, Scheduler, Selection, Settings};
-use twilio_export::sim::{Faults, LoggedRequest, SimConfig};
 use twilio_export::store::OutputLocation;
+use twilio_sim::{Faults, LoggedRequest, SimConfig};
 
 use crate::helpers::*;
 

@@ -23,7 +23,7 @@ use serde_json::Value;
 use sqlx::Connection;
 use twilio_export::domain::{AccountSid, Resource};
 use twilio_export::registry::Registry;
-use twilio_export::sim::{Faults, SimConfig};
+use twilio_sim::{Faults, SimConfig};
 
 use crate::helpers::*;
 use crate::object_stores::{assert_private_and_empty, tmpdir, Emulator, Kind};

@@ -1,4 +1,4 @@
-//! Usage Records: the nine lists under `/Usage/Records` (`shared/twilio` README §5, §10.9, §11).
+//! Usage Records: the nine lists under `/Usage/Records` (`docs/twilio-api.md` §5, §10.9).
 //!
 //! Each account has, for every day of history, one amount per category in [`CATEGORIES`]. The
 //! call categories are computed from that day's generated calls (so `calls` agrees with the Calls
@@ -131,7 +131,7 @@ struct Category {
     usage_unit: &'static str,
     kind: Kind,
     /// Counted in `totalprice`. Nested categories (`calls-inbound` ⊂ `calls`) are not, which is
-    /// why README §5 warns never to add categories together.
+    /// why `docs/twilio-api.md` §5 warns never to add categories together.
     in_total: bool,
 }
 
@@ -194,9 +194,9 @@ fn is_trunk_term(c: &Call) -> bool {
     c.direction == "trunking-terminating"
 }
 
-/// The categories every account reports, in list order. All names but the last appear in
-/// `shared/twilio/usage_categories_enum_2025-08-28.txt`; `Usage-RCS-Messages` deliberately does
-/// not (mixed case, as seen on the wire) so clients must treat categories as free text.
+/// The categories every account reports, in list order. All names but the last are Twilio's lower-case
+/// category names; `Usage-RCS-Messages` deliberately is not (mixed case, as seen on the wire) so
+/// clients must treat categories as free text (`docs/twilio-api.md` §5).
 #[rustfmt::skip] // One category per line reads better than rustfmt's seven.
 static CATEGORIES: &[Category] = &[
     cat("calls", "Total Calls", "calls", "minutes", Kind::Calls(any_call), true),
@@ -495,12 +495,13 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
     let Some(acct) = data.accounts.get(acct_idx) else {
         return out;
     };
-    let calls = data.day_calls(acct_idx, day);
     let day_no = u64::from(day.num_days_from_ce().unsigned_abs());
-    // Today's events so far: the first `n * elapsed / day` of the day's draws, so the amounts
-    // only grow as `now` moves and equal the whole day's once it is over.
-    let elapsed = data.elapsed_on(day);
-    let so_far = |n: u64| (i128::from(n) * i128::from(elapsed) / 86_400) as u64;
+    let inputs = DayInputs {
+        acct,
+        day,
+        calls: &data.day_calls(acct_idx, day),
+        elapsed: data.elapsed_on(day),
+    };
     for (i, c) in CATEGORIES.iter().enumerate() {
         let mut r = Rng::new(hash(&[
             data.seed(),
@@ -509,14 +510,45 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
             day_no,
             i as u64,
         ]));
-        out[i] = match c.kind {
+        if let Some(a) = inputs.amount(c.kind, &mut r) {
+            out[i] = a;
+        }
+    }
+    fill_sums_and_total(&mut out);
+    out
+}
+
+/// What one (account, day)'s usage derives from besides the draws.
+struct DayInputs<'a> {
+    acct: &'a Account,
+    day: NaiveDate,
+    calls: &'a [Call],
+    /// Seconds of the day up to the clock (all of them for a past day).
+    elapsed: i64,
+}
+
+impl DayInputs<'_> {
+    /// Today's events so far: the first `n * elapsed / day` of the day's draws, so the amounts
+    /// only grow as `now` moves and equal the whole day's once it is over.
+    fn so_far(&self, n: u64) -> u64 {
+        (i128::from(n) * i128::from(self.elapsed) / 86_400) as u64
+    }
+
+    /// The amount of one category of `kind`, drawing from `r`; `None` for the categories
+    /// computed from others.
+    fn amount(&self, kind: Kind, r: &mut Rng) -> Option<Amount> {
+        Some(match kind {
             Kind::Calls(pred) => {
                 let mut a = Amount {
                     count: Some(0),
                     ..Amount::default()
                 };
                 // Calls that never started (queued) are not billed and not counted.
-                for call in calls.iter().filter(|x| x.start_time.is_some() && pred(x)) {
+                for call in self
+                    .calls
+                    .iter()
+                    .filter(|x| x.start_time.is_some() && pred(x))
+                {
                     a.add(&Amount {
                         count: Some(1),
                         usage: call.duration.billed_minutes(),
@@ -531,9 +563,8 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
                 price,
                 per,
             } => {
-                let n = so_far(if r.permille(850) { r.below(max + 1) } else { 0 });
-                let usage: u64 = (0..n).map(|_| r.range(lo, hi)).sum();
-                let usage = usage as i64;
+                let n = self.so_far(if r.permille(850) { r.below(max + 1) } else { 0 });
+                let usage = (0..n).map(|_| r.range(lo, hi)).sum::<u64>() as i64;
                 Amount {
                     count: Some(n as i64),
                     usage,
@@ -542,7 +573,7 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
             }
             Kind::Fractional { max_units, price } => {
                 // Nine decimals, e.g. "0.123456789": exercises decimal handling downstream.
-                let nano = so_far(if r.permille(800) {
+                let nano = self.so_far(if r.permille(800) {
                     r.below(max_units * 1_000_000_000)
                 } else {
                     0
@@ -558,7 +589,7 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
                 secs: (lo, hi),
                 price,
             } => {
-                let n = so_far(if r.permille(700) { r.below(max + 1) } else { 0 });
+                let n = self.so_far(if r.permille(700) { r.below(max + 1) } else { 0 });
                 let secs = (0..n).map(|_| r.range(lo, hi)).sum::<u64>() as i64;
                 Amount {
                     count: Some(n as i64),
@@ -567,8 +598,8 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
                 }
             }
             Kind::Monthly { price, per_number } => {
-                let qty = match (day.day(), per_number) {
-                    (1, true) => acct.numbers.len() as i64,
+                let qty = match (self.day.day(), per_number) {
+                    (1, true) => self.acct.numbers.len() as i64,
                     (1, false) => 1,
                     _ => 0,
                 };
@@ -578,11 +609,9 @@ fn compute_day(data: &Dataset, acct_idx: usize, day: NaiveDate) -> Vec<Amount> {
                     price: qty * price,
                 }
             }
-            Kind::Sum(_) | Kind::TotalPrice => continue,
-        };
+            Kind::Sum(_) | Kind::TotalPrice => return None,
+        })
     }
-    fill_sums_and_total(&mut out);
-    out
 }
 
 /// Fills the `Sum` categories from their parts and `totalprice` from the `in_total` prices.
@@ -674,7 +703,7 @@ fn render(
 }
 
 /// A scaled integer as a decimal string with exactly `scale` decimals; zero is `"0"` as on the
-/// wire (README §11).
+/// wire.
 fn decimal(v: i64, scale: u32) -> String {
     if v == 0 {
         return "0".to_owned();
@@ -833,7 +862,7 @@ mod tests {
             .expect("calls");
         let mut last: Option<Vec<Amount>> = None;
         for hours in [1, 8, 16, 23, 30] {
-            data.set_now(super::super::data::day_start(d) + chrono::TimeDelta::hours(hours));
+            data.set_now(crate::data::day_start(d) + chrono::TimeDelta::hours(hours));
             let now: Vec<Amount> = book.day(&data, 0, d).to_vec();
             let started = data
                 .day_calls(0, d)

@@ -1,6 +1,6 @@
 //! The simulator's error type and its Twilio-shaped JSON body.
 //!
-//! Each variant is one answer the real API gives (`shared/twilio` README §6):
+//! Each variant is one answer the real API gives (`docs/twilio-api.md` §6):
 //! status code, Twilio error code and message. This module only renders errors; deciding
 //! which one applies is up to the handlers.
 
@@ -17,7 +17,7 @@ pub(crate) enum SimError {
     /// Unknown path, unknown SID, or an account that does not exist.
     #[error("the requested resource {path} was not found")]
     NotFound { path: String },
-    /// A `PageToken` we did not issue (README §3: code 21481).
+    /// A `PageToken` we did not issue (`docs/twilio-api.md` §3: code 21481).
     #[error("invalid page token")]
     BadPageToken,
     /// A parameter value we cannot parse (`PageSize=abc`, `StartTime=yesterday`).
@@ -56,8 +56,8 @@ impl SimError {
             SimError::Unauthenticated => 20003,
             SimError::NotFound { .. } => 20404,
             SimError::BadPageToken => 21481,
-            // Twilio's code for a malformed parameter value is not documented in
-            // shared/twilio (unverified); 20001 is the generic "invalid parameter" family.
+            // Twilio's code for a malformed parameter value is not documented
+            // (unverified); 20001 is the generic "invalid parameter" family.
             SimError::InvalidParameter { .. } => 20001,
             SimError::MethodNotAllowed => 20004,
         }
@@ -65,7 +65,7 @@ impl SimError {
 
     fn message(&self) -> String {
         match self {
-            // Exact text from README §10.1; clients may compare it.
+            // The exact text Twilio sends with code 20003; clients may compare it.
             SimError::Unauthenticated => "Authenticate".to_owned(),
             SimError::NotFound { path } => format!("The requested resource {path} was not found"),
             SimError::BadPageToken => "Invalid PageToken".to_owned(),

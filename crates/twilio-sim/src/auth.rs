@@ -1,4 +1,4 @@
-//! Basic authentication the way Twilio Connect uses it (`shared/twilio` README §1, §2, §10.1).
+//! Basic authentication the way Twilio Connect uses it (`docs/twilio-api.md` §1, §2, §10.1).
 //!
 //! The username is a connected account's SID and the password is always the Connect app owner's
 //! token (`SimConfig::auth_token`). A credential reads its own account and, in an account tree,
@@ -98,7 +98,7 @@ impl Gate<'_> {
 }
 
 /// The accounts a credential may read, itself first. With `get-all` the real API also shows the
-/// user's parent account and its subaccounts (README §2.2); add that here with the tree.
+/// user's parent account and its subaccounts (`docs/twilio-api.md` §2.2); add that here with the tree.
 pub(crate) fn visible(data: &Dataset, cred: usize) -> Vec<usize> {
     // The tree rules live with the rest of Connect.
     super::connect::visible(data, cred)

@@ -1,4 +1,4 @@
-//! Query-string handling with Twilio's rules (`shared/twilio` README §1, §4.1, §10.3).
+//! Query-string handling with Twilio's rules (`docs/twilio-api.md` §1, §4.1, §10.3).
 //!
 //! Names and values are form-decoded, so `StartTime%3E=2026-03-01` and the legacy raw
 //! `StartTime>=2026-03-01` both yield the name `StartTime>`; names stay case-sensitive. The

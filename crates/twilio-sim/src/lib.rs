@@ -1,8 +1,12 @@
-//! An in-process, deterministic fake of Twilio's 2010 REST API: the parts the exporter reads.
+//! An in-process, deterministic fake of Twilio's 2010 REST API: the parts twilio-export reads.
+//!
+//! It is a crate of its own and shares no code with the exporter — sids, days, paging and
+//! callback signatures are all implemented again here from `docs/twilio-api.md` — so a test
+//! passes only when both readings of Twilio's behaviour agree.
 //!
 //! [`Simulator`] serves Accounts, Calls, Usage Records and AuthorizedConnectApps over HTTP with
 //! Twilio's Basic auth, paging envelope, page tokens and error bodies, following
-//! `shared/twilio/README.md` §3–§6, §10 and §11. All data derives from [`SimConfig::seed`] and
+//! `docs/twilio-api.md` §3–§6 and §10. All data derives from [`SimConfig::seed`] and
 //! is generated lazily per (account, day), so a large history costs CPU on demand, not memory.
 //! The ground-truth accessors ([`Simulator::calls_on`], [`Simulator::daily_usage_on`]) return
 //! exactly the JSON the API serves, so tests can compare an export against them.
@@ -17,7 +21,8 @@
 //! siblings, and [`send_deauthorize`] for signed deauthorize callbacks.
 //!
 //! Faults (latency, 429 past per-account limits, 5xx, dropped connections, truncated bodies,
-//! revocation after N requests) are opt-in through [`SimConfig::faults`]; see `faults`. So
+//! revocation after N requests) are opt-in through [`SimConfig::faults`]; see `faults` (each
+//! draw follows from the seed, the account, the path and query and the attempt number). So
 //! is one [`Hostile`] mode (redirects, links to other accounts or in loops, records of other
 //! accounts, gzip bombs, oversized pages); see `hostile`.
 //!
@@ -25,7 +30,7 @@
 //! dispatches; `auth` checks credentials; `query` and `paging` implement the parameter and
 //! envelope rules; `data` generates accounts and calls; `calls`, `usage` and `accounts` filter
 //! and render each resource; `rng` is the deterministic hashing everything derives from;
-//! `error` renders Twilio's error bodies.
+//! `error` renders Twilio's error bodies; `sign` computes `X-Twilio-Signature` (§7).
 
 mod accounts;
 mod auth;
@@ -40,6 +45,7 @@ mod paging;
 mod query;
 mod rng;
 mod routes;
+mod sign;
 #[cfg(test)]
 mod tests;
 mod usage;
@@ -64,6 +70,7 @@ use self::usage::UsageBook;
 pub use self::connect::{send_deauthorize, DeauthorizeCallback, Signing};
 pub use self::faults::{AccountStats, Faults};
 pub use self::hostile::Hostile;
+pub use self::sign::signature;
 
 /// What the simulator generates. `seed`, `accounts`, `days`, `calls_per_day` and `today`
 /// determine the data; a past day's calls depend only on the seed, the account and the day.

@@ -8,7 +8,7 @@
 //!
 //! Time: the dataset has a `now`, the last second of the configured `today` until
 //! [`Dataset::set_now`] moves it forward. Nothing created after `now` exists, and what a call
-//! shows is a deterministic function of the call and `now` (README §4.1, §10.8):
+//! shows is a deterministic function of the call and `now` (`docs/twilio-api.md` §4.1, §10.8):
 //! - a completed call is `in-progress` until it ends; a busy, failed, unanswered or canceled one
 //!   is `ringing` until it settles, seconds after it started;
 //! - about one call in five reports late: it shows `queued`, `ringing` or `in-progress` for up to
@@ -42,7 +42,7 @@ pub(crate) const MAX_CALL_SECS: i64 = 3600;
 /// at most an hour, every call of a day has settled by the end of the next day.
 const LATE_MAX_SECS: u64 = 22 * 3600;
 
-/// Formats an instant as Twilio's RFC 2822 `+0000` timestamp (README §1).
+/// Formats an instant as Twilio's RFC 2822 `+0000` timestamp (`docs/twilio-api.md` §1).
 pub(crate) fn rfc2822(t: DateTime<Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S +0000").to_string()
 }
@@ -329,7 +329,7 @@ impl Dataset {
         for k in 0..roots {
             // Each root call (and its child leg) draws from its own stream, so its SID, start
             // time and parties stay the same when `now` moves; only its state changes
-            // ("calls change between runs", README §10.8).
+            // ("calls change between runs", `docs/twilio-api.md` §10.8).
             g.r = Rng::new(hash(&[
                 self.seed,
                 TAG_CALL,
@@ -594,94 +594,25 @@ impl DayGen<'_> {
         idx: u16,
         start: DateTime<Utc>,
         direction: &'static str,
-        mut status: &'static str,
+        status: &'static str,
         from: String,
         to: String,
     ) -> Call {
         let sid = call_sid(self.seed, self.acct.idx, self.ord, idx);
-        let secs = |n: u64| TimeDelta::seconds(n as i64);
-        let mut date_created = start - secs(self.r.below(3));
+        let date_created = start - TimeDelta::seconds(self.r.below(3) as i64);
         let group_sid = self.r.permille(50).then(|| self.acct.group_sid.clone());
         // Status-dependent draws come from a fork, so the main stream advances the same way
         // whatever the status (see `generate_day`).
         let mut st = Rng::new(self.r.next_u64());
-        let mut start_time = Some(start);
-        let mut end_time = None;
-        let mut duration = CallDuration::Null;
-        let mut price = None;
-        let mut priced_at = None;
-        let mut date_updated;
-        if status == "completed" {
-            let d = match st.below(100) {
-                0..5 => 0,
-                5..15 => st.range(1, 15),
-                15..85 => st.range(16, 300),
-                _ => st.range(301, MAX_CALL_SECS as u64),
-            };
-            let end = start + secs(d);
-            if end > self.now {
-                // Ends after "now": the call is still in progress.
-                status = "in-progress";
-            } else {
-                end_time = Some(end);
-                duration = CallDuration::Secs(d as u32);
-                if let Some(at) = price_delay(st.below(1000)).map(|delay| end + delay) {
-                    if at <= self.now {
-                        price = Some(duration.billed_minutes() * rate(direction, &to, &from));
-                        priced_at = Some(at);
-                    }
-                }
-            }
-        }
-        match status {
-            "completed" => {
-                let settled_at = end_time.unwrap_or(start) + secs(st.below(5));
-                date_updated = priced_at.map_or(settled_at, |p| p.max(settled_at));
-            }
-            "queued" => {
-                // Not dialled yet: no start time; it was created at `start`.
-                start_time = None;
-                date_created = start;
-                date_updated = start;
-            }
-            "busy" | "failed" | "no-answer" => {
-                duration = st.weighted(&[
-                    (CallDuration::Secs(0), 2),
-                    (CallDuration::Empty, 1),
-                    (CallDuration::Null, 1),
-                ]);
-                if st.permille(100) {
-                    price = Some(0);
-                }
-                date_updated = start + secs(st.range(1, 40));
-            }
-            "canceled" => {
-                duration = *st.pick(&[CallDuration::Secs(0), CallDuration::Null]);
-                date_updated = start + secs(st.range(1, 20));
-            }
-            // ringing, in-progress
-            _ => {
-                date_updated = start + secs(st.below(30));
-            }
-        }
-        if matches!(status, "busy" | "failed" | "no-answer" | "canceled") && date_updated > self.now
-        {
-            // Not settled yet: still ringing, nothing final to show.
-            status = "ringing";
-            duration = CallDuration::Null;
-            price = None;
-            date_updated = start;
-        }
-        date_updated = date_updated.min(self.now).max(date_created);
-        Call {
+        let mut call = Call {
             sid,
             parent_call_sid: None,
             date_created,
-            date_updated,
-            start_time,
-            end_time,
-            duration,
-            price,
+            date_updated: start,
+            start_time: Some(start),
+            end_time: None,
+            duration: CallDuration::Null,
+            price: None,
             status,
             direction,
             answered_by: None,
@@ -693,12 +624,92 @@ impl DayGen<'_> {
             forwarded_from: None,
             caller_name: None,
             queue_time_ms: 0,
-        }
+        };
+        settle(&mut call, &mut st, start, self.now);
+        call
     }
 }
 
+/// Gives `call`, dialled at `start` with its status, the status, times, duration and price it
+/// shows at `now`, drawing from `st`.
+fn settle(call: &mut Call, st: &mut Rng, start: DateTime<Utc>, now: DateTime<Utc>) {
+    let secs = |n: u64| TimeDelta::seconds(n as i64);
+    let priced_at = if call.status == "completed" {
+        complete(call, st, start, now)
+    } else {
+        None
+    };
+    call.date_updated = match call.status {
+        "completed" => {
+            let settled_at = call.end_time.unwrap_or(start) + secs(st.below(5));
+            priced_at.map_or(settled_at, |p| p.max(settled_at))
+        }
+        "queued" => {
+            // Not dialled yet: no start time; it was created at `start`.
+            call.start_time = None;
+            call.date_created = start;
+            start
+        }
+        "busy" | "failed" | "no-answer" => {
+            call.duration = st.weighted(&[
+                (CallDuration::Secs(0), 2),
+                (CallDuration::Empty, 1),
+                (CallDuration::Null, 1),
+            ]);
+            if st.permille(100) {
+                call.price = Some(0);
+            }
+            start + secs(st.range(1, 40))
+        }
+        "canceled" => {
+            call.duration = *st.pick(&[CallDuration::Secs(0), CallDuration::Null]);
+            start + secs(st.range(1, 20))
+        }
+        // ringing, in-progress
+        _ => start + secs(st.below(30)),
+    };
+    if matches!(call.status, "busy" | "failed" | "no-answer" | "canceled")
+        && call.date_updated > now
+    {
+        // Not settled yet: still ringing, nothing final to show.
+        call.status = "ringing";
+        call.duration = CallDuration::Null;
+        call.price = None;
+        call.date_updated = start;
+    }
+    call.date_updated = call.date_updated.min(now).max(call.date_created);
+}
+
+/// The duration, end and price at `now` of a call answered at `start`: still in progress if it
+/// ends after `now`, priced once its price delay has passed. Returns when it was priced.
+fn complete(
+    call: &mut Call,
+    st: &mut Rng,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let d = match st.below(100) {
+        0..5 => 0,
+        5..15 => st.range(1, 15),
+        15..85 => st.range(16, 300),
+        _ => st.range(301, MAX_CALL_SECS as u64),
+    };
+    let end = start + TimeDelta::seconds(d as i64);
+    if end > now {
+        call.status = "in-progress";
+        return None;
+    }
+    call.end_time = Some(end);
+    call.duration = CallDuration::Secs(d as u32);
+    let at = price_delay(st.below(1000))
+        .map(|delay| end + delay)
+        .filter(|&at| at <= now)?;
+    call.price = Some(call.duration.billed_minutes() * rate(call.direction, &call.to, &call.from));
+    Some(at)
+}
+
 /// How long after a completed call ends its price appears, from one draw `u` in `0..1000`:
-/// 30 s to 24 min for 70% of calls, 1 to 36 hours for 26%, never for 4% (README §4.1: "price
+/// 30 s to 24 min for 70% of calls, 1 to 36 hours for 26%, never for 4% (`docs/twilio-api.md` §4.1: "price
 /// can lag").
 fn price_delay(u: u64) -> Option<TimeDelta> {
     let u = u as i64;

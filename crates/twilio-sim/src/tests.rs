@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{serve, SimConfig, Simulator};
+use super::{serve, Faults, SimConfig, Simulator};
 
 const TODAY: &str = "2026-03-10";
 
@@ -425,6 +425,22 @@ async fn bad_page_tokens_answer_21481() {
     app.stop().await;
 }
 
+/// A call's charge in 1/10000 USD (a positive magnitude), `None` if it has no price.
+fn price_of(call: &Value) -> Option<i64> {
+    match &call["price"] {
+        Value::String(p) => {
+            let (i, f) = p
+                .trim_start_matches('-')
+                .split_once('.')
+                .expect("4 decimals");
+            Some(i.parse::<i64>().expect("int") * 10_000 + f.parse::<i64>().expect("frac"))
+        }
+        // Trunk calls: a double, within rounding of four decimals.
+        Value::Number(n) => Some((n.as_f64().expect("f64").abs() * 1e4).round() as i64),
+        _ => None,
+    }
+}
+
 #[tokio::test]
 async fn daily_usage_calls_agree_with_the_calls_list() {
     let app = start(config(2, 5, 40)).await;
@@ -448,24 +464,7 @@ async fn daily_usage_calls_agree_with_the_calls_list() {
                 .map(|s| s.div_ceil(60))
                 .sum();
             assert_eq!(rec["usage"], minutes.to_string());
-            let price: i64 = calls
-                .iter()
-                .filter_map(|c| match &c["price"] {
-                    Value::String(p) => {
-                        let (i, f) = p
-                            .trim_start_matches('-')
-                            .split_once('.')
-                            .expect("4 decimals");
-                        Some(
-                            i.parse::<i64>().expect("int") * 10_000
-                                + f.parse::<i64>().expect("frac"),
-                        )
-                    }
-                    // Trunk calls: a double, within rounding of four decimals.
-                    Value::Number(n) => Some((n.as_f64().expect("f64").abs() * 1e4).round() as i64),
-                    _ => None,
-                })
-                .sum();
+            let price: i64 = calls.iter().filter_map(price_of).sum();
             let expected_price = if price == 0 {
                 "0".to_owned()
             } else {
@@ -599,4 +598,88 @@ fn same_seed_same_data_different_seed_different_data() {
     assert!(a.calls_on(sid, day(TODAY) + TimeDelta::days(1)).is_empty());
     assert!(a.calls_on("ACunknown", day(TODAY)).is_empty());
     assert!(!format!("{:?}", a.config()).contains("sim-auth-token"));
+}
+
+/// Faults follow each account's own sequence of requests: the same requests of one account
+/// meet the same faults whether or not another account's requests come in between.
+#[tokio::test]
+async fn faults_of_an_account_do_not_depend_on_other_accounts_requests() {
+    let faults = Faults {
+        server_error: 0.25,
+        dropped_connection: 0.15,
+        truncated_body: 0.15,
+        ..Faults::default()
+    };
+    let mine = |a: &str| {
+        let list = format!("{}?StartTime=2026-03-09&PageSize=5", calls_path(a));
+        vec![
+            list.clone(),
+            list.clone(),
+            format!("/2010-04-01/Accounts/{a}.json"),
+            list.clone(),
+            format!("/2010-04-01/Accounts/{a}/Usage/Records/Daily.json"),
+            list,
+        ]
+    };
+    let mut seen = Vec::new();
+    for interleaved in [false, true] {
+        let app = start(SimConfig {
+            faults: faults.clone(),
+            ..config(2, 3, 30)
+        })
+        .await;
+        let (a, b) = (
+            app.sim.account_sids()[0].clone(),
+            app.sim.account_sids()[1].clone(),
+        );
+        let mut outcomes = Vec::new();
+        for (i, uri) in mine(&a).iter().enumerate() {
+            if interleaved {
+                // The other account's requests, some to paths like ours.
+                app.outcome(&b, &mine(&b)[i]).await;
+                app.outcome(&b, &mine(&b)[0]).await;
+            }
+            outcomes.push(app.outcome(&a, uri).await);
+        }
+        app.stop().await;
+        seen.push(outcomes);
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert!(
+        seen[0].iter().any(|o| o.0 == 200 && o.1 == "whole"),
+        "{seen:?}"
+    );
+    assert!(
+        seen[0].iter().any(|o| o.0 != 200 || o.1 != "whole"),
+        "{seen:?}"
+    );
+}
+
+impl Running {
+    /// The status of a GET as `user` (0 if none arrived), and whether its body arrived whole
+    /// as JSON, was cut short or broke off.
+    async fn outcome(&self, user: &str, path_and_query: &str) -> (u16, &'static str) {
+        let token = self.sim.config().auth_token.clone();
+        // A new connection each time: one a dropped body broke is never reused.
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client");
+        let sent = client
+            .get(format!("{}{path_and_query}", self.base))
+            .basic_auth(user, Some(token))
+            .send()
+            .await;
+        // A dropped connection may break before the head is flushed.
+        let Ok(resp) = sent else {
+            return (0, "broken");
+        };
+        let status = resp.status().as_u16();
+        let body = match resp.bytes().await {
+            Ok(b) if serde_json::from_slice::<Value>(&b).is_ok() => "whole",
+            Ok(_) => "cut",
+            Err(_) => "broken",
+        };
+        (status, body)
+    }
 }

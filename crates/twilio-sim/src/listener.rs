@@ -1,6 +1,6 @@
 //! A TCP listener that lets Twilio's legacy raw operator spelling reach the handlers.
 //!
-//! Twilio accepts `?StartTime>=2026-03-01` typed raw into a URL (README §4.1), but hyper rejects
+//! Twilio accepts `?StartTime>=2026-03-01` typed raw into a URL (`docs/twilio-api.md` §4.1), but hyper rejects
 //! a request target containing `<` or `>` (not URI characters) with an empty 400 before any
 //! handler runs. [`LenientListener`] percent-encodes exactly those two bytes inside each HTTP/1
 //! request target as the bytes are read, which is what a careful client would have sent; the

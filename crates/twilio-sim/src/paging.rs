@@ -1,5 +1,5 @@
 //! Twilio's list paging: `PageSize`/`Page`/`PageToken` parsing, opaque offset tokens, and the
-//! page envelope (`shared/twilio` README §3 and §10.5).
+//! page envelope (`docs/twilio-api.md` §3 and §10.5).
 //!
 //! Lists other than Calls page by position: their tokens are `PA`/`PB` + base64 of the offset and
 //! a keyed check, so a forged or foreign token is rejected with 21481. Calls use SID tokens and

@@ -1,4 +1,4 @@
-//! Twilio Connect, as the simulator plays it (`shared/twilio/README.md` §2, §10.10).
+//! Twilio Connect, as the simulator plays it (`docs/twilio-api.md` §2, §10.10).
 //!
 //! - The consent page `GET /authorize/{CN…}?state=…`: the user picks one of their (main)
 //!   accounts and presses Authorize or Deny; `POST /authorize/{CN…}` redirects the browser to
@@ -24,6 +24,7 @@ use std::sync::PoisonError;
 use url::Url;
 
 use super::data::{make_account, Dataset};
+use super::sign;
 use super::Simulator;
 
 /// Adds `per_account` subaccounts under each generated (main) account; the first of each is
@@ -281,7 +282,7 @@ pub async fn send_deauthorize(cb: &DeauthorizeCallback, token: &str) -> Result<u
         Signing::Wrong => format!("{token}-but-wrong"),
         _ => token.to_owned(),
     };
-    let signature = crate::receiver::signature::compute(&key, url.as_str(), signed_params);
+    let signature = sign::signature(&key, url.as_str(), signed_params);
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()

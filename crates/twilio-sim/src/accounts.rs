@@ -1,7 +1,7 @@
-//! Accounts and AuthorizedConnectApps endpoints (`shared/twilio` README §2.4).
+//! Accounts and AuthorizedConnectApps endpoints (`docs/twilio-api.md` §2.4).
 //!
 //! `Accounts.json` lists the accounts a credential may read; an Account body includes a fake
-//! `auth_token` because the real one does (README §2.4 warns never to log it). The only
+//! `auth_token` because the real one does (`docs/twilio-api.md` §2.4 warns never to log it). The only
 //! authorized Connect app is ours (`SimConfig::connect_app_sid`) with `get-all`.
 //! This module does not authenticate; `routes` decides which accounts a credential may read.
 

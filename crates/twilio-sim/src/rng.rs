@@ -5,7 +5,7 @@
 //! not use `rand`'s generators, whose streams may change between versions).
 //!
 //! This module does no I/O and knows nothing about Twilio resources beyond the SID shape
-//! (two upper-case letters + 32 lower-case hex digits, `shared/twilio` README §8).
+//! (two upper-case letters + 32 lower-case hex digits, `docs/twilio-api.md` §8).
 
 /// Domain tags keep hashes for different purposes independent even when the other inputs match.
 pub(crate) const TAG_ACCOUNT: u64 = 1;
@@ -34,6 +34,18 @@ pub(crate) fn hash(parts: &[u64]) -> u64 {
     parts
         .iter()
         .fold(GOLDEN, |h, &p| fmix(h.wrapping_add(GOLDEN) ^ p))
+}
+
+/// Hashes a string: its length, then its bytes eight at a time (little-endian, the last word
+/// zero-padded).
+pub(crate) fn hash_str(s: &str) -> u64 {
+    let mut words = vec![s.len() as u64];
+    words.extend(s.as_bytes().chunks(8).map(|c| {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        u64::from_le_bytes(w)
+    }));
+    hash(&words)
 }
 
 /// A SID: `prefix` + 32 lower-case hex digits derived from `parts`.
@@ -100,6 +112,9 @@ mod tests {
         assert_eq!(hash(&[1, 2, 3]), hash(&[1, 2, 3]));
         assert_ne!(hash(&[1, 2, 3]), hash(&[3, 2, 1]));
         assert_ne!(hash(&[0]), hash(&[0, 0]));
+        assert_eq!(hash_str("abc"), hash_str("abc"));
+        assert_ne!(hash_str("abc"), hash_str("abc\0"));
+        assert_ne!(hash_str("/a?Page=1"), hash_str("/a?Page=2"));
     }
 
     #[test]

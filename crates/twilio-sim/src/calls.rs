@@ -1,4 +1,4 @@
-//! The Calls list and instance endpoints (`shared/twilio` README §4, §10.4–§10.6, §11).
+//! The Calls list and instance endpoints (`docs/twilio-api.md` §4, §10.4–§10.6).
 //!
 //! Filters follow §4.1: `To`, `From`, `ParentCallSid`, `Status`, and `StartTime`/`EndTime` with
 //! the `>` (inclusive) and `<` (exclusive) operators in the parameter name, on whole UTC days

@@ -2,7 +2,7 @@
 //!
 //! Paths are matched by hand rather than with axum's router because Twilio's resource segments
 //! end in `.json` (`/Accounts/{sid}.json`) and every miss must answer Twilio's 404 body
-//! (README §10.2). Only GET is served. This module holds no resource logic.
+//! (`docs/twilio-api.md` §10.2). Only GET is served. This module holds no resource logic.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
