@@ -34,7 +34,7 @@ fn call_json(i: usize) -> String {
     .iter()
     .map(|n| sub(n))
     .collect();
-    let caller = if i % 7 == 0 {
+    let caller = if i.is_multiple_of(7) {
         "\"Zo\\u00eb \\u00c5ngstr\\u00f6m\"".to_owned()
     } else {
         "null".to_owned()
