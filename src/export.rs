@@ -26,7 +26,7 @@ use crate::registry::{
 use crate::store::{Store, StoreError};
 use crate::writer::{PartWriter, WriteError};
 
-/// Records per page asked of the API (its maximum, `shared/twilio/README.md` §3).
+/// Records per page asked of the API (its maximum, `docs/twilio-api.md` §3).
 pub const PAGE_SIZE: u32 = 1000;
 /// Rows buffered before they are handed to the Parquet writer.
 const BATCH_ROWS: usize = 8192;
@@ -631,7 +631,7 @@ impl Source for CallsSource {
     const MAX_RECORDS: u64 = 10_000_000;
 
     /// Calls that started on `day` (UTC): `StartTime>` is inclusive, `StartTime<` strict
-    /// (`shared/twilio/README.md` §4.1). Rows outside the day are dropped by [`Source::day_of`],
+    /// (`docs/twilio-api.md` §4.1). Rows outside the day are dropped by [`Source::day_of`],
     /// so a server that reads the bounds differently cannot put a row in the wrong partition.
     fn first_page(account: &AccountSid, day: NaiveDate, page_size: u32) -> PageUri {
         let next = day.succ_opt().unwrap_or(day);
@@ -668,7 +668,7 @@ impl Source for UsageSource {
 
     /// One record per category for `day`. `IncludeSubaccounts=false` because every account
     /// is exported on its own: including subaccounts would count their usage twice
-    /// (`shared/twilio/README.md` §5).
+    /// (`docs/twilio-api.md` §5).
     fn first_page(account: &AccountSid, day: NaiveDate, page_size: u32) -> PageUri {
         PageUri::build(
             &format!("/2010-04-01/Accounts/{account}/Usage/Records/Daily.json"),

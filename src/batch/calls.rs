@@ -1,4 +1,4 @@
-//! The `calls` columns: every field of the Call resource, typed (`shared/twilio/README.md` §4.2).
+//! The `calls` columns: every field of the Call resource, typed (`docs/twilio-api.md` §4.2).
 
 use super::schema::{col, Column, Kind};
 use super::{extra_json, AppendRow, RowCursor};

@@ -1,4 +1,4 @@
-//! The `usage_records` columns: every field of a Usage Record, typed (`shared/twilio/README.md` §5).
+//! The `usage_records` columns: every field of a Usage Record, typed (`docs/twilio-api.md` §5).
 
 use super::schema::{col, Column, Kind};
 use super::{extra_json, AppendRow, RowCursor};

@@ -45,7 +45,7 @@ use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::export::Summary;
 
-/// How a command ended when it did not fail outright (PRODUCT.md "Exit codes").
+/// How a command ended when it did not fail outright (README, "Exit codes and troubleshooting").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// 0: everything asked for was done.

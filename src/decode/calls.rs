@@ -1,4 +1,4 @@
-//! Call records (`shared/twilio/README.md` §4.2) typed for export.
+//! Call records (`docs/twilio-api.md` §4.2) typed for export.
 
 use std::borrow::Cow;
 

@@ -1,7 +1,7 @@
 //! Page JSON into typed rows, in one pass and without copying strings that need no unescaping.
 //!
 //! A page is parsed once with serde_json: each record's known fields are captured as borrowed
-//! raw JSON slices, unknown fields are kept (they end up in the `extra` column, PRODUCT.md
+//! raw JSON slices, unknown fields are kept (they end up in the `extra` column, README
 //! "Output"), and every value is then typed by the helpers in [`value`]. A record that cannot
 //! be typed fails the whole page with an error naming the record and the field; a page is
 //! decoded all or nothing. This module does no I/O and knows nothing of Arrow.

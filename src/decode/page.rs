@@ -1,4 +1,4 @@
-//! The paging envelope (`shared/twilio/README.md` §3): the records and the link to the next page.
+//! The paging envelope (`docs/twilio-api.md` §3): the records and the link to the next page.
 
 use std::borrow::Cow;
 use std::cell::Cell;

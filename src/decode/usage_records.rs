@@ -1,4 +1,4 @@
-//! Usage records (`shared/twilio/README.md` §5) typed for export.
+//! Usage records (`docs/twilio-api.md` §5) typed for export.
 
 use std::borrow::Cow;
 

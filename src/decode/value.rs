@@ -1,7 +1,7 @@
 //! Typing one raw JSON value exactly: text, integers, decimals, timestamps and dates.
 //!
 //! Twilio sends most numbers as strings (`"duration": "172"`, `"price": "-0.0280"`) but the
-//! spec says some are numbers (`shared/twilio/README.md` §4.2, §5), so every numeric reader takes
+//! spec says some are numbers (`docs/twilio-api.md` §4.2, §5), so every numeric reader takes
 //! either. Decimals are parsed from their text into scaled integers: no float anywhere.
 
 use std::borrow::Cow;

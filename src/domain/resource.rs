@@ -1,5 +1,5 @@
 //! The exported resources and the partition keys of the output layout
-//! (`{resource}/account_sid={sid}/date={YYYY-MM-DD}/part-0.parquet`, PRODUCT.md "Output").
+//! (`{resource}/account_sid={sid}/date={YYYY-MM-DD}/part-0.parquet`, README "Output").
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,4 @@
-//! Twilio sids: two upper-case letters and 32 hex digits (`shared/twilio/README.md` §8).
+//! Twilio sids: two upper-case letters and 32 hex digits (`docs/twilio-api.md` §8).
 //!
 //! Both hex cases are accepted, as the API's own patterns do; the sid is kept as given.
 

@@ -16,7 +16,7 @@ use crate::domain::AccountSid;
 use crate::domain::AuthToken;
 
 /// Characters left as they are in query names and values; `<`, `>`, `:`, `+` and the rest are
-/// encoded, so `StartTime>` goes out as `StartTime%3E` (`shared/twilio/README.md` §4.1).
+/// encoded, so `StartTime>` goes out as `StartTime%3E` (`docs/twilio-api.md` §4.1).
 const QUERY: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
@@ -97,7 +97,7 @@ pub struct AccountInfo {
     pub kind: Option<String>,
 }
 
-/// Twilio's error body (`shared/twilio/README.md` §6); every key may be missing.
+/// Twilio's error body (`docs/twilio-api.md` §6); every key may be missing.
 #[derive(Deserialize, Default)]
 struct ErrorBody {
     code: Option<i64>,
@@ -314,7 +314,7 @@ impl TwilioClient {
 
     /// `GET /2010-04-01/Accounts.json` as `credential`, every page: the accounts the credential
     /// can read. With a Connect grant of `get-all` that is the user's parent account and its
-    /// subaccounts (`shared/twilio/README.md` §2.2). Each body's `auth_token` is never read.
+    /// subaccounts (`docs/twilio-api.md` §2.2). Each body's `auth_token` is never read.
     pub async fn list_accounts(
         &self,
         credential: &AccountSid,

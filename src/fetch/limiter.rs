@@ -1,7 +1,7 @@
 //! Request quotas: a rate per account, a cap on requests in flight per account, and an
 //! optional global rate. Every request passes [`Quotas::acquire`] first, whatever job or
 //! resource issues it, so that jobs hitting the same account share one budget
-//! (`shared/twilio/README.md` §6: Twilio limits concurrent requests per account).
+//! (`docs/twilio-api.md` §6: Twilio limits concurrent requests per account).
 //!
 //! The in-flight cap adapts: each 429 takes one slot away from that account (down to one),
 //! and every [`RECOVER_AFTER`] successful requests in a row give one back (up to the

@@ -1,7 +1,7 @@
 //! The Authorize URL (`GET /connect/authorize`) and its success page.
 //!
 //! Twilio redirects the browser here with `AccountSid` and our `state` echoed back, or with
-//! `error=unauthorized_client` (`shared/twilio/README.md` §2.1). The redirect is unsigned, so
+//! `error=unauthorized_client` (`docs/twilio-api.md` §2.1). The redirect is unsigned, so
 //! the order is: parse the sid, have the `state` admitted (`guard`: issued by us, unexpired,
 //! equal to the cookie set by `GET /`, not used before, within the rate of grant checks; it
 //! is used up from then on), then prove the grant with `GET /Accounts/{sid}.json` as (sid,

@@ -1,5 +1,5 @@
 //! The Twilio Connect callback receiver (axum): the Connect page, the Authorize URL, the
-//! signed Deauthorize callback, `/healthz` and `/metrics` (PRODUCT.md "Connect receiver").
+//! signed Deauthorize callback, `/healthz` and `/metrics` (README, "Connect your users").
 //!
 //! - `GET /` issues a fresh signed `state` ([`state`]), sets it in an HttpOnly, SameSite=Lax
 //!   cookie and links to `{connect_base}/authorize/{CN…}?state=…`.

@@ -1,4 +1,4 @@
-//! `X-Twilio-Signature` validation (`shared/twilio/README.md` §7): pure functions, no I/O.
+//! `X-Twilio-Signature` validation (`docs/twilio-api.md` §7): pure functions, no I/O.
 //!
 //! The signed string is the full URL Twilio requested followed, for form-encoded bodies, by
 //! every parameter name and value sorted byte-wise with no separators; the signature is
@@ -129,7 +129,7 @@ mod tests {
         .collect()
     }
 
-    // The four vectors of shared/twilio/README.md §7.
+    // The four vectors of docs/twilio-api.md §7.
     #[test]
     fn computes_the_readme_vectors() {
         let cases = [

@@ -1,5 +1,5 @@
 //! Job files: `jobs/*.toml`, one job a file, loaded and validated into typed [`Job`]s before
-//! any work starts (PRODUCT.md "Jobs").
+//! any work starts (README, "Scheduled runs").
 //!
 //! Every key is checked: an unknown key, a bad cron expression, an unknown resource or a
 //! negative lookback is a [`JobFileError`] naming the file and the key. This module reads files
@@ -25,7 +25,7 @@ const KEYS: [&str; 8] = [
     "page_size",
     "concurrency",
 ];
-/// The API's largest page (`shared/twilio/README.md` §3).
+/// The API's largest page (`docs/twilio-api.md` §3).
 const MAX_PAGE_SIZE: i64 = 1000;
 /// Ten years: more lookback than that is a typo, not a plan.
 const MAX_LOOKBACK_DAYS: i64 = 3650;
