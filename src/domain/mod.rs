@@ -10,4 +10,4 @@ mod sid;
 
 pub use day::{parse_day, DayRange};
 pub use resource::{PartitionKey, Resource};
-pub use sid::{AccountSid, CallSid, ConnectAppSid, SidError};
+pub use sid::{AccountSid, ConnectAppSid, SidError};

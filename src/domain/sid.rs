@@ -106,12 +106,6 @@ sid_type!(
     "account sid"
 );
 sid_type!(
-    /// A call (`CA…`).
-    CallSid,
-    "CA",
-    "call sid"
-);
-sid_type!(
     /// A Connect App (`CN…`).
     ConnectAppSid,
     "CN",

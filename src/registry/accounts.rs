@@ -241,17 +241,6 @@ impl Registry {
         Ok(())
     }
 
-    /// Records that the API just confirmed the grant.
-    pub async fn mark_verified(&self, sid: &AccountSid) -> Result<(), RegistryError> {
-        let now = now_text();
-        sqlx::query("update accounts set verified_at = $2, updated_at = $2 where sid = $1")
-            .bind(sid.as_str())
-            .bind(&now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Removes an account from the registry (its exported files stay). False if unknown.
     pub async fn remove_account(&self, sid: &AccountSid) -> Result<bool, RegistryError> {
         let done = sqlx::query("delete from accounts where sid = $1")

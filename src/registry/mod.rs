@@ -35,8 +35,6 @@ pub enum RegistryError {
         url: String,
         cause: sqlx::migrate::MigrateError,
     },
-    #[error("account {0} is not registered")]
-    NotFound(String),
     #[error("the database holds an unreadable value: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -51,7 +49,7 @@ impl From<sqlx::Error> for RegistryError {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
+enum Backend {
     Sqlite,
     Postgres,
 }
@@ -60,7 +58,6 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Registry {
     pool: AnyPool,
-    backend: Backend,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -117,11 +114,7 @@ impl Registry {
                 url: shown.clone(),
                 cause: source,
             })?;
-        Ok(Self { pool, backend })
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
+        Ok(Self { pool })
     }
 
     pub async fn close(&self) {
