@@ -75,7 +75,7 @@ pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
             "  {}  {:<14} {:<10}  last success {}  {:>8} rows last run{}",
             c.account_sid,
             c.resource,
-            c.day.as_deref().unwrap_or("none"),
+            c.day.map_or_else(|| "none".to_owned(), |d| d.to_string()),
             c.last_success_at.as_deref().unwrap_or("never"),
             c.last_rows,
             match (&c.last_error, &c.last_error_at) {
@@ -95,8 +95,9 @@ pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
             p.account_sid,
             p.resource,
             p.partitions,
-            p.first_day.as_deref().unwrap_or("-"),
-            p.last_day.as_deref().unwrap_or("-"),
+            p.first_day
+                .map_or_else(|| "-".to_owned(), |d| d.to_string()),
+            p.last_day.map_or_else(|| "-".to_owned(), |d| d.to_string()),
             p.rows,
             p.last_exported_at.as_deref().unwrap_or("-")
         );

@@ -12,7 +12,7 @@ mod leases;
 mod partitions;
 mod runs;
 
-pub use accounts::{Account, AccountStatus, NewAccount, Skip, TwilioStatus};
+pub use accounts::{Account, AccountStatus, NewAccount, Skip, TwilioStatus, UnknownStatus};
 pub use checkpoints::{CheckpointRecord, JobRunRecord, PairOutcome};
 pub use leases::{LeaseGrant, LeaseHolder, LeaseRecord};
 pub use partitions::{PartitionRecord, PartitionSummary, WindowFailure};
@@ -24,6 +24,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 use crate::config::redact_url;
+use crate::domain::Resource;
 
 /// What the caller can do about a database error.
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +36,9 @@ pub enum RegistryError {
         url: String,
         cause: sqlx::migrate::MigrateError,
     },
-    #[error("the database holds an unreadable value: {0}")]
-    Corrupt(String),
+    /// A stored value this version cannot read: the database was changed by something else.
+    #[error("the database holds an unreadable {what}: {value:?}")]
+    Corrupt { what: &'static str, value: String },
     #[error("database error: {0}")]
     Other(sqlx::Error),
 }
@@ -120,6 +122,27 @@ impl Registry {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// A stored value parsed into its domain type; one that does not parse is corrupt.
+pub(crate) fn parsed<T: FromStr>(what: &'static str, value: String) -> Result<T, RegistryError> {
+    match value.parse() {
+        Ok(v) => Ok(v),
+        Err(_) => Err(RegistryError::Corrupt { what, value }),
+    }
+}
+
+/// [`parsed`] for a value that may be null.
+pub(crate) fn parsed_opt<T: FromStr>(
+    what: &'static str,
+    value: Option<String>,
+) -> Result<Option<T>, RegistryError> {
+    value.map(|v| parsed(what, v)).transpose()
+}
+
+/// A resource as stored and shown (`calls`, `usage_records`).
+fn table_name<S: serde::Serializer>(r: &Resource, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(r.table_name())
 }
 
 /// Now, as stored.
