@@ -240,14 +240,19 @@ impl Registry {
     pub async fn job_account_runs(
         &self,
         job: &str,
-    ) -> Result<HashMap<String, DateTime<Utc>>, RegistryError> {
+    ) -> Result<HashMap<AccountSid, DateTime<Utc>>, RegistryError> {
         let rows: Vec<JobAccountRow> =
             sqlx::query_as("select account_sid, last_due_at from job_accounts where job = $1")
                 .bind(job)
                 .fetch_all(&self.pool)
                 .await?;
         rows.into_iter()
-            .map(|r| Ok((r.account_sid, parsed("job run time", r.last_due_at)?)))
+            .map(|r| {
+                Ok((
+                    parsed("account sid", r.account_sid)?,
+                    parsed("job run time", r.last_due_at)?,
+                ))
+            })
             .collect()
     }
 

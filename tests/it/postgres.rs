@@ -254,6 +254,19 @@ async fn registry_reads_typed_records_and_names_a_corrupt_value() {
             (Some(first), Some(first), 3)
         );
         assert_eq!(reg.accounts().await.unwrap()[0].sid, sid);
+        let due: chrono::DateTime<chrono::Utc> = "2026-03-03T04:00:00Z".parse().unwrap();
+        reg.record_job_accounts(
+            "nightly",
+            std::slice::from_ref(&sid),
+            due,
+            Some(run),
+            "succeeded",
+        )
+        .await
+        .unwrap();
+        let done = reg.job_account_runs("nightly").await.unwrap();
+        assert_eq!(done.get(&sid), Some(&due), "{url}");
+        assert_eq!(done.get(sid.as_str()), Some(&due), "{url}");
         // The status document shows them as the database stores them.
         let shown = serde_json::to_value(&p[0]).unwrap();
         assert_eq!(shown["resource"], "usage_records");
