@@ -31,20 +31,40 @@ pub const PAGE_SIZE: u32 = 1000;
 /// Rows buffered before they are handed to the Parquet writer.
 const BATCH_ROWS: usize = 8192;
 
-/// Why a window failed.
+/// Why a window did not finish, by what the run does about it. In every case the window's
+/// partition and its record are left as they were.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error(transparent)]
-    Fetch(#[from] FetchError),
-    #[error(transparent)]
-    Write(#[from] WriteError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
-    /// The pair's lease was taken over by another process: the window was not published.
+    /// The run was cancelled (a signal) while the window was in progress: not a failure; the
+    /// run is recorded as interrupted.
+    #[error("cancelled")]
+    Cancelled,
+    /// The pair's lease was taken over by another process: the window was not published and
+    /// the account's remaining windows are skipped, not failed.
     #[error("the lease was taken over by another process; not published")]
     LeaseLost,
+    /// Reading the API failed. [`FetchError::Unauthorized`] means the grant may be lost: it is
+    /// re-checked, and if it is gone the account is skipped; anything else fails the window.
+    #[error(transparent)]
+    Fetch(FetchError),
+    /// Writing the Parquet file at its staging path failed: the window failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// Publishing the file (or deleting an emptied day's) failed: the window failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Recording the partition failed: the window failed; it is exported again next time.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+impl From<FetchError> for ExportError {
+    fn from(e: FetchError) -> Self {
+        match e {
+            FetchError::Cancelled => ExportError::Cancelled,
+            e => ExportError::Fetch(e),
+        }
+    }
 }
 
 /// The leases a run's windows are exported under (see [`Exporter::run_leased`]).
@@ -265,9 +285,7 @@ impl Exporter {
                 drop(s);
                 (ctx.on_event)(WindowEvent::Exported(w, &report));
             }
-            Err(ExportError::Fetch(FetchError::Cancelled)) => {
-                summary.lock().expect("not poisoned").interrupted = true
-            }
+            Err(ExportError::Cancelled) => summary.lock().expect("not poisoned").interrupted = true,
             Err(ExportError::LeaseLost) => {
                 summary.lock().expect("not poisoned").skipped += 1;
                 (ctx.on_event)(WindowEvent::Skipped(w));
@@ -734,6 +752,14 @@ mod tests {
             &mut WindowReport::default(),
         );
         (end, builder.len())
+    }
+
+    #[test]
+    fn a_cancelled_fetch_is_a_cancelled_window_not_a_failed_one() {
+        assert!(matches!(
+            ExportError::from(FetchError::Cancelled),
+            ExportError::Cancelled
+        ));
     }
 
     #[test]

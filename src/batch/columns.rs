@@ -1,5 +1,6 @@
 //! Arrow column builders driven by a column list, filled one row at a time.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -8,6 +9,7 @@ use arrow::array::{
 };
 
 use super::schema::{Column, Kind};
+use crate::decode::field::{self, Field};
 use crate::decode::value::{DECIMAL_PRECISION, DECIMAL_SCALE};
 
 enum Builder {
@@ -80,7 +82,7 @@ impl ColumnBuilders {
 }
 
 /// Appends the values of one row. Calling a method whose kind does not match the next column
-/// is a bug in the resource's `append`, caught by its tests.
+/// is a bug; [`columns_of!`] calls them in the order and of the kinds it declared.
 pub struct RowCursor<'b> {
     builders: &'b mut [Builder],
     rows: &'b mut usize,
@@ -139,3 +141,101 @@ impl RowCursor<'_> {
         *self.rows += 1;
     }
 }
+
+/// The column a field kind of `decode` fills, and how it appends a value.
+pub trait Cell<'a>: Field<'a> {
+    const KIND: Kind;
+    /// Every kind may be null (Twilio may send `null` for any field) except a key.
+    const NULLABLE: bool = true;
+    fn append(v: &Self::Value, r: &mut RowCursor<'_>);
+}
+
+impl<'a> Cell<'a> for field::Key {
+    const KIND: Kind = Kind::Text;
+    const NULLABLE: bool = false;
+    #[inline]
+    fn append(v: &Cow<'a, str>, r: &mut RowCursor<'_>) {
+        r.text(Some(v));
+    }
+}
+
+impl<'a> Cell<'a> for field::Text {
+    const KIND: Kind = Kind::Text;
+    #[inline]
+    fn append(v: &Option<Cow<'a, str>>, r: &mut RowCursor<'_>) {
+        r.text(v.as_deref());
+    }
+}
+
+impl Cell<'_> for field::Int64 {
+    const KIND: Kind = Kind::Int64;
+    #[inline]
+    fn append(v: &Option<i64>, r: &mut RowCursor<'_>) {
+        r.int64(*v);
+    }
+}
+
+impl Cell<'_> for field::Decimal {
+    const KIND: Kind = Kind::Decimal;
+    #[inline]
+    fn append(v: &Option<i128>, r: &mut RowCursor<'_>) {
+        r.decimal(*v);
+    }
+}
+
+impl Cell<'_> for field::Timestamp {
+    const KIND: Kind = Kind::Timestamp;
+    #[inline]
+    fn append(v: &Option<i64>, r: &mut RowCursor<'_>) {
+        r.timestamp(*v);
+    }
+}
+
+impl Cell<'_> for field::Date {
+    const KIND: Kind = Kind::Date;
+    #[inline]
+    fn append(v: &Option<i32>, r: &mut RowCursor<'_>) {
+        r.date(*v);
+    }
+}
+
+impl<'a> Cell<'a> for field::Json {
+    const KIND: Kind = Kind::Json;
+    #[inline]
+    fn append(v: &Option<&'a str>, r: &mut RowCursor<'_>) {
+        r.text(*v);
+    }
+}
+
+/// From a resource's table (`decode::calls::call_columns!`): `COLUMNS`, the declared fields
+/// then [`super::schema::EXTRA`], and `AppendRow` for its typed row, in the same order.
+macro_rules! columns_of {
+    (
+        $(#[$meta:meta])*
+        $row:ident / $wire:ident in $envelope:literal {
+            $($field:ident: $kind:ident $doc:literal),+ $(,)?
+        }
+    ) => {
+        /// The exported columns, in file order.
+        pub const COLUMNS: &[$crate::batch::Column] = &[
+            $(
+                $crate::batch::Column {
+                    name: stringify!($field),
+                    kind: <$crate::decode::field::$kind as $crate::batch::Cell<'static>>::KIND,
+                    nullable: <$crate::decode::field::$kind as $crate::batch::Cell<'static>>::NULLABLE,
+                    doc: $doc,
+                },
+            )+
+            $crate::batch::schema::EXTRA,
+        ];
+
+        impl $crate::batch::AppendRow for $row<'_> {
+            fn append(&self, r: &mut $crate::batch::RowCursor<'_>) {
+                $(<$crate::decode::field::$kind as $crate::batch::Cell<'_>>::append(&self.$field, r);)+
+                r.text($crate::batch::extra_json(&self.extra).as_deref());
+            }
+        }
+    };
+}
+
+pub(crate) use columns_of;

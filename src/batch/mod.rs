@@ -1,8 +1,10 @@
 //! Typed rows into Arrow record batches of bounded size, and the exported schemas.
 //!
-//! Each resource declares its columns once ([`calls::COLUMNS`], [`usage_records::COLUMNS`]);
-//! the Arrow schema, `schemas/*.json`, the warehouse DDL ([`ddl`]) and the column builders all
-//! come from that list, and a test checks `schemas/` against it. No I/O here.
+//! Each resource declares its columns once, in a table in `decode` (`call_columns!`,
+//! `usage_record_columns!`): the wire and typed records come from it there, and here
+//! [`calls::COLUMNS`], [`usage_records::COLUMNS`] and the append of each row. The Arrow
+//! schema, `schemas/*.json`, the warehouse DDL ([`ddl`]) and the column builders all come
+//! from those lists, and a test checks `schemas/` against them. No I/O here.
 
 pub mod calls;
 mod columns;
@@ -10,7 +12,7 @@ pub mod ddl;
 pub mod schema;
 pub mod usage_records;
 
-pub use columns::{ColumnBuilders, RowCursor};
+pub use columns::{Cell, ColumnBuilders, RowCursor};
 pub use schema::{arrow_schema, Column, Kind};
 
 use std::sync::Arc;
@@ -93,3 +95,6 @@ pub fn extra_json(
     s.push('}');
     Some(s)
 }
+
+#[cfg(test)]
+mod tests;

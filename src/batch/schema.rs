@@ -59,15 +59,13 @@ pub struct Column {
     pub doc: &'static str,
 }
 
-/// A nullable column (most are: Twilio may send `null` for any field).
-pub const fn col(name: &'static str, kind: Kind, doc: &'static str) -> Column {
-    Column {
-        name,
-        kind,
-        nullable: true,
-        doc,
-    }
-}
+/// The last column of every resource: what the API sent beyond the declared fields.
+pub const EXTRA: Column = Column {
+    name: "extra",
+    kind: Kind::Json,
+    nullable: true,
+    doc: "Fields the API sent that this version does not know, as a JSON object; null when there were none.",
+};
 
 /// The Arrow schema written to Parquet; each field carries its doc as `description` metadata.
 pub fn arrow_schema(resource: Resource) -> Schema {

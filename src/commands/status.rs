@@ -150,7 +150,7 @@ fn render_checkpoints(checkpoints: &[CheckpointRecord]) {
             "  {}  {:<14} {:<10}  last success {}  {:>8} rows last run{}",
             c.account_sid,
             c.resource,
-            c.day.as_deref().unwrap_or("none"),
+            c.day.map_or_else(|| "none".to_owned(), |d| d.to_string()),
             c.last_success_at.as_deref().unwrap_or("never"),
             c.last_rows,
             match (&c.last_error, &c.last_error_at) {
@@ -173,8 +173,9 @@ fn render_partitions(partitions: &[PartitionSummary]) {
             p.account_sid,
             p.resource,
             p.partitions,
-            p.first_day.as_deref().unwrap_or("-"),
-            p.last_day.as_deref().unwrap_or("-"),
+            p.first_day
+                .map_or_else(|| "-".to_owned(), |d| d.to_string()),
+            p.last_day.map_or_else(|| "-".to_owned(), |d| d.to_string()),
             p.rows,
             p.last_exported_at.as_deref().unwrap_or("-")
         );

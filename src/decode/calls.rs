@@ -1,133 +1,67 @@
 //! Call records (`docs/twilio-api.md` §4.2) typed for export.
 
-use std::borrow::Cow;
+use super::value::{required_text, ValueError};
+use super::wire::record;
 
-use super::value::{decimal, integer, json, required_text, text, timestamp};
-use super::wire::{wire_record, Extra};
-use super::{DecodeError, Record};
-
-wire_record!(
-    /// A call as it arrives; every field may be null.
-    CallWire {
-        sid => "sid",
-        account_sid => "account_sid",
-        parent_call_sid => "parent_call_sid",
-        date_created => "date_created",
-        date_updated => "date_updated",
-        start_time => "start_time",
-        end_time => "end_time",
-        duration => "duration",
-        price => "price",
-        price_unit => "price_unit",
-        status => "status",
-        direction => "direction",
-        answered_by => "answered_by",
-        to => "to",
-        from => "from",
-        to_formatted => "to_formatted",
-        from_formatted => "from_formatted",
-        phone_number_sid => "phone_number_sid",
-        group_sid => "group_sid",
-        trunk_sid => "trunk_sid",
-        forwarded_from => "forwarded_from",
-        caller_name => "caller_name",
-        queue_time => "queue_time",
-        api_version => "api_version",
-        uri => "uri",
-        subresource_uris => "subresource_uris",
-    }
-);
-
-type Text<'a> = Option<Cow<'a, str>>;
-
-/// A typed call. Timestamps are UTC microseconds, `price` is scaled by 10^18.
-#[derive(Debug, Clone)]
-pub struct Call<'a> {
-    pub sid: Cow<'a, str>,
-    pub account_sid: Text<'a>,
-    pub parent_call_sid: Text<'a>,
-    pub date_created: Option<i64>,
-    pub date_updated: Option<i64>,
-    pub start_time: Option<i64>,
-    pub end_time: Option<i64>,
-    pub duration: Option<i64>,
-    pub price: Option<i128>,
-    pub price_unit: Text<'a>,
-    pub status: Text<'a>,
-    pub direction: Text<'a>,
-    pub answered_by: Text<'a>,
-    pub to: Text<'a>,
-    pub from: Text<'a>,
-    pub to_formatted: Text<'a>,
-    pub from_formatted: Text<'a>,
-    pub phone_number_sid: Text<'a>,
-    pub group_sid: Text<'a>,
-    pub trunk_sid: Text<'a>,
-    pub forwarded_from: Text<'a>,
-    pub caller_name: Text<'a>,
-    pub queue_time: Option<i64>,
-    pub api_version: Text<'a>,
-    pub uri: Text<'a>,
-    /// Raw JSON object.
-    pub subresource_uris: Option<&'a str>,
-    /// Fields the API added after this code was written.
-    pub extra: Extra<'a>,
+/// The Call resource, declared once: each column in file order as `name: Kind "doc"`, where
+/// the JSON key is the name and `Kind` one of [`super::field`]'s. [`record!`] makes
+/// [`CallWire`] and [`Call`] of it, `batch::calls` the column list and the append (and the
+/// `extra` column after these). Adding a field is one line here.
+macro_rules! call_columns {
+    ($then:ident) => {
+        $then! {
+            /// A typed call. Timestamps are UTC microseconds, `price` is scaled by 10^18.
+            Call / CallWire in "calls" {
+                sid: Key                "Unique id of the call (CA followed by 32 hex digits).",
+                account_sid: Text       "The account that owns the call (AC…).",
+                parent_call_sid: Text   "The call that created this leg, for child legs (CA…).",
+                date_created: Timestamp "When the call resource was created (UTC).",
+                date_updated: Timestamp "When the call resource was last updated (UTC).",
+                start_time: Timestamp   "When the call started (UTC); null before dialing. The partition day is its UTC date.",
+                end_time: Timestamp     "When the call ended (UTC); null unless it completed.",
+                duration: Int64         "Length of the call in whole seconds; null when Twilio sends it empty.",
+                price: Decimal          "Charge for the call in price_unit, exact; negative for a charge; null until priced.",
+                price_unit: Text        "Currency of price (ISO 4217, e.g. USD).",
+                status: Text            "queued, ringing, in-progress, completed, busy, failed, no-answer or canceled.",
+                direction: Text         "inbound, outbound-api, outbound-dial, trunking-terminating or trunking-originating.",
+                answered_by: Text       "Answering machine detection result (human, machine_start, …).",
+                to: Text                "Who was called: E.164 number, SIP address, client:name or sim:SID.",
+                from: Text              "Who called: E.164 number, SIP address, client:name or sim:SID.",
+                to_formatted: Text      "to, formatted for display.",
+                from_formatted: Text    "from, formatted for display.",
+                phone_number_sid: Text  "For inbound calls, the IncomingPhoneNumber that received it (PN…).",
+                group_sid: Text         "The group the call belongs to (GP…).",
+                trunk_sid: Text         "The SIP trunk used (TK…).",
+                forwarded_from: Text    "The forwarding number, for forwarded inbound calls.",
+                caller_name: Text       "Caller name from a CNAM lookup, when enabled.",
+                queue_time: Int64       "Wait before the call was placed, in milliseconds.",
+                api_version: Text       "API version used to create the call.",
+                uri: Text               "URI of the call resource, relative to https://api.twilio.com.",
+                subresource_uris: Json  "Subresources of the call (name → relative URI), as a JSON object.",
+            }
+        }
+    };
 }
 
-impl<'a> Record<'a> for Call<'a> {
-    const ENVELOPE_KEY: &'static str = "calls";
-    type Wire = CallWire<'a>;
+pub(crate) use call_columns;
 
-    fn from_wire(w: CallWire<'a>) -> Result<Self, DecodeError> {
-        let sid = required_text(w.sid).map_err(|reason| DecodeError::Field {
-            record: "(without sid)".into(),
-            field: "sid",
-            reason,
-        })?;
-        let at = |field: &'static str| {
-            let record = sid.to_string();
-            move |reason| DecodeError::Field {
-                record,
-                field,
-                reason,
-            }
-        };
-        Ok(Call {
-            account_sid: text(w.account_sid).map_err(at("account_sid"))?,
-            parent_call_sid: text(w.parent_call_sid).map_err(at("parent_call_sid"))?,
-            date_created: timestamp(w.date_created).map_err(at("date_created"))?,
-            date_updated: timestamp(w.date_updated).map_err(at("date_updated"))?,
-            start_time: timestamp(w.start_time).map_err(at("start_time"))?,
-            end_time: timestamp(w.end_time).map_err(at("end_time"))?,
-            duration: integer(w.duration).map_err(at("duration"))?,
-            price: decimal(w.price).map_err(at("price"))?,
-            price_unit: text(w.price_unit).map_err(at("price_unit"))?,
-            status: text(w.status).map_err(at("status"))?,
-            direction: text(w.direction).map_err(at("direction"))?,
-            answered_by: text(w.answered_by).map_err(at("answered_by"))?,
-            to: text(w.to).map_err(at("to"))?,
-            from: text(w.from).map_err(at("from"))?,
-            to_formatted: text(w.to_formatted).map_err(at("to_formatted"))?,
-            from_formatted: text(w.from_formatted).map_err(at("from_formatted"))?,
-            phone_number_sid: text(w.phone_number_sid).map_err(at("phone_number_sid"))?,
-            group_sid: text(w.group_sid).map_err(at("group_sid"))?,
-            trunk_sid: text(w.trunk_sid).map_err(at("trunk_sid"))?,
-            forwarded_from: text(w.forwarded_from).map_err(at("forwarded_from"))?,
-            caller_name: text(w.caller_name).map_err(at("caller_name"))?,
-            queue_time: integer(w.queue_time).map_err(at("queue_time"))?,
-            api_version: text(w.api_version).map_err(at("api_version"))?,
-            uri: text(w.uri).map_err(at("uri"))?,
-            subresource_uris: json(w.subresource_uris),
-            extra: w.extra,
-            sid,
-        })
+call_columns!(record);
+
+impl CallWire<'_> {
+    /// How a decode error names the call: by its sid.
+    fn record_name(&self) -> String {
+        match required_text(self.sid) {
+            Ok(sid) => sid.into_owned(),
+            Err(ValueError::Missing) => "(without sid)".to_owned(),
+            Err(_) => "(with an unreadable sid)".to_owned(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::decode_page;
+    use crate::decode::{decode_page, DecodeError};
 
     const PAGE: &str = r#"{"calls":[{"sid":"CA9b1e6f0c2d7a4e3b8c5d1f2a6e9b0c47","account_sid":"AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80",
       "duration":"172","price":"-0.0280","price_unit":"USD","queue_time":"0","caller_name":"Zo\u00eb",

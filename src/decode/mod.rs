@@ -7,6 +7,7 @@
 //! decoded all or nothing. This module does no I/O and knows nothing of Arrow.
 
 pub mod calls;
+pub mod field;
 mod page;
 pub mod usage_records;
 pub mod value;
@@ -28,7 +29,7 @@ pub enum DecodeError {
     Field {
         record: String,
         field: &'static str,
-        reason: String,
+        reason: value::ValueError,
     },
 }
 

@@ -1,92 +1,53 @@
 //! Usage records (`docs/twilio-api.md` §5) typed for export.
 
-use std::borrow::Cow;
+use super::value::{required_text, text, ValueError};
+use super::wire::record;
 
-use super::value::{date, decimal, json, required_text, text, timestamp};
-use super::wire::{wire_record, Extra};
-use super::{DecodeError, Record};
-
-wire_record!(
-    /// A usage record as it arrives; every field may be null.
-    UsageRecordWire {
-        account_sid => "account_sid",
-        api_version => "api_version",
-        category => "category",
-        description => "description",
-        start_date => "start_date",
-        end_date => "end_date",
-        as_of => "as_of",
-        count => "count",
-        count_unit => "count_unit",
-        usage => "usage",
-        usage_unit => "usage_unit",
-        price => "price",
-        price_unit => "price_unit",
-        uri => "uri",
-        subresource_uris => "subresource_uris",
-    }
-);
-
-type Text<'a> = Option<Cow<'a, str>>;
-
-/// A typed usage record. Dates are days since 1970-01-01; decimals are scaled by 10^18.
-#[derive(Debug, Clone)]
-pub struct UsageRecord<'a> {
-    pub account_sid: Text<'a>,
-    pub api_version: Text<'a>,
-    pub category: Cow<'a, str>,
-    pub description: Text<'a>,
-    pub start_date: Option<i32>,
-    pub end_date: Option<i32>,
-    pub as_of: Option<i64>,
-    pub count: Option<i128>,
-    pub count_unit: Text<'a>,
-    pub usage: Option<i128>,
-    pub usage_unit: Text<'a>,
-    pub price: Option<i128>,
-    pub price_unit: Text<'a>,
-    pub uri: Text<'a>,
-    pub subresource_uris: Option<&'a str>,
-    pub extra: Extra<'a>,
+/// The Usage Record resource, declared once: each column in file order as `name: Kind "doc"`,
+/// where the JSON key is the name and `Kind` one of [`super::field`]'s. [`record!`] makes
+/// [`UsageRecordWire`] and [`UsageRecord`] of it, `batch::usage_records` the column list and
+/// the append (and the `extra` column after these). Adding a field is one line here.
+macro_rules! usage_record_columns {
+    ($then:ident) => {
+        $then! {
+            /// A typed usage record. Dates are days since 1970-01-01; decimals are scaled by
+            /// 10^18.
+            UsageRecord / UsageRecordWire in "usage_records" {
+                account_sid: Text      "The account the usage was read from (AC…); subaccounts are not included.",
+                api_version: Text      "API version of the resource.",
+                category: Key          "Usage category, free text (calls, calls-inbound, totalprice, …; new ones appear). Categories nest: never add them up.",
+                description: Text      "Plain-language description of the category.",
+                start_date: Date       "First day included (GMT); the partition day.",
+                end_date: Date         "Last day included (GMT).",
+                as_of: Timestamp       "Usage is up to date as of this instant (UTC).",
+                count: Decimal         "Number of usage events (e.g. calls), exact; null for money-only categories.",
+                count_unit: Text       "Unit of count (calls, messages, …), may be empty.",
+                usage: Decimal         "Billable quantity in usage_unit, exact.",
+                usage_unit: Text       "Unit of usage (minutes, messages, usd, …).",
+                price: Decimal         "Total price in price_unit, exact.",
+                price_unit: Text       "Currency of price, lower case (usd).",
+                uri: Text              "URI that reproduces this record, relative to https://api.twilio.com.",
+                subresource_uris: Json "Related usage lists (name → relative URI), as a JSON object.",
+            }
+        }
+    };
 }
 
-impl<'a> Record<'a> for UsageRecord<'a> {
-    const ENVELOPE_KEY: &'static str = "usage_records";
-    type Wire = UsageRecordWire<'a>;
+pub(crate) use usage_record_columns;
 
-    fn from_wire(w: UsageRecordWire<'a>) -> Result<Self, DecodeError> {
-        let category = required_text(w.category).map_err(|reason| DecodeError::Field {
-            record: "(without category)".into(),
-            field: "category",
-            reason,
-        })?;
-        let start = text(w.start_date).ok().flatten().unwrap_or_default();
-        let at = |field: &'static str| {
-            let record = format!("{category} {start}");
-            move |reason| DecodeError::Field {
-                record,
-                field,
-                reason,
+usage_record_columns!(record);
+
+impl UsageRecordWire<'_> {
+    /// How a decode error names the record: by category and day.
+    fn record_name(&self) -> String {
+        match required_text(self.category) {
+            Ok(category) => {
+                let day = text(self.start_date).ok().flatten().unwrap_or_default();
+                format!("{category} {day}")
             }
-        };
-        Ok(UsageRecord {
-            account_sid: text(w.account_sid).map_err(at("account_sid"))?,
-            api_version: text(w.api_version).map_err(at("api_version"))?,
-            description: text(w.description).map_err(at("description"))?,
-            start_date: date(w.start_date).map_err(at("start_date"))?,
-            end_date: date(w.end_date).map_err(at("end_date"))?,
-            as_of: timestamp(w.as_of).map_err(at("as_of"))?,
-            count: decimal(w.count).map_err(at("count"))?,
-            count_unit: text(w.count_unit).map_err(at("count_unit"))?,
-            usage: decimal(w.usage).map_err(at("usage"))?,
-            usage_unit: text(w.usage_unit).map_err(at("usage_unit"))?,
-            price: decimal(w.price).map_err(at("price"))?,
-            price_unit: text(w.price_unit).map_err(at("price_unit"))?,
-            uri: text(w.uri).map_err(at("uri"))?,
-            subresource_uris: json(w.subresource_uris),
-            extra: w.extra,
-            category,
-        })
+            Err(ValueError::Missing) => "(without category)".to_owned(),
+            Err(_) => "(with an unreadable category)".to_owned(),
+        }
     }
 }
 

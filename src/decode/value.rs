@@ -17,13 +17,41 @@ pub const DECIMAL_PRECISION: u8 = 38;
 /// The most significant digits a double's shortest round-trip form has.
 const DOUBLE_DIGITS: usize = 17;
 
+/// Why one value cannot be typed exactly. Each variant holds the value as sent (shortened).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// A key (a call's `sid`, a usage record's `category`) is null, absent or empty.
+    #[error("missing")]
+    Missing,
+    /// An object or array where text is expected.
+    #[error("expected a string, found {0}")]
+    NotText(String),
+    /// A string whose escapes do not decode (a lone surrogate).
+    #[error("{0} is not a valid JSON string")]
+    BadString(String),
+    #[error("{0} is not a whole number")]
+    NotWhole(String),
+    #[error("{0} is not a decimal number")]
+    NotDecimal(String),
+    /// More decimal places than the column's scale; never rounded.
+    #[error("{value} has more than {scale} decimal places")]
+    TooPrecise { value: String, scale: u32 },
+    /// More digits than `decimal(38, scale)` holds.
+    #[error("{value} does not fit a decimal({DECIMAL_PRECISION},{scale})")]
+    TooLarge { value: String, scale: u32 },
+    #[error("{0} is not an RFC 2822 or RFC 3339 timestamp")]
+    NotTimestamp(String),
+    #[error("{0} is not a YYYY-MM-DD date")]
+    NotDate(String),
+}
+
 /// The raw JSON text of a present, non-null value.
 fn present(raw: Option<&RawValue>) -> Option<&str> {
     raw.map(RawValue::get).filter(|t| *t != "null")
 }
 
 /// A JSON string's content; numbers and booleans are kept as their literal text.
-pub fn text<'a>(raw: Option<&'a RawValue>) -> Result<Option<Cow<'a, str>>, String> {
+pub fn text<'a>(raw: Option<&'a RawValue>) -> Result<Option<Cow<'a, str>>, ValueError> {
     let Some(t) = present(raw) else {
         return Ok(None);
     };
@@ -33,21 +61,21 @@ pub fn text<'a>(raw: Option<&'a RawValue>) -> Result<Option<Cow<'a, str>>, Strin
             if inner.contains('\\') {
                 serde_json::from_str::<String>(t)
                     .map(|s| Some(Cow::Owned(s)))
-                    .map_err(|e| e.to_string())
+                    .map_err(|_| ValueError::BadString(shorten(t)))
             } else {
                 Ok(Some(Cow::Borrowed(inner)))
             }
         }
-        b'{' | b'[' => Err(format!("expected a string, found {}", shorten(t))),
+        b'{' | b'[' => Err(ValueError::NotText(shorten(t))),
         _ => Ok(Some(Cow::Borrowed(t))),
     }
 }
 
 /// Text that must be present and non-empty (sids and other keys).
-pub fn required_text<'a>(raw: Option<&'a RawValue>) -> Result<Cow<'a, str>, String> {
+pub fn required_text<'a>(raw: Option<&'a RawValue>) -> Result<Cow<'a, str>, ValueError> {
     match text(raw)? {
         Some(s) if !s.is_empty() => Ok(s),
-        _ => Err("missing".to_owned()),
+        _ => Err(ValueError::Missing),
     }
 }
 
@@ -57,7 +85,7 @@ pub fn json(raw: Option<&RawValue>) -> Option<&str> {
 }
 
 /// A whole number sent as a string or a number; `""` counts as absent (README §4.2).
-pub fn integer(raw: Option<&RawValue>) -> Result<Option<i64>, String> {
+pub fn integer(raw: Option<&RawValue>) -> Result<Option<i64>, ValueError> {
     let Some(t) = text(raw)? else {
         return Ok(None);
     };
@@ -66,15 +94,14 @@ pub fn integer(raw: Option<&RawValue>) -> Result<Option<i64>, String> {
         return Ok(None);
     }
     t.parse::<i64>()
-        .map(Some)
-        .or_else(|_| {
+        .ok()
+        .or_else(|| {
             // "172.0" is still a whole number; anything with a fraction is not.
-            let d = parse_decimal(t, 0)?;
-            i64::try_from(d)
-                .map(Some)
-                .map_err(|_| "out of range".to_owned())
+            let d = parse_decimal(t, 0).ok()?;
+            i64::try_from(d).ok()
         })
-        .map_err(|_| format!("{} is not a whole number", shorten(t)))
+        .map(Some)
+        .ok_or_else(|| ValueError::NotWhole(shorten(t)))
 }
 
 /// An exact decimal at [`DECIMAL_SCALE`], from a string or a number; `""` counts as absent.
@@ -84,7 +111,7 @@ pub fn integer(raw: Option<&RawValue>) -> Result<Option<i64>, String> {
 /// write floats) is rounded half to even at the scale instead: such a number is a binary
 /// approximation already, and its digits past the 18th decimal place (below 5·10⁻¹⁹) carry
 /// nothing the sender's double held exactly. A longer JSON number is refused like a string.
-pub fn decimal(raw: Option<&RawValue>) -> Result<Option<i128>, String> {
+pub fn decimal(raw: Option<&RawValue>) -> Result<Option<i128>, ValueError> {
     let is_number = present(raw).is_some_and(|t| !t.starts_with('"'));
     let Some(t) = text(raw)? else {
         return Ok(None);
@@ -104,7 +131,7 @@ pub fn decimal(raw: Option<&RawValue>) -> Result<Option<i128>, String> {
 
 /// Parses `[-+]digits[.digits][e[-+]digits]` into an integer scaled by `10^scale`.
 /// Refuses, rather than rounds, a value with more significant digits than fit.
-pub fn parse_decimal(t: &str, scale: u32) -> Result<i128, String> {
+pub fn parse_decimal(t: &str, scale: u32) -> Result<i128, ValueError> {
     Number::parse(t)?.scaled(scale, Rounding::Refuse)
 }
 
@@ -125,8 +152,8 @@ struct Number<'t> {
 }
 
 impl<'t> Number<'t> {
-    fn parse(text: &'t str) -> Result<Self, String> {
-        let bad = || format!("{} is not a decimal number", shorten(text));
+    fn parse(text: &'t str) -> Result<Self, ValueError> {
+        let bad = || ValueError::NotDecimal(shorten(text));
         let (neg, body) = match text.as_bytes().first() {
             Some(b'-') => (true, &text[1..]),
             Some(b'+') => (false, &text[1..]),
@@ -159,12 +186,10 @@ impl<'t> Number<'t> {
     }
 
     /// The value times `10^scale` as an integer of at most [`DECIMAL_PRECISION`] digits.
-    fn scaled(&self, scale: u32, rounding: Rounding) -> Result<i128, String> {
-        let overflow = || {
-            format!(
-                "{} does not fit a decimal({DECIMAL_PRECISION},{scale})",
-                shorten(self.text)
-            )
+    fn scaled(&self, scale: u32, rounding: Rounding) -> Result<i128, ValueError> {
+        let overflow = || ValueError::TooLarge {
+            value: shorten(self.text),
+            scale,
         };
         // Value = digits × 10^(exp - frac_len); we want digits × 10^(exp - frac_len + scale).
         let shift = self.exp as i64 - self.frac_part.len() as i64 + scale as i64;
@@ -189,10 +214,10 @@ impl<'t> Number<'t> {
         }
         let dropped = first_dropped.unwrap_or(0);
         if rounding == Rounding::Refuse && (dropped != 0 || rest_nonzero) {
-            return Err(format!(
-                "{} has more than {scale} decimal places",
-                shorten(self.text)
-            ));
+            return Err(ValueError::TooPrecise {
+                value: shorten(self.text),
+                scale,
+            });
         }
         if dropped > 5 || (dropped == 5 && (rest_nonzero || value % 2 == 1)) {
             value = value.checked_add(1).ok_or_else(overflow)?;
@@ -213,7 +238,7 @@ impl<'t> Number<'t> {
 
 /// An RFC 2822 timestamp (`Sun, 01 Mar 2026 18:42:10 +0000`) as UTC microseconds.
 /// ISO 8601 / RFC 3339 is accepted too, for `as_of` and for APIs that switch format.
-pub fn timestamp(raw: Option<&RawValue>) -> Result<Option<i64>, String> {
+pub fn timestamp(raw: Option<&RawValue>) -> Result<Option<i64>, ValueError> {
     let Some(t) = text(raw)? else {
         return Ok(None);
     };
@@ -227,11 +252,11 @@ pub fn timestamp(raw: Option<&RawValue>) -> Result<Option<i64>, String> {
     DateTime::parse_from_rfc2822(t)
         .or_else(|_| DateTime::parse_from_rfc3339(t))
         .map(|d| Some(d.timestamp_micros()))
-        .map_err(|_| format!("{} is not an RFC 2822 or RFC 3339 timestamp", shorten(t)))
+        .map_err(|_| ValueError::NotTimestamp(shorten(t)))
 }
 
 /// A `YYYY-MM-DD` date as days since 1970-01-01.
-pub fn date(raw: Option<&RawValue>) -> Result<Option<i32>, String> {
+pub fn date(raw: Option<&RawValue>) -> Result<Option<i32>, ValueError> {
     let Some(t) = text(raw)? else {
         return Ok(None);
     };
@@ -241,7 +266,7 @@ pub fn date(raw: Option<&RawValue>) -> Result<Option<i32>, String> {
     }
     NaiveDate::parse_from_str(t, "%Y-%m-%d")
         .map(|d| Some(days_since_epoch(d)))
-        .map_err(|_| format!("{} is not a YYYY-MM-DD date", shorten(t)))
+        .map_err(|_| ValueError::NotDate(shorten(t)))
 }
 
 pub fn days_since_epoch(d: NaiveDate) -> i32 {
@@ -330,8 +355,10 @@ mod tests {
         ] {
             assert_eq!(integer(Some(&raw(input))).unwrap(), want, "{input}");
         }
-        assert!(integer(Some(&raw(r#""1.5""#))).is_err());
-        assert!(integer(Some(&raw(r#""abc""#))).is_err());
+        for bad in [r#""1.5""#, r#""abc""#, r#""99999999999999999999""#] {
+            let err = integer(Some(&raw(bad))).unwrap_err();
+            assert!(matches!(err, ValueError::NotWhole(_)), "{bad}: {err}");
+        }
     }
 
     #[test]
@@ -351,9 +378,12 @@ mod tests {
         }
         assert_eq!(decimal(Some(&raw(r#""""#))).unwrap(), None);
         let err = decimal(Some(&raw(r#""0.1234567890123456789""#))).unwrap_err();
-        assert!(err.contains("decimal places"), "{err}");
+        assert!(
+            matches!(err, ValueError::TooPrecise { scale: 18, .. }),
+            "{err}"
+        );
         let err = decimal(Some(&raw(r#""100000000000000000000""#))).unwrap_err();
-        assert!(err.contains("does not fit"), "{err}");
+        assert!(matches!(err, ValueError::TooLarge { .. }), "{err}");
         for bad in [r#""""#, r#""-""#, r#""1.2.3""#, r#""abc""#, r#"".""#] {
             let _ = decimal(Some(&raw(bad)));
         }
@@ -394,12 +424,15 @@ mod tests {
             let got = decimal(Some(&raw(input)));
             match want {
                 Some(v) => assert_eq!(got.unwrap(), Some(v), "{input}"),
-                None => assert!(got.unwrap_err().contains("decimal places"), "{input}"),
+                None => assert!(matches!(got, Err(ValueError::TooPrecise { .. })), "{input}"),
             }
         }
         // The same digits as a string are never rounded.
         let err = decimal(Some(&raw(r#""-0.00030000000000000003""#))).unwrap_err();
-        assert!(err.contains("more than 18 decimal places"), "{err}");
+        assert!(
+            err.to_string().contains("more than 18 decimal places"),
+            "{err}"
+        );
     }
 
     #[test]

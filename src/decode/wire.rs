@@ -1,7 +1,9 @@
-//! The wire form of a record: each known field as a borrowed raw JSON value, unknown ones kept.
+//! A record declared once: from its field list, [`record!`] makes the wire form (each known
+//! field as a borrowed raw JSON value, unknown ones kept), the typed row and the typing
+//! between them.
 //!
-//! Written with a macro instead of `#[serde(flatten)]` because flatten buffers every value and
-//! cannot keep `RawValue`s; this visitor keeps everything borrowed from the page.
+//! The wire form has its own visitor instead of `#[serde(flatten)]` because flatten buffers
+//! every value and cannot keep `RawValue`s; this one keeps everything borrowed from the page.
 
 use std::borrow::Cow;
 
@@ -10,29 +12,50 @@ use serde_json::value::RawValue;
 /// Fields of a record that the code does not know (yet): name and raw JSON.
 pub type Extra<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
 
-/// Declares a wire struct with one `Option<&RawValue>` per known field plus `extra`.
-macro_rules! wire_record {
-    ($(#[$doc:meta])* $name:ident { $($field:ident => $json:literal),+ $(,)? }) => {
-        $(#[$doc])*
+/// Declares a record from its fields, `name: Kind "doc"` in file order, where `Kind` is one of
+/// [`super::field`]'s kinds and the JSON key is the field's name:
+///
+/// - `$wire`: one `Option<&RawValue>` per field plus `extra`, deserialized from a page;
+/// - `$row`: one typed value per field (`<Kind as Field>::Value`) plus `extra`;
+/// - `Record for $row`, typing each field with its kind; the first field that cannot be
+///   typed fails the record, named by `$wire::record_name` (written next to the declaration).
+///
+/// The same list also declares the record's columns (`batch::columns_of!`); resources keep it
+/// in a table macro (`decode::calls::call_columns!`) that both expand.
+macro_rules! record {
+    (
+        $(#[$meta:meta])*
+        $row:ident / $wire:ident in $envelope:literal {
+            $($field:ident: $kind:ident $doc:literal),+ $(,)?
+        }
+    ) => {
+        /// The record as it arrives: every field raw, and possibly null or absent.
         #[derive(Default, Debug)]
-        pub struct $name<'a> {
+        pub struct $wire<'a> {
             $(pub $field: Option<&'a serde_json::value::RawValue>,)+
             pub extra: $crate::decode::wire::Extra<'a>,
         }
 
-        impl<'de: 'a, 'a> serde::Deserialize<'de> for $name<'a> {
+        impl $wire<'_> {
+            #[cold]
+            fn fail(&self, field: &'static str, reason: $crate::decode::value::ValueError) -> $crate::decode::DecodeError {
+                $crate::decode::DecodeError::Field { record: self.record_name(), field, reason }
+            }
+        }
+
+        impl<'de: 'a, 'a> serde::Deserialize<'de> for $wire<'a> {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V<'a>(std::marker::PhantomData<&'a ()>);
                 impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
-                    type Value = $name<'a>;
+                    type Value = $wire<'a>;
                     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                        f.write_str(concat!("a ", stringify!($name), " object"))
+                        f.write_str(concat!("a ", stringify!($row), " object"))
                     }
                     fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                        let mut out = $name::default();
+                        let mut out = $wire::default();
                         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                             match key.as_ref() {
-                                $($json => out.$field = Some(map.next_value()?),)+
+                                $(stringify!($field) => out.$field = Some(map.next_value()?),)+
                                 _ => {
                                     let v: &'de serde_json::value::RawValue = map.next_value()?;
                                     out.extra.push((key, v));
@@ -45,7 +68,34 @@ macro_rules! wire_record {
                 d.deserialize_map(V(std::marker::PhantomData))
             }
         }
+
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        pub struct $row<'a> {
+            $(
+                #[doc = $doc]
+                pub $field: <$crate::decode::field::$kind as $crate::decode::field::Field<'a>>::Value,
+            )+
+            /// Fields the API added after this code was written.
+            pub extra: $crate::decode::wire::Extra<'a>,
+        }
+
+        impl<'a> $crate::decode::Record<'a> for $row<'a> {
+            const ENVELOPE_KEY: &'static str = $envelope;
+            type Wire = $wire<'a>;
+
+            fn from_wire(w: $wire<'a>) -> Result<Self, $crate::decode::DecodeError> {
+                use $crate::decode::field::Field as _;
+                Ok($row {
+                    $(
+                        $field: $crate::decode::field::$kind::read(w.$field)
+                            .map_err(|reason| w.fail(stringify!($field), reason))?,
+                    )+
+                    extra: w.extra,
+                })
+            }
+        }
     };
 }
 
-pub(crate) use wire_record;
+pub(crate) use record;

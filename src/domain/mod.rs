@@ -11,5 +11,5 @@ mod token;
 
 pub use day::{parse_day, DayRange};
 pub use resource::{PartitionKey, Resource};
-pub use sid::{AccountSid, CallSid, ConnectAppSid, SidError};
+pub use sid::{AccountSid, ConnectAppSid, SidError};
 pub use token::{AuthToken, EmptyToken};

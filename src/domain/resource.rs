@@ -50,7 +50,8 @@ impl FromStr for Resource {
 
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.cli_name())
+        // `pad`, so that tables can align it with `{:<14}`.
+        f.pad(self.cli_name())
     }
 }
 

@@ -72,6 +72,14 @@ macro_rules! sid_type {
             }
         }
 
+        // Hashes and compares as its text (a derived `Hash` of a `String` is `str`'s), so
+        // maps keyed by sids can be looked up by `&str`.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0
@@ -104,12 +112,6 @@ sid_type!(
     AccountSid,
     "AC",
     "account sid"
-);
-sid_type!(
-    /// A call (`CA…`).
-    CallSid,
-    "CA",
-    "call sid"
 );
 sid_type!(
     /// A Connect App (`CN…`).

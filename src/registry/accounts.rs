@@ -3,11 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Serialize, Serializer};
-use sqlx::Row;
-
-use super::{now_text, Registry, RegistryError};
+use super::{now_text, parsed, Registry, RegistryError};
 use crate::domain::AccountSid;
+use serde::{Serialize, Serializer};
+
 use crate::fetch::AccountInfo;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -29,15 +28,19 @@ impl AccountStatus {
 }
 
 impl FromStr for AccountStatus {
-    type Err = RegistryError;
+    type Err = UnknownStatus;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "active" => Ok(AccountStatus::Active),
             "deauthorized" => Ok(AccountStatus::Deauthorized),
-            other => Err(RegistryError::Corrupt(format!("account status {other:?}"))),
+            _ => Err(UnknownStatus),
         }
     }
 }
+
+/// A stored account status this version does not know.
+#[derive(Debug)]
+pub struct UnknownStatus;
 
 impl fmt::Display for AccountStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -190,24 +193,44 @@ impl NewAccount {
 
 const COLUMNS: &str = "sid, credential_sid, status, status_reason, twilio_status, friendly_name, owner_account_sid, connected_at, verified_at, deauthorized_at";
 
-fn from_row(row: sqlx::any::AnyRow) -> Result<Account, RegistryError> {
-    let sid: String = row.try_get("sid")?;
-    let cred: String = row.try_get("credential_sid")?;
-    let status: String = row.try_get("status")?;
-    let twilio_status: Option<String> = row.try_get("twilio_status")?;
-    Ok(Account {
-        sid: AccountSid::try_from(sid).map_err(|e| RegistryError::Corrupt(e.to_string()))?,
-        credential_sid: AccountSid::try_from(cred)
-            .map_err(|e| RegistryError::Corrupt(e.to_string()))?,
-        status: status.parse()?,
-        status_reason: row.try_get("status_reason")?,
-        twilio_status: twilio_status.as_deref().map(TwilioStatus::parse),
-        friendly_name: row.try_get("friendly_name")?,
-        owner_account_sid: row.try_get("owner_account_sid")?,
-        connected_at: row.try_get("connected_at")?,
-        verified_at: row.try_get("verified_at")?,
-        deauthorized_at: row.try_get("deauthorized_at")?,
-    })
+/// An `accounts` row as stored.
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    sid: String,
+    credential_sid: String,
+    status: String,
+    status_reason: Option<String>,
+    twilio_status: Option<String>,
+    friendly_name: Option<String>,
+    owner_account_sid: Option<String>,
+    connected_at: String,
+    verified_at: Option<String>,
+    deauthorized_at: Option<String>,
+}
+
+impl TryFrom<AccountRow> for Account {
+    type Error = RegistryError;
+    fn try_from(r: AccountRow) -> Result<Self, RegistryError> {
+        Ok(Account {
+            sid: parsed("account sid", r.sid)?,
+            credential_sid: parsed("credential sid", r.credential_sid)?,
+            status: parsed("account status", r.status)?,
+            status_reason: r.status_reason,
+            twilio_status: r.twilio_status.as_deref().map(TwilioStatus::parse),
+            friendly_name: r.friendly_name,
+            owner_account_sid: r.owner_account_sid,
+            connected_at: r.connected_at,
+            verified_at: r.verified_at,
+            deauthorized_at: r.deauthorized_at,
+        })
+    }
+}
+
+/// A count of accounts per status.
+#[derive(sqlx::FromRow)]
+struct StatusCount {
+    status: String,
+    n: i64,
 }
 
 impl Registry {
@@ -271,17 +294,6 @@ impl Registry {
         Ok(())
     }
 
-    /// Records that the API just confirmed the grant.
-    pub async fn mark_verified(&self, sid: &AccountSid) -> Result<(), RegistryError> {
-        let now = now_text();
-        sqlx::query("update accounts set verified_at = $2, updated_at = $2 where sid = $1")
-            .bind(sid.as_str())
-            .bind(&now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Removes an account from the registry (its exported files stay). False if unknown.
     pub async fn remove_account(&self, sid: &AccountSid) -> Result<bool, RegistryError> {
         let done = sqlx::query("delete from accounts where sid = $1")
@@ -293,35 +305,30 @@ impl Registry {
 
     pub async fn account(&self, sid: &AccountSid) -> Result<Option<Account>, RegistryError> {
         let q = format!("select {COLUMNS} from accounts where sid = $1");
-        let row = sqlx::query(&q)
+        let row: Option<AccountRow> = sqlx::query_as(&q)
             .bind(sid.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(from_row).transpose()
+        row.map(Account::try_from).transpose()
     }
 
     /// How many accounts have each status, by status (for the receiver's metrics).
     pub async fn account_counts(&self) -> Result<Vec<(String, u64)>, RegistryError> {
-        sqlx::query("select status, count(*) as n from accounts group by status order by status")
-            .fetch_all(&self.pool)
-            .await?
+        let rows: Vec<StatusCount> = sqlx::query_as(
+            "select status, count(*) as n from accounts group by status order by status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
             .into_iter()
-            .map(|row| {
-                let status: String = row.try_get("status")?;
-                let n: i64 = row.try_get("n")?;
-                Ok((status, u64::try_from(n).unwrap_or_default()))
-            })
-            .collect()
+            .map(|r| (r.status, u64::try_from(r.n).unwrap_or_default()))
+            .collect())
     }
 
     /// Every registered account, by sid.
     pub async fn accounts(&self) -> Result<Vec<Account>, RegistryError> {
         let q = format!("select {COLUMNS} from accounts order by sid");
-        sqlx::query(&q)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(from_row)
-            .collect()
+        let rows: Vec<AccountRow> = sqlx::query_as(&q).fetch_all(&self.pool).await?;
+        rows.into_iter().map(Account::try_from).collect()
     }
 }

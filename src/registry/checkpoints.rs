@@ -9,21 +9,20 @@
 
 use std::collections::HashMap;
 
+use super::leases::LeaseHolder;
+use super::{now_text, parsed, parsed_opt, Registry, RegistryError, RunId};
+use crate::domain::{AccountSid, Resource};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use sqlx::Row;
-
-use super::leases::LeaseHolder;
-use super::{now_text, Registry, RegistryError, RunId};
-use crate::domain::{AccountSid, Resource};
 
 /// A checkpoint and the latest scheduled outcome of one (account, resource), for `status`.
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckpointRecord {
-    pub account_sid: String,
-    pub resource: String,
-    /// The last day fully exported (`YYYY-MM-DD`), if any.
-    pub day: Option<String>,
+    pub account_sid: AccountSid,
+    #[serde(serialize_with = "super::table_name")]
+    pub resource: Resource,
+    /// The last day fully exported, if any.
+    pub day: Option<NaiveDate>,
     pub last_run_id: Option<i64>,
     /// When a scheduled run last exported every window it planned for this pair.
     pub last_success_at: Option<String>,
@@ -33,6 +32,37 @@ pub struct CheckpointRecord {
     pub last_error: Option<String>,
     pub last_error_at: Option<String>,
     pub updated_at: String,
+}
+
+/// A `checkpoints` row as stored.
+#[derive(sqlx::FromRow)]
+struct CheckpointRow {
+    account_sid: String,
+    resource: String,
+    day: Option<String>,
+    last_run_id: Option<i64>,
+    last_success_at: Option<String>,
+    last_rows: i64,
+    last_error: Option<String>,
+    last_error_at: Option<String>,
+    updated_at: String,
+}
+
+impl TryFrom<CheckpointRow> for CheckpointRecord {
+    type Error = RegistryError;
+    fn try_from(r: CheckpointRow) -> Result<Self, RegistryError> {
+        Ok(CheckpointRecord {
+            account_sid: parsed("account sid", r.account_sid)?,
+            resource: parsed("resource", r.resource)?,
+            day: parsed_opt("checkpoint day", r.day)?,
+            last_run_id: r.last_run_id,
+            last_success_at: r.last_success_at,
+            last_rows: r.last_rows,
+            last_error: r.last_error,
+            last_error_at: r.last_error_at,
+            updated_at: r.updated_at,
+        })
+    }
 }
 
 /// What one scheduled run did for one (account, resource).
@@ -49,7 +79,7 @@ pub struct PairOutcome {
 }
 
 /// The last run of a job, for "due since its last run" and `status`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct JobRunRecord {
     pub job: String,
     /// The instant the job last ran for (the scheduler's `now`, RFC 3339).
@@ -59,6 +89,13 @@ pub struct JobRunRecord {
     pub updated_at: String,
 }
 
+/// When a job last exported an account.
+#[derive(sqlx::FromRow)]
+struct JobAccountRow {
+    account_sid: String,
+    last_due_at: String,
+}
+
 impl Registry {
     /// The last day fully exported for `account` and `resource`.
     pub async fn checkpoint(
@@ -66,19 +103,14 @@ impl Registry {
         account: &AccountSid,
         resource: Resource,
     ) -> Result<Option<NaiveDate>, RegistryError> {
-        let row = sqlx::query(
+        let day: Option<String> = sqlx::query_scalar(
             "select day from checkpoints where account_sid = $1 and resource = $2 and day is not null",
         )
         .bind(account.as_str())
         .bind(resource.table_name())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            let d: String = r.try_get("day")?;
-            d.parse::<NaiveDate>()
-                .map_err(|e| RegistryError::Corrupt(format!("checkpoint {d:?}: {e}")))
-        })
-        .transpose()
+        parsed_opt("checkpoint day", day)
     }
 
     /// Records a scheduled run's outcome for one pair and moves its checkpoint forward to
@@ -150,42 +182,23 @@ impl Registry {
 
     /// Every checkpoint, by account and resource.
     pub async fn checkpoints(&self) -> Result<Vec<CheckpointRecord>, RegistryError> {
-        let rows = sqlx::query(
+        let rows: Vec<CheckpointRow> = sqlx::query_as(
             "select account_sid, resource, day, last_run_id, last_success_at, last_rows, last_error, last_error_at, updated_at
              from checkpoints order by account_sid, resource",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(CheckpointRecord {
-                    account_sid: r.try_get("account_sid")?,
-                    resource: r.try_get("resource")?,
-                    day: r.try_get("day")?,
-                    last_run_id: r.try_get("last_run_id")?,
-                    last_success_at: r.try_get("last_success_at")?,
-                    last_rows: r.try_get("last_rows")?,
-                    last_error: r.try_get("last_error")?,
-                    last_error_at: r.try_get("last_error_at")?,
-                    updated_at: r.try_get("updated_at")?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(CheckpointRecord::try_from).collect()
     }
 
     /// The instant `job` last ran for, if it ever ran.
     pub async fn last_job_run(&self, job: &str) -> Result<Option<DateTime<Utc>>, RegistryError> {
-        let row = sqlx::query("select last_due_at from job_runs where job = $1")
-            .bind(job)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            let t: String = r.try_get("last_due_at")?;
-            DateTime::parse_from_rfc3339(&t)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| RegistryError::Corrupt(format!("job run time {t:?}: {e}")))
-        })
-        .transpose()
+        let at: Option<String> =
+            sqlx::query_scalar("select last_due_at from job_runs where job = $1")
+                .bind(job)
+                .fetch_optional(&self.pool)
+                .await?;
+        parsed_opt("job run time", at)
     }
 
     /// Records that `job` ran for the instant `due_at`.
@@ -216,40 +229,29 @@ impl Registry {
 
     /// The last run of every job that ever ran, by name.
     pub async fn job_runs(&self) -> Result<Vec<JobRunRecord>, RegistryError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "select job, last_due_at, run_id, outcome, updated_at from job_runs order by job",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(JobRunRecord {
-                    job: r.try_get("job")?,
-                    last_due_at: r.try_get("last_due_at")?,
-                    run_id: r.try_get("run_id")?,
-                    outcome: r.try_get("outcome")?,
-                    updated_at: r.try_get("updated_at")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// When `job` last exported each account (the scheduler's `now` then), by account sid.
     pub async fn job_account_runs(
         &self,
         job: &str,
-    ) -> Result<HashMap<String, DateTime<Utc>>, RegistryError> {
-        let rows = sqlx::query("select account_sid, last_due_at from job_accounts where job = $1")
-            .bind(job)
-            .fetch_all(&self.pool)
-            .await?;
+    ) -> Result<HashMap<AccountSid, DateTime<Utc>>, RegistryError> {
+        let rows: Vec<JobAccountRow> =
+            sqlx::query_as("select account_sid, last_due_at from job_accounts where job = $1")
+                .bind(job)
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter()
             .map(|r| {
-                let t: String = r.try_get("last_due_at")?;
-                let at = DateTime::parse_from_rfc3339(&t)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|e| RegistryError::Corrupt(format!("job run time {t:?}: {e}")))?;
-                Ok((r.try_get("account_sid")?, at))
+                Ok((
+                    parsed("account sid", r.account_sid)?,
+                    parsed("job run time", r.last_due_at)?,
+                ))
             })
             .collect()
     }

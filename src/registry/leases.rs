@@ -13,13 +13,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
-use sqlx::Row;
-
-use super::{Registry, RegistryError};
+use super::{parsed, Registry, RegistryError};
 use crate::domain::{AccountSid, Resource};
 use crate::process::ProcessId;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
 
 /// Who holds a lease: an id unique per [`LeaseHolder::new`] and, for a real holder, its
 /// process.
@@ -106,26 +104,39 @@ impl LeaseGrant {
     }
 }
 
-/// The process recorded with a lease or a run, if it was recorded.
-pub(crate) fn process_of(row: &sqlx::any::AnyRow) -> Result<Option<ProcessId>, RegistryError> {
-    let host: Option<String> = row.try_get("host")?;
-    let pid: Option<i64> = row.try_get("pid")?;
-    let instance: Option<String> = row.try_get("process")?;
-    Ok(match (host, pid.and_then(|p| u32::try_from(p).ok())) {
-        (Some(host), Some(pid)) => Some(ProcessId {
-            host,
-            pid,
-            instance,
-        }),
-        _ => None,
-    })
+/// The process recorded with a lease or a run, as stored.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ProcessRow {
+    host: Option<String>,
+    pid: Option<i64>,
+    process: Option<String>,
+}
+
+impl ProcessRow {
+    /// The process, if it was recorded.
+    pub(crate) fn process(&self) -> Option<ProcessId> {
+        match (&self.host, self.pid.and_then(|p| u32::try_from(p).ok())) {
+            (Some(host), Some(pid)) => Some(ProcessId {
+                host: host.clone(),
+                pid,
+                instance: self.process.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether the recorded process is provably dead (never when none was recorded).
+    pub(crate) fn provably_dead(&self) -> bool {
+        self.process().is_some_and(|p| p.provably_dead())
+    }
 }
 
 /// A lease as `status` shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct LeaseRecord {
-    pub account_sid: String,
-    pub resource: String,
+    pub account_sid: AccountSid,
+    #[serde(serialize_with = "super::table_name")]
+    pub resource: Resource,
     pub holder: String,
     /// The holder's host and process id, when it recorded them.
     pub host: Option<String>,
@@ -136,6 +147,26 @@ pub struct LeaseRecord {
     pub expired: bool,
     /// Whether its holder's process is provably dead, seen from here (anyone may take it over).
     pub holder_dead: bool,
+}
+
+/// A `leases` row as stored.
+#[derive(sqlx::FromRow)]
+struct LeaseRow {
+    account_sid: String,
+    resource: String,
+    holder: String,
+    #[sqlx(flatten)]
+    process: ProcessRow,
+    acquired_at: String,
+    expires_at: String,
+}
+
+/// The holder of a lease, as stored.
+#[derive(sqlx::FromRow)]
+struct HolderRow {
+    holder: String,
+    #[sqlx(flatten)]
+    process: ProcessRow,
 }
 
 fn text(t: DateTime<Utc>) -> String {
@@ -208,7 +239,7 @@ impl Registry {
         now: &str,
         until: &str,
     ) -> Result<Option<LeaseGrant>, RegistryError> {
-        let row = sqlx::query(
+        let row: Option<HolderRow> = sqlx::query_as(
             "select holder, host, pid, process from leases where account_sid = $1 and resource = $2",
         )
         .bind(account.as_str())
@@ -218,8 +249,8 @@ impl Registry {
         let Some(row) = row else {
             return Ok(None);
         };
-        let current: String = row.try_get("holder")?;
-        if !process_of(&row)?.is_some_and(|p| p.provably_dead()) {
+        let current = row.holder;
+        if !row.process.provably_dead() {
             return Ok(Some(LeaseGrant::Busy { holder: current }));
         }
         let done = sqlx::query(
@@ -306,7 +337,7 @@ impl Registry {
     /// Every lease row, expired or not, by account and resource.
     pub async fn leases(&self) -> Result<Vec<LeaseRecord>, RegistryError> {
         let now = text(Utc::now());
-        let rows = sqlx::query(
+        let rows: Vec<LeaseRow> = sqlx::query_as(
             "select account_sid, resource, holder, host, pid, process, acquired_at, expires_at from leases
              order by account_sid, resource",
         )
@@ -314,17 +345,16 @@ impl Registry {
         .await?;
         rows.into_iter()
             .map(|r| {
-                let expires_at: String = r.try_get("expires_at")?;
                 Ok(LeaseRecord {
-                    account_sid: r.try_get("account_sid")?,
-                    resource: r.try_get("resource")?,
-                    holder: r.try_get("holder")?,
-                    host: r.try_get("host")?,
-                    pid: r.try_get("pid")?,
-                    holder_dead: process_of(&r)?.is_some_and(|p| p.provably_dead()),
-                    acquired_at: r.try_get("acquired_at")?,
-                    expired: expires_at < now,
-                    expires_at,
+                    account_sid: parsed("account sid", r.account_sid)?,
+                    resource: parsed("resource", r.resource)?,
+                    holder: r.holder,
+                    holder_dead: r.process.provably_dead(),
+                    host: r.process.host,
+                    pid: r.process.pid,
+                    acquired_at: r.acquired_at,
+                    expired: r.expires_at < now,
+                    expires_at: r.expires_at,
                 })
             })
             .collect()

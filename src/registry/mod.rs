@@ -13,7 +13,7 @@ mod partitions;
 mod runs;
 mod url;
 
-pub use accounts::{Account, AccountStatus, NewAccount, Skip, TwilioStatus};
+pub use accounts::{Account, AccountStatus, NewAccount, Skip, TwilioStatus, UnknownStatus};
 pub use checkpoints::{CheckpointRecord, JobRunRecord, PairOutcome};
 pub use leases::{LeaseGrant, LeaseHolder, LeaseRecord};
 pub use partitions::{PartitionRecord, PartitionSummary, WindowFailure};
@@ -25,6 +25,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+use crate::domain::Resource;
 use crate::redact::url as redact_url;
 
 /// What the caller can do about a database error.
@@ -37,10 +38,9 @@ pub enum RegistryError {
         url: String,
         cause: sqlx::migrate::MigrateError,
     },
-    #[error("account {0} is not registered")]
-    NotFound(String),
-    #[error("the database holds an unreadable value: {0}")]
-    Corrupt(String),
+    /// A stored value this version cannot read: the database was changed by something else.
+    #[error("the database holds an unreadable {what}: {value:?}")]
+    Corrupt { what: &'static str, value: String },
     #[error("database error: {0}")]
     Other(sqlx::Error),
 }
@@ -53,7 +53,7 @@ impl From<sqlx::Error> for RegistryError {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
+enum Backend {
     Sqlite,
     Postgres,
 }
@@ -62,7 +62,6 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Registry {
     pool: AnyPool,
-    backend: Backend,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -119,16 +118,33 @@ impl Registry {
                 url: shown.clone(),
                 cause: source,
             })?;
-        Ok(Self { pool, backend })
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
+        Ok(Self { pool })
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// A stored value parsed into its domain type; one that does not parse is corrupt.
+pub(crate) fn parsed<T: FromStr>(what: &'static str, value: String) -> Result<T, RegistryError> {
+    match value.parse() {
+        Ok(v) => Ok(v),
+        Err(_) => Err(RegistryError::Corrupt { what, value }),
+    }
+}
+
+/// [`parsed`] for a value that may be null.
+pub(crate) fn parsed_opt<T: FromStr>(
+    what: &'static str,
+    value: Option<String>,
+) -> Result<Option<T>, RegistryError> {
+    value.map(|v| parsed(what, v)).transpose()
+}
+
+/// A resource as stored and shown (`calls`, `usage_records`).
+fn table_name<S: serde::Serializer>(r: &Resource, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(r.table_name())
 }
 
 /// Now, as stored.

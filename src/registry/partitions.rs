@@ -1,18 +1,17 @@
 //! Partitions written (the manifest of the output) and windows that failed.
 
+use super::{now_text, parsed, parsed_opt, Registry, RegistryError, RunId};
+use crate::domain::{AccountSid, PartitionKey, Resource};
 use chrono::NaiveDate;
 use serde::Serialize;
-use sqlx::Row;
-
-use super::{now_text, Registry, RegistryError, RunId};
-use crate::domain::{AccountSid, PartitionKey};
 
 /// A partition that is durable in the store.
 #[derive(Clone, Debug, Serialize)]
 pub struct PartitionRecord {
-    pub account_sid: String,
-    pub resource: String,
-    pub day: String,
+    pub account_sid: AccountSid,
+    #[serde(serialize_with = "super::table_name")]
+    pub resource: Resource,
+    pub day: NaiveDate,
     pub rows: i64,
     pub bytes: i64,
     /// `None` when the day had no rows, so no file.
@@ -20,14 +19,65 @@ pub struct PartitionRecord {
     pub exported_at: String,
 }
 
+/// A `partitions` row as stored.
+#[derive(sqlx::FromRow)]
+struct PartitionRow {
+    account_sid: String,
+    resource: String,
+    day: String,
+    rows_exported: i64,
+    bytes: i64,
+    object_key: Option<String>,
+    exported_at: String,
+}
+
+impl TryFrom<PartitionRow> for PartitionRecord {
+    type Error = RegistryError;
+    fn try_from(r: PartitionRow) -> Result<Self, RegistryError> {
+        Ok(PartitionRecord {
+            account_sid: parsed("account sid", r.account_sid)?,
+            resource: parsed("resource", r.resource)?,
+            day: parsed("partition day", r.day)?,
+            rows: r.rows_exported,
+            bytes: r.bytes,
+            object_key: r.object_key,
+            exported_at: r.exported_at,
+        })
+    }
+}
+
 /// A window whose last export failed and that has not succeeded since.
 #[derive(Clone, Debug, Serialize)]
 pub struct WindowFailure {
-    pub account_sid: String,
-    pub resource: String,
-    pub day: String,
+    pub account_sid: AccountSid,
+    #[serde(serialize_with = "super::table_name")]
+    pub resource: Resource,
+    pub day: NaiveDate,
     pub error: String,
     pub failed_at: String,
+}
+
+/// A `window_failures` row as stored.
+#[derive(sqlx::FromRow)]
+struct FailureRow {
+    account_sid: String,
+    resource: String,
+    day: String,
+    error: String,
+    failed_at: String,
+}
+
+impl TryFrom<FailureRow> for WindowFailure {
+    type Error = RegistryError;
+    fn try_from(r: FailureRow) -> Result<Self, RegistryError> {
+        Ok(WindowFailure {
+            account_sid: parsed("account sid", r.account_sid)?,
+            resource: parsed("resource", r.resource)?,
+            day: parsed("failed day", r.day)?,
+            error: r.error,
+            failed_at: r.failed_at,
+        })
+    }
 }
 
 impl Registry {
@@ -102,9 +152,9 @@ impl Registry {
     pub async fn partitions(
         &self,
         account: &AccountSid,
-        resource: crate::domain::Resource,
+        resource: Resource,
     ) -> Result<Vec<PartitionRecord>, RegistryError> {
-        let rows = sqlx::query(
+        let rows: Vec<PartitionRow> = sqlx::query_as(
             "select account_sid, resource, day, rows_exported, bytes, object_key, exported_at from partitions
              where account_sid = $1 and resource = $2 order by day",
         )
@@ -112,39 +162,17 @@ impl Registry {
         .bind(resource.table_name())
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(PartitionRecord {
-                    account_sid: r.try_get("account_sid")?,
-                    resource: r.try_get("resource")?,
-                    day: r.try_get("day")?,
-                    rows: r.try_get("rows_exported")?,
-                    bytes: r.try_get("bytes")?,
-                    object_key: r.try_get("object_key")?,
-                    exported_at: r.try_get("exported_at")?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(PartitionRecord::try_from).collect()
     }
 
     /// Windows that failed and have not been exported since.
     pub async fn failures(&self) -> Result<Vec<WindowFailure>, RegistryError> {
-        let rows = sqlx::query(
+        let rows: Vec<FailureRow> = sqlx::query_as(
             "select account_sid, resource, day, error, failed_at from window_failures order by account_sid, resource, day",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(WindowFailure {
-                    account_sid: r.try_get("account_sid")?,
-                    resource: r.try_get("resource")?,
-                    day: r.try_get("day")?,
-                    error: r.try_get("error")?,
-                    failed_at: r.try_get("failed_at")?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(WindowFailure::try_from).collect()
     }
 
     /// The days of `account` and `resource` whose window failed and has not been exported
@@ -152,10 +180,10 @@ impl Registry {
     pub async fn failed_days(
         &self,
         account: &AccountSid,
-        resource: crate::domain::Resource,
+        resource: Resource,
         from: NaiveDate,
     ) -> Result<Vec<NaiveDate>, RegistryError> {
-        let rows = sqlx::query(
+        let rows: Vec<String> = sqlx::query_scalar(
             "select day from window_failures where account_sid = $1 and resource = $2 and day >= $3 order by day",
         )
         .bind(account.as_str())
@@ -163,48 +191,30 @@ impl Registry {
         .bind(from.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                let d: String = r.try_get("day")?;
-                d.parse::<NaiveDate>()
-                    .map_err(|e| RegistryError::Corrupt(format!("day {d:?}: {e}")))
-            })
-            .collect()
+        rows.into_iter().map(|d| parsed("day", d)).collect()
     }
 
     /// Per (account, resource): partitions, rows, first and last day exported.
     pub async fn partition_summary(&self) -> Result<Vec<PartitionSummary>, RegistryError> {
-        let rows = sqlx::query(
+        let rows: Vec<SummaryRow> = sqlx::query_as(
             "select account_sid, resource, count(*) as partitions, cast(sum(rows_exported) as bigint) as total_rows,
                     min(day) as first_day, max(day) as last_day, max(exported_at) as last_exported_at
              from partitions group by account_sid, resource order by account_sid, resource",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(PartitionSummary {
-                    account_sid: r.try_get("account_sid")?,
-                    resource: r.try_get("resource")?,
-                    partitions: r.try_get("partitions")?,
-                    rows: r.try_get::<Option<i64>, _>("total_rows")?.unwrap_or(0),
-                    first_day: r.try_get("first_day")?,
-                    last_day: r.try_get("last_day")?,
-                    last_exported_at: r.try_get("last_exported_at")?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(PartitionSummary::try_from).collect()
     }
 
     /// Days already exported for an account and resource within `[first, last]`.
     pub async fn exported_days(
         &self,
         account: &AccountSid,
-        resource: crate::domain::Resource,
+        resource: Resource,
         first: NaiveDate,
         last: NaiveDate,
     ) -> Result<Vec<NaiveDate>, RegistryError> {
-        let rows = sqlx::query(
+        let rows: Vec<String> = sqlx::query_scalar(
             "select day from partitions where account_sid = $1 and resource = $2 and day >= $3 and day <= $4 order by day",
         )
         .bind(account.as_str())
@@ -213,24 +223,46 @@ impl Registry {
         .bind(last.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                let d: String = r.try_get("day")?;
-                d.parse::<NaiveDate>()
-                    .map_err(|e| RegistryError::Corrupt(format!("day {d:?}: {e}")))
-            })
-            .collect()
+        rows.into_iter().map(|d| parsed("day", d)).collect()
     }
 }
 
 /// Totals of the partitions of one account and resource.
 #[derive(Clone, Debug, Serialize)]
 pub struct PartitionSummary {
-    pub account_sid: String,
-    pub resource: String,
+    pub account_sid: AccountSid,
+    #[serde(serialize_with = "super::table_name")]
+    pub resource: Resource,
     pub partitions: i64,
     pub rows: i64,
-    pub first_day: Option<String>,
-    pub last_day: Option<String>,
+    pub first_day: Option<NaiveDate>,
+    pub last_day: Option<NaiveDate>,
     pub last_exported_at: Option<String>,
+}
+
+/// One group of `partitions` as summed.
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    account_sid: String,
+    resource: String,
+    partitions: i64,
+    total_rows: Option<i64>,
+    first_day: Option<String>,
+    last_day: Option<String>,
+    last_exported_at: Option<String>,
+}
+
+impl TryFrom<SummaryRow> for PartitionSummary {
+    type Error = RegistryError;
+    fn try_from(r: SummaryRow) -> Result<Self, RegistryError> {
+        Ok(PartitionSummary {
+            account_sid: parsed("account sid", r.account_sid)?,
+            resource: parsed("resource", r.resource)?,
+            partitions: r.partitions,
+            rows: r.total_rows.unwrap_or(0),
+            first_day: parsed_opt("partition day", r.first_day)?,
+            last_day: parsed_opt("partition day", r.last_day)?,
+            last_exported_at: r.last_exported_at,
+        })
+    }
 }

@@ -1,11 +1,9 @@
 //! Run history: one row per command that exported something, with its outcome and counts.
 
-use serde::Serialize;
-use sqlx::Row;
-
-use super::leases::process_of;
+use super::leases::ProcessRow;
 use super::{now_text, Registry, RegistryError};
 use crate::process::ProcessId;
+use serde::Serialize;
 
 /// A run's id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -49,7 +47,7 @@ pub struct RunTotals {
 }
 
 /// A run as `status` shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct RunRecord {
     pub id: i64,
     pub command: String,
@@ -59,11 +57,15 @@ pub struct RunRecord {
     pub outcome: String,
     pub windows_exported: i64,
     pub windows_failed: i64,
+    #[sqlx(rename = "rows_exported")]
     pub rows: i64,
+    #[sqlx(rename = "files_written")]
     pub files: i64,
     /// Records of other days the API returned (exported with their own day).
+    #[sqlx(rename = "records_outside_window")]
     pub outside_window: i64,
     /// Records repeated while paging (kept once).
+    #[sqlx(rename = "records_duplicated")]
     pub duplicates: i64,
     pub error: Option<String>,
 }
@@ -73,7 +75,7 @@ impl Registry {
     pub async fn start_run(&self, command: &str, detail: &str) -> Result<RunId, RegistryError> {
         let now = now_text();
         let me = ProcessId::current();
-        let row = sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "insert into runs (command, detail, started_at, outcome, host, pid, process, created_at, updated_at)
              values ($1, $2, $3, 'running', $4, $5, $6, $3, $3) returning id",
         )
@@ -85,7 +87,7 @@ impl Registry {
         .bind(me.instance.as_deref())
         .fetch_one(&self.pool)
         .await?;
-        Ok(RunId(row.try_get("id")?))
+        Ok(RunId(id))
     }
 
     pub async fn finish_run(
@@ -119,17 +121,17 @@ impl Registry {
     /// Marks as abandoned the runs still `running` whose process is provably dead, so that
     /// `status` on any host shows them so. Returns how many.
     pub async fn abandon_dead_runs(&self) -> Result<u64, RegistryError> {
-        let rows = sqlx::query(
+        let rows: Vec<RunProcessRow> = sqlx::query_as(
             "select id, host, pid, process from runs where outcome = 'running' and host is not null",
         )
         .fetch_all(&self.pool)
         .await?;
         let mut n = 0;
         for r in rows {
-            if !process_of(&r)?.is_some_and(|p| p.provably_dead()) {
+            if !r.process.provably_dead() {
                 continue;
             }
-            let id: i64 = r.try_get("id")?;
+            let id = r.id;
             n += sqlx::query(
                 "update runs set outcome = 'abandoned', error = 'its process died before the end', updated_at = $2
                  where id = $1 and outcome = 'running'",
@@ -146,7 +148,7 @@ impl Registry {
     /// The most recent runs, newest first; a `running` run whose process is provably dead is
     /// shown as `abandoned`.
     pub async fn recent_runs(&self, limit: i64) -> Result<Vec<RunRecord>, RegistryError> {
-        let rows = sqlx::query(
+        let rows: Vec<RunRow> = sqlx::query_as(
             "select id, command, detail, started_at, finished_at, outcome, windows_exported, windows_failed,
                     rows_exported, files_written, records_outside_window, records_duplicated, error,
                     host, pid, process
@@ -155,28 +157,32 @@ impl Registry {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
+        Ok(rows
+            .into_iter()
             .map(|r| {
-                let mut outcome: String = r.try_get("outcome")?;
-                if outcome == "running" && process_of(&r)?.is_some_and(|p| p.provably_dead()) {
-                    outcome = RunOutcome::Abandoned.as_str().to_owned();
+                let mut record = r.record;
+                if record.outcome == "running" && r.process.provably_dead() {
+                    record.outcome = RunOutcome::Abandoned.as_str().to_owned();
                 }
-                Ok(RunRecord {
-                    id: r.try_get("id")?,
-                    command: r.try_get("command")?,
-                    detail: r.try_get("detail")?,
-                    started_at: r.try_get("started_at")?,
-                    finished_at: r.try_get("finished_at")?,
-                    outcome,
-                    windows_exported: r.try_get("windows_exported")?,
-                    windows_failed: r.try_get("windows_failed")?,
-                    rows: r.try_get("rows_exported")?,
-                    files: r.try_get("files_written")?,
-                    outside_window: r.try_get("records_outside_window")?,
-                    duplicates: r.try_get("records_duplicated")?,
-                    error: r.try_get("error")?,
-                })
+                record
             })
-            .collect()
+            .collect())
     }
+}
+
+/// A `runs` row as `status` reads it.
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    #[sqlx(flatten)]
+    record: RunRecord,
+    #[sqlx(flatten)]
+    process: ProcessRow,
+}
+
+/// A run still recorded as running, and its process.
+#[derive(sqlx::FromRow)]
+struct RunProcessRow {
+    id: i64,
+    #[sqlx(flatten)]
+    process: ProcessRow,
 }

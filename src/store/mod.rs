@@ -27,8 +27,12 @@ const STAGING_DIR: &str = "_staging";
 const STALE_STAGING: Duration = Duration::from_secs(6 * 3600);
 
 /// What went wrong with the output location. Each message names the location and says why.
+/// `Open`, `Unwritable`, `UnsafeStaging` and `ProbeFailed` come from [`Store::open`] and
+/// [`Store::check`], before a run exports anything: nothing is exported (a command exits 2).
+/// `Publish` and `Remote` come during a window: that window fails and the run goes on.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The local output (or its staging directory) cannot be created or written.
     #[error("output {location} is not writable: {cause}")]
     Unwritable {
         location: String,
@@ -37,22 +41,27 @@ pub enum StoreError {
     #[error(
         "staging directory {dir} cannot be used: {cause} (remove it, or set TMPDIR elsewhere)"
     )]
+    /// The staging directory is not provably this user's own.
     UnsafeStaging { dir: String, cause: UnsafeDir },
+    /// A finished file could not be moved under its final key.
     #[error("cannot publish {location}: {cause}")]
     Publish {
         location: String,
         cause: std::io::Error,
     },
+    /// The object store URL cannot be opened (scheme, bucket, credentials in the environment).
     #[error("cannot open output {location}: {cause}")]
     Open {
         location: String,
         cause: object_store::Error,
     },
+    /// The object store refused the marker object of the check.
     #[error("output {location} is not writable (a marker object could not be written and deleted): {cause}")]
     ProbeFailed {
         location: String,
         cause: object_store::Error,
     },
+    /// An upload or a delete of a window's object failed.
     #[error("object store error at {location}: {cause}")]
     Remote {
         location: String,

@@ -621,7 +621,7 @@ async fn sigterm_during_schedule_exits_0_and_leaves_registry_and_output_consiste
             .await
             .unwrap()
             .into_iter()
-            .map(|p| (day(&p.day), p.object_key))
+            .map(|p| (p.day, p.object_key))
             .collect();
         // Every recorded partition is durable and complete.
         for (d, key) in &recorded {

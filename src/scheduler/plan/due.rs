@@ -6,11 +6,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::AccountSid;
 use crate::registry::Account;
 use crate::scheduler::jobs::{CronSpec, Job};
 
 /// When the job last exported each account, by account sid.
-pub type LastRuns = HashMap<String, DateTime<Utc>>;
+pub type LastRuns = HashMap<AccountSid, DateTime<Utc>>;
 
 /// When a job with `schedule` is due for an account it last exported for `last`: the first
 /// fire time after that, `now` if it never did, far in the future if the schedule never fires
@@ -29,7 +30,7 @@ pub fn due_at(
 }
 
 fn account_due_at(job: &Job, a: &Account, last: &LastRuns, now: DateTime<Utc>) -> DateTime<Utc> {
-    due_at(&job.schedule, last.get(a.sid.as_str()).copied(), now)
+    due_at(&job.schedule, last.get(&a.sid).copied(), now)
 }
 
 /// The accounts of `accounts` for which `job` is due at `now`.
@@ -86,8 +87,8 @@ mod tests {
         let now = at("2026-03-08T09:30:00Z");
         let (fresh, stale, never) = (account(1), account(2), account(3));
         let last: LastRuns = [
-            (fresh.sid.to_string(), at("2026-03-08T09:00:00Z")),
-            (stale.sid.to_string(), at("2026-03-08T08:00:00Z")),
+            (fresh.sid.clone(), at("2026-03-08T09:00:00Z")),
+            (stale.sid.clone(), at("2026-03-08T08:00:00Z")),
         ]
         .into();
         let due = due_now(
