@@ -2,19 +2,13 @@
 //! `accounts verify` and the receiver's discovery, shown by `accounts list` and `status`, and
 //! suspended or closed accounts reported and skipped by exports, not failed.
 
-use reqwest::redirect::Policy;
 use reqwest::StatusCode;
-use tokio_util::sync::CancellationToken;
-use twilio_export::domain::AuthToken;
-use twilio_export::domain::ConnectAppSid;
-use twilio_export::fetch::Limits;
-use twilio_export::fetch::{Quotas, TwilioClient};
-use twilio_export::receiver::{self, ReceiverConfig, ReceiverLimits, ReceiverState, STATE_COOKIE};
-use twilio_export::registry::{Registry, TwilioStatus};
+use twilio_export::receiver::ReceiverLimits;
+use twilio_export::registry::TwilioStatus;
 use twilio_sim::{AccountState, SimConfig};
-use url::Url;
 
 use crate::helpers::*;
+use crate::receiver::connect_env_from;
 
 /// Three flat accounts: the first active, the second suspended, the third closed.
 fn mixed_sim() -> SimConfig {
@@ -163,60 +157,19 @@ async fn verify_records_twilio_status() {
 #[tokio::test]
 async fn discovery_registers_twilio_status_of_the_accounts_a_grant_reads() {
     // Two subaccounts per main account: main 0 owns account 3 (the Connect subaccount) and 4.
-    let app = spawn_app(SimConfig {
+    let cfg = SimConfig {
         subaccounts: 2,
         inactive_accounts: vec![(4, AccountState::Closed)],
         ..small_sim()
-    })
-    .await;
-    let main = app.sim.main_account_sids()[0].clone();
-    let connect = app.sim.granted_sid(&main).unwrap();
-    let closed = app.sim.subaccount_sids(&main)[1].clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let token = AuthToken::new(TOKEN.to_owned()).unwrap();
-    let stop = CancellationToken::new();
-    let client = TwilioClient::new(
-        Url::parse(&app.base).unwrap(),
-        token.clone(),
-        Quotas::new(Limits::default()),
-        stop.clone(),
-    )
-    .unwrap();
-    let registry = Registry::connect(&app.database_url()).await.unwrap();
-    let config = ReceiverConfig {
-        public_url: Url::parse(&base).unwrap(),
-        connect_base: Url::parse(&app.base).unwrap(),
-        connect_app_sid: ConnectAppSid::parse(&app.sim.config().connect_app_sid).unwrap(),
-        discover: true,
-        limits: ReceiverLimits::default(),
     };
-    let state = ReceiverState::new(config, client, registry.clone(), token);
-    tokio::spawn(receiver::serve(listener, state, stop.clone()));
-    let http = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap();
-    let home = http.get(&base).send().await.unwrap();
-    let nonce = home.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .strip_prefix(&format!("{STATE_COOKIE}="))
-        .and_then(|s| s.split(';').next())
-        .unwrap()
-        .to_owned();
+    let (app, r) = connect_env_from(cfg, true, ReceiverLimits::default()).await;
+    let main = app.sim.main_account_sids()[0].clone();
+    let closed = app.sim.subaccount_sids(&main)[1].clone();
 
-    let resp = http
-        .get(format!(
-            "{base}/connect/authorize?AccountSid={connect}&state={nonce}"
-        ))
-        .header("cookie", format!("{STATE_COOKIE}={nonce}"))
-        .send()
-        .await
-        .unwrap();
+    let resp = r.connect(&app, &main).await;
 
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let accounts = registry.accounts().await.unwrap();
+    let accounts = r.accounts().await;
     assert_eq!(accounts.len(), 3);
     for a in &accounts {
         let want = if a.sid.as_str() == closed {
@@ -228,7 +181,6 @@ async fn discovery_registers_twilio_status_of_the_accounts_a_grant_reads() {
     }
     let out = app.cli(&["accounts", "list", "--json"]).await;
     assert!(stdout(&out).contains("\"twilio_status\": \"closed\""));
-    stop.cancel();
 }
 
 #[tokio::test]

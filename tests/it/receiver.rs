@@ -57,13 +57,26 @@ pub(crate) async fn connect_env_with(
     discover: bool,
     limits: ReceiverLimits,
 ) -> (TestApp, Receiver) {
+    let cfg = SimConfig {
+        subaccounts,
+        ..small_sim()
+    };
+    connect_env_from(cfg, discover, limits).await
+}
+
+/// The receiver in front of a simulator started from `cfg` (its consent page redirecting to
+/// the receiver).
+pub(crate) async fn connect_env_from(
+    cfg: SimConfig,
+    discover: bool,
+    limits: ReceiverLimits,
+) -> (TestApp, Receiver) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
     let app = spawn_app(SimConfig {
-        subaccounts,
         authorize_url: Some(format!("{base}/connect/authorize")),
-        ..small_sim()
+        ..cfg
     })
     .await;
     let token = AuthToken::new(TOKEN.to_owned()).unwrap();
