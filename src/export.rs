@@ -7,10 +7,8 @@
 
 use std::collections::HashSet;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use chrono::NaiveDate;
-use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::{AppendRow, BatchBuilder};
@@ -24,7 +22,9 @@ use crate::registry::{
     LeaseHolder, Registry, RegistryError, RunId, RunOutcome, RunTotals, TwilioStatus,
 };
 use crate::store::{Store, StoreError};
-use crate::writer::{PartWriter, WriteError};
+use crate::writer::{BackgroundWriter, WriteError};
+
+mod run;
 
 /// Records per page asked of the API (its maximum, `shared/twilio/README.md` §3).
 pub const PAGE_SIZE: u32 = 1000;
@@ -76,15 +76,6 @@ impl LeaseScope {
     pub fn is_lost(&self, account: &AccountSid) -> bool {
         self.lost.lock().expect("not poisoned").contains(account)
     }
-}
-
-/// What each window of a run shares.
-struct RunContext<'a> {
-    run: RunId,
-    summary: &'a Mutex<Summary>,
-    lost: &'a Mutex<HashSet<AccountSid>>,
-    scope: Option<&'a LeaseScope>,
-    on_event: &'a (dyn Fn(WindowEvent<'_>) + Sync),
 }
 
 /// One unit of work: a partition to (re-)export and the credential that reaches its account.
@@ -159,222 +150,29 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// Exports `windows` (at most `concurrency` at a time) as one recorded run.
-    pub async fn run(
-        &self,
-        command: &str,
-        detail: &str,
-        windows: Vec<Window>,
-        concurrency: usize,
-        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
-    ) -> Result<Summary, RegistryError> {
-        self.run_in(command, detail, windows, concurrency, on_event, None)
-            .await
-    }
-
-    /// [`Exporter::run`] for windows whose (account, resource) leases `scope` holds: a window
-    /// publishes only while its lease is still held, and once an account's lease is lost its
-    /// remaining windows are skipped.
-    pub async fn run_leased(
-        &self,
-        command: &str,
-        detail: &str,
-        windows: Vec<Window>,
-        concurrency: usize,
-        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
-        scope: &LeaseScope,
-    ) -> Result<Summary, RegistryError> {
-        self.run_in(command, detail, windows, concurrency, on_event, Some(scope))
-            .await
-    }
-
-    async fn run_in(
-        &self,
-        command: &str,
-        detail: &str,
-        windows: Vec<Window>,
-        concurrency: usize,
-        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
-        scope: Option<&LeaseScope>,
-    ) -> Result<Summary, RegistryError> {
-        let started = Instant::now();
-        let run = self.registry.start_run(command, detail).await?;
-        let summary = Mutex::new(Summary {
-            run: Some(run),
-            ..Summary::default()
-        });
-        let lost: Mutex<HashSet<AccountSid>> = Mutex::new(HashSet::new());
-        let ctx = RunContext {
-            run,
-            summary: &summary,
-            lost: &lost,
-            scope,
-            on_event,
-        };
-        futures::stream::iter(windows)
-            .map(|w| {
-                let ctx = &ctx;
-                async move { self.one_window(&w, ctx).await }
-            })
-            .buffer_unordered(concurrency.max(1))
-            .collect::<()>()
-            .await;
-        let mut summary = summary.into_inner().expect("not poisoned");
-        summary.seconds = started.elapsed().as_secs_f64();
-        let error = summary.failures.first().map(|(k, e)| format!("{k}: {e}"));
-        self.registry
-            .finish_run(run, summary.outcome(), summary.totals, error.as_deref())
-            .await?;
-        Ok(summary)
-    }
-
-    /// One window of a run, its outcome added to the run's summary.
-    async fn one_window(&self, w: &Window, ctx: &RunContext<'_>) {
-        let summary = ctx.summary;
-        if self.cancel.is_cancelled() {
-            summary.lock().expect("not poisoned").interrupted = true;
-            return;
-        }
-        let lease_lost = ctx.scope.is_some_and(|s| s.is_lost(&w.key.account));
-        if lease_lost
-            || ctx
-                .lost
-                .lock()
-                .expect("not poisoned")
-                .contains(&w.key.account)
-        {
-            summary.lock().expect("not poisoned").skipped += 1;
-            (ctx.on_event)(WindowEvent::Skipped(w));
-            return;
-        }
-        let result = self.export_window_in(w, ctx.run, ctx.scope).await;
-        summary
-            .lock()
-            .expect("not poisoned")
-            .accounts
-            .insert(w.key.account.clone());
-        match result {
-            Ok(report) => {
-                let mut s = summary.lock().expect("not poisoned");
-                s.totals.windows_exported += 1;
-                s.totals.rows += report.rows;
-                s.totals.files += u64::from(report.object_key.is_some());
-                s.totals.outside_window += report.outside_window;
-                s.totals.duplicates += report.duplicates;
-                s.bytes += report.bytes;
-                drop(s);
-                (ctx.on_event)(WindowEvent::Exported(w, &report));
-            }
-            Err(ExportError::Fetch(FetchError::Cancelled)) => {
-                summary.lock().expect("not poisoned").interrupted = true
-            }
-            Err(ExportError::LeaseLost) => {
-                summary.lock().expect("not poisoned").skipped += 1;
-                (ctx.on_event)(WindowEvent::Skipped(w));
-            }
-            Err(err) => {
-                self.window_failed(w, err, ctx.run, summary, ctx.lost, ctx.on_event)
-                    .await
-            }
-        }
-    }
-
-    async fn window_failed(
-        &self,
-        w: &Window,
-        err: ExportError,
-        run: RunId,
-        summary: &Mutex<Summary>,
-        lost: &Mutex<HashSet<AccountSid>>,
-        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
-    ) {
-        if let ExportError::Fetch(FetchError::Unauthorized { .. }) = &err {
-            if let Some(lost_why) = self.recheck(w).await {
-                let first = lost
-                    .lock()
-                    .expect("not poisoned")
-                    .insert(w.key.account.clone());
-                if first {
-                    self.record_lost(&w.key.account, lost_why, summary).await;
-                }
-                summary.lock().expect("not poisoned").skipped += 1;
-                on_event(WindowEvent::Skipped(w));
-                return;
-            }
-        }
-        let message = err.to_string();
-        tracing::error!(partition = %w.key, error = %message, stage = "exporting", "Window failed; its partition was left as it was");
-        if let Err(e) = self.registry.record_failure(&w.key, &message, run).await {
-            tracing::error!(error = %e, "Cannot record the failure");
-        }
-        on_event(WindowEvent::Failed(w, &err));
-        let mut s = summary.lock().expect("not poisoned");
-        s.totals.windows_failed += 1;
-        s.failures.push((w.key.clone(), message));
-    }
-
-    /// After a 401: why the account is lost to this run, or `None` if the API now reads it
-    /// (a single 401 may be a blip). Twilio answers 401 for the data of suspended and closed
-    /// accounts while the Account resource still shows their status.
-    async fn recheck(&self, w: &Window) -> Option<Lost> {
-        match self
-            .client
-            .fetch_account(&w.credential, &w.key.account)
-            .await
-        {
-            Err(recheck @ FetchError::Unauthorized { .. }) => {
-                Some(Lost::Deauthorized(recheck.to_string()))
-            }
-            Ok(info) => info
-                .status
-                .as_deref()
-                .map(TwilioStatus::parse)
-                .filter(|s| !s.exported())
-                .map(Lost::Inactive),
-            Err(_) => None,
-        }
-    }
-
-    /// Records once why an account's remaining windows are skipped.
-    async fn record_lost(&self, account: &AccountSid, why: Lost, summary: &Mutex<Summary>) {
-        match why {
-            Lost::Deauthorized(reason) => {
-                tracing::warn!(account = %account, error = %reason, "Account lost its authorization; skipping it");
-                if let Err(e) = self.registry.deauthorize(account, &reason).await {
-                    tracing::error!(error = %e, "Cannot record the deauthorization");
-                }
-                let mut s = summary.lock().expect("not poisoned");
-                s.deauthorized.push((account.clone(), reason));
-            }
-            Lost::Inactive(status) => {
-                tracing::warn!(account = %account, twilio_status = %status, "Twilio reports the account suspended or closed; skipping it");
-                if let Err(e) = self.registry.set_twilio_status(account, &status).await {
-                    tracing::error!(error = %e, "Cannot record the account's status");
-                }
-                let mut s = summary.lock().expect("not poisoned");
-                s.inactive.push((account.clone(), status));
-            }
-        }
-    }
-
     /// Exports one window and records its partition.
     pub async fn export_window(&self, w: &Window, run: RunId) -> Result<WindowReport, ExportError> {
-        self.export_window_in(w, run, None).await
+        self.export_window_in(w, run, None, &self.cancel, None)
+            .await
     }
 
     /// Exports one window and records its partition; under `scope`, only while the pair's
-    /// lease is still held when the file is about to be published.
+    /// lease is still held when the file is about to be published. `cancel` stops its
+    /// requests; `fetch_slot` is given up once the last page is read.
     #[tracing::instrument(skip_all, fields(account = %w.key.account, resource = %w.key.resource, day = %w.key.day))]
     async fn export_window_in(
         &self,
         w: &Window,
         run: RunId,
         scope: Option<&LeaseScope>,
+        cancel: &CancellationToken,
+        fetch_slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Result<WindowReport, ExportError> {
         let (report, staged) = match w.key.resource {
-            Resource::Calls => self.fetch_into_file::<CallsSource>(w).await?,
-            Resource::UsageRecords => self.fetch_into_file::<UsageSource>(w).await?,
+            Resource::Calls => self.fetch_into_file::<CallsSource>(w, cancel).await?,
+            Resource::UsageRecords => self.fetch_into_file::<UsageSource>(w, cancel).await?,
         };
+        drop(fetch_slot);
         if let Some(scope) = scope {
             if !self.still_held(scope, &w.key).await? {
                 if let Some(path) = &staged {
@@ -446,13 +244,50 @@ impl Exporter {
     /// Pages through the window into a staged Parquet file (`None` if there were no rows).
     /// Every page holds at most the page size asked for, and only records of the window's
     /// account; links are followed per [`PageWalk`], at most [`Source::MAX_RECORDS`] worth.
+    /// Batches are encoded and written off the async threads while the next page is fetched.
     async fn fetch_into_file<S: Source>(
         &self,
         w: &Window,
+        cancel: &CancellationToken,
     ) -> Result<(WindowReport, Option<std::path::PathBuf>), ExportError> {
         let mut builder = BatchBuilder::new(w.key.resource);
-        let mut writer: Option<PartWriter> = None;
+        let mut writer = BackgroundWriter::new(
+            self.store.staging_path(),
+            self.store.staging_mode(),
+            builder.schema(),
+        );
         let mut report = WindowReport::default();
+        let result = self
+            .read_pages::<S>(w, cancel, &mut builder, &mut writer, &mut report)
+            .await;
+        let finished = match result {
+            Ok(()) => writer.finish().await.map_err(ExportError::from),
+            Err(e) => {
+                if let Some(path) = writer.abandon().await {
+                    self.store.discard(&path).await;
+                }
+                return Err(e);
+            }
+        };
+        match finished? {
+            Some(file) => {
+                report.rows = file.rows;
+                report.bytes = file.bytes;
+                Ok((report, Some(file.path)))
+            }
+            None => Ok((report, None)),
+        }
+    }
+
+    /// Reads every page of the window into `builder`, handing full batches to `writer`.
+    async fn read_pages<S: Source>(
+        &self,
+        w: &Window,
+        cancel: &CancellationToken,
+        builder: &mut BatchBuilder,
+        writer: &mut BackgroundWriter,
+        report: &mut WindowReport,
+    ) -> Result<(), ExportError> {
         let mut seen = Seen::default();
         let page_size = w.page_size.clamp(1, PAGE_SIZE);
         let rules = PageRules {
@@ -465,83 +300,38 @@ impl Exporter {
             S::MAX_RECORDS.div_ceil(u64::from(page_size)) + 1,
         );
         let mut uri = Some(walk.first().clone());
-        let result: Result<(), ExportError> = async {
-            while let Some(page_uri) = uri.take() {
-                let end = self
-                    .client
-                    .get_with(&w.credential, &w.key.account, &page_uri, |body| {
-                        rules.take::<S>(body, &mut builder, &mut seen, &mut report)
-                    })
-                    .await?;
-                let next = match end {
-                    PageEnd::Next(next) => next,
-                    PageEnd::Foreign(found) => {
-                        return Err(FetchError::ForeignRecord {
-                            path: page_uri.path().to_owned(),
-                            expected: w.key.account.clone(),
-                            found,
-                        }
-                        .into())
+        while let Some(page_uri) = uri.take() {
+            let page = self
+                .client
+                .get_with(&w.credential, &w.key.account, &page_uri, |body| {
+                    rules.take::<S>(body, builder, &mut seen, report)
+                });
+            let end = tokio::select! {
+                end = page => end?,
+                _ = cancel.cancelled() => return Err(FetchError::Cancelled.into()),
+            };
+            let next = match end {
+                PageEnd::Next(next) => next,
+                PageEnd::Foreign(found) => {
+                    return Err(FetchError::ForeignRecord {
+                        path: page_uri.path().to_owned(),
+                        expected: w.key.account.clone(),
+                        found,
                     }
-                };
-                report.pages += 1;
-                if builder.len() >= BATCH_ROWS {
-                    self.flush(&mut builder, &mut writer)?;
+                    .into())
                 }
-                uri = walk.follow(next, self.client.base())?;
+            };
+            report.pages += 1;
+            if builder.len() >= BATCH_ROWS {
+                writer.write(builder.finish()).await?;
             }
-            if !builder.is_empty() {
-                self.flush(&mut builder, &mut writer)?;
-            }
-            Ok(())
+            uri = walk.follow(next, self.client.base())?;
         }
-        .await;
-        match (result, writer) {
-            (Ok(()), Some(writer)) => match writer.finish() {
-                Ok(file) => {
-                    report.rows = file.rows;
-                    report.bytes = file.bytes;
-                    Ok((report, Some(file.path)))
-                }
-                Err(e) => Err(e.into()),
-            },
-            (Ok(()), None) => Ok((report, None)),
-            (Err(e), writer) => {
-                if let Some(writer) = writer {
-                    let path = writer.path().to_owned();
-                    drop(writer);
-                    self.store.discard(&path).await;
-                }
-                Err(e)
-            }
+        if !builder.is_empty() {
+            writer.write(builder.finish()).await?;
         }
-    }
-
-    fn flush(
-        &self,
-        builder: &mut BatchBuilder,
-        writer: &mut Option<PartWriter>,
-    ) -> Result<(), ExportError> {
-        let batch = builder.finish();
-        let w = match writer {
-            Some(w) => w,
-            None => writer.insert(PartWriter::create(
-                &self.store.staging_path(),
-                self.store.staging_mode(),
-                builder.schema(),
-            )?),
-        };
-        w.write(&batch)?;
         Ok(())
     }
-}
-
-/// Why the rest of an account's windows are skipped.
-enum Lost {
-    /// The grant is gone (the re-check was refused too).
-    Deauthorized(String),
-    /// Twilio reports the account suspended or closed.
-    Inactive(TwilioStatus),
 }
 
 /// What every page of a window must satisfy.

@@ -3,6 +3,11 @@
 //! The writer streams: each batch is encoded as it comes, and row groups are flushed at
 //! [`ROW_GROUP_ROWS`] rows, so memory is bounded by one row group whatever the partition's
 //! size. It returns what it wrote; it never touches the database or the final location.
+//! [`BackgroundWriter`] runs a [`PartWriter`] on the blocking pool for async callers.
+
+mod background;
+
+pub use background::BackgroundWriter;
 
 use std::fs::File;
 use std::os::unix::fs::OpenOptionsExt;
@@ -41,6 +46,9 @@ pub enum WriteError {
         path: PathBuf,
         cause: std::io::Error,
     },
+    /// The runtime shut down while the file was being written.
+    #[error("writing {path} was interrupted")]
+    Interrupted { path: PathBuf },
 }
 
 /// A finished, synced Parquet file at its staging path.

@@ -179,7 +179,6 @@ async fn discovery_registers_twilio_status_of_the_accounts_a_grant_reads() {
         Url::parse(&app.base).unwrap(),
         token.clone(),
         Quotas::new(Limits::default()),
-        stop.clone(),
     )
     .unwrap();
     let registry = Registry::connect(&app.database_url()).await.unwrap();

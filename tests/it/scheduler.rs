@@ -279,7 +279,6 @@ async fn scheduler(app: &TestApp, jobs: &Path, cancel: CancellationToken) -> Sch
         app.base.parse().unwrap(),
         AuthToken::new(TOKEN.to_owned()).unwrap(),
         Quotas::new(Limits::default()),
-        cancel.clone(),
     )
     .unwrap();
     let store = twilio_export::store::Store::open(&OutputLocation::Local(app.output())).unwrap();
