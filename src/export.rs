@@ -25,6 +25,9 @@ use crate::store::{Store, StoreError};
 use crate::writer::{BackgroundWriter, WriteError};
 
 mod run;
+mod spans;
+
+use spans::Span;
 
 /// Records per page asked of the API (its maximum, `shared/twilio/README.md` §3).
 pub const PAGE_SIZE: u32 = 1000;
@@ -45,6 +48,10 @@ pub enum ExportError {
     /// The pair's lease was taken over by another process: the window was not published.
     #[error("the lease was taken over by another process; not published")]
     LeaseLost,
+    /// The span this day was read with failed; the message is that of the span's failure,
+    /// reported with its first day.
+    #[error("{message}")]
+    InSpan { message: String },
 }
 
 /// The leases a run's windows are exported under (see [`Exporter::run_leased`]).
@@ -152,35 +159,68 @@ pub struct Exporter {
 impl Exporter {
     /// Exports one window and records its partition.
     pub async fn export_window(&self, w: &Window, run: RunId) -> Result<WindowReport, ExportError> {
-        self.export_window_in(w, run, None, &self.cancel, None)
-            .await
+        let span = Span {
+            windows: vec![w.clone()],
+        };
+        match self
+            .export_span(&span, run, None, &self.cancel, None)
+            .await?
+        {
+            SpanEnd::Days(mut days) => days.remove(0),
+            SpanEnd::Split(_) => unreachable!("a span of one day is never split"),
+        }
     }
 
-    /// Exports one window and records its partition; under `scope`, only while the pair's
-    /// lease is still held when the file is about to be published. `cancel` stops its
-    /// requests; `fetch_slot` is given up once the last page is read.
-    #[tracing::instrument(skip_all, fields(account = %w.key.account, resource = %w.key.resource, day = %w.key.day))]
-    async fn export_window_in(
+    /// Reads a span and publishes and records each of its days; under `scope`, each only while
+    /// the pair's lease is still held when its file is about to be published. A span that
+    /// fails to be read publishes none of its days. `cancel` stops its requests; `fetch_slot`
+    /// is given up once the last page is read.
+    #[tracing::instrument(skip_all, fields(account = %span.first().key.account, resource = %span.first().key.resource, first = %span.first().key.day, days = span.days()))]
+    async fn export_span(
         &self,
-        w: &Window,
+        span: &Span,
         run: RunId,
         scope: Option<&LeaseScope>,
         cancel: &CancellationToken,
         fetch_slot: Option<tokio::sync::OwnedSemaphorePermit>,
-    ) -> Result<WindowReport, ExportError> {
-        let (report, staged) = match w.key.resource {
-            Resource::Calls => self.fetch_into_file::<CallsSource>(w, cancel).await?,
-            Resource::UsageRecords => self.fetch_into_file::<UsageSource>(w, cancel).await?,
+    ) -> Result<SpanEnd, ExportError> {
+        let read = match span.first().key.resource {
+            Resource::Calls => self.read_span::<CallsSource>(span, cancel).await?,
+            Resource::UsageRecords => self.read_span::<UsageSource>(span, cancel).await?,
         };
         drop(fetch_slot);
-        if let Some(scope) = scope {
-            if !self.still_held(scope, &w.key).await? {
-                if let Some(path) = &staged {
-                    self.store.discard(path).await;
+        let (staged, reports) = match read {
+            SpanRead::Read { staged, reports } => (staged, reports),
+            SpanRead::Split(density) => return Ok(SpanEnd::Split(density)),
+        };
+        let mut days = Vec::with_capacity(span.days());
+        for ((w, staged), report) in span.windows.iter().zip(staged).zip(reports) {
+            let held = match scope {
+                Some(scope) => self.still_held(scope, &w.key).await,
+                None => Ok(true),
+            };
+            days.push(match held {
+                Ok(true) => self.publish_day(w, staged, report, run).await,
+                Ok(false) | Err(_) => {
+                    if let Some(path) = &staged {
+                        self.store.discard(path).await;
+                    }
+                    Err(held.err().unwrap_or(ExportError::LeaseLost))
                 }
-                return Err(ExportError::LeaseLost);
-            }
+            });
         }
+        Ok(SpanEnd::Days(days))
+    }
+
+    /// Publishes one day's staged file (or removes the day's file for a day without rows)
+    /// and records its partition.
+    async fn publish_day(
+        &self,
+        w: &Window,
+        staged: Option<std::path::PathBuf>,
+        report: WindowReport,
+        run: RunId,
+    ) -> Result<WindowReport, ExportError> {
         let key = w.key.object_key();
         match &staged {
             Some(path) => {
@@ -202,13 +242,10 @@ impl Exporter {
                 run,
             )
             .await?;
-        tracing::debug!(
-            rows = report.rows,
-            pages = report.pages,
-            "Partition exported"
-        );
+        tracing::debug!(day = %w.key.day, rows = report.rows, "Partition exported");
         if report.outside_window > 0 || report.duplicates > 0 {
             tracing::info!(
+                day = %w.key.day,
                 outside_window = report.outside_window,
                 duplicates = report.duplicates,
                 "Records left out of this partition: those of other days belong to their own day's, repeats were kept once"
@@ -241,116 +278,194 @@ impl Exporter {
         Ok(false)
     }
 
-    /// Pages through the window into a staged Parquet file (`None` if there were no rows).
-    /// Every page holds at most the page size asked for, and only records of the window's
-    /// account; links are followed per [`PageWalk`], at most [`Source::MAX_RECORDS`] worth.
-    /// Batches are encoded and written off the async threads while the next page is fetched.
-    async fn fetch_into_file<S: Source>(
+    /// Pages through the span into one staged Parquet file per day (`None` for a day without
+    /// rows). Every page holds at most the page size asked for, and only records of the
+    /// span's account; links are followed per [`PageWalk`], at most [`Source::MAX_RECORDS`]
+    /// a day. Batches are encoded and written off the async threads while the next page is
+    /// fetched. A span of several days whose first page shows it far denser than planned
+    /// stops there ([`SpanRead::Split`]) and writes nothing.
+    async fn read_span<S: Source>(
         &self,
-        w: &Window,
+        span: &Span,
         cancel: &CancellationToken,
-    ) -> Result<(WindowReport, Option<std::path::PathBuf>), ExportError> {
-        let mut builder = BatchBuilder::new(w.key.resource);
-        let mut writer = BackgroundWriter::new(
-            self.store.staging_path(),
-            self.store.staging_mode(),
-            builder.schema(),
-        );
+    ) -> Result<SpanRead, ExportError> {
+        let mut days: Vec<DayPart> = (0..span.days())
+            .map(|_| DayPart::new(span.first().key.resource, &self.store))
+            .collect();
         let mut report = WindowReport::default();
         let result = self
-            .read_pages::<S>(w, cancel, &mut builder, &mut writer, &mut report)
+            .read_pages::<S>(span, cancel, &mut days, &mut report)
             .await;
-        let finished = match result {
-            Ok(()) => writer.finish().await.map_err(ExportError::from),
+        let split = match result {
+            Ok(split) => split,
             Err(e) => {
-                if let Some(path) = writer.abandon().await {
-                    self.store.discard(&path).await;
-                }
+                self.abandon(days).await;
                 return Err(e);
             }
         };
-        match finished? {
-            Some(file) => {
-                report.rows = file.rows;
-                report.bytes = file.bytes;
-                Ok((report, Some(file.path)))
+        if let Some(density) = split {
+            self.abandon(days).await;
+            return Ok(SpanRead::Split(density));
+        }
+        let mut staged: Vec<Option<std::path::PathBuf>> = Vec::with_capacity(days.len());
+        let mut reports = Vec::with_capacity(days.len());
+        let mut days = days.into_iter();
+        while let Some(day) = days.next() {
+            let (duplicates, file) = (day.duplicates, day.writer.finish().await);
+            let file = match file {
+                Ok(file) => file,
+                Err(e) => {
+                    for path in staged.iter().flatten() {
+                        self.store.discard(path).await;
+                    }
+                    self.abandon(days.collect()).await;
+                    return Err(e.into());
+                }
+            };
+            let mut r = WindowReport {
+                duplicates,
+                ..WindowReport::default()
+            };
+            if let Some(f) = &file {
+                (r.rows, r.bytes) = (f.rows, f.bytes);
             }
-            None => Ok((report, None)),
+            // The span's own counts go with its first day.
+            if reports.is_empty() {
+                (r.pages, r.outside_window) = (report.pages, report.outside_window);
+            }
+            staged.push(file.map(|f| f.path));
+            reports.push(r);
+        }
+        Ok(SpanRead::Read { staged, reports })
+    }
+
+    /// Stops writing the days of a span and removes their partial files.
+    async fn abandon(&self, days: Vec<DayPart>) {
+        for day in days {
+            if let Some(path) = day.writer.abandon().await {
+                self.store.discard(&path).await;
+            }
         }
     }
 
-    /// Reads every page of the window into `builder`, handing full batches to `writer`.
+    /// Reads every page of the span into its days' builders, handing full batches to their
+    /// writers; the first page's density when the span is to be planned again.
     async fn read_pages<S: Source>(
         &self,
-        w: &Window,
+        span: &Span,
         cancel: &CancellationToken,
-        builder: &mut BatchBuilder,
-        writer: &mut BackgroundWriter,
+        days: &mut [DayPart],
         report: &mut WindowReport,
-    ) -> Result<(), ExportError> {
-        let mut seen = Seen::default();
-        let page_size = w.page_size.clamp(1, PAGE_SIZE);
+    ) -> Result<Option<spans::Density>, ExportError> {
+        let (first, last) = (span.first(), span.last());
+        let page_size = first.page_size.clamp(1, PAGE_SIZE);
         let rules = PageRules {
-            account: &w.key.account,
-            day: days_since_epoch(w.key.day),
+            account: &first.key.account,
+            first_day: days_since_epoch(first.key.day),
             max_records: page_size as usize,
         };
         let mut walk = PageWalk::new(
-            S::first_page(&w.key.account, w.key.day, page_size),
-            S::MAX_RECORDS.div_ceil(u64::from(page_size)) + 1,
+            S::first_page(&first.key.account, first.key.day, last.key.day, page_size),
+            (S::MAX_RECORDS * span.days() as u64).div_ceil(u64::from(page_size)) + 1,
         );
+        // Rows a day holds before they go to its writer: one batch in all across the span.
+        let batch_rows = (BATCH_ROWS / days.len()).max(256);
         let mut uri = Some(walk.first().clone());
         while let Some(page_uri) = uri.take() {
-            let page = self
-                .client
-                .get_with(&w.credential, &w.key.account, &page_uri, |body| {
-                    rules.take::<S>(body, builder, &mut seen, report)
-                });
+            let page =
+                self.client
+                    .get_with(&first.credential, &first.key.account, &page_uri, |body| {
+                        rules.take::<S>(body, days, report)
+                    });
             let end = tokio::select! {
                 end = page => end?,
                 _ = cancel.cancelled() => return Err(FetchError::Cancelled.into()),
             };
-            let next = match end {
-                PageEnd::Next(next) => next,
+            let (next, density) = match end {
+                PageEnd::Next(next, density) => (next, density),
                 PageEnd::Foreign(found) => {
                     return Err(FetchError::ForeignRecord {
                         path: page_uri.path().to_owned(),
-                        expected: w.key.account.clone(),
+                        expected: first.key.account.clone(),
                         found,
                     }
                     .into())
                 }
             };
             report.pages += 1;
-            if builder.len() >= BATCH_ROWS {
-                writer.write(builder.finish()).await?;
+            if report.pages == 1 && next.is_some() && density.splits(span.days(), page_size) {
+                return Ok(Some(density));
+            }
+            for day in days.iter_mut().filter(|d| d.builder.len() >= batch_rows) {
+                day.writer.write(day.builder.finish()).await?;
             }
             uri = walk.follow(next, self.client.base())?;
         }
-        if !builder.is_empty() {
-            writer.write(builder.finish()).await?;
+        for day in days.iter_mut().filter(|d| !d.builder.is_empty()) {
+            day.writer.write(day.builder.finish()).await?;
         }
-        Ok(())
+        Ok(None)
     }
 }
 
-/// What every page of a window must satisfy.
+/// One day of a span being read: its rows, its staged file, the records it kept once.
+struct DayPart {
+    builder: BatchBuilder,
+    writer: BackgroundWriter,
+    seen: Seen,
+    duplicates: u64,
+}
+
+impl DayPart {
+    fn new(resource: Resource, store: &Store) -> Self {
+        let builder = BatchBuilder::new(resource);
+        let writer =
+            BackgroundWriter::new(store.staging_path(), store.staging_mode(), builder.schema());
+        Self {
+            builder,
+            writer,
+            seen: Seen::default(),
+            duplicates: 0,
+        }
+    }
+}
+
+/// What reading a span gave.
+enum SpanRead {
+    /// Every page was read: each day's staged file (`None` without rows) and report.
+    Read {
+        staged: Vec<Option<std::path::PathBuf>>,
+        reports: Vec<WindowReport>,
+    },
+    /// The first page showed the span far denser than planned; nothing was written.
+    Split(spans::Density),
+}
+
+/// How a span ended once read: each day's outcome, in order, or the density to plan it
+/// again with.
+enum SpanEnd {
+    Days(Vec<Result<WindowReport, ExportError>>),
+    Split(spans::Density),
+}
+
+/// What every page of a span must satisfy.
 struct PageRules<'w> {
     account: &'w AccountSid,
-    /// The window's day, as days since 1970-01-01.
-    day: i32,
+    /// The span's first day, as days since 1970-01-01.
+    first_day: i32,
     /// The page size asked for.
     max_records: usize,
 }
 
 impl PageRules<'_> {
-    /// Decodes one page into `builder`, all or nothing: at most `max_records` records, all
-    /// of `account` (else nothing is added and the page ends as [`PageEnd::Foreign`]).
+    /// Decodes one page into the builders of `days` (the span's, from its first day), all or
+    /// nothing: at most `max_records` records, all of `account` (else nothing is added and
+    /// the page ends as [`PageEnd::Foreign`]). Records of days outside the span are counted
+    /// and left out.
     fn take<S: Source>(
         &self,
         body: &[u8],
-        builder: &mut BatchBuilder,
-        seen: &mut Seen,
+        days: &mut [DayPart],
         report: &mut WindowReport,
     ) -> Result<PageEnd, DecodeError> {
         let page = decode_page_at_most::<S::Rec<'_>>(body, self.max_records)?;
@@ -358,27 +473,38 @@ impl PageRules<'_> {
         if let Some(rec) = page.records.iter().find(|r| S::account_of(r) != account) {
             return Ok(PageEnd::Foreign(S::account_of(rec).map(str::to_owned)));
         }
+        let mut covered: Option<(usize, usize)> = None;
+        let mut density = spans::Density::default();
         for rec in &page.records {
-            if S::day_of(rec) != Some(self.day) {
+            let index = S::day_of(rec)
+                .and_then(|d| usize::try_from(d - self.first_day).ok())
+                .filter(|i| *i < days.len());
+            let Some(i) = index else {
                 report.outside_window += 1;
-            } else if !seen.insert(S::identity(rec)) {
-                report.duplicates += 1;
+                continue;
+            };
+            density.records += 1;
+            covered = Some(covered.map_or((i, i), |(lo, hi)| (lo.min(i), hi.max(i))));
+            let day = &mut days[i];
+            if day.seen.insert(S::identity(rec)) {
+                day.builder.push(rec);
             } else {
-                builder.push(rec);
+                day.duplicates += 1;
             }
         }
-        Ok(PageEnd::Next(page.next_page_uri))
+        density.days_covered = covered.map_or(1, |(lo, hi)| (hi - lo + 1) as u64);
+        Ok(PageEnd::Next(page.next_page_uri, density))
     }
 }
 
-/// How a page ended: the link to the next one, or a record of another account (whose
-/// account sid, if it had one).
+/// How a page ended: the link to the next one with what the page showed of the span's
+/// density, or a record of another account (whose account sid, if it had one).
 enum PageEnd {
-    Next(Option<String>),
+    Next(Option<String>, spans::Density),
     Foreign(Option<String>),
 }
 
-/// Record identities seen in a window, to keep each record once when paging shifts.
+/// Record identities seen in a day of a span, to keep each record once when paging shifts.
 #[derive(Default)]
 struct Seen {
     hex: HashSet<u128>,
@@ -403,8 +529,13 @@ trait Source {
     /// More records than one day of one account can hold; a window that pages past them
     /// fails ([`FetchError::TooManyPages`]).
     const MAX_RECORDS: u64;
-    /// The first page of the window's query.
-    fn first_page(account: &AccountSid, day: NaiveDate, page_size: u32) -> PageUri;
+    /// The first page of the query for the days `first` through `last`.
+    fn first_page(
+        account: &AccountSid,
+        first: NaiveDate,
+        last: NaiveDate,
+        page_size: u32,
+    ) -> PageUri;
     /// The partition day of a record, as days since 1970-01-01.
     fn day_of(rec: &Self::Rec<'_>) -> Option<i32>;
     /// What makes a record unique within its partition.
@@ -420,15 +551,21 @@ impl Source for CallsSource {
     /// Ten million calls: one account starting 115 calls every second of the day.
     const MAX_RECORDS: u64 = 10_000_000;
 
-    /// Calls that started on `day` (UTC): `StartTime>` is inclusive, `StartTime<` strict
-    /// (`shared/twilio/README.md` §4.1). Rows outside the day are dropped by [`Source::day_of`],
-    /// so a server that reads the bounds differently cannot put a row in the wrong partition.
-    fn first_page(account: &AccountSid, day: NaiveDate, page_size: u32) -> PageUri {
-        let next = day.succ_opt().unwrap_or(day);
+    /// Calls that started on `first` through `last` (UTC): `StartTime>` is inclusive,
+    /// `StartTime<` strict (`shared/twilio/README.md` §4.1). Rows outside the days are dropped
+    /// by [`Source::day_of`], so a server that reads the bounds differently cannot put a row in
+    /// the wrong partition.
+    fn first_page(
+        account: &AccountSid,
+        first: NaiveDate,
+        last: NaiveDate,
+        page_size: u32,
+    ) -> PageUri {
+        let next = last.succ_opt().unwrap_or(last);
         PageUri::build(
             &format!("/2010-04-01/Accounts/{account}/Calls.json"),
             &[
-                ("StartTime>", day.to_string()),
+                ("StartTime>", first.to_string()),
                 ("StartTime<", next.to_string()),
                 ("PageSize", page_size.clamp(1, PAGE_SIZE).to_string()),
             ],
@@ -456,15 +593,20 @@ impl Source for UsageSource {
     /// One record per usage category and day; Twilio has some 650 categories.
     const MAX_RECORDS: u64 = 10_000;
 
-    /// One record per category for `day`. `IncludeSubaccounts=false` because every account
+    /// One record per category for each day from `first` through `last`. `IncludeSubaccounts=false` because every account
     /// is exported on its own: including subaccounts would count their usage twice
     /// (`shared/twilio/README.md` §5).
-    fn first_page(account: &AccountSid, day: NaiveDate, page_size: u32) -> PageUri {
+    fn first_page(
+        account: &AccountSid,
+        first: NaiveDate,
+        last: NaiveDate,
+        page_size: u32,
+    ) -> PageUri {
         PageUri::build(
             &format!("/2010-04-01/Accounts/{account}/Usage/Records/Daily.json"),
             &[
-                ("StartDate", day.to_string()),
-                ("EndDate", day.to_string()),
+                ("StartDate", first.to_string()),
+                ("EndDate", last.to_string()),
                 ("IncludeSubaccounts", "false".to_owned()),
                 ("PageSize", page_size.clamp(1, PAGE_SIZE).to_string()),
             ],
@@ -513,23 +655,26 @@ mod tests {
         let account = AccountSid::parse(ACCOUNT).unwrap();
         let rules = PageRules {
             account: &account,
-            day: days_since_epoch("2026-03-01".parse().unwrap()),
+            first_day: days_since_epoch("2026-03-01".parse().unwrap()),
             max_records: max,
         };
-        let mut builder = BatchBuilder::new(Resource::UsageRecords);
-        let end = rules.take::<UsageSource>(
-            body.as_bytes(),
-            &mut builder,
-            &mut Seen::default(),
-            &mut WindowReport::default(),
-        );
-        (end, builder.len())
+        let builder = BatchBuilder::new(Resource::UsageRecords);
+        let writer = BackgroundWriter::new("unused".into(), 0o600, builder.schema());
+        let mut days = [DayPart {
+            builder,
+            writer,
+            seen: Seen::default(),
+            duplicates: 0,
+        }];
+        let end =
+            rules.take::<UsageSource>(body.as_bytes(), &mut days, &mut WindowReport::default());
+        (end, days[0].builder.len())
     }
 
     #[test]
     fn a_page_of_the_windows_account_is_taken_whole() {
         let (end, rows) = take(&[(Some(ACCOUNT), "calls"), (Some(ACCOUNT), "sms")], 2);
-        assert!(matches!(end, Ok(PageEnd::Next(None))));
+        assert!(matches!(end, Ok(PageEnd::Next(None, _))));
         assert_eq!(rows, 2);
     }
 

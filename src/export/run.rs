@@ -11,7 +11,7 @@
 //! each account one below it, cancelled once the account is found deauthorized, suspended or
 //! closed, so its windows in flight stop at their next request instead of running to the end.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -19,8 +19,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{ExportError, Exporter, LeaseScope, Summary, Window, WindowEvent, WindowReport};
-use crate::domain::AccountSid;
+use chrono::NaiveDate;
+
+use super::spans::{self, Density, Span};
+use super::{
+    ExportError, Exporter, LeaseScope, SpanEnd, Summary, Window, WindowEvent, WindowReport,
+};
+use crate::domain::{AccountSid, Resource};
 use crate::fetch::FetchError;
 use crate::registry::{RegistryError, RunId, TwilioStatus};
 
@@ -39,6 +44,12 @@ struct Shared {
 struct AccountState {
     cancel: CancellationToken,
     lost: bool,
+}
+
+/// How a span ended: each day's outcome, or the density to plan it again with.
+enum SpanOutcome {
+    Days(Vec<Outcome>),
+    Split(Density),
 }
 
 /// How one window ended, applied to the summary by the run.
@@ -111,36 +122,47 @@ impl Exporter {
             cancel: self.cancel.child_token(),
             accounts: Mutex::new(HashMap::new()),
         });
+        let known = self.known_rows(&windows).await;
+        let rows_of = |w: &Window| {
+            let pair = (w.key.account.clone(), w.key.resource);
+            known
+                .get(&pair)
+                .and_then(|days| days.get(&w.key.day))
+                .copied()
+        };
+        let mut queue: VecDeque<Span> = spans::plan(windows, rows_of).into();
         let concurrency = concurrency.max(1);
         let fetching = Arc::new(Semaphore::new(concurrency));
         let alive = Arc::new(Semaphore::new(concurrency * 2));
         let mut tasks = JoinSet::new();
-        let mut apply = |joined: Result<(Window, Outcome), tokio::task::JoinError>| match joined {
-            Ok((w, outcome)) => add_outcome(&mut summary, &w, outcome, on_event),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => summary.interrupted = true,
-        };
-        for w in windows {
+        loop {
+            while let Some(done) = tasks.try_join_next() {
+                finished(done, &mut summary, &mut queue, on_event);
+            }
+            let Some(span) = queue.pop_front() else {
+                match tasks.join_next().await {
+                    Some(done) => finished(done, &mut summary, &mut queue, on_event),
+                    None => break,
+                }
+                continue;
+            };
             let permits = tokio::select! {
                 p = slots(&alive, &fetching) => p,
                 _ = shared.cancel.cancelled() => None,
             };
             let Some((alive_slot, fetch_slot)) = permits else {
-                apply(Ok((w, Outcome::Interrupted)));
+                summary.interrupted = true;
                 break;
             };
-            while let Some(done) = tasks.try_join_next() {
-                apply(done);
-            }
             let shared = shared.clone();
             tasks.spawn(async move {
-                let outcome = shared.window(&w, fetch_slot).await;
+                let outcome = shared.span(&span, fetch_slot).await;
                 drop(alive_slot);
-                (w, outcome)
+                (span, outcome)
             });
         }
         while let Some(done) = tasks.join_next().await {
-            apply(done);
+            finished(done, &mut summary, &mut queue, on_event);
         }
         summary.seconds = started.elapsed().as_secs_f64();
         let error = summary.failures.first().map(|(k, e)| format!("{k}: {e}"));
@@ -148,6 +170,63 @@ impl Exporter {
             .finish_run(run, summary.outcome(), summary.totals, error.as_deref())
             .await?;
         Ok(summary)
+    }
+}
+
+impl Exporter {
+    /// Rows per day that earlier runs exported, per (account, resource) of `windows`; a pair
+    /// whose partitions cannot be read is planned as if never exported.
+    async fn known_rows(&self, windows: &[Window]) -> HashMap<Pair, HashMap<NaiveDate, u64>> {
+        let mut known = HashMap::new();
+        for w in windows {
+            let pair = (w.key.account.clone(), w.key.resource);
+            if known.contains_key(&pair) {
+                continue;
+            }
+            let days = match self.registry.partitions(&pair.0, pair.1).await {
+                Ok(parts) => parts
+                    .iter()
+                    .filter_map(|p| Some((p.day.parse().ok()?, u64::try_from(p.rows).ok()?)))
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(account = %pair.0, error = %e, "Cannot read earlier partitions; planning as if there were none");
+                    HashMap::new()
+                }
+            };
+            known.insert(pair, days);
+        }
+        known
+    }
+}
+
+type Pair = (AccountSid, Resource);
+
+/// A finished span: its days' outcomes go to the summary, or, found far denser than planned,
+/// it is planned again from its first page's density, ahead of the rest.
+fn finished(
+    joined: Result<(Span, SpanOutcome), tokio::task::JoinError>,
+    summary: &mut Summary,
+    queue: &mut VecDeque<Span>,
+    on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
+) {
+    match joined {
+        Ok((span, SpanOutcome::Days(outcomes))) => {
+            for (w, outcome) in span.windows.iter().zip(outcomes) {
+                add_outcome(summary, w, outcome, on_event);
+            }
+        }
+        Ok((span, SpanOutcome::Split(density))) => {
+            let per_day = density.per_day().ceil() as u64;
+            tracing::debug!(account = %span.first().key.account, first = %span.first().key.day, days = span.days(), per_day, "A span is denser than planned; planning it again");
+            for part in spans::plan(span.windows, |_| Some(per_day))
+                .into_iter()
+                .rev()
+            {
+                queue.push_front(part);
+            }
+        }
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => summary.interrupted = true,
     }
 }
 
@@ -220,38 +299,73 @@ impl Shared {
         first
     }
 
-    /// One window, from its fetch slot to its recorded partition.
-    async fn window(&self, w: &Window, fetch_slot: OwnedSemaphorePermit) -> Outcome {
+    /// One span, from its fetch slot to its days' recorded partitions.
+    async fn span(&self, span: &Span, fetch_slot: OwnedSemaphorePermit) -> SpanOutcome {
+        let all =
+            |o: fn() -> Outcome| SpanOutcome::Days(span.windows.iter().map(|_| o()).collect());
         if self.cancel.is_cancelled() {
-            return Outcome::Interrupted;
+            return all(|| Outcome::Interrupted);
         }
-        let (cancel, lost) = self.account(&w.key.account);
-        let lease_lost = self
-            .scope
-            .as_ref()
-            .is_some_and(|s| s.is_lost(&w.key.account));
+        let account = &span.first().key.account;
+        let (cancel, lost) = self.account(account);
+        let lease_lost = self.scope.as_ref().is_some_and(|s| s.is_lost(account));
         if lost || lease_lost {
-            return Outcome::Skipped(None);
+            return all(|| Outcome::Skipped(None));
         }
         let ex = &self.exporter;
         let scope = self.scope.as_deref();
         let result = ex
-            .export_window_in(w, self.run, scope, &cancel, Some(fetch_slot))
+            .export_span(span, self.run, scope, &cancel, Some(fetch_slot))
             .await;
         match result {
-            Ok(report) => Outcome::Exported(report),
+            Ok(SpanEnd::Split(density)) => SpanOutcome::Split(density),
+            Ok(SpanEnd::Days(days)) => {
+                let mut outcomes = Vec::with_capacity(days.len());
+                for (w, day) in span.windows.iter().zip(days) {
+                    outcomes.push(match day {
+                        Ok(report) => Outcome::Exported(report),
+                        Err(ExportError::LeaseLost) => Outcome::Skipped(None),
+                        Err(err) => self.failed(w, err).await,
+                    });
+                }
+                SpanOutcome::Days(outcomes)
+            }
             Err(ExportError::Fetch(FetchError::Cancelled)) if self.cancel.is_cancelled() => {
-                Outcome::Interrupted
+                all(|| Outcome::Interrupted)
             }
             Err(ExportError::Fetch(FetchError::Cancelled) | ExportError::LeaseLost) => {
-                Outcome::Skipped(None)
+                all(|| Outcome::Skipped(None))
             }
-            Err(err) => self.failed(w, err).await,
+            Err(err) => self.span_failed(span, err).await,
         }
     }
 
-    /// A failed window: after a 401 its account may turn out lost (the window is then
-    /// skipped); otherwise the failure is recorded.
+    /// A span that could not be read: every day is left as it was. After a 401 its account
+    /// may turn out lost (its days are then skipped); otherwise each day's failure is recorded.
+    async fn span_failed(&self, span: &Span, err: ExportError) -> SpanOutcome {
+        let first = self.failed(span.first(), err).await;
+        let message = match &first {
+            Outcome::Failed(_, message) => Some(message.clone()),
+            _ => None,
+        };
+        let mut outcomes = vec![first];
+        for w in &span.windows[1..] {
+            outcomes.push(match &message {
+                Some(message) => {
+                    self.record_failure(w, message).await;
+                    let err = ExportError::InSpan {
+                        message: message.clone(),
+                    };
+                    Outcome::Failed(err, message.clone())
+                }
+                None => Outcome::Skipped(None),
+            });
+        }
+        SpanOutcome::Days(outcomes)
+    }
+
+    /// A failed day: after a 401 its account may turn out lost (the day is then skipped);
+    /// otherwise the failure is recorded.
     async fn failed(&self, w: &Window, err: ExportError) -> Outcome {
         if let ExportError::Fetch(FetchError::Unauthorized { .. }) = &err {
             if let Some(lost) = self.recheck(w).await {
@@ -264,11 +378,15 @@ impl Shared {
         }
         let message = err.to_string();
         tracing::error!(partition = %w.key, error = %message, stage = "exporting", "Window failed; its partition was left as it was");
+        self.record_failure(w, &message).await;
+        Outcome::Failed(err, message)
+    }
+
+    async fn record_failure(&self, w: &Window, message: &str) {
         let registry = &self.exporter.registry;
-        if let Err(e) = registry.record_failure(&w.key, &message, self.run).await {
+        if let Err(e) = registry.record_failure(&w.key, message, self.run).await {
             tracing::error!(error = %e, "Cannot record the failure");
         }
-        Outcome::Failed(err, message)
     }
 
     /// After a 401: why the account is lost to this run, or `None` if the API now reads it
