@@ -32,7 +32,7 @@ use spans::Span;
 /// Records per page asked of the API (its maximum, `shared/twilio/README.md` §3).
 pub const PAGE_SIZE: u32 = 1000;
 /// Rows buffered before they are handed to the Parquet writer.
-const BATCH_ROWS: usize = 8192;
+const BATCH_ROWS: usize = 4096;
 
 /// Why a window failed.
 #[derive(Debug, thiserror::Error)]

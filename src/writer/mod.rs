@@ -23,11 +23,12 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 /// level 3 (whose larger context is set up for every page) for files of the same size.
 const ZSTD_LEVEL: i32 = 1;
 
-/// Rows per row group: large enough for good compression and scans, small enough that one
-/// buffered row group of calls stays in the tens of megabytes.
-pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Rows per row group: large enough for good compression and scans, small enough that the
+/// buffered row group of a window stays near ten megabytes (a day of a million calls exports
+/// within 150 MB; see BENCHMARKS.md).
+pub const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// Encoded bytes at which a row group is flushed even before it has [`ROW_GROUP_ROWS`] rows.
-pub const ROW_GROUP_BYTES: usize = 64 << 20;
+pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
