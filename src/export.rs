@@ -1,8 +1,10 @@
 //! The spine: one window (an account, a resource, a UTC day) through fetch → decode → batch →
-//! writer → store, then recorded in the registry; and many windows run side by side.
+//! writer → store, then recorded in the registry; and many windows run side by side. Windows
+//! are read in spans (consecutive days with one query, `spans`), each day to its own file.
 //!
 //! **Invariant:** a partition is recorded only after its file is durable under its final key,
-//! and a window that fails leaves the partition as it was. Both resources go through the same
+//! and a window that fails leaves the partition as it was; a span that fails to be read
+//! publishes none of its days. Both resources go through the same
 //! code; they differ only in their [`Source`].
 
 use std::collections::HashSet;

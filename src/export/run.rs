@@ -1,11 +1,13 @@
-//! Many windows as one recorded run. Each window is a tokio task, so windows decode on every
-//! worker thread; their Parquet encoding, writes and syncs run on the blocking pool (see
-//! [`crate::writer::BackgroundWriter`]).
+//! Many windows as one recorded run. The windows are first grouped into spans (see
+//! [`super::spans`]); each span is a tokio task, so spans decode on every worker thread, and
+//! their Parquet encoding, writes and syncs run on the blocking pool (see
+//! [`crate::writer::BackgroundWriter`]). Events and the summary stay per window (per day).
 //!
-//! Two bounds: at most `concurrency` windows are *fetching* at a time, and a window gives its
-//! fetch slot up as soon as it has read its last page, so the next window starts requesting
-//! while the previous one finishes its file, publishes it and records it; at most twice that
-//! many windows are alive at all. Windows are started in the order given.
+//! Two bounds: at most `concurrency` spans are *fetching* at a time, and a span gives its
+//! fetch slot up as soon as it has read its last page, so the next one starts requesting
+//! while the previous one finishes its files, publishes them and records them; at most twice
+//! that many are alive at all. Spans start in the order of their first window; a span planned
+//! again goes ahead of the rest.
 //!
 //! Cancellation is scoped: the run has its own token (a child of [`Exporter::cancel`]), and
 //! each account one below it, cancelled once the account is found deauthorized, suspended or
