@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # End-to-end figures: the release binary exports calls from the simulator (a separate process)
 # over real HTTP; prints calls/s, CPU µs per call (user+sys of the exporter only) and peak
-# memory. Usage: benches/e2e.sh [accounts] [days] [calls_per_day]
+# memory. Usage: [SEED=n RATE=n IN_FLIGHT=n] benches/e2e.sh [accounts] [days] [calls_per_day]
+# A day of a million calls: benches/e2e.sh 1 1 1000000 (the simulator needs about 1 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 accounts=${1:-2}; days=${2:-10}; per_day=${3:-3000}
-cargo build --release --quiet
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
 bin="${CARGO_TARGET_DIR:-target}/release/twilio-export"
 work=$(mktemp -d); trap 'kill $sim 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" sim --listen "127.0.0.1:$port" --accounts "$accounts" --days "$days" --calls-per-day "$per_day" >"$work/sim.log" 2>&1 &
+"$bin" sim --listen "127.0.0.1:$port" --seed "${SEED:-42}" --accounts "$accounts" --days "$days" --calls-per-day "$per_day" >"$work/sim.log" 2>&1 &
 sim=$!
 for _ in $(seq 50); do grep -q "simulator on" "$work/sim.log" && break; sleep 0.1; done
 sids=$(sed -n 's/^  accounts: *//p' "$work/sim.log")

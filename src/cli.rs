@@ -388,8 +388,8 @@ pub struct SimArgs {
     /// Days of history ending today, 1-3650
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub days: u32,
-    /// Average calls per account and day, 0-100000
-    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    /// Average calls per account and day, 0-1000000
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub calls_per_day: u32,
     /// The Auth Token the simulator accepts [default: sim-auth-token]
     #[arg(

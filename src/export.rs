@@ -1,16 +1,16 @@
 //! The spine: one window (an account, a resource, a UTC day) through fetch → decode → batch →
-//! writer → store, then recorded in the registry; and many windows run side by side.
+//! writer → store, then recorded in the registry; and many windows run side by side. Windows
+//! are read in spans (consecutive days with one query, `spans`), each day to its own file.
 //!
 //! **Invariant:** a partition is recorded only after its file is durable under its final key,
-//! and a window that fails leaves the partition as it was. Both resources go through the same
+//! and a window that fails leaves the partition as it was; a span that fails to be read
+//! publishes none of its days. Both resources go through the same
 //! code; they differ only in their [`Source`].
 
 use std::collections::HashSet;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use chrono::NaiveDate;
-use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::{AppendRow, BatchBuilder};
@@ -24,12 +24,17 @@ use crate::registry::{
     LeaseHolder, Registry, RegistryError, RunId, RunOutcome, RunTotals, TwilioStatus,
 };
 use crate::store::{Store, StoreError};
-use crate::writer::{PartWriter, WriteError};
+use crate::writer::{BackgroundWriter, WriteError};
+
+mod run;
+mod spans;
+
+use spans::Span;
 
 /// Records per page asked of the API (its maximum, `docs/twilio-api.md` §3).
 pub const PAGE_SIZE: u32 = 1000;
 /// Rows buffered before they are handed to the Parquet writer.
-const BATCH_ROWS: usize = 8192;
+const BATCH_ROWS: usize = 4096;
 
 /// Why a window did not finish, by what the run does about it. In every case the window's
 /// partition and its record are left as they were.
@@ -56,6 +61,10 @@ pub enum ExportError {
     /// Recording the partition failed: the window failed; it is exported again next time.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The span this day was read with failed: the day failed with the span's message,
+    /// reported with its first day.
+    #[error("{message}")]
+    InSpan { message: String },
 }
 
 impl From<FetchError> for ExportError {
@@ -96,15 +105,6 @@ impl LeaseScope {
     pub fn is_lost(&self, account: &AccountSid) -> bool {
         self.lost.lock().expect("not poisoned").contains(account)
     }
-}
-
-/// What each window of a run shares.
-struct RunContext<'a> {
-    run: RunId,
-    summary: &'a Mutex<Summary>,
-    lost: &'a Mutex<HashSet<AccountSid>>,
-    scope: Option<&'a LeaseScope>,
-    on_event: &'a (dyn Fn(WindowEvent<'_>) + Sync),
 }
 
 /// One unit of work: a partition to (re-)export and the credential that reaches its account.
@@ -179,228 +179,70 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// Exports `windows` (at most `concurrency` at a time) as one recorded run.
-    pub async fn run(
-        &self,
-        command: &str,
-        detail: &str,
-        windows: Vec<Window>,
-        concurrency: usize,
-        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
-    ) -> Result<Summary, RegistryError> {
-        self.run_in(command, detail, windows, concurrency, on_event, None)
-            .await
-    }
-
-    /// [`Exporter::run`] for windows whose (account, resource) leases `scope` holds: a window
-    /// publishes only while its lease is still held, and once an account's lease is lost its
-    /// remaining windows are skipped.
-    pub async fn run_leased(
-        &self,
-        command: &str,
-        detail: &str,
-        windows: Vec<Window>,
-        concurrency: usize,
-        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
-        scope: &LeaseScope,
-    ) -> Result<Summary, RegistryError> {
-        self.run_in(command, detail, windows, concurrency, on_event, Some(scope))
-            .await
-    }
-
-    async fn run_in(
-        &self,
-        command: &str,
-        detail: &str,
-        windows: Vec<Window>,
-        concurrency: usize,
-        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
-        scope: Option<&LeaseScope>,
-    ) -> Result<Summary, RegistryError> {
-        let started = Instant::now();
-        let run = self.registry.start_run(command, detail).await?;
-        let summary = Mutex::new(Summary {
-            run: Some(run),
-            ..Summary::default()
-        });
-        let lost: Mutex<HashSet<AccountSid>> = Mutex::new(HashSet::new());
-        let ctx = RunContext {
-            run,
-            summary: &summary,
-            lost: &lost,
-            scope,
-            on_event,
-        };
-        futures::stream::iter(windows)
-            .map(|w| {
-                let ctx = &ctx;
-                async move { self.one_window(&w, ctx).await }
-            })
-            .buffer_unordered(concurrency.max(1))
-            .collect::<()>()
-            .await;
-        let mut summary = summary.into_inner().expect("not poisoned");
-        summary.seconds = started.elapsed().as_secs_f64();
-        let error = summary.failures.first().map(|(k, e)| format!("{k}: {e}"));
-        self.registry
-            .finish_run(run, summary.outcome(), summary.totals, error.as_deref())
-            .await?;
-        Ok(summary)
-    }
-
-    /// One window of a run, its outcome added to the run's summary.
-    async fn one_window(&self, w: &Window, ctx: &RunContext<'_>) {
-        let summary = ctx.summary;
-        if self.cancel.is_cancelled() {
-            summary.lock().expect("not poisoned").interrupted = true;
-            return;
-        }
-        let lease_lost = ctx.scope.is_some_and(|s| s.is_lost(&w.key.account));
-        if lease_lost
-            || ctx
-                .lost
-                .lock()
-                .expect("not poisoned")
-                .contains(&w.key.account)
-        {
-            summary.lock().expect("not poisoned").skipped += 1;
-            (ctx.on_event)(WindowEvent::Skipped(w));
-            return;
-        }
-        let result = self.export_window_in(w, ctx.run, ctx.scope).await;
-        summary
-            .lock()
-            .expect("not poisoned")
-            .accounts
-            .insert(w.key.account.clone());
-        match result {
-            Ok(report) => {
-                let mut s = summary.lock().expect("not poisoned");
-                s.totals.windows_exported += 1;
-                s.totals.rows += report.rows;
-                s.totals.files += u64::from(report.object_key.is_some());
-                s.totals.outside_window += report.outside_window;
-                s.totals.duplicates += report.duplicates;
-                s.bytes += report.bytes;
-                drop(s);
-                (ctx.on_event)(WindowEvent::Exported(w, &report));
-            }
-            Err(ExportError::Cancelled) => summary.lock().expect("not poisoned").interrupted = true,
-            Err(ExportError::LeaseLost) => {
-                summary.lock().expect("not poisoned").skipped += 1;
-                (ctx.on_event)(WindowEvent::Skipped(w));
-            }
-            Err(err) => {
-                self.window_failed(w, err, ctx.run, summary, ctx.lost, ctx.on_event)
-                    .await
-            }
-        }
-    }
-
-    async fn window_failed(
-        &self,
-        w: &Window,
-        err: ExportError,
-        run: RunId,
-        summary: &Mutex<Summary>,
-        lost: &Mutex<HashSet<AccountSid>>,
-        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
-    ) {
-        if let ExportError::Fetch(FetchError::Unauthorized { .. }) = &err {
-            if let Some(lost_why) = self.recheck(w).await {
-                let first = lost
-                    .lock()
-                    .expect("not poisoned")
-                    .insert(w.key.account.clone());
-                if first {
-                    self.record_lost(&w.key.account, lost_why, summary).await;
-                }
-                summary.lock().expect("not poisoned").skipped += 1;
-                on_event(WindowEvent::Skipped(w));
-                return;
-            }
-        }
-        let message = err.to_string();
-        tracing::error!(partition = %w.key, error = %message, stage = "exporting", "Window failed; its partition was left as it was");
-        if let Err(e) = self.registry.record_failure(&w.key, &message, run).await {
-            tracing::error!(error = %e, "Cannot record the failure");
-        }
-        on_event(WindowEvent::Failed(w, &err));
-        let mut s = summary.lock().expect("not poisoned");
-        s.totals.windows_failed += 1;
-        s.failures.push((w.key.clone(), message));
-    }
-
-    /// After a 401: why the account is lost to this run, or `None` if the API now reads it
-    /// (a single 401 may be a blip). Twilio answers 401 for the data of suspended and closed
-    /// accounts while the Account resource still shows their status.
-    async fn recheck(&self, w: &Window) -> Option<Lost> {
-        match self
-            .client
-            .fetch_account(&w.credential, &w.key.account)
-            .await
-        {
-            Err(recheck @ FetchError::Unauthorized { .. }) => {
-                Some(Lost::Deauthorized(recheck.to_string()))
-            }
-            Ok(info) => info
-                .status
-                .as_deref()
-                .map(TwilioStatus::parse)
-                .filter(|s| !s.exported())
-                .map(Lost::Inactive),
-            Err(_) => None,
-        }
-    }
-
-    /// Records once why an account's remaining windows are skipped.
-    async fn record_lost(&self, account: &AccountSid, why: Lost, summary: &Mutex<Summary>) {
-        match why {
-            Lost::Deauthorized(reason) => {
-                tracing::warn!(account = %account, error = %reason, "Account lost its authorization; skipping it");
-                if let Err(e) = self.registry.deauthorize(account, &reason).await {
-                    tracing::error!(error = %e, "Cannot record the deauthorization");
-                }
-                let mut s = summary.lock().expect("not poisoned");
-                s.deauthorized.push((account.clone(), reason));
-            }
-            Lost::Inactive(status) => {
-                tracing::warn!(account = %account, twilio_status = %status, "Twilio reports the account suspended or closed; skipping it");
-                if let Err(e) = self.registry.set_twilio_status(account, &status).await {
-                    tracing::error!(error = %e, "Cannot record the account's status");
-                }
-                let mut s = summary.lock().expect("not poisoned");
-                s.inactive.push((account.clone(), status));
-            }
-        }
-    }
-
     /// Exports one window and records its partition.
     pub async fn export_window(&self, w: &Window, run: RunId) -> Result<WindowReport, ExportError> {
-        self.export_window_in(w, run, None).await
+        let span = Span {
+            windows: vec![w.clone()],
+        };
+        match self
+            .export_span(&span, run, None, &self.cancel, None)
+            .await?
+        {
+            SpanEnd::Days(mut days) => days.remove(0),
+            SpanEnd::Split(_) => unreachable!("a span of one day is never split"),
+        }
     }
 
-    /// Exports one window and records its partition; under `scope`, only while the pair's
-    /// lease is still held when the file is about to be published.
-    #[tracing::instrument(skip_all, fields(account = %w.key.account, resource = %w.key.resource, day = %w.key.day))]
-    async fn export_window_in(
+    /// Reads a span and publishes and records each of its days; under `scope`, each only while
+    /// the pair's lease is still held when its file is about to be published. A span that
+    /// fails to be read publishes none of its days. `cancel` stops its requests; `fetch_slot`
+    /// is given up once the last page is read.
+    #[tracing::instrument(skip_all, fields(account = %span.first().key.account, resource = %span.first().key.resource, first = %span.first().key.day, days = span.days()))]
+    async fn export_span(
         &self,
-        w: &Window,
+        span: &Span,
         run: RunId,
         scope: Option<&LeaseScope>,
-    ) -> Result<WindowReport, ExportError> {
-        let (report, staged) = match w.key.resource {
-            Resource::Calls => self.fetch_into_file::<CallsSource>(w).await?,
-            Resource::UsageRecords => self.fetch_into_file::<UsageSource>(w).await?,
+        cancel: &CancellationToken,
+        fetch_slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Result<SpanEnd, ExportError> {
+        let read = match span.first().key.resource {
+            Resource::Calls => self.read_span::<CallsSource>(span, cancel).await?,
+            Resource::UsageRecords => self.read_span::<UsageSource>(span, cancel).await?,
         };
-        if let Some(scope) = scope {
-            if !self.still_held(scope, &w.key).await? {
-                if let Some(path) = &staged {
-                    self.store.discard(path).await;
+        drop(fetch_slot);
+        let (staged, reports) = match read {
+            SpanRead::Read { staged, reports } => (staged, reports),
+            SpanRead::Split(density) => return Ok(SpanEnd::Split(density)),
+        };
+        let mut days = Vec::with_capacity(span.days());
+        for ((w, staged), report) in span.windows.iter().zip(staged).zip(reports) {
+            let held = match scope {
+                Some(scope) => self.still_held(scope, &w.key).await,
+                None => Ok(true),
+            };
+            days.push(match held {
+                Ok(true) => self.publish_day(w, staged, report, run).await,
+                Ok(false) | Err(_) => {
+                    if let Some(path) = &staged {
+                        self.store.discard(path).await;
+                    }
+                    Err(held.err().unwrap_or(ExportError::LeaseLost))
                 }
-                return Err(ExportError::LeaseLost);
-            }
+            });
         }
+        Ok(SpanEnd::Days(days))
+    }
+
+    /// Publishes one day's staged file (or removes the day's file for a day without rows)
+    /// and records its partition.
+    async fn publish_day(
+        &self,
+        w: &Window,
+        staged: Option<std::path::PathBuf>,
+        report: WindowReport,
+        run: RunId,
+    ) -> Result<WindowReport, ExportError> {
         let key = w.key.object_key();
         match &staged {
             Some(path) => {
@@ -422,13 +264,10 @@ impl Exporter {
                 run,
             )
             .await?;
-        tracing::debug!(
-            rows = report.rows,
-            pages = report.pages,
-            "Partition exported"
-        );
+        tracing::debug!(day = %w.key.day, rows = report.rows, "Partition exported");
         if report.outside_window > 0 || report.duplicates > 0 {
             tracing::info!(
+                day = %w.key.day,
                 outside_window = report.outside_window,
                 duplicates = report.duplicates,
                 "Records left out of this partition: those of other days belong to their own day's, repeats were kept once"
@@ -461,124 +300,194 @@ impl Exporter {
         Ok(false)
     }
 
-    /// Pages through the window into a staged Parquet file (`None` if there were no rows).
-    /// Every page holds at most the page size asked for, and only records of the window's
-    /// account; links are followed per [`PageWalk`], at most [`Source::MAX_RECORDS`] worth.
-    async fn fetch_into_file<S: Source>(
+    /// Pages through the span into one staged Parquet file per day (`None` for a day without
+    /// rows). Every page holds at most the page size asked for, and only records of the
+    /// span's account; links are followed per [`PageWalk`], at most [`Source::MAX_RECORDS`]
+    /// a day. Batches are encoded and written off the async threads while the next page is
+    /// fetched. A span of several days whose first page shows it far denser than planned
+    /// stops there ([`SpanRead::Split`]) and writes nothing.
+    async fn read_span<S: Source>(
         &self,
-        w: &Window,
-    ) -> Result<(WindowReport, Option<std::path::PathBuf>), ExportError> {
-        let mut builder = BatchBuilder::new(w.key.resource);
-        let mut writer: Option<PartWriter> = None;
+        span: &Span,
+        cancel: &CancellationToken,
+    ) -> Result<SpanRead, ExportError> {
+        let mut days: Vec<DayPart> = (0..span.days())
+            .map(|_| DayPart::new(span.first().key.resource, &self.store))
+            .collect();
         let mut report = WindowReport::default();
-        let mut seen = Seen::default();
-        let page_size = w.page_size.clamp(1, PAGE_SIZE);
+        let result = self
+            .read_pages::<S>(span, cancel, &mut days, &mut report)
+            .await;
+        let split = match result {
+            Ok(split) => split,
+            Err(e) => {
+                self.abandon(days).await;
+                return Err(e);
+            }
+        };
+        if let Some(density) = split {
+            self.abandon(days).await;
+            return Ok(SpanRead::Split(density));
+        }
+        let mut staged: Vec<Option<std::path::PathBuf>> = Vec::with_capacity(days.len());
+        let mut reports = Vec::with_capacity(days.len());
+        let mut days = days.into_iter();
+        while let Some(day) = days.next() {
+            let (duplicates, file) = (day.duplicates, day.writer.finish().await);
+            let file = match file {
+                Ok(file) => file,
+                Err(e) => {
+                    for path in staged.iter().flatten() {
+                        self.store.discard(path).await;
+                    }
+                    self.abandon(days.collect()).await;
+                    return Err(e.into());
+                }
+            };
+            let mut r = WindowReport {
+                duplicates,
+                ..WindowReport::default()
+            };
+            if let Some(f) = &file {
+                (r.rows, r.bytes) = (f.rows, f.bytes);
+            }
+            // The span's own counts go with its first day.
+            if reports.is_empty() {
+                (r.pages, r.outside_window) = (report.pages, report.outside_window);
+            }
+            staged.push(file.map(|f| f.path));
+            reports.push(r);
+        }
+        Ok(SpanRead::Read { staged, reports })
+    }
+
+    /// Stops writing the days of a span and removes their partial files.
+    async fn abandon(&self, days: Vec<DayPart>) {
+        for day in days {
+            if let Some(path) = day.writer.abandon().await {
+                self.store.discard(&path).await;
+            }
+        }
+    }
+
+    /// Reads every page of the span into its days' builders, handing full batches to their
+    /// writers; the first page's density when the span is to be planned again.
+    async fn read_pages<S: Source>(
+        &self,
+        span: &Span,
+        cancel: &CancellationToken,
+        days: &mut [DayPart],
+        report: &mut WindowReport,
+    ) -> Result<Option<spans::Density>, ExportError> {
+        let (first, last) = (span.first(), span.last());
+        let page_size = first.page_size.clamp(1, PAGE_SIZE);
         let rules = PageRules {
-            account: &w.key.account,
-            day: days_since_epoch(w.key.day),
+            account: &first.key.account,
+            first_day: days_since_epoch(first.key.day),
             max_records: page_size as usize,
         };
         let mut walk = PageWalk::new(
-            S::first_page(&w.key.account, w.key.day, page_size),
-            S::MAX_RECORDS.div_ceil(u64::from(page_size)) + 1,
+            S::first_page(&first.key.account, first.key.day, last.key.day, page_size),
+            (S::MAX_RECORDS * span.days() as u64).div_ceil(u64::from(page_size)) + 1,
         );
+        // Rows a day holds before they go to its writer: one batch in all across the span.
+        let batch_rows = (BATCH_ROWS / days.len()).max(256);
         let mut uri = Some(walk.first().clone());
-        let result: Result<(), ExportError> = async {
-            while let Some(page_uri) = uri.take() {
-                let end = self
-                    .client
-                    .get_with(&w.credential, &w.key.account, &page_uri, |body| {
-                        rules.take::<S>(body, &mut builder, &mut seen, &mut report)
-                    })
-                    .await?;
-                let next = match end {
-                    PageEnd::Next(next) => next,
-                    PageEnd::Foreign(found) => {
-                        return Err(FetchError::ForeignRecord {
-                            path: page_uri.path().to_owned(),
-                            expected: w.key.account.clone(),
-                            found,
-                        }
-                        .into())
+        while let Some(page_uri) = uri.take() {
+            let page =
+                self.client
+                    .get_with(&first.credential, &first.key.account, &page_uri, |body| {
+                        rules.take::<S>(body, days, report)
+                    });
+            let end = tokio::select! {
+                end = page => end?,
+                _ = cancel.cancelled() => return Err(FetchError::Cancelled.into()),
+            };
+            let (next, density) = match end {
+                PageEnd::Next(next, density) => (next, density),
+                PageEnd::Foreign(found) => {
+                    return Err(FetchError::ForeignRecord {
+                        path: page_uri.path().to_owned(),
+                        expected: first.key.account.clone(),
+                        found,
                     }
-                };
-                report.pages += 1;
-                if builder.len() >= BATCH_ROWS {
-                    self.flush(&mut builder, &mut writer)?;
+                    .into())
                 }
-                uri = walk.follow(next, self.client.base())?;
+            };
+            report.pages += 1;
+            if report.pages == 1 && next.is_some() && density.splits(span.days(), page_size) {
+                return Ok(Some(density));
             }
-            if !builder.is_empty() {
-                self.flush(&mut builder, &mut writer)?;
+            for day in days.iter_mut().filter(|d| d.builder.len() >= batch_rows) {
+                day.writer.write(day.builder.finish()).await?;
             }
-            Ok(())
+            uri = walk.follow(next, self.client.base())?;
         }
-        .await;
-        match (result, writer) {
-            (Ok(()), Some(writer)) => match writer.finish() {
-                Ok(file) => {
-                    report.rows = file.rows;
-                    report.bytes = file.bytes;
-                    Ok((report, Some(file.path)))
-                }
-                Err(e) => Err(e.into()),
-            },
-            (Ok(()), None) => Ok((report, None)),
-            (Err(e), writer) => {
-                if let Some(writer) = writer {
-                    let path = writer.path().to_owned();
-                    drop(writer);
-                    self.store.discard(&path).await;
-                }
-                Err(e)
-            }
+        for day in days.iter_mut().filter(|d| !d.builder.is_empty()) {
+            day.writer.write(day.builder.finish()).await?;
         }
-    }
-
-    fn flush(
-        &self,
-        builder: &mut BatchBuilder,
-        writer: &mut Option<PartWriter>,
-    ) -> Result<(), ExportError> {
-        let batch = builder.finish();
-        let w = match writer {
-            Some(w) => w,
-            None => writer.insert(PartWriter::create(
-                &self.store.staging_path(),
-                self.store.staging_mode(),
-                builder.schema(),
-            )?),
-        };
-        w.write(&batch)?;
-        Ok(())
+        Ok(None)
     }
 }
 
-/// Why the rest of an account's windows are skipped.
-enum Lost {
-    /// The grant is gone (the re-check was refused too).
-    Deauthorized(String),
-    /// Twilio reports the account suspended or closed.
-    Inactive(TwilioStatus),
+/// One day of a span being read: its rows, its staged file, the records it kept once.
+struct DayPart {
+    builder: BatchBuilder,
+    writer: BackgroundWriter,
+    seen: Seen,
+    duplicates: u64,
 }
 
-/// What every page of a window must satisfy.
+impl DayPart {
+    fn new(resource: Resource, store: &Store) -> Self {
+        let builder = BatchBuilder::new(resource);
+        let writer =
+            BackgroundWriter::new(store.staging_path(), store.staging_mode(), builder.schema());
+        Self {
+            builder,
+            writer,
+            seen: Seen::default(),
+            duplicates: 0,
+        }
+    }
+}
+
+/// What reading a span gave.
+enum SpanRead {
+    /// Every page was read: each day's staged file (`None` without rows) and report.
+    Read {
+        staged: Vec<Option<std::path::PathBuf>>,
+        reports: Vec<WindowReport>,
+    },
+    /// The first page showed the span far denser than planned; nothing was written.
+    Split(spans::Density),
+}
+
+/// How a span ended once read: each day's outcome, in order, or the density to plan it
+/// again with.
+enum SpanEnd {
+    Days(Vec<Result<WindowReport, ExportError>>),
+    Split(spans::Density),
+}
+
+/// What every page of a span must satisfy.
 struct PageRules<'w> {
     account: &'w AccountSid,
-    /// The window's day, as days since 1970-01-01.
-    day: i32,
+    /// The span's first day, as days since 1970-01-01.
+    first_day: i32,
     /// The page size asked for.
     max_records: usize,
 }
 
 impl PageRules<'_> {
-    /// Decodes one page into `builder`, all or nothing: at most `max_records` records, all
-    /// of `account` (else nothing is added and the page ends as [`PageEnd::Foreign`]).
+    /// Decodes one page into the builders of `days` (the span's, from its first day), all or
+    /// nothing: at most `max_records` records, all of `account` (else nothing is added and
+    /// the page ends as [`PageEnd::Foreign`]). Records of days outside the span are counted
+    /// and left out.
     fn take<S: Source>(
         &self,
         body: &[u8],
-        builder: &mut BatchBuilder,
-        seen: &mut Seen,
+        days: &mut [DayPart],
         report: &mut WindowReport,
     ) -> Result<PageEnd, DecodeError> {
         let page = decode_page_at_most::<S::Rec<'_>>(body, self.max_records)?;
@@ -586,27 +495,38 @@ impl PageRules<'_> {
         if let Some(rec) = page.records.iter().find(|r| S::account_of(r) != account) {
             return Ok(PageEnd::Foreign(S::account_of(rec).map(str::to_owned)));
         }
+        let mut covered: Option<(usize, usize)> = None;
+        let mut density = spans::Density::default();
         for rec in &page.records {
-            if S::day_of(rec) != Some(self.day) {
+            let index = S::day_of(rec)
+                .and_then(|d| usize::try_from(d - self.first_day).ok())
+                .filter(|i| *i < days.len());
+            let Some(i) = index else {
                 report.outside_window += 1;
-            } else if !seen.insert(S::identity(rec)) {
-                report.duplicates += 1;
+                continue;
+            };
+            density.records += 1;
+            covered = Some(covered.map_or((i, i), |(lo, hi)| (lo.min(i), hi.max(i))));
+            let day = &mut days[i];
+            if day.seen.insert(S::identity(rec)) {
+                day.builder.push(rec);
             } else {
-                builder.push(rec);
+                day.duplicates += 1;
             }
         }
-        Ok(PageEnd::Next(page.next_page_uri))
+        density.days_covered = covered.map_or(1, |(lo, hi)| (hi - lo + 1) as u64);
+        Ok(PageEnd::Next(page.next_page_uri, density))
     }
 }
 
-/// How a page ended: the link to the next one, or a record of another account (whose
-/// account sid, if it had one).
+/// How a page ended: the link to the next one with what the page showed of the span's
+/// density, or a record of another account (whose account sid, if it had one).
 enum PageEnd {
-    Next(Option<String>),
+    Next(Option<String>, spans::Density),
     Foreign(Option<String>),
 }
 
-/// Record identities seen in a window, to keep each record once when paging shifts.
+/// Record identities seen in a day of a span, to keep each record once when paging shifts.
 #[derive(Default)]
 struct Seen {
     hex: HashSet<u128>,
@@ -631,8 +551,13 @@ trait Source {
     /// More records than one day of one account can hold; a window that pages past them
     /// fails ([`FetchError::TooManyPages`]).
     const MAX_RECORDS: u64;
-    /// The first page of the window's query.
-    fn first_page(account: &AccountSid, day: NaiveDate, page_size: u32) -> PageUri;
+    /// The first page of the query for the days `first` through `last`.
+    fn first_page(
+        account: &AccountSid,
+        first: NaiveDate,
+        last: NaiveDate,
+        page_size: u32,
+    ) -> PageUri;
     /// The partition day of a record, as days since 1970-01-01.
     fn day_of(rec: &Self::Rec<'_>) -> Option<i32>;
     /// What makes a record unique within its partition.
@@ -648,15 +573,21 @@ impl Source for CallsSource {
     /// Ten million calls: one account starting 115 calls every second of the day.
     const MAX_RECORDS: u64 = 10_000_000;
 
-    /// Calls that started on `day` (UTC): `StartTime>` is inclusive, `StartTime<` strict
-    /// (`docs/twilio-api.md` §4.1). Rows outside the day are dropped by [`Source::day_of`],
-    /// so a server that reads the bounds differently cannot put a row in the wrong partition.
-    fn first_page(account: &AccountSid, day: NaiveDate, page_size: u32) -> PageUri {
-        let next = day.succ_opt().unwrap_or(day);
+    /// Calls that started on `first` through `last` (UTC): `StartTime>` is inclusive,
+    /// `StartTime<` strict (`docs/twilio-api.md` §4.1). Rows outside the days are dropped
+    /// by [`Source::day_of`], so a server that reads the bounds differently cannot put a row in
+    /// the wrong partition.
+    fn first_page(
+        account: &AccountSid,
+        first: NaiveDate,
+        last: NaiveDate,
+        page_size: u32,
+    ) -> PageUri {
+        let next = last.succ_opt().unwrap_or(last);
         PageUri::build(
             &format!("/2010-04-01/Accounts/{account}/Calls.json"),
             &[
-                ("StartTime>", day.to_string()),
+                ("StartTime>", first.to_string()),
                 ("StartTime<", next.to_string()),
                 ("PageSize", page_size.clamp(1, PAGE_SIZE).to_string()),
             ],
@@ -684,15 +615,20 @@ impl Source for UsageSource {
     /// One record per usage category and day; Twilio has some 650 categories.
     const MAX_RECORDS: u64 = 10_000;
 
-    /// One record per category for `day`. `IncludeSubaccounts=false` because every account
+    /// One record per category for each day from `first` through `last`. `IncludeSubaccounts=false` because every account
     /// is exported on its own: including subaccounts would count their usage twice
     /// (`docs/twilio-api.md` §5).
-    fn first_page(account: &AccountSid, day: NaiveDate, page_size: u32) -> PageUri {
+    fn first_page(
+        account: &AccountSid,
+        first: NaiveDate,
+        last: NaiveDate,
+        page_size: u32,
+    ) -> PageUri {
         PageUri::build(
             &format!("/2010-04-01/Accounts/{account}/Usage/Records/Daily.json"),
             &[
-                ("StartDate", day.to_string()),
-                ("EndDate", day.to_string()),
+                ("StartDate", first.to_string()),
+                ("EndDate", last.to_string()),
                 ("IncludeSubaccounts", "false".to_owned()),
                 ("PageSize", page_size.clamp(1, PAGE_SIZE).to_string()),
             ],
@@ -741,17 +677,20 @@ mod tests {
         let account = AccountSid::parse(ACCOUNT).unwrap();
         let rules = PageRules {
             account: &account,
-            day: days_since_epoch("2026-03-01".parse().unwrap()),
+            first_day: days_since_epoch("2026-03-01".parse().unwrap()),
             max_records: max,
         };
-        let mut builder = BatchBuilder::new(Resource::UsageRecords);
-        let end = rules.take::<UsageSource>(
-            body.as_bytes(),
-            &mut builder,
-            &mut Seen::default(),
-            &mut WindowReport::default(),
-        );
-        (end, builder.len())
+        let builder = BatchBuilder::new(Resource::UsageRecords);
+        let writer = BackgroundWriter::new("unused".into(), 0o600, builder.schema());
+        let mut days = [DayPart {
+            builder,
+            writer,
+            seen: Seen::default(),
+            duplicates: 0,
+        }];
+        let end =
+            rules.take::<UsageSource>(body.as_bytes(), &mut days, &mut WindowReport::default());
+        (end, days[0].builder.len())
     }
 
     #[test]
@@ -765,7 +704,7 @@ mod tests {
     #[test]
     fn a_page_of_the_windows_account_is_taken_whole() {
         let (end, rows) = take(&[(Some(ACCOUNT), "calls"), (Some(ACCOUNT), "sms")], 2);
-        assert!(matches!(end, Ok(PageEnd::Next(None))));
+        assert!(matches!(end, Ok(PageEnd::Next(None, _))));
         assert_eq!(rows, 2);
     }
 

@@ -38,7 +38,7 @@ fn value_for(i: usize, c: &Column) -> (String, Expected) {
             Expected::Text(format!("{} #{n} é", c.name)),
         ),
         // Alternately a JSON string and a JSON number, as Twilio sends either.
-        Kind::Int64 if i % 2 == 0 => (format!(r#""{}""#, 100 + n), Expected::Int(100 + n)),
+        Kind::Int64 if i.is_multiple_of(2) => (format!(r#""{}""#, 100 + n), Expected::Int(100 + n)),
         Kind::Int64 => (format!("{}", 100 + n), Expected::Int(100 + n)),
         // All 18 decimal places in use.
         Kind::Decimal => (

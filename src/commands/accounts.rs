@@ -1,7 +1,6 @@
 //! `accounts add|list|remove|verify`: the registry of connected accounts.
 
 use anyhow::Context;
-use tokio_util::sync::CancellationToken;
 
 use super::build::{client, open_registry};
 use super::{report, Exit};
@@ -27,7 +26,7 @@ async fn add(config: &Config, sids: &[AccountSid], no_verify: bool) -> anyhow::R
     let client = if no_verify {
         None
     } else {
-        Some(client(config, CancellationToken::new())?)
+        Some(client(config)?)
     };
     let registry = open_registry(config).await?;
     let mut exit = Exit::Success;
@@ -93,7 +92,7 @@ async fn remove(config: &Config, sids: &[AccountSid]) -> anyhow::Result<Exit> {
 }
 
 async fn verify(config: &Config, sids: &[AccountSid]) -> anyhow::Result<Exit> {
-    let client = client(config, CancellationToken::new())?;
+    let client = client(config)?;
     let registry = open_registry(config).await?;
     let accounts: Vec<Account> = if sids.is_empty() {
         registry.accounts().await?

@@ -24,16 +24,13 @@ pub(crate) async fn open_registry(config: &Config) -> anyhow::Result<Registry> {
     Ok(Registry::connect(config.database_url.expose()).await?)
 }
 
-pub(crate) fn client(config: &Config, cancel: CancellationToken) -> anyhow::Result<TwilioClient> {
+pub(crate) fn client(config: &Config) -> anyhow::Result<TwilioClient> {
     let token = config.auth_token()?.clone();
-    Ok(TwilioClient::new(
-        config.api_base.clone(),
-        token,
-        Quotas::new(config.limits),
-        cancel,
+    Ok(
+        TwilioClient::new(config.api_base.clone(), token, Quotas::new(config.limits))
+            .context("cannot build the HTTP client")?
+            .with_retry_budget(config.limits.retry_budget),
     )
-    .context("cannot build the HTTP client")?
-    .with_retry_budget(config.limits.retry_budget))
 }
 
 /// Everything an export needs, checked before any work starts.
@@ -41,7 +38,7 @@ pub(crate) async fn exporter(
     config: &Config,
     cancel: CancellationToken,
 ) -> anyhow::Result<Exporter> {
-    let client = client(config, cancel.clone())?;
+    let client = client(config)?;
     let store = Store::open(&config.output)?;
     store.check().await?;
     let registry = open_registry(config).await?;

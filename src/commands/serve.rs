@@ -25,7 +25,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<Exit> {
     let connect_base = http_url("connect-base", &args.connect_base)?;
 
     let cancel = shutdown::on_signal();
-    let client = client(config, cancel.clone())?;
+    let client = client(config)?;
     let registry = open_registry(config).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
-use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::limiter::Quotas;
@@ -105,25 +104,20 @@ struct ErrorBody {
     detail: Option<String>,
 }
 
-/// The client. Cheap to clone.
+/// The client. Cheap to clone. It has no cancellation of its own: a caller stops a request
+/// by dropping its future (the exporter does so per run and per account).
 #[derive(Clone)]
 pub struct TwilioClient {
     http: reqwest::Client,
     base: Url,
     token: AuthToken,
     quotas: Quotas,
-    cancel: CancellationToken,
     /// Time one request may spend waiting out 429s.
     retry_budget: Duration,
 }
 
 impl TwilioClient {
-    pub fn new(
-        base: Url,
-        token: AuthToken,
-        quotas: Quotas,
-        cancel: CancellationToken,
-    ) -> Result<Self, reqwest::Error> {
+    pub fn new(base: Url, token: AuthToken, quotas: Quotas) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("twilio-export/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
@@ -137,7 +131,6 @@ impl TwilioClient {
             base,
             token,
             quotas,
-            cancel,
             retry_budget: super::limiter::DEFAULT_RETRY_BUDGET,
         })
     }
@@ -217,10 +210,7 @@ impl TwilioClient {
             if !last.is_empty() {
                 tracing::warn!(account = %target, path, attempt = attempts, error = %last, "Retrying a request");
             }
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.cancel.cancelled() => return Err(FetchError::Cancelled),
-            }
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -231,21 +221,15 @@ impl TwilioClient {
         url: &str,
         path: &str,
     ) -> Result<Once, FetchError> {
-        let _permit = tokio::select! {
-            p = self.quotas.acquire(target) => p,
-            _ = self.cancel.cancelled() => return Err(FetchError::Cancelled),
-        };
+        let _permit = self.quotas.acquire(target).await;
         let started = Instant::now();
-        let request = self
+        let response = self
             .http
             .get(url)
             .basic_auth(credential.as_str(), Some(self.token.expose()))
             .header(reqwest::header::ACCEPT, "application/json")
-            .send();
-        let response = tokio::select! {
-            r = request => r,
-            _ = self.cancel.cancelled() => return Err(FetchError::Cancelled),
-        };
+            .send()
+            .await;
         let response = match response {
             Ok(r) => r,
             Err(e) => return Ok(Once::Transient(describe(&e))),
@@ -261,10 +245,7 @@ impl TwilioClient {
             }));
         }
         let retry_after = header(&response, reqwest::header::RETRY_AFTER);
-        let body = tokio::select! {
-            b = read_capped(response) => b,
-            _ = self.cancel.cancelled() => return Err(FetchError::Cancelled),
-        };
+        let body = read_capped(response).await;
         let body = match body {
             Ok(Some(b)) => b,
             Ok(None) => {

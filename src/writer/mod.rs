@@ -3,6 +3,11 @@
 //! The writer streams: each batch is encoded as it comes, and row groups are flushed at
 //! [`ROW_GROUP_ROWS`] rows, so memory is bounded by one row group whatever the partition's
 //! size. It returns what it wrote; it never touches the database or the final location.
+//! [`BackgroundWriter`] runs a [`PartWriter`] on the blocking pool for async callers.
+
+mod background;
+
+pub use background::BackgroundWriter;
 
 use std::fs::File;
 use std::os::unix::fs::OpenOptionsExt;
@@ -18,11 +23,12 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 /// level 3 (whose larger context is set up for every page) for files of the same size.
 const ZSTD_LEVEL: i32 = 1;
 
-/// Rows per row group: large enough for good compression and scans, small enough that one
-/// buffered row group of calls stays in the tens of megabytes.
-pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Rows per row group: large enough for good compression and scans, small enough that the
+/// buffered row group of a window stays near ten megabytes (a day of a million calls exports
+/// within 150 MB; see BENCHMARKS.md).
+pub const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// Encoded bytes at which a row group is flushed even before it has [`ROW_GROUP_ROWS`] rows.
-pub const ROW_GROUP_BYTES: usize = 64 << 20;
+pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -41,6 +47,9 @@ pub enum WriteError {
         path: PathBuf,
         cause: std::io::Error,
     },
+    /// The runtime shut down while the file was being written.
+    #[error("writing {path} was interrupted")]
+    Interrupted { path: PathBuf },
 }
 
 /// A finished, synced Parquet file at its staging path.

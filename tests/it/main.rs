@@ -9,6 +9,8 @@ mod accounts;
 mod bad_input;
 /// Warehouse DDL (`schema --format duckdb|bigquery|snowflake|postgres|spark`).
 mod ddl;
+/// Windows sized by the data: sparse days share requests, dense days run side by side.
+mod economy;
 /// The foundation: calls from the API to partitioned Parquet (issue 2).
 mod export;
 /// A full disk: stale staging is cleared first, a failed write removes its staging file.

@@ -85,7 +85,6 @@ pub(crate) async fn connect_env_from(
         Url::parse(&app.base).unwrap(),
         token.clone(),
         Quotas::new(Limits::default()),
-        stop.clone(),
     )
     .unwrap();
     let registry = Registry::connect(&app.database_url()).await.unwrap();

@@ -92,19 +92,24 @@ pub(crate) fn requested_days(
     log: &[LoggedRequest],
     resource: Resource,
 ) -> BTreeMap<String, BTreeSet<NaiveDate>> {
-    let (path_end, param) = match resource {
-        Resource::Calls => ("/Calls.json", "StartTime%3E="),
-        Resource::UsageRecords => ("/Usage/Records/Daily.json", "StartDate="),
+    // The first day asked for, and the last: a span of days is read with one query.
+    let (path_end, from, to, to_excluded) = match resource {
+        Resource::Calls => ("/Calls.json", "StartTime%3E=", "StartTime%3C=", true),
+        Resource::UsageRecords => ("/Usage/Records/Daily.json", "StartDate=", "EndDate=", false),
     };
     let mut out: BTreeMap<String, BTreeSet<NaiveDate>> = BTreeMap::new();
     for r in log.iter().filter(|r| r.path.ends_with(path_end)) {
         let account = r.path.split('/').nth(3).unwrap().to_owned();
-        let value = r
-            .query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix(param))
-            .unwrap_or_else(|| panic!("{} has no {param}", r.query));
-        out.entry(account).or_default().insert(day(value));
+        let param = |name: &str| {
+            let value = r.query.split('&').find_map(|kv| kv.strip_prefix(name));
+            day(value.unwrap_or_else(|| panic!("{} has no {name}", r.query)))
+        };
+        let (first, mut last) = (param(from), param(to));
+        if to_excluded {
+            last = last.pred_opt().unwrap();
+        }
+        let asked = first.iter_days().take_while(|d| *d <= last);
+        out.entry(account).or_default().extend(asked);
     }
     out
 }
@@ -286,7 +291,6 @@ async fn scheduler(app: &TestApp, jobs: &Path, cancel: CancellationToken) -> Sch
         app.base.parse().unwrap(),
         AuthToken::new(TOKEN.to_owned()).unwrap(),
         Quotas::new(Limits::default()),
-        cancel.clone(),
     )
     .unwrap();
     let store = twilio_export::store::Store::open(&OutputLocation::Local(app.output())).unwrap();
@@ -488,14 +492,19 @@ async fn two_concurrent_runs_never_export_the_same_account_at_once() {
         "{}",
         stdout(&second)
     );
-    // Each window was fetched once: the second run requested nothing.
-    let calls: Vec<_> = app
-        .sim
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.ends_with("/Calls.json"))
-        .collect();
-    assert_eq!(calls.len(), 3 * 8);
+    // Each day was fetched once: the second run requested nothing.
+    let asked = requested_days(&app.sim.requests(), Resource::Calls);
+    assert_eq!(asked.len(), 3);
+    assert!(asked
+        .values()
+        .all(|d| *d == days("2026-03-01", "2026-03-08")));
+    let lists = app.sim.requests();
+    let lists = lists.iter().filter(|r| r.path.ends_with("/Calls.json"));
+    assert_eq!(
+        lists.count(),
+        3,
+        "the eight sparse days of each account, in one request"
+    );
     assert!(reg.leases().await.unwrap().is_empty());
     assert_output_is_truth(&app, &[Resource::Calls], "2026-03-01", "2026-03-08");
 }
@@ -1138,7 +1147,8 @@ async fn a_scheduler_that_loses_a_lease_stops_publishing_that_account() {
     })
     .await;
     app.add_all_accounts().await;
-    let job = CALLS_JOB.replace("2026-03-01", "2026-02-01") + "concurrency = 1\n";
+    // Pages of 20 make each day of about 40 calls dense: one window per day.
+    let job = CALLS_JOB.replace("2026-03-01", "2026-02-01") + "concurrency = 1\npage_size = 20\n";
     let jobs = write_jobs(&app, &[("calls.toml", &job)]);
     let now = app.sim.set_now(at("2026-03-08T09:00:00Z"));
     let sid = AccountSid::parse(&app.sim.account_sids()[0]).unwrap();

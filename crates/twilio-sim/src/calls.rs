@@ -341,8 +341,11 @@ impl Scan<'_> {
         let mut out = Vec::new();
         let mut day = hi;
         while day >= lo && out.len() < limit {
-            for c in self.data.day_calls(self.acct, day).iter() {
-                if anchor.is_some_and(|a| c.key() >= a.key()) || !self.filter.matches(c) {
+            let calls = self.data.day_calls(self.acct, day);
+            // A day's calls are sorted newest first: those after the anchor start here.
+            let from = anchor.map_or(0, |a| calls.partition_point(|c| c.key() >= a.key()));
+            for c in &calls[from..] {
+                if !self.filter.matches(c) {
                     continue;
                 }
                 if skip > 0 {

@@ -33,9 +33,10 @@ use super::rng::{
 
 /// Upper bound on cached calls across all cached days (~400 bytes each), keeping memory small.
 const CACHE_MAX_CALLS: usize = 50_000;
-/// Root calls per (account, day) are capped so that positions (root `2k`, its child `2k + 1`)
-/// fit the 16 bits the SID tail holds.
-const MAX_ROOT_CALLS_PER_DAY: u64 = 30_000;
+/// Root calls per (account, day) are capped at a million and a half, enough for a day of a
+/// million calls (`--calls-per-day 1000000`) in a memory benchmark. A SID's tail holds the
+/// low 16 bits of a call's position; its random part is hashed from the whole position.
+const MAX_ROOT_CALLS_PER_DAY: u64 = 1_500_000;
 /// The longest call we generate; `EndTime` filters rely on it to bound the days they scan.
 pub(crate) const MAX_CALL_SECS: i64 = 3600;
 /// The longest a late-reporting call shows an in-flight status after it started. With calls of
@@ -343,7 +344,7 @@ impl Dataset {
                 _ => g.r.below(86_400),
             };
             let start = day_start(day) + TimeDelta::seconds(sec as i64);
-            let idx = (k * 2) as u16;
+            let idx = (k * 2) as u32;
             let (root, settled) = g.root_call(idx, start);
             // The leg a completed call placed exists from when that call was dialled.
             let dials = settled == "completed"
@@ -371,12 +372,13 @@ fn day_from_ordinal(ord: u16) -> Option<NaiveDate> {
     NaiveDate::default().checked_add_days(Days::new(u64::from(ord)))
 }
 
-/// Mints a call SID whose last 8 hex digits hold (day ordinal, position) XOR a mask derived from
-/// the random part, so the day can be recovered without an index.
-fn call_sid(seed: u64, acct: usize, ord: u16, idx: u16) -> String {
+/// Mints a call SID whose last 8 hex digits hold (day ordinal, position's low 16 bits) XOR a
+/// mask derived from the random part, so the day can be recovered without an index. The random
+/// part hashes the whole position, so SIDs stay distinct past 65 536 calls a day.
+fn call_sid(seed: u64, acct: usize, ord: u16, idx: u32) -> String {
     let a = hash(&[seed, TAG_CALL, acct as u64, u64::from(ord), u64::from(idx)]);
     let b = (hash(&[a, TAG_CALL]) >> 32) as u32;
-    let tail = ((u32::from(ord) << 16) | u32::from(idx)) ^ sid_mask(seed, a, b);
+    let tail = ((u32::from(ord) << 16) | (idx & 0xffff)) ^ sid_mask(seed, a, b);
     format!("CA{a:016x}{b:08x}{tail:08x}")
 }
 
@@ -506,7 +508,7 @@ impl DayGen<'_> {
     }
 
     /// A root call as it stands at `now`, and the status it settles on.
-    fn root_call(&mut self, idx: u16, start: DateTime<Utc>) -> (Call, &'static str) {
+    fn root_call(&mut self, idx: u32, start: DateTime<Utc>) -> (Call, &'static str) {
         let direction = self.r.weighted(&[
             ("inbound", 50),
             ("outbound-api", 36),
@@ -565,7 +567,7 @@ impl DayGen<'_> {
     }
 
     /// An `outbound-dial` leg that `parent` placed with `<Dial>`.
-    fn child_call(&mut self, idx: u16, parent: &Call) -> Call {
+    fn child_call(&mut self, idx: u32, parent: &Call) -> Call {
         let parent_start = parent.start_time.unwrap_or(parent.date_created);
         // Stay on the parent's day so a day's calls and their children are generated together.
         let start =
@@ -591,7 +593,7 @@ impl DayGen<'_> {
     /// A call with consistent times, duration and price for `status`; optional fields unset.
     fn blank(
         &mut self,
-        idx: u16,
+        idx: u32,
         start: DateTime<Utc>,
         direction: &'static str,
         status: &'static str,

@@ -26,8 +26,8 @@ struct Args {
     /// Days of history ending today (UTC), 1-3650
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
     days: u32,
-    /// Average calls per account per day, 0-100000
-    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    /// Average calls per account per day, 0-1000000
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     calls_per_day: u32,
     /// Subaccounts per account, 0-100, the first being the Connect subaccount (0: flat)
     #[arg(long, default_value_t = 0, value_parser = count(0, 100))]

@@ -1,0 +1,434 @@
+//! Many windows as one recorded run. The windows are first grouped into spans (see
+//! [`super::spans`]); each span is a tokio task, so spans decode on every worker thread, and
+//! their Parquet encoding, writes and syncs run on the blocking pool (see
+//! [`crate::writer::BackgroundWriter`]). Events and the summary stay per window (per day).
+//!
+//! Two bounds: at most `concurrency` spans are *fetching* at a time, and a span gives its
+//! fetch slot up as soon as it has read its last page, so the next one starts requesting
+//! while the previous one finishes its files, publishes them and records them; at most twice
+//! that many are alive at all. Spans start in the order of their first window; a span planned
+//! again goes ahead of the rest.
+//!
+//! Cancellation is scoped: the run has its own token (a child of [`Exporter::cancel`]), and
+//! each account one below it, cancelled once the account is found deauthorized, suspended or
+//! closed, so its windows in flight stop at their next request instead of running to the end.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use chrono::NaiveDate;
+
+use super::spans::{self, Density, Span};
+use super::{
+    ExportError, Exporter, LeaseScope, SpanEnd, Summary, Window, WindowEvent, WindowReport,
+};
+use crate::domain::{AccountSid, Resource};
+use crate::fetch::FetchError;
+use crate::registry::{RegistryError, RunId, TwilioStatus};
+
+/// What the windows of one run share.
+struct Shared {
+    exporter: Exporter,
+    run: RunId,
+    scope: Option<Arc<LeaseScope>>,
+    /// The run's cancellation: a child of the exporter's.
+    cancel: CancellationToken,
+    /// Each account's cancellation, a child of the run's, and whether the account is lost to
+    /// the run (deauthorized, or suspended or closed on Twilio).
+    accounts: Mutex<HashMap<AccountSid, AccountState>>,
+}
+
+struct AccountState {
+    cancel: CancellationToken,
+    lost: bool,
+}
+
+/// How a span ended: each day's outcome, or the density to plan it again with.
+enum SpanOutcome {
+    Days(Vec<Outcome>),
+    Split(Density),
+}
+
+/// How one window ended, applied to the summary by the run.
+enum Outcome {
+    Exported(WindowReport),
+    Failed(ExportError, String),
+    /// Not attempted or not published; with the reason its account is lost, the first time.
+    Skipped(Option<Lost>),
+    Interrupted,
+}
+
+/// Why the rest of an account's windows are skipped.
+enum Lost {
+    /// The grant is gone (the re-check was refused too).
+    Deauthorized(AccountSid, String),
+    /// Twilio reports the account suspended or closed.
+    Inactive(AccountSid, TwilioStatus),
+}
+
+impl Exporter {
+    /// Exports `windows` (at most `concurrency` fetching at a time) as one recorded run.
+    pub async fn run(
+        &self,
+        command: &str,
+        detail: &str,
+        windows: Vec<Window>,
+        concurrency: usize,
+        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
+    ) -> Result<Summary, RegistryError> {
+        self.run_in(command, detail, windows, concurrency, on_event, None)
+            .await
+    }
+
+    /// [`Exporter::run`] for windows whose (account, resource) leases `scope` holds: a window
+    /// publishes only while its lease is still held, and once an account's lease is lost its
+    /// remaining windows are skipped.
+    pub async fn run_leased(
+        &self,
+        command: &str,
+        detail: &str,
+        windows: Vec<Window>,
+        concurrency: usize,
+        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
+        scope: &Arc<LeaseScope>,
+    ) -> Result<Summary, RegistryError> {
+        let scope = Some(scope.clone());
+        self.run_in(command, detail, windows, concurrency, on_event, scope)
+            .await
+    }
+
+    async fn run_in(
+        &self,
+        command: &str,
+        detail: &str,
+        windows: Vec<Window>,
+        concurrency: usize,
+        on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
+        scope: Option<Arc<LeaseScope>>,
+    ) -> Result<Summary, RegistryError> {
+        let started = Instant::now();
+        let run = self.registry.start_run(command, detail).await?;
+        let mut summary = Summary {
+            run: Some(run),
+            ..Summary::default()
+        };
+        let shared = Arc::new(Shared {
+            exporter: self.clone(),
+            run,
+            scope,
+            cancel: self.cancel.child_token(),
+            accounts: Mutex::new(HashMap::new()),
+        });
+        let known = self.known_rows(&windows).await;
+        let rows_of = |w: &Window| {
+            let pair = (w.key.account.clone(), w.key.resource);
+            known
+                .get(&pair)
+                .and_then(|days| days.get(&w.key.day))
+                .copied()
+        };
+        let mut queue: VecDeque<Span> = spans::plan(windows, rows_of).into();
+        let concurrency = concurrency.max(1);
+        let fetching = Arc::new(Semaphore::new(concurrency));
+        let alive = Arc::new(Semaphore::new(concurrency * 2));
+        let mut tasks = JoinSet::new();
+        loop {
+            while let Some(done) = tasks.try_join_next() {
+                finished(done, &mut summary, &mut queue, on_event);
+            }
+            let Some(span) = queue.pop_front() else {
+                match tasks.join_next().await {
+                    Some(done) => finished(done, &mut summary, &mut queue, on_event),
+                    None => break,
+                }
+                continue;
+            };
+            let permits = tokio::select! {
+                p = slots(&alive, &fetching) => p,
+                _ = shared.cancel.cancelled() => None,
+            };
+            let Some((alive_slot, fetch_slot)) = permits else {
+                summary.interrupted = true;
+                break;
+            };
+            let shared = shared.clone();
+            tasks.spawn(async move {
+                let outcome = shared.span(&span, fetch_slot).await;
+                drop(alive_slot);
+                (span, outcome)
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            finished(done, &mut summary, &mut queue, on_event);
+        }
+        summary.seconds = started.elapsed().as_secs_f64();
+        let error = summary.failures.first().map(|(k, e)| format!("{k}: {e}"));
+        self.registry
+            .finish_run(run, summary.outcome(), summary.totals, error.as_deref())
+            .await?;
+        Ok(summary)
+    }
+}
+
+impl Exporter {
+    /// Rows per day that earlier runs exported, per (account, resource) of `windows`; a pair
+    /// whose partitions cannot be read is planned as if never exported.
+    async fn known_rows(&self, windows: &[Window]) -> HashMap<Pair, HashMap<NaiveDate, u64>> {
+        let mut known = HashMap::new();
+        for w in windows {
+            let pair = (w.key.account.clone(), w.key.resource);
+            if known.contains_key(&pair) {
+                continue;
+            }
+            let days = match self.registry.partitions(&pair.0, pair.1).await {
+                Ok(parts) => parts
+                    .iter()
+                    .filter_map(|p| Some((p.day, u64::try_from(p.rows).ok()?)))
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(account = %pair.0, error = %e, "Cannot read earlier partitions; planning as if there were none");
+                    HashMap::new()
+                }
+            };
+            known.insert(pair, days);
+        }
+        known
+    }
+}
+
+type Pair = (AccountSid, Resource);
+
+/// A finished span: its days' outcomes go to the summary, or, found far denser than planned,
+/// it is planned again from its first page's density, ahead of the rest.
+fn finished(
+    joined: Result<(Span, SpanOutcome), tokio::task::JoinError>,
+    summary: &mut Summary,
+    queue: &mut VecDeque<Span>,
+    on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
+) {
+    match joined {
+        Ok((span, SpanOutcome::Days(outcomes))) => {
+            for (w, outcome) in span.windows.iter().zip(outcomes) {
+                add_outcome(summary, w, outcome, on_event);
+            }
+        }
+        Ok((span, SpanOutcome::Split(density))) => {
+            let per_day = density.per_day().ceil() as u64;
+            tracing::debug!(account = %span.first().key.account, first = %span.first().key.day, days = span.days(), per_day, "A span is denser than planned; planning it again");
+            for part in spans::plan(span.windows, |_| Some(per_day))
+                .into_iter()
+                .rev()
+            {
+                queue.push_front(part);
+            }
+        }
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => summary.interrupted = true,
+    }
+}
+
+/// A slot among the windows alive, then one among those fetching (`None` once closed).
+async fn slots(
+    alive: &Arc<Semaphore>,
+    fetching: &Arc<Semaphore>,
+) -> Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
+    let a = alive.clone().acquire_owned().await.ok()?;
+    let f = fetching.clone().acquire_owned().await.ok()?;
+    Some((a, f))
+}
+
+/// Adds a window's outcome to the run's summary and reports it.
+fn add_outcome(
+    s: &mut Summary,
+    w: &Window,
+    outcome: Outcome,
+    on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
+) {
+    match outcome {
+        Outcome::Exported(report) => {
+            s.accounts.insert(w.key.account.clone());
+            s.totals.windows_exported += 1;
+            s.totals.rows += report.rows;
+            s.totals.files += u64::from(report.object_key.is_some());
+            s.totals.outside_window += report.outside_window;
+            s.totals.duplicates += report.duplicates;
+            s.bytes += report.bytes;
+            on_event(WindowEvent::Exported(w, &report));
+        }
+        Outcome::Failed(err, message) => {
+            s.accounts.insert(w.key.account.clone());
+            on_event(WindowEvent::Failed(w, &err));
+            s.totals.windows_failed += 1;
+            s.failures.push((w.key.clone(), message));
+        }
+        Outcome::Skipped(lost) => {
+            match lost {
+                Some(Lost::Deauthorized(sid, why)) => s.deauthorized.push((sid, why)),
+                Some(Lost::Inactive(sid, status)) => s.inactive.push((sid, status)),
+                None => {}
+            }
+            s.skipped += 1;
+            on_event(WindowEvent::Skipped(w));
+        }
+        Outcome::Interrupted => s.interrupted = true,
+    }
+}
+
+impl Shared {
+    /// The cancellation of `account`'s windows in this run, and whether it is lost.
+    fn account(&self, account: &AccountSid) -> (CancellationToken, bool) {
+        let mut map = self.accounts.lock().expect("not poisoned");
+        let state = map.entry(account.clone()).or_insert_with(|| AccountState {
+            cancel: self.cancel.child_token(),
+            lost: false,
+        });
+        (state.cancel.clone(), state.lost)
+    }
+
+    /// Marks `account` lost and stops its windows in flight; true the first time.
+    fn lose(&self, account: &AccountSid) -> bool {
+        let (cancel, _) = self.account(account);
+        let mut map = self.accounts.lock().expect("not poisoned");
+        let state = map.get_mut(account).expect("just added");
+        let first = !state.lost;
+        state.lost = true;
+        cancel.cancel();
+        first
+    }
+
+    /// One span, from its fetch slot to its days' recorded partitions.
+    async fn span(&self, span: &Span, fetch_slot: OwnedSemaphorePermit) -> SpanOutcome {
+        let all =
+            |o: fn() -> Outcome| SpanOutcome::Days(span.windows.iter().map(|_| o()).collect());
+        if self.cancel.is_cancelled() {
+            return all(|| Outcome::Interrupted);
+        }
+        let account = &span.first().key.account;
+        let (cancel, lost) = self.account(account);
+        let lease_lost = self.scope.as_ref().is_some_and(|s| s.is_lost(account));
+        if lost || lease_lost {
+            return all(|| Outcome::Skipped(None));
+        }
+        let ex = &self.exporter;
+        let scope = self.scope.as_deref();
+        let result = ex
+            .export_span(span, self.run, scope, &cancel, Some(fetch_slot))
+            .await;
+        match result {
+            Ok(SpanEnd::Split(density)) => SpanOutcome::Split(density),
+            Ok(SpanEnd::Days(days)) => {
+                let mut outcomes = Vec::with_capacity(days.len());
+                for (w, day) in span.windows.iter().zip(days) {
+                    outcomes.push(match day {
+                        Ok(report) => Outcome::Exported(report),
+                        Err(ExportError::LeaseLost) => Outcome::Skipped(None),
+                        Err(err) => self.failed(w, err).await,
+                    });
+                }
+                SpanOutcome::Days(outcomes)
+            }
+            Err(ExportError::Cancelled) if self.cancel.is_cancelled() => {
+                all(|| Outcome::Interrupted)
+            }
+            Err(ExportError::Cancelled | ExportError::LeaseLost) => all(|| Outcome::Skipped(None)),
+            Err(err) => self.span_failed(span, err).await,
+        }
+    }
+
+    /// A span that could not be read: every day is left as it was. After a 401 its account
+    /// may turn out lost (its days are then skipped); otherwise each day's failure is recorded.
+    async fn span_failed(&self, span: &Span, err: ExportError) -> SpanOutcome {
+        let first = self.failed(span.first(), err).await;
+        let message = match &first {
+            Outcome::Failed(_, message) => Some(message.clone()),
+            _ => None,
+        };
+        let mut outcomes = vec![first];
+        for w in &span.windows[1..] {
+            outcomes.push(match &message {
+                Some(message) => {
+                    self.record_failure(w, message).await;
+                    let err = ExportError::InSpan {
+                        message: message.clone(),
+                    };
+                    Outcome::Failed(err, message.clone())
+                }
+                None => Outcome::Skipped(None),
+            });
+        }
+        SpanOutcome::Days(outcomes)
+    }
+
+    /// A failed day: after a 401 its account may turn out lost (the day is then skipped);
+    /// otherwise the failure is recorded.
+    async fn failed(&self, w: &Window, err: ExportError) -> Outcome {
+        if let ExportError::Fetch(FetchError::Unauthorized { .. }) = &err {
+            if let Some(lost) = self.recheck(w).await {
+                if !self.lose(&w.key.account) {
+                    return Outcome::Skipped(None);
+                }
+                self.record_lost(&lost).await;
+                return Outcome::Skipped(Some(lost));
+            }
+        }
+        let message = err.to_string();
+        tracing::error!(partition = %w.key, error = %message, stage = "exporting", "Window failed; its partition was left as it was");
+        self.record_failure(w, &message).await;
+        Outcome::Failed(err, message)
+    }
+
+    async fn record_failure(&self, w: &Window, message: &str) {
+        let registry = &self.exporter.registry;
+        if let Err(e) = registry.record_failure(&w.key, message, self.run).await {
+            tracing::error!(error = %e, "Cannot record the failure");
+        }
+    }
+
+    /// After a 401: why the account is lost to this run, or `None` if the API now reads it
+    /// (a single 401 may be a blip). Twilio answers 401 for the data of suspended and closed
+    /// accounts while the Account resource still shows their status.
+    async fn recheck(&self, w: &Window) -> Option<Lost> {
+        let account = &w.key.account;
+        let check = self.exporter.client.fetch_account(&w.credential, account);
+        let checked = tokio::select! {
+            r = check => r,
+            _ = self.cancel.cancelled() => return None,
+        };
+        match checked {
+            Err(recheck @ FetchError::Unauthorized { .. }) => {
+                Some(Lost::Deauthorized(account.clone(), recheck.to_string()))
+            }
+            Ok(info) => info
+                .status
+                .as_deref()
+                .map(TwilioStatus::parse)
+                .filter(|s| !s.exported())
+                .map(|s| Lost::Inactive(account.clone(), s)),
+            Err(_) => None,
+        }
+    }
+
+    /// Records once why an account's remaining windows are skipped.
+    async fn record_lost(&self, why: &Lost) {
+        let registry = &self.exporter.registry;
+        match why {
+            Lost::Deauthorized(account, reason) => {
+                tracing::warn!(account = %account, error = %reason, "Account lost its authorization; skipping it");
+                if let Err(e) = registry.deauthorize(account, reason).await {
+                    tracing::error!(error = %e, "Cannot record the deauthorization");
+                }
+            }
+            Lost::Inactive(account, status) => {
+                tracing::warn!(account = %account, twilio_status = %status, "Twilio reports the account suspended or closed; skipping it");
+                if let Err(e) = registry.set_twilio_status(account, status).await {
+                    tracing::error!(error = %e, "Cannot record the account's status");
+                }
+            }
+        }
+    }
+}

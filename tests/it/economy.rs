@@ -1,0 +1,226 @@
+//! Windows sized by the data: sparse days share requests (a span of days read with one query,
+//! its rows split into the same per-day partitions), dense days still run side by side.
+//! Counted on the simulator's request log.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use twilio_export::domain::{AccountSid, Resource};
+use twilio_export::registry::Registry;
+use twilio_sim::{Faults, Hostile, SimConfig};
+
+use crate::helpers::*;
+
+const FIRST: &str = "2026-03-01";
+const LAST: &str = "2026-03-30";
+
+/// One account, 30 days of about 20 calls.
+fn sparse_sim(faults: Faults) -> SimConfig {
+    SimConfig {
+        seed: 5,
+        accounts: 1,
+        days: 30,
+        calls_per_day: 20,
+        today: day(LAST),
+        faults,
+        ..SimConfig::default()
+    }
+}
+
+fn days() -> impl Iterator<Item = NaiveDate> {
+    day(FIRST).iter_days().take_while(|d| *d <= day(LAST))
+}
+
+/// List requests the simulator answered whose path ends with `suffix`.
+fn list_requests(app: &TestApp, suffix: &str) -> usize {
+    let requests = app.sim.requests();
+    requests.iter().filter(|r| r.path.ends_with(suffix)).count()
+}
+
+fn output_files(app: &TestApp) -> BTreeMap<String, Vec<u8>> {
+    files_below(&app.output())
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(app.output().join(&f)).unwrap();
+            (f, bytes)
+        })
+        .collect()
+}
+
+/// The recorded partitions of the app's only account: (day, rows, file, exported at).
+async fn partitions(
+    app: &TestApp,
+    resource: Resource,
+) -> Vec<(chrono::NaiveDate, i64, Option<String>)> {
+    let registry = Registry::connect(&app.database_url()).await.unwrap();
+    let account = AccountSid::parse(&app.sim.account_sids()[0]).unwrap();
+    let mut parts: Vec<_> = registry
+        .partitions(&account, resource)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.day, p.rows, p.object_key))
+        .collect();
+    parts.sort();
+    parts
+}
+
+/// Every calls partition of the 30 days equals the simulator's truth; returns the records.
+fn assert_calls_exact(app: &TestApp) -> usize {
+    let account = &app.sim.account_sids()[0];
+    let mut records = 0;
+    for d in days() {
+        let truth = app.sim.calls_on(account, d);
+        records += truth.len();
+        let file = partition_file(&app.output(), "calls", account, d);
+        if truth.is_empty() {
+            assert!(!file.exists(), "{d}");
+        } else {
+            assert_rows_match(&rows_of(&read_parquet(&file)), &truth, CALL_COLUMNS, "sid");
+        }
+    }
+    records
+}
+
+/// `requests` is within 10 % + 1 of `ceil(records / 1000)`.
+fn assert_economical(requests: usize, records: usize) {
+    let minimum = records.div_ceil(1000);
+    assert!(
+        requests * 10 <= minimum * 11 + 10,
+        "{requests} requests for {records} records (minimum {minimum})"
+    );
+}
+
+#[tokio::test]
+async fn sparse_days_cost_within_a_tenth_plus_one_of_the_fewest_requests() {
+    let app = spawn_app(sparse_sim(Faults::default())).await;
+    app.add_all_accounts().await;
+
+    assert_success(&app.cli(&backfill("calls", FIRST, LAST)).await);
+
+    let records = assert_calls_exact(&app);
+    assert!(records > 300, "{records}");
+    assert_economical(list_requests(&app, "/Calls.json"), records);
+    // Every day is a partition of its own, recorded (days without calls with no file).
+    let parts = partitions(&app, Resource::Calls).await;
+    assert_eq!(parts.len(), 30);
+}
+
+#[tokio::test]
+async fn usage_records_of_30_days_take_one_or_two_requests() {
+    let app = spawn_app(sparse_sim(Faults::default())).await;
+    app.add_all_accounts().await;
+
+    assert_success(&app.cli(&backfill("usage-records", FIRST, LAST)).await);
+
+    let requests = list_requests(&app, "/Daily.json");
+    assert!((1..=2).contains(&requests), "{requests} requests");
+    let account = &app.sim.account_sids()[0];
+    for d in days() {
+        let truth = app.sim.daily_usage_on(account, d);
+        let file = partition_file(&app.output(), "usage_records", account, d);
+        let rows = rows_of(&read_parquet(&file));
+        assert_rows_match(&rows, &truth, USAGE_COLUMNS, "category");
+    }
+}
+
+#[tokio::test]
+async fn a_rerun_replaces_the_same_partitions_with_the_same_files() {
+    let app = spawn_app(sparse_sim(Faults::default())).await;
+    app.add_all_accounts().await;
+    assert_success(&app.cli(&backfill("calls", FIRST, LAST)).await);
+    let (files, parts) = (output_files(&app), partitions(&app, Resource::Calls).await);
+    let before = list_requests(&app, "/Calls.json");
+
+    assert_success(&app.cli(&backfill("calls", FIRST, LAST)).await);
+
+    assert_eq!(output_files(&app), files);
+    assert_eq!(partitions(&app, Resource::Calls).await, parts);
+    let records = assert_calls_exact(&app);
+    // Planned from the rows recorded the first time, the re-run is as economical.
+    assert_economical(list_requests(&app, "/Calls.json") - before, records);
+}
+
+#[tokio::test]
+async fn a_failure_in_the_middle_of_a_span_publishes_none_of_its_days() {
+    let cfg = sparse_sim(Faults::default());
+    let app = spawn_app(cfg.clone()).await;
+    app.add_all_accounts().await;
+    assert_success(&app.cli(&backfill("calls", FIRST, LAST)).await);
+    let (files, parts) = (output_files(&app), partitions(&app, Resource::Calls).await);
+    // The same data, but each page links to itself: the span's first page and the same page
+    // again are read, then the link comes back and the span fails.
+    let evil = spawn_app(SimConfig {
+        faults: Faults {
+            hostile: Some(Hostile::LinkLoop),
+            ..Faults::default()
+        },
+        ..cfg
+    })
+    .await;
+
+    let out = app
+        .cli_with(
+            &backfill("calls", FIRST, LAST),
+            &[("TWILIO_API_BASE", &evil.base)],
+        )
+        .await;
+
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(list_requests(&evil, "/Calls.json"), 2);
+    assert_eq!(output_files(&app), files, "a partition changed");
+    assert_eq!(partitions(&app, Resource::Calls).await, parts);
+    let registry = Registry::connect(&app.database_url()).await.unwrap();
+    let failed: Vec<String> = registry
+        .failures()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.day.to_string())
+        .collect();
+    let all: Vec<String> = days().map(|d| d.to_string()).collect();
+    assert_eq!(failed, all, "every day of the span is remembered as failed");
+}
+
+#[tokio::test]
+async fn dense_days_run_side_by_side_up_to_max_in_flight() {
+    let app = spawn_app(SimConfig {
+        seed: 6,
+        accounts: 1,
+        days: 6,
+        calls_per_day: 2500,
+        today: day("2026-03-06"),
+        faults: Faults {
+            latency: Duration::from_millis(100),
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    app.add_all_accounts().await;
+
+    let out = app
+        .cli_with(
+            &backfill("calls", "2026-03-01", "2026-03-06"),
+            &[
+                ("TWILIO_EXPORT_MAX_IN_FLIGHT", "4"),
+                ("TWILIO_EXPORT_RATE_LIMIT", "1000"),
+            ],
+        )
+        .await;
+
+    assert_success(&out);
+    let account = &app.sim.account_sids()[0];
+    let mut pages = 0;
+    for d in day("2026-03-01").iter_days().take(6) {
+        let truth = app.sim.calls_on(account, d);
+        pages += truth.len().div_ceil(1000).max(1);
+        let file = partition_file(&app.output(), "calls", account, d);
+        assert_rows_match(&rows_of(&read_parquet(&file)), &truth, CALL_COLUMNS, "sid");
+    }
+    let stats = app.sim.stats(account);
+    assert_eq!(stats.max_in_flight, 4, "{stats:?}");
+    // Each day's pages, plus the first page of the span that showed the days dense.
+    assert_eq!(list_requests(&app, "/Calls.json"), pages + 1);
+}
