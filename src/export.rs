@@ -65,6 +65,10 @@ pub enum ExportError {
     /// reported with its first day.
     #[error("{message}")]
     InSpan { message: String },
+    /// The API answered records, but none of them on the requested days (or without a day):
+    /// not what Twilio's filter gives, so the days are left as they were rather than emptied.
+    #[error("the API answered {outside} records but none on the requested days; the partitions were left as they were")]
+    NothingInRange { outside: u64 },
 }
 
 impl From<FetchError> for ExportError {
@@ -358,6 +362,11 @@ impl Exporter {
             staged.push(file.map(|f| f.path));
             reports.push(r);
         }
+        if report.outside_window > 0 && staged.iter().all(Option::is_none) {
+            return Err(ExportError::NothingInRange {
+                outside: report.outside_window,
+            });
+        }
         Ok(SpanRead::Read { staged, reports })
     }
 
@@ -493,7 +502,9 @@ impl PageRules<'_> {
         let page = decode_page_at_most::<S::Rec<'_>>(body, self.max_records)?;
         let account = Some(self.account.as_str());
         if let Some(rec) = page.records.iter().find(|r| S::account_of(r) != account) {
-            return Ok(PageEnd::Foreign(S::account_of(rec).map(str::to_owned)));
+            return Ok(PageEnd::Foreign(
+                S::account_of(rec).map(|a| crate::telemetry::escape_controls(a).into_owned()),
+            ));
         }
         let mut covered: Option<(usize, usize)> = None;
         let mut density = spans::Density::default();

@@ -42,7 +42,7 @@ pub(crate) fn summary(resource: Resource, range: DayRange, s: &Summary) {
     );
     if s.totals.outside_window > 0 || s.totals.duplicates > 0 {
         println!(
-            "  left out: {} records of other days (exported with their own day), {} records repeated while paging (kept once)",
+            "  left out: {} records outside the days asked for (a record of another day is exported with its own day), {} records repeated while paging (kept once)",
             s.totals.outside_window, s.totals.duplicates
         );
     }

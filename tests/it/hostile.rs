@@ -273,3 +273,43 @@ async fn a_page_with_more_records_than_asked_for_fails_the_window() {
         assert_eq!(list_requests(&evil, account), 1);
     }
 }
+
+/// A server that answers a day with records of another day only (or without a day): not what
+/// Twilio's filter gives. The window fails; the day's partition is not emptied.
+#[tokio::test]
+async fn records_of_other_days_only_leave_the_partition_as_it_was() {
+    let cfg = small_sim();
+    let before = Exported::new(cfg.clone(), "calls", &[]).await;
+    let sim = before.app.sim.clone();
+    let day = chrono::NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
+    let router = axum::Router::new().fallback(move |uri: Uri| {
+        let sim = sim.clone();
+        async move {
+            let account = uri.path().split('/').nth(3).unwrap_or_default().to_owned();
+            let calls: Vec<serde_json::Value> = sim
+                .calls_on(&account, day)
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut call)| {
+                    call["start_time"] = if i % 2 == 0 {
+                        "Fri, 27 Feb 2026 10:00:00 +0000".into()
+                    } else {
+                        serde_json::Value::Null
+                    };
+                    call
+                })
+                .collect();
+            axum::Json(serde_json::json!({"calls": calls, "next_page_uri": null}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let out = before.rerun_against(&base, "calls").await;
+
+    for account in &before.accounts {
+        let line = failure_of(&out, account);
+        assert!(line.contains("none on the requested days"), "{line}");
+    }
+}
