@@ -64,11 +64,13 @@ impl Waits {
         (self.faults < MAX_ATTEMPTS).then(|| (self.jitter)(ceiling(self.faults)))
     }
 
-    /// A 429: `Retry-After` when the answer gave one, else a backoff that grows with each
-    /// 429 in a row.
+    /// A 429: a backoff that grows with each 429 in a row, or the answer's `Retry-After` when
+    /// that is longer. (A `Retry-After: 0` must not turn the retries into a busy loop that never
+    /// uses up the request's budget.)
     pub fn throttled(&mut self, retry_after: Option<Duration>) -> Duration {
         self.throttles = self.throttles.saturating_add(1);
-        retry_after.unwrap_or_else(|| (self.jitter)(ceiling(self.throttles)))
+        let backoff = (self.jitter)(ceiling(self.throttles));
+        retry_after.map_or(backoff, |after| after.max(backoff))
     }
 
     /// Attempts made so far (for messages).
@@ -110,15 +112,25 @@ mod tests {
             seen,
             [400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000, 10_000, 10_000]
         );
-        // A Retry-After is obeyed as given, and the next 429 without one keeps growing.
-        assert_eq!(
-            waits.throttled(Some(Duration::from_secs(1))),
-            Duration::from_secs(1)
-        );
+        // A shorter Retry-After does not cut the backoff short, and the next 429 without one
+        // keeps growing.
+        assert_eq!(waits.throttled(Some(Duration::from_secs(1))), CAP);
         assert_eq!(waits.throttled(None), CAP);
         // A fault in between starts the 429 count again.
         assert_eq!(waits.faulted(), Some(Duration::from_millis(400)));
         assert_eq!(waits.throttled(None), Duration::from_millis(400));
+    }
+
+    #[test]
+    fn retry_after_is_a_floor_and_zero_still_backs_off() {
+        let mut waits = Waits::new(|ceiling| ceiling);
+        let zero = Some(Duration::ZERO);
+        let seen: Vec<u64> = (0..4)
+            .map(|_| waits.throttled(zero).as_millis() as u64)
+            .collect();
+        assert_eq!(seen, [400, 800, 1600, 3200]);
+        let long = Duration::from_secs(30);
+        assert_eq!(waits.throttled(Some(long)), long);
     }
 
     #[test]
