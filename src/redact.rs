@@ -24,6 +24,9 @@ const SECRET_NAME_PARTS: [&str; 8] = [
 /// `text` (a URL, or what was meant to be one) with every password replaced by [`HIDDEN`]:
 /// the user-info's password and the value of every query parameter whose name says secret.
 pub fn url(text: &str) -> String {
+    if !text.contains("://") && text.contains('=') && text.contains(' ') {
+        return key_values(text);
+    }
     // The authority starts after `scheme://`; without one, at the start (`user:pw@host`).
     let start = text.find("://").map_or(0, |i| i + 3);
     let (head, rest) = text.split_at(start);
@@ -58,8 +61,8 @@ fn query(text: &str) -> String {
     let parts: Vec<Cow<'_, str>> = text
         .split('&')
         .map(|part| match part.split_once('=') {
-            Some((name, _)) => {
-                hiding = is_secret_name(name);
+            Some((name, value)) => {
+                hiding = is_secret_name(name) || mentions_secret(value);
                 if hiding {
                     Cow::Owned(format!("{name}={HIDDEN}"))
                 } else {
@@ -73,6 +76,34 @@ fn query(text: &str) -> String {
     parts.join("&")
 }
 
+/// A libpq-style `key=value key='value'` string with the values of secret keys hidden; the
+/// words after a secret one that hold no `=` are taken as the rest of its (quoted) value.
+fn key_values(text: &str) -> String {
+    let mut hiding = false;
+    let words: Vec<Cow<'_, str>> = text
+        .split(' ')
+        .map(|word| match word.split_once('=') {
+            Some((name, value)) => {
+                hiding = is_secret_name(name) || mentions_secret(value);
+                if hiding {
+                    Cow::Owned(format!("{name}={HIDDEN}"))
+                } else {
+                    Cow::Borrowed(word)
+                }
+            }
+            None if hiding => Cow::Borrowed(HIDDEN),
+            None => Cow::Borrowed(word),
+        })
+        .collect();
+    words.join(" ")
+}
+
+/// Whether a value carries a secret setting of its own (`options=-c password=…`).
+fn mentions_secret(value: &str) -> bool {
+    let value = percent_decode_str(value).decode_utf8_lossy().to_lowercase();
+    value.contains('=') && value.split(['=', ' ']).any(is_secret_name)
+}
+
 fn is_secret_name(name: &str) -> bool {
     let name = percent_decode_str(name).decode_utf8_lossy().to_lowercase();
     SECRET_NAME_PARTS.iter().any(|part| name.contains(part))
@@ -81,6 +112,27 @@ fn is_secret_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_value_strings_and_settings_inside_values_are_hidden_too() {
+        let cases = [
+            (
+                "host=127.0.0.1 port=5432 user=pg password=Hunter2 dbname=x",
+                "host=127.0.0.1 port=5432 user=pg password=**** dbname=x",
+            ),
+            (
+                "host=db password='two words' dbname=x",
+                "host=db password=**** **** dbname=x",
+            ),
+            (
+                "postgres://u@db/x?options=-c%20password%3DHunter2&sslmode=require",
+                "postgres://u@db/x?options=****&sslmode=require",
+            ),
+        ];
+        for (given, shown) in cases {
+            assert_eq!(url(given), shown, "{given}");
+        }
+    }
 
     #[test]
     fn passwords_are_hidden_wherever_they_are() {
