@@ -39,7 +39,11 @@ macro_rules! record {
         impl $wire<'_> {
             #[cold]
             fn fail(&self, field: &'static str, reason: $crate::decode::value::ValueError) -> $crate::decode::DecodeError {
-                $crate::decode::DecodeError::Field { record: self.record_name(), field, reason }
+                $crate::decode::DecodeError::Field {
+                    record: $crate::telemetry::escape_controls(&self.record_name()).into_owned(),
+                    field,
+                    reason,
+                }
             }
         }
 

@@ -82,18 +82,32 @@ impl PageUri {
 }
 
 /// The parts of an Account resource we keep. The resource also carries the account's own
-/// `auth_token`, which is never read into memory here, let alone logged or stored.
+/// `auth_token`, which is never read into memory here, let alone logged or stored. Its texts
+/// are kept with control characters escaped: they are shown in terminals and logs.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AccountInfo {
     pub sid: AccountSid,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "printable")]
     pub owner_account_sid: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "printable")]
     pub friendly_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "printable")]
     pub status: Option<String>,
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", deserialize_with = "printable")]
     pub kind: Option<String>,
+}
+
+/// Text from the API as it may be shown: control characters escaped (no forged lines, no
+/// terminal escapes), at most 500 characters.
+fn printable_text(text: &str) -> String {
+    crate::telemetry::escape_controls(text)
+        .chars()
+        .take(500)
+        .collect()
+}
+
+fn printable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.map(|t| printable_text(&t)))
 }
 
 /// Twilio's error body (`docs/twilio-api.md` §6); every key may be missing.
@@ -366,6 +380,7 @@ fn refusal(target: &AccountSid, path: &str, status: u16, body: &[u8]) -> FetchEr
     let message = err
         .message
         .or(err.detail)
+        .map(|m| printable_text(&m))
         .unwrap_or_else(|| "no message".to_owned());
     let path = path.to_owned();
     match status {
