@@ -25,7 +25,19 @@ pub fn error(error: &anyhow::Error) -> String {
         }
         text.push_str(&part);
     }
-    crate::telemetry::escape_controls(&text).into_owned()
+    crate::telemetry::escape_controls(&without_repeats(&text)).into_owned()
+}
+
+/// `a: b: b: c` → `a: b: c`: some libraries (sqlx's configuration errors) wrap an error in
+/// one whose message repeats it.
+fn without_repeats(text: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in text.split(": ") {
+        if parts.last() != Some(&part) {
+            parts.push(part);
+        }
+    }
+    parts.join(": ")
 }
 
 /// An export of `range` of `resource`: totals, records left out, accounts skipped during the
@@ -187,6 +199,22 @@ pub(crate) fn accounts(accounts: &[Account]) {
         println!(
             "{:<34}  {:<12}  {:<10}  {:<34}  {:<24}  {}",
             a.sid, a.status, twilio, a.credential_sid, a.connected_at, note
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_repeated_by_a_wrapper_is_shown_once() {
+        let err = anyhow::anyhow!("error with configuration: unknown value \"bogus\"")
+            .context("error with configuration")
+            .context("cannot open the database postgres://u:****@h/db");
+        assert_eq!(
+            error(&err),
+            "cannot open the database postgres://u:****@h/db: error with configuration: unknown value \"bogus\""
         );
     }
 }
