@@ -23,7 +23,7 @@ pub use url::{DatabaseUrl, UnknownDatabase};
 use std::str::FromStr;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 use crate::domain::Resource;
 use crate::redact::url as redact_url;
@@ -67,6 +67,10 @@ pub struct Registry {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// Every SQLite connection: WAL lets readers (status) run beside a writer; the busy timeout
+/// makes concurrent processes wait instead of failing.
+const SQLITE_PRAGMAS: &str = "pragma journal_mode = wal; pragma busy_timeout = 10000; pragma synchronous = normal; pragma foreign_keys = on;";
+
 impl Registry {
     /// Opens (creating a SQLite file if missing) and migrates.
     pub async fn connect(url: &str) -> Result<Self, RegistryError> {
@@ -91,15 +95,20 @@ impl Registry {
         let options = AnyConnectOptions::from_str(&url)
             .map_err(open)?
             .disable_statement_logging();
+        // One connection first: a file that is not a database, or a refused login, is then
+        // reported at once with its cause (the pool would retry until its timeout, and say
+        // only that it timed out).
+        let mut first = options.connect().await.map_err(open)?;
+        if backend == Backend::Sqlite {
+            first.execute(SQLITE_PRAGMAS).await.map_err(open)?;
+        }
+        let _ = first.close().await;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets readers (status) run beside a writer; the busy timeout
-                        // makes concurrent processes wait instead of failing.
-                        conn.execute("pragma journal_mode = wal; pragma busy_timeout = 10000; pragma synchronous = normal; pragma foreign_keys = on;")
-                            .await?;
+                        conn.execute(SQLITE_PRAGMAS).await?;
                     }
                     Ok(())
                 })

@@ -348,3 +348,17 @@ async fn options_before_the_command_are_taken_or_named_as_ignored() {
     assert!(err.contains("--rate-limit --auth-token"), "{err}");
     assert!(!err.contains("s3cr3t"), "{err}");
 }
+
+/// A registry file that is not a database: the cause is reported at once, not a pool timeout.
+#[tokio::test]
+async fn a_file_that_is_not_a_database_is_named_with_its_cause() {
+    let app = spawn_app(small_sim()).await;
+    let file = app.dir.path().join("not-a-db");
+    std::fs::write(&file, "x".repeat(200)).unwrap();
+    let url = format!("sqlite://{}", file.display());
+    let out = app.cli_with(&["status"], &[("DATABASE_URL", &url)]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("file is not a database"), "{err}");
+    assert!(!err.contains("timed out"), "{err}");
+}
