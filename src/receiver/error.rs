@@ -121,6 +121,13 @@ impl IntoResponse for ReceiverError {
         let status = self.status();
         if status.is_server_error() {
             tracing::error!(stage = "receiving", error_code = self.outcome(), error = %error_chain(&self), "Connect request failed");
+        } else if matches!(
+            self,
+            Self::BadRequest(_) | Self::BadState(_) | Self::Throttled
+        ) {
+            // Refused before any work, as any client can make us do at will: counted in
+            // /metrics, logged only at debug, so a flood cannot flood the log.
+            tracing::debug!(stage = "receiving", error_code = self.outcome(), error = %error_chain(&self), "Connect request refused");
         } else {
             tracing::warn!(stage = "receiving", error_code = self.outcome(), error = %error_chain(&self), "Connect request refused");
         }
