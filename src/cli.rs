@@ -542,115 +542,99 @@ mod tests {
         "--retry-budget",
     ];
 
-    #[test]
-    fn each_command_lists_the_options_it_uses_and_no_others() {
-        let exporter = [
-            "--database-url",
-            "--output",
-            "--api-base",
-            "--auth-token",
-            "--auth-token-file",
-        ];
-        let cases: &[(&[&str], &[&str], &[&str])] = &[
-            (
-                &["schema"],
-                &["--output", "--format"],
-                &["--database-url", "--api-base", "--auth-token", "--jobs-dir"],
-            ),
-            (
-                &["sim"],
-                &["--seed", "--limit-in-flight", "--limit-per-second"],
-                &[
-                    "--database-url",
-                    "--output",
-                    "--api-base",
-                    "--auth-token",
-                    "--jobs-dir",
-                    "--connect-app-sid",
-                ],
-            ),
-            (
-                &["sim", "deauthorize"],
-                &["--url", "--sim-auth-token"],
-                &["--database-url", "--output", "--auth-token"],
-            ),
-            (
-                &["backfill"],
-                &exporter,
-                &["--jobs-dir", "--connect-app-sid"],
-            ),
-            (
-                &["run"],
-                &[&exporter[..], &["--jobs-dir"]].concat(),
-                &["--connect-app-sid"],
-            ),
-            (
-                &["schedule"],
-                &[&exporter[..], &["--jobs-dir"]].concat(),
-                &["--connect-app-sid"],
-            ),
-            (
-                &["status"],
-                &["--database-url", "--jobs-dir"],
-                &["--output", "--api-base", "--auth-token"],
-            ),
-            (
-                &["serve"],
-                &[
-                    "--database-url",
-                    "--api-base",
-                    "--auth-token",
-                    "--connect-app-sid",
-                ],
-                &["--output", "--jobs-dir"],
-            ),
-            (
-                &["accounts", "add"],
-                &["--database-url", "--api-base", "--auth-token"],
-                &["--output", "--jobs-dir"],
-            ),
-            (
-                &["accounts", "list"],
-                &["--database-url"],
-                &["--output", "--api-base", "--auth-token"],
-            ),
-            (
-                &["accounts", "remove"],
-                &["--database-url"],
-                &["--output", "--api-base", "--auth-token"],
-            ),
-            (
-                &["demo"],
-                &["--output", "--days"],
-                &["--database-url", "--api-base", "--auth-token"],
-            ),
-        ];
-        let limits_used = ["backfill", "run", "schedule", "serve", "add", "demo"];
-        for (path, shown, hidden) in cases {
-            let text = help(path);
-            let listed = |flag: &str| {
-                text.contains(&format!("{flag} <")) || text.contains(&format!("{flag}\n"))
-            };
-            for flag in shown.iter().chain(["--config", "--log-format"].iter()) {
-                assert!(listed(flag), "{path:?} --help lacks {flag}: {text}");
-            }
-            for flag in *hidden {
-                assert!(!listed(flag), "{path:?} --help lists {flag}: {text}");
-            }
-            let uses_limits = limits_used.contains(path.last().unwrap());
-            for flag in LIMITS {
-                assert_eq!(
-                    listed(flag),
-                    uses_limits,
-                    "{path:?} --help and {flag}: {text}"
-                );
-            }
-            // Global options come last, under their own heading.
-            let global = text
-                .find("Global options:")
-                .expect("a Global options heading");
-            assert!(text.find("--config <").unwrap() > global, "{text}");
+    const EXPORTER: [&str; 5] = [
+        "--database-url",
+        "--output",
+        "--api-base",
+        "--auth-token",
+        "--auth-token-file",
+    ];
+    const LIMITS_USED_BY: [&str; 6] = ["backfill", "run", "schedule", "serve", "add", "demo"];
+
+    /// `path --help` lists `shown` (and the global options, last), not `hidden`, and the
+    /// request limits only where the command uses them.
+    fn assert_help_lists(path: &[&str], shown: &[&str], hidden: &[&str]) {
+        let text = help(path);
+        let listed =
+            |flag: &str| text.contains(&format!("{flag} <")) || text.contains(&format!("{flag}\n"));
+        for flag in shown.iter().chain(["--config", "--log-format"].iter()) {
+            assert!(listed(flag), "{path:?} --help lacks {flag}: {text}");
         }
+        for flag in hidden {
+            assert!(!listed(flag), "{path:?} --help lists {flag}: {text}");
+        }
+        let uses_limits = LIMITS_USED_BY.contains(path.last().unwrap());
+        for flag in LIMITS {
+            assert_eq!(
+                listed(flag),
+                uses_limits,
+                "{path:?} --help and {flag}: {text}"
+            );
+        }
+        // Global options come last, under their own heading.
+        let global = text
+            .find("Global options:")
+            .expect("a Global options heading");
+        assert!(text.find("--config <").unwrap() > global, "{text}");
+    }
+
+    #[test]
+    fn exporting_commands_list_the_options_they_use_and_no_others() {
+        let with_jobs = [&EXPORTER[..], &["--jobs-dir"]].concat();
+        assert_help_lists(
+            &["backfill"],
+            &EXPORTER,
+            &["--jobs-dir", "--connect-app-sid"],
+        );
+        assert_help_lists(&["run"], &with_jobs, &["--connect-app-sid"]);
+        assert_help_lists(&["schedule"], &with_jobs, &["--connect-app-sid"]);
+        assert_help_lists(
+            &["demo"],
+            &["--output", "--days"],
+            &["--database-url", "--api-base", "--auth-token"],
+        );
+        assert_help_lists(
+            &["serve"],
+            &[
+                "--database-url",
+                "--api-base",
+                "--auth-token",
+                "--connect-app-sid",
+            ],
+            &["--output", "--jobs-dir"],
+        );
+        assert_help_lists(
+            &["accounts", "add"],
+            &["--database-url", "--api-base", "--auth-token"],
+            &["--output", "--jobs-dir"],
+        );
+    }
+
+    #[test]
+    fn other_commands_list_the_options_they_use_and_no_others() {
+        let registry_only = ["--output", "--api-base", "--auth-token"];
+        assert_help_lists(
+            &["schema"],
+            &["--output", "--format"],
+            &["--database-url", "--api-base", "--auth-token", "--jobs-dir"],
+        );
+        assert_help_lists(
+            &["sim"],
+            &["--seed", "--limit-in-flight", "--limit-per-second"],
+            &[&EXPORTER[..4], &["--jobs-dir", "--connect-app-sid"]].concat(),
+        );
+        assert_help_lists(
+            &["sim", "deauthorize"],
+            &["--url", "--sim-auth-token"],
+            &["--database-url", "--output", "--auth-token"],
+        );
+        assert_help_lists(
+            &["status"],
+            &["--database-url", "--jobs-dir"],
+            &registry_only,
+        );
+        assert_help_lists(&["accounts", "list"], &["--database-url"], &registry_only);
+        assert_help_lists(&["accounts", "remove"], &["--database-url"], &registry_only);
     }
 
     #[test]
