@@ -24,8 +24,9 @@ pub(super) fn read(path: &Path) -> Result<Settings, ConfigError> {
         let (line, _) = position(&text, value.span().start);
         let fail = |problem: String| {
             ConfigError::new(format!(
-                "config: {}, line {line}, key {name}: {problem}",
-                path.display()
+                "config: {}, line {line}, key {}: {problem}",
+                path.display(),
+                shown_key(&name)
             ))
         };
         if seen.contains(&name) {
@@ -44,12 +45,17 @@ fn syntax_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
         let (line, column) = position(text, span.start);
         msg.push_str(&format!(", line {line}, column {column}"));
         if let Some(key) = key_of_line(text, span.start) {
-            msg.push_str(&format!(", key {key}"));
+            msg.push_str(&format!(", key {}", shown_key(&key)));
         }
     }
     // The parser's own words ("invalid string", "expected `=`") come from the grammar, not
     // from the input.
-    let reason: Vec<&str> = e.message().lines().map(str::trim).collect();
+    // Some of them quote the input (`invalid type: string "…"`): quoted text is left out.
+    let reason: Vec<String> = e
+        .message()
+        .lines()
+        .map(|l| without_quoted(l.trim()))
+        .collect();
     msg.push_str(&format!(": not valid TOML ({})", reason.join("; ")));
     ConfigError::new(msg)
 }
@@ -71,6 +77,27 @@ fn key_of_line(text: &str, offset: usize) -> Option<String> {
     let key = key.trim();
     let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
     (!key.is_empty() && key.chars().all(bare)).then(|| key.replace('-', "_"))
+}
+
+/// `text` with whatever stands between double quotes replaced by `…`.
+fn without_quoted(text: &str) -> String {
+    text.split('"')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { "…" } else { part })
+        .collect::<Vec<_>>()
+        .join("\"")
+}
+
+/// A key as a message may show it: one that reads like an option name (lower-case letters
+/// and `_`, as every key is), else not at all — a token pasted on a line of its own is a key
+/// to the parser.
+fn shown_key(key: &str) -> String {
+    let plain = key.len() <= 40 && key.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+    if plain && !key.is_empty() {
+        key.to_owned()
+    } else {
+        "(not shown: it does not read like an option name)".to_owned()
+    }
 }
 
 fn floor_char_boundary(text: &str, offset: usize) -> usize {
@@ -156,6 +183,14 @@ mod tests {
     fn unknown_and_doubled_keys_are_errors() {
         let err = error_for("outptu = \"x\"\n");
         assert!(err.contains("key outptu: unknown key"), "{err}");
+        for text in [
+            "9f8e7d6c5b4a = 1\n",
+            "[9f8e7d6c5b4a]\n",
+            "x.9f8e7d6c5b4a = 1\n",
+        ] {
+            let err = error_for(text);
+            assert!(!err.contains("9f8e7d6c5b4a"), "{err}");
+        }
         let err = error_for("rate-limit = 1\nrate_limit = 2\n");
         assert!(err.contains("set twice"), "{err}");
     }
