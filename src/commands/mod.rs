@@ -28,6 +28,7 @@ macro_rules! print {
 pub mod stdout;
 
 pub mod build;
+mod metrics_file;
 mod range;
 pub mod report;
 
