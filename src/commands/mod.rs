@@ -29,6 +29,7 @@ pub mod stdout;
 
 pub mod build;
 mod metrics_file;
+mod progress;
 mod range;
 pub mod report;
 

@@ -161,3 +161,45 @@ async fn run_writes_the_last_success_of_each_job_and_keeps_it_through_a_failed_r
     assert_eq!(again[key], m[key]);
     assert!(again["twilio_export_run_deauthorized_accounts"] >= 1.0);
 }
+
+/// Not at a terminal (stderr is a pipe here), a backfill logs its progress every
+/// `TWILIO_EXPORT_PROGRESS_SECS` instead of drawing a bar, and a summary line at the end.
+#[tokio::test]
+async fn without_a_terminal_progress_is_logged_periodically() {
+    // Every request takes 1.5 s, so the export outlasts several 0.2 s intervals.
+    let app = spawn_app(SimConfig {
+        faults: Faults {
+            latency: Duration::from_millis(1500),
+            ..Faults::default()
+        },
+        ..small_sim()
+    })
+    .await;
+    app.add_all_accounts().await;
+    let out = app
+        .cli_with(
+            &backfill("calls", "2026-02-27", "2026-03-02"),
+            &[("TWILIO_EXPORT_PROGRESS_SECS", "0.2"), ("RUST_LOG", "info")],
+        )
+        .await;
+    assert_success(&out);
+    let log = stderr(&out);
+    let progress = log
+        .lines()
+        .find(|l| l.contains("Progress"))
+        .unwrap_or_else(|| panic!("no progress line in\n{log}"));
+    for field in [
+        "windows_done=",
+        "windows_total=12",
+        "rows=",
+        "requests_per_second=",
+        "throttled=",
+    ] {
+        assert!(progress.contains(field), "{field} missing in {progress}");
+    }
+    let summary = log
+        .lines()
+        .find(|l| l.contains("Run finished"))
+        .unwrap_or_else(|| panic!("no summary line in\n{log}"));
+    assert!(summary.contains("windows_exported=12"), "{summary}");
+}
