@@ -19,7 +19,7 @@ mod options;
 use options::secret;
 pub use options::{
     ApiOptions, ConnectAppOptions, DatabaseOptions, GlobalArgs, JobsOptions, LimitOptions,
-    LogOptions, Number, OutputOptions, Settings,
+    LogOptions, MetricsOptions, Number, OutputOptions, Settings,
 };
 
 /// Export the call logs and usage records of every Twilio account connected to your app
@@ -83,6 +83,7 @@ struct Given<'a> {
     connect_app: Option<&'a ConnectAppOptions>,
     jobs: Option<&'a JobsOptions>,
     limits: Option<&'a LimitOptions>,
+    metrics: Option<&'a MetricsOptions>,
 }
 
 impl<'a> Given<'a> {
@@ -104,6 +105,7 @@ impl<'a> Given<'a> {
             connect_app: self.connect_app.cloned().unwrap_or_default(),
             jobs: self.jobs.cloned().unwrap_or_default(),
             limits: self.limits.cloned().unwrap_or_default(),
+            metrics: self.metrics.cloned().unwrap_or_default(),
             log: Default::default(),
         }
     }
@@ -137,13 +139,17 @@ impl Command {
             },
             Command::Run(a) => Given {
                 jobs: Some(&a.jobs_dir),
+                metrics: Some(&a.metrics),
                 ..Given::export(&a.export)
             },
             Command::Schedule(a) => Given {
                 jobs: Some(&a.jobs_dir),
                 ..Given::export(&a.export)
             },
-            Command::Backfill(a) => Given::export(&a.export),
+            Command::Backfill(a) => Given {
+                metrics: Some(&a.metrics),
+                ..Given::export(&a.export)
+            },
             Command::Status(a) => Given {
                 database: Some(&a.database),
                 jobs: Some(&a.jobs_dir),
@@ -156,6 +162,7 @@ impl Command {
             Command::Demo(a) => Given {
                 output: Some(&a.output),
                 limits: Some(&a.limits),
+                metrics: Some(&a.metrics),
                 ..Given::default()
             },
             Command::Sim(_) => Given::default(),
@@ -333,6 +340,8 @@ pub struct RunArgs {
     pub jobs_dir: JobsOptions,
     #[command(flatten)]
     pub export: ExportOptions,
+    #[command(flatten)]
+    pub metrics: MetricsOptions,
 }
 
 #[derive(clap::Args, Debug)]
@@ -354,6 +363,8 @@ pub struct BackfillArgs {
     pub concurrency: Option<usize>,
     #[command(flatten)]
     pub export: ExportOptions,
+    #[command(flatten)]
+    pub metrics: MetricsOptions,
 }
 
 #[derive(clap::Args, Debug)]
@@ -486,6 +497,8 @@ pub struct DemoArgs {
     pub output: OutputOptions,
     #[command(flatten)]
     pub limits: LimitOptions,
+    #[command(flatten)]
+    pub metrics: MetricsOptions,
 }
 
 // Clap's parsers for typed arguments. Clap's message already quotes the value and names the

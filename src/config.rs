@@ -46,6 +46,8 @@ pub struct Config {
     auth_token: Option<AuthToken>,
     pub connect_app_sid: Option<ConnectAppSid>,
     pub jobs_dir: PathBuf,
+    /// Where `run`, `backfill` and `demo` write their metrics at the end; none unless given.
+    pub metrics_file: Option<PathBuf>,
     pub log_format: LogFormat,
     pub limits: Limits,
 }
@@ -95,6 +97,7 @@ impl Config {
             auth_token,
             connect_app_sid,
             jobs_dir,
+            metrics_file: set.metrics.metrics_file,
             log_format,
             limits,
         })

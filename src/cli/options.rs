@@ -145,6 +145,17 @@ options! {
 }
 
 options! {
+    /// Where a batch run leaves its metrics (`run`, `backfill`, `demo`).
+    #[command(next_help_heading = "Metrics")]
+    pub struct MetricsOptions {
+        /// At the end of the run, write its metrics to FILE in the node_exporter textfile format
+        /// (replaced atomically: written beside it, then renamed) [default: none]
+        #[arg(long, env = "TWILIO_EXPORT_METRICS_FILE", value_name = "FILE")]
+        pub metrics_file: Option<PathBuf>,
+    }
+}
+
+options! {
     /// How logs are written (every command).
     #[command(next_help_heading = "Global options")]
     pub struct LogOptions {
@@ -181,6 +192,7 @@ pub struct Settings {
     pub connect_app: ConnectAppOptions,
     pub jobs: JobsOptions,
     pub limits: LimitOptions,
+    pub metrics: MetricsOptions,
     pub log: LogOptions,
 }
 
@@ -194,6 +206,7 @@ impl Settings {
             ConnectAppOptions::KEYS,
             JobsOptions::KEYS,
             LimitOptions::KEYS,
+            MetricsOptions::KEYS,
             LogOptions::KEYS,
         ]
         .concat()
@@ -208,6 +221,7 @@ impl Settings {
             connect_app: self.connect_app.or(file.connect_app),
             jobs: self.jobs.or(file.jobs),
             limits: self.limits.or(file.limits),
+            metrics: self.metrics.or(file.metrics),
             log: self.log.or(file.log),
         }
     }
@@ -223,6 +237,7 @@ impl Settings {
             .or_else(|| self.connect_app.set(key, value.clone()))
             .or_else(|| self.jobs.set(key, value.clone()))
             .or_else(|| self.limits.set(key, value.clone()))
+            .or_else(|| self.metrics.set(key, value.clone()))
             .or_else(|| self.log.set(key, value));
         set.unwrap_or_else(|| {
             Err(format!(

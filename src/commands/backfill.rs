@@ -5,6 +5,7 @@
 use anyhow::bail;
 
 use super::build::{default_concurrency, exporter};
+use super::metrics_file::{self, RunMetrics};
 use super::range::export_range;
 use super::{report, Exit};
 use crate::cli::BackfillArgs;
@@ -24,6 +25,7 @@ pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
         bail!("--concurrency: must be at least 1");
     }
 
+    let started = std::time::Instant::now();
     let cancel = shutdown::on_signal();
     let exporter = exporter(config, cancel).await?;
     let accounts = select_accounts(&exporter.registry, &wanted).await?;
@@ -45,6 +47,13 @@ pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
     .await?;
     report::summary(resource, range, &done.summary);
     report::left(&done.left);
+    let mut metrics = RunMetrics::default();
+    metrics.add(&done.summary);
+    if done.exit() == Exit::Success {
+        metrics.succeeded("backfill", resource, chrono::Utc::now());
+    }
+    metrics.finish(exporter.client.stats(), started.elapsed().as_secs_f64());
+    metrics_file::write_if_asked(config.metrics_file.as_deref(), &metrics);
     Ok(done.exit())
 }
 

@@ -11,6 +11,7 @@ use chrono::{Days, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::build::{default_concurrency, exporter};
+use super::metrics_file::{self, RunMetrics};
 use super::range::export_range;
 use super::{report, Exit};
 use crate::cli::DemoArgs;
@@ -30,6 +31,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
             config.output
         );
     };
+    let started = std::time::Instant::now();
     let range = last_days(args.days)?;
     let sim_cfg = SimConfig {
         days: args.days,
@@ -59,14 +61,20 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
     let accounts = register(&exporter, &simulator.account_sids()).await?;
     let concurrency = default_concurrency(&demo_config, accounts.len());
     let mut exit = Exit::Success;
+    let mut metrics = RunMetrics::default();
     for resource in Resource::ALL {
         let done = export_range(&exporter, "demo", resource, range, &accounts, concurrency).await?;
         report::summary(resource, range, &done.summary);
         report::left(&done.left);
+        metrics.add(&done.summary);
         if done.exit() == Exit::Failed {
             exit = Exit::Failed;
+        } else {
+            metrics.succeeded("demo", resource, Utc::now());
         }
     }
+    metrics.finish(exporter.client.stats(), started.elapsed().as_secs_f64());
+    metrics_file::write_if_asked(config.metrics_file.as_deref(), &metrics);
     sim_stop.cancel();
     let _ = server.await;
 

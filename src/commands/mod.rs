@@ -28,6 +28,8 @@ macro_rules! print {
 pub mod stdout;
 
 pub mod build;
+mod metrics_file;
+mod progress;
 mod range;
 pub mod report;
 

@@ -1,14 +1,11 @@
 //! Exporting an inclusive range of days for chosen accounts as one run, under the same
-//! (account, resource) leases as scheduled runs, with a progress bar on a terminal: what
-//! `backfill` and `demo` do. The windows come from the planning layer
-//! (`scheduler::plan`); what an account another process holds is told on stderr.
+//! (account, resource) leases as scheduled runs, its progress shown by `progress`: what
+//! `backfill` and `demo` do. The windows come from the planning layer (`scheduler::plan`);
+//! what an account another process holds is told on stderr.
 
-use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
+use super::progress::Progress;
 use super::Exit;
 use crate::domain::{AccountSid, DayRange, Resource};
 use crate::export::{Exporter, LeaseScope, Summary, WindowEvent};
@@ -69,16 +66,15 @@ pub(crate) async fn export_range(
         .map(|a| AccountPlan::range(a.clone(), range))
         .collect();
     let windows = plan::windows(resource, &plans, None);
-    let bar = progress_bar(resource, windows.len());
-    let rows = AtomicU64::new(0);
-    let on_event = |e: WindowEvent<'_>| show_progress(&bar, &rows, &e);
+    let progress = Progress::start(resource, windows.len(), &exporter.client);
+    let on_event = |e: WindowEvent<'_>| progress.window(&e);
     let detail = format!("{resource} {range}");
     let summary = exporter
         .run_leased(command, &detail, windows, concurrency, &on_event, &scope)
         .await;
     renewal.stop().await;
     leasing::release(registry, &holder, resource, &leased.sids()).await;
-    bar.finish_and_clear();
+    progress.finish(resource, summary.as_ref().ok(), &exporter.client);
     let mut left: Vec<AccountSid> = leased.busy.iter().map(|(sid, _)| sid.clone()).collect();
     for sid in leased.sids().into_iter().filter(|sid| scope.is_lost(sid)) {
         eprintln!("{sid}: its lease of {resource} was taken over by another process during the run; its remaining days were left to it");
@@ -98,34 +94,4 @@ fn tell_leases(resource: Resource, leased: &Leased) {
     for (sid, from) in &leased.taken_over {
         eprintln!("{sid}: lease of {resource} taken over from {from}, whose process had died");
     }
-}
-
-/// Moves the bar on by one window; counts rows, and shows a failure above the bar.
-fn show_progress(bar: &ProgressBar, rows: &AtomicU64, e: &WindowEvent<'_>) {
-    if let WindowEvent::Exported(_, r) = e {
-        let total = rows.fetch_add(r.rows, Ordering::Relaxed) + r.rows;
-        bar.set_message(format!("{total} rows"));
-    }
-    if let WindowEvent::Failed(w, err) = e {
-        bar.suspend(|| eprintln!("{}: failed: {err}", w.key));
-    }
-    bar.inc(1);
-}
-
-/// A progress bar over `windows` on a terminal; hidden otherwise.
-fn progress_bar(resource: Resource, windows: usize) -> ProgressBar {
-    let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::new(windows as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {prefix} [{bar:30}] {pos}/{len} days·accounts  {msg}  ({eta} left)",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(resource.table_name());
-    bar
 }

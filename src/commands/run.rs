@@ -4,6 +4,7 @@
 //! `JOB_COMPLETION_INDEX` with `TWILIO_EXPORT_SHARDS=N`, limits it to a share of the accounts.
 
 use super::build::{clock, jobs, scheduler};
+use super::metrics_file::{self, RunMetrics};
 use super::{report, Exit};
 use crate::cli::RunArgs;
 use crate::config::Config;
@@ -28,6 +29,7 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
             );
         }
     }
+    let started = std::time::Instant::now();
     let shard = shard(args.shard)?;
     let clock = clock()?;
     let selection = if args.jobs.is_empty() {
@@ -39,6 +41,21 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
     let scheduler = scheduler(config, jobs, shard, "run").await?;
     let outcome = scheduler.run_once(&selection, clock.now()).await?;
     report::outcome(&outcome);
+    if let Some(path) = &config.metrics_file {
+        let mut metrics = RunMetrics::default();
+        if let Outcome::Exported(reports) = &outcome {
+            for r in reports {
+                metrics.add(&r.summary);
+                metrics.add_deauthorized(&r.deauthorized);
+                if r.succeeded() {
+                    metrics.succeeded(&r.job, r.resource, clock.now());
+                }
+            }
+        }
+        let fetch = scheduler.exporter().client.stats();
+        metrics.finish(fetch, started.elapsed().as_secs_f64());
+        metrics_file::write_if_asked(Some(path), &metrics);
+    }
     Ok(match &outcome {
         Outcome::Exported(reports) if reports.iter().any(|r| !r.succeeded()) => Exit::Failed,
         // A stop before the first job: nothing asked for was done.

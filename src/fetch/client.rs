@@ -1,5 +1,7 @@
 //! [`TwilioClient`]: authenticated GETs against the 2010 API with quotas and retries.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -128,6 +130,37 @@ pub struct TwilioClient {
     quotas: Quotas,
     /// Time one request may spend waiting out 429s.
     retry_budget: Duration,
+    /// Shared by every clone: what this client has sent since it was built.
+    stats: Arc<FetchStats>,
+}
+
+/// Counts of what a client (and its clones) did, for the metrics of a run.
+#[derive(Debug, Default)]
+pub struct FetchStats {
+    requests: AtomicU64,
+    throttled: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// A reading of [`FetchStats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FetchCounts {
+    /// HTTP requests sent (every attempt).
+    pub requests: u64,
+    /// Answers that were HTTP 429.
+    pub throttled: u64,
+    /// Attempts repeated after a 429 or a transient failure.
+    pub retries: u64,
+}
+
+impl FetchStats {
+    pub fn read(&self) -> FetchCounts {
+        FetchCounts {
+            requests: self.requests.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+        }
+    }
 }
 
 impl TwilioClient {
@@ -146,6 +179,7 @@ impl TwilioClient {
             token,
             quotas,
             retry_budget: super::limiter::DEFAULT_RETRY_BUDGET,
+            stats: Arc::default(),
         })
     }
 
@@ -153,6 +187,11 @@ impl TwilioClient {
     pub fn with_retry_budget(mut self, budget: Duration) -> Self {
         self.retry_budget = budget;
         self
+    }
+
+    /// What this client and its clones have sent so far.
+    pub fn stats(&self) -> FetchCounts {
+        self.stats.read()
     }
 
     pub fn base(&self) -> &Url {
@@ -199,6 +238,7 @@ impl TwilioClient {
                     }
                 },
                 Once::Throttled(after) => {
+                    self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                     let wait = waits.throttled(after);
                     throttled += wait;
                     if throttled > self.retry_budget {
@@ -224,6 +264,7 @@ impl TwilioClient {
             if !last.is_empty() {
                 tracing::warn!(account = %target, path, attempt = attempts, error = %last, "Retrying a request");
             }
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(wait).await;
         }
     }
@@ -236,6 +277,7 @@ impl TwilioClient {
         path: &str,
     ) -> Result<Once, FetchError> {
         let _permit = self.quotas.acquire(target).await;
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let response = self
             .http

@@ -13,7 +13,7 @@ pub mod limiter;
 pub mod links;
 pub mod retry;
 
-pub use client::{AccountInfo, PageUri, TwilioClient};
+pub use client::{AccountInfo, FetchCounts, PageUri, TwilioClient};
 pub use limiter::{Limits, Quotas};
 pub use links::PageWalk;
 

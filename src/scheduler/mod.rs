@@ -211,6 +211,11 @@ impl Scheduler {
         }
     }
 
+    /// The exporter the jobs run on (its client counts the requests).
+    pub fn exporter(&self) -> &Exporter {
+        &self.exporter
+    }
+
     pub fn jobs(&self) -> &[Job] {
         &self.jobs
     }

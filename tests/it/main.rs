@@ -17,6 +17,8 @@ mod export;
 mod full_disk;
 /// A hostile API (redirects, foreign links and records, loops, bombs) fails windows cleanly.
 mod hostile;
+/// `--metrics-file`: the node_exporter textfile of a batch run.
+mod metrics;
 /// S3 (moto) and Azure Blob (Azurite) for real, read back with pyarrow.
 mod object_stores;
 /// The registry on a real Postgres (started from the system's binaries when present).

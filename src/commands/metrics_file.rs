@@ -1,0 +1,215 @@
+//! `--metrics-file`: what a batch run (`run`, `backfill`, `demo`) did, in the node_exporter
+//! textfile format, so that Prometheus can alert on runs nobody watches.
+//!
+//! The file is replaced atomically: written to a temporary file in the same directory, then
+//! renamed over the old one, so the collector never reads half a file. The last-success time of
+//! a (job, resource) this run did not bring to success is carried over from the file it
+//! replaces, so a failed run does not erase when the pair last succeeded.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{AccountSid, Resource};
+use crate::export::Summary;
+use crate::fetch::FetchCounts;
+
+/// The metric of the last success of a (job, resource).
+const LAST_SUCCESS: &str = "twilio_export_last_success_timestamp_seconds";
+
+/// What one invocation did, summed over its runs.
+#[derive(Debug, Default)]
+pub(crate) struct RunMetrics {
+    rows: u64,
+    bytes: u64,
+    exported: u64,
+    failed: u64,
+    skipped: u64,
+    deauthorized: Vec<AccountSid>,
+    fetch: FetchCounts,
+    seconds: f64,
+    /// (job, resource) → Unix seconds of its success in this invocation.
+    last_success: BTreeMap<(String, &'static str), i64>,
+}
+
+impl RunMetrics {
+    /// Adds a run's summary.
+    pub fn add(&mut self, s: &Summary) {
+        self.rows += s.totals.rows;
+        self.bytes += s.bytes;
+        self.exported += s.totals.windows_exported;
+        self.failed += s.totals.windows_failed;
+        self.skipped += s.skipped;
+        self.add_deauthorized(s.deauthorized.iter().map(|(sid, _)| sid));
+    }
+
+    /// Accounts found deauthorized (each counted once).
+    pub fn add_deauthorized<'a>(&mut self, sids: impl IntoIterator<Item = &'a AccountSid>) {
+        for sid in sids {
+            if !self.deauthorized.contains(sid) {
+                self.deauthorized.push(sid.clone());
+            }
+        }
+    }
+
+    /// `job` exported all of `resource` it was asked to, at `at`.
+    pub fn succeeded(&mut self, job: &str, resource: Resource, at: DateTime<Utc>) {
+        self.last_success
+            .insert((job.to_owned(), resource.table_name()), at.timestamp());
+    }
+
+    /// The client's counts and the invocation's duration, read at the end.
+    pub fn finish(&mut self, fetch: FetchCounts, seconds: f64) {
+        self.fetch = fetch;
+        self.seconds = seconds;
+    }
+
+    /// The file's text; `old` is the file it replaces (its last-success lines are kept).
+    fn render(&self, old: &str) -> String {
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, kind: &str, value: String| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        };
+        counter(
+            "twilio_export_run_rows_total",
+            "Rows exported by the run.",
+            "counter",
+            self.rows.to_string(),
+        );
+        counter(
+            "twilio_export_run_bytes_total",
+            "Parquet bytes written by the run.",
+            "counter",
+            self.bytes.to_string(),
+        );
+        counter(
+            "twilio_export_run_requests_total",
+            "HTTP requests sent to the Twilio API by the run (every attempt).",
+            "counter",
+            self.fetch.requests.to_string(),
+        );
+        counter(
+            "twilio_export_run_throttled_total",
+            "Answers of the Twilio API that were HTTP 429.",
+            "counter",
+            self.fetch.throttled.to_string(),
+        );
+        counter(
+            "twilio_export_run_retries_total",
+            "Requests repeated after a 429 or a transient failure.",
+            "counter",
+            self.fetch.retries.to_string(),
+        );
+        counter(
+            "twilio_export_run_duration_seconds",
+            "How long the run took.",
+            "gauge",
+            format!("{:.3}", self.seconds),
+        );
+        counter(
+            "twilio_export_run_deauthorized_accounts",
+            "Accounts found deauthorized (their grant revoked).",
+            "gauge",
+            self.deauthorized.len().to_string(),
+        );
+        let name = "twilio_export_run_windows";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Windows (account, day) of the run by outcome.\n# TYPE {name} gauge"
+        );
+        for (outcome, n) in [
+            ("exported", self.exported),
+            ("failed", self.failed),
+            ("skipped", self.skipped),
+        ] {
+            let _ = writeln!(out, "{name}{{outcome=\"{outcome}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP {LAST_SUCCESS} When a job last exported a resource with no failed window (Unix seconds).\n# TYPE {LAST_SUCCESS} gauge");
+        let mut lines: BTreeMap<String, String> = carried(old);
+        for ((job, resource), at) in &self.last_success {
+            let labels = format!("{{job=\"{}\",resource=\"{resource}\"}}", escape(job));
+            lines.insert(labels.clone(), format!("{LAST_SUCCESS}{labels} {at}"));
+        }
+        for line in lines.values() {
+            let _ = writeln!(out, "{line}");
+        }
+        out
+    }
+
+    /// Writes the file at `path`, atomically: a temporary file beside it (a dot file, which
+    /// node_exporter's collector ignores), renamed over it.
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let name = path
+            .file_name()
+            .with_context(|| format!("metrics file: {} is not a file name", path.display()))?;
+        let tmp = path.with_file_name(format!(
+            ".{}.{}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let written = std::fs::File::create(&tmp).and_then(|mut f| {
+            f.write_all(self.render(&old).as_bytes())?;
+            f.sync_all()
+        });
+        if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e)
+                .with_context(|| format!("metrics file: cannot write {}", path.display()));
+        }
+        Ok(())
+    }
+}
+
+/// The last-success lines of an earlier file, by their labels.
+fn carried(old: &str) -> BTreeMap<String, String> {
+    old.lines()
+        .filter_map(|l| l.strip_prefix(LAST_SUCCESS))
+        .filter(|rest| rest.starts_with('{'))
+        .filter_map(|rest| {
+            let (labels, _) = rest.rsplit_once(' ')?;
+            Some((labels.to_owned(), format!("{LAST_SUCCESS}{rest}")))
+        })
+        .collect()
+}
+
+/// A label value as the format wants it.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Writes `metrics` to `path` when one was given; a failure is logged, not fatal: the run's
+/// work is done and recorded, and its exit code stays what the work earned.
+pub(crate) fn write_if_asked(path: Option<&Path>, metrics: &RunMetrics) {
+    if let Some(path) = path {
+        if let Err(e) = metrics.write(path) {
+            tracing::error!(error = format!("{e:#}"), "Cannot write the metrics file");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_run_keeps_the_last_success_of_an_earlier_file() {
+        let mut m = RunMetrics::default();
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        m.succeeded("daily", Resource::Calls, at);
+        let first = m.render("");
+        let again = RunMetrics::default().render(&first);
+        assert!(again.contains(
+            "twilio_export_last_success_timestamp_seconds{job=\"daily\",resource=\"calls\"} 1700000000"
+        ));
+    }
+}
