@@ -83,19 +83,12 @@ async fn suspended_and_closed_accounts_are_registered_as_such_and_skipped() {
             .iter()
             .any(|r| r.path.contains(sid.as_str()) && r.path.ends_with("/Calls.json")));
     }
-    let named = app
-        .cli(&[
-            "backfill",
-            "--resource",
-            "calls",
-            "--from",
-            "2026-03-01",
-            "--to",
-            "2026-03-01",
-            "--account",
-            &sids[2],
-        ])
-        .await;
+    let named = [
+        &backfill("calls", "2026-03-01", "2026-03-01")[..],
+        &["--account", &sids[2]],
+    ]
+    .concat();
+    let named = app.cli(&named).await;
     assert_success(&named);
     assert!(stderr(&named).contains(&format!("{}: closed on Twilio, skipped", sids[2])));
 }
