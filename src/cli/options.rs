@@ -35,7 +35,7 @@ macro_rules! options {
             }
 
             /// Stores a file value; `None` when `key` is not this group's.
-            fn set(&mut self, key: &str, value: toml::Value) -> Option<Result<(), String>> {
+            fn set(&mut self, key: &str, value: toml::Value) -> Option<Result<(), FileValueError>> {
                 match key {
                     $(stringify!($field) => {
                         Some(FileValue::from_toml(value).map(|v| self.$field = Some(v)))
@@ -226,9 +226,9 @@ impl Settings {
         }
     }
 
-    /// Stores a file value under its key; an unknown key or a value of the wrong type is the
-    /// message (which never quotes the value).
-    pub(crate) fn set(&mut self, key: &str, value: toml::Value) -> Result<(), String> {
+    /// Stores a file value under its key; an unknown key or a value of the wrong type is an
+    /// error (whose message never quotes the value).
+    pub(crate) fn set(&mut self, key: &str, value: toml::Value) -> Result<(), FileValueError> {
         let set = self
             .database
             .set(key, value.clone())
@@ -239,12 +239,7 @@ impl Settings {
             .or_else(|| self.limits.set(key, value.clone()))
             .or_else(|| self.metrics.set(key, value.clone()))
             .or_else(|| self.log.set(key, value));
-        set.unwrap_or_else(|| {
-            Err(format!(
-                "unknown key (the keys are {})",
-                Self::keys().join(", ")
-            ))
-        })
+        set.unwrap_or(Err(FileValueError::UnknownKey))
     }
 }
 
@@ -270,45 +265,61 @@ impl From<&str> for Number {
     }
 }
 
-/// A type a file value is stored as; the message names what was found, never the value.
-trait FileValue: Sized {
-    fn from_toml(value: toml::Value) -> Result<Self, String>;
+/// A value of the configuration file that cannot be stored; the message names what was
+/// found, never the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum FileValueError {
+    #[error("unknown key (the keys are {})", Settings::keys().join(", "))]
+    UnknownKey,
+    #[error("expected {expected}, found {found}")]
+    WrongType {
+        expected: &'static str,
+        found: &'static str,
+    },
 }
 
-fn string(value: toml::Value) -> Result<String, String> {
+/// A type a file value is stored as.
+trait FileValue: Sized {
+    fn from_toml(value: toml::Value) -> Result<Self, FileValueError>;
+}
+
+fn string(value: toml::Value) -> Result<String, FileValueError> {
     match value {
         toml::Value::String(s) => Ok(s),
-        other => Err(format!("expected a string, found {}", other.type_str())),
+        other => Err(FileValueError::WrongType {
+            expected: "a string",
+            found: other.type_str(),
+        }),
     }
 }
 
 impl FileValue for String {
-    fn from_toml(value: toml::Value) -> Result<Self, String> {
+    fn from_toml(value: toml::Value) -> Result<Self, FileValueError> {
         string(value)
     }
 }
 
 impl FileValue for SecretString {
-    fn from_toml(value: toml::Value) -> Result<Self, String> {
+    fn from_toml(value: toml::Value) -> Result<Self, FileValueError> {
         string(value).map(SecretString::from)
     }
 }
 
 impl FileValue for PathBuf {
-    fn from_toml(value: toml::Value) -> Result<Self, String> {
+    fn from_toml(value: toml::Value) -> Result<Self, FileValueError> {
         string(value).map(PathBuf::from)
     }
 }
 
 impl FileValue for Number {
-    fn from_toml(value: toml::Value) -> Result<Self, String> {
+    fn from_toml(value: toml::Value) -> Result<Self, FileValueError> {
         match value {
             toml::Value::Integer(i) => Ok(Self(i.to_string())),
             toml::Value::String(s) => Ok(Self(s)),
-            other => Err(format!(
-                "expected a whole number, found {}",
-                other.type_str()
-            )),
+            other => Err(FileValueError::WrongType {
+                expected: "a whole number",
+                found: other.type_str(),
+            }),
         }
     }
 }

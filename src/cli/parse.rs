@@ -6,28 +6,38 @@ use chrono::NaiveDate;
 use crate::domain::{parse_day, AccountSid, Resource};
 use crate::scheduler::plan::Shard;
 
+/// What a typed argument expected, for a value that is not one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(super) enum Expected {
+    #[error(
+        "not a valid account sid: expected {} followed by 32 hex digits",
+        AccountSid::PREFIX
+    )]
+    AccountSid,
+    #[error("not a date: expected YYYY-MM-DD")]
+    Day,
+    #[error("unknown resource: expected calls or usage-records")]
+    Resource,
+    #[error("not a shard: expected I/N with 0 <= I < N, e.g. 0/4")]
+    Shard,
+}
+
 /// An account sid, around which spaces are forgiven.
-pub(super) fn account_sid(text: &str) -> Result<AccountSid, String> {
-    AccountSid::parse(text.trim()).map_err(|_| {
-        format!(
-            "not a valid account sid: expected {} followed by 32 hex digits",
-            AccountSid::PREFIX
-        )
-    })
+pub(super) fn account_sid(text: &str) -> Result<AccountSid, Expected> {
+    AccountSid::parse(text.trim()).map_err(|_| Expected::AccountSid)
 }
 
 /// A UTC day.
-pub(super) fn day(text: &str) -> Result<NaiveDate, &'static str> {
-    parse_day(text).map_err(|_| "not a date: expected YYYY-MM-DD")
+pub(super) fn day(text: &str) -> Result<NaiveDate, Expected> {
+    parse_day(text).map_err(|_| Expected::Day)
 }
 
-pub(super) fn resource(text: &str) -> Result<Resource, &'static str> {
-    text.parse()
-        .map_err(|_| "unknown resource: expected calls or usage-records")
+pub(super) fn resource(text: &str) -> Result<Resource, Expected> {
+    text.parse().map_err(|_| Expected::Resource)
 }
 
-pub(super) fn shard(text: &str) -> Result<Shard, &'static str> {
-    Shard::parse(text).map_err(|_| "not a shard: expected I/N with 0 <= I < N, e.g. 0/4")
+pub(super) fn shard(text: &str) -> Result<Shard, Expected> {
+    Shard::parse(text).map_err(|_| Expected::Shard)
 }
 
 /// A count from `min` to `max` (clap's message on a bad value gives the range).

@@ -20,23 +20,23 @@ pub enum SchemaFormat {
     Ddl(Engine),
 }
 
+/// A `--format` that is none of the formats (clap's message quotes the value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected json, arrow, sql, duckdb, bigquery, snowflake, postgres or spark")]
+pub struct UnknownFormat;
+
 impl FromStr for SchemaFormat {
-    type Err = String;
-    fn from_str(value: &str) -> Result<Self, String> {
+    type Err = UnknownFormat;
+    fn from_str(value: &str) -> Result<Self, UnknownFormat> {
         Ok(match value {
             "json" => Self::Json,
             "arrow" => Self::Arrow,
             // `sql` predates the warehouse formats: the plain table is Postgres's.
             "sql" => Self::Ddl(Engine::Postgres),
-            other => {
-                match other.parse() {
-                    Ok(engine) => Self::Ddl(engine),
-                    Err(_) => return Err(
-                        "expected json, arrow, sql, duckdb, bigquery, snowflake, postgres or spark"
-                            .to_owned(),
-                    ),
-                }
-            }
+            other => match other.parse() {
+                Ok(engine) => Self::Ddl(engine),
+                Err(_) => return Err(UnknownFormat),
+            },
         })
     }
 }

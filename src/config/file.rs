@@ -22,7 +22,7 @@ pub(super) fn read(path: &Path) -> Result<Settings, ConfigError> {
     for (key, value) in table {
         let name = key.replace('-', "_");
         let (line, _) = position(&text, value.span().start);
-        let fail = |problem: String| {
+        let fail = |problem: &dyn std::fmt::Display| {
             ConfigError::new(format!(
                 "config: {}, line {line}, key {}: {problem}",
                 path.display(),
@@ -30,9 +30,11 @@ pub(super) fn read(path: &Path) -> Result<Settings, ConfigError> {
             ))
         };
         if seen.contains(&name) {
-            return Err(fail("set twice (as - and as _)".to_owned()));
+            return Err(fail(&"set twice (as - and as _)"));
         }
-        settings.set(&name, value.into_inner()).map_err(fail)?;
+        settings
+            .set(&name, value.into_inner())
+            .map_err(|e| fail(&e))?;
         seen.push(name);
     }
     Ok(settings)

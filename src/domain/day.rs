@@ -4,13 +4,31 @@ use std::fmt;
 
 use chrono::NaiveDate;
 
+/// A text that is not a UTC day written `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not a date: expected YYYY-MM-DD")]
+pub struct NotADay {
+    value: String,
+}
+
 /// Parses a UTC day written `YYYY-MM-DD`, nothing else.
-pub fn parse_day(value: &str) -> Result<NaiveDate, String> {
+pub fn parse_day(value: &str) -> Result<NaiveDate, NotADay> {
     let strict = value.len() == 10 && value.as_bytes()[4] == b'-' && value.as_bytes()[7] == b'-';
     match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
         Ok(day) if strict => Ok(day),
-        _ => Err(format!("{value:?} is not a date: expected YYYY-MM-DD")),
+        // Cut long input so that the message stays readable.
+        _ => Err(NotADay {
+            value: value.chars().take(40).collect(),
+        }),
     }
+}
+
+/// A range whose first day comes after its last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the range starts ({first}) after it ends ({last})")]
+pub struct ReversedRange {
+    pub first: NaiveDate,
+    pub last: NaiveDate,
 }
 
 /// An inclusive range of UTC days with `first <= last`.
@@ -21,9 +39,9 @@ pub struct DayRange {
 }
 
 impl DayRange {
-    pub fn new(first: NaiveDate, last: NaiveDate) -> Result<Self, String> {
+    pub fn new(first: NaiveDate, last: NaiveDate) -> Result<Self, ReversedRange> {
         if first > last {
-            return Err(format!("the range starts ({first}) after it ends ({last})"));
+            return Err(ReversedRange { first, last });
         }
         Ok(Self { first, last })
     }
@@ -74,6 +92,10 @@ mod tests {
         ] {
             assert!(parse_day(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            parse_day("March").unwrap_err().to_string(),
+            "\"March\" is not a date: expected YYYY-MM-DD"
+        );
     }
 
     #[test]
@@ -85,6 +107,9 @@ mod tests {
         .unwrap();
         assert_eq!(r.len(), 3);
         assert_eq!(r.days().last().unwrap(), parse_day("2026-03-01").unwrap());
-        assert!(DayRange::new(r.last(), r.first()).is_err());
+        assert_eq!(
+            DayRange::new(r.last(), r.first()).unwrap_err().to_string(),
+            "the range starts (2026-03-01) after it ends (2026-02-27)"
+        );
     }
 }

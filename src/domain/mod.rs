@@ -9,7 +9,7 @@ mod resource;
 mod sid;
 mod token;
 
-pub use day::{parse_day, DayRange};
-pub use resource::{PartitionKey, Resource};
+pub use day::{parse_day, DayRange, NotADay, ReversedRange};
+pub use resource::{PartitionKey, Resource, UnknownResource};
 pub use sid::{AccountSid, ConnectAppSid, SidError};
 pub use token::{AuthToken, EmptyToken};

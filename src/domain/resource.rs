@@ -35,15 +35,23 @@ impl Resource {
     }
 }
 
+/// A name that is not one of the exported resources.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown resource {name:?}: expected calls or usage-records")]
+pub struct UnknownResource {
+    name: String,
+}
+
 impl FromStr for Resource {
-    type Err = String;
+    type Err = UnknownResource;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "calls" => Ok(Resource::Calls),
             "usage-records" | "usage_records" => Ok(Resource::UsageRecords),
-            other => Err(format!(
-                "unknown resource {other:?}: expected calls or usage-records"
-            )),
+            // Cut long input so that the message stays readable.
+            other => Err(UnknownResource {
+                name: other.chars().take(40).collect(),
+            }),
         }
     }
 }
@@ -109,6 +117,9 @@ mod tests {
             assert_eq!(r.cli_name().parse::<Resource>().unwrap(), r);
             assert_eq!(r.table_name().parse::<Resource>().unwrap(), r);
         }
-        assert!("messages".parse::<Resource>().is_err());
+        assert_eq!(
+            "messages".parse::<Resource>().unwrap_err().to_string(),
+            "unknown resource \"messages\": expected calls or usage-records"
+        );
     }
 }

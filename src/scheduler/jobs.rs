@@ -6,13 +6,18 @@
 //! and nothing else: it does not touch the database or the clock.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 
 use crate::domain::{parse_day, AccountSid, Resource};
+
+mod cron;
+mod error;
+
+pub use cron::{CronError, CronSpec};
+pub use error::{JobFileError, KeyProblem};
 
 /// The keys a job file may set.
 const KEYS: [&str; 8] = [
@@ -30,23 +35,6 @@ const MAX_PAGE_SIZE: i64 = 1000;
 /// Ten years: more lookback than that is a typo, not a plan.
 const MAX_LOOKBACK_DAYS: i64 = 3650;
 const MAX_CONCURRENCY: i64 = 256;
-
-/// A job file that cannot be used; the message names the file and the key.
-#[derive(Debug, thiserror::Error)]
-#[error("{}: {message}", path.display())]
-pub struct JobFileError {
-    pub path: PathBuf,
-    pub message: String,
-}
-
-impl JobFileError {
-    fn new(path: &Path, message: impl Into<String>) -> Self {
-        Self {
-            path: path.to_owned(),
-            message: message.into(),
-        }
-    }
-}
 
 /// A validated job.
 #[derive(Clone, Debug)]
@@ -68,152 +56,33 @@ pub struct Job {
     pub file: PathBuf,
 }
 
-/// A cron expression, evaluated in UTC. Six fields (`sec min hour day month weekday`) or seven
-/// (with a year) as the `cron` crate reads them, where weekdays count 1 = Sunday … 7 = Saturday;
-/// or the five fields of crontab(5) (`min hour day month weekday`, 0 or 7 = Sunday), which are
-/// read as firing at second 0 with their weekday numbers translated.
-#[derive(Clone)]
-pub struct CronSpec {
-    source: String,
-    schedule: cron::Schedule,
-}
-
-impl CronSpec {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let fields: Vec<&str> = text.split_whitespace().collect();
-        let expr = match fields.len() {
-            5 => format!(
-                "0 {} {} {} {} {}",
-                fields[0],
-                fields[1],
-                fields[2],
-                fields[3],
-                crontab_weekdays(fields[4])?
-            ),
-            6 | 7 => fields.join(" "),
-            n => {
-                return Err(format!(
-                    "{text:?} has {n} fields: expected 5 (min hour day month weekday), or 6 or 7 with seconds first"
-                ))
-            }
-        };
-        let schedule = cron::Schedule::from_str(&expr)
-            .map_err(|e| format!("{text:?} is not a cron expression: {e}"))?;
-        if schedule.upcoming(Utc).next().is_none() {
-            return Err(format!("{text:?} never fires again"));
-        }
-        Ok(Self {
-            source: text.trim().to_owned(),
-            schedule,
-        })
-    }
-
-    /// The first fire time strictly after `t`.
-    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.schedule.after(&t).next()
-    }
-
-    /// Whether the schedule fired in `(after, up_to]`.
-    pub fn fired_between(&self, after: DateTime<Utc>, up_to: DateTime<Utc>) -> bool {
-        self.next_after(after).is_some_and(|t| t <= up_to)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.source
-    }
-}
-
-impl fmt::Debug for CronSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CronSpec({:?})", self.source)
-    }
-}
-
-impl fmt::Display for CronSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.source)
-    }
-}
-
-/// Translates a crontab(5) weekday field (0-7, 0 and 7 = Sunday) into names, which mean the
-/// same to the `cron` crate (whose numbers start at 1 = Sunday).
-fn crontab_weekdays(field: &str) -> Result<String, String> {
-    const NAMES: [&str; 8] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
-    let day = |s: &str| -> Result<Option<usize>, String> {
-        match s.parse::<usize>() {
-            Ok(n) if n <= 7 => Ok(Some(n)),
-            Ok(n) => Err(format!("weekday {n} is out of range 0-7")),
-            Err(_) => Ok(None),
-        }
-    };
-    let mut items = Vec::new();
-    for item in field.split(',') {
-        let (base, step) = match item.split_once('/') {
-            Some((b, s)) => (b, Some(s)),
-            None => (item, None),
-        };
-        let step_suffix = step.map(|s| format!("/{s}")).unwrap_or_default();
-        let translated = match base.split_once('-') {
-            Some((a, b)) => match (day(a)?, day(b)?) {
-                (Some(a), Some(b)) if a > b => {
-                    return Err(format!("weekday range {base:?} runs backwards"))
-                }
-                // Sunday as 7 closes the week: split the range, which cannot take a step then.
-                (Some(a), Some(7)) if a > 0 => {
-                    if step.is_some() {
-                        return Err(format!(
-                            "weekday range {base:?} with a step: write it with names (MON-SUN is not a range)"
-                        ));
-                    }
-                    match a {
-                        7 => "SUN".to_owned(),
-                        6 => "SAT,SUN".to_owned(),
-                        _ => format!("{}-SAT,SUN", NAMES[a]),
-                    }
-                }
-                (Some(a), Some(b)) => format!("{}-{}{step_suffix}", NAMES[a], NAMES[b.min(6)]),
-                (None, None) => item.to_owned(),
-                _ => return Err(format!("weekday range {base:?} mixes numbers and names")),
-            },
-            None => match day(base)? {
-                Some(n) => format!("{}{step_suffix}", NAMES[n]),
-                None => item.to_owned(),
-            },
-        };
-        items.push(translated);
-    }
-    Ok(items.join(","))
-}
-
 /// Loads and validates every `*.toml` file of `dir`, sorted by file name. Job names must be
 /// unique; a directory without job files is an error too.
 pub fn load_dir(dir: &Path) -> Result<Vec<Job>, JobFileError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| JobFileError::new(dir, format!("cannot read the jobs directory: {e}")))?;
+    let entries = std::fs::read_dir(dir).map_err(|cause| JobFileError::ReadDir {
+        path: dir.to_owned(),
+        cause,
+    })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(JobFileError::new(
-            dir,
-            "no job files (*.toml); the repository's jobs/ has examples",
-        ));
+        return Err(JobFileError::NoJobFiles {
+            path: dir.to_owned(),
+        });
     }
     let mut jobs: Vec<Job> = Vec::with_capacity(files.len());
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
     for file in files {
         let job = load_file(&file)?;
         if let Some(other) = seen.insert(job.name.clone(), file.clone()) {
-            return Err(JobFileError::new(
-                &file,
-                format!(
-                    "name: {:?} is also the name of {}",
-                    job.name,
-                    other.display()
-                ),
-            ));
+            return Err(JobFileError::DuplicateName {
+                path: file,
+                name: job.name,
+                other,
+            });
         }
         jobs.push(job);
     }
@@ -222,8 +91,10 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Job>, JobFileError> {
 
 /// Loads and validates one job file.
 pub fn load_file(path: &Path) -> Result<Job, JobFileError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| JobFileError::new(path, format!("cannot read: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|cause| JobFileError::Read {
+        path: path.to_owned(),
+        cause,
+    })?;
     parse(path, &text)
 }
 
@@ -231,19 +102,19 @@ pub fn load_file(path: &Path) -> Result<Job, JobFileError> {
 pub fn parse(path: &Path, text: &str) -> Result<Job, JobFileError> {
     let table: toml::Table = text
         .parse()
-        .map_err(|e: toml::de::Error| JobFileError::new(path, e.message().to_owned()))?;
+        .map_err(|e: toml::de::Error| JobFileError::NotToml {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })?;
     let file = JobTable { path, table };
     if let Some(key) = file.table.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(file.err(
-            key,
-            format!("unknown key (expected one of: {})", KEYS.join(", ")),
-        ));
+        return Err(file.err(key, KeyProblem::Unknown));
     }
     let name = file.name()?;
     let resource = Resource::from_str(file.required_string("resource")?)
-        .map_err(|e| file.err("resource", e))?;
-    let schedule =
-        CronSpec::parse(file.required_string("schedule")?).map_err(|e| file.err("schedule", e))?;
+        .map_err(|e| file.err("resource", e.into()))?;
+    let schedule = CronSpec::parse(file.required_string("schedule")?)
+        .map_err(|e| file.err("schedule", e.into()))?;
     let lookback_days = file
         .integer("lookback_days", 0, MAX_LOOKBACK_DAYS)?
         .ok_or_else(|| file.required("lookback_days"))? as u32;
@@ -271,19 +142,28 @@ struct JobTable<'a> {
 }
 
 impl JobTable<'_> {
-    fn err(&self, key: &str, msg: String) -> JobFileError {
-        JobFileError::new(self.path, format!("{key}: {msg}"))
+    fn err(&self, key: &str, problem: KeyProblem) -> JobFileError {
+        JobFileError::Key {
+            path: self.path.to_owned(),
+            key: key.to_owned(),
+            problem,
+        }
     }
 
     fn required(&self, key: &str) -> JobFileError {
-        self.err(key, "missing (every job file sets it)".to_owned())
+        self.err(key, KeyProblem::Missing)
     }
 
     fn string(&self, key: &str) -> Result<Option<&str>, JobFileError> {
         match self.table.get(key) {
             None => Ok(None),
             Some(toml::Value::String(s)) => Ok(Some(s.as_str())),
-            Some(other) => Err(self.err(key, format!("expected a string, got {other}"))),
+            Some(other) => Err(self.err(
+                key,
+                KeyProblem::NotAString {
+                    found: other.to_string(),
+                },
+            )),
         }
     }
 
@@ -297,7 +177,11 @@ impl JobTable<'_> {
             Some(toml::Value::Integer(n)) if (min..=max).contains(n) => Ok(Some(*n)),
             Some(other) => Err(self.err(
                 key,
-                format!("expected a whole number from {min} to {max}, got {other}"),
+                KeyProblem::OutOfRange {
+                    min,
+                    max,
+                    found: other.to_string(),
+                },
             )),
         }
     }
@@ -311,14 +195,16 @@ impl JobTable<'_> {
         {
             return Err(self.err(
                 "name",
-                format!("{name:?} is not a job name: use letters, digits, '-', '_' and '.'"),
+                KeyProblem::BadName {
+                    name: name.to_owned(),
+                },
             ));
         }
         Ok(name.to_owned())
     }
 
     fn start_date(&self) -> Result<Option<NaiveDate>, JobFileError> {
-        let day = |s: &str| parse_day(s).map_err(|e| self.err("start_date", e));
+        let day = |s: &str| parse_day(s).map_err(|e| self.err("start_date", e.into()));
         match self.table.get("start_date") {
             None => Ok(None),
             Some(toml::Value::String(s)) => day(s).map(Some),
@@ -327,7 +213,9 @@ impl JobTable<'_> {
             }
             Some(other) => Err(self.err(
                 "start_date",
-                format!("expected a date (YYYY-MM-DD), got {other}"),
+                KeyProblem::NotADate {
+                    found: other.to_string(),
+                },
             )),
         }
     }
@@ -339,17 +227,21 @@ impl JobTable<'_> {
                 .iter()
                 .map(|v| match v {
                     toml::Value::String(s) => {
-                        AccountSid::parse(s.trim()).map_err(|e| self.err("accounts", e.to_string()))
+                        AccountSid::parse(s.trim()).map_err(|e| self.err("accounts", e.into()))
                     }
                     other => Err(self.err(
                         "accounts",
-                        format!("expected account sids (AC…), got {other}"),
+                        KeyProblem::NotAnAccount {
+                            found: other.to_string(),
+                        },
                     )),
                 })
                 .collect(),
             Some(other) => Err(self.err(
                 "accounts",
-                format!("expected a list of account sids, got {other}"),
+                KeyProblem::NotAList {
+                    found: other.to_string(),
+                },
             )),
         }
     }
@@ -357,6 +249,8 @@ impl JobTable<'_> {
 
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, Utc};
+
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -435,39 +329,70 @@ mod tests {
         check("name = ", "");
     }
 
-    #[test]
-    fn crontab_five_fields_fire_at_second_zero_with_crontab_weekdays() {
-        // 2026-03-02 is a Monday.
-        let monday_2am = CronSpec::parse("0 2 * * 1").unwrap();
-        assert_eq!(
-            monday_2am.next_after(at("2026-03-01T00:00:00Z")),
-            Some(at("2026-03-02T02:00:00Z"))
-        );
-        let weekdays = CronSpec::parse("30 1 * * 1-5").unwrap();
-        assert_eq!(
-            weekdays.next_after(at("2026-03-06T02:00:00Z")),
-            Some(at("2026-03-09T01:30:00Z")),
-            "Friday's has passed; the next is Monday"
-        );
-        let sundays = [
-            CronSpec::parse("0 0 * * 0").unwrap(),
-            CronSpec::parse("0 0 * * 7").unwrap(),
-            CronSpec::parse("0 0 * * 6-7").unwrap(),
-        ];
-        for s in &sundays {
-            assert_eq!(
-                s.next_after(at("2026-03-07T12:00:00Z")),
-                Some(at("2026-03-08T00:00:00Z")),
-                "{s}"
-            );
+    /// The messages of `e` and of its sources, outermost first.
+    fn chain(e: &dyn std::error::Error) -> Vec<String> {
+        let mut messages = vec![e.to_string()];
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            messages.push(c.to_string());
+            cause = c.source();
         }
-        let every_five = CronSpec::parse("*/5 * * * *").unwrap();
-        assert_eq!(
-            every_five.next_after(at("2026-03-01T10:02:30Z")),
-            Some(at("2026-03-01T10:05:00Z"))
+        messages
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong_with_which_key_and_print_each_cause_once() {
+        let path = Path::new("jobs/x.toml");
+        let bad_cron = parse(path, &GOOD.replace("0 7 * * * *", "0 99 * * * *")).unwrap_err();
+        assert!(
+            matches!(
+                &bad_cron,
+                JobFileError::Key { key, problem: KeyProblem::Schedule(CronError::Invalid { .. }), .. }
+                    if key == "schedule"
+            ),
+            "{bad_cron:?}"
         );
-        assert!(CronSpec::parse("0 0 * * 8").is_err());
-        assert!(CronSpec::parse("* * *").is_err());
+        let sunday_step = parse(path, &GOOD.replace("0 7 * * * *", "0 0 * * 1-7/2")).unwrap_err();
+        assert!(matches!(
+            sunday_step,
+            JobFileError::Key {
+                problem: KeyProblem::Schedule(CronError::WeekdaysToSundayWithStep { .. }),
+                ..
+            }
+        ));
+        let resource =
+            parse(path, &GOOD.replace("= \"calls\"\nsch", "= \"sms\"\nsch")).unwrap_err();
+        assert!(matches!(
+            resource,
+            JobFileError::Key {
+                problem: KeyProblem::Resource(_),
+                ..
+            }
+        ));
+        let missing_dir = load_dir(Path::new("/nonexistent/jobs")).unwrap_err();
+        assert!(matches!(missing_dir, JobFileError::ReadDir { .. }));
+        let empty = tempfile::tempdir().unwrap();
+        let no_files = load_dir(empty.path()).unwrap_err();
+        assert!(matches!(no_files, JobFileError::NoJobFiles { .. }));
+        for e in [&bad_cron, &missing_dir, &no_files] {
+            let messages = chain(e);
+            for (i, outer) in messages.iter().enumerate() {
+                for inner in &messages[i + 1..] {
+                    assert!(
+                        !outer.contains(inner.as_str()),
+                        "{inner:?} repeated in {outer:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            bad_cron
+                .to_string()
+                .matches("is not a cron expression")
+                .count(),
+            1,
+            "{bad_cron}"
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::collections::BTreeSet;
 
 use chrono::{Days, NaiveDate};
 
-pub use self::accounts::{select, Selected, Shard};
+pub use self::accounts::{select, NotAShard, Selected, Shard};
 pub use self::due::{due_at, due_now, next_due, LastRuns};
 use super::jobs::Job;
 use crate::domain::{DayRange, PartitionKey, Resource};

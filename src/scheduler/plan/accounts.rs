@@ -76,10 +76,19 @@ pub struct Shard {
     count: u32,
 }
 
+/// A text that is not a shard `I/N` with `0 <= I < N`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a shard: expected I/N with 0 <= I < N, e.g. 0/4")]
+pub struct NotAShard {
+    text: String,
+}
+
 impl Shard {
     /// Parses `I/N` with `0 <= I < N`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = || format!("{text:?} is not a shard: expected I/N with 0 <= I < N, e.g. 0/4");
+    pub fn parse(text: &str) -> Result<Self, NotAShard> {
+        let bad = || NotAShard {
+            text: text.chars().take(40).collect(),
+        };
         let (i, n) = text.trim().split_once('/').ok_or_else(bad)?;
         let (index, count) = (
             i.trim().parse::<u32>().map_err(|_| bad())?,
