@@ -7,8 +7,7 @@ use twilio_export::receiver::ReceiverLimits;
 use twilio_export::registry::TwilioStatus;
 use twilio_sim::{AccountState, SimConfig};
 
-use crate::helpers::*;
-use crate::receiver::connect_env_from;
+use crate::support::*;
 
 /// Three flat accounts: the first active, the second suspended, the third closed.
 fn mixed_sim() -> SimConfig {

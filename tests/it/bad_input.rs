@@ -1,4 +1,4 @@
-use crate::helpers::*;
+use crate::support::*;
 
 async fn assert_refused(app: &TestApp, args: &[&str], code: i32, message: &str) {
     let out = app.cli(args).await;

@@ -14,8 +14,7 @@ use twilio_export::batch::ddl::Engine;
 use twilio_export::decode::value::{DECIMAL_PRECISION, DECIMAL_SCALE};
 use twilio_export::domain::Resource;
 
-use crate::helpers::*;
-use crate::postgres::fresh_database;
+use crate::support::*;
 
 /// The real binary in a clean environment (no output, database or token configured).
 fn twilio_export(args: &[&str]) -> Output {
@@ -135,10 +134,6 @@ fn demo_output() -> &'static Path {
         (dir, output)
     });
     output
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 /// Creates the views from `ddl.sql`, then prints, per table, the view's row count and a plain

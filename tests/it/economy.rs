@@ -10,7 +10,7 @@ use twilio_export::domain::{AccountSid, Resource};
 use twilio_export::registry::Registry;
 use twilio_sim::{Faults, Hostile, SimConfig};
 
-use crate::helpers::*;
+use crate::support::*;
 
 const FIRST: &str = "2026-03-01";
 const LAST: &str = "2026-03-30";

@@ -1,4 +1,4 @@
-use crate::helpers::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn backfill_of_calls_gives_back_the_apis_exact_records() {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use twilio_sim::SimConfig;
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// A tmpfs mounted at a directory, unmounted on drop.
 struct Tmpfs(PathBuf);

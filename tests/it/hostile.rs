@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use axum::http::{HeaderMap, Uri};
 use twilio_sim::{Faults, Hostile, SimConfig, Simulator};
 
-use crate::helpers::*;
+use crate::support::*;
 
 const DAY: &str = "2026-02-28";
 

@@ -1,7 +1,13 @@
 //! One integration test binary: every test talks to real things — the simulator over real
 //! HTTP on port 0, a real SQLite file, the real `twilio-export` binary, and Parquet read back.
 
-mod helpers;
+mod support;
+
+/// The harness's former name: `use crate::helpers::*` still works (prefer `crate::support`).
+#[allow(unused_imports)]
+mod helpers {
+    pub use crate::support::*;
+}
 
 /// Twilio's account status: stored, shown, and suspended or closed accounts skipped.
 mod accounts;

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use twilio_sim::{Faults, SimConfig};
 
-use crate::helpers::*;
-use crate::scheduler::write_jobs;
+use crate::support::*;
 
 /// Every sample of a textfile, by `name{labels}`; panics on a line that is not a comment or
 /// `name{labels} value`.

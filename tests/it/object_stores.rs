@@ -25,7 +25,7 @@ use twilio_export::domain::{AccountSid, Resource};
 use twilio_export::registry::Registry;
 use twilio_sim::{Faults, SimConfig};
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// Where `.ci/run` installs Azurite (npm), outside the clone.
 const NODE_PREFIX: &str = "/var/tmp/twilio-export-node";
@@ -43,29 +43,6 @@ pub(crate) struct Emulator {
     endpoint: String,
     _child: tokio::process::Child,
     _data: tempfile::TempDir,
-}
-
-/// `name` on PATH.
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// `None` with a message when something this test needs is missing; a failure in CI.
-fn required<T>(found: Option<T>, test: &str, what: &str) -> Option<T> {
-    if found.is_none() {
-        assert!(
-            !in_ci(),
-            "CI must have {what} (.ci/run installs it) for {test}"
-        );
-        eprintln!("SKIPPED {test}: {what} is not installed");
-    }
-    found
 }
 
 fn pyarrow() -> Option<()> {
@@ -86,7 +63,7 @@ impl Emulator {
         let mut cmd = match kind {
             Kind::S3 => {
                 let bin = required(
-                    on_path("moto_server"),
+                    find_program("moto_server"),
                     test,
                     "moto_server (pip install 'moto[server]')",
                 )?;
@@ -96,7 +73,7 @@ impl Emulator {
             }
             Kind::Azure => {
                 let local = Path::new(NODE_PREFIX).join("node_modules/.bin/azurite-blob");
-                let bin = on_path("azurite-blob").or_else(|| local.is_file().then_some(local));
+                let bin = find_program("azurite-blob").or_else(|| local.is_file().then_some(local));
                 let bin = required(bin, test, "azurite-blob (npm install azurite)")?;
                 let mut cmd = tokio::process::Command::new(bin);
                 cmd.args(["--blobHost", "127.0.0.1", "--blobPort", "0", "--location"])
@@ -358,12 +335,16 @@ async fn killed_mid_upload_then_rerun(kind: Kind, test: &str) {
         .map(|a| AccountSid::parse(a).unwrap())
         .collect();
     let mut recorded = 0;
-    while recorded == 0 && child.try_wait().unwrap().is_none() {
+    for _ in 0..12_000 {
+        if recorded > 0 || child.try_wait().unwrap().is_some() {
+            break;
+        }
         for a in &accounts {
             recorded += registry.partitions(a, Resource::Calls).await.unwrap().len();
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    assert!(recorded > 0, "no partition was recorded within a minute");
     assert!(
         child.try_wait().unwrap().is_none(),
         "the run ended before it could be killed mid-way"

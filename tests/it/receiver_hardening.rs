@@ -17,8 +17,7 @@ use twilio_export::domain::AuthToken;
 use twilio_export::receiver::state::StateKey;
 use twilio_export::receiver::{GrantCheckRate, ReceiverLimits};
 
-use crate::helpers::{TestApp, TOKEN};
-use crate::receiver::{connect_env_with, Receiver};
+use crate::support::{connect_env_with, Receiver, TestApp, TOKEN};
 
 /// The longest any test here waits for something that the limits make happen in well under a
 /// second.

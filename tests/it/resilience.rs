@@ -1,8 +1,9 @@
 use std::time::Duration;
 
+use twilio_export::domain::Resource;
 use twilio_sim::{Faults, SimConfig};
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// A simulator with enough calls for several pages per window.
 fn busy_sim(faults: Faults) -> SimConfig {
@@ -24,20 +25,7 @@ fn range() -> Vec<&'static str> {
 
 /// Every partition equals the simulator's truth.
 fn assert_exact(app: &TestApp) {
-    for account in app.sim.account_sids() {
-        for d in ["2026-02-28", "2026-03-01", "2026-03-02"] {
-            let truth = app.sim.calls_on(&account, day(d));
-            let file = partition_file(&app.output(), "calls", &account, day(d));
-            if truth.is_empty() {
-                assert!(!file.exists());
-                continue;
-            }
-            assert_rows_match(&rows_of(&read_parquet(&file)), &truth, CALL_COLUMNS, "sid");
-        }
-    }
-    assert!(files_below(&app.output().join("calls"))
-        .iter()
-        .all(|f| f.ends_with("part-0.parquet")));
+    assert_output_is_truth(app, &[Resource::Calls], "2026-02-28", "2026-03-02");
 }
 
 #[tokio::test]

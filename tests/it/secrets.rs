@@ -2,7 +2,7 @@ use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// Postgres passwords, in the user-info and as query parameters.
 const PASSWORDS: [&str; 3] = ["pw-in-userinfo", "pw-in-query", "pw-in-sslquery"];

@@ -25,11 +25,8 @@ use twilio_export::domain::{AccountSid, Resource};
 use twilio_export::registry::Registry;
 use twilio_sim::{Faults, SimConfig};
 
-use crate::helpers::*;
 use crate::object_stores::{assert_private_and_empty, tmpdir, Emulator, Kind};
-use crate::scheduler::{
-    add_accounts_with, assert_output_is_truth, at, days, requested_days, shard_accounts, write_jobs,
-};
+use crate::support::*;
 
 const SHARDS: u32 = 3;
 const PREFIX: &str = "workers";
@@ -169,7 +166,7 @@ fn shard_of_key(cluster: &Cluster, key: &str) -> u32 {
 }
 
 async fn start(test: &str) -> Option<Cluster> {
-    let database_url = crate::postgres::fresh_database().await?;
+    let database_url = fresh_database().await?;
     let store = Emulator::start(Kind::S3, test).await?;
     store.python(&["versioning"]).await;
     let app = spawn_app(sim()).await;

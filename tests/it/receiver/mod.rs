@@ -1,0 +1,12 @@
+//! The Connect receiver (issue 4): the browser round trip through the simulator's consent
+//! page, the Authorize URL's checks (state, API-proven grant, malformed input), discovery of
+//! the user's accounts, signed deauthorize callbacks, metrics, and the real `serve` binary.
+//! The harness (an in-process receiver, the consent page, WebDriver) is in `support`.
+
+mod connect;
+mod deauthorize;
+mod serve;
+
+// The harness's old paths, for tests that import it from here.
+#[allow(unused_imports)]
+pub(crate) use crate::support::{connect_env_from, connect_env_with, Receiver};

@@ -1,0 +1,150 @@
+//! The `schedule` command: it runs a job again when its schedule fires and stops cleanly on
+//! SIGTERM.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use twilio_export::domain::{AccountSid, Resource};
+use twilio_sim::{Faults, SimConfig};
+
+use crate::support::*;
+
+use super::*;
+
+#[tokio::test]
+async fn sigterm_during_schedule_exits_0_and_leaves_registry_and_output_consistent() {
+    // A month of history per account, each request slowed down: the run takes a while.
+    let app = spawn_app(SimConfig {
+        days: 40,
+        faults: Faults {
+            latency: Duration::from_millis(60),
+            ..Faults::default()
+        },
+        ..moving_sim()
+    })
+    .await;
+    app.add_all_accounts().await;
+    let job = CALLS_JOB.replace("2026-03-01", "2026-02-01") + "concurrency = 2\n";
+    let jobs = write_jobs(&app, &[("calls.toml", &job)]);
+    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let reg = registry(&app).await;
+
+    let child = spawn_schedule(&app, &jobs);
+    // Wait until a few partitions are recorded, then ask it to stop.
+    let r = &reg;
+    eventually("the run to record 6 partitions", || async move {
+        let summary = r.partition_summary().await.unwrap();
+        (summary.iter().map(|p| p.partitions).sum::<i64>() >= 6).then_some(())
+    })
+    .await;
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("stopped within 20 s")
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status = status_json(&app, &jobs).await;
+    assert!(
+        status["leases"].as_array().unwrap().is_empty(),
+        "leases given back"
+    );
+    assert_eq!(status["runs"][0]["outcome"], "interrupted");
+    assert!(
+        status["jobs"][0]["last_run"].is_null(),
+        "an interrupted job stays due"
+    );
+    // The run stopped early: some windows were never exported.
+    assert!(status["runs"][0]["windows_exported"].as_i64().unwrap() < 3 * 36);
+    for account in app.sim.account_sids() {
+        let sid = AccountSid::parse(&account).unwrap();
+        let recorded: BTreeMap<NaiveDate, Option<String>> = reg
+            .partitions(&sid, Resource::Calls)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.day, p.object_key))
+            .collect();
+        // Every recorded partition is durable and complete.
+        for (d, key) in &recorded {
+            let file = partition_file(&app.output(), "calls", &account, *d);
+            assert_eq!(key.is_some(), file.exists(), "{d}");
+            if key.is_some() {
+                let truth = app.sim.calls_on(&account, *d);
+                assert_rows_match(&rows_of(&read_parquet(&file)), &truth, CALL_COLUMNS, "sid");
+            }
+        }
+        // The checkpoint covers only recorded days.
+        if let Some(cp) = reg.checkpoint(&sid, Resource::Calls).await.unwrap() {
+            for d in days("2026-02-01", &cp.to_string()) {
+                assert!(
+                    recorded.contains_key(&d),
+                    "checkpoint {cp} past unrecorded {d}"
+                );
+            }
+        }
+    }
+    assert!(files_below(&app.output())
+        .iter()
+        .filter(|f| !f.starts_with("_staging"))
+        .all(|f| f.ends_with("part-0.parquet")));
+
+    // The next run picks up where it stopped and completes the history.
+    let out = at_sim_now(&app, &jobs, &["run"]).await;
+    assert_success(&out);
+    for account in app.sim.account_sids() {
+        for d in days("2026-02-01", "2026-03-08") {
+            let truth = app.sim.calls_on(&account, d);
+            let file = partition_file(&app.output(), "calls", &account, d);
+            assert_eq!(truth.is_empty(), !file.exists(), "{account} {d}");
+            if !truth.is_empty() {
+                assert_rows_match(&rows_of(&read_parquet(&file)), &truth, CALL_COLUMNS, "sid");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn schedule_runs_a_job_again_when_its_schedule_fires() {
+    // The clock starts two seconds before the hour: the job runs at start (it never ran) and
+    // again on the hour, without anything in between.
+    let app = spawn_app(moving_sim()).await;
+    app.add_all_accounts().await;
+    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
+    app.sim.set_now(at("2026-03-08T09:59:58Z"));
+    let reg = registry(&app).await;
+    let child = spawn_schedule(&app, &jobs);
+    let r = &reg;
+    let runs = eventually("two finished runs", || async move {
+        let runs = r.recent_runs(10).await.unwrap();
+        (runs.len() >= 2 && runs.iter().all(|r| r.finished_at.is_some())).then_some(runs)
+    })
+    .await;
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("stopped")
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs
+        .iter()
+        .all(|r| r.command == "schedule" && r.outcome == "succeeded"));
+    let job_runs = reg.job_runs().await.unwrap();
+    assert!(
+        job_runs[0].last_due_at.starts_with("2026-03-08T10:00:0"),
+        "{job_runs:?}"
+    );
+    assert!(stdout(&out).contains("Stopped"), "{}", stdout(&out));
+}
