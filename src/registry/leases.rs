@@ -8,7 +8,8 @@
 //! ([`ProcessId::provably_dead`]: same host, pid gone or reused); then the lease is taken over
 //! at once, by an update conditional on the dead holder, which again only one process wins.
 //! Expiry uses the wall clock of the processes that share the database, which is why this
-//! module, unlike the scheduler's planning, reads the clock itself.
+//! module, unlike the scheduler's planning, reads a clock itself: the registry's
+//! [`LeaseClock`](super::LeaseClock), the system clock unless a test moves it ahead.
 
 use std::fmt;
 use std::time::Duration;
@@ -173,8 +174,8 @@ fn text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn expiry(ttl: Duration) -> (String, String) {
-    let now = Utc::now();
+/// Now and `ttl` from now, as stored.
+fn expiry(now: DateTime<Utc>, ttl: Duration) -> (String, String) {
     let ttl = chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::MAX);
     let until = now
         .checked_add_signed(ttl)
@@ -194,7 +195,7 @@ impl Registry {
     ) -> Result<LeaseGrant, RegistryError> {
         // Twice: a lease released between the two statements is free on the second try.
         for _ in 0..2 {
-            let (now, until) = expiry(ttl);
+            let (now, until) = expiry(self.lease_clock.now(), ttl);
             let done = sqlx::query(
                 "insert into leases (account_sid, resource, holder, host, pid, process, expires_at, acquired_at, created_at, updated_at)
                  values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
@@ -303,7 +304,7 @@ impl Registry {
         holder: &LeaseHolder,
         ttl: Duration,
     ) -> Result<bool, RegistryError> {
-        let (now, until) = expiry(ttl);
+        let (now, until) = expiry(self.lease_clock.now(), ttl);
         let done = sqlx::query(
             "update leases set expires_at = $4, updated_at = $5
              where account_sid = $1 and resource = $2 and holder = $3",
@@ -336,7 +337,7 @@ impl Registry {
 
     /// Every lease row, expired or not, by account and resource.
     pub async fn leases(&self) -> Result<Vec<LeaseRecord>, RegistryError> {
-        let now = text(Utc::now());
+        let now = text(self.lease_clock.now());
         let rows: Vec<LeaseRow> = sqlx::query_as(
             "select account_sid, resource, holder, host, pid, process, acquired_at, expires_at from leases
              order by account_sid, resource",

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod checkpoints;
+mod lease_clock;
 mod leases;
 mod partitions;
 mod runs;
@@ -15,6 +16,7 @@ mod url;
 
 pub use accounts::{Account, AccountStatus, NewAccount, Skip, TwilioStatus, UnknownStatus};
 pub use checkpoints::{CheckpointRecord, JobRunRecord, PairOutcome};
+pub use lease_clock::LeaseClock;
 pub use leases::{LeaseGrant, LeaseHolder, LeaseRecord};
 pub use partitions::{PartitionRecord, PartitionSummary, WindowFailure};
 pub use runs::{RunId, RunOutcome, RunRecord, RunTotals};
@@ -62,6 +64,8 @@ enum Backend {
 #[derive(Clone)]
 pub struct Registry {
     pool: AnyPool,
+    /// What lease expiry reads (the system clock unless a test shifts it).
+    lease_clock: LeaseClock,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -127,7 +131,18 @@ impl Registry {
                 url: shown.clone(),
                 cause: source,
             })?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            lease_clock: LeaseClock::system(),
+        })
+    }
+
+    /// This registry with leases that expire by `clock` (tests move it instead of waiting).
+    pub fn with_lease_clock(self, clock: LeaseClock) -> Self {
+        Self {
+            lease_clock: clock,
+            ..self
+        }
     }
 
     pub async fn close(&self) {

@@ -3,8 +3,9 @@
 //!
 //! A pair held by a live process (or one not provably dead) is busy: it is not exported and
 //! is reported. A pair whose holder is provably dead is taken over at once. While windows run,
-//! [`Renewal`] extends the leases every third of their lifetime; a lease found taken over is
-//! marked lost in the [`LeaseScope`], which stops that account's remaining windows.
+//! [`Renewal`] extends the leases every third of their lifetime, each to `ttl` past the
+//! registry's [`LeaseClock`](crate::registry::LeaseClock); a lease found taken over is marked
+//! lost in the [`LeaseScope`], which stops that account's remaining windows.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -7,7 +7,7 @@
 //! `schedule` is [`Scheduler::serve`], a loop around it; tests call it directly with any `now`.
 //! Planning never reads the wall clock: `now` is an argument, and a [`Clock`] is how commands
 //! produce it. Leases are the exception, on purpose: they coordinate real processes, so their
-//! expiry is wall-clock time (see `registry::leases`).
+//! expiry is wall-clock time (`registry::LeaseClock`, which only tests move ahead).
 //!
 //! **Invariant:** a checkpoint never points past a day that is neither recorded as a durable
 //! partition nor remembered as a failed window (which every run retries until it succeeds).

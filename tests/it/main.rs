@@ -23,6 +23,8 @@ mod export;
 mod full_disk;
 /// A hostile API (redirects, foreign links and records, loops, bombs) fails windows cleanly.
 mod hostile;
+/// Leases expire by an injected clock, never by waiting.
+mod lease_clock;
 /// `--metrics-file`: the node_exporter textfile of a batch run.
 mod metrics;
 /// S3 (moto) and Azure Blob (Azurite) for real, read back with pyarrow.

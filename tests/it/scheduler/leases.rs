@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use twilio_export::domain::{AccountSid, Resource};
-use twilio_export::registry::{LeaseGrant, LeaseHolder, Registry};
+use twilio_export::registry::{LeaseClock, LeaseGrant, LeaseHolder, Registry};
 use twilio_export::scheduler::{Outcome, Selection};
 use twilio_sim::{Faults, SimConfig};
 
@@ -294,6 +294,10 @@ async fn a_scheduler_that_loses_a_lease_stops_publishing_that_account() {
         p.len()
     };
 
+    // Another process, whose clock reads past the lease's expiry (as when this one stalls
+    // longer than its lease lasts), takes the pair over: no one waits for the expiry.
+    let clock = LeaseClock::system();
+    let other_process = registry(&app).await.with_lease_clock(clock.clone());
     let step = s.run_once(&Selection::Due, now);
     let thief = async {
         let count = &count;
@@ -301,16 +305,16 @@ async fn a_scheduler_that_loses_a_lease_stops_publishing_that_account() {
             (count().await >= 3).then_some(())
         })
         .await;
-        // Another process takes the pair over (as after this one stalled past its expiry).
-        reg.release_lease(&sid, Resource::Calls, s.holder())
-            .await
-            .unwrap();
         let other = LeaseHolder::named("the new holder");
-        let granted = reg
-            .try_lease(&sid, Resource::Calls, &other, Duration::from_secs(600))
-            .await
-            .unwrap();
-        assert_eq!(granted, LeaseGrant::Granted);
+        let ttl = Duration::from_secs(600);
+        let before = other_process.try_lease(&sid, Resource::Calls, &other, ttl);
+        assert!(
+            !before.await.unwrap().is_granted(),
+            "taken over before it expired"
+        );
+        clock.advance(LEASE_TTL + Duration::from_secs(1));
+        let granted = other_process.try_lease(&sid, Resource::Calls, &other, ttl);
+        assert_eq!(granted.await.unwrap(), LeaseGrant::Granted);
         count().await
     };
     let (outcome, at_theft) = tokio::join!(step, thief);
