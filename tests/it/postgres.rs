@@ -17,9 +17,7 @@ async fn the_whole_pipeline_runs_on_postgres() {
     let app = spawn_app(small_sim()).await;
     let env = [("DATABASE_URL", url.as_str())];
     let sids = app.sim.account_sids();
-    let mut add = vec!["accounts", "add"];
-    add.extend(sids.iter().map(String::as_str));
-    assert_success(&app.cli_with(&add, &env).await);
+    app.add_all_accounts_with(&env).await;
 
     for resource in ["calls", "usage-records"] {
         let out = app

@@ -148,9 +148,7 @@ async fn checkpoints_leases_and_job_runs_work_on_postgres() {
     let env = [("DATABASE_URL", url.as_str())];
     let app = spawn_app(moving_sim()).await;
     let sids = app.sim.account_sids();
-    let mut add = vec!["accounts", "add"];
-    add.extend(sids.iter().map(String::as_str));
-    assert_success(&app.cli_with(&add, &env).await);
+    app.add_all_accounts_with(&env).await;
     let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
     let reg = Registry::connect(&url).await.unwrap();
     let busy = AccountSid::parse(&sids[2]).unwrap();

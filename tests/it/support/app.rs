@@ -116,12 +116,17 @@ impl TestApp {
         }
     }
 
+    /// Registers every simulated account.
     pub async fn add_all_accounts(&self) {
+        self.add_all_accounts_with(&[]).await;
+    }
+
+    /// Registers every simulated account in the database `env` names.
+    pub async fn add_all_accounts_with(&self, env: &[(&str, &str)]) {
         let sids = self.sim.account_sids();
         let mut args = vec!["accounts", "add"];
         args.extend(sids.iter().map(String::as_str));
-        let out = self.cli(&args).await;
-        assert_success(&out);
+        assert_success(&self.cli_with(&args, env).await);
     }
 }
 

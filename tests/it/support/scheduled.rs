@@ -79,10 +79,7 @@ pub async fn status_json_with(
 
 /// Registers every simulated account in the database `env` names.
 pub async fn add_accounts_with(app: &TestApp, env: &[(&str, &str)]) {
-    let sids = app.sim.account_sids();
-    let mut add = vec!["accounts", "add"];
-    add.extend(sids.iter().map(String::as_str));
-    assert_success(&app.cli_with(&add, env).await);
+    app.add_all_accounts_with(env).await;
 }
 
 /// The simulator's accounts in shard `shard`.
