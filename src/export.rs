@@ -5,7 +5,7 @@
 //! **Invariant:** a partition is recorded only after its file is durable under its final key,
 //! and a window that fails leaves the partition as it was; a span that fails to be read
 //! publishes none of its days. Both resources go through the same
-//! code; they differ only in their [`Source`].
+//! code; they differ only in their `Source` (`export::source`).
 
 use tokio_util::sync::CancellationToken;
 

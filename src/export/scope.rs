@@ -6,7 +6,8 @@ use std::sync::Mutex;
 use crate::domain::AccountSid;
 use crate::registry::LeaseHolder;
 
-/// The leases a run's windows are exported under (see [`Exporter::run_leased`]).
+/// The leases a run's windows are exported under (see
+/// [`Exporter::run_leased`](super::Exporter::run_leased)).
 pub struct LeaseScope {
     holder: LeaseHolder,
     lost: Mutex<HashSet<AccountSid>>,
