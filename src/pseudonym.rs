@@ -255,7 +255,10 @@ mod tests {
     #[test]
     fn the_key_never_shows_and_its_fingerprint_is_stable() {
         let key = PseudonymKey::new(KEY).unwrap();
-        let shown = format!("{key:?} {:?}", Pseudonymization::new(true, Some(key.clone())));
+        let shown = format!(
+            "{key:?} {:?}",
+            Pseudonymization::new(true, Some(key.clone()))
+        );
         assert!(!shown.contains("0123456789abcdef-test-key"), "{shown}");
         let fp = key.fingerprint();
         assert_eq!(fp.as_str().len(), 16);
@@ -293,7 +296,10 @@ mod tests {
             on.mode(),
             PseudonymMode::Pseudonymized(key.fingerprint().clone())
         );
-        assert_eq!(on.for_job(Some(false)).unwrap().mode(), PseudonymMode::Clear);
+        assert_eq!(
+            on.for_job(Some(false)).unwrap().mode(),
+            PseudonymMode::Clear
+        );
         assert_eq!(on.for_job(None).unwrap().mode(), on.mode());
     }
 }
