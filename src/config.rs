@@ -411,6 +411,35 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_pseudonym_key_is_read_checked_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        std::fs::write(&path, "hunter8-pseudonym-key\n").unwrap();
+        let mut a = args();
+        a.set.pseudonym.pseudonym_key_file = Some(path.clone());
+        a.set.pseudonym.pseudonymize = Some(true);
+        let from_file = load(&a).unwrap();
+        let mut b = args();
+        b.set.pseudonym.pseudonym_key = Some("hunter8-pseudonym-key".into());
+        b.set.pseudonym.pseudonymize = Some(true);
+        let direct = load(&b).unwrap();
+        assert_eq!(from_file.pseudonyms.mode(), direct.pseudonyms.mode());
+        let shown = format!("{from_file:?} {a:?} {b:?}");
+        assert!(!shown.contains("hunter8"), "{shown}");
+
+        std::fs::write(&path, "short\r\n").unwrap();
+        let err = load(&a).unwrap_err().to_string();
+        assert!(err.starts_with("pseudonym-key-file: "), "{err}");
+        assert!(
+            err.ends_with("is 5 bytes long; at least 16 are required"),
+            "{err}"
+        );
+        a.set.pseudonym.pseudonym_key_file = None;
+        let err = load(&a).unwrap_err().to_string();
+        assert!(err.starts_with("pseudonymize: "), "{err}");
+    }
+
     /// The stages own their settings types: only the edge (`cli`, `commands`, `main`) and
     /// `config` itself name `config`.
     #[test]

@@ -541,3 +541,50 @@ async fn the_key_comes_from_the_environment_or_a_file_and_bad_keys_stop_before_a
     assert_success(&app.cli(&off).await);
     assert_eq!(mode(&app).await, "clear");
 }
+
+/// The mode per partition, the refusal and the replacement on a Postgres registry.
+#[tokio::test]
+async fn modes_are_recorded_and_checked_on_postgres_too() {
+    let Some(url) = crate::postgres::fresh_database().await else {
+        return;
+    };
+    let app = spawn_app(small_sim()).await;
+    let pg = vec![("DATABASE_URL", url.clone())];
+    let sids = app.sim.account_sids();
+    let mut add = vec!["accounts", "add"];
+    add.extend(sids.iter().map(String::as_str));
+    assert_success(&cli_env(&app, &add, &pg).await);
+    assert_success(&cli_env(&app, &backfill("calls", DAYS[2], DAYS[3]), &pg).await);
+    let clear = snapshot(&app.output());
+
+    let with_key = [pg.clone(), keyed(KEY)].concat();
+    let out = cli_env(&app, &backfill("calls", DAYS[3], DAYS[3]), &with_key).await;
+    let says = format!(
+        "{} has 1 partition from {} to {} written in clear",
+        sids[0], DAYS[2], DAYS[2]
+    );
+    assert_refused(&out, &clear, &app, &[&says]);
+    assert_success(&cli_env(&app, &backfill("calls", DAYS[2], DAYS[3]), &with_key).await);
+
+    let (_, fingerprint) = python_hmacs(KEY, &[]);
+    let status = cli_env(&app, &["status", "--json"], &pg).await;
+    assert_success(&status);
+    let doc: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let partitions = doc["partitions"].as_array().unwrap();
+    assert_eq!(partitions.len(), 3);
+    for p in partitions {
+        assert_eq!(p["pseudonym"], "pseudonymized", "{p}");
+        assert_eq!(p["key_fingerprints"], json!([fingerprint]), "{p}");
+    }
+    // The registry holds the fingerprint, never the key.
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let stored: Vec<(Option<String>,)> =
+        sqlx::query_as("select distinct pseudonym from partitions")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(stored, vec![(Some(fingerprint),)]);
+}
