@@ -213,6 +213,9 @@ pub struct GlobalArgs {
     /// Set when the Auth Token came from the command line (see [`crate::cli::Cli::parse_args`]).
     #[arg(skip)]
     pub auth_token_in_argv: bool,
+    /// Set when the pseudonym key came from the command line (as `auth_token_in_argv`).
+    #[arg(skip)]
+    pub pseudonym_key_in_argv: bool,
     /// Options given before the command that this command does not take (ignored; see
     /// `cli::leading`).
     #[arg(skip)]

@@ -352,6 +352,19 @@ async fn mixing_modes_is_refused_until_the_partitions_are_exported_again() {
         &app,
         &[&redo],
     );
+    // `schedule` checks every job before it starts, and exits.
+    let mut env = keyed(KEY);
+    env.push(("TWILIO_EXPORT_NOW", app.sim.now().to_rfc3339()));
+    env.push((
+        "TWILIO_EXPORT_JOBS",
+        calls_job(&app, "").display().to_string(),
+    ));
+    assert_refused(
+        &cli_env(&app, &["schedule"], &env).await,
+        &clear,
+        &app,
+        &[&redo],
+    );
     // A clear run is fine.
     assert_success(&run_job(&app, &calls_job(&app, ""), &[]).await);
 
@@ -540,6 +553,18 @@ async fn the_key_comes_from_the_environment_or_a_file_and_bad_keys_stop_before_a
     ]);
     assert_success(&app.cli(&off).await);
     assert_eq!(mode(&app).await, "clear");
+    // The key on the command line works, with a warning that never shows it.
+    let mut argv = args.clone();
+    argv.extend(["--pseudonymize", "--pseudonym-key", KEY]);
+    let out = app.cli(&argv).await;
+    assert_success(&out);
+    assert!(
+        stderr(&out).contains("--pseudonym-key on the command line"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains(KEY) && !stdout(&out).contains(KEY));
+    assert_eq!(mode(&app).await, "pseudonymized");
 }
 
 /// The mode per partition, the refusal and the replacement on a Postgres registry.
