@@ -14,8 +14,8 @@ use super::{report, Exit};
 use crate::cli::JsonFlag;
 use crate::config::Config;
 use crate::registry::{
-    Account, CheckpointRecord, JobRunRecord, LeaseRecord, PairModes, PartitionSummary, Registry,
-    RunRecord, WindowFailure,
+    Account, CheckpointRecord, JobRunRecord, LeaseRecord, PairMode, PairModes, PartitionSummary,
+    Registry, RunRecord, WindowFailure,
 };
 use crate::scheduler::jobs::{self, Job};
 use crate::scheduler::plan::{self, Shard};
@@ -192,14 +192,14 @@ fn mode(m: &PairModes) -> String {
         .map(|k| format!("key {k}"))
         .collect();
     match m.pseudonym {
-        "pseudonymized" => format!("pseudonymized ({})", keys.join(", ")),
-        "mixed" => {
+        PairMode::Clear => "clear".to_owned(),
+        PairMode::Pseudonymized => format!("pseudonymized ({})", keys.join(", ")),
+        PairMode::Mixed => {
             let clear =
                 (m.clear_partitions > 0).then(|| format!("{} days in clear", m.clear_partitions));
             let all: Vec<String> = clear.into_iter().chain(keys).collect();
             format!("MIXED ({}): export them again in one mode", all.join(", "))
         }
-        other => other.to_owned(),
     }
 }
 

@@ -16,7 +16,9 @@ mod url;
 pub use accounts::{Account, AccountStatus, NewAccount, Skip, TwilioStatus, UnknownStatus};
 pub use checkpoints::{CheckpointRecord, JobRunRecord, PairOutcome};
 pub use leases::{LeaseGrant, LeaseHolder, LeaseRecord};
-pub use partitions::{ModeSpan, PairModes, PartitionRecord, PartitionSummary, WindowFailure};
+pub use partitions::{
+    ModeSpan, PairMode, PairModes, PartitionRecord, PartitionSummary, WindowFailure,
+};
 pub use runs::{RunId, RunOutcome, RunRecord, RunTotals};
 pub use url::{DatabaseUrl, UnknownDatabase};
 

@@ -310,21 +310,33 @@ pub struct PartitionSummary {
     pub modes: PairModes,
 }
 
-/// How the partitions of one (account, resource) were written: `pseudonym` is `clear`,
-/// `pseudonymized` (under one key) or `mixed`.
+/// How the partitions of one (account, resource) were written.
 #[derive(Clone, Debug, Serialize)]
 pub struct PairModes {
-    pub pseudonym: &'static str,
+    pub pseudonym: PairMode,
     /// The fingerprints of the keys its pseudonymized partitions were written with.
     pub key_fingerprints: Vec<Fingerprint>,
     /// Partitions written in clear.
     pub clear_partitions: i64,
 }
 
+/// One mode for all of a pair's partitions, or several.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PairMode {
+    /// Every partition in clear.
+    #[default]
+    Clear,
+    /// Every partition under one key.
+    Pseudonymized,
+    /// In clear and pseudonymized, or under several keys.
+    Mixed,
+}
+
 impl Default for PairModes {
     fn default() -> Self {
         Self {
-            pseudonym: "clear",
+            pseudonym: PairMode::Clear,
             key_fingerprints: Vec::new(),
             clear_partitions: 0,
         }
@@ -338,9 +350,9 @@ impl PairModes {
             PseudonymMode::Pseudonymized(f) => self.key_fingerprints.push(f),
         }
         self.pseudonym = match (self.clear_partitions, self.key_fingerprints.len()) {
-            (_, 0) => "clear",
-            (0, 1) => "pseudonymized",
-            _ => "mixed",
+            (_, 0) => PairMode::Clear,
+            (0, 1) => PairMode::Pseudonymized,
+            _ => PairMode::Mixed,
         };
     }
 }
