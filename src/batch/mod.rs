@@ -25,6 +25,10 @@ use crate::domain::Resource;
 use crate::pseudonym::PseudonymKey;
 use pseudonyms::Pseudonyms;
 
+/// The schema metadata key of a file written with `--pseudonymize`: the fingerprint of the
+/// key its pseudonyms were made with (absent from a file written in clear).
+pub const PSEUDONYM_KEY_METADATA: &str = "twilio_export.pseudonym_key_fingerprint";
+
 /// The column list of a resource.
 pub fn columns(resource: Resource) -> &'static [Column] {
     match resource {
@@ -57,10 +61,20 @@ impl BatchBuilder {
     }
 
     /// Batches whose phone numbers and names ([`Column::pseudonymized`]) are pseudonyms
-    /// under `key` (none: as the API sent them).
+    /// under `key` (none: as the API sent them); their schema then names the key's
+    /// fingerprint in its metadata ([`PSEUDONYM_KEY_METADATA`]), and so do the files.
     pub fn pseudonymized(resource: Resource, key: Option<&PseudonymKey>) -> Self {
+        let Some(key) = key else {
+            return Self::new(resource);
+        };
+        let metadata = std::collections::HashMap::from([(
+            PSEUDONYM_KEY_METADATA.to_owned(),
+            key.fingerprint().to_string(),
+        )]);
+        let schema = arrow_schema(resource).with_metadata(metadata);
         Self {
-            pseudonyms: key.map(|k| Pseudonyms::new(k.clone(), columns(resource))),
+            schema: Arc::new(schema),
+            pseudonyms: Some(Pseudonyms::new(key.clone(), columns(resource))),
             ..Self::new(resource)
         }
     }

@@ -113,6 +113,19 @@ async fn mode(app: &TestApp) -> String {
     all.into_iter().collect::<Vec<_>>().join(",")
 }
 
+/// The key fingerprint a Parquet file's schema metadata names, if any.
+fn key_metadata(file: &Path) -> Option<String> {
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(file).unwrap(),
+    )
+    .unwrap();
+    reader
+        .schema()
+        .metadata()
+        .get("twilio_export.pseudonym_key_fingerprint")
+        .cloned()
+}
+
 /// Every file below `dir` with its bytes.
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     files_below(dir)
@@ -185,8 +198,17 @@ async fn phone_numbers_and_names_are_the_hmac_of_each_value_and_the_rest_is_unch
                 c
             })
             .collect();
-        let rows = rows_of(&read_parquet(&file));
-        assert_rows_match(&rows, &expected, CALL_COLUMNS, "sid");
+        assert_eq!(
+            key_metadata(&file),
+            Some(fingerprint.clone()),
+            "the file names its key"
+        );
+        assert_rows_match(
+            &rows_of(&read_parquet(&file)),
+            &expected,
+            CALL_COLUMNS,
+            "sid",
+        );
     }
     // Nulls and empty strings are kept as they are (the simulator serves both).
     assert!(
@@ -315,6 +337,8 @@ async fn mixing_modes_is_refused_until_the_partitions_are_exported_again() {
     let accounts = app.sim.account_sids();
     assert_success(&app.cli(&backfill("calls", DAYS[0], DAYS[3])).await);
     let clear = snapshot(&app.output());
+    let file = partition_file(&app.output(), "calls", &accounts[0], day(DAYS[3]));
+    assert_eq!(key_metadata(&file), None);
 
     // Pseudonymizing only the last day would leave the first three in clear.
     let out = cli_env(&app, &backfill("calls", DAYS[3], DAYS[3]), &keyed(KEY)).await;
