@@ -68,6 +68,7 @@ async fn setup(cfg: SimConfig, max_in_flight: u32) -> Bench {
         registry,
         store,
         cancel: CancellationToken::new(),
+        pseudonyms: Default::default(),
     };
     Bench {
         sim,

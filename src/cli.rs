@@ -22,7 +22,7 @@ pub use exports::{BackfillArgs, ExportOptions, RunArgs, ScheduleArgs};
 pub use inspect::{SchemaArgs, StatusArgs};
 pub use options::{
     ApiOptions, ConnectAppOptions, DatabaseOptions, GlobalArgs, JobsOptions, LimitOptions,
-    LogOptions, MetricsOptions, Number, OutputOptions, Settings,
+    LogOptions, MetricsOptions, Number, OutputOptions, PseudonymOptions, Settings,
 };
 pub use serve::ServeArgs;
 pub use sim::{DemoArgs, SimArgs, SimCommand, SimDeauthorizeArgs, SimFaultArgs};
@@ -72,8 +72,12 @@ impl Cli {
             innermost = sub;
         }
         cli.global.ignored_leading = hoisted.ignored;
-        cli.global.auth_token_in_argv = innermost.try_contains_id("auth_token").unwrap_or(false)
-            && innermost.value_source("auth_token") == Some(ValueSource::CommandLine);
+        let in_argv = |id: &str| {
+            innermost.try_contains_id(id).unwrap_or(false)
+                && innermost.value_source(id) == Some(ValueSource::CommandLine)
+        };
+        cli.global.auth_token_in_argv = in_argv("auth_token");
+        cli.global.pseudonym_key_in_argv = in_argv("pseudonym_key");
         Ok(cli)
     }
 }

@@ -15,12 +15,13 @@ use std::path::PathBuf;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::cli::{GlobalArgs, LimitOptions, Number, Settings};
+use crate::cli::{GlobalArgs, LimitOptions, Number, PseudonymOptions, Settings};
 use crate::domain::{AuthToken, ConnectAppSid};
 use crate::fetch::limiter::{
     Limits, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE_LIMIT, DEFAULT_RETRY_BUDGET, MAX_IN_FLIGHT,
     RATE_LIMITS, RETRY_BUDGETS,
 };
+use crate::pseudonym::{PseudonymKey, Pseudonymization};
 use crate::registry::DatabaseUrl;
 use crate::store::OutputLocation;
 use crate::telemetry::LogFormat;
@@ -50,6 +51,9 @@ pub struct Config {
     pub metrics_file: Option<PathBuf>,
     pub log_format: LogFormat,
     pub limits: Limits,
+    /// Whether exports write phone numbers and names as pseudonyms (`pseudonym::PseudonymKey`,
+    /// whose `Debug` shows only the key's fingerprint).
+    pub pseudonyms: Pseudonymization,
 }
 
 impl Config {
@@ -63,6 +67,7 @@ impl Config {
         let mut set = given.or(file);
         set.log = global.log.clone().or(set.log);
         let limits = limits(&set.limits)?;
+        let pseudonyms = pseudonyms(&set.pseudonym)?;
 
         let database_url = match &set.database.database_url {
             Some(url) => DatabaseUrl::parse(url.expose_secret())
@@ -100,6 +105,7 @@ impl Config {
             metrics_file: set.metrics.metrics_file,
             log_format,
             limits,
+            pseudonyms,
         })
     }
 
@@ -158,6 +164,31 @@ fn auth_token(
         }
         (None, None) => Ok(None),
     }
+}
+
+/// Pseudonymization on or off, and the key given directly or in its file (checked even when
+/// unused). Only the key's own bytes count: a file's one trailing newline is not part of it.
+fn pseudonyms(given: &PseudonymOptions) -> Result<Pseudonymization, ConfigError> {
+    let key = match (&given.pseudonym_key, &given.pseudonym_key_file) {
+        (Some(key), _) => Some(
+            PseudonymKey::new(key.expose_secret().as_bytes())
+                .map_err(|e| ConfigError::new(format!("pseudonym-key: {e}")))?,
+        ),
+        (None, Some(path)) => {
+            let bad = |e: &dyn std::fmt::Display| {
+                ConfigError::new(format!("pseudonym-key-file: {}: {e}", path.display()))
+            };
+            let bytes = secrecy::SecretSlice::from(std::fs::read(path).map_err(|e| bad(&e))?);
+            let raw = bytes.expose_secret();
+            let raw = (raw.strip_suffix(b"\r\n"))
+                .or_else(|| raw.strip_suffix(b"\n"))
+                .unwrap_or(raw);
+            Some(PseudonymKey::new(raw).map_err(|e| bad(&e))?)
+        }
+        (None, None) => None,
+    };
+    Pseudonymization::new(given.pseudonymize.unwrap_or(false), key)
+        .map_err(|e| ConfigError::new(format!("pseudonymize: {e}")))
 }
 
 fn limits(given: &LimitOptions) -> Result<Limits, ConfigError> {
@@ -378,6 +409,35 @@ mod tests {
             err.contains("carries credentials") && !err.contains("hunter"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_pseudonym_key_is_read_checked_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        std::fs::write(&path, "hunter8-pseudonym-key\n").unwrap();
+        let mut a = args();
+        a.set.pseudonym.pseudonym_key_file = Some(path.clone());
+        a.set.pseudonym.pseudonymize = Some(true);
+        let from_file = load(&a).unwrap();
+        let mut b = args();
+        b.set.pseudonym.pseudonym_key = Some("hunter8-pseudonym-key".into());
+        b.set.pseudonym.pseudonymize = Some(true);
+        let direct = load(&b).unwrap();
+        assert_eq!(from_file.pseudonyms.mode(), direct.pseudonyms.mode());
+        let shown = format!("{from_file:?} {a:?} {b:?}");
+        assert!(!shown.contains("hunter8"), "{shown}");
+
+        std::fs::write(&path, "short\r\n").unwrap();
+        let err = load(&a).unwrap_err().to_string();
+        assert!(err.starts_with("pseudonym-key-file: "), "{err}");
+        assert!(
+            err.ends_with("is 5 bytes long; at least 16 are required"),
+            "{err}"
+        );
+        a.set.pseudonym.pseudonym_key_file = None;
+        let err = load(&a).unwrap_err().to_string();
+        assert!(err.starts_with("pseudonymize: "), "{err}");
     }
 
     /// The stages own their settings types: only the edge (`cli`, `commands`, `main`) and

@@ -10,6 +10,7 @@
 use tokio_util::sync::CancellationToken;
 
 use crate::fetch::TwilioClient;
+use crate::pseudonym::Pseudonymization;
 use crate::registry::{Registry, RunId};
 use crate::store::Store;
 
@@ -42,6 +43,9 @@ pub struct Exporter {
     pub registry: Registry,
     pub store: Store,
     pub cancel: CancellationToken,
+    /// Whether phone numbers and names are written as pseudonyms, and under which key;
+    /// each partition is recorded with the mode it was written in.
+    pub pseudonyms: Pseudonymization,
 }
 
 impl Exporter {

@@ -10,6 +10,7 @@
 //! - [`fetch`]: the rate-limited paging client for the Twilio REST API; the only outbound HTTP.
 //! - [`decode`]: page JSON into typed rows; no I/O.
 //! - [`batch`]: typed rows into Arrow record batches; the exported schemas live here.
+//! - [`pseudonym`]: the HMAC pseudonyms of phone numbers and names (`--pseudonymize`); no I/O.
 //! - [`writer`]: record batches into one Parquet file per partition.
 //! - [`store`]: puts finished files into the output location atomically.
 //! - [`export`]: the spine that runs one window through all of the above.
@@ -30,6 +31,7 @@ pub mod domain;
 pub mod export;
 pub mod fetch;
 pub mod process;
+pub mod pseudonym;
 pub mod receiver;
 pub mod redact;
 pub mod registry;

@@ -29,6 +29,12 @@ async fn main() -> ExitCode {
              give the token as TWILIO_AUTH_TOKEN or in a file (--auth-token-file, TWILIO_AUTH_TOKEN_FILE)"
         );
     }
+    if cli.global.pseudonym_key_in_argv {
+        tracing::warn!(
+            "--pseudonym-key on the command line can be read by every local user (ps, /proc/PID/cmdline); \
+             give the key as TWILIO_EXPORT_PSEUDONYM_KEY or in a file (--pseudonym-key-file, TWILIO_EXPORT_PSEUDONYM_KEY_FILE)"
+        );
+    }
     if !cli.global.ignored_leading.is_empty() {
         tracing::warn!(
             options = %cli.global.ignored_leading.join(" "),

@@ -4,4 +4,14 @@
 use super::columns::columns_of;
 use crate::decode::calls::{call_columns, Call};
 
+/// The columns that carry a phone number or a name: pseudonyms under `--pseudonymize`.
+pub const PSEUDONYMIZED: &[&str] = &[
+    "to",
+    "from",
+    "to_formatted",
+    "from_formatted",
+    "forwarded_from",
+    "caller_name",
+];
+
 call_columns!(columns_of);

@@ -208,7 +208,8 @@ impl<'a> Cell<'a> for field::Json {
 }
 
 /// From a resource's table (`decode::calls::call_columns!`): `COLUMNS`, the declared fields
-/// then [`super::schema::EXTRA`], and `AppendRow` for its typed row, in the same order.
+/// then [`super::schema::EXTRA`] (those named in the invoking module's `PSEUDONYMIZED` marked
+/// so), and `AppendRow` for its typed row, in the same order.
 macro_rules! columns_of {
     (
         $(#[$meta:meta])*
@@ -224,6 +225,7 @@ macro_rules! columns_of {
                     kind: <$crate::decode::field::$kind as $crate::batch::Cell<'static>>::KIND,
                     nullable: <$crate::decode::field::$kind as $crate::batch::Cell<'static>>::NULLABLE,
                     doc: $doc,
+                    pseudonymized: $crate::batch::schema::listed(PSEUDONYMIZED, stringify!($field)),
                 },
             )+
             $crate::batch::schema::EXTRA,

@@ -103,13 +103,31 @@ impl Location {
 pub fn ddl(engine: Engine, resource: Resource, location: &Location) -> String {
     let table = resource.table_name();
     let columns = super::columns(resource);
-    match engine {
+    let ddl = match engine {
         Engine::DuckDb => duckdb(table, columns, location),
         Engine::BigQuery => bigquery(table, columns, location),
         Engine::Snowflake => snowflake(table, columns, location),
         Engine::Postgres => postgres(table, columns, location),
         Engine::Spark => spark(table, columns, location),
+    };
+    pii_comment(table, columns) + &ddl
+}
+
+/// A comment naming the columns that may hold pseudonyms, or nothing.
+fn pii_comment(table: &str, columns: &[Column]) -> String {
+    let marked: Vec<&str> = columns
+        .iter()
+        .filter(|c| c.pseudonymized)
+        .map(|c| c.name)
+        .collect();
+    if marked.is_empty() {
+        return String::new();
     }
+    format!(
+        "-- {table}: {}: {}.\n",
+        marked.join(", "),
+        super::schema::PII_MARK
+    )
 }
 
 /// The name of the hive partition column that the files also carry.

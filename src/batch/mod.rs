@@ -9,6 +9,7 @@
 pub mod calls;
 mod columns;
 pub mod ddl;
+mod pseudonyms;
 pub mod schema;
 pub mod usage_records;
 
@@ -21,6 +22,12 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 use crate::domain::Resource;
+use crate::pseudonym::PseudonymKey;
+use pseudonyms::Pseudonyms;
+
+/// The schema metadata key of a file written with `--pseudonymize`: the fingerprint of the
+/// key its pseudonyms were made with (absent from a file written in clear).
+pub const PSEUDONYM_KEY_METADATA: &str = "twilio_export.pseudonym_key_fingerprint";
 
 /// The column list of a resource.
 pub fn columns(resource: Resource) -> &'static [Column] {
@@ -39,6 +46,8 @@ pub trait AppendRow {
 pub struct BatchBuilder {
     schema: SchemaRef,
     builders: ColumnBuilders,
+    /// Under `--pseudonymize`: the key and the columns it applies to.
+    pseudonyms: Option<Pseudonyms>,
 }
 
 impl BatchBuilder {
@@ -47,6 +56,26 @@ impl BatchBuilder {
         Self {
             schema: Arc::new(arrow_schema(resource)),
             builders: ColumnBuilders::new(cols),
+            pseudonyms: None,
+        }
+    }
+
+    /// Batches whose phone numbers and names ([`Column::pseudonymized`]) are pseudonyms
+    /// under `key` (none: as the API sent them); their schema then names the key's
+    /// fingerprint in its metadata ([`PSEUDONYM_KEY_METADATA`]), and so do the files.
+    pub fn pseudonymized(resource: Resource, key: Option<&PseudonymKey>) -> Self {
+        let Some(key) = key else {
+            return Self::new(resource);
+        };
+        let metadata = std::collections::HashMap::from([(
+            PSEUDONYM_KEY_METADATA.to_owned(),
+            key.fingerprint().to_string(),
+        )]);
+        let schema = arrow_schema(resource).with_metadata(metadata);
+        Self {
+            schema: Arc::new(schema),
+            pseudonyms: Some(Pseudonyms::new(key.clone(), columns(resource))),
+            ..Self::new(resource)
         }
     }
 
@@ -70,7 +99,10 @@ impl BatchBuilder {
 
     /// The rows so far as one batch; the builder starts empty again.
     pub fn finish(&mut self) -> RecordBatch {
-        let arrays = self.builders.finish();
+        let mut arrays = self.builders.finish();
+        if let Some(p) = &self.pseudonyms {
+            p.apply(&mut arrays);
+        }
         RecordBatch::try_new(self.schema.clone(), arrays)
             .expect("column builders follow the schema they were made from")
     }

@@ -57,6 +57,32 @@ pub struct Column {
     pub kind: Kind,
     pub nullable: bool,
     pub doc: &'static str,
+    /// Carries a phone number or a name: written as a pseudonym under `--pseudonymize`
+    /// (`crate::pseudonym`).
+    pub pseudonymized: bool,
+}
+
+/// How `schemas/*.json`, the Arrow field metadata (key `pii`) and the DDL mark a column that
+/// [`Column::pseudonymized`].
+pub const PII_MARK: &str = "phone number or name; exported with --pseudonymize, the lowercase hex HMAC-SHA256 of the value under the operator's key (null and empty kept)";
+
+/// Whether `name` is one of `list` (for the column tables, at compile time).
+pub(crate) const fn listed(list: &[&str], name: &str) -> bool {
+    let mut i = 0;
+    while i < list.len() {
+        let (a, b) = (list[i].as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
 }
 
 /// The last column of every resource: what the API sent beyond the declared fields.
@@ -64,18 +90,21 @@ pub const EXTRA: Column = Column {
     name: "extra",
     kind: Kind::Json,
     nullable: true,
+    pseudonymized: false,
     doc: "Fields the API sent that this version does not know, as a JSON object; null when there were none.",
 };
 
-/// The Arrow schema written to Parquet; each field carries its doc as `description` metadata.
+/// The Arrow schema written to Parquet; each field carries its doc as `description` metadata,
+/// and those that may be pseudonymized [`PII_MARK`] as `pii`.
 pub fn arrow_schema(resource: Resource) -> Schema {
     let fields: Vec<Field> = super::columns(resource)
         .iter()
         .map(|c| {
-            Field::new(c.name, c.kind.data_type(), c.nullable).with_metadata(HashMap::from([(
-                "description".to_owned(),
-                c.doc.to_owned(),
-            )]))
+            let mut metadata = HashMap::from([("description".to_owned(), c.doc.to_owned())]);
+            if c.pseudonymized {
+                metadata.insert("pii".to_owned(), PII_MARK.to_owned());
+            }
+            Field::new(c.name, c.kind.data_type(), c.nullable).with_metadata(metadata)
         })
         .collect();
     Schema::new(fields)
@@ -86,12 +115,16 @@ pub fn contract_json(resource: Resource) -> serde_json::Value {
     let columns: Vec<_> = super::columns(resource)
         .iter()
         .map(|c| {
-            json!({
+            let mut column = json!({
                 "name": c.name,
                 "type": c.kind.contract_name(),
                 "nullable": c.nullable,
                 "doc": c.doc,
-            })
+            });
+            if c.pseudonymized {
+                column["pii"] = json!(PII_MARK);
+            }
+            column
         })
         .collect();
     let partitioned_by = match resource {

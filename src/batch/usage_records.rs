@@ -4,4 +4,7 @@
 use super::columns::columns_of;
 use crate::decode::usage_records::{usage_record_columns, UsageRecord};
 
+/// No usage record field carries a phone number or a name.
+pub const PSEUDONYMIZED: &[&str] = &[];
+
 usage_record_columns!(columns_of);

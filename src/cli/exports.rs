@@ -5,11 +5,13 @@ use chrono::NaiveDate;
 use super::parse::{account_sid, count, day, resource, shard};
 use super::{
     ApiOptions, DatabaseOptions, JobsOptions, LimitOptions, MetricsOptions, OutputOptions,
+    PseudonymOptions,
 };
 use crate::domain::{AccountSid, Resource};
 use crate::scheduler::plan::Shard;
 
-/// What every export needs: the registry, the output, the API and its limits.
+/// What every export needs: the registry, the output, the API and its limits, and whether
+/// phone numbers and names are pseudonymized.
 #[derive(clap::Args, Debug)]
 pub struct ExportOptions {
     #[command(flatten)]
@@ -20,6 +22,8 @@ pub struct ExportOptions {
     pub api: ApiOptions,
     #[command(flatten)]
     pub limits: LimitOptions,
+    #[command(flatten)]
+    pub pseudonym: PseudonymOptions,
 }
 
 #[derive(clap::Args, Debug)]

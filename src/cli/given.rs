@@ -2,7 +2,7 @@
 
 use super::{
     AccountsCommand, ApiOptions, Command, ConnectAppOptions, DatabaseOptions, ExportOptions,
-    JobsOptions, LimitOptions, MetricsOptions, OutputOptions, Settings,
+    JobsOptions, LimitOptions, MetricsOptions, OutputOptions, PseudonymOptions, Settings,
 };
 
 /// The option groups of [`Settings`] a command takes; the others stay unset (the file or the
@@ -16,6 +16,7 @@ struct Given<'a> {
     jobs: Option<&'a JobsOptions>,
     limits: Option<&'a LimitOptions>,
     metrics: Option<&'a MetricsOptions>,
+    pseudonym: Option<&'a PseudonymOptions>,
 }
 
 impl<'a> Given<'a> {
@@ -25,6 +26,7 @@ impl<'a> Given<'a> {
             output: Some(&e.output),
             api: Some(&e.api),
             limits: Some(&e.limits),
+            pseudonym: Some(&e.pseudonym),
             ..Given::default()
         }
     }
@@ -38,6 +40,7 @@ impl<'a> Given<'a> {
             jobs: self.jobs.cloned().unwrap_or_default(),
             limits: self.limits.cloned().unwrap_or_default(),
             metrics: self.metrics.cloned().unwrap_or_default(),
+            pseudonym: self.pseudonym.cloned().unwrap_or_default(),
             log: Default::default(),
         }
     }
@@ -95,6 +98,7 @@ impl Command {
                 output: Some(&a.output),
                 limits: Some(&a.limits),
                 metrics: Some(&a.metrics),
+                pseudonym: Some(&a.pseudonym),
                 ..Given::default()
             },
             Command::Sim(_) => Given::default(),

@@ -55,10 +55,22 @@ fn leading_options(args: &[OsString], root: &Command) -> (Vec<Vec<OsString>>, us
             break;
         }
         let name = long_name(&args[i]);
-        let Some(takes_value) = known(root, &name) else {
+        let Some(value) = known(root, &name) else {
             break;
         };
-        let separate_value = takes_value && !token.contains('=');
+        // An optional value (`--pseudonymize [BOOL]`) is the next token unless that is an
+        // option or a command.
+        let next_is_value = || {
+            args.get(i + 1)
+                .and_then(|t| t.to_str())
+                .is_some_and(|t| !t.starts_with("--") && root.find_subcommand(t).is_none())
+        };
+        let separate_value = !token.contains('=')
+            && match value {
+                Value::None => false,
+                Value::Required => true,
+                Value::Optional => next_is_value(),
+            };
         let len = if separate_value { 2 } else { 1 };
         if i + len > args.len() {
             break;
@@ -108,10 +120,23 @@ fn takes(cmd: &Command, name: &str) -> bool {
     cmd.get_arguments().any(|a| a.get_long() == Some(name))
 }
 
+/// Whether an option takes a value.
+#[derive(Clone, Copy)]
+enum Value {
+    None,
+    Required,
+    Optional,
+}
+
 /// Whether some command takes `--name`, and if so whether it takes a value.
-fn known(cmd: &Command, name: &str) -> Option<bool> {
+fn known(cmd: &Command, name: &str) -> Option<Value> {
     if let Some(arg) = cmd.get_arguments().find(|a| a.get_long() == Some(name)) {
-        return Some(arg.get_action().takes_values());
+        let optional = arg.get_num_args().is_some_and(|n| n.min_values() == 0);
+        return Some(match (arg.get_action().takes_values(), optional) {
+            (false, _) => Value::None,
+            (true, false) => Value::Required,
+            (true, true) => Value::Optional,
+        });
     }
     cmd.get_subcommands().find_map(|sub| known(sub, name))
 }
@@ -146,6 +171,20 @@ mod tests {
             hoisted("p --rate-limit=3 --output /o backfill --resource calls").0,
             "p backfill --rate-limit=3 --output /o --resource calls"
         );
+        // An optional value is taken only when it is not the command or another option.
+        for (line, moved) in [
+            (
+                "p --pseudonymize run --job j",
+                "p run --pseudonymize --job j",
+            ),
+            (
+                "p --pseudonymize --output /o run",
+                "p run --pseudonymize --output /o",
+            ),
+            ("p --pseudonymize false run", "p run --pseudonymize false"),
+        ] {
+            assert_eq!(hoisted(line).0, moved);
+        }
     }
 
     #[test]

@@ -156,6 +156,42 @@ options! {
 }
 
 options! {
+    /// Pseudonyms of phone numbers and names (`run`, `schedule`, `backfill`, `demo`).
+    #[command(next_help_heading = "Data protection")]
+    pub struct PseudonymOptions {
+        /// Write the columns that carry a phone number or a name (to, from, to_formatted,
+        /// from_formatted, forwarded_from, caller_name) as the lowercase hex HMAC-SHA256 of each
+        /// value under the pseudonym key; null and empty values are kept. A job file's
+        /// `pseudonymize` overrides it for its job. Exports refuse (exit 2) to mix modes or keys
+        /// within an account's partitions [default: false]
+        #[arg(
+            long,
+            env = "TWILIO_EXPORT_PSEUDONYMIZE",
+            value_name = "BOOL",
+            num_args = 0..=1,
+            default_missing_value = "true",
+            value_parser = clap::builder::BoolishValueParser::new()
+        )]
+        pub pseudonymize: Option<bool>,
+        /// The pseudonym key itself, at least 16 bytes (never printed or stored). Prefer the
+        /// environment variable or --pseudonym-key-file: a value on the command line is visible
+        /// to every local user
+        #[arg(
+            long,
+            env = "TWILIO_EXPORT_PSEUDONYM_KEY",
+            hide_env_values = true,
+            value_name = "KEY",
+            value_parser = secret
+        )]
+        pub pseudonym_key: Option<SecretString>,
+        /// File holding the pseudonym key: its bytes as they are, one trailing newline ignored,
+        /// at least 16 (used when no key is given directly)
+        #[arg(long, env = "TWILIO_EXPORT_PSEUDONYM_KEY_FILE", value_name = "FILE")]
+        pub pseudonym_key_file: Option<PathBuf>,
+    }
+}
+
+options! {
     /// How logs are written (every command).
     #[command(next_help_heading = "Global options")]
     pub struct LogOptions {
@@ -177,6 +213,9 @@ pub struct GlobalArgs {
     /// Set when the Auth Token came from the command line (see [`crate::cli::Cli::parse_args`]).
     #[arg(skip)]
     pub auth_token_in_argv: bool,
+    /// Set when the pseudonym key came from the command line (as `auth_token_in_argv`).
+    #[arg(skip)]
+    pub pseudonym_key_in_argv: bool,
     /// Options given before the command that this command does not take (ignored; see
     /// `cli::leading`).
     #[arg(skip)]
@@ -193,6 +232,7 @@ pub struct Settings {
     pub jobs: JobsOptions,
     pub limits: LimitOptions,
     pub metrics: MetricsOptions,
+    pub pseudonym: PseudonymOptions,
     pub log: LogOptions,
 }
 
@@ -207,6 +247,7 @@ impl Settings {
             JobsOptions::KEYS,
             LimitOptions::KEYS,
             MetricsOptions::KEYS,
+            PseudonymOptions::KEYS,
             LogOptions::KEYS,
         ]
         .concat()
@@ -222,6 +263,7 @@ impl Settings {
             jobs: self.jobs.or(file.jobs),
             limits: self.limits.or(file.limits),
             metrics: self.metrics.or(file.metrics),
+            pseudonym: self.pseudonym.or(file.pseudonym),
             log: self.log.or(file.log),
         }
     }
@@ -238,6 +280,7 @@ impl Settings {
             .or_else(|| self.jobs.set(key, value.clone()))
             .or_else(|| self.limits.set(key, value.clone()))
             .or_else(|| self.metrics.set(key, value.clone()))
+            .or_else(|| self.pseudonym.set(key, value.clone()))
             .or_else(|| self.log.set(key, value));
         set.unwrap_or(Err(FileValueError::UnknownKey))
     }
@@ -311,6 +354,18 @@ impl FileValue for PathBuf {
     }
 }
 
+impl FileValue for bool {
+    fn from_toml(value: toml::Value) -> Result<Self, FileValueError> {
+        match value {
+            toml::Value::Boolean(b) => Ok(b),
+            other => Err(FileValueError::WrongType {
+                expected: "true or false",
+                found: other.type_str(),
+            }),
+        }
+    }
+}
+
 impl FileValue for Number {
     fn from_toml(value: toml::Value) -> Result<Self, FileValueError> {
         match value {
@@ -344,6 +399,12 @@ impl Shown for SecretString {
 impl Shown for PathBuf {
     fn shown(&self) -> String {
         self.display().to_string()
+    }
+}
+
+impl Shown for bool {
+    fn shown(&self) -> String {
+        self.to_string()
     }
 }
 

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 
 use super::options::secret;
 use super::parse::count;
-use super::{LimitOptions, MetricsOptions, OutputOptions};
+use super::{LimitOptions, MetricsOptions, OutputOptions, PseudonymOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct SimArgs {
@@ -123,4 +123,6 @@ pub struct DemoArgs {
     pub limits: LimitOptions,
     #[command(flatten)]
     pub metrics: MetricsOptions,
+    #[command(flatten)]
+    pub pseudonym: PseudonymOptions,
 }

@@ -237,4 +237,6 @@ fn the_token_on_the_command_line_is_noticed_in_the_subcommand() {
     assert!(cli.global.auth_token_in_argv);
     let cli = Cli::parse_from_args(["x", "--config", "c.toml", "status"]).unwrap();
     assert!(!cli.global.auth_token_in_argv);
+    let cli = Cli::parse_from_args(["x", "run", "--pseudonym-key", "k"]).unwrap();
+    assert!(cli.global.pseudonym_key_in_argv && !cli.global.auth_token_in_argv);
 }

@@ -47,6 +47,7 @@ pub(crate) async fn exporter(
         registry,
         store,
         cancel,
+        pseudonyms: config.pseudonyms.clone(),
     })
 }
 
@@ -80,6 +81,11 @@ pub(crate) async fn scheduler(
     shard: Shard,
     command: &str,
 ) -> anyhow::Result<Scheduler> {
+    for job in &jobs {
+        if let Err(e) = config.pseudonyms.for_job(job.pseudonymize) {
+            anyhow::bail!("{}: pseudonymize: {e}", job.file.display());
+        }
+    }
     let cancel = shutdown::on_signal();
     let exporter = exporter(config, cancel).await?;
     let cfg = config.clone();

@@ -11,6 +11,7 @@ use crate::domain::{AccountSid, DayRange, Resource};
 use crate::export::{Exporter, LeaseScope, Summary, WindowEvent};
 use crate::registry::{Account, LeaseHolder};
 use crate::scheduler::leasing::{self, Leased, Renewal};
+use crate::scheduler::modes;
 use crate::scheduler::plan::{self, AccountPlan};
 use crate::scheduler::LEASE_TTL;
 
@@ -35,7 +36,8 @@ impl RangeOutcome {
 
 /// Exports `range` of `resource` for `accounts` as one run recorded as `command`: an account
 /// whose (account, resource) another live process is exporting is not exported, and is
-/// reported.
+/// reported. Partitions of these accounts outside `range` written in another pseudonym mode
+/// stop it before anything is done ([`modes::mixed`]).
 pub(crate) async fn export_range(
     exporter: &Exporter,
     command: &str,
@@ -45,6 +47,11 @@ pub(crate) async fn export_range(
     concurrency: usize,
 ) -> anyhow::Result<RangeOutcome> {
     let registry = &exporter.registry;
+    let sids: Vec<AccountSid> = accounts.iter().map(|a| a.sid.clone()).collect();
+    let mode = exporter.pseudonyms.mode();
+    if let Some(mixed) = modes::mixed(registry, resource, &sids, &mode, Some(range)).await? {
+        return Err(mixed.into());
+    }
     if let Err(e) = registry.abandon_dead_runs().await {
         tracing::warn!(error = %e, "Cannot mark the runs of dead processes abandoned");
     }

@@ -13,6 +13,8 @@ pub async fn run(config: &Config) -> anyhow::Result<Exit> {
     let jobs = jobs(config)?;
     let clock = clock()?;
     let scheduler = scheduler(config, jobs, Shard::all(), "schedule").await?;
+    // A job that would mix pseudonym modes stops it before it starts (each step checks again).
+    scheduler.check_modes().await?;
     for job in scheduler.jobs() {
         println!(
             "job {}: {} on \"{}\" (UTC), lookback {} days",

@@ -70,11 +70,16 @@ pub fn run(config: &Config, args: SchemaArgs) -> anyhow::Result<Exit> {
 fn print_arrow(r: Resource) {
     println!("{}:", r.table_name());
     for f in arrow_schema(r).fields() {
+        let pii = f
+            .metadata()
+            .contains_key("pii")
+            .then_some("  # pii: pseudonymized with --pseudonymize");
         println!(
-            "  {}: {}{}",
+            "  {}: {}{}{}",
             f.name(),
             f.data_type(),
-            if f.is_nullable() { "" } else { " not null" }
+            if f.is_nullable() { "" } else { " not null" },
+            pii.unwrap_or_default()
         );
     }
 }

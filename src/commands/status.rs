@@ -14,8 +14,8 @@ use super::{report, Exit};
 use crate::cli::JsonFlag;
 use crate::config::Config;
 use crate::registry::{
-    Account, CheckpointRecord, JobRunRecord, LeaseRecord, PartitionSummary, Registry, RunRecord,
-    WindowFailure,
+    Account, CheckpointRecord, JobRunRecord, LeaseRecord, PairMode, PairModes, PartitionSummary,
+    Registry, RunRecord, WindowFailure,
 };
 use crate::scheduler::jobs::{self, Job};
 use crate::scheduler::plan::{self, Shard};
@@ -169,7 +169,7 @@ fn render_partitions(partitions: &[PartitionSummary]) {
     }
     for p in partitions {
         println!(
-            "  {}  {:<14} {:>5} days {} .. {}  {:>10} rows  last {}",
+            "  {}  {:<14} {:>5} days {} .. {}  {:>10} rows  last {}  {}",
             p.account_sid,
             p.resource,
             p.partitions,
@@ -177,8 +177,29 @@ fn render_partitions(partitions: &[PartitionSummary]) {
                 .map_or_else(|| "-".to_owned(), |d| d.to_string()),
             p.last_day.map_or_else(|| "-".to_owned(), |d| d.to_string()),
             p.rows,
-            p.last_exported_at.as_deref().unwrap_or("-")
+            p.last_exported_at.as_deref().unwrap_or("-"),
+            mode(&p.modes)
         );
+    }
+}
+
+/// How a pair's phone numbers and names were written: `clear`, `pseudonymized (key F)`, or
+/// `MIXED (…)` with the count in clear and each key.
+fn mode(m: &PairModes) -> String {
+    let keys: Vec<String> = m
+        .key_fingerprints
+        .iter()
+        .map(|k| format!("key {k}"))
+        .collect();
+    match m.pseudonym {
+        PairMode::Clear => "clear".to_owned(),
+        PairMode::Pseudonymized => format!("pseudonymized ({})", keys.join(", ")),
+        PairMode::Mixed => {
+            let clear =
+                (m.clear_partitions > 0).then(|| format!("{} days in clear", m.clear_partitions));
+            let all: Vec<String> = clear.into_iter().chain(keys).collect();
+            format!("MIXED ({}): export them again in one mode", all.join(", "))
+        }
     }
 }
 

@@ -87,6 +87,7 @@ impl Exporter {
                 report.rows,
                 report.bytes,
                 object_key.as_deref(),
+                &self.pseudonyms.mode(),
                 run,
             )
             .await?;

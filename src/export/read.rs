@@ -11,6 +11,7 @@ use crate::batch::BatchBuilder;
 use crate::decode::value::days_since_epoch;
 use crate::domain::Resource;
 use crate::fetch::{FetchError, PageWalk};
+use crate::pseudonym::PseudonymKey;
 use crate::store::Store;
 use crate::writer::BackgroundWriter;
 
@@ -27,7 +28,13 @@ impl Exporter {
         cancel: &CancellationToken,
     ) -> Result<SpanRead, ExportError> {
         let mut days: Vec<DayPart> = (0..span.days())
-            .map(|_| DayPart::new(span.first().key.resource, &self.store))
+            .map(|_| {
+                DayPart::new(
+                    span.first().key.resource,
+                    &self.store,
+                    self.pseudonyms.key(),
+                )
+            })
             .collect();
         let mut report = WindowReport::default();
         let result = self
@@ -159,8 +166,9 @@ pub(super) struct DayPart {
 }
 
 impl DayPart {
-    pub(super) fn new(resource: Resource, store: &Store) -> Self {
-        let builder = BatchBuilder::new(resource);
+    /// Under `pseudonym`, its phone numbers and names are written as pseudonyms.
+    pub(super) fn new(resource: Resource, store: &Store, pseudonym: Option<&PseudonymKey>) -> Self {
+        let builder = BatchBuilder::pseudonymized(resource, pseudonym);
         let writer =
             BackgroundWriter::new(store.staging_path(), store.staging_mode(), builder.schema());
         Self {

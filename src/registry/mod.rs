@@ -18,7 +18,9 @@ pub use accounts::{Account, AccountStatus, NewAccount, Skip, TwilioStatus, Unkno
 pub use checkpoints::{CheckpointRecord, JobRunRecord, PairOutcome};
 pub use lease_clock::LeaseClock;
 pub use leases::{LeaseGrant, LeaseHolder, LeaseRecord};
-pub use partitions::{PartitionRecord, PartitionSummary, WindowFailure};
+pub use partitions::{
+    ModeSpan, PairMode, PairModes, PartitionRecord, PartitionSummary, WindowFailure,
+};
 pub use runs::{RunId, RunOutcome, RunRecord, RunTotals};
 pub use url::{DatabaseUrl, UnknownDatabase};
 

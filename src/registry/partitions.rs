@@ -1,7 +1,8 @@
 //! Partitions written (the manifest of the output) and windows that failed.
 
 use super::{now_text, parsed, parsed_opt, Registry, RegistryError, RunId};
-use crate::domain::{AccountSid, PartitionKey, Resource};
+use crate::domain::{AccountSid, DayRange, PartitionKey, Resource};
+use crate::pseudonym::{Fingerprint, PseudonymMode};
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -82,24 +83,27 @@ impl TryFrom<FailureRow> for WindowFailure {
 
 impl Registry {
     /// Records a partition after its file is durable (or after an empty day's file is gone),
-    /// and clears an earlier failure of that window.
+    /// with how its phone numbers and names were written, and clears an earlier failure of
+    /// that window.
     pub async fn record_partition(
         &self,
         key: &PartitionKey,
         rows: u64,
         bytes: u64,
         object_key: Option<&str>,
+        mode: &PseudonymMode,
         run: RunId,
     ) -> Result<(), RegistryError> {
         let now = now_text();
         let day = key.day.format("%Y-%m-%d").to_string();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "insert into partitions (account_sid, resource, day, rows_exported, bytes, object_key, run_id, exported_at, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
+            "insert into partitions (account_sid, resource, day, rows_exported, bytes, object_key, run_id, exported_at, created_at, updated_at, pseudonym)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9)
              on conflict (account_sid, resource, day) do update set
                rows_exported = excluded.rows_exported, bytes = excluded.bytes, object_key = excluded.object_key,
-               run_id = excluded.run_id, exported_at = excluded.exported_at, updated_at = excluded.updated_at",
+               run_id = excluded.run_id, exported_at = excluded.exported_at, updated_at = excluded.updated_at,
+               pseudonym = excluded.pseudonym",
         )
         .bind(key.account.as_str())
         .bind(key.resource.table_name())
@@ -109,6 +113,7 @@ impl Registry {
         .bind(object_key)
         .bind(run.0)
         .bind(&now)
+        .bind(mode.stored())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -203,7 +208,69 @@ impl Registry {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(PartitionSummary::try_from).collect()
+        let mut summaries: Vec<PartitionSummary> = rows
+            .into_iter()
+            .map(PartitionSummary::try_from)
+            .collect::<Result<_, _>>()?;
+        for (account, resource, mode, count) in self.partition_modes().await? {
+            let pair = summaries
+                .iter_mut()
+                .find(|s| s.account_sid == account && s.resource == resource);
+            if let Some(pair) = pair {
+                pair.modes.add(mode, count);
+            }
+        }
+        Ok(summaries)
+    }
+
+    /// How many partitions of each (account, resource) were written in each mode.
+    async fn partition_modes(
+        &self,
+    ) -> Result<Vec<(AccountSid, Resource, PseudonymMode, i64)>, RegistryError> {
+        let rows: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
+            "select account_sid, resource, pseudonym, count(*) from partitions
+             group by account_sid, resource, pseudonym order by account_sid, resource, pseudonym",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(account, resource, mode, count)| {
+                Ok((
+                    parsed("account sid", account)?,
+                    parsed("resource", resource)?,
+                    stored_mode(mode)?,
+                    count,
+                ))
+            })
+            .collect()
+    }
+
+    /// The partitions of `resource` written in another mode than `mode`, per account and
+    /// mode; with `outside`, only those on days outside it.
+    pub async fn partitions_not_in_mode(
+        &self,
+        resource: Resource,
+        mode: &PseudonymMode,
+        outside: Option<DayRange>,
+    ) -> Result<Vec<ModeSpan>, RegistryError> {
+        let (first, last) = match outside {
+            Some(r) => (r.first().to_string(), r.last().to_string()),
+            // No day is before "" or after "~": every day counts.
+            None => ("~".to_owned(), String::new()),
+        };
+        let rows: Vec<ModeRow> = sqlx::query_as(
+            "select account_sid, pseudonym, count(*) as partitions, min(day) as first_day, max(day) as last_day
+             from partitions
+             where resource = $1 and coalesce(pseudonym, '') <> $2 and (day < $3 or day > $4)
+             group by account_sid, pseudonym order by account_sid, pseudonym",
+        )
+        .bind(resource.table_name())
+        .bind(mode.stored().unwrap_or(""))
+        .bind(first)
+        .bind(last)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(ModeSpan::try_from).collect()
     }
 
     /// Days already exported for an account and resource within `[first, last]`.
@@ -238,6 +305,97 @@ pub struct PartitionSummary {
     pub first_day: Option<NaiveDate>,
     pub last_day: Option<NaiveDate>,
     pub last_exported_at: Option<String>,
+    /// How its partitions' phone numbers and names were written.
+    #[serde(flatten)]
+    pub modes: PairModes,
+}
+
+/// How the partitions of one (account, resource) were written.
+#[derive(Clone, Debug, Serialize)]
+pub struct PairModes {
+    pub pseudonym: PairMode,
+    /// The fingerprints of the keys its pseudonymized partitions were written with.
+    pub key_fingerprints: Vec<Fingerprint>,
+    /// Partitions written in clear.
+    pub clear_partitions: i64,
+}
+
+/// One mode for all of a pair's partitions, or several.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PairMode {
+    /// Every partition in clear.
+    #[default]
+    Clear,
+    /// Every partition under one key.
+    Pseudonymized,
+    /// In clear and pseudonymized, or under several keys.
+    Mixed,
+}
+
+impl Default for PairModes {
+    fn default() -> Self {
+        Self {
+            pseudonym: PairMode::Clear,
+            key_fingerprints: Vec::new(),
+            clear_partitions: 0,
+        }
+    }
+}
+
+impl PairModes {
+    fn add(&mut self, mode: PseudonymMode, count: i64) {
+        match mode {
+            PseudonymMode::Clear => self.clear_partitions += count,
+            PseudonymMode::Pseudonymized(f) => self.key_fingerprints.push(f),
+        }
+        self.pseudonym = match (self.clear_partitions, self.key_fingerprints.len()) {
+            (_, 0) => PairMode::Clear,
+            (0, 1) => PairMode::Pseudonymized,
+            _ => PairMode::Mixed,
+        };
+    }
+}
+
+/// Partitions of one account written in one mode, on days `first_day` to `last_day`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModeSpan {
+    pub account: AccountSid,
+    pub mode: PseudonymMode,
+    pub partitions: i64,
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+}
+
+/// One group of [`Registry::partitions_not_in_mode`] as stored.
+#[derive(sqlx::FromRow)]
+struct ModeRow {
+    account_sid: String,
+    pseudonym: Option<String>,
+    partitions: i64,
+    first_day: String,
+    last_day: String,
+}
+
+impl TryFrom<ModeRow> for ModeSpan {
+    type Error = RegistryError;
+    fn try_from(r: ModeRow) -> Result<Self, RegistryError> {
+        Ok(ModeSpan {
+            account: parsed("account sid", r.account_sid)?,
+            mode: stored_mode(r.pseudonym)?,
+            partitions: r.partitions,
+            first_day: parsed("partition day", r.first_day)?,
+            last_day: parsed("partition day", r.last_day)?,
+        })
+    }
+}
+
+/// A partition's stored mode: null, or a key fingerprint.
+fn stored_mode(stored: Option<String>) -> Result<PseudonymMode, RegistryError> {
+    PseudonymMode::from_stored(stored.as_deref()).map_err(|e| RegistryError::Corrupt {
+        what: "key fingerprint",
+        value: e.0,
+    })
 }
 
 /// One group of `partitions` as summed.
@@ -263,6 +421,7 @@ impl TryFrom<SummaryRow> for PartitionSummary {
             first_day: parsed_opt("partition day", r.first_day)?,
             last_day: parsed_opt("partition day", r.last_day)?,
             last_exported_at: r.last_exported_at,
+            modes: PairModes::default(),
         })
     }
 }

@@ -13,7 +13,7 @@ use super::plan::{self, AccountPlan, Selected};
 use super::report::Exported;
 use super::{AccountReport, JobReport, Scheduler, SchedulerError};
 use crate::domain::{AccountSid, DayRange};
-use crate::export::{LeaseScope, Summary, WindowEvent};
+use crate::export::{Exporter, LeaseScope, Summary, WindowEvent};
 use crate::registry::{PairOutcome, RegistryError};
 
 impl Scheduler {
@@ -26,6 +26,7 @@ impl Scheduler {
         now: DateTime<Utc>,
     ) -> Result<JobReport, SchedulerError> {
         let registry = self.registry();
+        let exporter = self.job_exporter(job)?;
         let active = std::mem::take(&mut selected.active);
         let mut report = JobReport::new(job, selected);
         let ttl = self.settings.lease_ttl;
@@ -34,7 +35,7 @@ impl Scheduler {
         report.taken_over = leased.taken_over.clone();
         let scope = Arc::new(LeaseScope::new(self.holder.clone()));
         let result = self
-            .export_leased(job, now, &leased, &scope, &mut report)
+            .export_leased(&exporter, job, now, &leased, &scope, &mut report)
             .await;
         leasing::release(registry, &self.holder, job.resource, &leased.sids()).await;
         report.covered = leased
@@ -69,10 +70,11 @@ impl Scheduler {
         Ok((plans, before))
     }
 
-    /// Exports the planned days of the `leased` accounts as one recorded run, renewing the
-    /// leases meanwhile, then commits each account's checkpoint.
+    /// Exports the planned days of the `leased` accounts with `exporter` (the job's) as one
+    /// recorded run, renewing the leases meanwhile, then commits each account's checkpoint.
     async fn export_leased(
         &self,
+        exporter: &Exporter,
         job: &Job,
         now: DateTime<Utc>,
         leased: &Leased,
@@ -93,7 +95,7 @@ impl Scheduler {
             leased.sids(),
             self.settings.lease_ttl,
         );
-        let (exported, done) = self.export_plans(job, span, &plans, scope).await;
+        let (exported, done) = self.export_plans(exporter, job, span, &plans, scope).await;
         renewal.stop().await;
         report.summary = exported?;
         for p in &plans {
@@ -109,6 +111,7 @@ impl Scheduler {
     /// were exported (recorded as partitions) and how many rows they had.
     async fn export_plans(
         &self,
+        exporter: &Exporter,
         job: &Job,
         span: DayRange,
         plans: &[AccountPlan],
@@ -132,8 +135,7 @@ impl Scheduler {
             .unwrap_or_else(|| (self.settings.default_concurrency)(plans.len()));
         let detail = format!("job {}: {} {span}", job.name, job.resource);
         let command = &self.settings.command;
-        let exported = self
-            .exporter
+        let exported = exporter
             .run_leased(command, &detail, windows, concurrency, &on_event, scope)
             .await;
         (exported, done.into_inner().expect("not poisoned"))

@@ -20,7 +20,7 @@ pub use cron::{CronError, CronSpec};
 pub use error::{JobFileError, KeyProblem};
 
 /// The keys a job file may set.
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 9] = [
     "name",
     "resource",
     "schedule",
@@ -29,6 +29,7 @@ const KEYS: [&str; 8] = [
     "accounts",
     "page_size",
     "concurrency",
+    "pseudonymize",
 ];
 /// The API's largest page (`docs/twilio-api.md` §3).
 const MAX_PAGE_SIZE: i64 = 1000;
@@ -52,6 +53,9 @@ pub struct Job {
     pub page_size: Option<u32>,
     /// Windows exported at the same time; default as `backfill`'s.
     pub concurrency: Option<usize>,
+    /// Phone numbers and names as pseudonyms (true) or in clear (false) for this job, whatever
+    /// `--pseudonymize` says; `None`: as it says.
+    pub pseudonymize: Option<bool>,
     /// The file it came from, for messages.
     pub file: PathBuf,
 }
@@ -131,6 +135,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Job, JobFileError> {
         concurrency: file
             .integer("concurrency", 1, MAX_CONCURRENCY)?
             .map(|n| n as usize),
+        pseudonymize: file.boolean("pseudonymize")?,
         file: path.to_owned(),
     })
 }
@@ -161,6 +166,19 @@ impl JobTable<'_> {
             Some(other) => Err(self.err(
                 key,
                 KeyProblem::NotAString {
+                    found: other.to_string(),
+                },
+            )),
+        }
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>, JobFileError> {
+        match self.table.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Boolean(b)) => Ok(Some(*b)),
+            Some(other) => Err(self.err(
+                key,
+                KeyProblem::NotABool {
                     found: other.to_string(),
                 },
             )),
@@ -288,12 +306,14 @@ mod tests {
     #[test]
     fn every_optional_key_parses() {
         let text = format!(
-            "{GOOD}start_date = 2026-01-01\naccounts = [\"AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80\"]\npage_size = 200\nconcurrency = 2\n"
+            "{GOOD}start_date = 2026-01-01\naccounts = [\"AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80\"]\npage_size = 200\nconcurrency = 2\npseudonymize = true\n"
         );
         let job = parse(Path::new("x.toml"), &text).unwrap();
         assert_eq!(job.start_date, Some(parse_day("2026-01-01").unwrap()));
         assert_eq!(job.accounts.len(), 1);
         assert_eq!((job.page_size, job.concurrency), (Some(200), Some(2)));
+        assert_eq!(job.pseudonymize, Some(true));
+        assert_eq!(parse(Path::new("x.toml"), GOOD).unwrap().pseudonymize, None);
         let quoted = format!("{GOOD}start_date = \"2026-01-01\"\n");
         assert!(parse(Path::new("x.toml"), &quoted).is_ok());
     }
@@ -326,6 +346,10 @@ mod tests {
         check(&format!("{GOOD}accounts = [\"AC12\"]\n"), "accounts:");
         check(&format!("{GOOD}page_size = 5000\n"), "page_size:");
         check(&format!("{GOOD}concurrency = 0\n"), "concurrency:");
+        check(
+            &format!("{GOOD}pseudonymize = \"yes\"\n"),
+            "pseudonymize: expected true or false",
+        );
         check("name = ", "");
     }
 

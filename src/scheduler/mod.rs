@@ -24,13 +24,15 @@
 //! Layout: `jobs` reads and validates job files; `plan` is the planning layer of every export
 //! and of `status`, pure rules (which accounts, days to export, how far a checkpoint may
 //! advance, windows, shards, when a job is due); `leasing` takes, renews and gives back leases
-//! (also for `backfill` and `demo`). The step (`step`) reads the registry and hands what it
+//! (also for `backfill` and `demo`); `modes` refuses an export that would mix pseudonym modes
+//! within an account's partitions (also for `backfill` and `demo`). The step (`step`) reads the registry and hands what it
 //! read to `plan`; `job_run` runs one job under its leases and commits its checkpoints;
 //! `serve` loops around the step; `report` is what a step is asked and reports; `clock` is
 //! where `now` comes from.
 
 pub mod jobs;
 pub mod leasing;
+pub mod modes;
 pub mod plan;
 
 mod clock;

@@ -5,9 +5,11 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::jobs::Job;
+use super::modes::MixedModes;
 use super::plan::Selected;
 use crate::domain::{AccountSid, DayRange, Resource};
 use crate::export::Summary;
+use crate::pseudonym::NoKey;
 use crate::registry::{RegistryError, TwilioStatus};
 
 /// Why a step could not run.
@@ -17,6 +19,12 @@ pub enum SchedulerError {
     Registry(#[from] RegistryError),
     #[error("--job: no job named {name:?} (the jobs are: {known})")]
     UnknownJob { name: String, known: String },
+    /// The job file sets `pseudonymize = true` but no key was given.
+    #[error("job {job}: {cause}")]
+    NoKey { job: String, cause: NoKey },
+    /// Exporting would mix pseudonym modes within an account's partitions; nothing was run.
+    #[error(transparent)]
+    MixedModes(MixedModes),
 }
 
 /// Which jobs a step runs.

@@ -3,8 +3,10 @@
 use chrono::{DateTime, Utc};
 
 use super::jobs::Job;
+use super::modes;
 use super::plan::{self, Selected};
 use super::{Outcome, Scheduler, SchedulerError, Selection};
+use crate::export::Exporter;
 
 impl Scheduler {
     /// The step: runs the selected jobs for the instant `now`, one after the other, each for
@@ -20,6 +22,9 @@ impl Scheduler {
             return Ok(Outcome::NothingDue {
                 next: self.next_due(now).await?,
             });
+        }
+        for (job, selected) in &chosen {
+            self.check_job_modes(job, selected).await?;
         }
         if let Err(e) = self.registry().abandon_dead_runs().await {
             tracing::warn!(error = %e, "Cannot mark the runs of dead processes abandoned");
@@ -94,6 +99,42 @@ impl Scheduler {
             }
         }
         Ok(best)
+    }
+
+    /// The exporter of `job`: the configured one, with the job's `pseudonymize` if it sets it.
+    pub(super) fn job_exporter(&self, job: &Job) -> Result<Exporter, SchedulerError> {
+        let pseudonyms = self
+            .exporter
+            .pseudonyms
+            .for_job(job.pseudonymize)
+            .map_err(|cause| SchedulerError::NoKey {
+                job: job.name.clone(),
+                cause,
+            })?;
+        Ok(Exporter {
+            pseudonyms,
+            ..self.exporter.clone()
+        })
+    }
+
+    /// Refuses every job, due or not, whose accounts have partitions written in another
+    /// pseudonym mode than the job writes ([`modes`]).
+    pub async fn check_modes(&self) -> Result<(), SchedulerError> {
+        for job in &self.jobs {
+            self.check_job_modes(job, &self.select_accounts(job).await?)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a job whose accounts have partitions written in another pseudonym mode.
+    async fn check_job_modes(&self, job: &Job, selected: &Selected) -> Result<(), SchedulerError> {
+        let mode = self.job_exporter(job)?.pseudonyms.mode();
+        let sids: Vec<_> = selected.active.iter().map(|a| a.sid.clone()).collect();
+        match modes::mixed(self.registry(), job.resource, &sids, &mode, None).await? {
+            Some(mixed) => Err(SchedulerError::MixedModes(mixed)),
+            None => Ok(()),
+        }
     }
 
     fn job_names(&self) -> String {

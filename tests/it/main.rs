@@ -31,6 +31,8 @@ mod metrics;
 mod object_stores;
 /// The registry on a real Postgres (started from the system's binaries when present).
 mod postgres;
+/// `--pseudonymize`: phone numbers and names as HMAC pseudonyms, checked by Python's HMAC.
+mod pseudonymize;
 /// The Connect receiver: browser round trip, proven grants, discovery, signed deauthorize (issue 4).
 mod receiver;
 /// The receiver under hostile clients: slow connections, forged or replayed states, floods.

@@ -42,6 +42,7 @@ async fn the_whole_pipeline_runs_on_postgres() {
 #[tokio::test]
 async fn registry_reads_typed_records_and_names_a_corrupt_value() {
     use twilio_export::domain::{AccountSid, PartitionKey, Resource};
+    use twilio_export::pseudonym::PseudonymMode;
     use twilio_export::registry::{NewAccount, Registry, RegistryError};
 
     let dir = tempfile::tempdir().unwrap();
@@ -70,7 +71,7 @@ async fn registry_reads_typed_records_and_names_a_corrupt_value() {
             account: sid.clone(),
             day,
         };
-        reg.record_partition(&key(first), 3, 100, Some("k"), run)
+        reg.record_partition(&key(first), 3, 100, Some("k"), &PseudonymMode::Clear, run)
             .await
             .unwrap();
         reg.record_failure(&key(second), "boom", run).await.unwrap();

@@ -46,6 +46,8 @@ pub enum KeyProblem {
     Unknown,
     #[error("missing (every job file sets it)")]
     Missing,
+    #[error("expected true or false, got {found}")]
+    NotABool { found: String },
     #[error("expected a string, got {found}")]
     NotAString { found: String },
     #[error("expected a whole number from {min} to {max}, got {found}")]

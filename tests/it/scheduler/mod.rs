@@ -72,6 +72,7 @@ async fn scheduler(app: &TestApp, jobs: &Path, cancel: CancellationToken) -> Sch
         registry: registry(app).await,
         store,
         cancel,
+        pseudonyms: Default::default(),
     };
     let settings = Settings {
         command: "test".to_owned(),

@@ -1,3 +1,4 @@
+-- calls: to, from, to_formatted, from_formatted, forwarded_from, caller_name: phone number or name; exported with --pseudonymize, the lowercase hex HMAC-SHA256 of the value under the operator's key (null and empty kept).
 -- calls: needs a dataset named twilio_export; JSON columns are STRING (PARSE_JSON reads them).
 CREATE OR REPLACE EXTERNAL TABLE twilio_export.calls (
   `sid` STRING,

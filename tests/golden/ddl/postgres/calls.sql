@@ -1,3 +1,4 @@
+-- calls: to, from, to_formatted, from_formatted, forwarded_from, caller_name: phone number or name; exported with --pseudonymize, the lowercase hex HMAC-SHA256 of the value under the operator's key (null and empty kept).
 -- calls: load the rows of s3://example-bucket/twilio/calls/account_sid=*/date=*/part-0.parquet, with
 -- "date" taken from the path (e.g. DuckDB: schema --format duckdb, then COPY to CSV).
 CREATE TABLE calls (

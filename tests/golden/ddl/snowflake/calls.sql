@@ -1,3 +1,4 @@
+-- calls: to, from, to_formatted, from_formatted, forwarded_from, caller_name: phone number or name; exported with --pseudonymize, the lowercase hex HMAC-SHA256 of the value under the operator's key (null and empty kept).
 -- Needs an external stage twilio_export at s3://example-bucket/twilio/, e.g.
 -- CREATE STAGE twilio_export URL = 's3://example-bucket/twilio/' STORAGE_INTEGRATION = <your integration>;
 CREATE OR REPLACE EXTERNAL TABLE calls (

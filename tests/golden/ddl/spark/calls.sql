@@ -1,3 +1,4 @@
+-- calls: to, from, to_formatted, from_formatted, forwarded_from, caller_name: phone number or name; exported with --pseudonymize, the lowercase hex HMAC-SHA256 of the value under the operator's key (null and empty kept).
 CREATE TABLE IF NOT EXISTS calls (
   `sid` STRING,
   `parent_call_sid` STRING,
