@@ -25,6 +25,9 @@ use crate::registry::DatabaseUrl;
 use crate::store::OutputLocation;
 use crate::telemetry::LogFormat;
 
+/// `--purge-deauthorized-after`, in days: a day to a hundred years.
+const PURGE_AFTER_DAYS: RangeInclusive<u32> = 1..=36_500;
+
 /// A bad option value; the message names the option and where it came from.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -50,6 +53,8 @@ pub struct Config {
     pub metrics_file: Option<PathBuf>,
     pub log_format: LogFormat,
     pub limits: Limits,
+    /// `run` and `schedule` purge accounts deauthorized more than this many days ago.
+    pub purge_deauthorized_after: Option<u32>,
 }
 
 impl Config {
@@ -63,6 +68,11 @@ impl Config {
         let mut set = given.or(file);
         set.log = global.log.clone().or(set.log);
         let limits = limits(&set.limits)?;
+        let purge_deauthorized_after = number(
+            "purge-deauthorized-after",
+            &set.purge.purge_deauthorized_after,
+            PURGE_AFTER_DAYS,
+        )?;
 
         let database_url = match &set.database.database_url {
             Some(url) => DatabaseUrl::parse(url.expose_secret())
@@ -100,6 +110,7 @@ impl Config {
             metrics_file: set.metrics.metrics_file,
             log_format,
             limits,
+            purge_deauthorized_after,
         })
     }
 
@@ -313,7 +324,7 @@ mod tests {
     #[test]
     fn numbers_out_of_range_are_refused_with_the_range() {
         type Case = (fn(&mut Args, &str), &'static str, &'static str);
-        let cases: [Case; 4] = [
+        let cases: [Case; 5] = [
             (
                 |a, v| a.set.limits.rate_limit = Some(v.into()),
                 "rate-limit",
@@ -333,6 +344,11 @@ mod tests {
                 |a, v| a.set.limits.retry_budget = Some(v.into()),
                 "retry-budget",
                 "86400",
+            ),
+            (
+                |a, v| a.set.purge.purge_deauthorized_after = Some(v.into()),
+                "purge-deauthorized-after",
+                "36500",
             ),
         ];
         for (set, name, max) in cases {

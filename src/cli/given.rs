@@ -2,7 +2,7 @@
 
 use super::{
     AccountsCommand, ApiOptions, Command, ConnectAppOptions, DatabaseOptions, ExportOptions,
-    JobsOptions, LimitOptions, MetricsOptions, OutputOptions, Settings,
+    JobsOptions, LimitOptions, MetricsOptions, OutputOptions, PurgeOptions, Settings,
 };
 
 /// The option groups of [`Settings`] a command takes; the others stay unset (the file or the
@@ -16,6 +16,7 @@ struct Given<'a> {
     jobs: Option<&'a JobsOptions>,
     limits: Option<&'a LimitOptions>,
     metrics: Option<&'a MetricsOptions>,
+    purge: Option<&'a PurgeOptions>,
 }
 
 impl<'a> Given<'a> {
@@ -38,6 +39,7 @@ impl<'a> Given<'a> {
             jobs: self.jobs.cloned().unwrap_or_default(),
             limits: self.limits.cloned().unwrap_or_default(),
             metrics: self.metrics.cloned().unwrap_or_default(),
+            purge: self.purge.cloned().unwrap_or_default(),
             log: Default::default(),
         }
     }
@@ -69,13 +71,22 @@ impl Command {
                 database: Some(database),
                 ..Given::default()
             },
+            Command::Accounts(AccountsCommand::Purge {
+                database, output, ..
+            }) => Given {
+                database: Some(database),
+                output: Some(output),
+                ..Given::default()
+            },
             Command::Run(a) => Given {
                 jobs: Some(&a.jobs_dir),
                 metrics: Some(&a.metrics),
+                purge: Some(&a.purge),
                 ..Given::export(&a.export)
             },
             Command::Schedule(a) => Given {
                 jobs: Some(&a.jobs_dir),
+                purge: Some(&a.purge),
                 ..Given::export(&a.export)
             },
             Command::Backfill(a) => Given {

@@ -156,6 +156,17 @@ options! {
 }
 
 options! {
+    /// Data protection: when the data of deauthorized accounts is purged (`run`, `schedule`).
+    #[command(next_help_heading = "Data protection")]
+    pub struct PurgeOptions {
+        /// Purge accounts deauthorized more than DAYS days ago: delete all their partitions and
+        /// registry rows, as `accounts purge` does, at the start of each run, 1-36500 [default: never]
+        #[arg(long, env = "TWILIO_EXPORT_PURGE_DEAUTHORIZED_AFTER", value_name = "DAYS")]
+        pub purge_deauthorized_after: Option<Number>,
+    }
+}
+
+options! {
     /// How logs are written (every command).
     #[command(next_help_heading = "Global options")]
     pub struct LogOptions {
@@ -193,6 +204,7 @@ pub struct Settings {
     pub jobs: JobsOptions,
     pub limits: LimitOptions,
     pub metrics: MetricsOptions,
+    pub purge: PurgeOptions,
     pub log: LogOptions,
 }
 
@@ -207,6 +219,7 @@ impl Settings {
             JobsOptions::KEYS,
             LimitOptions::KEYS,
             MetricsOptions::KEYS,
+            PurgeOptions::KEYS,
             LogOptions::KEYS,
         ]
         .concat()
@@ -222,6 +235,7 @@ impl Settings {
             jobs: self.jobs.or(file.jobs),
             limits: self.limits.or(file.limits),
             metrics: self.metrics.or(file.metrics),
+            purge: self.purge.or(file.purge),
             log: self.log.or(file.log),
         }
     }
@@ -238,6 +252,7 @@ impl Settings {
             .or_else(|| self.jobs.set(key, value.clone()))
             .or_else(|| self.limits.set(key, value.clone()))
             .or_else(|| self.metrics.set(key, value.clone()))
+            .or_else(|| self.purge.set(key, value.clone()))
             .or_else(|| self.log.set(key, value));
         set.unwrap_or_else(|| {
             Err(format!(

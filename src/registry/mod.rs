@@ -8,6 +8,7 @@
 
 mod accounts;
 mod checkpoints;
+mod deletions;
 mod leases;
 mod partitions;
 mod runs;
@@ -15,6 +16,7 @@ mod url;
 
 pub use accounts::{Account, AccountStatus, NewAccount, Skip, TwilioStatus, UnknownStatus};
 pub use checkpoints::{CheckpointRecord, JobRunRecord, PairOutcome};
+pub use deletions::{Deletion, DeletionReason, DeletionRequest};
 pub use leases::{LeaseGrant, LeaseHolder, LeaseRecord};
 pub use partitions::{PartitionRecord, PartitionSummary, WindowFailure};
 pub use runs::{RunId, RunOutcome, RunRecord, RunTotals};

@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::domain::{parse_day, AccountSid, Resource};
 
 /// The keys a job file may set.
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 9] = [
     "name",
     "resource",
     "schedule",
@@ -24,12 +24,15 @@ const KEYS: [&str; 8] = [
     "accounts",
     "page_size",
     "concurrency",
+    "retention_days",
 ];
 /// The API's largest page (`docs/twilio-api.md` §3).
 const MAX_PAGE_SIZE: i64 = 1000;
 /// Ten years: more lookback than that is a typo, not a plan.
 const MAX_LOOKBACK_DAYS: i64 = 3650;
 const MAX_CONCURRENCY: i64 = 256;
+/// A hundred years: the longest retention that is still a number of days someone meant.
+const MAX_RETENTION_DAYS: i64 = 36_500;
 
 /// A job file that cannot be used; the message names the file and the key.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +67,9 @@ pub struct Job {
     pub page_size: Option<u32>,
     /// Windows exported at the same time; default as `backfill`'s.
     pub concurrency: Option<usize>,
+    /// At the end of each run, the job's partitions of days before today minus this many
+    /// days are deleted (never a day the run wrote); more than `lookback_days`. None: kept.
+    pub retention_days: Option<u32>,
     /// The file it came from, for messages.
     pub file: PathBuf,
 }
@@ -260,6 +266,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Job, JobFileError> {
         concurrency: file
             .integer("concurrency", 1, MAX_CONCURRENCY)?
             .map(|n| n as usize),
+        retention_days: file.retention_days(lookback_days)?,
         file: path.to_owned(),
     })
 }
@@ -300,6 +307,23 @@ impl JobTable<'_> {
                 format!("expected a whole number from {min} to {max}, got {other}"),
             )),
         }
+    }
+
+    /// `retention_days`: at least 1 and more than the lookback, whose days every run exports
+    /// again (a retention inside them would delete what the next run re-exports).
+    fn retention_days(&self, lookback_days: u32) -> Result<Option<u32>, JobFileError> {
+        let Some(days) = self.integer("retention_days", 1, MAX_RETENTION_DAYS)? else {
+            return Ok(None);
+        };
+        if days <= i64::from(lookback_days) {
+            return Err(self.err(
+                "retention_days",
+                format!(
+                    "{days} is within lookback_days ({lookback_days}): every run exports those days again; keep more than {lookback_days} days"
+                ),
+            ));
+        }
+        Ok(Some(days as u32))
     }
 
     fn name(&self) -> Result<String, JobFileError> {
@@ -433,6 +457,28 @@ mod tests {
         check(&format!("{GOOD}page_size = 5000\n"), "page_size:");
         check(&format!("{GOOD}concurrency = 0\n"), "concurrency:");
         check("name = ", "");
+    }
+
+    #[test]
+    fn retention_is_at_least_a_day_and_beyond_the_lookback() {
+        let job = parse(Path::new("x.toml"), &format!("{GOOD}retention_days = 4\n")).unwrap();
+        assert_eq!(job.retention_days, Some(4));
+        assert_eq!(
+            parse(Path::new("x.toml"), GOOD).unwrap().retention_days,
+            None
+        );
+        check(
+            &format!("{GOOD}retention_days = 3\n"),
+            "retention_days: 3 is within lookback_days (3)",
+        );
+        check(
+            &format!("{GOOD}retention_days = 0\n"),
+            "retention_days: expected a whole number from 1",
+        );
+        check(
+            &format!("{GOOD}retention_days = \"30\"\n"),
+            "retention_days: expected a whole number",
+        );
     }
 
     #[test]

@@ -1,0 +1,230 @@
+//! Deleting partitions of one account: what `accounts purge` and a job's retention remove.
+//!
+//! An account's partitions of a resource live in exactly one directory of the layout,
+//! `{resource}/account_sid={sid}/`. Everything here addresses that directory by its path
+//! segments, never by a string prefix: `account_sid=AC…1/` is not inside `account_sid=AC…/`,
+//! and neither is `account_sid=AC….bak/`. Listing never follows a symbolic link (a link found
+//! in the tree is itself a file of the tree). Deleting a file that is already gone succeeds,
+//! so a deletion that was interrupted can simply be done again.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use futures::TryStreamExt;
+use object_store::path::Path as ObjectPath;
+
+use super::{remote, remote_path, staging, Store, StoreError};
+use crate::domain::{AccountSid, Resource};
+
+/// A file found in (or named for) an account's tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredFile {
+    /// Relative to the output root (`calls/account_sid=AC…/date=2026-03-01/part-0.parquet`).
+    pub key: String,
+    /// The partition's day, when the file is in a `date=YYYY-MM-DD/` directory.
+    pub day: Option<NaiveDate>,
+    pub bytes: u64,
+}
+
+/// The directory of `account`'s partitions of `resource`, relative to the output root.
+pub fn account_dir(resource: Resource, account: &AccountSid) -> String {
+    format!("{}/account_sid={account}", resource.table_name())
+}
+
+/// The day of a key below an account's directory (`date=YYYY-MM-DD/…`).
+fn day_of(rest: &[&str]) -> Option<NaiveDate> {
+    let segment = rest.first()?.strip_prefix("date=")?;
+    NaiveDate::parse_from_str(segment, "%Y-%m-%d").ok()
+}
+
+/// `key` split into segments if it lies in `dir` (whole segments, none `.`, `..` or empty);
+/// the segments below `dir` otherwise `None`.
+fn below<'k>(dir: &str, key: &'k str) -> Option<Vec<&'k str>> {
+    let dir: Vec<&str> = dir.split('/').collect();
+    let parts: Vec<&str> = key.split('/').collect();
+    let safe = parts.iter().all(|p| !matches!(*p, "" | "." | ".."));
+    (safe && parts.len() > dir.len() && parts[..dir.len()] == dir[..])
+        .then(|| parts[dir.len()..].to_vec())
+}
+
+impl Store {
+    /// Every file in `account`'s directory of `resource`, with its size and day.
+    pub async fn list_account(
+        &self,
+        resource: Resource,
+        account: &AccountSid,
+    ) -> Result<Vec<StoredFile>, StoreError> {
+        let dir = account_dir(resource, account);
+        let keys = match self {
+            Store::Local { root } => {
+                list_local(root, &dir)
+                    .await
+                    .map_err(|cause| StoreError::List {
+                        location: root.join(&dir).display().to_string(),
+                        cause,
+                    })?
+            }
+            Store::Remote { store, prefix, .. } => {
+                let path = remote_path(prefix, &dir);
+                let found: Vec<object_store::ObjectMeta> = store
+                    .objects
+                    .list(Some(&path))
+                    .try_collect()
+                    .await
+                    .map_err(|cause| StoreError::Remote {
+                        location: self.describe(&dir),
+                        cause,
+                    })?;
+                found
+                    .into_iter()
+                    .filter_map(|meta| {
+                        let rest = meta.location.prefix_match(prefix)?;
+                        let key: Vec<String> = rest.map(|p| p.as_ref().to_owned()).collect();
+                        Some((key.join("/"), meta.size))
+                    })
+                    .collect()
+            }
+        };
+        let mut files: Vec<StoredFile> = keys
+            .into_iter()
+            .filter_map(|(key, bytes)| {
+                let day = day_of(&below(&dir, &key)?);
+                Some(StoredFile { key, day, bytes })
+            })
+            .collect();
+        files.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(files)
+    }
+
+    /// Deletes `files` of `account`'s directory of `resource` (a file already gone is fine),
+    /// then, on a local disk, the directories they leave empty. A key outside that directory
+    /// is never deleted.
+    pub async fn delete_account_files(
+        &self,
+        resource: Resource,
+        account: &AccountSid,
+        files: &[StoredFile],
+    ) -> Result<(), StoreError> {
+        let dir = account_dir(resource, account);
+        for file in files {
+            if below(&dir, &file.key).is_none() {
+                tracing::error!(key = %file.key, account = %account, "Refusing to delete a key outside the account's directory");
+                continue;
+            }
+            self.delete_file(&file.key).await?;
+        }
+        if let Store::Local { root } = self {
+            for file in files.iter().filter(|f| below(&dir, &f.key).is_some()) {
+                remove_empty_dirs(root, &dir, &file.key).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes one file; one already gone is fine.
+    async fn delete_file(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Local { root } => match tokio::fs::remove_file(root.join(key)).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Delete {
+                    location: self.describe(key),
+                    cause: e,
+                }),
+                _ => Ok(()),
+            },
+            Store::Remote { .. } => self.delete(key).await,
+        }
+    }
+
+    /// Aborts the multipart uploads journaled in this host's staging directory whose object
+    /// lies in `account`'s directory of `resource` (a local output has none).
+    pub async fn abort_account_uploads(&self, resource: Resource, account: &AccountSid) {
+        let Store::Remote { store, prefix, .. } = self else {
+            return;
+        };
+        let dir = remote_path(prefix, &account_dir(resource, account));
+        let journals =
+            staging::leftovers(&self.staging_dir(), staging::JOURNAL, Duration::ZERO).await;
+        for journal in journals {
+            let Ok(text) = tokio::fs::read_to_string(&journal).await else {
+                continue;
+            };
+            let path = text.lines().nth(1).map(ObjectPath::parse);
+            if let Some(Ok(path)) = path {
+                if path.prefix_match(&dir).is_some() {
+                    remote::abort_journaled(store.parts.as_ref(), &journal).await;
+                }
+            }
+        }
+    }
+}
+
+/// Every file below `root/dir` (links not followed), as (key, size).
+async fn list_local(root: &Path, dir: &str) -> std::io::Result<Vec<(String, u64)>> {
+    let mut found = Vec::new();
+    let mut pending: Vec<PathBuf> = vec![root.join(dir)];
+    while let Some(path) = pending.pop() {
+        let mut entries = match tokio::fs::read_dir(&path).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        while let Some(entry) = entries.next_entry().await? {
+            let meta = tokio::fs::symlink_metadata(entry.path()).await?;
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else if let Ok(rel) = entry.path().strip_prefix(root) {
+                let key: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                found.push((key.join("/"), meta.len()));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Removes the directories of `key` that are empty now, up to and including `root/dir`.
+async fn remove_empty_dirs(root: &Path, dir: &str, key: &str) {
+    let top = root.join(dir);
+    let mut current = root.join(key);
+    while let Some(parent) = current.parent() {
+        if !parent.starts_with(&top) || tokio::fs::remove_dir(parent).await.is_err() {
+            return;
+        }
+        if parent == top {
+            return;
+        }
+        current = parent.to_owned();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_inside_only_by_whole_segments() {
+        let dir = "calls/account_sid=AC00000000000000000000000000000001";
+        let inside = format!("{dir}/date=2026-03-01/part-0.parquet");
+        assert_eq!(
+            below(dir, &inside),
+            Some(vec!["date=2026-03-01", "part-0.parquet"])
+        );
+        assert_eq!(
+            day_of(&below(dir, &inside).unwrap()),
+            NaiveDate::from_ymd_opt(2026, 3, 1)
+        );
+        for outside in [
+            format!("{dir}1/date=2026-03-01/part-0.parquet"),
+            format!("{dir}.bak/date=2026-03-01/part-0.parquet"),
+            format!("{dir}/../account_sid=AC2/x"),
+            format!("{dir}//x"),
+            dir.to_owned(),
+            "usage_records/account_sid=AC00000000000000000000000000000001/x".to_owned(),
+        ] {
+            assert_eq!(below(dir, &outside), None, "{outside}");
+        }
+    }
+}
