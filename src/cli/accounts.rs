@@ -45,6 +45,7 @@ pub enum AccountsCommand {
     /// starts it afresh). Asks for confirmation at a terminal; elsewhere needs --yes. An
     /// account another process is exporting is not purged (exit 1)
     Purge {
+        /// Account sids (AC…)
         #[arg(required = true, value_name = "AC…", value_parser = account_sid)]
         sids: Vec<AccountSid>,
         /// Do not ask: purge (needed when standard input is not a terminal)

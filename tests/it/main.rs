@@ -23,12 +23,16 @@ mod metrics;
 mod object_stores;
 /// The registry on a real Postgres (started from the system's binaries when present).
 mod postgres;
+/// `accounts purge` and `--purge-deauthorized-after`: only the account's partitions go.
+mod purge;
 /// The Connect receiver: browser round trip, proven grants, discovery, signed deauthorize (issue 4).
 mod receiver;
 /// The receiver under hostile clients: slow connections, forged or replayed states, floods.
 mod receiver_hardening;
 /// Faults, quotas, lost grants and crashes never lose or duplicate a record (issue 6).
 mod resilience;
+/// A job's `retention_days`: its old partitions go at the end of each run, journaled.
+mod retention;
 /// Scheduled runs: jobs, checkpoints with lookback, leases, SIGTERM, convergence (issue 5).
 mod scheduler;
 /// `schemas/` and the code agree.
