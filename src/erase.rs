@@ -76,7 +76,15 @@ impl<'a> Eraser<'a> {
         reason: DeletionReason,
     ) -> Result<Erased, EraseError> {
         let request = DeletionRequest::purge(account.clone(), reason);
-        self.leased(&request, None).await
+        let erased = self
+            .under_leases(&request, || async {
+                let deletion = self.registry.request_deletion(&request).await?;
+                self.carry_out(deletion).await
+            })
+            .await?;
+        let d = &erased.deletion;
+        tracing::info!(account = %account, reason = %d.reason, partitions = d.partitions, bytes = d.bytes, "Purged an account");
+        Ok(erased)
     }
 
     /// Completes the deletions that a process recorded and did not finish (it was killed),
@@ -86,16 +94,28 @@ impl<'a> Eraser<'a> {
         let mut done = Vec::new();
         for deletion in self.registry.pending_deletions().await? {
             let account = deletion.account_sid.clone();
-            let result = self.leased(&deletion.request(), Some(deletion)).await;
-            match &result {
-                Ok(e) => {
-                    tracing::info!(account = %account, id = e.deletion.id, reason = %e.deletion.reason, "Completed an interrupted deletion")
+            let request = deletion.request();
+            // Another process may have completed it since it was read.
+            let result = self
+                .under_leases(&request, || async move {
+                    if !self.registry.deletion_pending(deletion.id).await? {
+                        return Ok(None);
+                    }
+                    self.carry_out(deletion).await.map(Some)
+                })
+                .await;
+            match result {
+                Ok(None) => {}
+                Ok(Some(e)) => {
+                    let d = &e.deletion;
+                    tracing::info!(account = %account, id = d.id, reason = %d.reason, partitions = d.partitions, "Completed an interrupted deletion");
+                    done.push(Ok(e));
                 }
                 Err(e) => {
-                    tracing::warn!(account = %account, error = %e, "Cannot complete an interrupted deletion yet; it stays pending")
+                    tracing::warn!(account = %account, error = %e, "Cannot complete an interrupted deletion yet; it stays pending");
+                    done.push(Err(e));
                 }
             }
-            done.push(result);
         }
         Ok(done)
     }
@@ -115,13 +135,8 @@ impl<'a> Eraser<'a> {
                 continue;
             }
             let result = self.purge(&sid, DeletionReason::Deauthorized).await;
-            match &result {
-                Ok(e) => {
-                    tracing::info!(account = %sid, partitions = e.deletion.partitions, bytes = e.deletion.bytes, "Purged an account deauthorized for more than {days} days")
-                }
-                Err(e) => {
-                    tracing::warn!(account = %sid, error = %e, "Cannot purge a deauthorized account yet")
-                }
+            if let Err(e) = &result {
+                tracing::warn!(account = %sid, error = %e, "Cannot purge a deauthorized account yet; a later run will");
             }
             done.push((sid, result));
         }
@@ -157,13 +172,17 @@ impl<'a> Eraser<'a> {
         self.carry_out(deletion).await.map(Some)
     }
 
-    /// Takes the leases `request` needs, records it (unless `pending` already is its record),
-    /// carries it out while renewing them, and gives them back.
-    async fn leased(
+    /// Takes the leases `request` needs (none if one is busy), does `work` while renewing
+    /// them, and gives them back.
+    async fn under_leases<T, W, F>(
         &self,
         request: &DeletionRequest,
-        pending: Option<Deletion>,
-    ) -> Result<Erased, EraseError> {
+        work: W,
+    ) -> Result<T, EraseError>
+    where
+        W: FnOnce() -> F,
+        F: std::future::Future<Output = Result<T, EraseError>>,
+    {
         let account = &request.account;
         let mut taken = Vec::new();
         for resource in request.resources() {
@@ -191,13 +210,7 @@ impl<'a> Eraser<'a> {
                 Renewal::start(self.registry.clone(), scope.clone(), *r, sids, LEASE_TTL)
             })
             .collect();
-        let result = match pending {
-            Some(d) => self.carry_out(d).await,
-            None => match self.registry.request_deletion(request).await {
-                Ok(d) => self.carry_out(d).await,
-                Err(e) => Err(e.into()),
-            },
-        };
+        let result = work().await;
         for renewal in renewals {
             renewal.stop().await;
         }

@@ -36,6 +36,17 @@ impl DeletionReason {
         }
     }
 
+    /// Why, in words (for the account's status reason).
+    pub fn describe(self) -> &'static str {
+        match self {
+            DeletionReason::Purge => "accounts purge",
+            DeletionReason::Deauthorized => {
+                "deauthorized for longer than --purge-deauthorized-after"
+            }
+            DeletionReason::Retention => "a job's retention_days",
+        }
+    }
+
     /// Whether the whole account goes (and the account is marked purged).
     pub fn purges(self) -> bool {
         self != DeletionReason::Retention
@@ -213,7 +224,7 @@ impl Registry {
                 "update accounts set status = 'purged', status_reason = $2, updated_at = $3 where sid = $1",
             )
             .bind(r.account.as_str())
-            .bind(format!("purged ({}) at {now}", r.reason))
+            .bind(format!("purged at {now}: {}", r.reason.describe()))
             .bind(&now)
             .execute(&mut *tx)
             .await?;
@@ -238,6 +249,16 @@ impl Registry {
         let q = format!("select {COLUMNS} from deletions where done_at is null order by id");
         let rows: Vec<DeletionRow> = sqlx::query_as(&q).fetch_all(&self.pool).await?;
         rows.into_iter().map(Deletion::try_from).collect()
+    }
+
+    /// Whether deletion `id` is still pending.
+    pub async fn deletion_pending(&self, id: i64) -> Result<bool, RegistryError> {
+        let n: i64 =
+            sqlx::query_scalar("select count(*) from deletions where id = $1 and done_at is null")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n > 0)
     }
 
     /// Every pending deletion and the `limit` most recent done ones, newest first.

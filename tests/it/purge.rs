@@ -687,3 +687,34 @@ fn assert_documented(deletion: &Value) {
         assert!(ok, "{key} is documented as {ty}, found {v}");
     }
 }
+
+/// An export that selected an account before a purge of it does not export it after: once
+/// its lease is taken, the account is found purged and left out (and its lease given back).
+#[tokio::test]
+async fn an_account_purged_after_it_was_selected_is_not_exported() {
+    use twilio_export::domain::Resource;
+    use twilio_export::erase::Eraser;
+    use twilio_export::scheduler::leasing;
+    use twilio_export::store::{OutputLocation, Store};
+
+    let s = Setup::start(small_sim(), false, false, "purge race")
+        .await
+        .unwrap();
+    let registry = s.registry().await;
+    let selected = registry.accounts().await.unwrap();
+    let victim = selected[0].sid.clone();
+    let store = Store::open(&OutputLocation::Local(s.app.output())).unwrap();
+    let purger = LeaseHolder::named("purger");
+    let eraser = Eraser::new(&registry, &store, &purger);
+    eraser.purge(&victim, DeletionReason::Purge).await.unwrap();
+
+    let exporter = LeaseHolder::named("exporter");
+    let ttl = std::time::Duration::from_secs(60);
+    let leased = leasing::acquire(&registry, &exporter, Resource::Calls, selected, ttl)
+        .await
+        .unwrap();
+    assert_eq!(leased.accounts.len(), s.app.sim.account_sids().len() - 1);
+    assert!(!leased.sids().contains(&victim));
+    let leases = registry.leases().await.unwrap();
+    assert!(leases.iter().all(|l| l.account_sid != victim), "{leases:?}");
+}
