@@ -202,7 +202,137 @@ async fn remove_empty_dirs(root: &Path, dir: &str, key: &str) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use futures::StreamExt;
+    use object_store::memory::InMemory;
+    use object_store::multipart::MultipartStore;
+    use object_store::{ObjectStore, PutPayload};
+
     use super::*;
+    use crate::store::Remote;
+
+    const SID: &str = "AC00000000000000000000000000000001";
+
+    /// On an object store, an account's directory is listed and deleted by whole segments:
+    /// a neighbour whose sid differs in its last character and names that start with the
+    /// directory's stay; a multipart upload journaled for the account is aborted, another
+    /// account's is not.
+    #[tokio::test]
+    async fn a_remote_account_directory_is_exactly_its_own() {
+        let tmp = tempfile::tempdir().unwrap();
+        let memory = Arc::new(InMemory::new());
+        let url = url::Url::parse("s3://bucket/export").unwrap();
+        let staging_dir = staging::private_dir_in(tmp.path(), staging::own_uid());
+        staging::ensure_private_dir(&staging_dir, staging::own_uid()).unwrap();
+        let store = Store::remote(Remote::new(memory.clone()), &url, staging_dir.clone());
+        let account: AccountSid = SID.parse().unwrap();
+        let neighbour = "AC00000000000000000000000000000002";
+        let keys = [
+            format!("calls/account_sid={SID}/date=2026-03-01/part-0.parquet"),
+            format!("calls/account_sid={SID}/stray.txt"),
+            format!("calls/account_sid={neighbour}/date=2026-03-01/part-0.parquet"),
+            format!("calls/account_sid={SID}x/date=2026-03-01/part-0.parquet"),
+            format!("calls/account_sid={SID}.bak/date=2026-03-01/part-0.parquet"),
+            format!("usage_records/account_sid={SID}/date=2026-03-01/part-0.parquet"),
+        ];
+        for key in &keys {
+            let path = ObjectPath::from(format!("export/{key}"));
+            memory
+                .put(&path, PutPayload::from_static(b"data"))
+                .await
+                .unwrap();
+        }
+        let mut journals = Vec::new();
+        for sid in [SID, neighbour] {
+            let path = ObjectPath::from(format!(
+                "export/calls/account_sid={sid}/date=2026-03-02/part-0.parquet"
+            ));
+            let id = memory.create_multipart(&path).await.unwrap();
+            let journal = staging_dir.join(staging::journal_name());
+            std::fs::write(&journal, format!("{id}\n{path}\n")).unwrap();
+            journals.push((journal, path, id));
+        }
+
+        let files = store.list_account(Resource::Calls, &account).await.unwrap();
+        let listed: Vec<&str> = files.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(listed, vec![keys[0].as_str(), keys[1].as_str()]);
+        assert_eq!(files[0].day, NaiveDate::from_ymd_opt(2026, 3, 1));
+        assert_eq!((files[1].day, files[1].bytes), (None, 4));
+
+        store.abort_account_uploads(Resource::Calls, &account).await;
+        store
+            .delete_account_files(Resource::Calls, &account, &files)
+            .await
+            .unwrap();
+        let left: Vec<String> = memory
+            .list(None)
+            .map(|m| m.unwrap().location.to_string())
+            .collect()
+            .await;
+        let mut want: Vec<String> = keys[2..].iter().map(|k| format!("export/{k}")).collect();
+        want.sort();
+        let mut left = left;
+        left.sort();
+        assert_eq!(left, want);
+        let (ours, theirs) = (&journals[0], &journals[1]);
+        assert!(!ours.0.exists(), "the account's upload journal is gone");
+        assert!(memory
+            .put_part(&ours.1, &ours.2, 0, PutPayload::from_static(b"x"))
+            .await
+            .is_err());
+        assert!(theirs.0.exists(), "another account's upload is left alone");
+        assert!(memory
+            .put_part(&theirs.1, &theirs.2, 0, PutPayload::from_static(b"x"))
+            .await
+            .is_ok());
+    }
+
+    /// Locally, deleting the files also removes the directories they leave empty, up to the
+    /// account's, and nothing beside it.
+    #[tokio::test]
+    async fn a_local_account_directory_goes_with_its_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::Local {
+            root: tmp.path().to_owned(),
+        };
+        let account: AccountSid = SID.parse().unwrap();
+        let ours = format!("calls/account_sid={SID}/date=2026-03-01/part-0.parquet");
+        let beside = format!("calls/account_sid={SID}.bak/date=2026-03-01/part-0.parquet");
+        for key in [&ours, &beside] {
+            let path = tmp.path().join(key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"data").unwrap();
+        }
+        // A link inside the tree is deleted as a link; its target stays.
+        let target = tmp.path().join("target");
+        std::fs::write(&target, b"keep").unwrap();
+        let link = tmp
+            .path()
+            .join(format!("calls/account_sid={SID}/date=2026-03-01/link"));
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+
+        let files = store.list_account(Resource::Calls, &account).await.unwrap();
+        assert_eq!(files.len(), 2);
+        store
+            .delete_account_files(Resource::Calls, &account, &files)
+            .await
+            .unwrap();
+        assert!(!tmp.path().join(format!("calls/account_sid={SID}")).exists());
+        assert!(tmp.path().join(&beside).exists());
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        // A key outside the directory is refused even when asked for.
+        let stray = StoredFile {
+            key: beside.clone(),
+            day: None,
+            bytes: 4,
+        };
+        store
+            .delete_account_files(Resource::Calls, &account, &[stray])
+            .await
+            .unwrap();
+        assert!(tmp.path().join(&beside).exists());
+    }
 
     #[test]
     fn keys_are_inside_only_by_whole_segments() {
