@@ -241,12 +241,13 @@ impl<'a> Eraser<'a> {
                 .await?;
         }
         let (partitions, bytes) = tally.totals();
-        self.registry
+        let done_at = self
+            .registry
             .finish_deletion(&deletion, partitions, bytes)
             .await?;
         Ok(Erased {
             deletion: Deletion {
-                done_at: Some(crate::registry::now_text()),
+                done_at: Some(done_at),
                 partitions: partitions as i64,
                 bytes: bytes as i64,
                 ..deletion

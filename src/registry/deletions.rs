@@ -275,12 +275,13 @@ impl Registry {
     /// Marks `deletion` done with what it deleted, and removes the registry rows of what it
     /// covers, in one transaction: the partitions and failed windows of its days, and for a
     /// purge also the account's checkpoints and job runs (a new authorization starts clean).
+    /// Returns when it was done.
     pub async fn finish_deletion(
         &self,
         deletion: &Deletion,
         partitions: u64,
         bytes: u64,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<String, RegistryError> {
         let now = now_text();
         let r = deletion.request();
         let sid = r.account.as_str();
@@ -317,7 +318,7 @@ impl Registry {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(now)
     }
 
     /// Whether the registry has partitions or failed windows of `account` and `resource`

@@ -718,3 +718,70 @@ async fn an_account_purged_after_it_was_selected_is_not_exported() {
     let leases = registry.leases().await.unwrap();
     assert!(leases.iter().all(|l| l.account_sid != victim), "{leases:?}");
 }
+
+/// At a terminal (`script` gives the command one), a purge asks first: anything but yes
+/// deletes nothing (exit 2); yes purges.
+#[tokio::test]
+async fn a_purge_at_a_terminal_asks_first() {
+    use tokio::io::AsyncWriteExt;
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(std::env::var("CI").is_err(), "CI needs script (util-linux)");
+        eprintln!("SKIPPED: no `script` (util-linux) to give the command a terminal");
+        return;
+    }
+    let s = Setup::start(small_sim(), false, false, "purge terminal")
+        .await
+        .unwrap();
+    assert_success(&s.cli(&backfill("calls", "2026-03-01", "2026-03-02")).await);
+    let victim = s.app.sim.account_sids()[0].clone();
+    let before = s.output.hashes().await;
+    let at_terminal = |answer: &'static str| {
+        let line = format!(
+            "{} accounts purge {victim}",
+            env!("CARGO_BIN_EXE_twilio-export")
+        );
+        let mut cmd = tokio::process::Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .envs(s.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        async move {
+            let mut child = cmd.spawn().unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(answer.as_bytes()).await.unwrap();
+            drop(stdin);
+            child.wait_with_output().await.unwrap()
+        }
+    };
+
+    let out = at_terminal("n\n").await;
+    let shown = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(
+        shown.contains("Purge? [y/N]") && shown.contains("not confirmed"),
+        "{shown}"
+    );
+    assert_eq!(s.output.hashes().await, before);
+
+    let out = at_terminal("y\n").await;
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains(&format!("{victim}: purged")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!s
+        .output
+        .hashes()
+        .await
+        .keys()
+        .any(|k| in_account(k, &victim)));
+}
