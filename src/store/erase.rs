@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 
 use super::{remote, remote_path, staging, Store, StoreError};
@@ -58,10 +58,12 @@ impl Store {
         let dir = account_dir(resource, account);
         let keys = match self {
             Store::Local { root } => {
-                list_local(root, &dir)
-                    .await
+                let (root, top) = (root.clone(), dir.clone());
+                let listed = tokio::task::spawn_blocking(move || list_local(&root, &top)).await;
+                listed
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e)))
                     .map_err(|cause| StoreError::List {
-                        location: root.join(&dir).display().to_string(),
+                        location: self.describe(&dir),
                         cause,
                     })?
             }
@@ -97,9 +99,10 @@ impl Store {
         Ok(files)
     }
 
-    /// Deletes `files` of `account`'s directory of `resource` (a file already gone is fine),
-    /// then, on a local disk, the directories they leave empty. A key outside that directory
-    /// is never deleted.
+    /// Deletes `files` of `account`'s directory of `resource`, in their order (a file already
+    /// gone is fine), then, on a local disk, the directories they leave empty. A key outside
+    /// that directory is never deleted. An object store gets batched deletes where it has
+    /// them (S3: a thousand keys a request).
     pub async fn delete_account_files(
         &self,
         resource: Resource,
@@ -107,32 +110,48 @@ impl Store {
         files: &[StoredFile],
     ) -> Result<(), StoreError> {
         let dir = account_dir(resource, account);
+        let mut keys = Vec::with_capacity(files.len());
         for file in files {
-            if below(&dir, &file.key).is_none() {
-                tracing::error!(key = %file.key, account = %account, "Refusing to delete a key outside the account's directory");
-                continue;
-            }
-            self.delete_file(&file.key).await?;
-        }
-        if let Store::Local { root } = self {
-            for file in files.iter().filter(|f| below(&dir, &f.key).is_some()) {
-                remove_empty_dirs(root, &dir, &file.key).await;
+            match below(&dir, &file.key) {
+                Some(_) => keys.push(file.key.clone()),
+                None => {
+                    tracing::error!(key = %file.key, account = %account, "Refusing to delete a key outside the account's directory")
+                }
             }
         }
-        Ok(())
-    }
-
-    /// Deletes one file; one already gone is fine.
-    async fn delete_file(&self, key: &str) -> Result<(), StoreError> {
         match self {
-            Store::Local { root } => match tokio::fs::remove_file(root.join(key)).await {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Delete {
-                    location: self.describe(key),
-                    cause: e,
-                }),
-                _ => Ok(()),
-            },
-            Store::Remote { .. } => self.delete(key).await,
+            Store::Local { root } => {
+                let root = root.clone();
+                let done = tokio::task::spawn_blocking(move || delete_local(&root, &dir, &keys));
+                let (key, cause) = match done.await {
+                    Ok(Ok(())) => return Ok(()),
+                    Ok(Err(failed)) => failed,
+                    Err(e) => (String::new(), std::io::Error::other(e)),
+                };
+                Err(StoreError::Delete {
+                    location: self.describe(&key),
+                    cause,
+                })
+            }
+            Store::Remote { store, prefix, .. } => {
+                let paths: Vec<object_store::Result<ObjectPath>> =
+                    keys.iter().map(|k| Ok(remote_path(prefix, k))).collect();
+                let mut results = store
+                    .objects
+                    .delete_stream(futures::stream::iter(paths).boxed());
+                while let Some(result) = results.next().await {
+                    match result {
+                        Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                        Err(cause) => {
+                            return Err(StoreError::Remote {
+                                location: self.describe(&dir),
+                                cause,
+                            })
+                        }
+                    }
+                }
+                Ok(())
+            }
         }
     }
 
@@ -160,17 +179,18 @@ impl Store {
 }
 
 /// Every file below `root/dir` (links not followed), as (key, size).
-async fn list_local(root: &Path, dir: &str) -> std::io::Result<Vec<(String, u64)>> {
+fn list_local(root: &Path, dir: &str) -> std::io::Result<Vec<(String, u64)>> {
     let mut found = Vec::new();
     let mut pending: Vec<PathBuf> = vec![root.join(dir)];
     while let Some(path) = pending.pop() {
-        let mut entries = match tokio::fs::read_dir(&path).await {
+        let entries = match std::fs::read_dir(&path) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        while let Some(entry) = entries.next_entry().await? {
-            let meta = tokio::fs::symlink_metadata(entry.path()).await?;
+        for entry in entries {
+            let entry = entry?;
+            let meta = std::fs::symlink_metadata(entry.path())?;
             if meta.is_dir() {
                 pending.push(entry.path());
             } else if let Ok(rel) = entry.path().strip_prefix(root) {
@@ -185,19 +205,26 @@ async fn list_local(root: &Path, dir: &str) -> std::io::Result<Vec<(String, u64)
     Ok(found)
 }
 
-/// Removes the directories of `key` that are empty now, up to and including `root/dir`.
-async fn remove_empty_dirs(root: &Path, dir: &str, key: &str) {
-    let top = root.join(dir);
-    let mut current = root.join(key);
-    while let Some(parent) = current.parent() {
-        if !parent.starts_with(&top) || tokio::fs::remove_dir(parent).await.is_err() {
-            return;
+/// Removes `keys` below `root` (one already gone is fine), then the directories they leave
+/// empty, up to and including `root/dir`. A failure names its key.
+fn delete_local(root: &Path, dir: &str, keys: &[String]) -> Result<(), (String, std::io::Error)> {
+    for key in keys {
+        match std::fs::remove_file(root.join(key)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err((key.clone(), e)),
+            _ => {}
         }
-        if parent == top {
-            return;
-        }
-        current = parent.to_owned();
     }
+    let top = root.join(dir);
+    for key in keys {
+        let mut current = root.join(key);
+        while let Some(parent) = current.parent() {
+            if !parent.starts_with(&top) || std::fs::remove_dir(parent).is_err() || parent == top {
+                break;
+            }
+            current = parent.to_owned();
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
