@@ -12,7 +12,9 @@ use crate::config::Config;
 use crate::domain::AccountSid;
 use crate::erase::{EraseError, Eraser};
 use crate::fetch::{FetchError, TwilioClient};
-use crate::registry::{Account, DeletionReason, LeaseHolder, NewAccount, Registry, TwilioStatus};
+use crate::registry::{
+    Account, AccountStatus, DeletionReason, LeaseHolder, NewAccount, Registry, TwilioStatus,
+};
 use crate::store::Store;
 
 pub async fn run(config: &Config, cmd: AccountsCommand) -> anyhow::Result<Exit> {
@@ -116,6 +118,14 @@ async fn verify(config: &Config, sids: &[AccountSid]) -> anyhow::Result<Exit> {
     };
     let mut exit = Exit::Success;
     for a in &accounts {
+        // A purge is undone only by a new authorization, never by a re-check.
+        if a.status == AccountStatus::Purged {
+            println!(
+                "{}: purged, not checked (authorize it again, or accounts add it, to export it again)",
+                a.sid
+            );
+            continue;
+        }
         match verify_one(&client, &registry, a).await? {
             Verdict::Active(Some(s)) if !s.exported() => {
                 println!("{}: {s} on Twilio (exports skip it)", a.sid)

@@ -331,9 +331,21 @@ async fn purge_leaves_everything_else_untouched(s3: bool, pg: bool, test: &str) 
         "{text}"
     );
 
-    // Runs leave it out; authorizing it again starts it afresh (no checkpoint: the lookback).
+    // Runs leave it out, and re-checking the accounts does not bring it back; authorizing it
+    // again starts it afresh (no checkpoint: the lookback).
     let out = s.cli(&["run", "--job", "calls"]).await;
     assert_success(&out);
+    let out = s.cli(&["accounts", "verify"]).await;
+    assert!(
+        stdout(&out).contains(&format!("{victim}: purged, not checked")),
+        "{}",
+        stdout(&out)
+    );
+    let doc = s.status().await;
+    assert_eq!(
+        rows_of_account(&doc, "accounts", victim)[0]["status"],
+        "purged"
+    );
     assert!(!s
         .output
         .hashes()
