@@ -160,7 +160,8 @@ options! {
     #[command(next_help_heading = "Data protection")]
     pub struct PurgeOptions {
         /// Purge accounts deauthorized more than DAYS days ago: delete all their partitions and
-        /// registry rows, as `accounts purge` does, at the start of each run, 1-36500 [default: never]
+        /// registry rows, as `accounts purge` does, before each run or schedule tick, 1-36500
+        /// [default: never]
         #[arg(long, env = "TWILIO_EXPORT_PURGE_DEAUTHORIZED_AFTER", value_name = "DAYS")]
         pub purge_deauthorized_after: Option<Number>,
     }
