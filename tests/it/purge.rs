@@ -797,3 +797,67 @@ async fn a_purge_at_a_terminal_asks_first() {
         .keys()
         .any(|k| in_account(k, &victim)));
 }
+
+/// `schedule --purge-deauthorized-after` purges at its first tick, before any job is due.
+#[tokio::test]
+async fn schedule_purges_long_deauthorized_accounts_at_its_tick() {
+    let s = Setup::start(small_sim(), false, false, "purge schedule")
+        .await
+        .unwrap();
+    assert_success(&s.cli(&backfill("calls", "2026-03-01", "2026-03-02")).await);
+    // Due only once a year: the tick has nothing to export.
+    s.job(
+        "calls",
+        "name = \"calls\"\nresource = \"calls\"\nschedule = \"0 0 0 1 1 *\"\nlookback_days = 1\n",
+    );
+    let sids = s.app.sim.account_sids();
+    let old = sids[0].as_str();
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&s.database)
+        .await
+        .unwrap();
+    sqlx::query("update accounts set status = 'deauthorized', deauthorized_at = '2025-01-01T00:00:00.000Z' where sid = $1")
+        .bind(old)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    assert_success(&s.cli(&["run", "--job", "calls"]).await);
+    let Output::Local(dir) = &s.output else {
+        unreachable!()
+    };
+    let tree = dir.join(format!("calls/account_sid={old}"));
+    assert!(tree.exists());
+
+    let mut cmd = s
+        .app
+        .command(&["schedule", "--purge-deauthorized-after", "30"]);
+    cmd.envs(s.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Polled every 10 ms for at most two minutes.
+    for _ in 0..12_000 {
+        if !tree.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let gone = !tree.exists();
+    let pid = child.id().unwrap().to_string();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(term.unwrap().success());
+    let out = child.wait_with_output().await.unwrap();
+    assert!(gone, "schedule did not purge: {}", stderr(&out));
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains(&format!("{old}: purged (deauthorized")),
+        "{}",
+        stdout(&out)
+    );
+    let doc = s.status().await;
+    assert_eq!(
+        rows_of_account(&doc, "accounts", old)[0]["status"],
+        "purged"
+    );
+}
