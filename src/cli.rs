@@ -22,7 +22,7 @@ pub use exports::{BackfillArgs, ExportOptions, RunArgs, ScheduleArgs};
 pub use inspect::{SchemaArgs, StatusArgs};
 pub use options::{
     ApiOptions, ConnectAppOptions, DatabaseOptions, GlobalArgs, JobsOptions, LimitOptions,
-    LogOptions, MetricsOptions, Number, OutputOptions, PseudonymOptions, Settings,
+    LogOptions, MetricsOptions, Number, OutputOptions, PseudonymOptions, PurgeOptions, Settings,
 };
 pub use serve::ServeArgs;
 pub use sim::{DemoArgs, SimArgs, SimCommand, SimDeauthorizeArgs, SimFaultArgs};

@@ -26,6 +26,9 @@ use crate::registry::DatabaseUrl;
 use crate::store::OutputLocation;
 use crate::telemetry::LogFormat;
 
+/// `--purge-deauthorized-after`, in days: a day to a hundred years.
+const PURGE_AFTER_DAYS: RangeInclusive<u32> = 1..=36_500;
+
 /// A bad option value; the message names the option and where it came from.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -54,6 +57,8 @@ pub struct Config {
     /// Whether exports write phone numbers and names as pseudonyms (`pseudonym::PseudonymKey`,
     /// whose `Debug` shows only the key's fingerprint).
     pub pseudonyms: Pseudonymization,
+    /// `run` and `schedule` purge accounts deauthorized more than this many days ago.
+    pub purge_deauthorized_after: Option<u32>,
 }
 
 impl Config {
@@ -68,6 +73,11 @@ impl Config {
         set.log = global.log.clone().or(set.log);
         let limits = limits(&set.limits)?;
         let pseudonyms = pseudonyms(&set.pseudonym)?;
+        let purge_deauthorized_after = number(
+            "purge-deauthorized-after",
+            &set.purge.purge_deauthorized_after,
+            PURGE_AFTER_DAYS,
+        )?;
 
         let database_url = match &set.database.database_url {
             Some(url) => DatabaseUrl::parse(url.expose_secret())
@@ -106,6 +116,7 @@ impl Config {
             log_format,
             limits,
             pseudonyms,
+            purge_deauthorized_after,
         })
     }
 
@@ -344,7 +355,7 @@ mod tests {
     #[test]
     fn numbers_out_of_range_are_refused_with_the_range() {
         type Case = (fn(&mut Args, &str), &'static str, &'static str);
-        let cases: [Case; 4] = [
+        let cases: [Case; 5] = [
             (
                 |a, v| a.set.limits.rate_limit = Some(v.into()),
                 "rate-limit",
@@ -364,6 +375,11 @@ mod tests {
                 |a, v| a.set.limits.retry_budget = Some(v.into()),
                 "retry-budget",
                 "86400",
+            ),
+            (
+                |a, v| a.set.purge.purge_deauthorized_after = Some(v.into()),
+                "purge-deauthorized-after",
+                "36500",
             ),
         ];
         for (set, name, max) in cases {

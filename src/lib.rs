@@ -17,6 +17,8 @@
 //! - [`scheduler`]: job files, cron schedules, checkpoints with lookback and leases; its
 //!   `plan` decides which windows every export (scheduled or not) runs, and hands them to
 //!   [`export`].
+//! - [`erase`]: purges of accounts and a job's retention, journaled in the registry and done
+//!   through [`store`] under the accounts' leases.
 //! - [`receiver`]: the Twilio Connect callback receiver (HTTP); writes accounts to the registry.
 //! - [`process`]: who this process is, and whether one recorded in the registry is dead.
 //! - [`redact`]: passwords hidden in URLs shown in messages, logs and `Debug`.
@@ -28,6 +30,7 @@ pub mod commands;
 pub mod config;
 pub mod decode;
 pub mod domain;
+pub mod erase;
 pub mod export;
 pub mod fetch;
 pub mod process;

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::parse::account_sid;
-use super::{ApiOptions, DatabaseOptions, LimitOptions};
+use super::{ApiOptions, DatabaseOptions, LimitOptions, OutputOptions};
 use crate::domain::AccountSid;
 
 /// What commands that ask the API about accounts need.
@@ -38,6 +38,23 @@ pub enum AccountsCommand {
         sids: Vec<AccountSid>,
         #[command(flatten)]
         database: DatabaseOptions,
+    },
+    /// Delete every exported partition of accounts (from the output, local or object store)
+    /// and their checkpoints, partitions and failed windows from the registry; each account
+    /// stays, marked purged, and is no longer exported until it is authorized again (which
+    /// starts it afresh). Asks for confirmation at a terminal; elsewhere needs --yes. An
+    /// account another process is exporting is not purged (exit 1)
+    Purge {
+        /// Account sids (AC…)
+        #[arg(required = true, value_name = "AC…", value_parser = account_sid)]
+        sids: Vec<AccountSid>,
+        /// Do not ask: purge (needed when standard input is not a terminal)
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        database: DatabaseOptions,
+        #[command(flatten)]
+        output: OutputOptions,
     },
     /// Re-check accounts against the API and record Twilio's status of each (all when none
     /// are given)

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use super::parse::{account_sid, count, day, resource, shard};
 use super::{
     ApiOptions, DatabaseOptions, JobsOptions, LimitOptions, MetricsOptions, OutputOptions,
-    PseudonymOptions,
+    PseudonymOptions, PurgeOptions,
 };
 use crate::domain::{AccountSid, Resource};
 use crate::scheduler::plan::Shard;
@@ -32,6 +32,8 @@ pub struct ScheduleArgs {
     pub jobs_dir: JobsOptions,
     #[command(flatten)]
     pub export: ExportOptions,
+    #[command(flatten)]
+    pub purge: PurgeOptions,
 }
 
 #[derive(clap::Args, Debug)]
@@ -51,6 +53,8 @@ pub struct RunArgs {
     pub export: ExportOptions,
     #[command(flatten)]
     pub metrics: MetricsOptions,
+    #[command(flatten)]
+    pub purge: PurgeOptions,
 }
 
 #[derive(clap::Args, Debug)]

@@ -2,7 +2,8 @@
 
 use super::{
     AccountsCommand, ApiOptions, Command, ConnectAppOptions, DatabaseOptions, ExportOptions,
-    JobsOptions, LimitOptions, MetricsOptions, OutputOptions, PseudonymOptions, Settings,
+    JobsOptions, LimitOptions, MetricsOptions, OutputOptions, PseudonymOptions, PurgeOptions,
+    Settings,
 };
 
 /// The option groups of [`Settings`] a command takes; the others stay unset (the file or the
@@ -17,6 +18,7 @@ struct Given<'a> {
     limits: Option<&'a LimitOptions>,
     metrics: Option<&'a MetricsOptions>,
     pseudonym: Option<&'a PseudonymOptions>,
+    purge: Option<&'a PurgeOptions>,
 }
 
 impl<'a> Given<'a> {
@@ -41,6 +43,7 @@ impl<'a> Given<'a> {
             limits: self.limits.cloned().unwrap_or_default(),
             metrics: self.metrics.cloned().unwrap_or_default(),
             pseudonym: self.pseudonym.cloned().unwrap_or_default(),
+            purge: self.purge.cloned().unwrap_or_default(),
             log: Default::default(),
         }
     }
@@ -72,13 +75,22 @@ impl Command {
                 database: Some(database),
                 ..Given::default()
             },
+            Command::Accounts(AccountsCommand::Purge {
+                database, output, ..
+            }) => Given {
+                database: Some(database),
+                output: Some(output),
+                ..Given::default()
+            },
             Command::Run(a) => Given {
                 jobs: Some(&a.jobs_dir),
                 metrics: Some(&a.metrics),
+                purge: Some(&a.purge),
                 ..Given::export(&a.export)
             },
             Command::Schedule(a) => Given {
                 jobs: Some(&a.jobs_dir),
+                purge: Some(&a.purge),
                 ..Given::export(&a.export)
             },
             Command::Backfill(a) => Given {

@@ -192,6 +192,18 @@ options! {
 }
 
 options! {
+    /// Data protection: when the data of deauthorized accounts is purged (`run`, `schedule`).
+    #[command(next_help_heading = "Data protection")]
+    pub struct PurgeOptions {
+        /// Purge accounts deauthorized more than DAYS days ago: delete all their partitions and
+        /// registry rows, as `accounts purge` does, before each run or schedule tick, 1-36500
+        /// [default: never]
+        #[arg(long, env = "TWILIO_EXPORT_PURGE_DEAUTHORIZED_AFTER", value_name = "DAYS")]
+        pub purge_deauthorized_after: Option<Number>,
+    }
+}
+
+options! {
     /// How logs are written (every command).
     #[command(next_help_heading = "Global options")]
     pub struct LogOptions {
@@ -233,6 +245,7 @@ pub struct Settings {
     pub limits: LimitOptions,
     pub metrics: MetricsOptions,
     pub pseudonym: PseudonymOptions,
+    pub purge: PurgeOptions,
     pub log: LogOptions,
 }
 
@@ -248,6 +261,7 @@ impl Settings {
             LimitOptions::KEYS,
             MetricsOptions::KEYS,
             PseudonymOptions::KEYS,
+            PurgeOptions::KEYS,
             LogOptions::KEYS,
         ]
         .concat()
@@ -264,6 +278,7 @@ impl Settings {
             limits: self.limits.or(file.limits),
             metrics: self.metrics.or(file.metrics),
             pseudonym: self.pseudonym.or(file.pseudonym),
+            purge: self.purge.or(file.purge),
             log: self.log.or(file.log),
         }
     }
@@ -281,6 +296,7 @@ impl Settings {
             .or_else(|| self.limits.set(key, value.clone()))
             .or_else(|| self.metrics.set(key, value.clone()))
             .or_else(|| self.pseudonym.set(key, value.clone()))
+            .or_else(|| self.purge.set(key, value.clone()))
             .or_else(|| self.log.set(key, value));
         set.unwrap_or(Err(FileValueError::UnknownKey))
     }

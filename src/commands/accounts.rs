@@ -1,14 +1,21 @@
-//! `accounts add|list|remove|verify`: the registry of connected accounts.
+//! `accounts add|list|remove|verify|purge`: the registry of connected accounts, and the
+//! purge of one's exported data.
 
-use anyhow::Context;
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{bail, Context};
 
 use super::build::{client, open_registry};
 use super::{report, Exit};
 use crate::cli::AccountsCommand;
 use crate::config::Config;
 use crate::domain::AccountSid;
+use crate::erase::{EraseError, Eraser};
 use crate::fetch::{FetchError, TwilioClient};
-use crate::registry::{Account, NewAccount, Registry, TwilioStatus};
+use crate::registry::{
+    Account, AccountStatus, DeletionReason, LeaseHolder, NewAccount, Registry, TwilioStatus,
+};
+use crate::store::Store;
 
 pub async fn run(config: &Config, cmd: AccountsCommand) -> anyhow::Result<Exit> {
     match cmd {
@@ -18,6 +25,7 @@ pub async fn run(config: &Config, cmd: AccountsCommand) -> anyhow::Result<Exit> 
         AccountsCommand::List(args) => list(config, args.flag.json).await,
         AccountsCommand::Remove { sids, .. } => remove(config, &sids).await,
         AccountsCommand::Verify { sids, .. } => verify(config, &sids).await,
+        AccountsCommand::Purge { sids, yes, .. } => purge(config, &sids, yes).await,
     }
 }
 
@@ -110,6 +118,14 @@ async fn verify(config: &Config, sids: &[AccountSid]) -> anyhow::Result<Exit> {
     };
     let mut exit = Exit::Success;
     for a in &accounts {
+        // A purge is undone only by a new authorization, never by a re-check.
+        if a.status == AccountStatus::Purged {
+            println!(
+                "{}: purged, not checked (authorize it again, or accounts add it, to export it again)",
+                a.sid
+            );
+            continue;
+        }
         match verify_one(&client, &registry, a).await? {
             Verdict::Active(Some(s)) if !s.exported() => {
                 println!("{}: {s} on Twilio (exports skip it)", a.sid)
@@ -154,4 +170,78 @@ async fn verify_one(
             Err(e) => Verdict::Unknown(e.to_string()),
         },
     )
+}
+
+/// Deletes every partition of each account from the output, and its registry rows (the
+/// account stays, as purged). Asks first at a terminal unless `yes`; refuses without one.
+async fn purge(config: &Config, sids: &[AccountSid], yes: bool) -> anyhow::Result<Exit> {
+    let registry = open_registry(config).await?;
+    let mut summaries = Vec::new();
+    let partitions = registry.partition_summary().await?;
+    for sid in sids {
+        if registry.account(sid).await?.is_none() {
+            bail!("{sid} is not registered; nothing was purged");
+        }
+        let (days, rows) = partitions
+            .iter()
+            .filter(|p| &p.account_sid == sid)
+            .fold((0, 0), |(d, r), p| (d + p.partitions, r + p.rows));
+        summaries.push(format!("{sid}: {days} partitions recorded ({rows} rows)"));
+    }
+    if !yes {
+        confirm(config, &summaries)?;
+    }
+    let store = Store::open(&config.output)?;
+    store.check().await?;
+    let holder = LeaseHolder::new();
+    let eraser = Eraser::new(&registry, &store, &holder);
+    for e in eraser.complete_pending().await?.into_iter().flatten() {
+        let d = &e.deletion;
+        println!(
+            "{}: completed an interrupted {} deletion (#{}): {} partitions, {} bytes",
+            d.account_sid, d.reason, d.id, d.partitions, d.bytes
+        );
+    }
+    let mut exit = Exit::Success;
+    for sid in sids {
+        match eraser.purge(sid, DeletionReason::Purge).await {
+            Ok(e) => println!(
+                "{sid}: purged: {} partitions ({} bytes) deleted from {} and its registry rows removed; kept as purged (authorizing it again starts it afresh)",
+                e.deletion.partitions, e.deletion.bytes, config.output
+            ),
+            Err(e @ EraseError::Busy { .. }) => {
+                eprintln!("{sid}: not purged: {e}");
+                exit = Exit::Failed;
+            }
+            Err(e) => {
+                eprintln!("{sid}: purge not finished (the next run or purge completes it): {e}");
+                exit = Exit::Failed;
+            }
+        }
+    }
+    Ok(exit)
+}
+
+/// Asks on the terminal; without one (a script, a pipe) refuses: a purge cannot be undone.
+fn confirm(config: &Config, summaries: &[String]) -> anyhow::Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!("not purged: confirm with --yes (standard input is not a terminal to ask on)");
+    }
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "This deletes from {} and from the registry:",
+        config.output
+    )?;
+    for s in summaries {
+        writeln!(err, "  {s}")?;
+    }
+    write!(err, "It cannot be undone. Purge? [y/N] ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        bail!("not purged: not confirmed");
+    }
+    Ok(())
 }

@@ -95,5 +95,6 @@ pub(crate) async fn scheduler(
         lease_ttl: LEASE_TTL,
         default_concurrency: Box::new(move |accounts| default_concurrency(&cfg, accounts)),
     };
-    Ok(Scheduler::new(exporter, jobs, settings))
+    Ok(Scheduler::new(exporter, jobs, settings)
+        .with_deauthorized_purge(config.purge_deauthorized_after))
 }

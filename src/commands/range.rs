@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::progress::Progress;
 use super::Exit;
 use crate::domain::{AccountSid, DayRange, Resource};
+use crate::erase::Eraser;
 use crate::export::{Exporter, LeaseScope, Summary, WindowEvent};
 use crate::registry::{Account, LeaseHolder};
 use crate::scheduler::leasing::{self, Leased, Renewal};
@@ -56,6 +57,15 @@ pub(crate) async fn export_range(
         tracing::warn!(error = %e, "Cannot mark the runs of dead processes abandoned");
     }
     let holder = LeaseHolder::new();
+    // A purge or retention a killed process left half done is finished before anything else.
+    let eraser = Eraser::new(registry, &exporter.store, &holder);
+    let erased: Vec<_> = eraser
+        .complete_pending()
+        .await?
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    super::report::erased(&erased);
     let leased =
         leasing::acquire(registry, &holder, resource, accounts.to_vec(), LEASE_TTL).await?;
     tell_leases(resource, &leased);

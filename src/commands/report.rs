@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use super::Exit;
 use crate::domain::{AccountSid, DayRange, Resource};
+use crate::erase::Erased;
 use crate::export::Summary;
-use crate::registry::{Account, TwilioStatus};
+use crate::registry::{Account, DeletionReason, TwilioStatus};
 use crate::scheduler::{JobReport, Outcome};
 
 /// An error as one line for people: the message and then each cause not already shown (a
@@ -199,6 +200,28 @@ pub(crate) fn accounts(accounts: &[Account]) {
         println!(
             "{:<34}  {:<12}  {:<10}  {:<34}  {:<24}  {}",
             a.sid, a.status, twilio, a.credential_sid, a.connected_at, note
+        );
+    }
+}
+
+/// Deletions done on purpose: purges and retention, one line each.
+pub(crate) fn erased(done: &[Erased]) {
+    for e in done {
+        let d = &e.deletion;
+        let what = match (d.reason, d.before_day) {
+            (DeletionReason::Purge, _) => "purged (its purge had been interrupted)".to_owned(),
+            (DeletionReason::Deauthorized, _) => {
+                "purged (deauthorized longer than --purge-deauthorized-after)".to_owned()
+            }
+            (DeletionReason::Retention, before) => format!(
+                "retention of job {}: days before {} deleted",
+                d.job.as_deref().unwrap_or("-"),
+                before.map_or_else(|| "-".to_owned(), |b| b.to_string())
+            ),
+        };
+        println!(
+            "{}: {what}: {} partitions, {} bytes",
+            d.account_sid, d.partitions, d.bytes
         );
     }
 }

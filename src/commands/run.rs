@@ -40,6 +40,7 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
 
     let scheduler = scheduler(config, jobs, shard, "run").await?;
     let outcome = scheduler.run_once(&selection, clock.now()).await?;
+    report::erased(&scheduler.take_erased());
     report::outcome(&outcome);
     if let Some(path) = &config.metrics_file {
         let mut metrics = RunMetrics::default();

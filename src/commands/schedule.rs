@@ -27,6 +27,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Exit> {
     );
     scheduler
         .serve(clock, |outcome| {
+            report::erased(&scheduler.take_erased());
             // A quiet tick is not news; what ran is.
             if let Outcome::Exported(_) = outcome {
                 report::outcome(outcome);

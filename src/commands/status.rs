@@ -14,14 +14,16 @@ use super::{report, Exit};
 use crate::cli::JsonFlag;
 use crate::config::Config;
 use crate::registry::{
-    Account, CheckpointRecord, JobRunRecord, LeaseRecord, PairMode, PairModes, PartitionSummary,
-    Registry, RunRecord, WindowFailure,
+    Account, CheckpointRecord, Deletion, JobRunRecord, LeaseRecord, PairMode, PairModes,
+    PartitionSummary, Registry, RunRecord, WindowFailure,
 };
 use crate::scheduler::jobs::{self, Job};
 use crate::scheduler::plan::{self, Shard};
 
 /// How many of the most recent runs are shown.
 const RECENT_RUNS: i64 = 10;
+/// How many of the most recent finished deletions are shown (with every pending one).
+const RECENT_DELETIONS: i64 = 10;
 
 pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
     let registry = open_registry(config).await?;
@@ -52,6 +54,9 @@ pub struct StatusDocument {
     pub runs: Vec<RunRecord>,
     /// Windows whose last export failed, with the error.
     pub failures: Vec<WindowFailure>,
+    /// Purges and retention deletions: every pending one and the most recent done, newest
+    /// first.
+    pub deletions: Vec<Deletion>,
     #[serde(skip)]
     now_at: DateTime<Utc>,
 }
@@ -99,6 +104,7 @@ pub async fn gather(
         leases: registry.leases().await?,
         runs: registry.recent_runs(RECENT_RUNS).await?,
         failures: registry.failures().await?,
+        deletions: registry.deletions(RECENT_DELETIONS).await?,
         accounts,
         now_at: now,
     })
@@ -138,6 +144,7 @@ fn render(doc: &StatusDocument) {
     render_leases(&doc.leases);
     render_runs(&doc.runs);
     render_failures(&doc.failures);
+    render_deletions(&doc.deletions);
 }
 
 fn render_checkpoints(checkpoints: &[CheckpointRecord]) {
@@ -296,6 +303,36 @@ fn render_failures(failures: &[WindowFailure]) {
         println!(
             "  {} {} {}  {}  {}",
             f.account_sid, f.resource, f.day, f.failed_at, f.error
+        );
+    }
+}
+
+/// Purges and retention deletions, newest first; a pending one is completed by the next
+/// export.
+fn render_deletions(deletions: &[Deletion]) {
+    if deletions.is_empty() {
+        return;
+    }
+    println!("\nDeletions (purges and retention)");
+    for d in deletions {
+        let what = match (d.resource, d.before_day) {
+            (None, None) => "every partition".to_owned(),
+            (Some(r), None) => format!("{r}"),
+            (None, Some(day)) => format!("days before {day}"),
+            (Some(r), Some(day)) => format!("{r} before {day}"),
+        };
+        let job = d
+            .job
+            .as_deref()
+            .map(|j| format!(" (job {j})"))
+            .unwrap_or_default();
+        let done = match &d.done_at {
+            Some(at) => format!("done {at}: {} partitions, {} bytes", d.partitions, d.bytes),
+            None => "PENDING: completed by the next run".to_owned(),
+        };
+        println!(
+            "  #{:<5} {}  {:<12} {what}{job}  requested {}  {done}",
+            d.id, d.account_sid, d.reason, d.requested_at
         );
     }
 }

@@ -16,6 +16,9 @@ pub enum AccountStatus {
     Active,
     /// The grant was revoked or the credentials stopped working; skipped by exports.
     Deauthorized,
+    /// Its data was purged (`accounts purge`, or deauthorized for too long); skipped by
+    /// exports until it is authorized again, which starts it afresh.
+    Purged,
 }
 
 impl AccountStatus {
@@ -23,6 +26,7 @@ impl AccountStatus {
         match self {
             AccountStatus::Active => "active",
             AccountStatus::Deauthorized => "deauthorized",
+            AccountStatus::Purged => "purged",
         }
     }
 }
@@ -33,6 +37,7 @@ impl FromStr for AccountStatus {
         match s {
             "active" => Ok(AccountStatus::Active),
             "deauthorized" => Ok(AccountStatus::Deauthorized),
+            "purged" => Ok(AccountStatus::Purged),
             _ => Err(UnknownStatus),
         }
     }
@@ -108,6 +113,8 @@ pub enum Skip {
     Deauthorized,
     /// Twilio reports it suspended or closed.
     Twilio(TwilioStatus),
+    /// Its data was purged (see [`AccountStatus::Purged`]).
+    Purged,
 }
 
 impl fmt::Display for Skip {
@@ -115,6 +122,7 @@ impl fmt::Display for Skip {
         match self {
             Skip::Deauthorized => f.write_str("deauthorized"),
             Skip::Twilio(s) => write!(f, "{s} on Twilio"),
+            Skip::Purged => f.write_str("purged"),
         }
     }
 }
@@ -142,6 +150,7 @@ impl Account {
     pub fn skip(&self) -> Option<Skip> {
         match (&self.status, &self.twilio_status) {
             (AccountStatus::Deauthorized, _) => Some(Skip::Deauthorized),
+            (AccountStatus::Purged, _) => Some(Skip::Purged),
             (AccountStatus::Active, Some(t)) if !t.exported() => Some(Skip::Twilio(t.clone())),
             (AccountStatus::Active, _) => None,
         }
@@ -268,7 +277,7 @@ impl Registry {
         let now = now_text();
         let done = sqlx::query(
             "update accounts set status = 'deauthorized', status_reason = $2, deauthorized_at = $3, updated_at = $3
-             where (sid = $1 or credential_sid = $1) and status <> 'deauthorized'",
+             where (sid = $1 or credential_sid = $1) and status = 'active'",
         )
         .bind(sid.as_str())
         .bind(reason)

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod checkpoints;
+mod deletions;
 mod lease_clock;
 mod leases;
 mod partitions;
@@ -16,6 +17,7 @@ mod url;
 
 pub use accounts::{Account, AccountStatus, NewAccount, Skip, TwilioStatus, UnknownStatus};
 pub use checkpoints::{CheckpointRecord, JobRunRecord, PairOutcome};
+pub use deletions::{Deletion, DeletionReason, DeletionRequest};
 pub use lease_clock::LeaseClock;
 pub use leases::{LeaseGrant, LeaseHolder, LeaseRecord};
 pub use partitions::{

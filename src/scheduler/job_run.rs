@@ -1,6 +1,6 @@
 //! One job's run over its selected accounts: their leases taken, their planned days exported
 //! as one recorded run while the leases are renewed, each checkpoint committed under its
-//! lease, the leases given back.
+//! lease, the job's retention applied (`erasing`), the leases given back.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,6 +37,9 @@ impl Scheduler {
         let result = self
             .export_leased(&exporter, job, now, &leased, &scope, &mut report)
             .await;
+        if result.is_ok() {
+            self.retain(job, &report, now.date_naive()).await;
+        }
         leasing::release(registry, &self.holder, job.resource, &leased.sids()).await;
         report.covered = leased
             .sids()

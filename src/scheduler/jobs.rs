@@ -20,7 +20,7 @@ pub use cron::{CronError, CronSpec};
 pub use error::{JobFileError, KeyProblem};
 
 /// The keys a job file may set.
-const KEYS: [&str; 9] = [
+const KEYS: [&str; 10] = [
     "name",
     "resource",
     "schedule",
@@ -30,12 +30,15 @@ const KEYS: [&str; 9] = [
     "page_size",
     "concurrency",
     "pseudonymize",
+    "retention_days",
 ];
 /// The API's largest page (`docs/twilio-api.md` §3).
 const MAX_PAGE_SIZE: i64 = 1000;
 /// Ten years: more lookback than that is a typo, not a plan.
 const MAX_LOOKBACK_DAYS: i64 = 3650;
 const MAX_CONCURRENCY: i64 = 256;
+/// A hundred years: the longest retention that is still a number of days someone meant.
+const MAX_RETENTION_DAYS: i64 = 36_500;
 
 /// A validated job.
 #[derive(Clone, Debug)]
@@ -56,6 +59,9 @@ pub struct Job {
     /// Phone numbers and names as pseudonyms (true) or in clear (false) for this job, whatever
     /// `--pseudonymize` says; `None`: as it says.
     pub pseudonymize: Option<bool>,
+    /// At the end of each run, the job's partitions of days before today minus this many
+    /// days are deleted (never a day the run wrote); more than `lookback_days`. None: kept.
+    pub retention_days: Option<u32>,
     /// The file it came from, for messages.
     pub file: PathBuf,
 }
@@ -136,6 +142,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Job, JobFileError> {
             .integer("concurrency", 1, MAX_CONCURRENCY)?
             .map(|n| n as usize),
         pseudonymize: file.boolean("pseudonymize")?,
+        retention_days: file.retention_days(lookback_days)?,
         file: path.to_owned(),
     })
 }
@@ -202,6 +209,24 @@ impl JobTable<'_> {
                 },
             )),
         }
+    }
+
+    /// `retention_days`: at least 1 and more than the lookback, whose days every run exports
+    /// again (a retention inside them would delete what the next run re-exports).
+    fn retention_days(&self, lookback_days: u32) -> Result<Option<u32>, JobFileError> {
+        let Some(days) = self.integer("retention_days", 1, MAX_RETENTION_DAYS)? else {
+            return Ok(None);
+        };
+        if days <= i64::from(lookback_days) {
+            return Err(self.err(
+                "retention_days",
+                KeyProblem::WithinLookback {
+                    days,
+                    lookback_days,
+                },
+            ));
+        }
+        Ok(Some(days as u32))
     }
 
     fn name(&self) -> Result<String, JobFileError> {
@@ -351,6 +376,28 @@ mod tests {
             "pseudonymize: expected true or false",
         );
         check("name = ", "");
+    }
+
+    #[test]
+    fn retention_is_at_least_a_day_and_beyond_the_lookback() {
+        let job = parse(Path::new("x.toml"), &format!("{GOOD}retention_days = 4\n")).unwrap();
+        assert_eq!(job.retention_days, Some(4));
+        assert_eq!(
+            parse(Path::new("x.toml"), GOOD).unwrap().retention_days,
+            None
+        );
+        check(
+            &format!("{GOOD}retention_days = 3\n"),
+            "retention_days: 3 is within lookback_days (3)",
+        );
+        check(
+            &format!("{GOOD}retention_days = 0\n"),
+            "retention_days: expected a whole number from 1",
+        );
+        check(
+            &format!("{GOOD}retention_days = \"30\"\n"),
+            "retention_days: expected a whole number",
+        );
     }
 
     /// The messages of `e` and of its sources, outermost first.

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::{AccountSid, Resource};
 use crate::export::LeaseScope;
-use crate::registry::{Account, LeaseGrant, LeaseHolder, Registry, RegistryError};
+use crate::registry::{Account, AccountStatus, LeaseGrant, LeaseHolder, Registry, RegistryError};
 
 /// The accounts whose lease was taken, and the others.
 #[derive(Debug, Default)]
@@ -58,7 +58,43 @@ pub async fn acquire(
             }
         }
     }
+    if let Err(e) = drop_purged(registry, holder, resource, &mut leased).await {
+        release(registry, holder, resource, &leased.sids()).await;
+        return Err(e);
+    }
     Ok(leased)
+}
+
+/// Leaves out (and gives back) the accounts purged since they were selected: a purge marks
+/// the account purged while it holds its leases, so once the lease is ours, the status read
+/// now is final for this run.
+async fn drop_purged(
+    registry: &Registry,
+    holder: &LeaseHolder,
+    resource: Resource,
+    leased: &mut Leased,
+) -> Result<(), RegistryError> {
+    if leased.accounts.is_empty() {
+        return Ok(());
+    }
+    let now = registry.accounts().await?;
+    let purged: Vec<AccountSid> = leased
+        .sids()
+        .into_iter()
+        .filter(|sid| {
+            now.iter()
+                .any(|a| &a.sid == sid && a.status == AccountStatus::Purged)
+        })
+        .collect();
+    if purged.is_empty() {
+        return Ok(());
+    }
+    for sid in &purged {
+        tracing::info!(account = %sid, %resource, "Purged since it was selected; skipped");
+    }
+    release(registry, holder, resource, &purged).await;
+    leased.accounts.retain(|a| !purged.contains(&a.sid));
+    Ok(())
 }
 
 /// Gives back `holder`'s leases of `sids`; one that cannot be given back expires by itself.

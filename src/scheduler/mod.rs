@@ -27,7 +27,8 @@
 //! (also for `backfill` and `demo`); `modes` refuses an export that would mix pseudonym modes
 //! within an account's partitions (also for `backfill` and `demo`). The step (`step`) reads the registry and hands what it
 //! read to `plan`; `job_run` runs one job under its leases and commits its checkpoints;
-//! `serve` loops around the step; `report` is what a step is asked and reports; `clock` is
+//! `erasing` completes interrupted deletions and purges long-deauthorized accounts before a
+//! step, and applies a job's retention after its run; `serve` loops around the step; `report` is what a step is asked and reports; `clock` is
 //! where `now` comes from.
 
 pub mod jobs;
@@ -36,11 +37,13 @@ pub mod modes;
 pub mod plan;
 
 mod clock;
+mod erasing;
 mod job_run;
 mod report;
 mod serve;
 mod step;
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 pub use clock::Clock;
@@ -48,6 +51,7 @@ pub use report::{AccountReport, JobReport, Outcome, SchedulerError, Selection};
 
 use self::jobs::Job;
 use self::plan::Shard;
+use crate::erase::Erased;
 use crate::export::Exporter;
 use crate::registry::{LeaseHolder, Registry};
 
@@ -70,6 +74,10 @@ pub struct Scheduler {
     jobs: Vec<Job>,
     settings: Settings,
     holder: LeaseHolder,
+    /// Purge accounts deauthorized more than this many days ago (`erasing`).
+    purge_deauthorized_after: Option<u32>,
+    /// Deletions done by steps, until [`Scheduler::take_erased`].
+    erased: Mutex<Vec<Erased>>,
 }
 
 impl Scheduler {
@@ -79,6 +87,8 @@ impl Scheduler {
             jobs,
             settings,
             holder: LeaseHolder::new(),
+            purge_deauthorized_after: None,
+            erased: Mutex::new(Vec::new()),
         }
     }
 

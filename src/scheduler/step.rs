@@ -1,4 +1,5 @@
-//! The step: which jobs are due for which accounts at `now`, each run in turn and recorded.
+//! The step: which jobs are due for which accounts at `now`, each run in turn and recorded,
+//! after the deletions that must come first (`erasing`).
 
 use chrono::{DateTime, Utc};
 
@@ -17,6 +18,7 @@ impl Scheduler {
         selection: &Selection,
         now: DateTime<Utc>,
     ) -> Result<Outcome, SchedulerError> {
+        self.erase_first(now).await?;
         let chosen = self.choose(selection, now).await?;
         if chosen.is_empty() {
             return Ok(Outcome::NothingDue {

@@ -8,6 +8,7 @@
 //! see `store::remote`). Readers therefore never see a half-written file. Where staging
 //! lives and who may touch it is `store::staging`'s job.
 
+mod erase;
 mod location;
 mod remote;
 mod staging;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 
+pub use erase::{account_dir, StoredFile};
 pub use location::{LocationError, OutputLocation};
 pub use remote::{Remote, SINGLE_PUT_MAX};
 pub use staging::UnsafeDir;
@@ -60,6 +62,18 @@ pub enum StoreError {
     ProbeFailed {
         location: String,
         cause: object_store::Error,
+    },
+    /// An account's directory could not be listed (a purge or a retention deletion).
+    #[error("cannot list {location}: {cause}")]
+    List {
+        location: String,
+        cause: std::io::Error,
+    },
+    /// A partition's file could not be deleted (a purge or a retention deletion).
+    #[error("cannot delete {location}: {cause}")]
+    Delete {
+        location: String,
+        cause: std::io::Error,
     },
     /// An upload or a delete of a window's object failed.
     #[error("object store error at {location}: {cause}")]

@@ -33,12 +33,16 @@ mod object_stores;
 mod postgres;
 /// `--pseudonymize`: phone numbers and names as HMAC pseudonyms, checked by Python's HMAC.
 mod pseudonymize;
+/// `accounts purge` and `--purge-deauthorized-after`: only the account's partitions go.
+mod purge;
 /// The Connect receiver: browser round trip, proven grants, discovery, signed deauthorize (issue 4).
 mod receiver;
 /// The receiver under hostile clients: slow connections, forged or replayed states, floods.
 mod receiver_hardening;
 /// Faults, quotas, lost grants and crashes never lose or duplicate a record (issue 6).
 mod resilience;
+/// A job's `retention_days`: its old partitions go at the end of each run, journaled.
+mod retention;
 /// Scheduled runs: jobs, checkpoints with lookback, leases, SIGTERM, convergence (issue 5).
 mod scheduler;
 /// `schemas/` and the code agree.

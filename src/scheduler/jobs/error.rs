@@ -46,6 +46,10 @@ pub enum KeyProblem {
     Unknown,
     #[error("missing (every job file sets it)")]
     Missing,
+    #[error(
+        "{days} is within lookback_days ({lookback_days}): every run exports those days again; keep more than {lookback_days} days"
+    )]
+    WithinLookback { days: i64, lookback_days: u32 },
     #[error("expected true or false, got {found}")]
     NotABool { found: String },
     #[error("expected a string, got {found}")]

@@ -34,7 +34,7 @@ impl Selected {
             .iter()
             .filter_map(|(sid, why)| match why {
                 Skip::Twilio(status) => Some((sid.clone(), status.clone())),
-                Skip::Deauthorized => None,
+                Skip::Deauthorized | Skip::Purged => None,
             })
             .collect()
     }
