@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Date32Builder, Decimal128Builder, Int64Builder, StringBuilder,
+    Array, ArrayRef, Date32Builder, Decimal128Builder, Int64Builder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 
@@ -33,11 +33,7 @@ impl ColumnBuilders {
             .map(|c| match c.kind {
                 Kind::Text | Kind::Json => Builder::Text(StringBuilder::new()),
                 Kind::Int64 => Builder::Int64(Int64Builder::new()),
-                Kind::Decimal => Builder::Decimal(
-                    Decimal128Builder::new()
-                        .with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)
-                        .expect("valid decimal type"),
-                ),
+                Kind::Decimal => Builder::Decimal(decimal_builder(0)),
                 Kind::Timestamp => {
                     Builder::Timestamp(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
                 }
@@ -64,21 +60,51 @@ impl ColumnBuilders {
         self.rows == 0
     }
 
+    /// The rows so far as arrays. Each builder starts again with room for as many rows and
+    /// bytes as the arrays it gave, so the next batch is not built by growing buffers from
+    /// empty (each growth a copy of everything so far).
     pub fn finish(&mut self) -> Vec<ArrayRef> {
         self.rows = 0;
-        self.builders
-            .iter_mut()
-            .map(|b| -> ArrayRef {
-                match b {
-                    Builder::Text(b) => Arc::new(b.finish()),
-                    Builder::Int64(b) => Arc::new(b.finish()),
-                    Builder::Decimal(b) => Arc::new(b.finish()),
-                    Builder::Timestamp(b) => Arc::new(b.finish()),
-                    Builder::Date(b) => Arc::new(b.finish()),
-                }
-            })
-            .collect()
+        self.builders.iter_mut().map(Builder::finish).collect()
     }
+}
+
+impl Builder {
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Builder::Text(b) => {
+                let a = b.finish();
+                *b = StringBuilder::with_capacity(a.len(), a.value_data().len());
+                Arc::new(a)
+            }
+            Builder::Int64(b) => {
+                let a = b.finish();
+                *b = Int64Builder::with_capacity(a.len());
+                Arc::new(a)
+            }
+            Builder::Decimal(b) => {
+                let a = b.finish();
+                *b = decimal_builder(a.len());
+                Arc::new(a)
+            }
+            Builder::Timestamp(b) => {
+                let a = b.finish();
+                *b = TimestampMicrosecondBuilder::with_capacity(a.len()).with_timezone("UTC");
+                Arc::new(a)
+            }
+            Builder::Date(b) => {
+                let a = b.finish();
+                *b = Date32Builder::with_capacity(a.len());
+                Arc::new(a)
+            }
+        }
+    }
+}
+
+fn decimal_builder(capacity: usize) -> Decimal128Builder {
+    Decimal128Builder::with_capacity(capacity)
+        .with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)
+        .expect("valid decimal type")
 }
 
 /// Appends the values of one row. Calling a method whose kind does not match the next column

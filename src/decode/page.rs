@@ -1,6 +1,5 @@
 //! The paging envelope (`docs/twilio-api.md` §3): the records and the link to the next page.
 
-use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
@@ -8,6 +7,7 @@ use std::marker::PhantomData;
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer;
 
+use super::wire::Key;
 use super::{DecodeError, Record};
 
 /// One decoded page: typed rows borrowing from the body, and where to go next.
@@ -30,7 +30,14 @@ pub fn decode_page_at_most<'a, R: Record<'a>>(
     body: &'a [u8],
     max: usize,
 ) -> Result<DecodedPage<R>, DecodeError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
+    // Checked as UTF-8 once, in one pass over the whole page, rather than value by value as
+    // they are borrowed: parsing a `str` then borrows every key and value unchecked.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        DecodeError::Malformed(serde::de::Error::custom(format!(
+            "the page is not UTF-8: {e}"
+        )))
+    })?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let exceeded = Cell::new(false);
     let limit = Limit {
         max,
@@ -41,12 +48,12 @@ pub fn decode_page_at_most<'a, R: Record<'a>>(
         env => env?,
     };
     de.end()?;
-    let records = env
-        .records
-        .ok_or_else(|| missing_key(R::ENVELOPE_KEY))?
-        .into_iter()
-        .map(R::from_wire)
-        .collect::<Result<Vec<_>, _>>()?;
+    let (records, failed) = env.records.ok_or_else(|| missing_key(R::ENVELOPE_KEY))?;
+    // A page that parses but holds a value that cannot be typed fails after parsing, so a
+    // cut-off page is always `Malformed` (retried), whatever its records hold.
+    if let Some(e) = failed {
+        return Err(e);
+    }
     Ok(DecodedPage {
         records,
         next_page_uri: env.next_page_uri,
@@ -59,8 +66,11 @@ fn missing_key(key: &str) -> DecodeError {
     )))
 }
 
-struct RawEnvelope<W> {
-    records: Option<Vec<W>>,
+/// The typed records and the first record that could not be typed (typing stops there).
+type Typed<R> = (Vec<R>, Option<DecodeError>);
+
+struct RawEnvelope<R> {
+    records: Option<Typed<R>>,
     next_page_uri: Option<String>,
 }
 
@@ -74,14 +84,14 @@ struct Limit<'l> {
 struct Envelope<'l, R>(PhantomData<R>, Limit<'l>);
 
 impl<'de, R: Record<'de>> DeserializeSeed<'de> for Envelope<'_, R> {
-    type Value = RawEnvelope<R::Wire>;
+    type Value = RawEnvelope<R>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de, R: Record<'de>> Visitor<'de> for Envelope<'_, R> {
-    type Value = RawEnvelope<R::Wire>;
+    type Value = RawEnvelope<R>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "a page object with a {:?} array", R::ENVELOPE_KEY)
@@ -92,9 +102,9 @@ impl<'de, R: Record<'de>> Visitor<'de> for Envelope<'_, R> {
             records: None,
             next_page_uri: None,
         };
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key()? {
             if key == R::ENVELOPE_KEY {
-                out.records = Some(map.next_value_seed(Records::<R::Wire>(PhantomData, self.1))?);
+                out.records = Some(map.next_value_seed(Records::<R>(PhantomData, self.1))?);
             } else if key == "next_page_uri" {
                 out.next_page_uri = map
                     .next_value::<Option<String>>()?
@@ -107,31 +117,43 @@ impl<'de, R: Record<'de>> Visitor<'de> for Envelope<'_, R> {
     }
 }
 
-struct Records<'l, W>(PhantomData<W>, Limit<'l>);
+/// The records array, each record typed as soon as it is parsed: no page of wire records is
+/// ever held.
+struct Records<'l, R>(PhantomData<R>, Limit<'l>);
 
-impl<'de, W: serde::Deserialize<'de>> DeserializeSeed<'de> for Records<'_, W> {
-    type Value = Vec<W>;
+impl<'de, R: Record<'de>> DeserializeSeed<'de> for Records<'_, R> {
+    type Value = Typed<R>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de, W: serde::Deserialize<'de>> Visitor<'de> for Records<'_, W> {
-    type Value = Vec<W>;
+impl<'de, R: Record<'de>> Visitor<'de> for Records<'_, R> {
+    type Value = Typed<R>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of records")
     }
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
         let limit = self.1;
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(64).min(1000).min(limit.max));
-        while let Some(w) = seq.next_element()? {
-            if out.len() == limit.max {
+        // serde_json gives no size hint: room for a full page up front (pages hold at most
+        // 1000 records), instead of growing through five copies of it.
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(limit.max).min(1000));
+        let mut failed = None;
+        let mut read = 0;
+        while let Some(w) = seq.next_element::<R::Wire>()? {
+            if read == limit.max {
                 limit.exceeded.set(true);
                 return Err(serde::de::Error::custom("too many records"));
             }
-            out.push(w);
+            read += 1;
+            if failed.is_none() {
+                match R::from_wire(w) {
+                    Ok(r) => out.push(r),
+                    Err(e) => failed = Some(e),
+                }
+            }
         }
-        Ok(out)
+        Ok((out, failed))
     }
 }
 
@@ -171,5 +193,53 @@ mod tests {
             decode_page_at_most::<UsageRecord>(cut.as_bytes(), 5),
             Err(DecodeError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn keys_and_plain_values_borrow_from_the_page() {
+        let body =
+            r#"{"usage_records":[{"category":"calls","start_date":"2026-03-01","brand_new":1}]}"#;
+        let page = decode_page::<UsageRecord>(body.as_bytes()).unwrap();
+        let r = &page.records[0];
+        assert!(matches!(r.category, std::borrow::Cow::Borrowed("calls")));
+        assert_eq!(r.extra.len(), 1);
+        assert!(
+            matches!(r.extra[0].0, std::borrow::Cow::Borrowed("brand_new")),
+            "an unknown key is not copied"
+        );
+        // A key with escapes is unescaped (and then owned), known or not.
+        let body = r#"{"usage_records":[{"\u0063ategory":"calls","new\u005fone":2}]}"#;
+        let page = decode_page::<UsageRecord>(body.as_bytes()).unwrap();
+        assert_eq!(page.records[0].category, "calls");
+        assert_eq!(page.records[0].extra[0].0, "new_one");
+    }
+
+    #[test]
+    fn a_cut_page_is_malformed_even_after_a_value_that_cannot_be_typed() {
+        let whole = r#"{"usage_records":[{"category":"c","start_date":"soon"},{"category":"d"}]}"#;
+        assert!(matches!(
+            decode_page::<UsageRecord>(whole.as_bytes()),
+            Err(DecodeError::Field {
+                field: "start_date",
+                ..
+            })
+        ));
+        let cut = &whole[..whole.len() - 5];
+        assert!(matches!(
+            decode_page::<UsageRecord>(cut.as_bytes()),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_page_that_is_not_utf8_is_malformed() {
+        let mut body = page(2).into_bytes();
+        let at = body.iter().position(|b| *b == b'c').unwrap();
+        body[at] = 0xff;
+        let err = decode_page::<UsageRecord>(&body).unwrap_err();
+        assert!(
+            matches!(&err, DecodeError::Malformed(_)) && err.to_string().contains("UTF-8"),
+            "{err}"
+        );
     }
 }

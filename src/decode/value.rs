@@ -309,9 +309,30 @@ fn fast_rfc2822_utc(t: &str) -> Option<i64> {
     if h > 23 || m > 59 || s > 60 {
         return None;
     }
-    let date = NaiveDate::from_ymd_opt(year as i32, month, day as u32)?;
-    let days = days_since_epoch(date) as i64;
+    let days = days_from_civil(year, month, day)?;
     Some(((days * 86_400) + h * 3600 + m * 60 + s) * 1_000_000)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date, `None` if the day is not in its
+/// month. Arithmetic only (H. Hinnant's `days_from_civil`): the fast path of every timestamp.
+fn days_from_civil(year: i64, month: u32, day: i64) -> Option<i64> {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=month_days).contains(&day) {
+        return None;
+    }
+    let m = i64::from(month);
+    let y = if m <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
 }
 
 fn shorten(t: &str) -> String {
@@ -450,6 +471,29 @@ mod tests {
         }
         assert!(timestamp(Some(&raw(r#""yesterday""#))).is_err());
         assert_eq!(fast_rfc2822_utc("Thu, 01 Jan 1970 00:00:00 +0000"), Some(0));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_path_agrees_with_chrono_on_every_day(days in -719_162i64..2_932_896, secs in 0i64..86_400) {
+            let at = DateTime::from_timestamp(days * 86_400 + secs, 0).unwrap();
+            let text = at.format("%a, %d %b %Y %H:%M:%S +0000").to_string();
+            proptest::prop_assert_eq!(fast_rfc2822_utc(&text), Some(at.timestamp_micros()));
+        }
+    }
+
+    #[test]
+    fn the_fast_path_leaves_days_not_in_their_month_to_chrono() {
+        for bad in [
+            "Sun, 29 Feb 2026 00:00:00 +0000",
+            "Sun, 31 Apr 2026 00:00:00 +0000",
+            "Sun, 00 Mar 2026 00:00:00 +0000",
+            "Sun, 29 Feb 1900 00:00:00 +0000",
+        ] {
+            assert_eq!(fast_rfc2822_utc(bad), None, "{bad}");
+            assert!(timestamp(Some(&raw(&format!("{bad:?}")))).is_err(), "{bad}");
+        }
+        assert!(fast_rfc2822_utc("Tue, 29 Feb 2000 00:00:00 +0000").is_some());
     }
 
     #[test]

@@ -12,6 +12,29 @@ use serde_json::value::RawValue;
 /// Fields of a record that the code does not know (yet): name and raw JSON.
 pub type Extra<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
 
+/// An object key, borrowed from the page unless it holds escapes (serde's own `Cow<str>`
+/// always allocates).
+pub struct Key<'a>(pub Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// Declares a record from its fields, `name: Kind "doc"` in file order, where `Kind` is one of
 /// [`super::field`]'s kinds and the JSON key is the field's name:
 ///
@@ -57,7 +80,7 @@ macro_rules! record {
                     }
                     fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                         let mut out = $wire::default();
-                        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                        while let Some($crate::decode::wire::Key(key)) = map.next_key()? {
                             match key.as_ref() {
                                 $(stringify!($field) => out.$field = Some(map.next_value()?),)+
                                 _ => {

@@ -219,7 +219,7 @@ impl TwilioClient {
         loop {
             attempts += 1;
             let (wait, last) = match self.get_once(credential, target, &url, path).await? {
-                Once::Body(body) => match handle(&body) {
+                Once::Body(body) => match off_runtime(|| handle(&body)) {
                     Ok(v) => return Ok(v),
                     Err(DecodeError::Malformed(e)) => {
                         (waits.faulted(), format!("malformed page: {e}"))
@@ -405,8 +405,14 @@ fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Op
 
 /// The body, decompressed, read chunk by chunk; `None` once it grows past
 /// [`MAX_BODY_BYTES`] (reading stops there, so memory stays bounded whatever the server sends).
+/// The buffer starts at the announced length (at most [`PRESIZE_MAX`]), so a page is not read
+/// by growing it from empty, each growth a copy of everything read so far.
 async fn read_capped(mut response: reqwest::Response) -> Result<Option<Bytes>, reqwest::Error> {
-    let mut body = BytesMut::new();
+    let announced = response
+        .content_length()
+        .unwrap_or(0)
+        .min(PRESIZE_MAX as u64);
+    let mut body = BytesMut::with_capacity(announced as usize);
     while let Some(chunk) = response.chunk().await? {
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Ok(None);
@@ -414,6 +420,21 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Option<Bytes>, r
         body.extend_from_slice(&chunk);
     }
     Ok(Some(body.freeze()))
+}
+
+/// The most a body buffer is sized up front from `Content-Length` (a full page of 1000
+/// calls is about 2 MB); a larger body grows past it as it arrives.
+const PRESIZE_MAX: usize = 8 << 20;
+
+/// Runs `decode` (CPU work on a whole page) where it does not hold up the runtime: on a
+/// multi-threaded runtime the worker hands its other tasks (other windows' requests) to
+/// another thread meanwhile; on a current-thread runtime (tests) it simply runs.
+fn off_runtime<T>(decode: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(decode),
+        _ => decode(),
+    }
 }
 
 /// A final answer (401/403/404/other 4xx) as the error it means.
@@ -508,5 +529,24 @@ mod tests {
         ] {
             assert!(PageUri::from_link(bad, &base).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn decoding_lets_the_runtime_run_other_tasks() {
+        // One worker: while a task decodes, only `off_runtime` lets another task run.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let decoding =
+            rt.spawn(
+                async move { off_runtime(|| rx.recv_timeout(std::time::Duration::from_secs(60))) },
+            );
+        let other = rt.spawn(async move { tx.send(()).unwrap() });
+        rt.block_on(async {
+            assert_eq!(decoding.await.unwrap(), Ok(()), "the other task never ran");
+            other.await.unwrap();
+        });
     }
 }
