@@ -213,11 +213,17 @@ impl Registry {
             .map(PartitionSummary::try_from)
             .collect::<Result<_, _>>()?;
         for (account, resource, mode, count) in self.partition_modes().await? {
+            let unaffected = !crate::batch::columns(resource)
+                .iter()
+                .any(|c| c.pseudonymized);
             let pair = summaries
                 .iter_mut()
                 .find(|s| s.account_sid == account && s.resource == resource);
             if let Some(pair) = pair {
                 pair.modes.add(mode, count);
+                if unaffected {
+                    pair.modes.pseudonym = PairMode::Unaffected;
+                }
             }
         }
         Ok(summaries)
@@ -331,6 +337,8 @@ pub enum PairMode {
     Pseudonymized,
     /// In clear and pseudonymized, or under several keys.
     Mixed,
+    /// A resource without phone numbers or names (usage records): the same in every mode.
+    Unaffected,
 }
 
 impl Default for PairModes {
@@ -391,7 +399,7 @@ impl TryFrom<ModeRow> for ModeSpan {
 }
 
 /// A partition's stored mode: null, or a key fingerprint.
-fn stored_mode(stored: Option<String>) -> Result<PseudonymMode, RegistryError> {
+pub(super) fn stored_mode(stored: Option<String>) -> Result<PseudonymMode, RegistryError> {
     PseudonymMode::from_stored(stored.as_deref()).map_err(|e| RegistryError::Corrupt {
         what: "key fingerprint",
         value: e.0,
