@@ -164,7 +164,8 @@ options! {
         /// from_formatted, forwarded_from, caller_name) as the lowercase hex HMAC-SHA256 of each
         /// value under the pseudonym key; null and empty values are kept. A job file's
         /// `pseudonymize` overrides it for its job. Exports refuse (exit 2) to mix modes or keys
-        /// within an account's partitions [default: false]
+        /// in the export (every account): changing them is one backfill over every account and
+        /// exported day [default: false]
         #[arg(
             long,
             env = "TWILIO_EXPORT_PSEUDONYMIZE",
