@@ -42,10 +42,11 @@ pub enum ExportError {
     #[error("the API answered {outside} records but none on the requested days; the partitions were left as they were")]
     NothingInRange { outside: u64 },
     /// Partitions of another pseudonym mode were recorded by another export since this one
-    /// checked: the day was not recorded (and, unless `published`, not published), so that
-    /// the registry never records two modes.
-    #[error("{MODE_CONFLICT}: {partitions} partition(s) written in another mode were recorded by an export running meanwhile; {}", if *published { "the day's file was replaced before this was found, so it differs from its record until the day is exported again" } else { "not published" })]
-    OtherModes { partitions: i64, published: bool },
+    /// checked: the day was not published. If it was found only as it was recorded
+    /// (`published`), its file had already replaced the day's: it is recorded as written, so
+    /// the registry tells the truth, and `status` shows the export mixed.
+    #[error("{MODE_CONFLICT}: partitions in another mode were recorded by an export running meanwhile; {}", if *published { "this day's file had already been replaced, so it is recorded in this mode and the export is now mixed: export every day again in one mode" } else { "not published" })]
+    OtherModes { published: bool },
     /// The day would replace a partition written in another mode that holds rows with an
     /// empty one: the API no longer returns its calls (Twilio keeps them for a limited time),
     /// and they would be lost.

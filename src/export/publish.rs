@@ -106,13 +106,18 @@ impl Exporter {
             )
             .await?;
         if !recorded {
-            let partitions = (self.registry)
-                .partitions_in_other_modes(w.key.resource, &self.pseudonyms.mode(), rule)
+            // The file is published: its record must say how it was written.
+            (self.registry)
+                .record_partition(
+                    &w.key,
+                    report.rows,
+                    report.bytes,
+                    object_key.as_deref(),
+                    &self.pseudonyms.mode(),
+                    run,
+                )
                 .await?;
-            return Err(ExportError::OtherModes {
-                partitions,
-                published: true,
-            });
+            return Err(ExportError::OtherModes { published: true });
         }
         tracing::debug!(day = %w.key.day, rows = report.rows, "Partition exported");
         if report.outside_window > 0 || report.duplicates > 0 {
@@ -163,14 +168,12 @@ impl Exporter {
                 }
             }
         }
-        let partitions = (self.registry)
-            .partitions_in_other_modes(w.key.resource, &mode, rule)
-            .await?;
-        if partitions > 0 {
-            return Err(ExportError::OtherModes {
-                partitions,
-                published: false,
-            });
+        if self
+            .registry
+            .mode_conflict(w.key.resource, &mode, rule)
+            .await?
+        {
+            return Err(ExportError::OtherModes { published: false });
         }
         Ok(())
     }

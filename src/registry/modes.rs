@@ -1,11 +1,13 @@
 //! The one rule about pseudonym modes the registry enforces itself: a partition of a resource
-//! with phone numbers or names is recorded only while no partition of that resource (of any
-//! account) was written in another mode, but for those a covering backfill is replacing (the
-//! days of its range, of the accounts whose lease it holds). The check and the record are one
-//! transaction that first locks the resource's row of `partition_mode_locks`, so two exports
-//! of different modes cannot both pass it (ARCHITECTURE, "Pseudonym modes").
+//! with phone numbers or names is recorded only in the mode the export is being written in
+//! (`export_modes`, one row per such resource). That mode changes only when no partition of
+//! that resource (of any account) stands in another mode than the new one, but for those the
+//! recording export replaces (the days of its range, of the accounts whose lease it holds).
+//! Checking and recording are one transaction that first locks the resource's row, so two
+//! exports of different modes cannot both record. The row makes the common case one lookup;
+//! only a change of mode looks at the partitions.
 
-use super::{now_text, Registry, RegistryError, RunId};
+use super::{Registry, RegistryError, RunId};
 use crate::domain::{DayRange, PartitionKey, Resource};
 use crate::pseudonym::PseudonymMode;
 use crate::registry::LeaseHolder;
@@ -45,19 +47,27 @@ fn replaced(rule: ModeRule<'_>) -> (String, String, String) {
 }
 
 impl Registry {
-    /// How many partitions of `resource` were written in another mode than `mode`, not
-    /// counting those `rule` lets stand beside it (0 for [`ModeRule::Any`]).
-    pub async fn partitions_in_other_modes(
+    /// Whether recording a partition of `resource` in `mode` would stand beside partitions of
+    /// another mode that `rule` does not let stand (never for [`ModeRule::Any`]).
+    pub async fn mode_conflict(
         &self,
         resource: Resource,
         mode: &PseudonymMode,
         rule: ModeRule<'_>,
-    ) -> Result<i64, RegistryError> {
+    ) -> Result<bool, RegistryError> {
         if matches!(rule, ModeRule::Any) {
-            return Ok(0);
+            return Ok(false);
+        }
+        let current: Option<Option<String>> =
+            sqlx::query_scalar("select pseudonym from export_modes where resource = $1")
+                .bind(resource.table_name())
+                .fetch_optional(&self.pool)
+                .await?;
+        if current.as_ref().map(Option::as_deref) == Some(mode.stored()) {
+            return Ok(false);
         }
         let (first, last, holder) = replaced(rule);
-        let n: i64 = sqlx::query_scalar(&format!("select count(*) {}", others(1, 2, 3, 4, 5)))
+        let n: i64 = sqlx::query_scalar(&others_exist())
             .bind(resource.table_name())
             .bind(mode.stored().unwrap_or(""))
             .bind(first)
@@ -65,7 +75,7 @@ impl Registry {
             .bind(holder)
             .fetch_one(&self.pool)
             .await?;
-        Ok(n)
+        Ok(n > 0)
     }
 
     /// The mode and rows of a recorded partition, if it is recorded.
@@ -87,8 +97,9 @@ impl Registry {
 
     /// Records a partition after its file is durable (or after an empty day's file is gone),
     /// with how its phone numbers and names were written, and clears an earlier failure of
-    /// that window; under [`ModeRule::Alone`], only if no partition of another mode stands
-    /// outside what the rule allows. `false`: not recorded, for that reason.
+    /// that window; under [`ModeRule::Alone`], only in the export's mode, or if the export's
+    /// mode may change to it ([`Registry::mode_conflict`]), which it then does. `false`: not
+    /// recorded, for that reason.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_partition_in_mode(
         &self,
@@ -105,52 +116,53 @@ impl Registry {
                 .await?;
             return Ok(true);
         };
-        let now = now_text();
-        let day = key.day.format("%Y-%m-%d").to_string();
+        let resource = key.resource.table_name();
         let mut tx = self.pool.begin().await?;
         // Taken first: a writer of another mode waits here until this one commits.
-        sqlx::query("update partition_mode_locks set resource = resource where resource = $1")
-            .bind(key.resource.table_name())
+        sqlx::query("update export_modes set pseudonym = pseudonym where resource = $1")
+            .bind(resource)
             .execute(&mut *tx)
             .await?;
-        let (first, last, holder) = replaced(rule);
-        let done = sqlx::query(&format!(
-            "insert into partitions (account_sid, resource, day, rows_exported, bytes, object_key, run_id, exported_at, created_at, updated_at, pseudonym)
-             select $1, $2, $3, $4, $5, $6, $7, $8, $8, $8, nullif($9, '')
-             where not exists (select 1 {})
-             on conflict (account_sid, resource, day) do update set
-               rows_exported = excluded.rows_exported, bytes = excluded.bytes, object_key = excluded.object_key,
-               run_id = excluded.run_id, exported_at = excluded.exported_at, updated_at = excluded.updated_at,
-               pseudonym = excluded.pseudonym",
-            others(2, 9, 10, 11, 12)
-        ))
-        .bind(key.account.as_str())
-        .bind(key.resource.table_name())
-        .bind(&day)
-        .bind(rows as i64)
-        .bind(bytes as i64)
-        .bind(object_key)
-        .bind(run.0)
-        .bind(&now)
-        .bind(mode.stored().unwrap_or(""))
-        .bind(first)
-        .bind(last)
-        .bind(holder)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
+        let current: Option<Option<String>> =
+            sqlx::query_scalar("select pseudonym from export_modes where resource = $1")
+                .bind(resource)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if current.as_ref().map(Option::as_deref) != Some(mode.stored()) {
+            let (first, last, holder) = replaced(rule);
+            let n: i64 = sqlx::query_scalar(&others_exist())
+                .bind(resource)
+                .bind(mode.stored().unwrap_or(""))
+                .bind(first)
+                .bind(last)
+                .bind(holder)
+                .fetch_one(&mut *tx)
+                .await?;
+            if n > 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query(
+                "insert into export_modes (resource, pseudonym) values ($1, $2)
+                 on conflict (resource) do update set pseudonym = excluded.pseudonym",
+            )
+            .bind(resource)
+            .bind(mode.stored())
+            .execute(&mut *tx)
+            .await?;
         }
-        sqlx::query(
-            "delete from window_failures where account_sid = $1 and resource = $2 and day = $3",
-        )
-        .bind(key.account.as_str())
-        .bind(key.resource.table_name())
-        .bind(&day)
-        .execute(&mut *tx)
-        .await?;
+        super::partitions::upsert_partition(&mut tx, key, rows, bytes, object_key, mode, run)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// One row (`count` 1) if some partition [`others`] describes exists, else 0; it stops at the
+/// first one.
+fn others_exist() -> String {
+    format!(
+        "select count(*) from (select 1 as one {} limit 1) found",
+        others(1, 2, 3, 4, 5)
+    )
 }

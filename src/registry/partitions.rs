@@ -94,36 +94,8 @@ impl Registry {
         mode: &PseudonymMode,
         run: RunId,
     ) -> Result<(), RegistryError> {
-        let now = now_text();
-        let day = key.day.format("%Y-%m-%d").to_string();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "insert into partitions (account_sid, resource, day, rows_exported, bytes, object_key, run_id, exported_at, created_at, updated_at, pseudonym)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9)
-             on conflict (account_sid, resource, day) do update set
-               rows_exported = excluded.rows_exported, bytes = excluded.bytes, object_key = excluded.object_key,
-               run_id = excluded.run_id, exported_at = excluded.exported_at, updated_at = excluded.updated_at,
-               pseudonym = excluded.pseudonym",
-        )
-        .bind(key.account.as_str())
-        .bind(key.resource.table_name())
-        .bind(&day)
-        .bind(rows as i64)
-        .bind(bytes as i64)
-        .bind(object_key)
-        .bind(run.0)
-        .bind(&now)
-        .bind(mode.stored())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "delete from window_failures where account_sid = $1 and resource = $2 and day = $3",
-        )
-        .bind(key.account.as_str())
-        .bind(key.resource.table_name())
-        .bind(&day)
-        .execute(&mut *tx)
-        .await?;
+        upsert_partition(&mut tx, key, rows, bytes, object_key, mode, run).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -298,6 +270,49 @@ impl Registry {
         .await?;
         rows.into_iter().map(|d| parsed("day", d)).collect()
     }
+}
+
+/// [`Registry::record_partition`] within a transaction: the partition's row, and its window's
+/// failure cleared.
+pub(super) async fn upsert_partition(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    key: &PartitionKey,
+    rows: u64,
+    bytes: u64,
+    object_key: Option<&str>,
+    mode: &PseudonymMode,
+    run: RunId,
+) -> Result<(), RegistryError> {
+    let now = now_text();
+    let day = key.day.format("%Y-%m-%d").to_string();
+    sqlx::query(
+        "insert into partitions (account_sid, resource, day, rows_exported, bytes, object_key, run_id, exported_at, created_at, updated_at, pseudonym)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9)
+         on conflict (account_sid, resource, day) do update set
+           rows_exported = excluded.rows_exported, bytes = excluded.bytes, object_key = excluded.object_key,
+           run_id = excluded.run_id, exported_at = excluded.exported_at, updated_at = excluded.updated_at,
+           pseudonym = excluded.pseudonym",
+    )
+    .bind(key.account.as_str())
+    .bind(key.resource.table_name())
+    .bind(&day)
+    .bind(rows as i64)
+    .bind(bytes as i64)
+    .bind(object_key)
+    .bind(run.0)
+    .bind(&now)
+    .bind(mode.stored())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "delete from window_failures where account_sid = $1 and resource = $2 and day = $3",
+    )
+    .bind(key.account.as_str())
+    .bind(key.resource.table_name())
+    .bind(&day)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Totals of the partitions of one account and resource.

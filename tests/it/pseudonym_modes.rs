@@ -173,12 +173,14 @@ async fn the_registry_records_a_second_mode_only_where_it_replaces_the_first() {
             "{url}"
         );
         assert!(record(key(1, d2), keyed.clone(), alone).await, "{url}");
-        assert_eq!(
-            reg.partitions_in_other_modes(Resource::Calls, &keyed, alone)
-                .await
-                .unwrap(),
-            0
-        );
+        assert!(!reg
+            .mode_conflict(Resource::Calls, &keyed, alone)
+            .await
+            .unwrap());
+        assert!(reg
+            .mode_conflict(Resource::Calls, &PseudonymMode::Clear, alone)
+            .await
+            .unwrap());
     }
 }
 
