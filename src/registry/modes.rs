@@ -26,10 +26,20 @@ pub enum ModeRule<'a> {
 /// for clear) that are not on a day from `$f` to `$l` of an account whose lease `$h` holds.
 fn others(r: u8, m: u8, f: u8, l: u8, h: u8) -> String {
     format!(
-        "from partitions p where p.resource = ${r}
-           and ((p.pseudonym is null and ${m} <> '') or p.pseudonym < ${m} or p.pseudonym > ${m})
+        "from partitions p where {}
            and not (p.day >= ${f} and p.day <= ${l} and exists (select 1 from leases l
-                    where l.account_sid = p.account_sid and l.resource = p.resource and l.holder = ${h}))"
+                    where l.account_sid = p.account_sid and l.resource = p.resource and l.holder = ${h}))",
+        other_mode("p", r, m)
+    )
+}
+
+/// `{t}.resource` is `$r` and `{t}.pseudonym` is another mode than `$m` (`''` for clear),
+/// spelled as three ranges of the `(resource, pseudonym)` index so that SQLite reads only
+/// them (it does not split one `or` under a shared `resource = …`).
+pub(super) fn other_mode(t: &str, r: u8, m: u8) -> String {
+    format!(
+        "(({t}.resource = ${r} and {t}.pseudonym < ${m}) or ({t}.resource = ${r} and {t}.pseudonym > ${m})
+          or ({t}.resource = ${r} and {t}.pseudonym is null and ${m} <> ''))"
     )
 }
 

@@ -224,7 +224,8 @@ impl Registry {
     }
 
     /// The partitions of `resource` written in another mode than `mode`, per account and
-    /// mode; with `outside`, only those on days outside it.
+    /// mode; with `outside`, only those on days outside it. One aggregate query over the
+    /// `(resource, pseudonym)` index: when every partition is in `mode`, it reads none.
     pub async fn partitions_not_in_mode(
         &self,
         resource: Resource,
@@ -236,12 +237,13 @@ impl Registry {
             // No day is before "" or after "~": every day counts.
             None => ("~".to_owned(), String::new()),
         };
-        let rows: Vec<ModeRow> = sqlx::query_as(
+        let rows: Vec<ModeRow> = sqlx::query_as(&format!(
             "select account_sid, pseudonym, count(*) as partitions, min(day) as first_day, max(day) as last_day
-             from partitions
-             where resource = $1 and coalesce(pseudonym, '') <> $2 and (day < $3 or day > $4)
+             from partitions p
+             where {} and (day < $3 or day > $4)
              group by account_sid, pseudonym order by account_sid, pseudonym",
-        )
+            super::modes::other_mode("p", 1, 2)
+        ))
         .bind(resource.table_name())
         .bind(mode.stored().unwrap_or(""))
         .bind(first)
