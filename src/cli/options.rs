@@ -341,8 +341,13 @@ impl clap::builder::TypedValueParser for SecretParser {
         } else {
             String::new()
         };
+        let example = if long.ends_with("key") {
+            " (a key from `openssl rand -hex 32`, say)"
+        } else {
+            ""
+        };
         let message = format!(
-            "--{long}{env}: the value is not valid UTF-8 text; give it as text (a key from `openssl rand -hex 32`, say){file}\n"
+            "--{long}{env}: the value is not valid UTF-8 text; give it as text{example}{file}\n"
         );
         Err(clap::Error::raw(clap::error::ErrorKind::InvalidUtf8, message).with_cmd(cmd))
     }
