@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::cli::{GlobalArgs, LimitOptions, Number, PseudonymOptions, Settings};
+use crate::cli::{GlobalArgs, LimitOptions, Number, Settings};
 use crate::domain::{AuthToken, ConnectAppSid};
 use crate::fetch::limiter::{
     Limits, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE_LIMIT, DEFAULT_RETRY_BUDGET, MAX_IN_FLIGHT,
@@ -54,9 +54,11 @@ pub struct Config {
     pub metrics_file: Option<PathBuf>,
     pub log_format: LogFormat,
     pub limits: Limits,
-    /// Whether exports write phone numbers and names as pseudonyms (`pseudonym::PseudonymKey`,
-    /// whose `Debug` shows only the key's fingerprint).
-    pub pseudonyms: Pseudonymization,
+    /// Whether exports write phone numbers and names as pseudonyms (`--pseudonymize`).
+    pseudonymize: bool,
+    /// Where the pseudonym key is, unread: only an export that uses it reads and checks it
+    /// ([`Config::pseudonyms`]).
+    pseudonym_key: Option<Layered>,
     /// `run` and `schedule` purge accounts deauthorized more than this many days ago.
     pub purge_deauthorized_after: Option<u32>,
 }
@@ -69,10 +71,26 @@ impl Config {
             Some(path) => file::read(path)?,
             None => Settings::default(),
         };
+        // A secret given directly or as a file is taken from one layer: flag/env, else file.
+        let token = Layered::pick(
+            Secret::of(&given.api.auth_token, &given.api.auth_token_file),
+            Secret::of(&file.api.auth_token, &file.api.auth_token_file),
+            global.config.as_deref(),
+        );
+        let pseudonym_key = Layered::pick(
+            Secret::of(
+                &given.pseudonym.pseudonym_key,
+                &given.pseudonym.pseudonym_key_file,
+            ),
+            Secret::of(
+                &file.pseudonym.pseudonym_key,
+                &file.pseudonym.pseudonym_key_file,
+            ),
+            global.config.as_deref(),
+        );
         let mut set = given.or(file);
         set.log = global.log.clone().or(set.log);
         let limits = limits(&set.limits)?;
-        let pseudonyms = pseudonyms(&set.pseudonym)?;
         let purge_deauthorized_after = number(
             "purge-deauthorized-after",
             &set.purge.purge_deauthorized_after,
@@ -87,7 +105,7 @@ impl Config {
         let output = OutputLocation::parse(set.output.output.as_deref().unwrap_or("./export"))
             .map_err(|e| ConfigError::new(format!("output: {e}")))?;
         let api_base = api_base(set.api.api_base.as_deref())?;
-        let auth_token = auth_token(set.api.auth_token.as_ref(), set.api.auth_token_file)?;
+        let auth_token = token.map(|t| auth_token(&t)).transpose()?;
         let connect_app_sid = set
             .connect_app
             .connect_app_sid
@@ -115,9 +133,22 @@ impl Config {
             metrics_file: set.metrics.metrics_file,
             log_format,
             limits,
-            pseudonyms,
+            pseudonymize: set.pseudonym.pseudonymize.unwrap_or(false),
+            pseudonym_key,
             purge_deauthorized_after,
         })
+    }
+
+    /// What exports write: pseudonyms under the key when `--pseudonymize` is on or `jobs_turn_on`
+    /// (a job file sets `pseudonymize = true`), else values in clear. The key is read and
+    /// checked only then; otherwise it is left unread.
+    pub fn pseudonyms(&self, jobs_turn_on: bool) -> Result<Pseudonymization, ConfigError> {
+        let key = match &self.pseudonym_key {
+            Some(source) if self.pseudonymize || jobs_turn_on => Some(pseudonym_key(source)?),
+            _ => None,
+        };
+        Pseudonymization::new(self.pseudonymize, key)
+            .map_err(|e| ConfigError::new(format!("pseudonymize: {e}")))
     }
 
     /// The Auth Token, or a configuration error saying how to give it.
@@ -152,54 +183,142 @@ fn api_base(given: Option<&str>) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-/// The token given directly, else the one in the token file, else none.
-fn auth_token(
-    given: Option<&SecretString>,
-    file: Option<PathBuf>,
-) -> Result<Option<AuthToken>, ConfigError> {
-    match (given, file) {
-        (Some(t), _) => AuthToken::new(t.expose_secret().to_owned())
-            .map(Some)
+/// A secret that may be given directly or as a file: as given in one layer (flag/env or the
+/// file named by `--config`), both forms only to be refused.
+#[derive(Clone)]
+enum Secret {
+    Direct(SecretString),
+    File(PathBuf),
+    Both,
+}
+
+impl Secret {
+    fn of(direct: &Option<SecretString>, file: &Option<PathBuf>) -> Option<Self> {
+        match (direct, file) {
+            (Some(_), Some(_)) => Some(Self::Both),
+            (Some(d), None) => Some(Self::Direct(d.clone())),
+            (None, Some(f)) => Some(Self::File(f.clone())),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The secret of the layer that wins, and which layer it was (`None`: flag/env, else the
+/// configuration file's path). No `Debug` of the secret.
+#[derive(Clone)]
+struct Layered {
+    secret: Secret,
+    config_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Layered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let form = match self.secret {
+            Secret::Direct(_) => "given directly",
+            Secret::File(_) => "in a file",
+            Secret::Both => "given twice",
+        };
+        f.write_str(form)
+    }
+}
+
+impl Layered {
+    /// Flag or env (either form) beats the configuration file (either form).
+    fn pick(
+        given: Option<Secret>,
+        file: Option<Secret>,
+        config: Option<&std::path::Path>,
+    ) -> Option<Self> {
+        match (given, file) {
+            (Some(secret), _) => Some(Self {
+                secret,
+                config_file: None,
+            }),
+            (None, Some(secret)) => Some(Self {
+                secret,
+                config_file: config.map(PathBuf::from),
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// Both forms given in the winning layer.
+    fn both(&self, direct: &str, file: &str) -> ConfigError {
+        ConfigError::new(match &self.config_file {
+            None => format!(
+                "{direct}: both --{direct} and --{file} are given (as flags or environment variables); give one"
+            ),
+            Some(c) => format!(
+                "{direct}: {} sets both {} and {}; give one",
+                c.display(),
+                direct.replace('-', "_"),
+                file.replace('-', "_")
+            ),
+        })
+    }
+
+    /// The secret's bytes: given directly, or read from its file without one trailing line
+    /// end (`\n` or `\r\n`). Both forms in one layer are refused. `direct` and `file` name the
+    /// options (`auth-token`, `auth-token-file`).
+    fn read(&self, direct: &str, file: &str) -> Result<secrecy::SecretSlice<u8>, ConfigError> {
+        match &self.secret {
+            Secret::Both => Err(self.both(direct, file)),
+            Secret::Direct(s) => Ok(s.expose_secret().as_bytes().to_vec().into()),
+            Secret::File(path) => {
+                let bytes = std::fs::read(path).map_err(|e| {
+                    ConfigError::new(format!("{file}: cannot read {}: {e}", path.display()))
+                })?;
+                let mut bytes = secrecy::SecretSlice::from(bytes);
+                let raw = bytes.expose_secret();
+                let len = raw.len() - line_end(raw);
+                if len < raw.len() {
+                    bytes = raw[..len].to_vec().into();
+                }
+                Ok(bytes)
+            }
+        }
+    }
+}
+
+/// How many bytes one trailing line end takes: 2 for `\r\n`, 1 for `\n`, else 0.
+fn line_end(raw: &[u8]) -> usize {
+    if raw.ends_with(b"\r\n") {
+        2
+    } else {
+        usize::from(raw.ends_with(b"\n"))
+    }
+}
+
+/// The Auth Token from its layer; a token file's text as it is (the token trims itself).
+fn auth_token(source: &Layered) -> Result<AuthToken, ConfigError> {
+    match &source.secret {
+        Secret::Both => Err(source.both("auth-token", "auth-token-file")),
+        Secret::Direct(t) => AuthToken::new(t.expose_secret().to_owned())
             .map_err(|e| ConfigError::new(format!("auth-token: {e}"))),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
+        Secret::File(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
                 ConfigError::new(format!(
                     "auth-token-file: cannot read {}: {e}",
                     path.display()
                 ))
             })?;
-            let token = AuthToken::new(text).map_err(|_| {
+            AuthToken::new(text).map_err(|_| {
                 ConfigError::new(format!("auth-token-file: {} is empty", path.display()))
-            })?;
-            Ok(Some(token))
+            })
         }
-        (None, None) => Ok(None),
     }
 }
 
-/// Pseudonymization on or off, and the key given directly or in its file (checked even when
-/// unused). Only the key's own bytes count: a file's one trailing newline is not part of it.
-fn pseudonyms(given: &PseudonymOptions) -> Result<Pseudonymization, ConfigError> {
-    let key = match (&given.pseudonym_key, &given.pseudonym_key_file) {
-        (Some(key), _) => Some(
-            PseudonymKey::new(key.expose_secret().as_bytes())
-                .map_err(|e| ConfigError::new(format!("pseudonym-key: {e}")))?,
-        ),
-        (None, Some(path)) => {
-            let bad = |e: &dyn std::fmt::Display| {
-                ConfigError::new(format!("pseudonym-key-file: {}: {e}", path.display()))
-            };
-            let bytes = secrecy::SecretSlice::from(std::fs::read(path).map_err(|e| bad(&e))?);
-            let raw = bytes.expose_secret();
-            let raw = (raw.strip_suffix(b"\r\n"))
-                .or_else(|| raw.strip_suffix(b"\n"))
-                .unwrap_or(raw);
-            Some(PseudonymKey::new(raw).map_err(|e| bad(&e))?)
+/// The pseudonym key from its layer: given directly, or a file's bytes as they are but for
+/// one trailing line end (`\n` or `\r\n`).
+fn pseudonym_key(source: &Layered) -> Result<PseudonymKey, ConfigError> {
+    let bytes = source.read("pseudonym-key", "pseudonym-key-file")?;
+    PseudonymKey::new(bytes.expose_secret()).map_err(|e| match &source.secret {
+        Secret::File(path) => {
+            ConfigError::new(format!("pseudonym-key-file: {}: {e}", path.display()))
         }
-        (None, None) => None,
-    };
-    Pseudonymization::new(given.pseudonymize.unwrap_or(false), key)
-        .map_err(|e| ConfigError::new(format!("pseudonymize: {e}")))
+        _ => ConfigError::new(format!("pseudonym-key: {e}")),
+    })
 }
 
 fn limits(given: &LimitOptions) -> Result<Limits, ConfigError> {
@@ -254,6 +373,7 @@ fn number(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pseudonym::PseudonymMode;
 
     /// What a command was given: the global options and the option groups.
     #[derive(Default, Debug)]
@@ -431,29 +551,123 @@ mod tests {
     fn the_pseudonym_key_is_read_checked_and_never_shown() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key");
-        std::fs::write(&path, "hunter8-pseudonym-key\n").unwrap();
+        std::fs::write(&path, "hunter8-pseudonym-key\r\n").unwrap();
         let mut a = args();
         a.set.pseudonym.pseudonym_key_file = Some(path.clone());
         a.set.pseudonym.pseudonymize = Some(true);
-        let from_file = load(&a).unwrap();
+        let from_file = load(&a).unwrap().pseudonyms(false).unwrap();
         let mut b = args();
         b.set.pseudonym.pseudonym_key = Some("hunter8-pseudonym-key".into());
         b.set.pseudonym.pseudonymize = Some(true);
         let direct = load(&b).unwrap();
-        assert_eq!(from_file.pseudonyms.mode(), direct.pseudonyms.mode());
-        let shown = format!("{from_file:?} {a:?} {b:?}");
+        assert_eq!(
+            from_file.mode(),
+            direct.pseudonyms(false).unwrap().mode(),
+            "a trailing \\r\\n is not part of the key"
+        );
+        let shown = format!("{from_file:?} {a:?} {b:?} {direct:?}");
         assert!(!shown.contains("hunter8"), "{shown}");
 
         std::fs::write(&path, "short\r\n").unwrap();
-        let err = load(&a).unwrap_err().to_string();
+        let err = load(&a).unwrap().pseudonyms(false).unwrap_err().to_string();
         assert!(err.starts_with("pseudonym-key-file: "), "{err}");
         assert!(
             err.ends_with("is 5 bytes long; at least 16 are required"),
             "{err}"
         );
         a.set.pseudonym.pseudonym_key_file = None;
-        let err = load(&a).unwrap_err().to_string();
+        let err = load(&a).unwrap().pseudonyms(false).unwrap_err().to_string();
         assert!(err.starts_with("pseudonymize: "), "{err}");
+    }
+
+    /// A key nothing uses is neither read nor checked: a missing file, or both forms given,
+    /// stop only an export that pseudonymizes (or whose job turns it on).
+    #[test]
+    fn an_unused_pseudonym_key_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("c.toml");
+        std::fs::write(&config, "pseudonym_key_file = \"/nonexistent/key\"\n").unwrap();
+        let mut a = args();
+        a.config = Some(config);
+        let c = load(&a).expect("loading never reads the key");
+        assert_eq!(c.pseudonyms(false).unwrap().mode(), PseudonymMode::Clear);
+        let err = c.pseudonyms(true).unwrap_err().to_string();
+        assert!(
+            err.starts_with("pseudonym-key-file: cannot read /nonexistent/key"),
+            "{err}"
+        );
+        a.set.pseudonym.pseudonymize = Some(true);
+        assert!(load(&a).unwrap().pseudonyms(false).is_err());
+    }
+
+    /// Flag or env, in either form, beats the configuration file, in either form; both forms
+    /// in one layer are refused. The same for the Auth Token and the pseudonym key.
+    #[test]
+    fn secrets_come_from_one_layer_and_one_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("key");
+        std::fs::write(&key_file, "key-from-the-file-0123\n").unwrap();
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "token-from-the-file\n").unwrap();
+        let config = dir.path().join("c.toml");
+        std::fs::write(
+            &config,
+            "pseudonym_key = \"key-from-the-config-0123\"\nauth_token = \"token-from-the-config\"\n",
+        )
+        .unwrap();
+        let fingerprint = |k: &[u8]| {
+            PseudonymMode::Pseudonymized(PseudonymKey::new(k).unwrap().fingerprint().clone())
+        };
+        let mut a = args();
+        a.config = Some(config.clone());
+        a.set.pseudonym.pseudonymize = Some(true);
+        let c = load(&a).unwrap();
+        assert_eq!(
+            c.pseudonyms(false).unwrap().mode(),
+            fingerprint(b"key-from-the-config-0123")
+        );
+        assert_eq!(c.auth_token().unwrap().expose(), "token-from-the-config");
+        a.set.pseudonym.pseudonym_key_file = Some(key_file.clone());
+        a.set.api.auth_token_file = Some(token_file.clone());
+        let c = load(&a).unwrap();
+        assert_eq!(
+            c.pseudonyms(false).unwrap().mode(),
+            fingerprint(b"key-from-the-file-0123")
+        );
+        assert_eq!(c.auth_token().unwrap().expose(), "token-from-the-file");
+
+        a.set.pseudonym.pseudonym_key = Some("key-from-the-env-01234".into());
+        let err = load(&a).unwrap().pseudonyms(false).unwrap_err().to_string();
+        assert!(
+            err.contains("both --pseudonym-key and --pseudonym-key-file")
+                && err.ends_with("give one"),
+            "{err}"
+        );
+        a.set.api.auth_token = Some("token-from-the-env".into());
+        let err = load(&a).unwrap_err().to_string();
+        assert!(
+            err.contains("both --auth-token and --auth-token-file"),
+            "{err}"
+        );
+
+        let both = dir.path().join("both.toml");
+        std::fs::write(
+            &both,
+            format!(
+                "pseudonym_key = \"key-from-the-config-0123\"\npseudonym_key_file = {:?}\n",
+                key_file.display().to_string()
+            ),
+        )
+        .unwrap();
+        let mut b = args();
+        b.config = Some(both);
+        b.set.pseudonym.pseudonymize = Some(true);
+        let err = load(&b).unwrap().pseudonyms(false).unwrap_err().to_string();
+        assert!(
+            err.contains("sets both pseudonym_key and pseudonym_key_file; give one"),
+            "{err}"
+        );
+        assert!(!err.contains("key-from"), "{err}");
     }
 
     /// The stages own their settings types: only the edge (`cli`, `commands`, `main`) and

@@ -24,7 +24,7 @@ mod scope;
 mod source;
 mod spans;
 
-pub use error::ExportError;
+pub use error::{ExportError, MODE_CONFLICT};
 pub use outcome::{Summary, Window, WindowEvent, WindowReport};
 pub use scope::LeaseScope;
 

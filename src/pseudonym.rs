@@ -13,6 +13,7 @@
 
 use std::fmt;
 
+use crate::domain::DayRange;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -179,6 +180,9 @@ pub struct NoKey;
 pub struct Pseudonymization {
     key: Option<PseudonymKey>,
     on: bool,
+    /// The days a backfill replaces in every account it holds (partitions of another mode
+    /// on them may stand until it has written them).
+    replaces: Option<DayRange>,
 }
 
 impl Pseudonymization {
@@ -187,12 +191,30 @@ impl Pseudonymization {
         if on && key.is_none() {
             return Err(NoKey);
         }
-        Ok(Self { key, on })
+        Ok(Self {
+            key,
+            on,
+            replaces: None,
+        })
+    }
+
+    /// The same, for an export that replaces every partition of `range` of its accounts.
+    pub fn replacing(mut self, range: DayRange) -> Self {
+        self.replaces = Some(range);
+        self
+    }
+
+    /// The days this export replaces, if it is a backfill.
+    pub fn replaces(&self) -> Option<DayRange> {
+        self.replaces
     }
 
     /// The same key, turned on or off by a job (`None`: as configured).
     pub fn for_job(&self, pseudonymize: Option<bool>) -> Result<Self, NoKey> {
-        Self::new(pseudonymize.unwrap_or(self.on), self.key.clone())
+        Ok(Self {
+            replaces: self.replaces,
+            ..Self::new(pseudonymize.unwrap_or(self.on), self.key.clone())?
+        })
     }
 
     /// The key to write with, when on.

@@ -65,7 +65,7 @@ options! {
             env = "DATABASE_URL",
             hide_env_values = true,
             value_name = "URL",
-            value_parser = secret
+            value_parser = secret()
         )]
         pub database_url: Option<SecretString>,
     }
@@ -96,10 +96,11 @@ options! {
             env = "TWILIO_AUTH_TOKEN",
             hide_env_values = true,
             value_name = "TOKEN",
-            value_parser = secret
+            value_parser = secret()
         )]
         pub auth_token: Option<SecretString>,
-        /// File holding the Auth Token (used when no token is given directly)
+        /// File holding the Auth Token. A flag or environment variable, in either form, wins over
+        /// the config file's; both forms at once are refused
         #[arg(long, env = "TWILIO_AUTH_TOKEN_FILE", value_name = "FILE")]
         pub auth_token_file: Option<PathBuf>,
     }
@@ -163,7 +164,8 @@ options! {
         /// from_formatted, forwarded_from, caller_name) as the lowercase hex HMAC-SHA256 of each
         /// value under the pseudonym key; null and empty values are kept. A job file's
         /// `pseudonymize` overrides it for its job. Exports refuse (exit 2) to mix modes or keys
-        /// within an account's partitions [default: false]
+        /// in the export (every account): changing them is one backfill over every account and
+        /// exported day [default: false]
         #[arg(
             long,
             env = "TWILIO_EXPORT_PSEUDONYMIZE",
@@ -181,11 +183,12 @@ options! {
             env = "TWILIO_EXPORT_PSEUDONYM_KEY",
             hide_env_values = true,
             value_name = "KEY",
-            value_parser = secret
+            value_parser = secret()
         )]
         pub pseudonym_key: Option<SecretString>,
-        /// File holding the pseudonym key: its bytes as they are, one trailing newline ignored,
-        /// at least 16 (used when no key is given directly)
+        /// File holding the pseudonym key: its bytes as they are, at least 16, but for one
+        /// trailing line end (\n or \r\n). A key given directly (flag or environment) wins over
+        /// the config file's; both forms at once are refused
         #[arg(long, env = "TWILIO_EXPORT_PSEUDONYM_KEY_FILE", value_name = "FILE")]
         pub pseudonym_key_file: Option<PathBuf>,
     }
@@ -302,9 +305,52 @@ impl Settings {
     }
 }
 
-/// Clap's parser for values that may be secret: any text, kept as a [`SecretString`].
-pub(crate) fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
-    Ok(SecretString::from(text))
+/// Clap's parser for values that may be secret: any text, kept as a [`SecretString`]. A value
+/// that is not UTF-8 (an environment variable set from random bytes, say) is refused with a
+/// message that names the option and its variable, never the value.
+pub(crate) fn secret() -> SecretParser {
+    SecretParser
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SecretParser;
+
+impl clap::builder::TypedValueParser for SecretParser {
+    type Value = SecretString;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<SecretString, clap::Error> {
+        if let Some(text) = value.to_str() {
+            return Ok(SecretString::from(text));
+        }
+        let long = arg.and_then(clap::Arg::get_long).unwrap_or("value");
+        let env = arg
+            .and_then(clap::Arg::get_env)
+            .map(|e| format!(" ({})", e.to_string_lossy()))
+            .unwrap_or_default();
+        let file_option = format!("{long}-file");
+        let file = if cmd
+            .get_arguments()
+            .any(|a| a.get_long() == Some(file_option.as_str()))
+        {
+            format!(", or put it in a file (--{file_option})")
+        } else {
+            String::new()
+        };
+        let example = if long.ends_with("key") {
+            " (a key from `openssl rand -hex 32`, say)"
+        } else {
+            ""
+        };
+        let message = format!(
+            "--{long}{env}: the value is not valid UTF-8 text; give it as text{example}{file}\n"
+        );
+        Err(clap::Error::raw(clap::error::ErrorKind::InvalidUtf8, message).with_cmd(cmd))
+    }
 }
 
 /// A whole number as given (flag, env, or a TOML integer or string), checked against its

@@ -32,7 +32,7 @@ pub struct SimArgs {
         env = "TWILIO_SIM_AUTH_TOKEN",
         hide_env_values = true,
         global = true,
-        value_parser = secret
+        value_parser = secret()
     )]
     pub sim_auth_token: Option<SecretString>,
     /// Subaccounts per account, 0-100; the first is the Connect subaccount our app is granted (get-all)

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::export::Exporter;
 use crate::fetch::{Quotas, TwilioClient};
+use crate::pseudonym::Pseudonymization;
 use crate::registry::Registry;
 use crate::scheduler::jobs::{self, Job};
 use crate::scheduler::plan::Shard;
@@ -38,6 +39,14 @@ pub(crate) async fn exporter(
     config: &Config,
     cancel: CancellationToken,
 ) -> anyhow::Result<Exporter> {
+    exporter_with(config, cancel, config.pseudonyms(false)?).await
+}
+
+async fn exporter_with(
+    config: &Config,
+    cancel: CancellationToken,
+    pseudonyms: Pseudonymization,
+) -> anyhow::Result<Exporter> {
     let client = client(config)?;
     let store = Store::open(&config.output)?;
     store.check().await?;
@@ -47,7 +56,7 @@ pub(crate) async fn exporter(
         registry,
         store,
         cancel,
-        pseudonyms: config.pseudonyms.clone(),
+        pseudonyms,
     })
 }
 
@@ -81,13 +90,15 @@ pub(crate) async fn scheduler(
     shard: Shard,
     command: &str,
 ) -> anyhow::Result<Scheduler> {
+    // The key is read only if some job writes with it.
+    let pseudonyms = config.pseudonyms(jobs.iter().any(|j| j.pseudonymize == Some(true)))?;
     for job in &jobs {
-        if let Err(e) = config.pseudonyms.for_job(job.pseudonymize) {
+        if let Err(e) = pseudonyms.for_job(job.pseudonymize) {
             anyhow::bail!("{}: pseudonymize: {e}", job.file.display());
         }
     }
     let cancel = shutdown::on_signal();
-    let exporter = exporter(config, cancel).await?;
+    let exporter = exporter_with(config, cancel, pseudonyms).await?;
     let cfg = config.clone();
     let settings = Settings {
         command: command.to_owned(),

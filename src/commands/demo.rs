@@ -95,16 +95,60 @@ fn last_days(days: u32) -> anyhow::Result<DayRange> {
     DayRange::new(first, today).map_err(anyhow::Error::msg)
 }
 
-/// `{out}/_state/demo.db`, emptied of an earlier demo.
+/// `{out}/_state/demo.db`, emptied of an earlier demo, whose Parquet goes with it (a demo in
+/// another pseudonym mode must not leave files beside the new ones). An output that holds
+/// anything but an earlier demo's is refused: the demo deletes nothing it did not write.
 fn fresh_database(out: &Path) -> anyhow::Result<PathBuf> {
     let state = out.join("_state");
+    let db = state.join("demo.db");
+    if db.is_file() {
+        for resource in Resource::ALL {
+            let dir = out.join(resource.table_name());
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).with_context(|| {
+                    format!("output: cannot remove the earlier demo's {}", dir.display())
+                })?;
+            }
+        }
+    } else if let Some(name) = foreign_entry(out)? {
+        bail!(
+            "output: {} holds {name:?} but no earlier demo (no _state/demo.db); the demo writes to a new or empty directory, or to one an earlier demo wrote (whose files it replaces): give another with --output",
+            out.display()
+        );
+    }
     std::fs::create_dir_all(&state)
         .with_context(|| format!("output: cannot create {}", state.display()))?;
-    let db = state.join("demo.db");
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     Ok(db)
+}
+
+/// Something in `out` that is not an (interrupted) demo's state: an entry other than
+/// `_state` and the store's `_staging`, or in `_state` one whose name does not start with
+/// `demo.db`.
+fn foreign_entry(out: &Path) -> anyhow::Result<Option<String>> {
+    let names = |dir: &Path| -> anyhow::Result<Vec<String>> {
+        match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .map(|e| Ok(e?.file_name().to_string_lossy().into_owned()))
+                .collect::<Result<_, std::io::Error>>()
+                .with_context(|| format!("output: cannot read {}", dir.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e).with_context(|| format!("output: cannot read {}", dir.display())),
+        }
+    };
+    if let Some(other) = names(out)?
+        .into_iter()
+        .find(|n| n != "_state" && n != "_staging")
+    {
+        return Ok(Some(other));
+    }
+    let state = out.join("_state");
+    Ok(names(&state)?
+        .into_iter()
+        .find(|n| !n.starts_with("demo.db"))
+        .map(|n| format!("_state/{n}")))
 }
 
 /// Registers the simulator's accounts as `accounts add` does (each confirmed by the API), and

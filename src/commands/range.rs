@@ -53,6 +53,11 @@ pub(crate) async fn export_range(
     if let Some(mixed) = modes::mixed(registry, resource, &sids, &mode, Some(range)).await? {
         return Err(mixed.into());
     }
+    // Its windows may replace partitions of another mode on these days of its accounts.
+    let exporter = &Exporter {
+        pseudonyms: exporter.pseudonyms.clone().replacing(range),
+        ..exporter.clone()
+    };
     if let Err(e) = registry.abandon_dead_runs().await {
         tracing::warn!(error = %e, "Cannot mark the runs of dead processes abandoned");
     }
@@ -92,15 +97,19 @@ pub(crate) async fn export_range(
     renewal.stop().await;
     leasing::release(registry, &holder, resource, &leased.sids()).await;
     progress.finish(resource, summary.as_ref().ok(), &exporter.client);
+    let summary = summary?;
+    if super::report::only_mode_conflicts(&summary) {
+        anyhow::bail!(
+            "{resource}: nothing was exported: another export recorded partitions in another pseudonym mode meanwhile ({})",
+            summary.failures[0].1
+        );
+    }
     let mut left: Vec<AccountSid> = leased.busy.iter().map(|(sid, _)| sid.clone()).collect();
     for sid in leased.sids().into_iter().filter(|sid| scope.is_lost(sid)) {
         eprintln!("{sid}: its lease of {resource} was taken over by another process during the run; its remaining days were left to it");
         left.push(sid);
     }
-    Ok(RangeOutcome {
-        summary: summary?,
-        left,
-    })
+    Ok(RangeOutcome { summary, left })
 }
 
 /// The accounts another process holds, and the leases taken over from dead ones, on stderr.

@@ -226,6 +226,15 @@ pub(crate) fn erased(done: &[Erased]) {
     }
 }
 
+/// Whether a run exported nothing and every window failed because another export recorded
+/// partitions in another pseudonym mode meanwhile: a configuration conflict (exit 2), not a
+/// partial run.
+pub(crate) fn only_mode_conflicts(s: &Summary) -> bool {
+    s.totals.windows_exported == 0
+        && !s.failures.is_empty()
+        && (s.failures.iter()).all(|(_, e)| e.starts_with(crate::export::MODE_CONFLICT))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,6 +57,15 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
         metrics.finish(fetch, started.elapsed().as_secs_f64());
         metrics_file::write_if_asked(Some(path), &metrics);
     }
+    if let Outcome::Exported(reports) = &outcome {
+        if !reports.is_empty()
+            && reports
+                .iter()
+                .all(|r| report::only_mode_conflicts(&r.summary))
+        {
+            anyhow::bail!("nothing was exported: another export recorded partitions in another pseudonym mode meanwhile ({})", reports[0].summary.failures[0].1);
+        }
+    }
     Ok(match &outcome {
         Outcome::Exported(reports) if reports.iter().any(|r| !r.succeeded()) => Exit::Failed,
         // A stop before the first job: nothing asked for was done.

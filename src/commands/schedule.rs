@@ -1,7 +1,8 @@
 //! `schedule`: stay up and run each job on its cron schedule (`Scheduler::serve`). Jobs missed
 //! while it was down run at start. SIGTERM/SIGINT stop it: windows in flight are abandoned and
 //! left as they were, finished ones are recorded and checkpointed, leases are given back, and
-//! it exits 0.
+//! it exits 0. A step refused for a configuration conflict (a job would mix pseudonym modes)
+//! stops it with exit 2.
 
 use super::build::{clock, jobs, scheduler};
 use super::{report, Exit};
@@ -33,7 +34,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Exit> {
                 report::outcome(outcome);
             }
         })
-        .await;
+        .await?;
     println!("Stopped");
     Ok(Exit::Success)
 }

@@ -191,7 +191,8 @@ fn render_partitions(partitions: &[PartitionSummary]) {
 }
 
 /// How a pair's phone numbers and names were written: `clear`, `pseudonymized (key F)`, or
-/// `MIXED (…)` with the count in clear and each key.
+/// `MIXED (…)` with the count in clear and each key; a resource without phone numbers or names
+/// (usage records) is the same in every mode, so none is shown.
 fn mode(m: &PairModes) -> String {
     let keys: Vec<String> = m
         .key_fingerprints
@@ -200,6 +201,7 @@ fn mode(m: &PairModes) -> String {
         .collect();
     match m.pseudonym {
         PairMode::Clear => "clear".to_owned(),
+        PairMode::Unaffected => "no phone numbers or names".to_owned(),
         PairMode::Pseudonymized => format!("pseudonymized ({})", keys.join(", ")),
         PairMode::Mixed => {
             let clear =

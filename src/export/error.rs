@@ -1,6 +1,9 @@
 //! Why a window did not finish, by what the run does about it.
 
+use chrono::NaiveDate;
+
 use crate::fetch::FetchError;
+use crate::pseudonym::PseudonymMode;
 use crate::registry::RegistryError;
 use crate::store::StoreError;
 use crate::writer::WriteError;
@@ -38,6 +41,32 @@ pub enum ExportError {
     /// not what Twilio's filter gives, so the days are left as they were rather than emptied.
     #[error("the API answered {outside} records but none on the requested days; the partitions were left as they were")]
     NothingInRange { outside: u64 },
+    /// Partitions of another pseudonym mode were recorded by another export since this one
+    /// checked: the day was not published. If it was found only as it was recorded
+    /// (`published`), its file had already replaced the day's: it is recorded as written, so
+    /// the registry tells the truth, and `status` shows the export mixed.
+    #[error("{MODE_CONFLICT}: partitions in another mode were recorded by an export running meanwhile; {}", if *published { "this day's file had already been replaced, so it is recorded in this mode and the export is now mixed: export every day again in one mode" } else { "not published" })]
+    OtherModes { published: bool },
+    /// The day would replace a partition written in another mode that holds rows with an
+    /// empty one: the API no longer returns its calls (Twilio keeps them for a limited time),
+    /// and they would be lost.
+    #[error("the API returned no calls for {day} where the export holds {rows} written {}; not replaced", written(.mode))]
+    WouldEmpty {
+        day: NaiveDate,
+        rows: i64,
+        mode: PseudonymMode,
+    },
+}
+
+/// The words [`ExportError::OtherModes`] starts with: a run whose failures all start with them
+/// did nothing because of a configuration conflict.
+pub const MODE_CONFLICT: &str = "pseudonym modes would mix";
+
+fn written(mode: &PseudonymMode) -> String {
+    match mode {
+        PseudonymMode::Clear => "in clear".to_owned(),
+        PseudonymMode::Pseudonymized(k) => format!("pseudonymized with key {k}"),
+    }
 }
 
 impl From<FetchError> for ExportError {

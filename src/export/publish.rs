@@ -8,8 +8,9 @@ use super::read::SpanRead;
 use super::source::{CallsSource, UsageSource};
 use super::spans::{self, Span};
 use super::{ExportError, Exporter, LeaseScope, Window, WindowReport};
+use crate::batch;
 use crate::domain::{PartitionKey, Resource};
-use crate::registry::RunId;
+use crate::registry::{LeaseHolder, ModeRule, RunId};
 
 /// How a span ended once read: each day's outcome, in order, or the density to plan it
 /// again with.
@@ -48,7 +49,10 @@ impl Exporter {
                 None => Ok(true),
             };
             days.push(match held {
-                Ok(true) => self.publish_day(w, staged, report, run).await,
+                Ok(true) => {
+                    let holder = scope.map(LeaseScope::holder);
+                    self.publish_day(w, staged, report, run, holder).await
+                }
                 Ok(false) | Err(_) => {
                     if let Some(path) = &staged {
                         self.store.discard(path).await;
@@ -61,15 +65,23 @@ impl Exporter {
     }
 
     /// Publishes one day's staged file (or removes the day's file for a day without rows)
-    /// and records its partition.
+    /// and records its partition, unless pseudonym modes would mix ([`Exporter::may_publish`]).
     async fn publish_day(
         &self,
         w: &Window,
         staged: Option<std::path::PathBuf>,
         report: WindowReport,
         run: RunId,
+        holder: Option<&LeaseHolder>,
     ) -> Result<WindowReport, ExportError> {
         let key = w.key.object_key();
+        let rule = self.mode_rule(w.key.resource, holder);
+        if let Err(e) = self.may_publish(w, &report, rule).await {
+            if let Some(path) = &staged {
+                self.store.discard(path).await;
+            }
+            return Err(e);
+        }
         match &staged {
             Some(path) => {
                 if let Err(e) = self.store.publish(path, &key).await {
@@ -81,16 +93,32 @@ impl Exporter {
             None => self.store.delete(&key).await?,
         }
         let object_key = staged.map(|_| key);
-        self.registry
-            .record_partition(
+        let recorded = self
+            .registry
+            .record_partition_in_mode(
                 &w.key,
                 report.rows,
                 report.bytes,
                 object_key.as_deref(),
                 &self.pseudonyms.mode(),
+                rule,
                 run,
             )
             .await?;
+        if !recorded {
+            // The file is published: its record must say how it was written.
+            (self.registry)
+                .record_partition(
+                    &w.key,
+                    report.rows,
+                    report.bytes,
+                    object_key.as_deref(),
+                    &self.pseudonyms.mode(),
+                    run,
+                )
+                .await?;
+            return Err(ExportError::OtherModes { published: true });
+        }
         tracing::debug!(day = %w.key.day, rows = report.rows, "Partition exported");
         if report.outside_window > 0 || report.duplicates > 0 {
             tracing::info!(
@@ -104,6 +132,50 @@ impl Exporter {
             object_key,
             ..report
         })
+    }
+
+    /// What may stand beside this export's partitions of `resource`: anything for a resource
+    /// without phone numbers or names; else nothing of another mode, but the days a backfill
+    /// replaces of the accounts `holder` holds.
+    fn mode_rule<'h>(&self, resource: Resource, holder: Option<&'h LeaseHolder>) -> ModeRule<'h> {
+        if !batch::columns(resource).iter().any(|c| c.pseudonymized) {
+            return ModeRule::Any;
+        }
+        ModeRule::Alone(self.pseudonyms.replaces().zip(holder))
+    }
+
+    /// Refuses a day before its file is published: when partitions of another mode were
+    /// recorded since the export's check (another export's), or when an empty day would
+    /// replace one written in another mode that holds rows.
+    async fn may_publish(
+        &self,
+        w: &Window,
+        report: &WindowReport,
+        rule: ModeRule<'_>,
+    ) -> Result<(), ExportError> {
+        if matches!(rule, ModeRule::Any) {
+            return Ok(());
+        }
+        let mode = self.pseudonyms.mode();
+        if report.rows == 0 {
+            if let Some((old, rows)) = self.registry.partition_mode(&w.key).await? {
+                if old != mode && rows > 0 {
+                    return Err(ExportError::WouldEmpty {
+                        day: w.key.day,
+                        rows,
+                        mode: old,
+                    });
+                }
+            }
+        }
+        if self
+            .registry
+            .mode_conflict(w.key.resource, &mode, rule)
+            .await?
+        {
+            return Err(ExportError::OtherModes { published: false });
+        }
+        Ok(())
     }
 
     /// Whether `scope` still holds the lease of `key`'s pair; if not, the account is marked

@@ -11,6 +11,7 @@ mod checkpoints;
 mod deletions;
 mod lease_clock;
 mod leases;
+mod modes;
 mod partitions;
 mod runs;
 mod url;
@@ -20,6 +21,7 @@ pub use checkpoints::{CheckpointRecord, JobRunRecord, PairOutcome};
 pub use deletions::{Deletion, DeletionReason, DeletionRequest};
 pub use lease_clock::LeaseClock;
 pub use leases::{LeaseGrant, LeaseHolder, LeaseRecord};
+pub use modes::ModeRule;
 pub use partitions::{
     ModeSpan, PairMode, PairModes, PartitionRecord, PartitionSummary, WindowFailure,
 };

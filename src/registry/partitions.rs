@@ -94,36 +94,8 @@ impl Registry {
         mode: &PseudonymMode,
         run: RunId,
     ) -> Result<(), RegistryError> {
-        let now = now_text();
-        let day = key.day.format("%Y-%m-%d").to_string();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "insert into partitions (account_sid, resource, day, rows_exported, bytes, object_key, run_id, exported_at, created_at, updated_at, pseudonym)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9)
-             on conflict (account_sid, resource, day) do update set
-               rows_exported = excluded.rows_exported, bytes = excluded.bytes, object_key = excluded.object_key,
-               run_id = excluded.run_id, exported_at = excluded.exported_at, updated_at = excluded.updated_at,
-               pseudonym = excluded.pseudonym",
-        )
-        .bind(key.account.as_str())
-        .bind(key.resource.table_name())
-        .bind(&day)
-        .bind(rows as i64)
-        .bind(bytes as i64)
-        .bind(object_key)
-        .bind(run.0)
-        .bind(&now)
-        .bind(mode.stored())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "delete from window_failures where account_sid = $1 and resource = $2 and day = $3",
-        )
-        .bind(key.account.as_str())
-        .bind(key.resource.table_name())
-        .bind(&day)
-        .execute(&mut *tx)
-        .await?;
+        upsert_partition(&mut tx, key, rows, bytes, object_key, mode, run).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -213,11 +185,17 @@ impl Registry {
             .map(PartitionSummary::try_from)
             .collect::<Result<_, _>>()?;
         for (account, resource, mode, count) in self.partition_modes().await? {
+            let unaffected = !crate::batch::columns(resource)
+                .iter()
+                .any(|c| c.pseudonymized);
             let pair = summaries
                 .iter_mut()
                 .find(|s| s.account_sid == account && s.resource == resource);
             if let Some(pair) = pair {
                 pair.modes.add(mode, count);
+                if unaffected {
+                    pair.modes.pseudonym = PairMode::Unaffected;
+                }
             }
         }
         Ok(summaries)
@@ -246,7 +224,8 @@ impl Registry {
     }
 
     /// The partitions of `resource` written in another mode than `mode`, per account and
-    /// mode; with `outside`, only those on days outside it.
+    /// mode; with `outside`, only those on days outside it. One aggregate query over the
+    /// `(resource, pseudonym)` index: when every partition is in `mode`, it reads none.
     pub async fn partitions_not_in_mode(
         &self,
         resource: Resource,
@@ -258,12 +237,13 @@ impl Registry {
             // No day is before "" or after "~": every day counts.
             None => ("~".to_owned(), String::new()),
         };
-        let rows: Vec<ModeRow> = sqlx::query_as(
+        let rows: Vec<ModeRow> = sqlx::query_as(&format!(
             "select account_sid, pseudonym, count(*) as partitions, min(day) as first_day, max(day) as last_day
-             from partitions
-             where resource = $1 and coalesce(pseudonym, '') <> $2 and (day < $3 or day > $4)
+             from partitions p
+             where {} and (day < $3 or day > $4)
              group by account_sid, pseudonym order by account_sid, pseudonym",
-        )
+            super::modes::other_mode("p", 1, 2)
+        ))
         .bind(resource.table_name())
         .bind(mode.stored().unwrap_or(""))
         .bind(first)
@@ -292,6 +272,49 @@ impl Registry {
         .await?;
         rows.into_iter().map(|d| parsed("day", d)).collect()
     }
+}
+
+/// [`Registry::record_partition`] within a transaction: the partition's row, and its window's
+/// failure cleared.
+pub(super) async fn upsert_partition(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    key: &PartitionKey,
+    rows: u64,
+    bytes: u64,
+    object_key: Option<&str>,
+    mode: &PseudonymMode,
+    run: RunId,
+) -> Result<(), RegistryError> {
+    let now = now_text();
+    let day = key.day.format("%Y-%m-%d").to_string();
+    sqlx::query(
+        "insert into partitions (account_sid, resource, day, rows_exported, bytes, object_key, run_id, exported_at, created_at, updated_at, pseudonym)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9)
+         on conflict (account_sid, resource, day) do update set
+           rows_exported = excluded.rows_exported, bytes = excluded.bytes, object_key = excluded.object_key,
+           run_id = excluded.run_id, exported_at = excluded.exported_at, updated_at = excluded.updated_at,
+           pseudonym = excluded.pseudonym",
+    )
+    .bind(key.account.as_str())
+    .bind(key.resource.table_name())
+    .bind(&day)
+    .bind(rows as i64)
+    .bind(bytes as i64)
+    .bind(object_key)
+    .bind(run.0)
+    .bind(&now)
+    .bind(mode.stored())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "delete from window_failures where account_sid = $1 and resource = $2 and day = $3",
+    )
+    .bind(key.account.as_str())
+    .bind(key.resource.table_name())
+    .bind(&day)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Totals of the partitions of one account and resource.
@@ -331,6 +354,8 @@ pub enum PairMode {
     Pseudonymized,
     /// In clear and pseudonymized, or under several keys.
     Mixed,
+    /// A resource without phone numbers or names (usage records): the same in every mode.
+    Unaffected,
 }
 
 impl Default for PairModes {
@@ -391,7 +416,7 @@ impl TryFrom<ModeRow> for ModeSpan {
 }
 
 /// A partition's stored mode: null, or a key fingerprint.
-fn stored_mode(stored: Option<String>) -> Result<PseudonymMode, RegistryError> {
+pub(super) fn stored_mode(stored: Option<String>) -> Result<PseudonymMode, RegistryError> {
     PseudonymMode::from_stored(stored.as_deref()).map_err(|e| RegistryError::Corrupt {
         what: "key fingerprint",
         value: e.0,

@@ -25,8 +25,8 @@
 //! and of `status`, pure rules (which accounts, days to export, how far a checkpoint may
 //! advance, windows, shards, when a job is due); `leasing` takes, renews and gives back leases
 //! (also for `backfill` and `demo`); `modes` refuses an export that would mix pseudonym modes
-//! within an account's partitions (also for `backfill` and `demo`). The step (`step`) reads the registry and hands what it
-//! read to `plan`; `job_run` runs one job under its leases and commits its checkpoints;
+//! within the export's partitions, of every account (also for `backfill` and `demo`). The
+//! step (`step`) reads the registry and hands what it read to `plan`; `job_run` runs one job under its leases and commits its checkpoints;
 //! `erasing` completes interrupted deletions and purges long-deauthorized accounts before a
 //! step, and applies a job's retention after its run; `serve` loops around the step; `report` is what a step is asked and reports; `clock` is
 //! where `now` comes from.

@@ -1,14 +1,18 @@
-//! Pseudonym modes are never mixed within an (account, resource): before any window is
-//! exported (`run`, `schedule`, `backfill`, `demo`), the partitions the registry recorded for
-//! the accounts about to be exported must have been written in the mode this export writes
-//! (in clear, or pseudonymized under the same key), except those the export replaces (a
-//! `backfill`'s range). Otherwise nothing is exported and [`MixedModes`] says which accounts,
-//! which days and how to export them again.
+//! Pseudonym modes are export-wide: the same number must give the same pseudonym in every
+//! account, so the partitions of a resource with phone numbers or names (calls), of every
+//! account in the registry, are all written in one mode (in clear, or pseudonymized under one
+//! key). Before any window is exported (`run`, `schedule`, `backfill`, `demo`), [`mixed`]
+//! checks that every recorded partition was written in the mode this export writes, except
+//! those the export replaces: a `backfill` may change the mode (or rotate the key) only if it
+//! covers every partition of another mode, of every account, within its range and accounts.
+//! Otherwise nothing is exported and [`MixedModes`] says which partitions and the one backfill
+//! that changes the mode. The registry checks again as it records each day
+//! (`registry::ModeRule`), so two exports of different modes started together cannot both
+//! succeed.
 //!
-//! Only resources with columns that carry phone numbers or names are checked: the partitions
-//! of the others (usage records) are the same in either mode, so their mode is recorded but
-//! never stands in the way.
+//! Usage records carry no phone numbers or names: their mode is recorded but never checked.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use crate::batch;
@@ -16,21 +20,26 @@ use crate::domain::{AccountSid, DayRange, Resource};
 use crate::pseudonym::PseudonymMode;
 use crate::registry::{ModeSpan, Registry, RegistryError};
 
-/// An export that would mix modes within an account's partitions; nothing was exported.
+/// How many accounts' partitions a message lists before it counts the rest.
+const LISTED: usize = 5;
+
+/// An export that would mix modes within the export's partitions; nothing was exported.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", self.describe())]
 pub struct MixedModes {
     pub resource: Resource,
     /// The mode this export writes.
     pub writing: PseudonymMode,
-    /// The partitions written in another mode, per account and mode.
+    /// The partitions written in another mode that this export does not replace, per account
+    /// and mode.
     pub found: Vec<ModeSpan>,
-    /// The days the export replaces (a backfill's range), if any.
-    pub replaced: Option<DayRange>,
+    /// Every day of another mode, with the days the export replaces (a backfill's range).
+    pub redo: DayRange,
 }
 
-/// The partitions of `accounts` and `resource` that were written in another mode than
-/// `writing`, on days outside `replaced`: `None` when there are none.
+/// The partitions of `resource`, of every account, written in another mode than `writing`
+/// that the export does not replace (those of `accounts` on days within `replaced`): `None`
+/// when there are none. One aggregate query, whatever the number of accounts.
 pub async fn mixed(
     registry: &Registry,
     resource: Resource,
@@ -41,56 +50,62 @@ pub async fn mixed(
     if !batch::columns(resource).iter().any(|c| c.pseudonymized) {
         return Ok(None);
     }
-    let found: Vec<ModeSpan> = registry
-        .partitions_not_in_mode(resource, writing, replaced)
-        .await?
-        .into_iter()
-        .filter(|s| accounts.contains(&s.account))
-        .collect();
-    Ok((!found.is_empty()).then(|| MixedModes {
+    let all = registry
+        .partitions_not_in_mode(resource, writing, None)
+        .await?;
+    let ours: HashSet<&AccountSid> = accounts.iter().collect();
+    let covered = |s: &ModeSpan| {
+        replaced.is_some_and(|r| {
+            ours.contains(&s.account) && s.first_day >= r.first() && s.last_day <= r.last()
+        })
+    };
+    let found: Vec<ModeSpan> = all.iter().filter(|s| !covered(s)).cloned().collect();
+    let (Some(first), Some(last)) = (
+        found.iter().map(|s| s.first_day).min(),
+        found.iter().map(|s| s.last_day).max(),
+    ) else {
+        return Ok(None);
+    };
+    let (first, last) = match replaced {
+        Some(r) => (first.min(r.first()), last.max(r.last())),
+        None => (first, last),
+    };
+    let first = all.iter().map(|s| s.first_day).fold(first, Ord::min);
+    let last = all.iter().map(|s| s.last_day).fold(last, Ord::max);
+    Ok(Some(MixedModes {
         resource,
         writing: writing.clone(),
         found,
-        replaced,
+        redo: DayRange::new(first, last).expect("first is at most last"),
     }))
 }
 
 impl MixedModes {
-    /// The days to export again: those found, and those the export was to replace.
+    /// The days to export again: every day of another mode, and those the export was to
+    /// replace.
     pub fn days_to_redo(&self) -> DayRange {
-        let first = self.found.iter().map(|s| s.first_day).min();
-        let last = self.found.iter().map(|s| s.last_day).max();
-        let (mut first, mut last) = (
-            first.expect("found is never empty"),
-            last.expect("found is never empty"),
-        );
-        if let Some(r) = self.replaced {
-            (first, last) = (first.min(r.first()), last.max(r.last()));
-        }
-        DayRange::new(first, last).expect("first is at most last")
+        self.redo
     }
 
     fn describe(&self) -> String {
-        let mut accounts: Vec<&AccountSid> = self.found.iter().map(|s| &s.account).collect();
-        accounts.dedup();
-        let redo = self.days_to_redo();
-        let flags: String = accounts.iter().map(|a| format!(" --account {a}")).collect();
         let how = match self.writing {
             PseudonymMode::Clear => "without --pseudonymize",
             PseudonymMode::Pseudonymized(_) => "with --pseudonymize and this key",
         };
         format!(
             "{resource}: this export writes phone numbers and names {writing}, but {found}; \
-             one account's partitions must not mix modes or keys, so nothing was exported. \
-             Export those days again in this mode: twilio-export backfill --resource {cli} \
-             --from {from} --to {to}{flags} ({how}); or export with the settings they were \
-             written with",
+             an export's partitions must not mix modes or keys (a number has one pseudonym in \
+             every account), so nothing was exported. To change the mode or the key, export \
+             every exported day of every account again in one backfill, without --account: \
+             twilio-export backfill --resource {cli} --from {from} --to {to} ({how}); \
+             accounts that cannot be exported (deauthorized) must be purged first \
+             (twilio-export accounts purge). Or export with the settings they were written with",
             resource = self.resource.table_name(),
             writing = Mode(&self.writing),
             found = Found(&self.found),
             cli = self.resource.cli_name(),
-            from = redo.first(),
-            to = redo.last(),
+            from = self.redo.first(),
+            to = self.redo.last(),
         )
     }
 }
@@ -112,7 +127,18 @@ struct Found<'a>(&'a [ModeSpan]);
 
 impl fmt::Display for Found<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, s) in self.0.iter().enumerate() {
+        let accounts: HashSet<&AccountSid> = self.0.iter().map(|s| &s.account).collect();
+        let listed: HashSet<&AccountSid> = {
+            let mut all: Vec<&AccountSid> = accounts.iter().copied().collect();
+            all.sort();
+            all.into_iter().take(LISTED).collect()
+        };
+        for (i, s) in self
+            .0
+            .iter()
+            .filter(|s| listed.contains(&s.account))
+            .enumerate()
+        {
             if i > 0 {
                 f.write_str("; ")?;
             }
@@ -127,6 +153,9 @@ impl fmt::Display for Found<'_> {
                 Mode(&s.mode)
             )?;
         }
+        if accounts.len() > listed.len() {
+            write!(f, "; and {} more accounts", accounts.len() - listed.len())?;
+        }
         Ok(())
     }
 }
@@ -138,7 +167,7 @@ mod tests {
     use crate::pseudonym::PseudonymKey;
 
     #[test]
-    fn the_message_names_accounts_days_and_the_backfill_that_fixes_it() {
+    fn the_message_names_accounts_days_and_the_one_backfill_that_fixes_it() {
         let key = PseudonymKey::new(b"sixteen byte key!").unwrap();
         let sid = AccountSid::parse("AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80").unwrap();
         let day = |s| parse_day(s).unwrap();
@@ -152,14 +181,14 @@ mod tests {
                 first_day: day("2026-03-01"),
                 last_day: day("2026-03-05"),
             }],
-            replaced: Some(DayRange::new(day("2026-03-04"), day("2026-03-10")).unwrap()),
+            redo: DayRange::new(day("2026-03-01"), day("2026-03-10")).unwrap(),
         };
         let text = m.to_string();
         for part in [
             "calls: this export writes phone numbers and names pseudonymized with key ",
             key.fingerprint().as_str(),
             &format!("{sid} has 3 partitions from 2026-03-01 to 2026-03-05 written in clear"),
-            &format!("backfill --resource calls --from 2026-03-01 --to 2026-03-10 --account {sid} (with --pseudonymize"),
+            "without --account: twilio-export backfill --resource calls --from 2026-03-01 --to 2026-03-10 (with --pseudonymize",
         ] {
             assert!(text.contains(part), "{part:?} in {text}");
         }

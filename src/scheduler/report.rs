@@ -22,7 +22,7 @@ pub enum SchedulerError {
     /// The job file sets `pseudonymize = true` but no key was given.
     #[error("job {job}: {cause}")]
     NoKey { job: String, cause: NoKey },
-    /// Exporting would mix pseudonym modes within an account's partitions; nothing was run.
+    /// Exporting would mix pseudonym modes within the export's partitions (of every account); nothing was run.
     #[error(transparent)]
     MixedModes(MixedModes),
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Clock, Outcome, Scheduler, Selection};
+use super::{Clock, Outcome, Scheduler, SchedulerError, Selection};
 
 /// The longest `serve` sleeps before looking at the clock and the schedules again.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
@@ -13,7 +13,15 @@ impl Scheduler {
     /// `schedule`: runs due jobs until the exporter's token is cancelled, handing each step's
     /// outcome to `on_outcome`. Jobs missed while nothing was running are due at once, and each
     /// runs once however many fire times it missed: its checkpoint covers the gap.
-    pub async fn serve(&self, clock: Clock, on_outcome: impl Fn(&Outcome)) {
+    ///
+    /// A step refused for a configuration conflict (a job would mix pseudonym modes, or needs
+    /// a key there is not) ends it with that error: waiting would not resolve it. Other
+    /// failures (the database unreachable, say) are retried.
+    pub async fn serve(
+        &self,
+        clock: Clock,
+        on_outcome: impl Fn(&Outcome),
+    ) -> Result<(), SchedulerError> {
         let cancel = self.exporter.cancel.clone();
         while !cancel.is_cancelled() {
             let wait = match self.run_once(&Selection::Due, clock.now()).await {
@@ -31,6 +39,9 @@ impl Scheduler {
                         }
                     }
                 }
+                Err(e @ (SchedulerError::MixedModes(_) | SchedulerError::NoKey { .. })) => {
+                    return Err(e);
+                }
                 Err(e) => {
                     tracing::error!(error = %e, stage = "scheduling", "Scheduled step failed; retrying");
                     RETRY_AFTER_ERROR
@@ -42,5 +53,6 @@ impl Scheduler {
             }
         }
         tracing::info!("Scheduler stopped");
+        Ok(())
     }
 }

@@ -31,6 +31,8 @@ mod metrics;
 mod object_stores;
 /// The registry on a real Postgres (started from the system's binaries when present).
 mod postgres;
+/// Pseudonym modes are export-wide: rotation, races, empty answers, schedule, demo, key layers.
+mod pseudonym_modes;
 /// `--pseudonymize`: phone numbers and names as HMAC pseudonyms, checked by Python's HMAC.
 mod pseudonymize;
 /// `accounts purge` and `--purge-deauthorized-after`: only the account's partitions go.

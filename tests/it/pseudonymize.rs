@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 
 /// The key under test: plain bytes, easy to search for in every file written.
-const KEY: &str = "pseudonym-test-key-4f1c9a7e";
-const OTHER_KEY: &str = "a-rotated-pseudonym-key-77d2";
+pub(crate) const KEY: &str = "pseudonym-test-key-4f1c9a7e";
+pub(crate) const OTHER_KEY: &str = "a-rotated-pseudonym-key-77d2";
 /// The columns that carry a phone number or a name.
 const PII: [&str; 6] = [
     "to",
@@ -23,23 +23,23 @@ const PII: [&str; 6] = [
     "forwarded_from",
     "caller_name",
 ];
-const DAYS: [&str; 4] = ["2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"];
+pub(crate) const DAYS: [&str; 4] = ["2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"];
 
-fn keyed(key: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn keyed(key: &str) -> Vec<(&'static str, String)> {
     vec![
         ("TWILIO_EXPORT_PSEUDONYMIZE", "true".to_owned()),
         ("TWILIO_EXPORT_PSEUDONYM_KEY", key.to_owned()),
     ]
 }
 
-async fn cli_env(app: &TestApp, args: &[&str], env: &[(&str, String)]) -> Output {
+pub(crate) async fn cli_env(app: &TestApp, args: &[&str], env: &[(&str, String)]) -> Output {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     app.cli_with(args, &env).await
 }
 
 /// Python's `hmac`/`hashlib`: each value's lowercase hex HMAC-SHA256 under `key`, and the key's
 /// fingerprint (the first 8 bytes of the HMAC of the documented label).
-fn python_hmacs(key: &str, values: &[String]) -> (Vec<String>, String) {
+pub(crate) fn python_hmacs(key: &str, values: &[String]) -> (Vec<String>, String) {
     let script = r#"
 import hashlib, hmac, json, sys
 req = json.load(sys.stdin)
@@ -85,7 +85,7 @@ fn truth(app: &TestApp) -> BTreeMap<(String, String), Vec<Value>> {
 }
 
 /// `status --json`'s `partitions`, by (account, resource).
-async fn modes(app: &TestApp) -> BTreeMap<(String, String), Value> {
+pub(crate) async fn modes(app: &TestApp) -> BTreeMap<(String, String), Value> {
     let out = app.cli(&["status", "--json"]).await;
     assert_success(&out);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -114,7 +114,7 @@ async fn mode(app: &TestApp) -> String {
 }
 
 /// The key fingerprint a Parquet file's schema metadata names, if any.
-fn key_metadata(file: &Path) -> Option<String> {
+pub(crate) fn key_metadata(file: &Path) -> Option<String> {
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
         std::fs::File::open(file).unwrap(),
     )
@@ -127,7 +127,7 @@ fn key_metadata(file: &Path) -> Option<String> {
 }
 
 /// Every file below `dir` with its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     files_below(dir)
         .into_iter()
         .map(|f| {
@@ -303,7 +303,7 @@ async fn the_six_columns_are_marked_in_files_schemas_and_schema() {
 }
 
 /// A jobs directory with one calls job; `extra` is appended to its file.
-fn calls_job(app: &TestApp, extra: &str) -> PathBuf {
+pub(crate) fn calls_job(app: &TestApp, extra: &str) -> PathBuf {
     let dir = app.dir.path().join("jobs");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
@@ -314,7 +314,7 @@ fn calls_job(app: &TestApp, extra: &str) -> PathBuf {
     dir
 }
 
-async fn run_job(app: &TestApp, jobs: &Path, env: &[(&str, String)]) -> Output {
+pub(crate) async fn run_job(app: &TestApp, jobs: &Path, env: &[(&str, String)]) -> Output {
     let mut env = env.to_vec();
     env.push(("TWILIO_EXPORT_NOW", app.sim.now().to_rfc3339()));
     env.push(("TWILIO_EXPORT_JOBS", jobs.display().to_string()));
@@ -322,7 +322,12 @@ async fn run_job(app: &TestApp, jobs: &Path, env: &[(&str, String)]) -> Output {
 }
 
 /// Asserts a refusal: exit 2, the message, and nothing changed in the output or the registry.
-fn assert_refused(out: &Output, before: &BTreeMap<String, Vec<u8>>, app: &TestApp, says: &[&str]) {
+pub(crate) fn assert_refused(
+    out: &Output,
+    before: &BTreeMap<String, Vec<u8>>,
+    app: &TestApp,
+    says: &[&str],
+) {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(out));
     for s in says {
         assert!(stderr(out).contains(s), "{s:?} in {}", stderr(out));
@@ -353,11 +358,11 @@ async fn mixing_modes_is_refused_until_the_partitions_are_exported_again() {
         &[
             "calls: this export writes phone numbers and names pseudonymized with key",
             &format!(
-                "{} has 3 partitions from {} to {} written in clear",
-                accounts[0], DAYS[0], DAYS[2]
+                "{} has 4 partitions from {} to {} written in clear",
+                accounts[0], DAYS[0], DAYS[3]
             ),
             &redo,
-            &format!("--account {}", accounts[2]),
+            "without --account",
         ],
     );
     // So would a scheduled run, and a job turning it on for itself.
@@ -447,10 +452,10 @@ async fn mixing_modes_is_refused_until_the_partitions_are_exported_again() {
     }
 }
 
-/// Usage records carry no phone number or name: their mode is recorded and shown, mixed
-/// included, but never refused.
+/// Usage records carry no phone number or name: their mode is recorded, never refused, and
+/// status never calls them mixed nor advises exporting them again.
 #[tokio::test]
-async fn usage_records_record_their_mode_and_status_shows_a_mix() {
+async fn usage_records_record_their_mode_and_status_never_calls_them_mixed() {
     let app = spawn_app(small_sim()).await;
     app.add_all_accounts().await;
     assert_success(&app.cli(&backfill("usage-records", DAYS[0], DAYS[2])).await);
@@ -467,13 +472,14 @@ async fn usage_records_record_their_mode_and_status_shows_a_mix() {
     let modes = modes(&app).await;
     assert_eq!(modes.len(), 3);
     for p in modes.values() {
-        assert_eq!(p["pseudonym"], "mixed", "{p}");
+        assert_eq!(p["pseudonym"], "unaffected", "{p}");
         assert_eq!(p["key_fingerprints"], json!([fingerprint]), "{p}");
         assert_eq!(p["clear_partitions"], 3, "{p}");
     }
     let status = stdout(&app.cli(&["status"]).await);
+    assert!(status.contains("no phone numbers or names"), "{status}");
     assert!(
-        status.contains(&format!("MIXED (3 days in clear, key {fingerprint})")),
+        !status.contains("MIXED") && !status.contains("export them again"),
         "{status}"
     );
 }
@@ -518,10 +524,12 @@ async fn the_key_comes_from_the_environment_or_a_file_and_bad_keys_stop_before_a
                 "TWILIO_EXPORT_PSEUDONYM_KEY_FILE",
                 "/nonexistent/key".into(),
             )],
-            "pseudonym-key-file: /nonexistent/key",
+            "pseudonym-key-file: cannot read /nonexistent/key",
         ),
     ];
-    for (env, says) in cases {
+    for (mut env, says) in cases {
+        // A key is read only when it is used.
+        env.push(("TWILIO_EXPORT_PSEUDONYMIZE", "true".into()));
         let out = cli_env(&app, &args, &env).await;
         assert_eq!(out.status.code(), Some(2), "{env:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(says), "{says:?} in {}", stderr(&out));
@@ -609,8 +617,8 @@ async fn modes_are_recorded_and_checked_on_postgres_too() {
     let with_key = [pg.clone(), keyed(KEY)].concat();
     let out = cli_env(&app, &backfill("calls", DAYS[3], DAYS[3]), &with_key).await;
     let says = format!(
-        "{} has 1 partition from {} to {} written in clear",
-        sids[0], DAYS[2], DAYS[2]
+        "{} has 2 partitions from {} to {} written in clear",
+        sids[0], DAYS[2], DAYS[3]
     );
     assert_refused(&out, &clear, &app, &[&says]);
     assert_success(&cli_env(&app, &backfill("calls", DAYS[2], DAYS[3]), &with_key).await);
