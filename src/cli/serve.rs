@@ -1,0 +1,46 @@
+//! `serve`: the Connect callback receiver's arguments.
+
+use std::net::SocketAddr;
+
+use super::{ApiOptions, ConnectAppOptions, DatabaseOptions, LimitOptions};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, env = "TWILIO_EXPORT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The public address Twilio uses to reach this server (needed to check signatures behind a proxy)
+    /// [default: http://LISTEN]; the Authorize URL is {public-url}/connect/authorize and the
+    /// Deauthorize URL {public-url}/connect/deauthorize
+    #[arg(long, env = "TWILIO_EXPORT_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Where the Connect button sends users ({base}/authorize/{CN…})
+    #[arg(
+        long,
+        env = "TWILIO_CONNECT_BASE",
+        default_value = "https://www.twilio.com",
+        value_name = "URL"
+    )]
+    pub connect_base: String,
+    /// Also register the accounts a new grant can read (the user's parent account and its
+    /// subaccounts), reached with the Connect account's credentials
+    #[arg(
+        long,
+        env = "TWILIO_EXPORT_DISCOVER",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_name = "BOOL"
+    )]
+    pub discover: bool,
+    /// Same as --discover false
+    #[arg(long)]
+    pub no_discover: bool,
+    #[command(flatten)]
+    pub database: DatabaseOptions,
+    #[command(flatten)]
+    pub api: ApiOptions,
+    #[command(flatten)]
+    pub connect_app: ConnectAppOptions,
+    #[command(flatten)]
+    pub limits: LimitOptions,
+}

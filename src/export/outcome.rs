@@ -1,0 +1,70 @@
+//! What a run is made of and what it reports: windows, their reports and events, and the
+//! summary of a set of windows.
+
+use std::collections::HashSet;
+
+use super::ExportError;
+use crate::domain::{AccountSid, PartitionKey};
+use crate::registry::{RunId, RunOutcome, RunTotals, TwilioStatus};
+
+/// One unit of work: a partition to (re-)export and the credential that reaches its account.
+#[derive(Clone, Debug)]
+pub struct Window {
+    pub key: PartitionKey,
+    pub credential: AccountSid,
+    /// Records per page asked of the API (1..=1000; [`PAGE_SIZE`](super::PAGE_SIZE) unless a job says otherwise).
+    pub page_size: u32,
+}
+
+/// What a finished window wrote.
+#[derive(Clone, Debug, Default)]
+pub struct WindowReport {
+    pub rows: u64,
+    pub bytes: u64,
+    /// The published file, or `None` for a day without rows.
+    pub object_key: Option<String>,
+    /// Records the API returned that belong to another day's partition (exported there).
+    pub outside_window: u64,
+    /// Records that appeared twice while paging (kept once).
+    pub duplicates: u64,
+    pub pages: u64,
+}
+
+/// What happened to each window, for progress display.
+#[derive(Debug)]
+pub enum WindowEvent<'a> {
+    Exported(&'a Window, &'a WindowReport),
+    Failed(&'a Window, &'a ExportError),
+    /// Not attempted, or not published: its account lost its authorization or Twilio reported
+    /// it suspended or closed earlier in the run, or its lease was taken over by another process.
+    Skipped(&'a Window),
+}
+
+/// The outcome of a set of windows.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub run: Option<RunId>,
+    pub totals: RunTotals,
+    pub bytes: u64,
+    pub accounts: HashSet<AccountSid>,
+    pub failures: Vec<(PartitionKey, String)>,
+    /// Accounts found deauthorized during the run, with the reason.
+    pub deauthorized: Vec<(AccountSid, String)>,
+    /// Accounts Twilio reported suspended or closed during the run (skipped, not failed).
+    pub inactive: Vec<(AccountSid, TwilioStatus)>,
+    pub skipped: u64,
+    pub interrupted: bool,
+    pub seconds: f64,
+}
+
+impl Summary {
+    pub fn outcome(&self) -> RunOutcome {
+        if self.interrupted {
+            RunOutcome::Interrupted
+        } else if self.totals.windows_failed > 0 {
+            RunOutcome::Partial
+        } else {
+            RunOutcome::Succeeded
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The rules every page of a span must satisfy, and how a page's records reach the builders
+//! of their days, each record once.
+
+use std::collections::HashSet;
+
+use super::read::DayPart;
+use super::source::Source;
+use super::spans;
+use super::WindowReport;
+use crate::decode::{decode_page_at_most, DecodeError};
+use crate::domain::AccountSid;
+
+/// What every page of a span must satisfy.
+pub(super) struct PageRules<'w> {
+    pub(super) account: &'w AccountSid,
+    /// The span's first day, as days since 1970-01-01.
+    pub(super) first_day: i32,
+    /// The page size asked for.
+    pub(super) max_records: usize,
+}
+
+impl PageRules<'_> {
+    /// Decodes one page into the builders of `days` (the span's, from its first day), all or
+    /// nothing: at most `max_records` records, all of `account` (else nothing is added and
+    /// the page ends as [`PageEnd::Foreign`]). Records of days outside the span are counted
+    /// and left out.
+    pub(super) fn take<S: Source>(
+        &self,
+        body: &[u8],
+        days: &mut [DayPart],
+        report: &mut WindowReport,
+    ) -> Result<PageEnd, DecodeError> {
+        let page = decode_page_at_most::<S::Rec<'_>>(body, self.max_records)?;
+        let account = Some(self.account.as_str());
+        if let Some(rec) = page.records.iter().find(|r| S::account_of(r) != account) {
+            return Ok(PageEnd::Foreign(
+                S::account_of(rec).map(|a| crate::telemetry::escape_controls(a).into_owned()),
+            ));
+        }
+        let mut covered: Option<(usize, usize)> = None;
+        let mut density = spans::Density::default();
+        for rec in &page.records {
+            let index = S::day_of(rec)
+                .and_then(|d| usize::try_from(d - self.first_day).ok())
+                .filter(|i| *i < days.len());
+            let Some(i) = index else {
+                report.outside_window += 1;
+                continue;
+            };
+            density.records += 1;
+            covered = Some(covered.map_or((i, i), |(lo, hi)| (lo.min(i), hi.max(i))));
+            let day = &mut days[i];
+            if day.seen.insert(S::identity(rec)) {
+                day.builder.push(rec);
+            } else {
+                day.duplicates += 1;
+            }
+        }
+        density.days_covered = covered.map_or(1, |(lo, hi)| (hi - lo + 1) as u64);
+        Ok(PageEnd::Next(page.next_page_uri, density))
+    }
+}
+
+/// How a page ended: the link to the next one with what the page showed of the span's
+/// density, or a record of another account (whose account sid, if it had one).
+pub(super) enum PageEnd {
+    Next(Option<String>, spans::Density),
+    Foreign(Option<String>),
+}
+
+/// Record identities seen in a day of a span, to keep each record once when paging shifts.
+#[derive(Default)]
+pub(super) struct Seen {
+    hex: HashSet<u128>,
+    other: HashSet<String>,
+}
+
+impl Seen {
+    pub(super) fn insert(&mut self, id: std::borrow::Cow<'_, str>) -> bool {
+        // A Twilio sid is two letters and 32 hex digits: 16 bytes instead of a String.
+        if id.len() == 34 {
+            if let Ok(v) = u128::from_str_radix(&id[2..], 16) {
+                return self.hex.insert(v);
+            }
+        }
+        self.other.insert(id.into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::source::UsageSource;
+    use super::*;
+    use crate::batch::BatchBuilder;
+    use crate::decode::value::days_since_epoch;
+    use crate::domain::Resource;
+    use crate::writer::BackgroundWriter;
+
+    const ACCOUNT: &str = "AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80";
+    const OTHER: &str = "AC00000000000000000000000000000001";
+
+    /// A usage page of `records` (account sid or none, category) for 2026-03-01, taken with
+    /// a page size of `max`; returns how the page ended and the rows added.
+    fn take(records: &[(Option<&str>, &str)], max: usize) -> (Result<PageEnd, DecodeError>, usize) {
+        let json: Vec<String> = records
+            .iter()
+            .map(|(account, category)| {
+                let account = account.map_or("null".to_owned(), |a| format!("{a:?}"));
+                format!(r#"{{"account_sid":{account},"category":"{category}","start_date":"2026-03-01"}}"#)
+            })
+            .collect();
+        let body = format!(
+            r#"{{"usage_records":[{}],"next_page_uri":null}}"#,
+            json.join(",")
+        );
+        let account = AccountSid::parse(ACCOUNT).unwrap();
+        let rules = PageRules {
+            account: &account,
+            first_day: days_since_epoch("2026-03-01".parse().unwrap()),
+            max_records: max,
+        };
+        let builder = BatchBuilder::new(Resource::UsageRecords);
+        let writer = BackgroundWriter::new("unused".into(), 0o600, builder.schema());
+        let mut days = [DayPart {
+            builder,
+            writer,
+            seen: Seen::default(),
+            duplicates: 0,
+        }];
+        let end =
+            rules.take::<UsageSource>(body.as_bytes(), &mut days, &mut WindowReport::default());
+        (end, days[0].builder.len())
+    }
+
+    #[test]
+    fn a_page_of_the_windows_account_is_taken_whole() {
+        let (end, rows) = take(&[(Some(ACCOUNT), "calls"), (Some(ACCOUNT), "sms")], 2);
+        assert!(matches!(end, Ok(PageEnd::Next(None, _))));
+        assert_eq!(rows, 2);
+    }
+
+    #[test]
+    fn a_record_of_another_account_or_of_none_takes_nothing_of_the_page() {
+        let (end, rows) = take(&[(Some(ACCOUNT), "calls"), (Some(OTHER), "sms")], 10);
+        assert!(matches!(end, Ok(PageEnd::Foreign(Some(ref a))) if a == OTHER));
+        assert_eq!(rows, 0);
+        let (end, rows) = take(&[(None, "calls")], 10);
+        assert!(matches!(end, Ok(PageEnd::Foreign(None))));
+        assert_eq!(rows, 0);
+    }
+
+    #[test]
+    fn a_page_over_the_page_size_takes_nothing() {
+        let (end, rows) = take(&[(Some(ACCOUNT), "calls"), (Some(ACCOUNT), "sms")], 1);
+        assert!(matches!(end, Err(DecodeError::TooManyRecords { max: 1 })));
+        assert_eq!(rows, 0);
+    }
+}

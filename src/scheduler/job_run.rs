@@ -1,0 +1,194 @@
+//! One job's run over its selected accounts: their leases taken, their planned days exported
+//! as one recorded run while the leases are renewed, each checkpoint committed under its
+//! lease, the leases given back.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::jobs::Job;
+use super::leasing::{self, Leased, Renewal};
+use super::plan::{self, AccountPlan, Selected};
+use super::report::Exported;
+use super::{AccountReport, JobReport, Scheduler, SchedulerError};
+use crate::domain::{AccountSid, DayRange};
+use crate::export::{LeaseScope, Summary, WindowEvent};
+use crate::registry::{PairOutcome, RegistryError};
+
+impl Scheduler {
+    /// One job for `now` over `selected` accounts: take their leases, export, advance
+    /// checkpoints, give the leases back (also when something failed on the way).
+    pub(super) async fn run_job(
+        &self,
+        job: &Job,
+        mut selected: Selected,
+        now: DateTime<Utc>,
+    ) -> Result<JobReport, SchedulerError> {
+        let registry = self.registry();
+        let active = std::mem::take(&mut selected.active);
+        let mut report = JobReport::new(job, selected);
+        let ttl = self.settings.lease_ttl;
+        let leased = leasing::acquire(registry, &self.holder, job.resource, active, ttl).await?;
+        report.busy = leased.busy.iter().map(|(sid, _)| sid.clone()).collect();
+        report.taken_over = leased.taken_over.clone();
+        let scope = Arc::new(LeaseScope::new(self.holder.clone()));
+        let result = self
+            .export_leased(job, now, &leased, &scope, &mut report)
+            .await;
+        leasing::release(registry, &self.holder, job.resource, &leased.sids()).await;
+        report.covered = leased
+            .sids()
+            .into_iter()
+            .filter(|sid| !scope.is_lost(sid))
+            .collect();
+        result.map(|()| report)
+    }
+
+    /// Each leased account's plan: its lookback range and its outstanding failed days.
+    async fn plans(
+        &self,
+        job: &Job,
+        today: NaiveDate,
+        leased: &Leased,
+    ) -> Result<(Vec<AccountPlan>, HashMap<AccountSid, Option<NaiveDate>>), SchedulerError> {
+        let mut plans = Vec::new();
+        let mut before = HashMap::new();
+        let since = job.start_date.unwrap_or(NaiveDate::MIN);
+        for a in &leased.accounts {
+            let checkpoint = self.registry().checkpoint(&a.sid, job.resource).await?;
+            before.insert(a.sid.clone(), checkpoint);
+            if let Some(days) = plan::days_to_export(job, checkpoint, today) {
+                let failed = self
+                    .registry()
+                    .failed_days(&a.sid, job.resource, since)
+                    .await?;
+                plans.push(AccountPlan::new(a.clone(), days, &failed));
+            }
+        }
+        Ok((plans, before))
+    }
+
+    /// Exports the planned days of the `leased` accounts as one recorded run, renewing the
+    /// leases meanwhile, then commits each account's checkpoint.
+    async fn export_leased(
+        &self,
+        job: &Job,
+        now: DateTime<Utc>,
+        leased: &Leased,
+        scope: &Arc<LeaseScope>,
+        report: &mut JobReport,
+    ) -> Result<(), SchedulerError> {
+        let today = now.date_naive();
+        let (plans, before) = self.plans(job, today, leased).await?;
+        let Some(first) = plans.iter().map(AccountPlan::first).min() else {
+            return Ok(());
+        };
+        let span = DayRange::new(first, today).unwrap_or(plans[0].days);
+        report.days = Some(span);
+        let renewal = Renewal::start(
+            self.registry().clone(),
+            scope.clone(),
+            job.resource,
+            leased.sids(),
+            self.settings.lease_ttl,
+        );
+        let (exported, done) = self.export_plans(job, span, &plans, scope).await;
+        renewal.stop().await;
+        report.summary = exported?;
+        for p in &plans {
+            let was = before.get(&p.account.sid).copied().flatten();
+            let ok = done.get(&p.account.sid).cloned().unwrap_or_default();
+            let account = self.commit(job, p, ok, was, today, report).await?;
+            report.accounts.push(account);
+        }
+        Ok(())
+    }
+
+    /// Runs the windows of `plans` as one recorded run, and says which days of each account
+    /// were exported (recorded as partitions) and how many rows they had.
+    async fn export_plans(
+        &self,
+        job: &Job,
+        span: DayRange,
+        plans: &[AccountPlan],
+        scope: &Arc<LeaseScope>,
+    ) -> (
+        Result<Summary, RegistryError>,
+        HashMap<AccountSid, Exported>,
+    ) {
+        let windows = plan::windows(job.resource, plans, job.page_size);
+        let done: Mutex<HashMap<AccountSid, Exported>> = Mutex::new(HashMap::new());
+        let on_event = |e: WindowEvent<'_>| {
+            if let WindowEvent::Exported(w, r) = e {
+                let mut done = done.lock().expect("not poisoned");
+                let entry = done.entry(w.key.account.clone()).or_default();
+                entry.0.insert(w.key.day);
+                entry.1 += r.rows;
+            }
+        };
+        let concurrency = job
+            .concurrency
+            .unwrap_or_else(|| (self.settings.default_concurrency)(plans.len()));
+        let detail = format!("job {}: {} {span}", job.name, job.resource);
+        let command = &self.settings.command;
+        let exported = self
+            .exporter
+            .run_leased(command, &detail, windows, concurrency, &on_event, scope)
+            .await;
+        (exported, done.into_inner().expect("not poisoned"))
+    }
+
+    /// Moves one account's checkpoint over the days exported or remembered as failed, if the
+    /// lease is still held, and says what became of it.
+    async fn commit(
+        &self,
+        job: &Job,
+        p: &AccountPlan,
+        (exported, rows): Exported,
+        was: Option<NaiveDate>,
+        today: NaiveDate,
+        report: &JobReport,
+    ) -> Result<AccountReport, SchedulerError> {
+        let sid = &p.account.sid;
+        // A failed window counts only once the registry remembers it, so it will be retried.
+        let remembered = self
+            .registry()
+            .failed_days(sid, job.resource, p.days.first())
+            .await?;
+        let mut covered = exported.clone();
+        covered.extend(remembered);
+        let advance_to = plan::advance(p.days, &covered, today);
+        let error = report
+            .summary
+            .failures
+            .iter()
+            .find(|(k, _)| &k.account == sid)
+            .map(|(k, e)| format!("{}: {e}", k.day));
+        let outcome = PairOutcome {
+            advance_to,
+            complete: exported.len() == p.window_count(),
+            rows,
+            error,
+            run: report.summary.run,
+        };
+        let holder = &self.holder;
+        let held = self
+            .registry()
+            .commit_checkpoint(sid, job.resource, holder, &outcome)
+            .await?;
+        if !held {
+            tracing::warn!(account = %sid, resource = %job.resource, "Lease lost during the run; the checkpoint is left to its new holder");
+        }
+        Ok(AccountReport {
+            account: sid.clone(),
+            days: p.days,
+            retried: p.retry.clone(),
+            days_exported: exported.len(),
+            rows,
+            checkpoint_before: was,
+            checkpoint: if held { was.max(advance_to) } else { was },
+            lease_lost: !held,
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! What a step is asked and what it reports: which jobs, each job's run, each account's part.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::jobs::Job;
+use super::plan::Selected;
+use crate::domain::{AccountSid, DayRange, Resource};
+use crate::export::Summary;
+use crate::registry::{RegistryError, TwilioStatus};
+
+/// Why a step could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("--job: no job named {name:?} (the jobs are: {known})")]
+    UnknownJob { name: String, known: String },
+}
+
+/// Which jobs a step runs.
+#[derive(Clone, Debug)]
+pub enum Selection {
+    /// The jobs whose schedule fired since their last run (and those that never ran).
+    Due,
+    /// These jobs, whatever their schedule.
+    Named(Vec<String>),
+}
+
+/// What a step did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The jobs that ran (empty if a stop was requested before the first one).
+    Exported(Vec<JobReport>),
+    /// No job was due; the next one to become due, and when.
+    NothingDue {
+        next: Option<(String, DateTime<Utc>)>,
+    },
+}
+
+/// One job's run.
+#[derive(Debug)]
+pub struct JobReport {
+    pub job: String,
+    pub resource: Resource,
+    /// From the earliest day planned for any account through today; `None` if nothing was.
+    pub days: Option<DayRange>,
+    /// What [`Exporter::run`](crate::export::Exporter::run) reported (a default, unrecorded
+    /// summary if there were no windows).
+    pub summary: Summary,
+    pub accounts: Vec<AccountReport>,
+    /// Skipped: another process holds their lease and is exporting them (they stay due).
+    pub busy: Vec<AccountSid>,
+    /// Leases taken over from a process that had died, with its holder.
+    pub taken_over: Vec<(AccountSid, String)>,
+    /// The accounts this run exported under their lease to the end: the job is done for
+    /// them until its next fire time.
+    pub covered: Vec<AccountSid>,
+    /// Skipped: named in the job file but not registered.
+    pub unregistered: Vec<AccountSid>,
+    /// Skipped: deauthorized before the run.
+    pub deauthorized: Vec<AccountSid>,
+    /// Skipped: Twilio reported them suspended or closed before the run.
+    pub inactive: Vec<(AccountSid, TwilioStatus)>,
+}
+
+impl JobReport {
+    pub(super) fn new(job: &Job, selected: Selected) -> Self {
+        Self {
+            job: job.name.clone(),
+            resource: job.resource,
+            days: None,
+            summary: Summary::default(),
+            accounts: Vec::new(),
+            busy: Vec::new(),
+            taken_over: Vec::new(),
+            covered: Vec::new(),
+            deauthorized: selected.deauthorized(),
+            inactive: selected.inactive(),
+            unregistered: selected.unregistered,
+        }
+    }
+
+    /// Every window exported, no account missing: what exit code 0 means for a job.
+    pub fn succeeded(&self) -> bool {
+        self.summary.outcome() == crate::registry::RunOutcome::Succeeded
+            && self.unregistered.is_empty()
+    }
+
+    /// The job's outcome as recorded: `incomplete` when accounts were left to other processes.
+    pub(super) fn recorded_outcome(&self) -> &'static str {
+        let left = !self.busy.is_empty() || self.accounts.iter().any(|a| a.lease_lost);
+        match self.summary.outcome().as_str() {
+            "succeeded" if left => "incomplete",
+            other => other,
+        }
+    }
+}
+
+/// The days of one account a run exported, and their rows.
+pub(super) type Exported = (BTreeSet<NaiveDate>, u64);
+
+/// One account's part of a job's run.
+#[derive(Debug, Clone)]
+pub struct AccountReport {
+    pub account: AccountSid,
+    pub days: DayRange,
+    /// Failed days before `days`, retried.
+    pub retried: Vec<NaiveDate>,
+    pub days_exported: usize,
+    pub rows: u64,
+    pub checkpoint_before: Option<NaiveDate>,
+    /// The checkpoint after the run.
+    pub checkpoint: Option<NaiveDate>,
+    /// The lease was taken over during the run (this process stalled past its expiry), so the
+    /// checkpoint was left to the new holder.
+    pub lease_lost: bool,
+}

@@ -1,0 +1,113 @@
+//! The step: which jobs are due for which accounts at `now`, each run in turn and recorded.
+
+use chrono::{DateTime, Utc};
+
+use super::jobs::Job;
+use super::plan::{self, Selected};
+use super::{Outcome, Scheduler, SchedulerError, Selection};
+
+impl Scheduler {
+    /// The step: runs the selected jobs for the instant `now`, one after the other, each for
+    /// its accounts that are due (all of them for named jobs), and records which accounts each
+    /// job covered unless it was interrupted (so that the next start catches them up).
+    pub async fn run_once(
+        &self,
+        selection: &Selection,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, SchedulerError> {
+        let chosen = self.choose(selection, now).await?;
+        if chosen.is_empty() {
+            return Ok(Outcome::NothingDue {
+                next: self.next_due(now).await?,
+            });
+        }
+        if let Err(e) = self.registry().abandon_dead_runs().await {
+            tracing::warn!(error = %e, "Cannot mark the runs of dead processes abandoned");
+        }
+        let mut reports = Vec::new();
+        for (job, selected) in chosen {
+            if self.exporter.cancel.is_cancelled() {
+                break;
+            }
+            let report = self.run_job(job, selected, now).await?;
+            if !report.summary.interrupted {
+                let (run, outcome) = (report.summary.run, report.recorded_outcome());
+                self.registry()
+                    .record_job_accounts(&job.name, &report.covered, now, run, outcome)
+                    .await?;
+                self.registry()
+                    .record_job_run(&job.name, now, run, outcome)
+                    .await?;
+            }
+            reports.push(report);
+        }
+        Ok(Outcome::Exported(reports))
+    }
+
+    /// The jobs to run and, for each, its accounts: those that are due, or all for named jobs.
+    async fn choose(
+        &self,
+        selection: &Selection,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(&Job, Selected)>, SchedulerError> {
+        let mut chosen = Vec::new();
+        match selection {
+            Selection::Named(names) => {
+                for name in names {
+                    let job = self.jobs.iter().find(|j| &j.name == name).ok_or_else(|| {
+                        SchedulerError::UnknownJob {
+                            name: name.clone(),
+                            known: self.job_names(),
+                        }
+                    })?;
+                    chosen.push((job, self.select_accounts(job).await?));
+                }
+            }
+            Selection::Due => {
+                for job in &self.jobs {
+                    let mut selected = self.select_accounts(job).await?;
+                    let last = self.registry().job_account_runs(&job.name).await?;
+                    selected.active = plan::due_now(job, selected.active, &last, now);
+                    if !selected.active.is_empty() {
+                        chosen.push((job, selected));
+                    }
+                }
+            }
+        }
+        Ok(chosen)
+    }
+
+    /// The job that becomes due first at or after `now` for one of its accounts in this
+    /// shard, and when.
+    pub async fn next_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(String, DateTime<Utc>)>, SchedulerError> {
+        let mut best: Option<(String, DateTime<Utc>)> = None;
+        for job in &self.jobs {
+            let selected = self.select_accounts(job).await?;
+            let last = self.registry().job_account_runs(&job.name).await?;
+            if let Some(at) = plan::next_due(job, &selected.active, &last, now) {
+                if best.as_ref().is_none_or(|(_, t)| at < *t) {
+                    best = Some((job.name.clone(), at));
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    fn job_names(&self) -> String {
+        let names: Vec<&str> = self.jobs.iter().map(|j| j.name.as_str()).collect();
+        names.join(", ")
+    }
+
+    /// The job's accounts in this shard, by what can be done with them.
+    async fn select_accounts(&self, job: &Job) -> Result<Selected, SchedulerError> {
+        let registered = self.registry().accounts().await?;
+        Ok(plan::select(
+            &registered,
+            &job.accounts,
+            self.settings.shard,
+        ))
+    }
+}
