@@ -68,7 +68,8 @@ impl Exporter {
             }
             // The span's own counts go with its first day.
             if reports.is_empty() {
-                (r.pages, r.outside_window) = (report.pages, report.outside_window);
+                (r.pages, r.outside_window, r.retries) =
+                    (report.pages, report.outside_window, report.retries);
             }
             staged.push(file.map(|f| f.path));
             reports.push(r);
@@ -114,15 +115,20 @@ impl Exporter {
         let batch_rows = (BATCH_ROWS / days.len()).max(256);
         let mut uri = Some(walk.first().clone());
         while let Some(page_uri) = uri.take() {
-            let page =
-                self.client
-                    .get_with(&first.credential, &first.key.account, &page_uri, |body| {
-                        rules.take::<S>(body, days, report)
-                    });
+            let mut retries = 0;
+            let page = self.client.get_counted(
+                &first.credential,
+                &first.key.account,
+                &page_uri,
+                &mut retries,
+                |body| rules.take::<S>(body, days, report),
+            );
             let end = tokio::select! {
-                end = page => end?,
+                end = page => end,
                 _ = cancel.cancelled() => return Err(FetchError::Cancelled.into()),
             };
+            report.retries += retries;
+            let end = end?;
             let (next, density) = match end {
                 PageEnd::Next(next, density) => (next, density),
                 PageEnd::Foreign(found) => {

@@ -9,6 +9,7 @@
 mod accounts;
 mod checkpoints;
 mod leases;
+mod many;
 mod partitions;
 mod runs;
 mod url;

@@ -39,6 +39,7 @@ mod report;
 mod serve;
 mod step;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use clock::Clock;
@@ -46,7 +47,8 @@ pub use report::{AccountReport, JobReport, Outcome, SchedulerError, Selection};
 
 use self::jobs::Job;
 use self::plan::Shard;
-use crate::export::Exporter;
+use crate::domain::Resource;
+use crate::export::{Exporter, WindowEvent};
 use crate::registry::{LeaseHolder, Registry};
 
 /// How long a lease lasts without renewal: a crashed holder blocks its pairs at most this long.
@@ -62,12 +64,21 @@ pub struct Settings {
     pub default_concurrency: Box<dyn Fn(usize) -> usize + Send + Sync>,
 }
 
+/// Told what a job's run does, window by window, as it goes (commands show its progress).
+pub trait Observer: Send + Sync {
+    /// A job's run starts with `windows` windows of `resource`.
+    fn planned(&self, job: &str, resource: Resource, windows: usize);
+    /// A window finished.
+    fn window(&self, event: &WindowEvent<'_>);
+}
+
 /// Runs jobs. Its exporter's cancellation token is the stop signal for everything here.
 pub struct Scheduler {
     exporter: Exporter,
     jobs: Vec<Job>,
     settings: Settings,
     holder: LeaseHolder,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl Scheduler {
@@ -77,7 +88,14 @@ impl Scheduler {
             jobs,
             settings,
             holder: LeaseHolder::new(),
+            observer: None,
         }
+    }
+
+    /// The same scheduler, telling `observer` about every job's windows.
+    pub fn observed(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The exporter the jobs run on (its client counts the requests).

@@ -23,6 +23,8 @@ mod metrics;
 mod object_stores;
 /// The registry on a real Postgres (started from the system's binaries when present).
 mod postgres;
+/// What a run tells while it goes: periodic progress lines of `run`, a debug line per window.
+mod progress;
 /// The Connect receiver: browser round trip, proven grants, discovery, signed deauthorize (issue 4).
 mod receiver;
 /// The receiver under hostile clients: slow connections, forged or replayed states, floods.
