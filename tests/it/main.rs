@@ -17,6 +17,8 @@ mod export;
 mod full_disk;
 /// A hostile API (redirects, foreign links and records, loops, bombs) fails windows cleanly.
 mod hostile;
+/// Statements over many accounts at once agree with the one-account ones (SQLite, Postgres).
+mod many_accounts;
 /// `--metrics-file`: the node_exporter textfile of a batch run.
 mod metrics;
 /// S3 (moto) and Azure Blob (Azurite) for real, read back with pyarrow.
