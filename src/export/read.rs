@@ -12,7 +12,7 @@ use crate::decode::value::days_since_epoch;
 use crate::domain::Resource;
 use crate::fetch::{FetchError, PageWalk};
 use crate::store::Store;
-use crate::writer::BackgroundWriter;
+use crate::writer::{BackgroundWriter, WriteError};
 
 impl Exporter {
     /// Pages through the span into one staged Parquet file per day (`None` for a day without
@@ -47,8 +47,17 @@ impl Exporter {
         let mut staged: Vec<Option<std::path::PathBuf>> = Vec::with_capacity(days.len());
         let mut reports = Vec::with_capacity(days.len());
         let mut days = days.into_iter();
-        while let Some(day) = days.next() {
-            let (duplicates, file) = (day.duplicates, day.writer.finish().await);
+        while let Some(mut day) = days.next() {
+            // A day's last rows are written just before it is finished, so that a span of
+            // many sparse days has one Parquet writer open at a time, not one per day.
+            let duplicates = day.duplicates;
+            let file = match day.write_rest().await {
+                Ok(()) => day.writer.finish().await,
+                Err(e) => {
+                    self.abandon(vec![day]).await;
+                    Err(e)
+                }
+            };
             let file = match file {
                 Ok(file) => file,
                 Err(e) => {
@@ -92,7 +101,8 @@ impl Exporter {
     }
 
     /// Reads every page of the span into its days' builders, handing full batches to their
-    /// writers; the first page's density when the span is to be planned again.
+    /// writers (the rest goes to each as its day is finished); the first page's density
+    /// when the span is to be planned again.
     async fn read_pages<S: Source>(
         &self,
         span: &Span,
@@ -149,9 +159,6 @@ impl Exporter {
             }
             uri = walk.follow(next, self.client.base())?;
         }
-        for day in days.iter_mut().filter(|d| !d.builder.is_empty()) {
-            day.writer.write(day.builder.finish()).await?;
-        }
         Ok(None)
     }
 }
@@ -165,6 +172,14 @@ pub(super) struct DayPart {
 }
 
 impl DayPart {
+    /// Hands the rows not yet written to the writer.
+    async fn write_rest(&mut self) -> Result<(), WriteError> {
+        if self.builder.is_empty() {
+            return Ok(());
+        }
+        self.writer.write(self.builder.finish()).await
+    }
+
     pub(super) fn new(resource: Resource, store: &Store) -> Self {
         let builder = BatchBuilder::new(resource);
         let writer =
