@@ -30,15 +30,20 @@ pub(crate) struct Progress {
 impl Progress {
     /// Starts showing the progress of `windows` windows of `resource` fetched by `client`.
     pub fn start(resource: Resource, windows: usize, client: &TwilioClient) -> Self {
-        let progress = Self::scheduled(client);
+        let progress = Self::new(client, std::io::stderr().is_terminal());
         progress.add(resource, windows);
         progress
     }
 
     /// Starts showing the progress of scheduled runs, whose jobs add their windows as they
-    /// start.
+    /// start: log lines, also on a terminal (a bar would be in the way of each job's report,
+    /// printed while the scheduler goes on).
     pub fn scheduled(client: &TwilioClient) -> Self {
-        let terminal = std::io::stderr().is_terminal();
+        Self::new(client, false)
+    }
+
+    /// A bar on a terminal, log lines elsewhere.
+    fn new(client: &TwilioClient, terminal: bool) -> Self {
         let counts = Arc::new(Counts {
             resource: Mutex::new(None),
             total: AtomicU64::new(0),
