@@ -1,9 +1,9 @@
-//! Progress of an export: a bar on a terminal; elsewhere (a CronJob's log, a pipe) a log line
-//! every [`interval`] while windows are pending, with windows done/total, rows, requests,
-//! retries, 429s and failures, one debug line per finished window (with its rows, pages,
-//! retries and duration) and, for a range, one info line per run. Range exports
-//! (`backfill`, `demo`) know their windows up front; scheduled runs (`run`, `schedule`) add
-//! each job's as it starts ([`Observer`]).
+//! Progress of an export: a range's bar on a terminal; elsewhere (a CronJob's log, a
+//! pipe), and for scheduled runs, a log line every [`interval`] while windows are pending,
+//! with windows done/total, rows, requests, retries, 429s and failures; one debug line per
+//! finished window (with its rows, pages, retries and duration) and, for a range, one info
+//! line per run. Range exports (`backfill`, `demo`) know their windows up front; scheduled
+//! runs (`run`, `schedule`) add each job's as it starts ([`Observer`]).
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
