@@ -2,10 +2,13 @@
 //! exporter (output checked first), the scheduler with its jobs, and the clock. Every command
 //! builds them here, so that they are built the same way everywhere.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
+use super::progress::Progress;
 use crate::config::Config;
 use crate::export::Exporter;
 use crate::fetch::{Quotas, TwilioClient};
@@ -82,8 +85,8 @@ pub(crate) fn clock() -> anyhow::Result<Clock> {
     }
 }
 
-/// A scheduler over the configured exporter, cancelled by SIGINT/SIGTERM; `command` (`run` or
-/// `schedule`) is what its runs are recorded as.
+/// A scheduler over the configured exporter, cancelled by SIGINT/SIGTERM, showing its
+/// progress; `command` (`run` or `schedule`) is what its runs are recorded as.
 pub(crate) async fn scheduler(
     config: &Config,
     jobs: Vec<Job>,
@@ -106,6 +109,9 @@ pub(crate) async fn scheduler(
         lease_ttl: LEASE_TTL,
         default_concurrency: Box::new(move |accounts| default_concurrency(&cfg, accounts)),
     };
+    // Each job's windows are shown as they go (a log line every few seconds off a terminal).
+    let progress = Arc::new(Progress::scheduled(&exporter.client));
     Ok(Scheduler::new(exporter, jobs, settings)
-        .with_deauthorized_purge(config.purge_deauthorized_after))
+        .with_deauthorized_purge(config.purge_deauthorized_after)
+        .observed(progress))
 }

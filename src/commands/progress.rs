@@ -1,17 +1,21 @@
-//! Progress of a range export: a bar on a terminal; elsewhere (a CronJob's log, a pipe) a
-//! log line every [`interval`] with windows done/total, rows, requests per second, 429s and
-//! the time left, one debug line per finished window and one info line per run.
+//! Progress of an export: a range's bar on a terminal; elsewhere (a CronJob's log, a
+//! pipe), and for scheduled runs, a log line every [`interval`] while windows are pending,
+//! with windows done/total, rows, requests, retries, 429s and failures; one debug line per
+//! finished window (with its rows, pages, retries and duration) and, for a range, one info
+//! line per run. Range exports (`backfill`, `demo`) know their windows up front; scheduled
+//! runs (`run`, `schedule`) add each job's as it starts ([`Observer`]).
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::domain::Resource;
 use crate::export::{Summary, WindowEvent};
-use crate::fetch::TwilioClient;
+use crate::fetch::{FetchCounts, TwilioClient};
+use crate::scheduler::Observer;
 
 /// Seconds between progress lines when stderr is not a terminal (a decimal; default 10).
 const INTERVAL_ENV: &str = "TWILIO_EXPORT_PROGRESS_SECS";
@@ -19,61 +23,82 @@ const INTERVAL_ENV: &str = "TWILIO_EXPORT_PROGRESS_SECS";
 /// What the progress of one export shows: a bar, or periodic log lines.
 pub(crate) struct Progress {
     bar: ProgressBar,
-    done: Arc<AtomicU64>,
-    rows: Arc<AtomicU64>,
+    counts: Arc<Counts>,
     ticker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Progress {
     /// Starts showing the progress of `windows` windows of `resource` fetched by `client`.
     pub fn start(resource: Resource, windows: usize, client: &TwilioClient) -> Self {
-        let done = Arc::new(AtomicU64::new(0));
-        let rows = Arc::new(AtomicU64::new(0));
-        let terminal = std::io::stderr().is_terminal();
-        let bar = progress_bar(resource, windows, terminal);
-        let ticker = (!terminal).then(|| {
-            let counts = Counts {
-                resource,
-                total: windows as u64,
-                done: done.clone(),
-                rows: rows.clone(),
-                client: client.clone(),
-            };
-            tokio::spawn(counts.log_every(interval()))
+        let progress = Self::new(client, std::io::stderr().is_terminal());
+        progress.add(resource, windows);
+        progress
+    }
+
+    /// Starts showing the progress of scheduled runs, whose jobs add their windows as they
+    /// start: log lines, also on a terminal (a bar would be in the way of each job's report,
+    /// printed while the scheduler goes on).
+    pub fn scheduled(client: &TwilioClient) -> Self {
+        Self::new(client, false)
+    }
+
+    /// A bar on a terminal, log lines elsewhere.
+    fn new(client: &TwilioClient, terminal: bool) -> Self {
+        let counts = Arc::new(Counts {
+            resource: Mutex::new(None),
+            total: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            rows: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            client: client.clone(),
         });
+        let ticker = (!terminal).then(|| tokio::spawn(counts.clone().log_every(interval())));
         Self {
-            bar,
-            done,
-            rows,
+            bar: progress_bar(terminal),
+            counts,
             ticker,
         }
+    }
+
+    fn add(&self, resource: Resource, windows: usize) {
+        *self.counts.resource.lock().expect("not poisoned") = Some(resource);
+        self.counts
+            .total
+            .fetch_add(windows as u64, Ordering::Relaxed);
+        self.bar.set_prefix(resource.table_name());
+        self.bar.inc_length(windows as u64);
     }
 
     /// Counts a finished window; shows a failure above the bar.
     pub fn window(&self, e: &WindowEvent<'_>) {
         match e {
             WindowEvent::Exported(w, r) => {
-                let total = self.rows.fetch_add(r.rows, Ordering::Relaxed) + r.rows;
+                let total = self.counts.rows.fetch_add(r.rows, Ordering::Relaxed) + r.rows;
                 self.bar.set_message(format!("{total} rows"));
-                tracing::debug!(account = %w.key.account, resource = %w.key.resource, day = %w.key.day, rows = r.rows, pages = r.pages, "Window exported");
+                tracing::debug!(account = %w.key.account, resource = %w.key.resource, day = %w.key.day, rows = r.rows, pages = r.pages, retries = r.retries, ms = r.millis, "Window exported");
             }
             WindowEvent::Failed(w, err) => {
+                self.counts.failed.fetch_add(1, Ordering::Relaxed);
                 self.bar.suspend(|| eprintln!("{}: failed: {err}", w.key));
             }
             WindowEvent::Skipped(w) => {
                 tracing::debug!(account = %w.key.account, resource = %w.key.resource, day = %w.key.day, "Window skipped");
             }
         }
-        self.done.fetch_add(1, Ordering::Relaxed);
+        self.counts.done.fetch_add(1, Ordering::Relaxed);
         self.bar.inc(1);
     }
 
-    /// Stops showing progress and logs the run's summary line (if the run was recorded).
-    pub fn finish(self, resource: Resource, summary: Option<&Summary>, client: &TwilioClient) {
-        if let Some(t) = self.ticker {
+    fn stop(&mut self) {
+        if let Some(t) = self.ticker.take() {
             t.abort();
         }
         self.bar.finish_and_clear();
+    }
+
+    /// Stops showing progress and logs the run's summary line (if the run was recorded).
+    pub fn finish(mut self, resource: Resource, summary: Option<&Summary>, client: &TwilioClient) {
+        self.stop();
         let Some(summary) = summary else { return };
         let fetch = client.stats();
         tracing::info!(
@@ -92,40 +117,88 @@ impl Progress {
     }
 }
 
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Observer for Progress {
+    fn planned(&self, _job: &str, resource: Resource, windows: usize) {
+        self.add(resource, windows);
+    }
+
+    fn window(&self, event: &WindowEvent<'_>) {
+        Progress::window(self, event);
+    }
+}
+
 /// What a progress line reads.
 struct Counts {
-    resource: Resource,
-    total: u64,
-    done: Arc<AtomicU64>,
-    rows: Arc<AtomicU64>,
+    /// The resource of the windows being exported.
+    resource: Mutex<Option<Resource>>,
+    total: AtomicU64,
+    done: AtomicU64,
+    rows: AtomicU64,
+    failed: AtomicU64,
     client: TwilioClient,
 }
 
 impl Counts {
-    /// Logs a line every `every`, the first one `every` after the start, until aborted.
-    async fn log_every(self, every: Duration) {
-        let started = Instant::now();
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        let before = self.client.stats();
+    /// Every `every` (the first one `every` after the start), a line while windows are
+    /// pending, until aborted. Counts are since the start; rates and the time left are over
+    /// the last interval.
+    async fn log_every(self: Arc<Self>, every: Duration) {
+        let start = tokio::time::Instant::now() + every;
+        let mut ticks = tokio::time::interval_at(start, every);
+        let first = self.reading();
+        let mut last = first;
         loop {
             ticks.tick().await;
-            let elapsed = started.elapsed().as_secs_f64();
-            let done = self.done.load(Ordering::Relaxed);
-            let fetch = self.client.stats();
-            let requests = fetch.requests - before.requests;
-            let eta = (done > 0).then(|| elapsed / done as f64 * (self.total - done) as f64);
-            tracing::info!(
-                resource = %self.resource,
-                windows_done = done,
-                windows_total = self.total,
-                rows = self.rows.load(Ordering::Relaxed),
-                requests_per_second = format!("{:.1}", requests as f64 / elapsed),
-                throttled = fetch.throttled - before.throttled,
-                eta_seconds = eta.map(|s| s.round() as u64),
-                "Progress"
-            );
+            let now = self.reading();
+            if now.done < self.total.load(Ordering::Relaxed) {
+                self.log(first, last, now, every);
+            }
+            last = now;
         }
     }
+
+    fn reading(&self) -> Reading {
+        Reading {
+            fetch: self.client.stats(),
+            done: self.done.load(Ordering::Relaxed),
+        }
+    }
+
+    fn log(&self, first: Reading, last: Reading, now: Reading, every: Duration) {
+        let total = self.total.load(Ordering::Relaxed);
+        let secs = every.as_secs_f64();
+        let per_second = (now.fetch.requests - last.fetch.requests) as f64 / secs;
+        let windows_per_second = (now.done - last.done) as f64 / secs;
+        let left = total.saturating_sub(now.done) as f64;
+        let eta = (windows_per_second > 0.0).then(|| left / windows_per_second);
+        let resource = *self.resource.lock().expect("not poisoned");
+        tracing::info!(
+            resource = resource.map_or("", |r| r.table_name()),
+            windows_done = now.done,
+            windows_total = total,
+            rows = self.rows.load(Ordering::Relaxed),
+            requests = now.fetch.requests - first.fetch.requests,
+            requests_per_second = format!("{per_second:.1}"),
+            retries = now.fetch.retries - first.fetch.retries,
+            throttled = now.fetch.throttled - first.fetch.throttled,
+            failed = self.failed.load(Ordering::Relaxed),
+            eta_seconds = eta.map(|s| s.round() as u64),
+            "Progress"
+        );
+    }
+}
+
+/// The counts at one tick.
+#[derive(Clone, Copy)]
+struct Reading {
+    fetch: FetchCounts,
+    done: u64,
 }
 
 /// [`INTERVAL_ENV`], or 10 s.
@@ -137,10 +210,10 @@ fn interval() -> Duration {
         .map_or(Duration::from_secs(10), Duration::from_secs_f64)
 }
 
-/// A progress bar over `windows` on a terminal; hidden otherwise.
-fn progress_bar(resource: Resource, windows: usize, terminal: bool) -> ProgressBar {
+/// A progress bar (its length grows as windows are planned) on a terminal; hidden otherwise.
+fn progress_bar(terminal: bool) -> ProgressBar {
     let bar = if terminal {
-        ProgressBar::new(windows as u64)
+        ProgressBar::new(0)
     } else {
         ProgressBar::hidden()
     };
@@ -151,6 +224,5 @@ fn progress_bar(resource: Resource, windows: usize, terminal: bool) -> ProgressB
         .expect("valid template")
         .progress_chars("=> "),
     );
-    bar.set_prefix(resource.table_name());
     bar
 }

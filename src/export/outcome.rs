@@ -28,6 +28,12 @@ pub struct WindowReport {
     /// Records that appeared twice while paging (kept once).
     pub duplicates: u64,
     pub pages: u64,
+    /// Requests repeated after a 429 or a transient failure (a span's go with its first day,
+    /// as its pages do).
+    pub retries: u64,
+    /// How long the window took, from its first request to its partition recorded (the days
+    /// of a span, read together, share it).
+    pub millis: u64,
 }
 
 /// What happened to each window, for progress display.

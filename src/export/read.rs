@@ -13,7 +13,7 @@ use crate::domain::Resource;
 use crate::fetch::{FetchError, PageWalk};
 use crate::pseudonym::PseudonymKey;
 use crate::store::Store;
-use crate::writer::BackgroundWriter;
+use crate::writer::{BackgroundWriter, WriteError};
 
 impl Exporter {
     /// Pages through the span into one staged Parquet file per day (`None` for a day without
@@ -54,8 +54,17 @@ impl Exporter {
         let mut staged: Vec<Option<std::path::PathBuf>> = Vec::with_capacity(days.len());
         let mut reports = Vec::with_capacity(days.len());
         let mut days = days.into_iter();
-        while let Some(day) = days.next() {
-            let (duplicates, file) = (day.duplicates, day.writer.finish().await);
+        while let Some(mut day) = days.next() {
+            // A day's last rows are written just before it is finished, so that a span of
+            // many sparse days has one Parquet writer open at a time, not one per day.
+            let duplicates = day.duplicates;
+            let file = match day.write_rest().await {
+                Ok(()) => day.writer.finish().await,
+                Err(e) => {
+                    self.abandon(vec![day]).await;
+                    Err(e)
+                }
+            };
             let file = match file {
                 Ok(file) => file,
                 Err(e) => {
@@ -75,7 +84,8 @@ impl Exporter {
             }
             // The span's own counts go with its first day.
             if reports.is_empty() {
-                (r.pages, r.outside_window) = (report.pages, report.outside_window);
+                (r.pages, r.outside_window, r.retries) =
+                    (report.pages, report.outside_window, report.retries);
             }
             staged.push(file.map(|f| f.path));
             reports.push(r);
@@ -98,7 +108,8 @@ impl Exporter {
     }
 
     /// Reads every page of the span into its days' builders, handing full batches to their
-    /// writers; the first page's density when the span is to be planned again.
+    /// writers (the rest goes to each as its day is finished); the first page's density
+    /// when the span is to be planned again.
     async fn read_pages<S: Source>(
         &self,
         span: &Span,
@@ -121,15 +132,20 @@ impl Exporter {
         let batch_rows = (BATCH_ROWS / days.len()).max(256);
         let mut uri = Some(walk.first().clone());
         while let Some(page_uri) = uri.take() {
-            let page =
-                self.client
-                    .get_with(&first.credential, &first.key.account, &page_uri, |body| {
-                        rules.take::<S>(body, days, report)
-                    });
+            let mut retries = 0;
+            let page = self.client.get_counted(
+                &first.credential,
+                &first.key.account,
+                &page_uri,
+                &mut retries,
+                |body| rules.take::<S>(body, days, report),
+            );
             let end = tokio::select! {
-                end = page => end?,
+                end = page => end,
                 _ = cancel.cancelled() => return Err(FetchError::Cancelled.into()),
             };
+            report.retries += retries;
+            let end = end?;
             let (next, density) = match end {
                 PageEnd::Next(next, density) => (next, density),
                 PageEnd::Foreign(found) => {
@@ -150,9 +166,6 @@ impl Exporter {
             }
             uri = walk.follow(next, self.client.base())?;
         }
-        for day in days.iter_mut().filter(|d| !d.builder.is_empty()) {
-            day.writer.write(day.builder.finish()).await?;
-        }
         Ok(None)
     }
 }
@@ -166,6 +179,14 @@ pub(super) struct DayPart {
 }
 
 impl DayPart {
+    /// Hands the rows not yet written to the writer.
+    async fn write_rest(&mut self) -> Result<(), WriteError> {
+        if self.builder.is_empty() {
+            return Ok(());
+        }
+        self.writer.write(self.builder.finish()).await
+    }
+
     /// Under `pseudonym`, its phone numbers and names are written as pseudonyms.
     pub(super) fn new(resource: Resource, store: &Store, pseudonym: Option<&PseudonymKey>) -> Self {
         let builder = BatchBuilder::pseudonymized(resource, pseudonym);

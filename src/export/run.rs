@@ -13,7 +13,7 @@
 //! each account one below it, cancelled once the account is found deauthorized, suspended or
 //! closed, so its windows in flight stop at their next request instead of running to the end.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -176,26 +176,35 @@ impl Exporter {
 }
 
 impl Exporter {
-    /// Rows per day that earlier runs exported, per (account, resource) of `windows`; a pair
-    /// whose partitions cannot be read is planned as if never exported.
+    /// Rows per day that earlier runs exported, per (account, resource) of `windows` (one
+    /// query per resource and chunk of accounts, over the days of the windows); pairs whose
+    /// partitions cannot be read are planned as if never exported.
     async fn known_rows(&self, windows: &[Window]) -> HashMap<Pair, HashMap<NaiveDate, u64>> {
-        let mut known = HashMap::new();
+        let mut wanted: HashMap<Resource, (Vec<AccountSid>, NaiveDate, NaiveDate)> = HashMap::new();
+        let mut seen = HashSet::new();
         for w in windows {
-            let pair = (w.key.account.clone(), w.key.resource);
-            if known.contains_key(&pair) {
-                continue;
+            let (sids, first, last) =
+                wanted
+                    .entry(w.key.resource)
+                    .or_insert((Vec::new(), w.key.day, w.key.day));
+            (*first, *last) = ((*first).min(w.key.day), (*last).max(w.key.day));
+            if seen.insert((w.key.account.clone(), w.key.resource)) {
+                sids.push(w.key.account.clone());
             }
-            let days = match self.registry.partitions(&pair.0, pair.1).await {
-                Ok(parts) => parts
-                    .iter()
-                    .filter_map(|p| Some((p.day, u64::try_from(p.rows).ok()?)))
-                    .collect(),
-                Err(e) => {
-                    tracing::warn!(account = %pair.0, error = %e, "Cannot read earlier partitions; planning as if there were none");
-                    HashMap::new()
+        }
+        let mut known = HashMap::new();
+        for (resource, (sids, first, last)) in wanted {
+            let rows = self
+                .registry
+                .partition_rows_of(resource, &sids, first, last);
+            match rows.await {
+                Ok(rows) => {
+                    known.extend(rows.into_iter().map(|(sid, days)| ((sid, resource), days)))
                 }
-            };
-            known.insert(pair, days);
+                Err(e) => {
+                    tracing::warn!(%resource, error = %e, "Cannot read earlier partitions; planning as if there were none");
+                }
+            }
         }
         known
     }
@@ -316,16 +325,18 @@ impl Shared {
         }
         let ex = &self.exporter;
         let scope = self.scope.as_deref();
+        let started = Instant::now();
         let result = ex
             .export_span(span, self.run, scope, &cancel, Some(fetch_slot))
             .await;
+        let millis = started.elapsed().as_millis() as u64;
         match result {
             Ok(SpanEnd::Split(density)) => SpanOutcome::Split(density),
             Ok(SpanEnd::Days(days)) => {
                 let mut outcomes = Vec::with_capacity(days.len());
                 for (w, day) in span.windows.iter().zip(days) {
                     outcomes.push(match day {
-                        Ok(report) => Outcome::Exported(report),
+                        Ok(report) => Outcome::Exported(WindowReport { millis, ..report }),
                         Err(ExportError::LeaseLost) => Outcome::Skipped(None),
                         Err(err) => self.failed(w, err).await,
                     });

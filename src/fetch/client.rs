@@ -205,6 +205,19 @@ impl TwilioClient {
         credential: &AccountSid,
         target: &AccountSid,
         uri: &PageUri,
+        handle: impl FnMut(&Bytes) -> Result<T, DecodeError>,
+    ) -> Result<T, FetchError> {
+        self.get_counted(credential, target, uri, &mut 0, handle)
+            .await
+    }
+
+    /// [`TwilioClient::get_with`], adding each attempt it repeats to `retries`.
+    pub async fn get_counted<T>(
+        &self,
+        credential: &AccountSid,
+        target: &AccountSid,
+        uri: &PageUri,
+        retries: &mut u64,
         mut handle: impl FnMut(&Bytes) -> Result<T, DecodeError>,
     ) -> Result<T, FetchError> {
         let url = format!(
@@ -265,6 +278,7 @@ impl TwilioClient {
                 tracing::warn!(account = %target, path, attempt = attempts, error = %last, "Retrying a request");
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            *retries += 1;
             tokio::time::sleep(wait).await;
         }
     }

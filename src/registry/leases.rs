@@ -60,15 +60,15 @@ impl LeaseHolder {
         &self.id
     }
 
-    fn host(&self) -> Option<&str> {
+    pub(super) fn host(&self) -> Option<&str> {
         self.process.as_ref().map(|p| p.host.as_str())
     }
 
-    fn pid(&self) -> Option<i64> {
+    pub(super) fn pid(&self) -> Option<i64> {
         self.process.as_ref().map(|p| i64::from(p.pid))
     }
 
-    fn instance(&self) -> Option<&str> {
+    pub(super) fn instance(&self) -> Option<&str> {
         self.process.as_ref().and_then(|p| p.instance.as_deref())
     }
 }
@@ -174,8 +174,18 @@ fn text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Takes a lease that is free, expired or already the holder's; binds account, resource,
+/// holder, host, pid, process, expiry and now. Changes one row if it was taken.
+pub(super) const TAKE_LEASE: &str = "insert into leases (account_sid, resource, holder, host, pid, process, expires_at, acquired_at, created_at, updated_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
+     on conflict (account_sid, resource) do update set
+       holder = excluded.holder, host = excluded.host, pid = excluded.pid,
+       process = excluded.process, expires_at = excluded.expires_at,
+       acquired_at = excluded.acquired_at, updated_at = excluded.updated_at
+     where leases.expires_at < excluded.acquired_at or leases.holder = excluded.holder";
+
 /// Now and `ttl` from now, as stored.
-fn expiry(now: DateTime<Utc>, ttl: Duration) -> (String, String) {
+pub(super) fn expiry(now: DateTime<Utc>, ttl: Duration) -> (String, String) {
     let ttl = chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::MAX);
     let until = now
         .checked_add_signed(ttl)
@@ -196,25 +206,17 @@ impl Registry {
         // Twice: a lease released between the two statements is free on the second try.
         for _ in 0..2 {
             let (now, until) = expiry(self.lease_clock.now(), ttl);
-            let done = sqlx::query(
-                "insert into leases (account_sid, resource, holder, host, pid, process, expires_at, acquired_at, created_at, updated_at)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
-                 on conflict (account_sid, resource) do update set
-                   holder = excluded.holder, host = excluded.host, pid = excluded.pid,
-                   process = excluded.process, expires_at = excluded.expires_at,
-                   acquired_at = excluded.acquired_at, updated_at = excluded.updated_at
-                 where leases.expires_at < excluded.acquired_at or leases.holder = excluded.holder",
-            )
-            .bind(account.as_str())
-            .bind(resource.table_name())
-            .bind(holder.as_str())
-            .bind(holder.host())
-            .bind(holder.pid())
-            .bind(holder.instance())
-            .bind(&until)
-            .bind(&now)
-            .execute(&self.pool)
-            .await?;
+            let done = sqlx::query(TAKE_LEASE)
+                .bind(account.as_str())
+                .bind(resource.table_name())
+                .bind(holder.as_str())
+                .bind(holder.host())
+                .bind(holder.pid())
+                .bind(holder.instance())
+                .bind(&until)
+                .bind(&now)
+                .execute(&self.pool)
+                .await?;
             if done.rows_affected() > 0 {
                 return Ok(LeaseGrant::Granted);
             }

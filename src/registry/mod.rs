@@ -11,6 +11,7 @@ mod checkpoints;
 mod deletions;
 mod lease_clock;
 mod leases;
+mod many;
 mod modes;
 mod partitions;
 mod runs;

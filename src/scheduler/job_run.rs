@@ -59,14 +59,15 @@ impl Scheduler {
         let mut plans = Vec::new();
         let mut before = HashMap::new();
         let since = job.start_date.unwrap_or(NaiveDate::MIN);
+        let sids = leased.sids();
+        let registry = self.registry();
+        let checkpoints = registry.checkpoints_of(job.resource, &sids).await?;
+        let mut failed = registry.failed_days_of(job.resource, &sids, since).await?;
         for a in &leased.accounts {
-            let checkpoint = self.registry().checkpoint(&a.sid, job.resource).await?;
+            let checkpoint = checkpoints.get(&a.sid).copied();
             before.insert(a.sid.clone(), checkpoint);
             if let Some(days) = plan::days_to_export(job, checkpoint, today) {
-                let failed = self
-                    .registry()
-                    .failed_days(&a.sid, job.resource, since)
-                    .await?;
+                let failed = failed.remove(&a.sid).unwrap_or_default();
                 plans.push(AccountPlan::new(a.clone(), days, &failed));
             }
         }
@@ -124,8 +125,15 @@ impl Scheduler {
         HashMap<AccountSid, Exported>,
     ) {
         let windows = plan::windows(job.resource, plans, job.page_size);
+        let observer = self.observer.as_deref();
+        if let Some(o) = observer {
+            o.planned(&job.name, job.resource, windows.len());
+        }
         let done: Mutex<HashMap<AccountSid, Exported>> = Mutex::new(HashMap::new());
         let on_event = |e: WindowEvent<'_>| {
+            if let Some(o) = observer {
+                o.window(&e);
+            }
             if let WindowEvent::Exported(w, r) = e {
                 let mut done = done.lock().expect("not poisoned");
                 let entry = done.entry(w.key.account.clone()).or_default();

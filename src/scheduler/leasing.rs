@@ -32,7 +32,8 @@ impl Leased {
     }
 }
 
-/// Takes the leases of `accounts` for `resource`. On an error, gives back those it took.
+/// Takes the leases of `accounts` for `resource` (in one transaction, but for those another
+/// holder has). On an error, gives back those it took.
 pub async fn acquire(
     registry: &Registry,
     holder: &LeaseHolder,
@@ -40,21 +41,25 @@ pub async fn acquire(
     accounts: Vec<Account>,
     ttl: Duration,
 ) -> Result<Leased, RegistryError> {
+    let sids: Vec<AccountSid> = accounts.iter().map(|a| a.sid.clone()).collect();
+    let grants = match registry.try_leases(&sids, resource, holder, ttl).await {
+        Ok(grants) => grants,
+        Err(e) => {
+            release(registry, holder, resource, &sids).await;
+            return Err(e);
+        }
+    };
     let mut leased = Leased::default();
-    for a in accounts {
-        match registry.try_lease(&a.sid, resource, holder, ttl).await {
-            Ok(LeaseGrant::Granted) => leased.accounts.push(a),
-            Ok(LeaseGrant::TookOver { from }) => {
+    for (a, grant) in accounts.into_iter().zip(grants) {
+        match grant {
+            LeaseGrant::Granted => leased.accounts.push(a),
+            LeaseGrant::TookOver { from } => {
                 leased.taken_over.push((a.sid.clone(), from));
                 leased.accounts.push(a);
             }
-            Ok(LeaseGrant::Busy { holder: other }) => {
+            LeaseGrant::Busy { holder: other } => {
                 tracing::info!(account = %a.sid, %resource, holder = %other, "Another process is exporting this account; skipped");
                 leased.busy.push((a.sid, other));
-            }
-            Err(e) => {
-                release(registry, holder, resource, &leased.sids()).await;
-                return Err(e);
             }
         }
     }
@@ -97,17 +102,16 @@ async fn drop_purged(
     Ok(())
 }
 
-/// Gives back `holder`'s leases of `sids`; one that cannot be given back expires by itself.
+/// Gives back `holder`'s leases of `sids`; those that cannot be given back expire by
+/// themselves.
 pub async fn release(
     registry: &Registry,
     holder: &LeaseHolder,
     resource: Resource,
     sids: &[AccountSid],
 ) {
-    for sid in sids {
-        if let Err(e) = registry.release_lease(sid, resource, holder).await {
-            tracing::warn!(account = %sid, error = %e, "Cannot release a lease; it expires by itself");
-        }
+    if let Err(e) = registry.release_leases(sids, resource, holder).await {
+        tracing::warn!(%resource, error = %e, "Cannot release the leases; they expire by themselves");
     }
 }
 
@@ -152,22 +156,23 @@ async fn renew(
             _ = tokio::time::sleep(every) => {}
             _ = stop.cancelled() => return,
         }
-        for sid in &sids {
-            if scope.is_lost(sid) {
-                continue;
-            }
-            match registry
-                .renew_lease(sid, resource, scope.holder(), ttl)
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => {
+        let held: Vec<AccountSid> = sids
+            .iter()
+            .filter(|sid| !scope.is_lost(sid))
+            .cloned()
+            .collect();
+        match registry
+            .renew_leases(&held, resource, scope.holder(), ttl)
+            .await
+        {
+            Ok(lost) => {
+                for sid in lost {
                     tracing::warn!(account = %sid, %resource, "Lease taken over by another process; this account's remaining windows are left to it");
-                    scope.lose(sid);
+                    scope.lose(&sid);
                 }
-                Err(e) => {
-                    tracing::warn!(account = %sid, error = %e, "Cannot renew a lease; trying again")
-                }
+            }
+            Err(e) => {
+                tracing::warn!(%resource, error = %e, "Cannot renew the leases; trying again")
             }
         }
     }

@@ -43,7 +43,7 @@ mod report;
 mod serve;
 mod step;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use clock::Clock;
@@ -51,8 +51,9 @@ pub use report::{AccountReport, JobReport, Outcome, SchedulerError, Selection};
 
 use self::jobs::Job;
 use self::plan::Shard;
+use crate::domain::Resource;
 use crate::erase::Erased;
-use crate::export::Exporter;
+use crate::export::{Exporter, WindowEvent};
 use crate::registry::{LeaseHolder, Registry};
 
 /// How long a lease lasts without renewal: a crashed holder blocks its pairs at most this long.
@@ -68,6 +69,14 @@ pub struct Settings {
     pub default_concurrency: Box<dyn Fn(usize) -> usize + Send + Sync>,
 }
 
+/// Told what a job's run does, window by window, as it goes (commands show its progress).
+pub trait Observer: Send + Sync {
+    /// A job's run starts with `windows` windows of `resource`.
+    fn planned(&self, job: &str, resource: Resource, windows: usize);
+    /// A window finished.
+    fn window(&self, event: &WindowEvent<'_>);
+}
+
 /// Runs jobs. Its exporter's cancellation token is the stop signal for everything here.
 pub struct Scheduler {
     exporter: Exporter,
@@ -78,6 +87,7 @@ pub struct Scheduler {
     purge_deauthorized_after: Option<u32>,
     /// Deletions done by steps, until [`Scheduler::take_erased`].
     erased: Mutex<Vec<Erased>>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl Scheduler {
@@ -89,7 +99,14 @@ impl Scheduler {
             holder: LeaseHolder::new(),
             purge_deauthorized_after: None,
             erased: Mutex::new(Vec::new()),
+            observer: None,
         }
+    }
+
+    /// The same scheduler, telling `observer` about every job's windows.
+    pub fn observed(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The exporter the jobs run on (its client counts the requests).

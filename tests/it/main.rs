@@ -25,12 +25,16 @@ mod full_disk;
 mod hostile;
 /// Leases expire by an injected clock, never by waiting.
 mod lease_clock;
+/// Statements over many accounts at once agree with the one-account ones (SQLite, Postgres).
+mod many_accounts;
 /// `--metrics-file`: the node_exporter textfile of a batch run.
 mod metrics;
 /// S3 (moto) and Azure Blob (Azurite) for real, read back with pyarrow.
 mod object_stores;
 /// The registry on a real Postgres (started from the system's binaries when present).
 mod postgres;
+/// What a run tells while it goes: periodic progress lines of `run`, a debug line per window.
+mod progress;
 /// Pseudonym modes are export-wide: rotation, races, empty answers, schedule, demo, key layers.
 mod pseudonym_modes;
 /// `--pseudonymize`: phone numbers and names as HMAC pseudonyms, checked by Python's HMAC.
