@@ -39,6 +39,14 @@ pub enum EraseError {
         "its lease of {resource} is no longer held by this process; the deletion stays pending"
     )]
     LeaseLost { resource: Resource },
+    /// The registry records files of the account in this export, and the output holds none of
+    /// them: most likely `--output` names another place. Nothing was deleted or journaled.
+    #[error("the registry records {recorded} partitions of {account} in this export but none is in {output}: is --output right? Nothing was deleted")]
+    NotInOutput {
+        account: AccountSid,
+        recorded: usize,
+        output: String,
+    },
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
@@ -78,6 +86,7 @@ impl<'a> Eraser<'a> {
         let request = DeletionRequest::purge(account.clone(), reason);
         let erased = self
             .under_leases(&request, || async {
+                self.check_output(account).await?;
                 let deletion = self.registry.request_deletion(&request).await?;
                 self.carry_out(deletion).await
             })
@@ -85,6 +94,39 @@ impl<'a> Eraser<'a> {
         let d = &erased.deletion;
         tracing::info!(account = %account, reason = %d.reason, partitions = d.partitions, bytes = d.bytes, "Purged an account");
         Ok(erased)
+    }
+
+    /// Refuses ([`EraseError::NotInOutput`]) when the registry records partitions with rows
+    /// (files) of `account` and the output has none of those files: a purge against the
+    /// wrong output would otherwise forget the data while every file stays where it is.
+    pub async fn check_output(&self, account: &AccountSid) -> Result<(), EraseError> {
+        let mut recorded = BTreeSet::new();
+        for resource in Resource::ALL {
+            for p in self.registry.partitions(account, resource).await? {
+                if p.object_key.is_some() {
+                    let key = PartitionKey {
+                        resource,
+                        account: account.clone(),
+                        day: p.day,
+                    };
+                    recorded.insert(key.object_key());
+                }
+            }
+        }
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        for resource in Resource::ALL {
+            let listed = self.store.list_account(resource, account).await?;
+            if listed.iter().any(|f| recorded.contains(&f.key)) {
+                return Ok(());
+            }
+        }
+        Err(EraseError::NotInOutput {
+            account: account.clone(),
+            recorded: recorded.len(),
+            output: self.store.describe("").trim_end_matches('/').to_owned(),
+        })
     }
 
     /// Completes the deletions that a process recorded and did not finish (it was killed),
@@ -281,8 +323,9 @@ impl<'a> Eraser<'a> {
             if !request.covers(p.day) {
                 continue;
             }
-            tally.recorded(resource, p.day, p.bytes);
-            if p.object_key.is_some() {
+            if p.object_key.is_none() {
+                tally.empty_day(resource, p.day);
+            } else {
                 let key = PartitionKey {
                     resource,
                     account: account.clone(),
@@ -300,7 +343,9 @@ impl<'a> Eraser<'a> {
     }
 }
 
-/// What a deletion removed: partitions (days with a file or a recorded empty day) and bytes.
+/// What a deletion removed: partitions (days with a file found, or a recorded empty day) and
+/// bytes. A recorded partition whose file was not found is not counted: nothing of it was
+/// deleted.
 #[derive(Default)]
 struct Tally {
     days: BTreeMap<(Resource, NaiveDate), u64>,
@@ -320,12 +365,9 @@ impl Tally {
         }
     }
 
-    /// A recorded partition: its bytes count when no file of it was listed (deleted before
-    /// an interruption, or an empty day).
-    fn recorded(&mut self, resource: Resource, day: NaiveDate, bytes: i64) {
-        self.days
-            .entry((resource, day))
-            .or_insert(u64::try_from(bytes).unwrap_or(0));
+    /// A recorded day without rows (so without a file): its registry row goes.
+    fn empty_day(&mut self, resource: Resource, day: NaiveDate) {
+        self.days.entry((resource, day)).or_insert(0);
     }
 
     fn totals(&self) -> (u64, u64) {

@@ -1,0 +1,153 @@
+//! Purges that must not lie or do harm: against the wrong `--output` nothing is forgotten,
+//! only what was deleted is counted, links never lead a deletion elsewhere, a deletion that
+//! cannot finish is shown and fails the run, and the journal stays visible in `status`.
+//! What is on disk is checked by Python (`purge_check.py`) or `std::fs` directly, not by our
+//! listing code.
+
+use std::path::Path;
+
+use twilio_export::domain::Resource;
+
+use crate::helpers::*;
+use crate::purge::{rows_of_account, Output, Setup};
+
+/// `s`'s CLI with `EXPORT_OUTPUT` set to `output`.
+async fn cli_at(s: &Setup, output: &str, args: &[&str]) -> std::process::Output {
+    let mut env: Vec<(&str, &str)> = s
+        .env
+        .iter()
+        .filter(|(k, _)| k != "EXPORT_OUTPUT")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    env.push(("EXPORT_OUTPUT", output));
+    s.app.cli_with(args, &env).await
+}
+
+fn local(s: &Setup) -> &Path {
+    match &s.output {
+        Output::Local(dir) => dir,
+        Output::S3 { .. } => unreachable!("a local output"),
+    }
+}
+
+/// A purge against an output that holds none of the account's recorded files refuses (exit
+/// 2), creates nothing and forgets nothing; `file://localhost/ABS` is the absolute directory.
+#[tokio::test]
+async fn a_purge_against_the_wrong_output_refuses_and_forgets_nothing() {
+    let s = Setup::start(small_sim(), false, false, "purge wrong output")
+        .await
+        .unwrap();
+    for resource in ["calls", "usage-records"] {
+        assert_success(&s.cli(&backfill(resource, "2026-03-01", "2026-03-02")).await);
+    }
+    let victim = s.app.sim.account_sids()[0].clone();
+    let before = s.output.hashes().await;
+    let status_before = s.status().await;
+    let elsewhere = s.app.dir.path().join("elsewhere");
+
+    let out = cli_at(
+        &s,
+        &elsewhere.display().to_string(),
+        &["accounts", "purge", &victim, "--yes"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is --output right?"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!elsewhere.exists(), "a purge creates no output directory");
+    assert_eq!(s.output.hashes().await, before);
+    let doc = s.status().await;
+    assert!(doc["deletions"].as_array().unwrap().is_empty());
+    for key in ["partitions", "checkpoints", "accounts"] {
+        assert_eq!(
+            rows_of_account(&doc, key, &victim),
+            rows_of_account(&status_before, key, &victim),
+            "{key}"
+        );
+    }
+
+    // Another host is a usage error; localhost is this one.
+    let other = format!("file://otherhost{}", local(&s).display());
+    let out = cli_at(&s, &other, &["accounts", "purge", &victim, "--yes"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("otherhost"), "{}", stderr(&out));
+    let here = format!("file://localhost{}", local(&s).display());
+    let out = cli_at(&s, &here, &["accounts", "purge", &victim, "--yes"]).await;
+    assert_success(&out);
+    let after = s.output.hashes().await;
+    let victims = before
+        .keys()
+        .filter(|k| k.contains(&format!("/account_sid={victim}/")))
+        .count();
+    assert!(victims > 0);
+    assert_eq!(after.len(), before.len() - victims, "{after:?}");
+    assert!(!after
+        .keys()
+        .any(|k| k.contains(&format!("/account_sid={victim}/"))));
+}
+
+/// A recorded partition whose file is not there is not counted as deleted.
+#[tokio::test]
+async fn a_purge_counts_only_what_it_deleted() {
+    let s = Setup::start(small_sim(), false, false, "purge counts")
+        .await
+        .unwrap();
+    for resource in ["calls", "usage-records"] {
+        assert_success(&s.cli(&backfill(resource, "2026-02-27", "2026-03-02")).await);
+    }
+    let victim = s.app.sim.account_sids()[0].clone();
+    let before = s.output.hashes().await;
+    let mine = |k: &String| k.contains(&format!("/account_sid={victim}/"));
+    let calls: Vec<&String> = before
+        .keys()
+        .filter(|k| mine(k) && k.starts_with("calls/"))
+        .collect();
+    for key in &calls {
+        std::fs::remove_file(local(&s).join(key)).unwrap();
+    }
+    let left = before.keys().filter(|k| mine(k)).count() - calls.len();
+    assert!(left > 0 && !calls.is_empty());
+    let registry = s.registry().await;
+    let sid = victim.parse().unwrap();
+    let mut empty_days = 0;
+    for resource in Resource::ALL {
+        let recorded = registry.partitions(&sid, resource).await.unwrap();
+        empty_days += recorded.iter().filter(|p| p.object_key.is_none()).count() as i64;
+    }
+    registry.close().await;
+
+    let out = s.cli(&["accounts", "purge", &victim, "--yes"]).await;
+    assert_success(&out);
+    let deletion = &s.status().await["deletions"][0];
+    assert_eq!(
+        deletion["partitions"].as_i64().unwrap(),
+        left as i64 + empty_days,
+        "{deletion}"
+    );
+}
+
+/// `accounts remove` says the data stays and how to delete it; the removed account is then
+/// purged like any other (its partitions were still recorded).
+#[tokio::test]
+async fn a_removed_account_can_still_be_purged() {
+    let s = Setup::start(small_sim(), false, false, "purge removed")
+        .await
+        .unwrap();
+    assert_success(&s.cli(&backfill("calls", "2026-03-01", "2026-03-02")).await);
+    let victim = s.app.sim.account_sids()[0].clone();
+    let out = s.cli(&["accounts", "remove", &victim]).await;
+    assert_success(&out);
+    assert!(stdout(&out).contains("accounts purge"), "{}", stdout(&out));
+    let mine = format!("/account_sid={victim}/");
+    assert!(s.output.hashes().await.keys().any(|k| k.contains(&mine)));
+
+    let out = s.cli(&["accounts", "purge", &victim, "--yes"]).await;
+    assert_success(&out);
+    assert!(!s.output.hashes().await.keys().any(|k| k.contains(&mine)));
+    let doc = s.status().await;
+    assert!(rows_of_account(&doc, "partitions", &victim).is_empty());
+    assert!(doc["deletions"][0]["done_at"].is_string());
+}
