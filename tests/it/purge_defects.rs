@@ -151,3 +151,45 @@ async fn a_removed_account_can_still_be_purged() {
     assert!(rows_of_account(&doc, "partitions", &victim).is_empty());
     assert!(doc["deletions"][0]["done_at"].is_string());
 }
+
+/// A day before the retention cutoff that fails at every retry (here a file stands where its
+/// directory should be) does not hold retention back: every day before the cutoff goes,
+/// that one's failed window is forgotten, and the days from the cutoff on stay.
+#[tokio::test]
+async fn a_day_that_keeps_failing_does_not_block_retention() {
+    let sim = twilio_sim::SimConfig {
+        days: 10,
+        ..small_sim()
+    };
+    let s = Setup::start(sim, false, false, "retention failing day")
+        .await
+        .unwrap();
+    let victim = s.app.sim.account_sids()[0].clone();
+    let blocker = format!("calls/account_sid={victim}/date=2026-02-22");
+    s.output.plant(&[(blocker.clone(), b"x".to_vec())]).await;
+    let out = s.cli(&backfill("calls", "2026-02-21", "2026-03-02")).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let failed = rows_of_account(&s.status().await, "failures", &victim);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    s.job(
+        "calls",
+        "name = \"calls\"\nresource = \"calls\"\nschedule = \"0 0 3 * * *\"\nlookback_days = 1\nretention_days = 3\n",
+    );
+
+    let out = s.cli(&["run", "--job", "calls"]).await;
+    assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
+    let after = s.output.hashes().await;
+    let cutoff = "2026-02-27";
+    let old: Vec<&String> = after
+        .keys()
+        .filter(|k| {
+            let at = k.find("/date=").map(|i| i + 6);
+            k.starts_with("calls/") && at.is_some_and(|i| &k[i..i + 10] < cutoff)
+        })
+        .collect();
+    assert!(old.is_empty(), "{old:?}");
+    assert!(after.keys().any(|k| k.contains("/date=2026-02-27/")));
+    let doc = s.status().await;
+    let failed = rows_of_account(&doc, "failures", &victim);
+    assert!(failed.is_empty(), "{failed:?}");
+}
