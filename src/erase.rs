@@ -26,7 +26,7 @@ use crate::registry::{
 use crate::scheduler::leasing::{self, Renewal};
 use crate::scheduler::plan::Shard;
 use crate::scheduler::LEASE_TTL;
-use crate::store::{Store, StoreError, StoredFile};
+use crate::store::{account_dir, Store, StoreError, StoredFile};
 
 /// Why a deletion did not happen (or did not finish; then it stays pending in the journal).
 #[derive(Debug, thiserror::Error)]
@@ -117,8 +117,13 @@ impl<'a> Eraser<'a> {
             return Ok(());
         }
         for resource in Resource::ALL {
+            // A link or file in the account's place is its entry: the output is the right one.
+            let place = account_dir(resource, account);
             let listed = self.store.list_account(resource, account).await?;
-            if listed.iter().any(|f| recorded.contains(&f.key)) {
+            if listed
+                .iter()
+                .any(|f| recorded.contains(&f.key) || f.key == place)
+            {
                 return Ok(());
             }
         }

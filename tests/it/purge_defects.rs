@@ -193,3 +193,45 @@ async fn a_day_that_keeps_failing_does_not_block_retention() {
     let failed = rows_of_account(&doc, "failures", &victim);
     assert!(failed.is_empty(), "{failed:?}");
 }
+
+/// A symbolic link in the account's place is removed as a link, never followed: the copy it
+/// points to stays byte for byte (Python lists and hashes it). A link in place of `calls/`
+/// is not followed either: the purge stays pending and says why.
+#[tokio::test]
+async fn a_purge_never_follows_a_symbolic_link() {
+    let s = Setup::start(small_sim(), false, false, "purge symlink")
+        .await
+        .unwrap();
+    assert_success(&s.cli(&backfill("calls", "2026-03-01", "2026-03-02")).await);
+    let sids = s.app.sim.account_sids();
+    let (victim, other) = (&sids[0], &sids[1]);
+    let root = local(&s).to_owned();
+    let elsewhere = s.app.dir.path().join("elsewhere");
+    let place = root.join(format!("calls/account_sid={victim}"));
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let copy = elsewhere.join("copy");
+    std::fs::rename(&place, &copy).unwrap();
+    std::os::unix::fs::symlink(&copy, &place).unwrap();
+    let outside = Output::Local(elsewhere.clone());
+    let kept = outside.hashes().await;
+    assert!(!kept.is_empty());
+
+    let out = s.cli(&["accounts", "purge", victim, "--yes"]).await;
+    assert_success(&out);
+    assert_eq!(outside.hashes().await, kept);
+    assert!(
+        std::fs::symlink_metadata(&place).is_err(),
+        "the link is gone"
+    );
+
+    // `calls/` itself a link: nothing below it is deleted, the purge says why and stays pending.
+    let calls = root.join("calls");
+    let moved = elsewhere.join("calls");
+    std::fs::rename(&calls, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &calls).unwrap();
+    let kept = outside.hashes().await;
+    let out = s.cli(&["accounts", "purge", other, "--yes"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+    assert_eq!(outside.hashes().await, kept);
+}
