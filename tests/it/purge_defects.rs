@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use twilio_export::domain::Resource;
+use twilio_export::registry::{DeletionReason, DeletionRequest};
 
 use crate::helpers::*;
 use crate::purge::{rows_of_account, Output, Setup};
@@ -234,4 +235,32 @@ async fn a_purge_never_follows_a_symbolic_link() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
     assert_eq!(outside.hashes().await, kept);
+}
+
+/// A backfill with nothing to export (only the purged account named) still completes the
+/// pending purge first.
+#[tokio::test]
+async fn a_backfill_with_nothing_to_export_completes_a_pending_purge() {
+    let s = Setup::start(small_sim(), false, false, "purge backfill order")
+        .await
+        .unwrap();
+    assert_success(&s.cli(&backfill("calls", "2026-03-01", "2026-03-02")).await);
+    let victim = s.app.sim.account_sids()[0].clone();
+    let registry = s.registry().await;
+    let request = DeletionRequest::purge(victim.parse().unwrap(), DeletionReason::Purge);
+    registry.request_deletion(&request).await.unwrap();
+    registry.close().await;
+
+    let mut args = backfill("calls", "2026-03-01", "2026-03-02");
+    args.extend(["--account", victim.as_str()]);
+    let out = s.cli(&args).await;
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains(&format!("{victim}: purged")),
+        "{}",
+        stdout(&out)
+    );
+    let mine = format!("/account_sid={victim}/");
+    assert!(!s.output.hashes().await.keys().any(|k| k.contains(&mine)));
+    assert!(s.status().await["deletions"][0]["done_at"].is_string());
 }
