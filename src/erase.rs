@@ -118,8 +118,12 @@ impl<'a> Eraser<'a> {
         }
         for resource in Resource::ALL {
             // A link or file in the account's place is its entry: the output is the right one.
+            // A directory that cannot be listed proves nothing either way: the deletion
+            // goes ahead and reports it.
             let place = account_dir(resource, account);
-            let listed = self.store.list_account(resource, account).await?;
+            let Ok(listed) = self.store.list_account(resource, account).await else {
+                return Ok(());
+            };
             if listed
                 .iter()
                 .any(|f| recorded.contains(&f.key) || f.key == place)
@@ -277,15 +281,36 @@ impl<'a> Eraser<'a> {
         }
     }
 
-    /// Deletes what `deletion` covers, then marks it done with what went.
+    /// Deletes what `deletion` covers, then marks it done with what went. What cannot be
+    /// listed or deleted does not stop the rest from going; the deletion then stays pending
+    /// with the first such error recorded (shown by `status`).
     async fn carry_out(&self, deletion: Deletion) -> Result<Erased, EraseError> {
+        let id = deletion.id;
+        let result = self.delete_all(deletion).await;
+        if let Err(e) = &result {
+            if let Err(failed) = self.registry.deletion_failed(id, &e.to_string()).await {
+                tracing::warn!(id, error = %failed, "Cannot record why a deletion stays pending");
+            }
+        }
+        result
+    }
+
+    async fn delete_all(&self, deletion: Deletion) -> Result<Erased, EraseError> {
         let request = deletion.request();
         let mut tally = Tally::default();
+        let mut first: Option<StoreError> = None;
         for resource in request.resources() {
-            let files = self.files(&request, resource, &mut tally).await?;
-            self.store
+            let (files, unlisted) = self.files(&request, resource, &mut tally).await?;
+            let deleted = self
+                .store
                 .delete_account_files(resource, &request.account, &files)
-                .await?;
+                .await;
+            for e in [unlisted, deleted.err()].into_iter().flatten() {
+                first.get_or_insert(e);
+            }
+        }
+        if let Some(e) = first {
+            return Err(e.into());
         }
         let (partitions, bytes) = tally.totals();
         let done_at = self
@@ -297,19 +322,21 @@ impl<'a> Eraser<'a> {
                 done_at: Some(done_at),
                 partitions: partitions as i64,
                 bytes: bytes as i64,
+                last_error: None,
                 ..deletion
             },
         })
     }
 
     /// The files of `resource` that `request` covers: those listed in the account's
-    /// directory and those the registry recorded, counted into `tally`.
+    /// directory and those the registry recorded, counted into `tally`; and why the directory
+    /// could not be listed, if it could not (the recorded files are deleted all the same).
     async fn files(
         &self,
         request: &DeletionRequest,
         resource: Resource,
         tally: &mut Tally,
-    ) -> Result<Vec<StoredFile>, EraseError> {
+    ) -> Result<(Vec<StoredFile>, Option<StoreError>), EraseError> {
         let account = &request.account;
         self.store.abort_account_uploads(resource, account).await;
         let covered = |day: Option<NaiveDate>| match (request.before, day) {
@@ -318,7 +345,11 @@ impl<'a> Eraser<'a> {
             (Some(_), None) => false,
         };
         let mut files: BTreeMap<String, StoredFile> = BTreeMap::new();
-        for f in self.store.list_account(resource, account).await? {
+        let (listed, unlisted) = match self.store.list_account(resource, account).await {
+            Ok(listed) => (listed, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        for f in listed {
             if covered(f.day) {
                 tally.listed(resource, &f);
                 files.insert(f.key.clone(), f);
@@ -344,7 +375,7 @@ impl<'a> Eraser<'a> {
                 });
             }
         }
-        Ok(files.into_values().collect())
+        Ok((files.into_values().collect(), unlisted))
     }
 }
 

@@ -328,7 +328,10 @@ fn render_deletions(deletions: &[Deletion]) {
             .unwrap_or_default();
         let done = match &d.done_at {
             Some(at) => format!("done {at}: {} partitions, {} bytes", d.partitions, d.bytes),
-            None => "PENDING: completed by the next run".to_owned(),
+            None => match &d.last_error {
+                Some(e) => format!("PENDING, cannot be completed: {e}"),
+                None => "PENDING: completed by the next run".to_owned(),
+            },
         };
         println!(
             "  #{:<5} {}  {:<12} {what}{job}  requested {}  {done}",

@@ -143,6 +143,8 @@ pub struct Deletion {
     pub done_at: Option<String>,
     pub partitions: i64,
     pub bytes: i64,
+    /// Why it could not be completed the last time it was tried (`None` once done).
+    pub last_error: Option<String>,
 }
 
 impl Deletion {
@@ -163,7 +165,7 @@ fn resource_or_all<S: serde::Serializer>(r: &Option<Resource>, s: S) -> Result<S
 }
 
 const COLUMNS: &str =
-    "id, account_sid, resource, before_day, reason, job, requested_at, done_at, partitions, bytes";
+    "id, account_sid, resource, before_day, reason, job, requested_at, done_at, partitions, bytes, last_error";
 
 /// A `deletions` row as stored.
 #[derive(sqlx::FromRow)]
@@ -178,6 +180,7 @@ struct DeletionRow {
     done_at: Option<String>,
     partitions: i64,
     bytes: i64,
+    last_error: Option<String>,
 }
 
 impl TryFrom<DeletionRow> for Deletion {
@@ -197,6 +200,7 @@ impl TryFrom<DeletionRow> for Deletion {
             done_at: r.done_at,
             partitions: r.partitions,
             bytes: r.bytes,
+            last_error: r.last_error,
         })
     }
 }
@@ -241,7 +245,21 @@ impl Registry {
             done_at: None,
             partitions: 0,
             bytes: 0,
+            last_error: None,
         })
+    }
+
+    /// Records why pending deletion `id` could not be completed (shown by `status`).
+    pub async fn deletion_failed(&self, id: i64, error: &str) -> Result<(), RegistryError> {
+        sqlx::query(
+            "update deletions set last_error = $2, updated_at = $3 where id = $1 and done_at is null",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(now_text())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// The deletions asked for and not done, oldest first.
@@ -309,7 +327,7 @@ impl Registry {
             }
         }
         sqlx::query(
-            "update deletions set done_at = $2, partitions = $3, bytes = $4, updated_at = $2 where id = $1",
+            "update deletions set done_at = $2, partitions = $3, bytes = $4, last_error = null, updated_at = $2 where id = $1",
         )
         .bind(deletion.id)
         .bind(&now)

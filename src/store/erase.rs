@@ -148,18 +148,19 @@ impl Store {
                 let mut results = store
                     .objects
                     .delete_stream(futures::stream::iter(paths).boxed());
+                let mut first = None;
                 while let Some(result) = results.next().await {
                     match result {
                         Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
                         Err(cause) => {
-                            return Err(StoreError::Remote {
+                            first.get_or_insert(StoreError::Remote {
                                 location: self.describe(&dir),
                                 cause,
-                            })
+                            });
                         }
                     }
                 }
-                Ok(())
+                first.map_or(Ok(()), Err)
             }
         }
     }
@@ -236,12 +237,42 @@ fn list_local(root: &Path, dir: &str) -> std::io::Result<Vec<(String, u64)>> {
     Ok(found)
 }
 
+/// An error if a directory between `root` and `key` is not a real directory (a link is
+/// never followed to what it points to); a missing one is fine (nothing to delete there).
+fn no_link_above(root: &Path, key: &str) -> std::io::Result<()> {
+    let mut path = root.to_owned();
+    let segments: Vec<&str> = key.split('/').collect();
+    for segment in &segments[..segments.len().saturating_sub(1)] {
+        path.push(segment);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a directory (a symbolic link is not followed)",
+                    path.display()
+                )))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Removes `keys` below `root` (one already gone is fine), then the directories they leave
-/// empty, up to and including `root/dir`. A failure names its key.
+/// empty, up to and including `root/dir`. One that cannot be removed does not stop the
+/// others; the first failure, naming its key, is returned.
 fn delete_local(root: &Path, dir: &str, keys: &[String]) -> Result<(), (String, std::io::Error)> {
+    let mut first = None;
     for key in keys {
+        if let Err(e) = no_link_above(root, key) {
+            first.get_or_insert((key.clone(), e));
+            continue;
+        }
         match std::fs::remove_file(root.join(key)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err((key.clone(), e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                first.get_or_insert((key.clone(), e));
+            }
             _ => {}
         }
     }
@@ -255,7 +286,7 @@ fn delete_local(root: &Path, dir: &str, keys: &[String]) -> Result<(), (String, 
             current = parent.to_owned();
         }
     }
-    Ok(())
+    first.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]

@@ -264,3 +264,63 @@ async fn a_backfill_with_nothing_to_export_completes_a_pending_purge() {
     assert!(!s.output.hashes().await.keys().any(|k| k.contains(&mine)));
     assert!(s.status().await["deletions"][0]["done_at"].is_string());
 }
+
+/// A file in place of the account's directory is its entry and goes. A deletion that cannot
+/// be completed (here `calls/` is a link, which is not followed) still deletes the rest, keeps
+/// its error for `status` (text and JSON), fails every later run (exit 1) and is counted by
+/// the metrics file.
+#[tokio::test]
+async fn a_deletion_that_cannot_finish_is_shown_and_fails_the_run() {
+    let s = Setup::start(small_sim(), false, false, "purge stuck")
+        .await
+        .unwrap();
+    for resource in ["calls", "usage-records"] {
+        assert_success(&s.cli(&backfill(resource, "2026-03-01", "2026-03-02")).await);
+    }
+    let sids = s.app.sim.account_sids();
+    let (first, second) = (&sids[0], &sids[1]);
+    let root = local(&s).to_owned();
+    let place = root.join(format!("usage_records/account_sid={first}"));
+    std::fs::remove_dir_all(&place).unwrap();
+    std::fs::write(&place, b"x").unwrap();
+    let out = s.cli(&["accounts", "purge", first, "--yes"]).await;
+    assert_success(&out);
+    assert!(
+        std::fs::symlink_metadata(&place).is_err(),
+        "the file is gone"
+    );
+
+    let calls = root.join("calls");
+    let moved = s.app.dir.path().join("calls-elsewhere");
+    std::fs::rename(&calls, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &calls).unwrap();
+    let out = s.cli(&["accounts", "purge", second, "--yes"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let mine = format!("usage_records/account_sid={second}/");
+    assert!(!s.output.hashes().await.keys().any(|k| k.starts_with(&mine)));
+    let doc = s.status().await;
+    let pending = &doc["deletions"][0];
+    assert!(pending["done_at"].is_null(), "{pending}");
+    let error = pending["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("symbolic link"), "{pending}");
+    let text = stdout(&s.cli(&["status"]).await);
+    assert!(text.contains("cannot be completed"), "{text}");
+
+    s.job(
+        "calls",
+        "name = \"calls\"\nresource = \"calls\"\nschedule = \"0 0 3 * * *\"\nlookback_days = 1\n",
+    );
+    let metrics = s.app.dir.path().join("metrics.prom");
+    let metrics_path = metrics.display().to_string();
+    let out = s
+        .cli(&["run", "--job", "calls", "--metrics-file", &metrics_path])
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("still pending"), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l == "twilio_export_deletions_pending 1"),
+        "{text}"
+    );
+}
