@@ -279,14 +279,15 @@ impl Registry {
         Ok(n > 0)
     }
 
-    /// Every pending deletion and the `limit` most recent done ones, newest first.
-    pub async fn deletions(&self, limit: i64) -> Result<Vec<Deletion>, RegistryError> {
+    /// Every pending deletion and, for each account, its most recent done deletion of each
+    /// reason, newest first (one query: a day of retention rows never hides a purge).
+    pub async fn recent_deletions(&self) -> Result<Vec<Deletion>, RegistryError> {
         let q = format!(
             "select {COLUMNS} from deletions where done_at is null or id in
-               (select id from deletions where done_at is not null order by id desc limit $1)
+               (select max(id) from deletions where done_at is not null group by account_sid, reason)
              order by id desc"
         );
-        let rows: Vec<DeletionRow> = sqlx::query_as(&q).bind(limit).fetch_all(&self.pool).await?;
+        let rows: Vec<DeletionRow> = sqlx::query_as(&q).fetch_all(&self.pool).await?;
         rows.into_iter().map(Deletion::try_from).collect()
     }
 

@@ -324,3 +324,42 @@ async fn a_deletion_that_cannot_finish_is_shown_and_fails_the_run() {
         "{text}"
     );
 }
+
+/// `status` keeps showing a purge after many retention deletions: each account's most recent
+/// done deletion of each reason, on SQLite and Postgres.
+async fn a_purge_stays_visible_after_many_retention_deletions(pg: bool) {
+    let Some(s) = Setup::start(small_sim(), false, pg, "purge visible").await else {
+        return;
+    };
+    assert_success(&s.cli(&backfill("calls", "2026-03-01", "2026-03-02")).await);
+    let sids = s.app.sim.account_sids();
+    assert_success(&s.cli(&["accounts", "purge", &sids[0], "--yes"]).await);
+    let registry = s.registry().await;
+    for i in 0..12 {
+        let sid = &sids[1 + i % 2];
+        let before = chrono::NaiveDate::from_ymd_opt(2026, 1, 1 + i as u32).unwrap();
+        let request =
+            DeletionRequest::retention(sid.parse().unwrap(), Resource::Calls, before, "calls");
+        let d = registry.request_deletion(&request).await.unwrap();
+        registry.finish_deletion(&d, 0, 0).await.unwrap();
+    }
+    registry.close().await;
+    let doc = s.status().await;
+    let rows = doc["deletions"].as_array().unwrap();
+    let purge = rows_of_account(&doc, "deletions", &sids[0]);
+    assert_eq!(purge.len(), 1, "{rows:?}");
+    assert_eq!(purge[0]["reason"], "purge");
+    // One (the latest) retention row for each of the two other accounts.
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[0]["before_day"], "2026-01-12");
+}
+
+#[tokio::test]
+async fn a_purge_stays_visible_after_many_retention_deletions_on_sqlite() {
+    a_purge_stays_visible_after_many_retention_deletions(false).await;
+}
+
+#[tokio::test]
+async fn a_purge_stays_visible_after_many_retention_deletions_on_postgres() {
+    a_purge_stays_visible_after_many_retention_deletions(true).await;
+}
