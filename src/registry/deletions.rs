@@ -224,11 +224,23 @@ impl Registry {
         .fetch_one(&mut *tx)
         .await?;
         if r.reason.purges() {
+            // Why it had been deauthorized is kept, after why it was purged.
+            let was: Option<(String, Option<String>)> =
+                sqlx::query_as("select status, status_reason from accounts where sid = $1")
+                    .bind(r.account.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let kept = match was {
+                Some((status, Some(why))) if status == "deauthorized" => {
+                    format!("; deauthorized before: {why}")
+                }
+                _ => String::new(),
+            };
             sqlx::query(
                 "update accounts set status = 'purged', status_reason = $2, updated_at = $3 where sid = $1",
             )
             .bind(r.account.as_str())
-            .bind(format!("purged at {now}: {}", r.reason.describe()))
+            .bind(format!("purged at {now}: {}{kept}", r.reason.describe()))
             .bind(&now)
             .execute(&mut *tx)
             .await?;

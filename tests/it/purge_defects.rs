@@ -363,3 +363,69 @@ async fn a_purge_stays_visible_after_many_retention_deletions_on_sqlite() {
 async fn a_purge_stays_visible_after_many_retention_deletions_on_postgres() {
     a_purge_stays_visible_after_many_retention_deletions(true).await;
 }
+
+/// `accounts list` shows why an account was purged without a meaningless "since ?", and a
+/// deauthorized account's reason survives its purge.
+#[tokio::test]
+async fn a_purged_account_is_listed_with_its_reasons() {
+    let s = Setup::start(small_sim(), false, false, "purge list")
+        .await
+        .unwrap();
+    assert_success(&s.cli(&backfill("calls", "2026-03-01", "2026-03-02")).await);
+    let sids = s.app.sim.account_sids();
+    let registry = s.registry().await;
+    let revoked = sids[1].parse().unwrap();
+    assert_eq!(
+        registry
+            .deauthorize(&revoked, "grant revoked")
+            .await
+            .unwrap(),
+        1
+    );
+    registry.close().await;
+    for sid in &sids[..2] {
+        assert_success(&s.cli(&["accounts", "purge", sid, "--yes"]).await);
+    }
+    let list = stdout(&s.cli(&["accounts", "list"]).await);
+    let line = |sid: &str| {
+        list.lines()
+            .find(|l| l.starts_with(sid))
+            .unwrap()
+            .to_owned()
+    };
+    let plain = line(&sids[0]);
+    assert!(
+        plain.contains("purged at") && !plain.contains("since"),
+        "{plain}"
+    );
+    let was = line(&sids[1]);
+    assert!(
+        was.contains("grant revoked") && !was.contains("since ?"),
+        "{was}"
+    );
+}
+
+/// `run` prints a job's retention lines after the job's heading.
+#[tokio::test]
+async fn run_prints_retention_after_the_job_heading() {
+    let sim = twilio_sim::SimConfig {
+        days: 10,
+        ..small_sim()
+    };
+    let s = Setup::start(sim, false, false, "retention order")
+        .await
+        .unwrap();
+    assert_success(&s.cli(&backfill("calls", "2026-02-21", "2026-03-02")).await);
+    s.job(
+        "calls",
+        "name = \"calls\"\nresource = \"calls\"\nschedule = \"0 0 3 * * *\"\nlookback_days = 1\nretention_days = 3\n",
+    );
+    let out = s.cli(&["run", "--job", "calls"]).await;
+    assert_success(&out);
+    let text = stdout(&out);
+    let heading = text.find("job calls").expect("a job heading");
+    let retention = text
+        .find("retention of job calls")
+        .expect("a retention line");
+    assert!(heading < retention, "{text}");
+}
