@@ -429,3 +429,52 @@ async fn run_prints_retention_after_the_job_heading() {
         .expect("a retention line");
     assert!(heading < retention, "{text}");
 }
+
+/// On S3, a key the object store client cannot name (an empty segment, as other tools can
+/// write) makes the account's listing fail: the recorded files and the other resource go all
+/// the same, and the purge stays pending with the error, shown by `status`.
+#[tokio::test]
+async fn an_unlistable_s3_key_leaves_the_purge_pending_with_its_error() {
+    let Some(s) = Setup::start(small_sim(), true, false, "purge s3 bad key").await else {
+        return;
+    };
+    for resource in ["calls", "usage-records"] {
+        assert_success(&s.cli(&backfill(resource, "2026-03-01", "2026-03-02")).await);
+    }
+    let victim = s.app.sim.account_sids()[0].clone();
+    let Output::S3 { emulator, prefix } = &s.output else {
+        unreachable!()
+    };
+    let endpoint = emulator
+        .env()
+        .into_iter()
+        .find(|(k, _)| *k == "AWS_ENDPOINT")
+        .map(|(_, v)| v)
+        .unwrap();
+    let url = emulator.url(prefix);
+    let bucket = url.trim_start_matches("s3://").split('/').next().unwrap();
+    let bad = format!("calls/account_sid={victim}//x");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/purge_check.py");
+    let put = tokio::process::Command::new("python3")
+        .arg(script)
+        .args(["s3-put-key", &endpoint, bucket, prefix, &bad])
+        .output()
+        .await
+        .unwrap();
+    assert_success(&put);
+
+    let out = s.cli(&["accounts", "purge", &victim, "--yes"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let left: Vec<String> = s
+        .output
+        .hashes()
+        .await
+        .into_keys()
+        .filter(|k| k.contains(&format!("/account_sid={victim}/")))
+        .collect();
+    assert_eq!(left, vec![bad], "only the key that cannot be named is left");
+    let doc = s.status().await;
+    let pending = &doc["deletions"][0];
+    assert!(pending["done_at"].is_null(), "{pending}");
+    assert!(pending["last_error"].is_string(), "{pending}");
+}
