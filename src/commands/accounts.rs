@@ -218,7 +218,12 @@ async fn purge(config: &Config, sids: &[AccountSid], yes: bool) -> anyhow::Resul
                     d.account_sid, d.reason, d.id, d.partitions, d.bytes
                 );
             }
-            Err(_) => exit = Exit::Failed,
+            Err(e) => {
+                eprintln!(
+                    "a pending deletion could not be completed (it stays pending; see status): {e}"
+                );
+                exit = Exit::Failed;
+            }
         }
     }
     for sid in sids {
