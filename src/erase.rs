@@ -26,7 +26,7 @@ use crate::registry::{
 use crate::scheduler::leasing::{self, Renewal};
 use crate::scheduler::plan::Shard;
 use crate::scheduler::LEASE_TTL;
-use crate::store::{Store, StoreError, StoredFile};
+use crate::store::{account_dir, Store, StoreError, StoredFile};
 
 /// Why a deletion did not happen (or did not finish; then it stays pending in the journal).
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +39,14 @@ pub enum EraseError {
         "its lease of {resource} is no longer held by this process; the deletion stays pending"
     )]
     LeaseLost { resource: Resource },
+    /// The registry records files of the account in this export, and the output holds none of
+    /// them: most likely `--output` names another place. Nothing was deleted or journaled.
+    #[error("the registry records {recorded} partitions of {account} in this export but none is in {output}: is --output right? Nothing was deleted")]
+    NotInOutput {
+        account: AccountSid,
+        recorded: usize,
+        output: String,
+    },
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
@@ -78,6 +86,7 @@ impl<'a> Eraser<'a> {
         let request = DeletionRequest::purge(account.clone(), reason);
         let erased = self
             .under_leases(&request, || async {
+                self.check_output(account).await?;
                 let deletion = self.registry.request_deletion(&request).await?;
                 self.carry_out(deletion).await
             })
@@ -85,6 +94,48 @@ impl<'a> Eraser<'a> {
         let d = &erased.deletion;
         tracing::info!(account = %account, reason = %d.reason, partitions = d.partitions, bytes = d.bytes, "Purged an account");
         Ok(erased)
+    }
+
+    /// Refuses ([`EraseError::NotInOutput`]) when the registry records partitions with rows
+    /// (files) of `account` and the output has none of those files: a purge against the
+    /// wrong output would otherwise forget the data while every file stays where it is.
+    pub async fn check_output(&self, account: &AccountSid) -> Result<(), EraseError> {
+        let mut recorded = BTreeSet::new();
+        for resource in Resource::ALL {
+            for p in self.registry.partitions(account, resource).await? {
+                if p.object_key.is_some() {
+                    let key = PartitionKey {
+                        resource,
+                        account: account.clone(),
+                        day: p.day,
+                    };
+                    recorded.insert(key.object_key());
+                }
+            }
+        }
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        for resource in Resource::ALL {
+            // A link or file in the account's place is its entry: the output is the right one.
+            // A directory that cannot be listed proves nothing either way: the deletion
+            // goes ahead and reports it.
+            let place = account_dir(resource, account);
+            let Ok(listed) = self.store.list_account(resource, account).await else {
+                return Ok(());
+            };
+            if listed
+                .iter()
+                .any(|f| recorded.contains(&f.key) || f.key == place)
+            {
+                return Ok(());
+            }
+        }
+        Err(EraseError::NotInOutput {
+            account: account.clone(),
+            recorded: recorded.len(),
+            output: self.store.describe("").trim_end_matches('/').to_owned(),
+        })
     }
 
     /// Completes the deletions that a process recorded and did not finish (it was killed),
@@ -230,15 +281,36 @@ impl<'a> Eraser<'a> {
         }
     }
 
-    /// Deletes what `deletion` covers, then marks it done with what went.
+    /// Deletes what `deletion` covers, then marks it done with what went. What cannot be
+    /// listed or deleted does not stop the rest from going; the deletion then stays pending
+    /// with the first such error recorded (shown by `status`).
     async fn carry_out(&self, deletion: Deletion) -> Result<Erased, EraseError> {
+        let id = deletion.id;
+        let result = self.delete_all(deletion).await;
+        if let Err(e) = &result {
+            if let Err(failed) = self.registry.deletion_failed(id, &e.to_string()).await {
+                tracing::warn!(id, error = %failed, "Cannot record why a deletion stays pending");
+            }
+        }
+        result
+    }
+
+    async fn delete_all(&self, deletion: Deletion) -> Result<Erased, EraseError> {
         let request = deletion.request();
         let mut tally = Tally::default();
+        let mut first: Option<StoreError> = None;
         for resource in request.resources() {
-            let files = self.files(&request, resource, &mut tally).await?;
-            self.store
+            let (files, unlisted) = self.files(&request, resource, &mut tally).await?;
+            let deleted = self
+                .store
                 .delete_account_files(resource, &request.account, &files)
-                .await?;
+                .await;
+            for e in [unlisted, deleted.err()].into_iter().flatten() {
+                first.get_or_insert(e);
+            }
+        }
+        if let Some(e) = first {
+            return Err(e.into());
         }
         let (partitions, bytes) = tally.totals();
         let done_at = self
@@ -250,19 +322,21 @@ impl<'a> Eraser<'a> {
                 done_at: Some(done_at),
                 partitions: partitions as i64,
                 bytes: bytes as i64,
+                last_error: None,
                 ..deletion
             },
         })
     }
 
     /// The files of `resource` that `request` covers: those listed in the account's
-    /// directory and those the registry recorded, counted into `tally`.
+    /// directory and those the registry recorded, counted into `tally`; and why the directory
+    /// could not be listed, if it could not (the recorded files are deleted all the same).
     async fn files(
         &self,
         request: &DeletionRequest,
         resource: Resource,
         tally: &mut Tally,
-    ) -> Result<Vec<StoredFile>, EraseError> {
+    ) -> Result<(Vec<StoredFile>, Option<StoreError>), EraseError> {
         let account = &request.account;
         self.store.abort_account_uploads(resource, account).await;
         let covered = |day: Option<NaiveDate>| match (request.before, day) {
@@ -271,7 +345,11 @@ impl<'a> Eraser<'a> {
             (Some(_), None) => false,
         };
         let mut files: BTreeMap<String, StoredFile> = BTreeMap::new();
-        for f in self.store.list_account(resource, account).await? {
+        let (listed, unlisted) = match self.store.list_account(resource, account).await {
+            Ok(listed) => (listed, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        for f in listed {
             if covered(f.day) {
                 tally.listed(resource, &f);
                 files.insert(f.key.clone(), f);
@@ -281,8 +359,9 @@ impl<'a> Eraser<'a> {
             if !request.covers(p.day) {
                 continue;
             }
-            tally.recorded(resource, p.day, p.bytes);
-            if p.object_key.is_some() {
+            if p.object_key.is_none() {
+                tally.empty_day(resource, p.day);
+            } else {
                 let key = PartitionKey {
                     resource,
                     account: account.clone(),
@@ -296,11 +375,13 @@ impl<'a> Eraser<'a> {
                 });
             }
         }
-        Ok(files.into_values().collect())
+        Ok((files.into_values().collect(), unlisted))
     }
 }
 
-/// What a deletion removed: partitions (days with a file or a recorded empty day) and bytes.
+/// What a deletion removed: partitions (days with a file found, or a recorded empty day) and
+/// bytes. A recorded partition whose file was not found is not counted: nothing of it was
+/// deleted.
 #[derive(Default)]
 struct Tally {
     days: BTreeMap<(Resource, NaiveDate), u64>,
@@ -320,12 +401,9 @@ impl Tally {
         }
     }
 
-    /// A recorded partition: its bytes count when no file of it was listed (deleted before
-    /// an interruption, or an empty day).
-    fn recorded(&mut self, resource: Resource, day: NaiveDate, bytes: i64) {
-        self.days
-            .entry((resource, day))
-            .or_insert(u64::try_from(bytes).unwrap_or(0));
+    /// A recorded day without rows (so without a file): its registry row goes.
+    fn empty_day(&mut self, resource: Resource, day: NaiveDate) {
+        self.days.entry((resource, day)).or_insert(0);
     }
 
     fn totals(&self) -> (u64, u64) {

@@ -32,7 +32,8 @@ pub enum AccountsCommand {
     },
     /// List the registered accounts
     List(ListArgs),
-    /// Forget accounts (their exported files stay)
+    /// Forget accounts (their exported files and partition records stay: `accounts purge`
+    /// deletes them)
     Remove {
         #[arg(required = true, value_name = "AC…", value_parser = account_sid)]
         sids: Vec<AccountSid>,

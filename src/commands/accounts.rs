@@ -90,7 +90,7 @@ async fn remove(config: &Config, sids: &[AccountSid]) -> anyhow::Result<Exit> {
     let mut exit = Exit::Success;
     for sid in sids {
         if registry.remove_account(sid).await? {
-            println!("{sid}: removed (its exported files stay)");
+            println!("{sid}: removed from the registry; its exported files and partition records stay (accounts purge {sid} deletes them)");
         } else {
             eprintln!("{sid}: not registered");
             exit = Exit::Failed;
@@ -174,42 +174,65 @@ async fn verify_one(
 
 /// Deletes every partition of each account from the output, and its registry rows (the
 /// account stays, as purged). Asks first at a terminal unless `yes`; refuses without one.
+/// A sid neither registered nor with partitions recorded is refused (a typo, most likely);
+/// one removed with `accounts remove` whose partitions stay is purged like any other.
 async fn purge(config: &Config, sids: &[AccountSid], yes: bool) -> anyhow::Result<Exit> {
     let registry = open_registry(config).await?;
     let mut summaries = Vec::new();
     let partitions = registry.partition_summary().await?;
     for sid in sids {
-        if registry.account(sid).await?.is_none() {
-            bail!("{sid} is not registered; nothing was purged");
-        }
-        let (days, rows) = partitions
+        let recorded: Vec<_> = partitions
             .iter()
             .filter(|p| &p.account_sid == sid)
+            .collect();
+        if recorded.is_empty() && registry.account(sid).await?.is_none() {
+            bail!("{sid} is not registered and the registry records no partition of it; nothing was purged");
+        }
+        let (days, rows) = recorded
+            .iter()
             .fold((0, 0), |(d, r), p| (d + p.partitions, r + p.rows));
         summaries.push(format!("{sid}: {days} partitions recorded ({rows} rows)"));
     }
     if !yes {
         confirm(config, &summaries)?;
     }
+    // A local output is not created (nor its staging directory): a purge only deletes.
     let store = Store::open(&config.output)?;
-    store.check().await?;
+    if matches!(store, Store::Remote { .. }) {
+        store.check().await?;
+    }
     let holder = LeaseHolder::new();
     let eraser = Eraser::new(&registry, &store, &holder);
-    for e in eraser.complete_pending().await?.into_iter().flatten() {
-        let d = &e.deletion;
-        println!(
-            "{}: completed an interrupted {} deletion (#{}): {} partitions, {} bytes",
-            d.account_sid, d.reason, d.id, d.partitions, d.bytes
-        );
+    for sid in sids {
+        if let Err(e @ EraseError::NotInOutput { .. }) = eraser.check_output(sid).await {
+            bail!("{e}");
+        }
     }
     let mut exit = Exit::Success;
+    for done in eraser.complete_pending().await? {
+        match done {
+            Ok(e) => {
+                let d = &e.deletion;
+                println!(
+                    "{}: completed an interrupted {} deletion (#{}): {} partitions, {} bytes",
+                    d.account_sid, d.reason, d.id, d.partitions, d.bytes
+                );
+            }
+            Err(e) => {
+                eprintln!(
+                    "a pending deletion could not be completed (it stays pending; see status): {e}"
+                );
+                exit = Exit::Failed;
+            }
+        }
+    }
     for sid in sids {
         match eraser.purge(sid, DeletionReason::Purge).await {
             Ok(e) => println!(
                 "{sid}: purged: {} partitions ({} bytes) deleted from {} and its registry rows removed; kept as purged (authorizing it again starts it afresh)",
                 e.deletion.partitions, e.deletion.bytes, config.output
             ),
-            Err(e @ EraseError::Busy { .. }) => {
+            Err(e @ (EraseError::Busy { .. } | EraseError::NotInOutput { .. })) => {
                 eprintln!("{sid}: not purged: {e}");
                 exit = Exit::Failed;
             }

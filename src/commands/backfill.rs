@@ -6,7 +6,7 @@ use anyhow::bail;
 
 use super::build::{default_concurrency, exporter};
 use super::metrics_file::{self, RunMetrics};
-use super::range::export_range;
+use super::range::{complete_pending_deletions, export_range};
 use super::{report, Exit};
 use crate::cli::BackfillArgs;
 use crate::config::Config;
@@ -29,9 +29,12 @@ pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
     let cancel = shutdown::on_signal();
     let exporter = exporter(config, cancel).await?;
     let accounts = select_accounts(&exporter.registry, &wanted).await?;
+    // A purge or retention a killed process left half done is finished before anything else.
+    let stuck = complete_pending_deletions(&exporter).await?;
+    let stuck_exit = if stuck { Exit::Failed } else { Exit::Success };
     if accounts.is_empty() {
         println!("No active accounts to export. Add one with: twilio-export accounts add AC…");
-        return Ok(Exit::Success);
+        return Ok(stuck_exit);
     }
     let concurrency = args
         .concurrency
@@ -54,7 +57,7 @@ pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
     }
     metrics.finish(exporter.client.stats(), started.elapsed().as_secs_f64());
     metrics_file::write_if_asked(config.metrics_file.as_deref(), &metrics);
-    Ok(done.exit())
+    Ok(if stuck { stuck_exit } else { done.exit() })
 }
 
 /// The accounts asked for (all exported ones when none are named). Named accounts must be

@@ -32,6 +32,8 @@ pub(crate) struct RunMetrics {
     deauthorized: Vec<AccountSid>,
     fetch: FetchCounts,
     seconds: f64,
+    /// Deletions (purges, retention) still pending at the end.
+    deletions_pending: usize,
     /// (job, resource) → Unix seconds of its success in this invocation.
     last_success: BTreeMap<(String, &'static str), i64>,
 }
@@ -60,6 +62,11 @@ impl RunMetrics {
     pub fn succeeded(&mut self, job: &str, resource: Resource, at: DateTime<Utc>) {
         self.last_success
             .insert((job.to_owned(), resource.table_name()), at.timestamp());
+    }
+
+    /// How many deletions are still pending at the end (one that cannot be completed).
+    pub fn deletions_pending(&mut self, n: usize) {
+        self.deletions_pending = n;
     }
 
     /// The client's counts and the invocation's duration, read at the end.
@@ -118,6 +125,12 @@ impl RunMetrics {
             "Accounts found deauthorized (their grant revoked).",
             "gauge",
             self.deauthorized.len().to_string(),
+        );
+        counter(
+            "twilio_export_deletions_pending",
+            "Purges and retention deletions still pending after the run (see status).",
+            "gauge",
+            self.deletions_pending.to_string(),
         );
         let name = "twilio_export_run_windows";
         let _ = writeln!(

@@ -62,15 +62,6 @@ pub(crate) async fn export_range(
         tracing::warn!(error = %e, "Cannot mark the runs of dead processes abandoned");
     }
     let holder = LeaseHolder::new();
-    // A purge or retention a killed process left half done is finished before anything else.
-    let eraser = Eraser::new(registry, &exporter.store, &holder);
-    let erased: Vec<_> = eraser
-        .complete_pending()
-        .await?
-        .into_iter()
-        .filter_map(Result::ok)
-        .collect();
-    super::report::erased(&erased);
     let leased =
         leasing::acquire(registry, &holder, resource, accounts.to_vec(), LEASE_TTL).await?;
     tell_leases(resource, &leased);
@@ -110,6 +101,29 @@ pub(crate) async fn export_range(
         left.push(sid);
     }
     Ok(RangeOutcome { summary, left })
+}
+
+/// Completes the purges and retention deletions a killed process left pending (what
+/// `backfill` does before anything else), and prints them. Says whether one could not be
+/// completed (it stays pending, its error in `status`; the command then exits 1).
+pub(crate) async fn complete_pending_deletions(exporter: &Exporter) -> anyhow::Result<bool> {
+    let holder = LeaseHolder::new();
+    let eraser = Eraser::new(&exporter.registry, &exporter.store, &holder);
+    let mut erased = Vec::new();
+    let mut stuck = false;
+    for done in eraser.complete_pending().await? {
+        match done {
+            Ok(e) => erased.push(e),
+            Err(e) => {
+                eprintln!(
+                    "a pending deletion could not be completed (it stays pending; see status): {e}"
+                );
+                stuck = true;
+            }
+        }
+    }
+    super::report::erased(&erased);
+    Ok(stuck)
 }
 
 /// The accounts another process holds, and the leases taken over from dead ones, on stderr.

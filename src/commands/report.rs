@@ -8,7 +8,7 @@ use super::Exit;
 use crate::domain::{AccountSid, DayRange, Resource};
 use crate::erase::Erased;
 use crate::export::Summary;
-use crate::registry::{Account, DeletionReason, TwilioStatus};
+use crate::registry::{Account, AccountStatus, DeletionReason, TwilioStatus};
 use crate::scheduler::{JobReport, Outcome};
 
 /// An error as one line for people: the message and then each cause not already shown (a
@@ -187,14 +187,14 @@ pub(crate) fn accounts(accounts: &[Account]) {
         "ACCOUNT", "STATUS", "ON TWILIO", "VIA CREDENTIAL", "CONNECTED"
     );
     for a in accounts {
+        let name = a.friendly_name.as_deref().unwrap_or("");
+        let since = match (&a.status, &a.deauthorized_at) {
+            (AccountStatus::Deauthorized, Some(at)) => format!(" since {at}"),
+            _ => String::new(),
+        };
         let note = match &a.status_reason {
-            Some(r) => format!(
-                "{} ({} since {})",
-                a.friendly_name.as_deref().unwrap_or(""),
-                r,
-                a.deauthorized_at.as_deref().unwrap_or("?")
-            ),
-            None => a.friendly_name.clone().unwrap_or_default(),
+            Some(r) => format!("{name} ({r}{since})"),
+            None => name.to_owned(),
         };
         let twilio = a.twilio_status.as_ref().map_or("-", TwilioStatus::as_str);
         println!(

@@ -8,6 +8,7 @@ use super::metrics_file::{self, RunMetrics};
 use super::{report, Exit};
 use crate::cli::RunArgs;
 use crate::config::Config;
+use crate::registry::DeletionReason;
 use crate::scheduler::plan::Shard;
 use crate::scheduler::{Outcome, Selection};
 
@@ -40,10 +41,29 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
 
     let scheduler = scheduler(config, jobs, shard, "run").await?;
     let outcome = scheduler.run_once(&selection, clock.now()).await?;
-    report::erased(&scheduler.take_erased());
+    // Purges done first are told first; a job's retention after its heading.
+    let (first, retention): (Vec<_>, Vec<_>) = scheduler
+        .take_erased()
+        .into_iter()
+        .partition(|e| e.deletion.reason != DeletionReason::Retention);
+    report::erased(&first);
     report::outcome(&outcome);
+    report::erased(&retention);
+    // A deletion the step could not complete stays pending, with its error in `status`.
+    let pending = scheduler.exporter().registry.pending_deletions().await?;
+    for d in &pending {
+        let why = d
+            .last_error
+            .as_deref()
+            .unwrap_or("another process holds the account");
+        eprintln!(
+            "{}: a {} deletion (#{}) is still pending: {why}",
+            d.account_sid, d.reason, d.id
+        );
+    }
     if let Some(path) = &config.metrics_file {
         let mut metrics = RunMetrics::default();
+        metrics.deletions_pending(pending.len());
         if let Outcome::Exported(reports) = &outcome {
             for r in reports {
                 metrics.add(&r.summary);
@@ -67,6 +87,7 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
         }
     }
     Ok(match &outcome {
+        _ if !pending.is_empty() => Exit::Failed,
         Outcome::Exported(reports) if reports.iter().any(|r| !r.succeeded()) => Exit::Failed,
         // A stop before the first job: nothing asked for was done.
         Outcome::Exported(reports) if reports.is_empty() => Exit::Failed,

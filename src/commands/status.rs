@@ -22,8 +22,6 @@ use crate::scheduler::plan::{self, Shard};
 
 /// How many of the most recent runs are shown.
 const RECENT_RUNS: i64 = 10;
-/// How many of the most recent finished deletions are shown (with every pending one).
-const RECENT_DELETIONS: i64 = 10;
 
 pub async fn run(config: &Config, args: JsonFlag) -> anyhow::Result<Exit> {
     let registry = open_registry(config).await?;
@@ -54,8 +52,8 @@ pub struct StatusDocument {
     pub runs: Vec<RunRecord>,
     /// Windows whose last export failed, with the error.
     pub failures: Vec<WindowFailure>,
-    /// Purges and retention deletions: every pending one and the most recent done, newest
-    /// first.
+    /// Purges and retention deletions: every pending one and, for each account, its most
+    /// recent done one of each reason (purge, deauthorized, retention), newest first.
     pub deletions: Vec<Deletion>,
     #[serde(skip)]
     now_at: DateTime<Utc>,
@@ -104,7 +102,7 @@ pub async fn gather(
         leases: registry.leases().await?,
         runs: registry.recent_runs(RECENT_RUNS).await?,
         failures: registry.failures().await?,
-        deletions: registry.deletions(RECENT_DELETIONS).await?,
+        deletions: registry.recent_deletions().await?,
         accounts,
         now_at: now,
     })
@@ -330,7 +328,10 @@ fn render_deletions(deletions: &[Deletion]) {
             .unwrap_or_default();
         let done = match &d.done_at {
             Some(at) => format!("done {at}: {} partitions, {} bytes", d.partitions, d.bytes),
-            None => "PENDING: completed by the next run".to_owned(),
+            None => match &d.last_error {
+                Some(e) => format!("PENDING, cannot be completed: {e}"),
+                None => "PENDING: completed by the next run".to_owned(),
+            },
         };
         println!(
             "  #{:<5} {}  {:<12} {what}{job}  requested {}  {done}",

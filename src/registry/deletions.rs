@@ -143,6 +143,8 @@ pub struct Deletion {
     pub done_at: Option<String>,
     pub partitions: i64,
     pub bytes: i64,
+    /// Why it could not be completed the last time it was tried (`None` once done).
+    pub last_error: Option<String>,
 }
 
 impl Deletion {
@@ -163,7 +165,7 @@ fn resource_or_all<S: serde::Serializer>(r: &Option<Resource>, s: S) -> Result<S
 }
 
 const COLUMNS: &str =
-    "id, account_sid, resource, before_day, reason, job, requested_at, done_at, partitions, bytes";
+    "id, account_sid, resource, before_day, reason, job, requested_at, done_at, partitions, bytes, last_error";
 
 /// A `deletions` row as stored.
 #[derive(sqlx::FromRow)]
@@ -178,6 +180,7 @@ struct DeletionRow {
     done_at: Option<String>,
     partitions: i64,
     bytes: i64,
+    last_error: Option<String>,
 }
 
 impl TryFrom<DeletionRow> for Deletion {
@@ -197,6 +200,7 @@ impl TryFrom<DeletionRow> for Deletion {
             done_at: r.done_at,
             partitions: r.partitions,
             bytes: r.bytes,
+            last_error: r.last_error,
         })
     }
 }
@@ -220,11 +224,23 @@ impl Registry {
         .fetch_one(&mut *tx)
         .await?;
         if r.reason.purges() {
+            // Why it had been deauthorized is kept, after why it was purged.
+            let was: Option<(String, Option<String>)> =
+                sqlx::query_as("select status, status_reason from accounts where sid = $1")
+                    .bind(r.account.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let kept = match was {
+                Some((status, Some(why))) if status == "deauthorized" => {
+                    format!("; deauthorized before: {why}")
+                }
+                _ => String::new(),
+            };
             sqlx::query(
                 "update accounts set status = 'purged', status_reason = $2, updated_at = $3 where sid = $1",
             )
             .bind(r.account.as_str())
-            .bind(format!("purged at {now}: {}", r.reason.describe()))
+            .bind(format!("purged at {now}: {}{kept}", r.reason.describe()))
             .bind(&now)
             .execute(&mut *tx)
             .await?;
@@ -241,7 +257,21 @@ impl Registry {
             done_at: None,
             partitions: 0,
             bytes: 0,
+            last_error: None,
         })
+    }
+
+    /// Records why pending deletion `id` could not be completed (shown by `status`).
+    pub async fn deletion_failed(&self, id: i64, error: &str) -> Result<(), RegistryError> {
+        sqlx::query(
+            "update deletions set last_error = $2, updated_at = $3 where id = $1 and done_at is null",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(now_text())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// The deletions asked for and not done, oldest first.
@@ -261,14 +291,15 @@ impl Registry {
         Ok(n > 0)
     }
 
-    /// Every pending deletion and the `limit` most recent done ones, newest first.
-    pub async fn deletions(&self, limit: i64) -> Result<Vec<Deletion>, RegistryError> {
+    /// Every pending deletion and, for each account, its most recent done deletion of each
+    /// reason, newest first (one query: a day of retention rows never hides a purge).
+    pub async fn recent_deletions(&self) -> Result<Vec<Deletion>, RegistryError> {
         let q = format!(
             "select {COLUMNS} from deletions where done_at is null or id in
-               (select id from deletions where done_at is not null order by id desc limit $1)
+               (select max(id) from deletions where done_at is not null group by account_sid, reason)
              order by id desc"
         );
-        let rows: Vec<DeletionRow> = sqlx::query_as(&q).bind(limit).fetch_all(&self.pool).await?;
+        let rows: Vec<DeletionRow> = sqlx::query_as(&q).fetch_all(&self.pool).await?;
         rows.into_iter().map(Deletion::try_from).collect()
     }
 
@@ -309,7 +340,7 @@ impl Registry {
             }
         }
         sqlx::query(
-            "update deletions set done_at = $2, partitions = $3, bytes = $4, updated_at = $2 where id = $1",
+            "update deletions set done_at = $2, partitions = $3, bytes = $4, last_error = null, updated_at = $2 where id = $1",
         )
         .bind(deletion.id)
         .bind(&now)

@@ -49,8 +49,10 @@ impl Scheduler {
     }
 
     /// `job`'s retention after its run: for each account it exported under its lease to the
-    /// end, the partitions of days before today minus `retention_days`, and never a day the
-    /// run planned (a retried failed day may be older).
+    /// end, the partitions (and failed windows) of days before today minus `retention_days`,
+    /// but never a day the run wrote: when it wrote an older day (a failed day retried, or a
+    /// catch-up), only the days before that one go now, the rest with the next run. A failed
+    /// day retried and failing again does not hold it back.
     pub(super) async fn retain(&self, job: &Job, report: &JobReport, today: NaiveDate) {
         let Some(days) = job.retention_days else {
             return;
@@ -61,8 +63,7 @@ impl Scheduler {
         let cutoff = today - TimeDelta::days(i64::from(days));
         let eraser = self.eraser();
         for a in report.accounts.iter().filter(|a| !a.lease_lost) {
-            let planned = a.retried.iter().copied().chain([a.days.first()]).min();
-            let before = planned.map_or(cutoff, |first| first.min(cutoff));
+            let before = a.first_exported.map_or(cutoff, |first| first.min(cutoff));
             match eraser
                 .retain(&a.account, job.resource, before, &job.name)
                 .await

@@ -198,6 +198,7 @@ impl Scheduler {
             days: p.days,
             retried: p.retry.clone(),
             days_exported: exported.len(),
+            first_exported: exported.first().copied(),
             rows,
             checkpoint_before: was,
             checkpoint: if held { was.max(advance_to) } else { was },

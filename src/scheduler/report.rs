@@ -117,6 +117,8 @@ pub struct AccountReport {
     /// Failed days before `days`, retried.
     pub retried: Vec<NaiveDate>,
     pub days_exported: usize,
+    /// The earliest day the run wrote (retention never deletes a day the run wrote).
+    pub first_exported: Option<NaiveDate>,
     pub rows: u64,
     pub checkpoint_before: Option<NaiveDate>,
     /// The checkpoint after the run.

@@ -3,8 +3,10 @@
 //! An account's partitions of a resource live in exactly one directory of the layout,
 //! `{resource}/account_sid={sid}/`. Everything here addresses that directory by its path
 //! segments, never by a string prefix: `account_sid=AC…1/` is not inside `account_sid=AC…/`,
-//! and neither is `account_sid=AC….bak/`. Listing never follows a symbolic link (a link found
-//! in the tree is itself a file of the tree). Deleting a file that is already gone succeeds,
+//! and neither is `account_sid=AC….bak/`. Listing never follows a symbolic link below the
+//! output root (a link found in the tree is itself a file of the tree, and a link or file in
+//! the account's place is the account's one entry; a link in place of `calls/` or
+//! `usage_records/` is an error, not a way out of the output). Deleting a file that is already gone succeeds,
 //! so a deletion that was interrupted can simply be done again.
 
 use std::path::{Path, PathBuf};
@@ -91,7 +93,11 @@ impl Store {
         let mut files: Vec<StoredFile> = keys
             .into_iter()
             .filter_map(|(key, bytes)| {
-                let day = day_of(&below(&dir, &key)?);
+                let day = if key == dir {
+                    None
+                } else {
+                    day_of(&below(&dir, &key)?)
+                };
                 Some(StoredFile { key, day, bytes })
             })
             .collect();
@@ -111,9 +117,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let dir = account_dir(resource, account);
         let mut keys = Vec::with_capacity(files.len());
+        let local = matches!(self, Store::Local { .. });
         for file in files {
+            // Locally, a link or a file in the account's place is its entry, deleted as such.
             match below(&dir, &file.key) {
                 Some(_) => keys.push(file.key.clone()),
+                None if local && file.key == dir => keys.push(file.key.clone()),
                 None => {
                     tracing::error!(key = %file.key, account = %account, "Refusing to delete a key outside the account's directory")
                 }
@@ -139,18 +148,19 @@ impl Store {
                 let mut results = store
                     .objects
                     .delete_stream(futures::stream::iter(paths).boxed());
+                let mut first = None;
                 while let Some(result) = results.next().await {
                     match result {
                         Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
                         Err(cause) => {
-                            return Err(StoreError::Remote {
+                            first.get_or_insert(StoreError::Remote {
                                 location: self.describe(&dir),
                                 cause,
-                            })
+                            });
                         }
                     }
                 }
-                Ok(())
+                first.map_or(Ok(()), Err)
             }
         }
     }
@@ -178,8 +188,30 @@ impl Store {
     }
 }
 
-/// Every file below `root/dir` (links not followed), as (key, size).
+/// Every file below `root/dir` (links not followed), as (key, size). The output root is
+/// what the user named and may be a link; below it no link is ever followed: a link (or a
+/// file) in the account's place is itself the account's one entry (key `dir`), and a link
+/// in place of the resource's directory (`calls/`) is an error, since the account's files
+/// it leads to are outside the output.
 fn list_local(root: &Path, dir: &str) -> std::io::Result<Vec<(String, u64)>> {
+    let table = dir.split('/').next().unwrap_or_default();
+    match std::fs::symlink_metadata(root.join(table)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+        Ok(meta) if !meta.is_dir() => {
+            return Err(std::io::Error::other(format!(
+                "{} is not a directory (a symbolic link is not followed)",
+                root.join(table).display()
+            )))
+        }
+        Ok(_) => {}
+    }
+    match std::fs::symlink_metadata(root.join(dir)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+        Ok(meta) if !meta.is_dir() => return Ok(vec![(dir.to_owned(), meta.len())]),
+        Ok(_) => {}
+    }
     let mut found = Vec::new();
     let mut pending: Vec<PathBuf> = vec![root.join(dir)];
     while let Some(path) = pending.pop() {
@@ -205,12 +237,42 @@ fn list_local(root: &Path, dir: &str) -> std::io::Result<Vec<(String, u64)>> {
     Ok(found)
 }
 
+/// An error if a directory between `root` and `key` is not a real directory (a link is
+/// never followed to what it points to); a missing one is fine (nothing to delete there).
+fn no_link_above(root: &Path, key: &str) -> std::io::Result<()> {
+    let mut path = root.to_owned();
+    let segments: Vec<&str> = key.split('/').collect();
+    for segment in &segments[..segments.len().saturating_sub(1)] {
+        path.push(segment);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a directory (a symbolic link is not followed)",
+                    path.display()
+                )))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Removes `keys` below `root` (one already gone is fine), then the directories they leave
-/// empty, up to and including `root/dir`. A failure names its key.
+/// empty, up to and including `root/dir`. One that cannot be removed does not stop the
+/// others; the first failure, naming its key, is returned.
 fn delete_local(root: &Path, dir: &str, keys: &[String]) -> Result<(), (String, std::io::Error)> {
+    let mut first = None;
     for key in keys {
+        if let Err(e) = no_link_above(root, key) {
+            first.get_or_insert((key.clone(), e));
+            continue;
+        }
         match std::fs::remove_file(root.join(key)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err((key.clone(), e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                first.get_or_insert((key.clone(), e));
+            }
             _ => {}
         }
     }
@@ -224,7 +286,7 @@ fn delete_local(root: &Path, dir: &str, keys: &[String]) -> Result<(), (String, 
             current = parent.to_owned();
         }
     }
-    Ok(())
+    first.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]

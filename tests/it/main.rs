@@ -41,6 +41,8 @@ mod pseudonym_modes;
 mod pseudonymize;
 /// `accounts purge` and `--purge-deauthorized-after`: only the account's partitions go.
 mod purge;
+/// Purges that must not lie or do harm: wrong output, links, stuck deletions, visibility.
+mod purge_defects;
 /// The Connect receiver: browser round trip, proven grants, discovery, signed deauthorize (issue 4).
 mod receiver;
 /// The receiver under hostile clients: slow connections, forged or replayed states, floods.

@@ -5,9 +5,12 @@ the root with `/` between segments. Run by tests/it/purge.rs and tests/it/retent
     purge_check.py local DIR
     purge_check.py s3 ENDPOINT BUCKET PREFIX
     purge_check.py s3-put ENDPOINT BUCKET PREFIX DIR
+    purge_check.py s3-put-key ENDPOINT BUCKET PREFIX KEY
 
 `local` skips the output's own `_staging/`. `s3-put` uploads every file below the local
-directory DIR under PREFIX, at the same relative key (boto3, which moto brings).
+directory DIR under PREFIX, at the same relative key (boto3, which moto brings);
+`s3-put-key` puts one small object at PREFIX/KEY exactly as given (a key a file system cannot
+hold, such as one with an empty segment).
 """
 import hashlib
 import json
@@ -59,6 +62,11 @@ def s3_put(endpoint, bucket, prefix, source):
     return {}
 
 
+def s3_put_key(endpoint, bucket, prefix, key):
+    client(endpoint).put_object(Bucket=bucket, Key=prefix.strip("/") + "/" + key, Body=b"x")
+    return {}
+
+
 def main():
     action = sys.argv[1]
     if action == "local":
@@ -67,6 +75,8 @@ def main():
         found = s3(*sys.argv[2:5])
     elif action == "s3-put":
         found = s3_put(*sys.argv[2:6])
+    elif action == "s3-put-key":
+        found = s3_put_key(*sys.argv[2:6])
     else:
         raise SystemExit(f"unknown action {action}")
     print(json.dumps(found, sort_keys=True))
