@@ -3,12 +3,6 @@
 
 mod support;
 
-/// The harness's former name: `use crate::helpers::*` still works (prefer `crate::support`).
-#[allow(unused_imports)]
-mod helpers {
-    pub use crate::support::*;
-}
-
 /// Twilio's account status: stored, shown, and suspended or closed accounts skipped.
 mod accounts;
 /// Bad input gives a clear message and the documented exit code, and writes nothing.

@@ -10,7 +10,7 @@ use twilio_export::domain::{AccountSid, PartitionKey, Resource};
 use twilio_export::pseudonym::PseudonymMode;
 use twilio_export::registry::{LeaseGrant, LeaseHolder, PairOutcome, Registry};
 
-use crate::helpers::*;
+use crate::support::*;
 
 const TTL: Duration = Duration::from_secs(120);
 
@@ -170,7 +170,7 @@ async fn many_account_statements_agree_with_one_account_statements_on_sqlite() {
 
 #[tokio::test]
 async fn many_account_statements_agree_with_one_account_statements_on_postgres() {
-    let Some(url) = crate::postgres::fresh_database().await else {
+    let Some(url) = crate::support::fresh_database().await else {
         return;
     };
     let reg = Registry::connect(&url).await.unwrap();

@@ -7,7 +7,7 @@ use crate::support::*;
 
 // The harness's old path, for tests that import it from here.
 #[allow(unused_imports)]
-pub(crate) use crate::support::fresh_database;
+use crate::support::fresh_database;
 
 #[tokio::test]
 async fn the_whole_pipeline_runs_on_postgres() {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use twilio_sim::{Faults, SimConfig};
 
-use crate::helpers::*;
-use crate::scheduler::write_jobs;
+use crate::support::write_jobs;
+use crate::support::*;
 
 /// The unsigned integer after ` {field}=` in a log line.
 fn field(line: &str, field: &str) -> Option<u64> {

@@ -9,7 +9,7 @@ use std::process::Output;
 
 use serde_json::{json, Value};
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// The key under test: plain bytes, easy to search for in every file written.
 pub(crate) const KEY: &str = "pseudonym-test-key-4f1c9a7e";
@@ -602,7 +602,7 @@ async fn the_key_comes_from_the_environment_or_a_file_and_bad_keys_stop_before_a
 /// The mode per partition, the refusal and the replacement on a Postgres registry.
 #[tokio::test]
 async fn modes_are_recorded_and_checked_on_postgres_too() {
-    let Some(url) = crate::postgres::fresh_database().await else {
+    let Some(url) = crate::support::fresh_database().await else {
         return;
     };
     let app = spawn_app(small_sim()).await;

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use twilio_export::registry::{DeletionReason, DeletionRequest, LeaseHolder, Registry};
 
-use crate::helpers::*;
 use crate::object_stores::{Emulator, Kind};
+use crate::support::*;
 
 /// The instant scheduled runs in these tests are for (the simulator's last day).
 pub(crate) const NOW: &str = "2026-03-02T12:00:00Z";
@@ -132,7 +132,7 @@ impl Setup {
     ) -> Option<Self> {
         let app = spawn_app(sim).await;
         let database = if pg {
-            crate::postgres::fresh_database().await?
+            crate::support::fresh_database().await?
         } else {
             app.database_url()
         };

@@ -9,8 +9,8 @@ use std::path::Path;
 use twilio_export::domain::Resource;
 use twilio_export::registry::{DeletionReason, DeletionRequest};
 
-use crate::helpers::*;
 use crate::purge::{rows_of_account, Output, Setup};
+use crate::support::*;
 
 /// `s`'s CLI with `EXPORT_OUTPUT` set to `output`.
 async fn cli_at(s: &Setup, output: &str, args: &[&str]) -> std::process::Output {

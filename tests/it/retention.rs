@@ -11,8 +11,8 @@ use serde_json::Value;
 use twilio_export::domain::Resource;
 use twilio_export::registry::DeletionRequest;
 
-use crate::helpers::*;
 use crate::purge::{rows_of_account, Setup};
+use crate::support::*;
 
 /// Ten days of data, 2026-02-21 … 2026-03-02.
 fn sim() -> twilio_sim::SimConfig {

@@ -6,7 +6,3 @@
 mod connect;
 mod deauthorize;
 mod serve;
-
-// The harness's old paths, for tests that import it from here.
-#[allow(unused_imports)]
-pub(crate) use crate::support::{connect_env_from, connect_env_with, Receiver};

@@ -31,12 +31,6 @@ use twilio_sim::{Faults, SimConfig};
 
 use crate::support::*;
 
-// The harness's old paths, for tests that import it from here.
-#[allow(unused_imports)]
-pub(crate) use crate::support::{
-    add_accounts_with, assert_output_is_truth, at, days, requested_days, shard_accounts, write_jobs,
-};
-
 /// How long the leases of [`scheduler`]'s scheduler last.
 const LEASE_TTL: Duration = Duration::from_secs(60);
 
