@@ -1,0 +1,149 @@
+//! Secrets that come as a value or as a file (the Auth Token, the pseudonym key): the layer
+//! that gives one wins whole (flag or env over the `--config` file), both forms in one layer
+//! are refused, and a file's bytes are read only when the secret is used.
+
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::ConfigError;
+use crate::domain::AuthToken;
+use crate::pseudonym::PseudonymKey;
+
+/// A secret that may be given directly or as a file: as given in one layer (flag/env or the
+/// file named by `--config`), both forms only to be refused.
+#[derive(Clone)]
+pub(super) enum Secret {
+    Direct(SecretString),
+    File(PathBuf),
+    Both,
+}
+
+impl Secret {
+    pub(super) fn of(direct: &Option<SecretString>, file: &Option<PathBuf>) -> Option<Self> {
+        match (direct, file) {
+            (Some(_), Some(_)) => Some(Self::Both),
+            (Some(d), None) => Some(Self::Direct(d.clone())),
+            (None, Some(f)) => Some(Self::File(f.clone())),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The secret of the layer that wins, and which layer it was (`None`: flag/env, else the
+/// configuration file's path). No `Debug` of the secret.
+#[derive(Clone)]
+pub(super) struct Layered {
+    secret: Secret,
+    config_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Layered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let form = match self.secret {
+            Secret::Direct(_) => "given directly",
+            Secret::File(_) => "in a file",
+            Secret::Both => "given twice",
+        };
+        f.write_str(form)
+    }
+}
+
+impl Layered {
+    /// Flag or env (either form) beats the configuration file (either form).
+    pub(super) fn pick(
+        given: Option<Secret>,
+        file: Option<Secret>,
+        config: Option<&std::path::Path>,
+    ) -> Option<Self> {
+        match (given, file) {
+            (Some(secret), _) => Some(Self {
+                secret,
+                config_file: None,
+            }),
+            (None, Some(secret)) => Some(Self {
+                secret,
+                config_file: config.map(PathBuf::from),
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// Both forms given in the winning layer.
+    fn both(&self, direct: &str, file: &str) -> ConfigError {
+        ConfigError::new(match &self.config_file {
+            None => format!(
+                "{direct}: both --{direct} and --{file} are given (as flags or environment variables); give one"
+            ),
+            Some(c) => format!(
+                "{direct}: {} sets both {} and {}; give one",
+                c.display(),
+                direct.replace('-', "_"),
+                file.replace('-', "_")
+            ),
+        })
+    }
+
+    /// The secret's bytes: given directly, or read from its file without one trailing line
+    /// end (`\n` or `\r\n`). Both forms in one layer are refused. `direct` and `file` name the
+    /// options (`auth-token`, `auth-token-file`).
+    fn read(&self, direct: &str, file: &str) -> Result<secrecy::SecretSlice<u8>, ConfigError> {
+        match &self.secret {
+            Secret::Both => Err(self.both(direct, file)),
+            Secret::Direct(s) => Ok(s.expose_secret().as_bytes().to_vec().into()),
+            Secret::File(path) => {
+                let bytes = std::fs::read(path).map_err(|e| {
+                    ConfigError::new(format!("{file}: cannot read {}: {e}", path.display()))
+                })?;
+                let mut bytes = secrecy::SecretSlice::from(bytes);
+                let raw = bytes.expose_secret();
+                let len = raw.len() - line_end(raw);
+                if len < raw.len() {
+                    bytes = raw[..len].to_vec().into();
+                }
+                Ok(bytes)
+            }
+        }
+    }
+}
+
+/// How many bytes one trailing line end takes: 2 for `\r\n`, 1 for `\n`, else 0.
+fn line_end(raw: &[u8]) -> usize {
+    if raw.ends_with(b"\r\n") {
+        2
+    } else {
+        usize::from(raw.ends_with(b"\n"))
+    }
+}
+
+/// The Auth Token from its layer; a token file's text as it is (the token trims itself).
+pub(super) fn auth_token(source: &Layered) -> Result<AuthToken, ConfigError> {
+    match &source.secret {
+        Secret::Both => Err(source.both("auth-token", "auth-token-file")),
+        Secret::Direct(t) => AuthToken::new(t.expose_secret().to_owned())
+            .map_err(|e| ConfigError::new(format!("auth-token: {e}"))),
+        Secret::File(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new(format!(
+                    "auth-token-file: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?;
+            AuthToken::new(text).map_err(|_| {
+                ConfigError::new(format!("auth-token-file: {} is empty", path.display()))
+            })
+        }
+    }
+}
+
+/// The pseudonym key from its layer: given directly, or a file's bytes as they are but for
+/// one trailing line end (`\n` or `\r\n`).
+pub(super) fn pseudonym_key(source: &Layered) -> Result<PseudonymKey, ConfigError> {
+    let bytes = source.read("pseudonym-key", "pseudonym-key-file")?;
+    PseudonymKey::new(bytes.expose_secret()).map_err(|e| match &source.secret {
+        Secret::File(path) => {
+            ConfigError::new(format!("pseudonym-key-file: {}: {e}", path.display()))
+        }
+        _ => ConfigError::new(format!("pseudonym-key: {e}")),
+    })
+}
