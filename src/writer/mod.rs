@@ -83,11 +83,6 @@ const NEARLY_UNIQUE_COLUMNS: &[&str] = &["date_created", "date_updated", "start_
 /// value after its length: `sid`, 34 characters always, compresses faster that way.
 const DELTA_LENGTH_COLUMNS: &[&str] = &["sid"];
 
-/// Bytes at which a data page is closed: ZSTD compresses each page, and a page of
-/// `subresource_uris` (about 1.2 KB per call before compression) filled the default 1 MiB
-/// every 900 rows; fewer, larger pages cost less to compress and copy.
-const DATA_PAGE_BYTES: usize = 4 << 20;
-
 fn properties(schema: &SchemaRef) -> WriterProperties {
     let mut builder = WriterProperties::builder();
     for field in schema.fields() {
@@ -109,7 +104,6 @@ fn properties(schema: &SchemaRef) -> WriterProperties {
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(ZSTD_LEVEL).expect("valid level"),
         ))
-        .set_data_page_size_limit(DATA_PAGE_BYTES)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         .set_statistics_enabled(EnabledStatistics::Page)
