@@ -12,7 +12,9 @@
 //!
 //! Modes (the first argument): `floor`, `decode` (typed rows), `arrow` (decode + Arrow
 //! batches), `parquet` (decode + Arrow + ZSTD Parquet file: the pipeline), or none for all four
-//! timed. `CALLS` sets the number of calls (default 100,000).
+//! timed. `CALLS` sets the number of calls (default 100,000); `REPEAT` how many times each
+//! stage runs (default 1; the fastest run is printed, and the median); `OUT` a path at which
+//! to keep the Parquet file (to look at its columns).
 
 use std::time::Instant;
 
@@ -132,15 +134,12 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() {
-    let calls: usize = std::env::var("CALLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+    let calls = env_number("CALLS", 100_000);
     let mode = std::env::args().nth(1);
     let (pages, calls) = pages(calls);
     let bytes: usize = pages.iter().map(Vec::len).sum();
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("calls.parquet");
+    let path = std::env::var_os("OUT").map_or_else(|| dir.path().join("calls.parquet"), Into::into);
     println!(
         "{calls} simulator calls in {} pages, {:.1} MiB of JSON ({} bytes/call)",
         pages.len(),
@@ -156,17 +155,29 @@ fn main() {
             measured_parquet(&pages, &path)
         }),
     ];
+    let repeat = env_number("REPEAT", 1).max(1);
     for (name, run) in stages {
         if mode.as_deref().is_some_and(|m| m != name) {
             continue;
         }
-        let (wall, cpu) = (Instant::now(), cpu_seconds());
-        std::hint::black_box(run());
-        let (wall, cpu) = (wall.elapsed().as_secs_f64(), cpu_seconds() - cpu);
-        println!(
-            "{name:8} {:6.2} µs/call CPU ({:6.2} µs/call wall)",
-            cpu * 1e6 / calls as f64,
-            wall * 1e6 / calls as f64
-        );
+        let mut runs: Vec<(f64, f64)> = (0..repeat)
+            .map(|_| {
+                let (wall, cpu) = (Instant::now(), cpu_seconds());
+                std::hint::black_box(run());
+                let (wall, cpu) = (wall.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+                (cpu * 1e6 / calls as f64, wall * 1e6 / calls as f64)
+            })
+            .collect();
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let ((cpu, wall), median) = (runs[0], runs[runs.len() / 2].0);
+        println!("{name:8} {cpu:6.2} µs/call CPU ({wall:6.2} µs/call wall; median of {repeat}: {median:6.2} µs CPU)");
     }
+}
+
+/// A number from the environment, or `default`.
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }

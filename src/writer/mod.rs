@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
@@ -70,19 +70,37 @@ pub struct PartWriter {
 
 /// Columns whose every value is its record's own (a sid, a URI made of it), kept out of a
 /// dictionary: one would only grow to the size of the column and be dropped for plain
-/// encoding, after hashing every value into it. Other columns repeat and keep theirs.
+/// encoding, after hashing every value into it. They also have no statistics: the minimum and
+/// maximum of random sids span every page and row group, so they could not prune a scan, and
+/// computing them compared every long value. Other columns repeat and keep both.
 const UNIQUE_COLUMNS: &[&str] = &["sid", "uri", "subresource_uris"];
 
+/// Timestamps to the second, nearly one per call: a dictionary of them was as large as the
+/// column and made the file larger. They keep their statistics (queries prune on them).
+const NEARLY_UNIQUE_COLUMNS: &[&str] = &["date_created", "date_updated", "start_time", "end_time"];
+
+/// Columns written as their lengths (delta-coded together) then their bytes, instead of each
+/// value after its length: `sid`, 34 characters always, compresses faster that way.
+const DELTA_LENGTH_COLUMNS: &[&str] = &["sid"];
+
 fn properties(schema: &SchemaRef) -> WriterProperties {
-    let unique = schema
-        .fields()
-        .iter()
-        .map(|f| f.name().as_str())
-        .filter(|name| UNIQUE_COLUMNS.contains(name));
-    unique
-        .fold(WriterProperties::builder(), |b, name| {
-            b.set_column_dictionary_enabled(ColumnPath::from(name), false)
-        })
+    let mut builder = WriterProperties::builder();
+    for field in schema.fields() {
+        let name = field.name().as_str();
+        let column = || ColumnPath::from(name);
+        if UNIQUE_COLUMNS.contains(&name) {
+            builder = builder
+                .set_column_dictionary_enabled(column(), false)
+                .set_column_statistics_enabled(column(), EnabledStatistics::None);
+        }
+        if NEARLY_UNIQUE_COLUMNS.contains(&name) {
+            builder = builder.set_column_dictionary_enabled(column(), false);
+        }
+        if DELTA_LENGTH_COLUMNS.contains(&name) {
+            builder = builder.set_column_encoding(column(), Encoding::DELTA_LENGTH_BYTE_ARRAY);
+        }
+    }
+    builder
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(ZSTD_LEVEL).expect("valid level"),
         ))
@@ -179,13 +197,18 @@ mod tests {
     use crate::decode::decode_page;
     use crate::domain::Resource;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::file::metadata::RowGroupMetaData;
 
     const PAGE: &str = r#"{"calls":[
       {"sid":"CA9b1e6f0c2d7a4e3b8c5d1f2a6e9b0c47","status":"completed","uri":"/a/CA9b.json","subresource_uris":{"events":"/a/CA9b/events.json"},"price":"-0.0280"},
       {"sid":"CA4d2a8c6e1b9f4a0d7e3c5b2f8a1d6e93","status":"completed","uri":"/a/CA4d.json","subresource_uris":{"events":"/a/CA4d/events.json"},"price":null}]}"#;
 
-    #[test]
-    fn unique_columns_are_written_without_a_dictionary_and_read_back_unchanged() {
+    /// `PAGE` written to a file and read back: the batch, and the file's first row group.
+    fn written() -> (
+        RecordBatch,
+        parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+        RowGroupMetaData,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("calls.parquet");
         let mut builder = BatchBuilder::new(Resource::Calls);
@@ -196,19 +219,42 @@ mod tests {
         let mut writer = PartWriter::create(&path, 0o600, builder.schema()).unwrap();
         writer.write(&batch).unwrap();
         writer.finish().unwrap();
-
         let reader =
             ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
-        let group = reader.metadata().row_group(0);
+        let group = reader.metadata().row_group(0).clone();
+        (batch, reader.build().unwrap(), group)
+    }
+
+    #[test]
+    fn unique_columns_are_written_without_a_dictionary_and_read_back_unchanged() {
+        let (batch, reader, group) = written();
         let dictionary = |name: &str| {
             let i = batch.schema().index_of(name).unwrap();
             group.column(i).dictionary_page_offset().is_some()
         };
-        for name in UNIQUE_COLUMNS {
+        for name in UNIQUE_COLUMNS.iter().chain(NEARLY_UNIQUE_COLUMNS) {
             assert!(!dictionary(name), "{name} has a dictionary");
         }
         assert!(dictionary("status") && dictionary("account_sid"));
-        let read: Vec<_> = reader.build().unwrap().map(Result::unwrap).collect();
+        let read: Vec<_> = reader.map(Result::unwrap).collect();
         assert_eq!(read, vec![batch]);
+    }
+
+    #[test]
+    fn sids_are_delta_length_encoded_and_statistics_kept_where_scans_prune() {
+        let (batch, _, group) = written();
+        let column = |name: &str| group.column(batch.schema().index_of(name).unwrap()).clone();
+        assert!(column("sid")
+            .encodings()
+            .any(|e| e == Encoding::DELTA_LENGTH_BYTE_ARRAY));
+        for name in UNIQUE_COLUMNS {
+            assert!(column(name).statistics().is_none(), "{name} has statistics");
+        }
+        for name in ["account_sid", "status", "start_time", "date_created"] {
+            assert!(
+                column(name).statistics().is_some(),
+                "{name} has no statistics"
+            );
+        }
     }
 }
