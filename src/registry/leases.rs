@@ -176,13 +176,33 @@ fn text(t: DateTime<Utc>) -> String {
 
 /// Takes a lease that is free, expired or already the holder's; binds account, resource,
 /// holder, host, pid, process, expiry and now. Changes one row if it was taken.
-pub(super) const TAKE_LEASE: &str = "insert into leases (account_sid, resource, holder, host, pid, process, expires_at, acquired_at, created_at, updated_at)
+const TAKE_LEASE: &str = "insert into leases (account_sid, resource, holder, host, pid, process, expires_at, acquired_at, created_at, updated_at)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
      on conflict (account_sid, resource) do update set
        holder = excluded.holder, host = excluded.host, pid = excluded.pid,
        process = excluded.process, expires_at = excluded.expires_at,
        acquired_at = excluded.acquired_at, updated_at = excluded.updated_at
      where leases.expires_at < excluded.acquired_at or leases.holder = excluded.holder";
+
+/// The statement that takes `account`'s lease of `resource` for `holder` until `until`
+/// ([`TAKE_LEASE`], bound).
+pub(super) fn take_lease<'q>(
+    account: &'q AccountSid,
+    resource: Resource,
+    holder: &'q LeaseHolder,
+    now: &'q str,
+    until: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(TAKE_LEASE)
+        .bind(account.as_str())
+        .bind(resource.table_name())
+        .bind(holder.as_str())
+        .bind(holder.host())
+        .bind(holder.pid())
+        .bind(holder.instance())
+        .bind(until)
+        .bind(now)
+}
 
 /// Now and `ttl` from now, as stored.
 pub(super) fn expiry(now: DateTime<Utc>, ttl: Duration) -> (String, String) {
@@ -206,15 +226,7 @@ impl Registry {
         // Twice: a lease released between the two statements is free on the second try.
         for _ in 0..2 {
             let (now, until) = expiry(self.lease_clock.now(), ttl);
-            let done = sqlx::query(TAKE_LEASE)
-                .bind(account.as_str())
-                .bind(resource.table_name())
-                .bind(holder.as_str())
-                .bind(holder.host())
-                .bind(holder.pid())
-                .bind(holder.instance())
-                .bind(&until)
-                .bind(&now)
+            let done = take_lease(account, resource, holder, &now, &until)
                 .execute(&self.pool)
                 .await?;
             if done.rows_affected() > 0 {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use super::leases::{expiry, TAKE_LEASE};
+use super::leases::{expiry, take_lease};
 use super::{parsed, LeaseGrant, LeaseHolder, Registry, RegistryError};
 use crate::domain::{AccountSid, Resource};
 
@@ -141,15 +141,7 @@ impl Registry {
         let mut taken = Vec::with_capacity(accounts.len());
         let mut tx = self.pool.begin().await?;
         for sid in accounts {
-            let done = sqlx::query(TAKE_LEASE)
-                .bind(sid.as_str())
-                .bind(resource.table_name())
-                .bind(holder.as_str())
-                .bind(holder.host())
-                .bind(holder.pid())
-                .bind(holder.instance())
-                .bind(&until)
-                .bind(&now)
+            let done = take_lease(sid, resource, holder, &now, &until)
                 .execute(&mut *tx)
                 .await?;
             taken.push(done.rows_affected() > 0);
