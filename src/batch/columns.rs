@@ -28,16 +28,22 @@ pub struct ColumnBuilders {
 
 impl ColumnBuilders {
     pub fn new(columns: &[Column]) -> Self {
+        Self::with_capacity(columns, 1024)
+    }
+
+    /// Builders with room for `rows` rows (and as many bytes of text per column) before
+    /// their buffers grow.
+    pub fn with_capacity(columns: &[Column], rows: usize) -> Self {
         let builders = columns
             .iter()
             .map(|c| match c.kind {
-                Kind::Text | Kind::Json => Builder::Text(StringBuilder::new()),
-                Kind::Int64 => Builder::Int64(Int64Builder::new()),
-                Kind::Decimal => Builder::Decimal(decimal_builder(0)),
-                Kind::Timestamp => {
-                    Builder::Timestamp(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
-                }
-                Kind::Date => Builder::Date(Date32Builder::new()),
+                Kind::Text | Kind::Json => Builder::Text(StringBuilder::with_capacity(rows, rows)),
+                Kind::Int64 => Builder::Int64(Int64Builder::with_capacity(rows)),
+                Kind::Decimal => Builder::Decimal(decimal_builder(rows)),
+                Kind::Timestamp => Builder::Timestamp(
+                    TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
+                ),
+                Kind::Date => Builder::Date(Date32Builder::with_capacity(rows)),
             })
             .collect();
         Self { builders, rows: 0 }

@@ -52,10 +52,14 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     pub fn new(resource: Resource) -> Self {
-        let cols = columns(resource);
+        Self::with_capacity(resource, 1024)
+    }
+
+    /// A builder with room for `rows` rows before its buffers grow.
+    pub fn with_capacity(resource: Resource, rows: usize) -> Self {
         Self {
             schema: Arc::new(arrow_schema(resource)),
-            builders: ColumnBuilders::new(cols),
+            builders: ColumnBuilders::with_capacity(columns(resource), rows),
             pseudonyms: None,
         }
     }
@@ -64,8 +68,17 @@ impl BatchBuilder {
     /// under `key` (none: as the API sent them); their schema then names the key's
     /// fingerprint in its metadata ([`PSEUDONYM_KEY_METADATA`]), and so do the files.
     pub fn pseudonymized(resource: Resource, key: Option<&PseudonymKey>) -> Self {
+        Self::pseudonymized_with_capacity(resource, key, 1024)
+    }
+
+    /// [`BatchBuilder::pseudonymized`] with room for `rows` rows before its buffers grow.
+    pub fn pseudonymized_with_capacity(
+        resource: Resource,
+        key: Option<&PseudonymKey>,
+        rows: usize,
+    ) -> Self {
         let Some(key) = key else {
-            return Self::new(resource);
+            return Self::with_capacity(resource, rows);
         };
         let metadata = std::collections::HashMap::from([(
             PSEUDONYM_KEY_METADATA.to_owned(),
@@ -75,7 +88,7 @@ impl BatchBuilder {
         Self {
             schema: Arc::new(schema),
             pseudonyms: Some(Pseudonyms::new(key.clone(), columns(resource))),
-            ..Self::new(resource)
+            ..Self::with_capacity(resource, rows)
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::read::DayPart;
+use super::read::SpanDays;
 use super::source::Source;
 use super::spans;
 use super::WindowReport;
@@ -27,7 +27,7 @@ impl PageRules<'_> {
     pub(super) fn take<S: Source>(
         &self,
         body: &[u8],
-        days: &mut [DayPart],
+        days: &mut SpanDays<'_>,
         report: &mut WindowReport,
     ) -> Result<PageEnd, DecodeError> {
         let page = decode_page_at_most::<S::Rec<'_>>(body, self.max_records)?;
@@ -37,24 +37,30 @@ impl PageRules<'_> {
                 S::account_of(rec).map(|a| crate::telemetry::escape_controls(a).into_owned()),
             ));
         }
+        // Each record's day, and each day's records on the page: a day's first row makes
+        // its builder with room for them.
+        let mut on_page = vec![0usize; days.len()];
+        let index: Vec<Option<usize>> = (page.records.iter())
+            .map(|rec| {
+                let i = S::day_of(rec)
+                    .and_then(|d| usize::try_from(d - self.first_day).ok())
+                    .filter(|i| *i < on_page.len());
+                if let Some(i) = i {
+                    on_page[i] += 1;
+                }
+                i
+            })
+            .collect();
         let mut covered: Option<(usize, usize)> = None;
         let mut density = spans::Density::default();
-        for rec in &page.records {
-            let index = S::day_of(rec)
-                .and_then(|d| usize::try_from(d - self.first_day).ok())
-                .filter(|i| *i < days.len());
+        for (rec, index) in page.records.iter().zip(index) {
             let Some(i) = index else {
                 report.outside_window += 1;
                 continue;
             };
             density.records += 1;
             covered = Some(covered.map_or((i, i), |(lo, hi)| (lo.min(i), hi.max(i))));
-            let day = &mut days[i];
-            if day.seen.insert(S::identity(rec)) {
-                day.builder.push(rec);
-            } else {
-                day.duplicates += 1;
-            }
+            days.push(i, S::identity(rec), rec, on_page[i]);
         }
         density.days_covered = covered.map_or(1, |(lo, hi)| (hi - lo + 1) as u64);
         Ok(PageEnd::Next(page.next_page_uri, density))
@@ -91,10 +97,9 @@ impl Seen {
 mod tests {
     use super::super::source::UsageSource;
     use super::*;
-    use crate::batch::BatchBuilder;
     use crate::decode::value::days_since_epoch;
     use crate::domain::Resource;
-    use crate::writer::BackgroundWriter;
+    use crate::store::Store;
 
     const ACCOUNT: &str = "AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80";
     const OTHER: &str = "AC00000000000000000000000000000001";
@@ -119,17 +124,15 @@ mod tests {
             first_day: days_since_epoch("2026-03-01".parse().unwrap()),
             max_records: max,
         };
-        let builder = BatchBuilder::new(Resource::UsageRecords);
-        let writer = BackgroundWriter::new("unused".into(), 0o600, builder.schema());
-        let mut days = [DayPart {
-            builder,
-            writer,
-            seen: Seen::default(),
-            duplicates: 0,
-        }];
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local {
+            root: dir.path().to_owned(),
+        };
+        let mut days = SpanDays::new(Resource::UsageRecords, 1, &store, None);
         let end =
             rules.take::<UsageSource>(body.as_bytes(), &mut days, &mut WindowReport::default());
-        (end, days[0].builder.len())
+        let rows = days.days[0].rows.as_ref().map_or(0, |r| r.builder.len());
+        (end, rows)
     }
 
     #[test]

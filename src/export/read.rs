@@ -1,19 +1,21 @@
 //! Reading a span: its pages fetched, decoded into each day's builder and streamed into one
 //! staged Parquet file per day.
 
+use std::borrow::Cow;
+
 use tokio_util::sync::CancellationToken;
 
 use super::page::{PageEnd, PageRules, Seen};
 use super::source::Source;
 use super::spans::{self, Span};
 use super::{ExportError, Exporter, WindowReport, BATCH_ROWS, PAGE_SIZE};
-use crate::batch::BatchBuilder;
+use crate::batch::{AppendRow, BatchBuilder};
 use crate::decode::value::days_since_epoch;
 use crate::domain::Resource;
 use crate::fetch::{FetchError, PageWalk};
 use crate::pseudonym::PseudonymKey;
 use crate::store::Store;
-use crate::writer::{BackgroundWriter, WriteError};
+use crate::writer::{BackgroundWriter, WriteError, WrittenFile};
 
 impl Exporter {
     /// Pages through the span into one staged Parquet file per day (`None` for a day without
@@ -27,15 +29,12 @@ impl Exporter {
         span: &Span,
         cancel: &CancellationToken,
     ) -> Result<SpanRead, ExportError> {
-        let mut days: Vec<DayPart> = (0..span.days())
-            .map(|_| {
-                DayPart::new(
-                    span.first().key.resource,
-                    &self.store,
-                    self.pseudonyms.key(),
-                )
-            })
-            .collect();
+        let mut days = SpanDays::new(
+            span.first().key.resource,
+            span.days(),
+            &self.store,
+            self.pseudonyms.key(),
+        );
         let mut report = WindowReport::default();
         let result = self
             .read_pages::<S>(span, cancel, &mut days, &mut report)
@@ -43,23 +42,23 @@ impl Exporter {
         let split = match result {
             Ok(split) => split,
             Err(e) => {
-                self.abandon(days).await;
+                self.abandon(days.days).await;
                 return Err(e);
             }
         };
         if let Some(density) = split {
-            self.abandon(days).await;
+            self.abandon(days.days).await;
             return Ok(SpanRead::Split(density));
         }
-        let mut staged: Vec<Option<std::path::PathBuf>> = Vec::with_capacity(days.len());
-        let mut reports = Vec::with_capacity(days.len());
-        let mut days = days.into_iter();
+        let mut staged: Vec<Option<std::path::PathBuf>> = Vec::with_capacity(span.days());
+        let mut reports = Vec::with_capacity(span.days());
+        let mut days = days.days.into_iter();
         while let Some(mut day) = days.next() {
             // A day's last rows are written just before it is finished, so that a span of
             // many sparse days has one Parquet writer open at a time, not one per day.
             let duplicates = day.duplicates;
             let file = match day.write_rest().await {
-                Ok(()) => day.writer.finish().await,
+                Ok(()) => day.finish().await,
                 Err(e) => {
                     self.abandon(vec![day]).await;
                     Err(e)
@@ -100,8 +99,8 @@ impl Exporter {
 
     /// Stops writing the days of a span and removes their partial files.
     async fn abandon(&self, days: Vec<DayPart>) {
-        for day in days {
-            if let Some(path) = day.writer.abandon().await {
+        for rows in days.into_iter().filter_map(|day| day.rows) {
+            if let Some(path) = rows.writer.abandon().await {
                 self.store.discard(&path).await;
             }
         }
@@ -114,7 +113,7 @@ impl Exporter {
         &self,
         span: &Span,
         cancel: &CancellationToken,
-        days: &mut [DayPart],
+        days: &mut SpanDays<'_>,
         report: &mut WindowReport,
     ) -> Result<Option<spans::Density>, ExportError> {
         let (first, last) = (span.first(), span.last());
@@ -161,8 +160,10 @@ impl Exporter {
             if report.pages == 1 && next.is_some() && density.splits(span.days(), page_size) {
                 return Ok(Some(density));
             }
-            for day in days.iter_mut().filter(|d| d.builder.len() >= batch_rows) {
-                day.writer.write(day.builder.finish()).await?;
+            for rows in days.days.iter_mut().filter_map(|d| d.rows.as_mut()) {
+                if rows.builder.len() >= batch_rows {
+                    rows.writer.write(rows.builder.finish()).await?;
+                }
             }
             uri = walk.follow(next, self.client.base())?;
         }
@@ -170,33 +171,95 @@ impl Exporter {
     }
 }
 
-/// One day of a span being read: its rows, its staged file, the records it kept once.
+/// The days of a span being read, from its first. A day's builder and staged file are made
+/// when its first row comes, with room for the rows of that page: a span of many sparse or
+/// empty days holds no more than its rows.
+pub(super) struct SpanDays<'s> {
+    pub(super) days: Vec<DayPart>,
+    resource: Resource,
+    store: &'s Store,
+    pseudonym: Option<&'s PseudonymKey>,
+}
+
+impl<'s> SpanDays<'s> {
+    /// `count` days without rows; under `pseudonym`, their phone numbers and names are
+    /// written as pseudonyms.
+    pub(super) fn new(
+        resource: Resource,
+        count: usize,
+        store: &'s Store,
+        pseudonym: Option<&'s PseudonymKey>,
+    ) -> Self {
+        Self {
+            days: (0..count).map(|_| DayPart::default()).collect(),
+            resource,
+            store,
+            pseudonym,
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.days.len()
+    }
+
+    /// Adds `rec`, of identity `id`, to day `i` unless the day has it already; a day's first
+    /// row makes its builder, with room for `expected` rows.
+    pub(super) fn push<R: AppendRow>(
+        &mut self,
+        i: usize,
+        id: Cow<'_, str>,
+        rec: &R,
+        expected: usize,
+    ) {
+        let day = &mut self.days[i];
+        if !day.seen.insert(id) {
+            day.duplicates += 1;
+            return;
+        }
+        let rows = day.rows.get_or_insert_with(|| {
+            let builder =
+                BatchBuilder::pseudonymized_with_capacity(self.resource, self.pseudonym, expected);
+            let writer = BackgroundWriter::new(
+                self.store.staging_path(),
+                self.store.staging_mode(),
+                builder.schema(),
+            );
+            DayRows { builder, writer }
+        });
+        rows.builder.push(rec);
+    }
+}
+
+/// One day of a span being read: its rows once it has any, the records it kept once.
+#[derive(Default)]
 pub(super) struct DayPart {
-    pub(super) builder: BatchBuilder,
-    pub(super) writer: BackgroundWriter,
+    pub(super) rows: Option<DayRows>,
     pub(super) seen: Seen,
     pub(super) duplicates: u64,
+}
+
+/// The rows of a day and their staged file.
+pub(super) struct DayRows {
+    pub(super) builder: BatchBuilder,
+    pub(super) writer: BackgroundWriter,
 }
 
 impl DayPart {
     /// Hands the rows not yet written to the writer.
     async fn write_rest(&mut self) -> Result<(), WriteError> {
-        if self.builder.is_empty() {
-            return Ok(());
+        match &mut self.rows {
+            Some(rows) if !rows.builder.is_empty() => {
+                rows.writer.write(rows.builder.finish()).await
+            }
+            _ => Ok(()),
         }
-        self.writer.write(self.builder.finish()).await
     }
 
-    /// Under `pseudonym`, its phone numbers and names are written as pseudonyms.
-    pub(super) fn new(resource: Resource, store: &Store, pseudonym: Option<&PseudonymKey>) -> Self {
-        let builder = BatchBuilder::pseudonymized(resource, pseudonym);
-        let writer =
-            BackgroundWriter::new(store.staging_path(), store.staging_mode(), builder.schema());
-        Self {
-            builder,
-            writer,
-            seen: Seen::default(),
-            duplicates: 0,
+    /// Finishes the day's staged file (`None` for a day without rows).
+    async fn finish(self) -> Result<Option<WrittenFile>, WriteError> {
+        match self.rows {
+            Some(rows) => rows.writer.finish().await,
+            None => Ok(None),
         }
     }
 }
@@ -210,4 +273,55 @@ pub(super) enum SpanRead {
     },
     /// The first page showed the span far denser than planned; nothing was written.
     Split(spans::Density),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::page::{PageEnd, PageRules};
+    use super::super::source::UsageSource;
+    use super::*;
+    use crate::domain::AccountSid;
+
+    const ACCOUNT: &str = "AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80";
+
+    #[tokio::test]
+    async fn only_days_with_rows_get_a_builder_and_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local {
+            root: dir.path().to_owned(),
+        };
+        std::fs::create_dir_all(store.staging_dir()).unwrap();
+        let account = AccountSid::parse(ACCOUNT).unwrap();
+        let rules = PageRules {
+            account: &account,
+            first_day: days_since_epoch("2026-03-01".parse().unwrap()),
+            max_records: 10,
+        };
+        let record = |day: &str, category: &str| {
+            format!(r#"{{"account_sid":"{ACCOUNT}","category":"{category}","start_date":"{day}"}}"#)
+        };
+        let body = format!(
+            r#"{{"usage_records":[{},{},{}],"next_page_uri":null}}"#,
+            record("2026-03-01", "calls"),
+            record("2026-03-03", "calls"),
+            record("2026-03-03", "sms"),
+        );
+        let mut days = SpanDays::new(Resource::UsageRecords, 3, &store, None);
+        let end =
+            rules.take::<UsageSource>(body.as_bytes(), &mut days, &mut WindowReport::default());
+        assert!(matches!(end, Ok(PageEnd::Next(None, _))));
+        let rows: Vec<Option<usize>> = (days.days.iter())
+            .map(|d| d.rows.as_ref().map(|r| r.builder.len()))
+            .collect();
+        assert_eq!(rows, vec![Some(1), None, Some(2)]);
+
+        let mut files = Vec::new();
+        for mut day in days.days {
+            day.write_rest().await.unwrap();
+            files.push(day.finish().await.unwrap().map(|f| f.rows));
+        }
+        assert_eq!(files, vec![Some(1), None, Some(2)]);
+        let staged = std::fs::read_dir(store.staging_dir()).unwrap().count();
+        assert_eq!(staged, 2, "a staged file for each day with rows only");
+    }
 }
