@@ -166,14 +166,7 @@ async fn run_writes_the_last_success_of_each_job_and_keeps_it_through_a_failed_r
 #[tokio::test]
 async fn without_a_terminal_progress_is_logged_periodically() {
     // Every request takes 1.5 s, so the export outlasts several 0.2 s intervals.
-    let app = spawn_app(SimConfig {
-        faults: Faults {
-            latency: Duration::from_millis(1500),
-            ..Faults::default()
-        },
-        ..small_sim()
-    })
-    .await;
+    let app = spawn_app(slowed(Duration::from_millis(1500), small_sim())).await;
     app.add_all_accounts().await;
     let out = app
         .cli_with(

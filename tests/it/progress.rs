@@ -69,14 +69,7 @@ async fn each_window_debug_line_has_its_retries_and_duration() {
 #[tokio::test]
 async fn run_logs_its_progress_periodically_without_a_terminal() {
     // Every request takes 1.5 s, so the run outlasts several 0.2 s intervals.
-    let app = spawn_app(SimConfig {
-        faults: Faults {
-            latency: Duration::from_millis(1500),
-            ..Faults::default()
-        },
-        ..small_sim()
-    })
-    .await;
+    let app = spawn_app(slowed(Duration::from_millis(1500), small_sim())).await;
     app.add_all_accounts().await;
     let calls = "name = \"calls\"\nresource = \"calls\"\nschedule = \"0 0 * * * *\"\nlookback_days = 1\nstart_date = \"2026-03-01\"\n";
     let jobs = write_jobs(&app, &[("calls.toml", calls)]);

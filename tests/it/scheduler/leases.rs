@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use twilio_export::domain::{AccountSid, Resource};
 use twilio_export::registry::{LeaseClock, LeaseGrant, LeaseHolder, Registry};
 use twilio_export::scheduler::{Outcome, Selection};
-use twilio_sim::{Faults, SimConfig};
+use twilio_sim::SimConfig;
 
 use crate::support::*;
 
@@ -87,14 +87,7 @@ async fn a_live_holders_pairs_are_skipped_and_stay_due_and_a_dead_holders_are_ta
 async fn two_concurrent_runs_never_export_the_same_account_at_once() {
     // Every request takes 300 ms and the job exports two windows at a time, so the first run
     // is still working when the second starts.
-    let app = spawn_app(SimConfig {
-        faults: Faults {
-            latency: Duration::from_millis(300),
-            ..Faults::default()
-        },
-        ..moving_sim()
-    })
-    .await;
+    let app = spawn_app(slowed(Duration::from_millis(300), moving_sim())).await;
     app.add_all_accounts().await;
     let job = format!("{CALLS_JOB}concurrency = 2\n");
     let jobs = write_jobs(&app, &[("calls.toml", &job)]);

@@ -3,10 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use tokio_util::sync::CancellationToken;
-use twilio_sim::{self as sim, SimConfig, Simulator};
+use twilio_sim::{self as sim, Faults, SimConfig, Simulator};
 
 pub const TOKEN: &str = "test-owner-token";
 
@@ -66,6 +67,17 @@ pub fn small_sim() -> SimConfig {
         calls_per_day: 30,
         today: day("2026-03-02"),
         ..SimConfig::default()
+    }
+}
+
+/// `cfg` with every request taking `latency`: exports that outlast intervals or overlap.
+pub fn slowed(latency: Duration, cfg: SimConfig) -> SimConfig {
+    SimConfig {
+        faults: Faults {
+            latency,
+            ..Faults::default()
+        },
+        ..cfg
     }
 }
 
