@@ -1,31 +1,55 @@
 #!/usr/bin/env bash
 # End-to-end figures: the release binary exports calls from the simulator (a separate process)
-# over real HTTP; prints calls/s, CPU µs per call (user+sys of the exporter only) and peak
-# memory. Usage: [SEED=n RATE=n IN_FLIGHT=n] benches/e2e.sh [accounts] [days] [calls_per_day]
-# A day of a million calls: benches/e2e.sh 1 1 1000000 (the simulator needs about 1 GB).
+# over real HTTP; prints calls/s, CPU µs per call (user+sys of the exporter only), the cores it
+# kept busy (CPU over wall) and peak memory, and the same for the floor (benches/floor.rs:
+# the same days' pages fetched and parsed into IgnoredAny, nothing else), and their ratio.
+# The simulator keeps every page it renders (`sim --cache-pages`) and each program runs once
+# unmeasured first, so that the measured runs read pages the simulator no longer renders.
+# Usage: [SEED=n RATE=n IN_FLIGHT=n KEEP=1] benches/e2e.sh [accounts] [days] [calls_per_day]
+# A day of a million calls: benches/e2e.sh 1 1 1000000 (the simulator needs about 3 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 accounts=${1:-2}; days=${2:-10}; per_day=${3:-3000}
 [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
 bin="${CARGO_TARGET_DIR:-target}/release/twilio-export"
-work=$(mktemp -d); trap 'kill $sim 2>/dev/null || true; rm -rf "$work"' EXIT
+floor=$(cargo bench --quiet --bench floor --no-run --message-format=json |
+        python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable") and m["target"]["name"] == "floor"][0])')
+work=$(mktemp -d); trap 'kill $sim 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" sim --listen "127.0.0.1:$port" --seed "${SEED:-42}" --accounts "$accounts" --days "$days" --calls-per-day "$per_day" >"$work/sim.log" 2>&1 &
+"$bin" sim --listen "127.0.0.1:$port" --seed "${SEED:-42}" --accounts "$accounts" --days "$days" \
+    --calls-per-day "$per_day" --cache-pages >"$work/sim.log" 2>&1 &
 sim=$!
 for _ in $(seq 50); do grep -q "simulator on" "$work/sim.log" && break; sleep 0.1; done
 sids=$(sed -n 's/^  accounts: *//p' "$work/sim.log")
-export DATABASE_URL="sqlite://$work/r.db" EXPORT_OUTPUT="$work/out" TWILIO_API_BASE="http://127.0.0.1:$port" \
-       TWILIO_AUTH_TOKEN=sim-auth-token TWILIO_EXPORT_RATE_LIMIT=${RATE:-100} TWILIO_EXPORT_MAX_IN_FLIGHT=${IN_FLIGHT:-8}
-# shellcheck disable=SC2086
-"$bin" accounts add $sids >/dev/null
+export TWILIO_API_BASE="http://127.0.0.1:$port" TWILIO_AUTH_TOKEN=sim-auth-token \
+       TWILIO_EXPORT_RATE_LIMIT=${RATE:-100} TWILIO_EXPORT_MAX_IN_FLIGHT=${IN_FLIGHT:-8}
 to=$(date -u +%F); from=$(date -u -d "$to - $((days - 1)) days" +%F)
-/usr/bin/time -f "%e %U %S %M" -o "$work/time" "$bin" backfill --resource calls --from "$from" --to "$to" | tee "$work/out.txt"
-read -r wall user sys rss <"$work/time"
+
+# shellcheck disable=SC2086
+"$floor" "$TWILIO_API_BASE" "$from" "$to" $sids >/dev/null
+# shellcheck disable=SC2086
+/usr/bin/time -f "%e %U %S %M" -o "$work/floor.time" "$floor" "$TWILIO_API_BASE" "$from" "$to" $sids >"$work/floor.txt"
+# shellcheck disable=SC2086
+DATABASE_URL="sqlite://$work/warm.db" EXPORT_OUTPUT="$work/warm" "$bin" accounts add $sids >/dev/null
+DATABASE_URL="sqlite://$work/warm.db" EXPORT_OUTPUT="$work/warm" "$bin" backfill --resource calls --from "$from" --to "$to" >/dev/null
+# shellcheck disable=SC2086
+DATABASE_URL="sqlite://$work/r.db" EXPORT_OUTPUT="$work/out" "$bin" accounts add $sids >/dev/null
+DATABASE_URL="sqlite://$work/r.db" EXPORT_OUTPUT="$work/out" /usr/bin/time -f "%e %U %S %M" -o "$work/time" \
+    "$bin" backfill --resource calls --from "$from" --to "$to" | tee "$work/out.txt"
 calls=$(sed -n 's/.*: \([0-9]*\) rows in.*/\1/p' "$work/out.txt")
-python3 - "$calls" "$wall" "$user" "$sys" "$rss" <<'PY'
+floor_calls=$(sed -n 's/^floor: \([0-9]*\) calls.*/\1/p' "$work/floor.txt")
+[ "$calls" = "$floor_calls" ] || { echo "the floor read $floor_calls calls, the exporter $calls" >&2; exit 1; }
+python3 - "$calls" "$work/time" "$work/floor.time" <<'PY'
 import sys
-calls, wall, user, sys_, rss = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-print(f"{calls} calls in {wall:.2f} s wall: {calls / wall:,.0f} calls/s")
-print(f"exporter CPU: {(user + sys_) * 1e6 / calls:.2f} µs/call (user {user:.2f} s, sys {sys_:.2f} s)")
-print(f"exporter peak RSS: {rss / 1024:.1f} MiB")
+calls = int(sys.argv[1])
+def figures(path):
+    wall, user, sys_, rss = open(path).read().split()
+    return float(wall), float(user), float(sys_), int(rss)
+for name, path in (("exporter", sys.argv[2]), ("floor", sys.argv[3])):
+    wall, user, sys_, rss = figures(path)
+    print(f"{name}: {calls} calls in {wall:.2f} s wall ({calls / wall:,.0f} calls/s), "
+          f"CPU {(user + sys_) * 1e6 / calls:.2f} µs/call (user {user:.2f} s, sys {sys_:.2f} s), "
+          f"{(user + sys_) / wall:.2f} cores busy, peak RSS {rss / 1024:.1f} MiB")
+e, f = figures(sys.argv[2]), figures(sys.argv[3])
+print(f"exporter CPU / floor CPU: {(e[1] + e[2]) / (f[1] + f[2]):.2f}")
 PY

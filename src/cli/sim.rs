@@ -41,6 +41,10 @@ pub struct SimArgs {
     /// The Authorize URL the consent page (/authorize/{CN…}) redirects to
     #[arg(long, value_name = "URL")]
     pub authorize_url: Option<String>,
+    /// Keep each successful answer and serve it again to the same request, until the clock
+    /// moves (for benchmarks: memory grows with the pages read)
+    #[arg(long)]
+    pub cache_pages: bool,
     #[command(flatten)]
     pub faults: SimFaultArgs,
     #[command(subcommand)]

@@ -21,6 +21,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<Exit> {
         calls_per_day: args.calls_per_day,
         subaccounts: args.subaccounts,
         authorize_url: args.authorize_url.clone(),
+        cache_pages: args.cache_pages,
         ..SimConfig::default()
     };
     let f = &args.faults;

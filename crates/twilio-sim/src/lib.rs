@@ -43,6 +43,7 @@ mod hostile;
 mod listener;
 mod paging;
 mod query;
+mod replay;
 mod rng;
 mod routes;
 mod sign;
@@ -108,6 +109,10 @@ pub struct SimConfig {
     /// the subaccounts). Their Account resource shows the status (also in `Accounts.json`);
     /// their Calls and Usage Records answer 401 (code 20003), as Twilio does.
     pub inactive_accounts: Vec<(usize, AccountState)>,
+    /// Keeps every successful answer as first served and serves it again to the same request
+    /// (credentials and URI) until the clock moves or a grant is revoked: for benchmarks, so
+    /// that an exporter, not the simulator's rendering, sets the pace. Off by default.
+    pub cache_pages: bool,
 }
 
 /// Twilio's status of a simulated account that is not `active`.
@@ -153,6 +158,7 @@ impl Default for SimConfig {
             authorize_url: None,
             sloppy_pages: false,
             inactive_accounts: Vec::new(),
+            cache_pages: false,
         }
     }
 }
@@ -173,6 +179,7 @@ impl fmt::Debug for SimConfig {
             .field("authorize_url", &self.authorize_url)
             .field("sloppy_pages", &self.sloppy_pages)
             .field("inactive_accounts", &self.inactive_accounts)
+            .field("cache_pages", &self.cache_pages)
             .finish()
     }
 }
@@ -204,6 +211,7 @@ struct Inner {
     revoked: RwLock<HashSet<String>>,
     log: Mutex<Vec<LoggedRequest>>,
     faults: faults::FaultState,
+    replay: replay::Replay,
 }
 
 impl Simulator {
@@ -221,8 +229,10 @@ impl Simulator {
                 a.status = state.as_str();
             }
         }
+        let replay = replay::Replay::new(cfg.cache_pages);
         Simulator {
             inner: Arc::new(Inner {
+                replay,
                 cfg,
                 data,
                 usage: UsageBook::default(),
@@ -253,6 +263,7 @@ impl Simulator {
     /// days settle deterministically, so the ground-truth accessors give the API's answer at
     /// the new `now`. Returns the clock after the move.
     pub fn set_now(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.inner.replay.forget();
         self.inner.data.set_now(now)
     }
 
@@ -326,6 +337,7 @@ impl Simulator {
 
     /// Revokes `account`'s Connect grant: its credentials answer 401 (code 20003) from now on.
     pub fn revoke(&self, account: &str) {
+        self.inner.replay.forget();
         self.inner
             .revoked
             .write()

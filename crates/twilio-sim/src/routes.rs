@@ -5,9 +5,10 @@
 //! (`docs/twilio-api.md` §10.2). Only GET is served. This module holds no resource logic.
 
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use bytes::Bytes;
 use serde_json::Value;
 
 use super::accounts::{self, ConnectApp};
@@ -59,10 +60,24 @@ pub(crate) async fn dispatch(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    if method == Method::GET {
+        if let Some(kept) = sim.inner.replay.get(&uri, &headers) {
+            return json(kept);
+        }
+    }
     match handle(&sim, &method, &uri, &headers) {
-        Ok(body) => Json(body).into_response(),
+        Ok(body) => {
+            let body = Bytes::from(serde_json::to_vec(&body).expect("a JSON value serializes"));
+            sim.inner.replay.keep(&uri, &headers, &body);
+            json(body)
+        }
         Err(e) => e.into_response(),
     }
+}
+
+/// A JSON body, as axum's `Json` sends it.
+fn json(body: Bytes) -> Response {
+    ([(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn handle(

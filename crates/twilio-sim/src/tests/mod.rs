@@ -7,6 +7,7 @@
 
 mod accounts;
 mod calls;
+mod replay;
 mod usage;
 
 use chrono::NaiveDate;
