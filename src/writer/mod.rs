@@ -24,10 +24,11 @@ use parquet::schema::types::ColumnPath;
 /// level 3 (whose larger context is set up for every page) for files of the same size.
 const ZSTD_LEVEL: i32 = 1;
 
-/// Rows per row group: large enough for good compression and scans, small enough that the
-/// buffered row group of a window stays near ten megabytes (a day of a million calls exports
-/// within 150 MB; see BENCHMARKS.md).
-pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+/// Rows per row group: large enough for good compression and scans (about 3 MB of calls
+/// compressed), small enough that the row group a window buffers stays a few megabytes (a
+/// day of a million calls exports within 150 MB; halving it from 65,536 took 8–10 MiB off
+/// that day's peak; see BENCHMARKS.md).
+pub const ROW_GROUP_ROWS: usize = 32 * 1024;
 /// Encoded bytes at which a row group is flushed even before it has [`ROW_GROUP_ROWS`] rows.
 pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
