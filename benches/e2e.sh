@@ -5,6 +5,7 @@
 # the same days' pages fetched and parsed into IgnoredAny, nothing else), and their ratio.
 # The simulator keeps every page it renders (`sim --cache-pages`) and each program runs once
 # unmeasured first, so that the measured runs read pages the simulator no longer renders.
+# The rate limit is out of the way (RATE, default 10000/s); IN_FLIGHT is --max-in-flight (default 4).
 # Usage: [SEED=n RATE=n IN_FLIGHT=n KEEP=1] benches/e2e.sh [accounts] [days] [calls_per_day]
 # A day of a million calls: benches/e2e.sh 1 1 1000000 (the simulator needs about 3 GB).
 set -euo pipefail
@@ -22,7 +23,7 @@ sim=$!
 for _ in $(seq 50); do grep -q "simulator on" "$work/sim.log" && break; sleep 0.1; done
 sids=$(sed -n 's/^  accounts: *//p' "$work/sim.log")
 export TWILIO_API_BASE="http://127.0.0.1:$port" TWILIO_AUTH_TOKEN=sim-auth-token \
-       TWILIO_EXPORT_RATE_LIMIT=${RATE:-100} TWILIO_EXPORT_MAX_IN_FLIGHT=${IN_FLIGHT:-8}
+       TWILIO_EXPORT_RATE_LIMIT=${RATE:-10000} TWILIO_EXPORT_MAX_IN_FLIGHT=${IN_FLIGHT:-4}
 to=$(date -u +%F); from=$(date -u -d "$to - $((days - 1)) days" +%F)
 
 # shellcheck disable=SC2086
