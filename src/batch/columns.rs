@@ -4,8 +4,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Date32Builder, Decimal128Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Array, ArrayRef, ArrowPrimitiveType, Date32Builder, Decimal128Builder, Int64Builder,
+    PrimitiveArray, PrimitiveBuilder, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
 
 use super::schema::{Column, Kind};
@@ -66,45 +66,74 @@ impl ColumnBuilders {
         self.rows == 0
     }
 
-    /// The rows so far as arrays. Each builder starts again with room for as many rows and
-    /// bytes as the arrays it gave, so the next batch is not built by growing buffers from
-    /// empty (each growth a copy of everything so far).
-    pub fn finish(&mut self) -> Vec<ArrayRef> {
+    /// The rows so far as arrays. Each builder starts again in the buffers of `spent` (the
+    /// arrays of an earlier batch of these columns, no longer used elsewhere), emptied, so
+    /// that memory already in use is used again instead of fresh memory faulted in page by
+    /// page; a column whose buffers cannot be taken (or without `spent`) starts with room for
+    /// as many rows and bytes as the array it gave, so the next batch is not built by growing
+    /// buffers from empty (each growth a copy of everything so far).
+    pub fn finish(&mut self, spent: Option<Vec<ArrayRef>>) -> Vec<ArrayRef> {
         self.rows = 0;
-        self.builders.iter_mut().map(Builder::finish).collect()
+        let mut spent = spent.map(Vec::into_iter);
+        (self.builders.iter_mut())
+            .map(|b| b.finish(spent.as_mut().and_then(Iterator::next)))
+            .collect()
     }
 }
 
 impl Builder {
-    fn finish(&mut self) -> ArrayRef {
+    fn finish(&mut self, spent: Option<ArrayRef>) -> ArrayRef {
         match self {
             Builder::Text(b) => {
                 let a = b.finish();
-                *b = StringBuilder::with_capacity(a.len(), a.value_data().len());
+                *b = spent
+                    .and_then(emptied_text)
+                    .unwrap_or_else(|| StringBuilder::with_capacity(a.len(), a.value_data().len()));
                 Arc::new(a)
             }
-            Builder::Int64(b) => {
-                let a = b.finish();
-                *b = Int64Builder::with_capacity(a.len());
-                Arc::new(a)
-            }
-            Builder::Decimal(b) => {
-                let a = b.finish();
-                *b = decimal_builder(a.len());
-                Arc::new(a)
-            }
-            Builder::Timestamp(b) => {
-                let a = b.finish();
-                *b = TimestampMicrosecondBuilder::with_capacity(a.len()).with_timezone("UTC");
-                Arc::new(a)
-            }
-            Builder::Date(b) => {
-                let a = b.finish();
-                *b = Date32Builder::with_capacity(a.len());
-                Arc::new(a)
-            }
+            Builder::Int64(b) => restart(b, spent, Int64Builder::with_capacity),
+            Builder::Decimal(b) => restart(b, spent, decimal_builder),
+            Builder::Timestamp(b) => restart(b, spent, |rows| {
+                TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC")
+            }),
+            Builder::Date(b) => restart(b, spent, Date32Builder::with_capacity),
         }
     }
+}
+
+/// A primitive column's array; its builder starts again in `spent`'s buffer, emptied, or
+/// with `fresh(rows)`.
+fn restart<T: ArrowPrimitiveType>(
+    b: &mut PrimitiveBuilder<T>,
+    spent: Option<ArrayRef>,
+    fresh: impl FnOnce(usize) -> PrimitiveBuilder<T>,
+) -> ArrayRef {
+    let a = b.finish();
+    *b = spent
+        .and_then(emptied_primitive::<T>)
+        .unwrap_or_else(|| fresh(a.len()));
+    Arc::new(a)
+}
+
+/// An empty builder in the buffers of `spent` when nothing else holds them.
+fn emptied_text(spent: ArrayRef) -> Option<StringBuilder> {
+    // `into_data` drops the `Arc`, so the data's buffers are the only references left.
+    let (offsets, values, _) = StringArray::from(spent.into_data()).into_parts();
+    let mut offsets = offsets.into_inner().into_inner().into_mutable().ok()?;
+    let values = values.into_mutable().ok()?;
+    offsets.truncate(0);
+    offsets.push(0i32);
+    // SAFETY: a single offset of 0 is a valid empty string array; `new_from_buffer` cuts the
+    // values buffer at the last offset, to nothing, and without a null buffer starts one.
+    Some(unsafe { StringBuilder::new_from_buffer(offsets, values, None) })
+}
+
+/// [`emptied_text`] for a primitive column, keeping its type (time zone, precision).
+fn emptied_primitive<T: ArrowPrimitiveType>(spent: ArrayRef) -> Option<PrimitiveBuilder<T>> {
+    let (data_type, values, _) = PrimitiveArray::<T>::from(spent.into_data()).into_parts();
+    let mut values = values.into_inner().into_mutable().ok()?;
+    values.truncate(0);
+    Some(PrimitiveBuilder::new_from_buffer(values, None).with_data_type(data_type))
 }
 
 fn decimal_builder(capacity: usize) -> Decimal128Builder {

@@ -112,7 +112,15 @@ impl BatchBuilder {
 
     /// The rows so far as one batch; the builder starts empty again.
     pub fn finish(&mut self) -> RecordBatch {
-        let mut arrays = self.builders.finish();
+        self.finish_reusing(None)
+    }
+
+    /// [`BatchBuilder::finish`], starting again in the buffers of `spent`, an earlier batch
+    /// of this builder that is no longer used (see [`ColumnBuilders::finish`]).
+    pub fn finish_reusing(&mut self, spent: Option<RecordBatch>) -> RecordBatch {
+        // The batch's own references go, so that each array's buffers are held only once.
+        let spent = spent.map(|b| b.into_parts().1);
+        let mut arrays = self.builders.finish(spent);
         if let Some(p) = &self.pseudonyms {
             p.apply(&mut arrays);
         }

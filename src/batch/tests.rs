@@ -180,3 +180,44 @@ fn only_keys_are_required() {
     assert_eq!(keys(Resource::Calls), ["sid"]);
     assert_eq!(keys(Resource::UsageRecords), ["category"]);
 }
+
+/// The address of each column's values buffer (for text, the bytes; otherwise the values).
+fn value_buffers(batch: &RecordBatch) -> Vec<usize> {
+    (batch.columns().iter())
+        .map(|c| c.to_data().buffers().last().unwrap().as_ptr() as usize)
+        .collect()
+}
+
+#[test]
+fn a_batch_is_built_again_in_the_buffers_of_a_written_one() {
+    for resource in Resource::ALL {
+        let (body, expected) = record(resource);
+        let mut builder = BatchBuilder::new(resource);
+        let push = |builder: &mut BatchBuilder| match resource {
+            Resource::Calls => {
+                builder.push(&decode_page::<Call>(body.as_bytes()).unwrap().records[0])
+            }
+            Resource::UsageRecords => {
+                builder.push(&decode_page::<UsageRecord>(body.as_bytes()).unwrap().records[0])
+            }
+        };
+        push(&mut builder);
+        let first = builder.finish();
+        let first_buffers = value_buffers(&first);
+        push(&mut builder);
+        let second = builder.finish_reusing(Some(first));
+        push(&mut builder);
+        let third = builder.finish();
+        assert_eq!(
+            value_buffers(&third),
+            first_buffers,
+            "{resource}: not reused"
+        );
+        for batch in [second, third] {
+            let batch = through_parquet(&batch);
+            for (name, want) in &expected {
+                assert_eq!(&read_back(&batch, name, want), want, "{resource}.{name}");
+            }
+        }
+    }
+}

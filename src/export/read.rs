@@ -162,7 +162,10 @@ impl Exporter {
             }
             for rows in days.days.iter_mut().filter_map(|d| d.rows.as_mut()) {
                 if rows.builder.len() >= batch_rows {
-                    rows.writer.write(rows.builder.finish()).await?;
+                    let builder = &mut rows.builder;
+                    (rows.writer)
+                        .write_next(|written| builder.finish_reusing(written))
+                        .await?;
                 }
             }
             uri = walk.follow(next, self.client.base())?;

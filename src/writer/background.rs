@@ -5,7 +5,8 @@
 //!
 //! At most one batch is being written at a time per file: [`BackgroundWriter::write`] waits
 //! for the previous one first, so memory stays bounded by one batch in the builder plus one
-//! being encoded, whatever the partition's size.
+//! being encoded, whatever the partition's size. [`BackgroundWriter::write_next`] hands the
+//! written batch back, so that the next one can be built in its buffers.
 
 use std::path::{Path, PathBuf};
 
@@ -22,8 +23,8 @@ pub struct BackgroundWriter {
     schema: SchemaRef,
     /// The writer between batches; `None` before the first batch and while one is written.
     idle: Option<PartWriter>,
-    /// The batch being written, which hands the writer back.
-    busy: Option<JoinHandle<Result<PartWriter, WriteError>>>,
+    /// The batch being written, which hands the writer and the batch back.
+    busy: Option<JoinHandle<Result<(PartWriter, RecordBatch), WriteError>>>,
     /// Whether the file may exist (its creation was started).
     started: bool,
 }
@@ -49,7 +50,17 @@ impl BackgroundWriter {
     /// Hands `batch` over once the previous batch is written; returns without waiting for
     /// this one. An error of the previous batch is returned here.
     pub async fn write(&mut self, batch: RecordBatch) -> Result<(), WriteError> {
-        let writer = self.settle().await?;
+        self.write_next(|_| batch).await
+    }
+
+    /// Waits until the previous batch is written, then hands over the batch `next` makes,
+    /// given the written one (`None` for the first) to take its buffers.
+    pub async fn write_next(
+        &mut self,
+        next: impl FnOnce(Option<RecordBatch>) -> RecordBatch,
+    ) -> Result<(), WriteError> {
+        let (writer, written) = self.settle().await?;
+        let batch = next(written);
         let (path, mode, schema) = (self.path.clone(), self.mode, self.schema.clone());
         self.started = true;
         self.busy = Some(tokio::task::spawn_blocking(move || {
@@ -58,22 +69,25 @@ impl BackgroundWriter {
                 None => PartWriter::create(&path, mode, schema)?,
             };
             writer.write(&batch)?;
-            Ok(writer)
+            Ok((writer, batch))
         }));
         Ok(())
     }
 
-    /// Waits for the batch being written, if any, and takes the writer.
-    async fn settle(&mut self) -> Result<Option<PartWriter>, WriteError> {
+    /// Waits for the batch being written, if any, and takes the writer and that batch.
+    async fn settle(&mut self) -> Result<(Option<PartWriter>, Option<RecordBatch>), WriteError> {
         match self.busy.take() {
-            Some(task) => joined(task, &self.path).await.map(Some),
-            None => Ok(self.idle.take()),
+            Some(task) => {
+                let (writer, batch) = joined(task, &self.path).await?;
+                Ok((Some(writer), Some(batch)))
+            }
+            None => Ok((self.idle.take(), None)),
         }
     }
 
     /// Writes the footer and syncs the file (`None` if no batch was written).
     pub async fn finish(mut self) -> Result<Option<WrittenFile>, WriteError> {
-        let Some(writer) = self.settle().await? else {
+        let (Some(writer), _) = self.settle().await? else {
             return Ok(None);
         };
         let task = tokio::task::spawn_blocking(move || writer.finish());
@@ -119,6 +133,35 @@ mod tests {
         assert!(writer.is_empty());
         assert!(writer.finish().await.unwrap().is_none());
         assert!(!path.exists());
+    }
+
+    #[tokio::test]
+    async fn each_batch_is_handed_back_once_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet.tmp");
+        let mut builder = BatchBuilder::new(Resource::UsageRecords);
+        let mut writer = BackgroundWriter::new(path.clone(), 0o600, builder.schema());
+        let first = builder.finish();
+        let first_columns = first.columns().to_vec();
+        writer
+            .write_next(|written| {
+                assert!(written.is_none(), "nothing was written before");
+                first
+            })
+            .await
+            .unwrap();
+        let mut handed_back = None;
+        writer
+            .write_next(|written| {
+                handed_back = written;
+                builder.finish()
+            })
+            .await
+            .unwrap();
+        let handed_back = handed_back.expect("the first batch, written");
+        assert!((handed_back.columns().iter().zip(&first_columns))
+            .all(|(a, b)| std::sync::Arc::ptr_eq(a, b)));
+        assert!(writer.finish().await.unwrap().is_some());
     }
 
     #[tokio::test]
