@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Instructions per call, end to end, of the exporter and of the floor (benches/floor.rs),
+# counted by callgrind (Debian's valgrind; user space only) on two days of one account, of
+# SMALL and LARGE calls on average; the difference of the two runs divided by the difference
+# in calls is the cost per call without the start-up. The simulator keeps its pages
+# (`sim --cache-pages`) and each program reads them once unmeasured first.
+# Usage: [SMALL=10000 LARGE=40000] benches/e2e_instructions.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
+bin="${CARGO_TARGET_DIR:-target}/release/twilio-export"
+floor=$(cargo bench --quiet --bench floor --no-run --message-format=json |
+        python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable") and m["target"]["name"] == "floor"][0])')
+today=$(date -u +%F)
+# counts PER_DAY: prints "calls floor_instructions exporter_instructions".
+counts() {
+    local work port sim sids
+    work=$(mktemp -d)
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    "$bin" sim --listen "127.0.0.1:$port" --seed "${SEED:-42}" --accounts 1 --days 1 \
+        --calls-per-day "$1" --cache-pages >"$work/sim.log" 2>&1 &
+    sim=$!
+    for _ in $(seq 50); do grep -q "simulator on" "$work/sim.log" && break; sleep 0.1; done
+    sids=$(sed -n 's/^  accounts: *//p' "$work/sim.log")
+    export TWILIO_API_BASE="http://127.0.0.1:$port" TWILIO_AUTH_TOKEN=sim-auth-token TWILIO_EXPORT_RATE_LIMIT=10000
+    "$floor" "$TWILIO_API_BASE" "$today" "$today" "$sids" >"$work/floor.txt"
+    valgrind --tool=callgrind --callgrind-out-file="$work/floor.cg" \
+        "$floor" "$TWILIO_API_BASE" "$today" "$today" "$sids" >/dev/null 2>"$work/floor.err"
+    for run in warm measured; do
+        DATABASE_URL="sqlite://$work/$run.db" EXPORT_OUTPUT="$work/$run" "$bin" accounts add "$sids" >/dev/null
+    done
+    DATABASE_URL="sqlite://$work/warm.db" EXPORT_OUTPUT="$work/warm" \
+        "$bin" backfill --resource calls --from "$today" --to "$today" >/dev/null 2>&1
+    DATABASE_URL="sqlite://$work/measured.db" EXPORT_OUTPUT="$work/measured" \
+        valgrind --tool=callgrind --callgrind-out-file="$work/export.cg" \
+        "$bin" backfill --resource calls --from "$today" --to "$today" >/dev/null 2>"$work/export.err"
+    kill "$sim"
+    echo "$(sed -n 's/^floor: \([0-9]*\) calls.*/\1/p' "$work/floor.txt")" \
+         "$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/floor.err")" \
+         "$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/export.err")"
+    rm -rf "$work"
+}
+python3 - $(counts "${SMALL:-10000}") $(counts "${LARGE:-40000}") <<'PY'
+import sys
+c1, f1, e1, c2, f2, e2 = map(int, sys.argv[1:])
+calls = c2 - c1
+floor, export = (f2 - f1) / calls, (e2 - e1) / calls
+print(f"days of {c1} and {c2} calls: floor {floor:,.0f} instructions per call, "
+      f"exporter {export:,.0f}: {export / floor:.2f}x")
+PY
