@@ -24,6 +24,9 @@ enum Builder {
 pub struct ColumnBuilders {
     builders: Vec<Builder>,
     rows: usize,
+    /// Rows the first batch is expected to reach; text columns get room for as many rows of
+    /// the first row's size once it is in (see [`ColumnBuilders::size_from_first_row`]).
+    room: Option<usize>,
 }
 
 impl ColumnBuilders {
@@ -31,13 +34,13 @@ impl ColumnBuilders {
         Self::with_capacity(columns, 1024)
     }
 
-    /// Builders with room for `rows` rows (and as many bytes of text per column) before
-    /// their buffers grow.
+    /// Builders with room for `rows` rows before their buffers grow; text columns are sized
+    /// once the first row is in.
     pub fn with_capacity(columns: &[Column], rows: usize) -> Self {
         let builders = columns
             .iter()
             .map(|c| match c.kind {
-                Kind::Text | Kind::Json => Builder::Text(StringBuilder::with_capacity(rows, rows)),
+                Kind::Text | Kind::Json => Builder::Text(StringBuilder::with_capacity(rows, 0)),
                 Kind::Int64 => Builder::Int64(Int64Builder::with_capacity(rows)),
                 Kind::Decimal => Builder::Decimal(decimal_builder(rows)),
                 Kind::Timestamp => Builder::Timestamp(
@@ -46,7 +49,32 @@ impl ColumnBuilders {
                 Kind::Date => Builder::Date(Date32Builder::with_capacity(rows)),
             })
             .collect();
-        Self { builders, rows: 0 }
+        Self {
+            builders,
+            rows: 0,
+            room: Some(rows),
+        }
+    }
+
+    /// After the first row: gives each text column room for the expected rows at an eighth
+    /// more than that row's bytes (copying the one value over), so that the first batch is not
+    /// built by doubling its buffers (each growth a copy into fresh memory). Later batches
+    /// start in the buffers, or at the size, of earlier ones ([`ColumnBuilders::finish`]).
+    pub fn size_from_first_row(&mut self) {
+        if self.rows != 1 {
+            return;
+        }
+        let Some(rows) = self.room.take() else {
+            return;
+        };
+        for b in &mut self.builders {
+            if let Builder::Text(b) = b {
+                let first = b.finish();
+                let bytes = (rows * first.value_data().len() * 9 / 8).max(64);
+                *b = StringBuilder::with_capacity(rows, bytes);
+                b.append_option(first.is_valid(0).then(|| first.value(0)));
+            }
+        }
     }
 
     /// A cursor that appends one row, column by column, in schema order.
@@ -302,3 +330,49 @@ macro_rules! columns_of {
 }
 
 pub(crate) use columns_of;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::columns as columns_of;
+    use crate::domain::Resource;
+
+    /// The bytes each text column has room for.
+    fn text_capacities(b: &ColumnBuilders) -> Vec<usize> {
+        (b.builders.iter())
+            .filter_map(|b| match b {
+                Builder::Text(t) => Some(t.values_capacity()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_first_batch_fills_the_room_made_from_its_first_row_without_growing() {
+        let columns = columns_of(Resource::UsageRecords);
+        let mut b = ColumnBuilders::with_capacity(columns, 500);
+        let row = |b: &mut ColumnBuilders| {
+            let mut cursor = b.row();
+            for c in columns {
+                match c.kind {
+                    Kind::Text | Kind::Json => cursor.text(Some("twenty bytes of text")),
+                    Kind::Int64 => cursor.int64(Some(1)),
+                    Kind::Decimal => cursor.decimal(Some(1)),
+                    Kind::Timestamp => cursor.timestamp(Some(1)),
+                    Kind::Date => cursor.date(Some(1)),
+                }
+            }
+            cursor.finish();
+            b.size_from_first_row();
+        };
+        row(&mut b);
+        let sized = text_capacities(&b);
+        assert!(sized.iter().all(|c| *c >= 500 * 20), "{sized:?}");
+        for _ in 1..500 {
+            row(&mut b);
+        }
+        assert_eq!(text_capacities(&b), sized, "a text buffer grew");
+        let arrays = b.finish(None);
+        assert!(arrays.iter().all(|a| a.len() == 500));
+    }
+}

@@ -100,6 +100,7 @@ impl BatchBuilder {
         let mut cursor = self.builders.row();
         row.append(&mut cursor);
         cursor.finish();
+        self.builders.size_from_first_row();
     }
 
     pub fn len(&self) -> usize {

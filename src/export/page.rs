@@ -38,7 +38,7 @@ impl PageRules<'_> {
             ));
         }
         // Each record's day, and each day's records on the page: a day's first row makes
-        // its builder with room for them.
+        // its builder with room for them, or for a whole batch when they filled the page.
         let mut on_page = vec![0usize; days.len()];
         let index: Vec<Option<usize>> = (page.records.iter())
             .map(|rec| {
@@ -60,7 +60,11 @@ impl PageRules<'_> {
             };
             density.records += 1;
             covered = Some(covered.map_or((i, i), |(lo, hi)| (lo.min(i), hi.max(i))));
-            days.push(i, S::identity(rec), rec, on_page[i]);
+            let room = match on_page[i] {
+                n if n >= self.max_records => n + days.batch_rows(),
+                n => n,
+            };
+            days.push(i, S::identity(rec), rec, room);
         }
         density.days_covered = covered.map_or(1, |(lo, hi)| (hi - lo + 1) as u64);
         Ok(PageEnd::Next(page.next_page_uri, density))

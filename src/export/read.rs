@@ -127,8 +127,7 @@ impl Exporter {
             S::first_page(&first.key.account, first.key.day, last.key.day, page_size),
             (S::MAX_RECORDS * span.days() as u64).div_ceil(u64::from(page_size)) + 1,
         );
-        // Rows a day holds before they go to its writer: one batch in all across the span.
-        let batch_rows = (BATCH_ROWS / days.len()).max(256);
+        let batch_rows = days.batch_rows();
         let mut uri = Some(walk.first().clone());
         while let Some(page_uri) = uri.take() {
             let mut retries = 0;
@@ -205,15 +204,14 @@ impl<'s> SpanDays<'s> {
         self.days.len()
     }
 
+    /// Rows a day holds before they go to its writer: one batch in all across the span.
+    pub(super) fn batch_rows(&self) -> usize {
+        (BATCH_ROWS / self.days.len().max(1)).max(256)
+    }
+
     /// Adds `rec`, of identity `id`, to day `i` unless the day has it already; a day's first
-    /// row makes its builder, with room for `expected` rows.
-    pub(super) fn push<R: AppendRow>(
-        &mut self,
-        i: usize,
-        id: Cow<'_, str>,
-        rec: &R,
-        expected: usize,
-    ) {
+    /// row makes its builder, with room for `room` rows.
+    pub(super) fn push<R: AppendRow>(&mut self, i: usize, id: Cow<'_, str>, rec: &R, room: usize) {
         let day = &mut self.days[i];
         if !day.seen.insert(id) {
             day.duplicates += 1;
@@ -221,7 +219,7 @@ impl<'s> SpanDays<'s> {
         }
         let rows = day.rows.get_or_insert_with(|| {
             let builder =
-                BatchBuilder::pseudonymized_with_capacity(self.resource, self.pseudonym, expected);
+                BatchBuilder::pseudonymized_with_capacity(self.resource, self.pseudonym, room);
             let writer = BackgroundWriter::new(
                 self.store.staging_path(),
                 self.store.staging_mode(),
