@@ -80,10 +80,11 @@ pub(super) enum PageEnd {
 
 /// Record identities seen in a day of a span, to keep each record once when paging shifts.
 ///
-/// A Twilio sid is two letters and 32 hex digits, kept as 16 bytes instead of a `String`, in
-/// one of [`SEEN_SHARDS`] sets chosen by its low bits: a set that grows allocates its new
-/// table while the old one still holds everything, so one set for a day of a million calls
-/// would briefly hold 53 MB where it needs 36; shards grow one at a time.
+/// A call sid as Twilio writes it, `CA` and 32 lowercase hex digits, is kept as the 16 bytes
+/// of its digits instead of a `String` (any other identity is kept as it is), in one of
+/// [`SEEN_SHARDS`] sets chosen by its low bits: a set that grows allocates its new table while
+/// the old one still holds everything, so one set for a day of a million calls would briefly
+/// hold 53 MB where it needs 36; shards grow one at a time.
 #[derive(Default)]
 pub(super) struct Seen {
     hex: Vec<HashSet<u128>>,
@@ -95,16 +96,26 @@ const SEEN_SHARDS: usize = 64;
 
 impl Seen {
     pub(super) fn insert(&mut self, id: std::borrow::Cow<'_, str>) -> bool {
-        if id.len() == 34 {
-            if let Ok(v) = u128::from_str_radix(&id[2..], 16) {
-                if self.hex.is_empty() {
-                    self.hex.resize_with(SEEN_SHARDS, HashSet::default);
-                }
-                return self.hex[v as usize % SEEN_SHARDS].insert(v);
-            }
+        let Some(v) = call_sid_digits(&id) else {
+            return self.other.insert(id.into_owned());
+        };
+        if self.hex.is_empty() {
+            self.hex.resize_with(SEEN_SHARDS, HashSet::default);
         }
-        self.other.insert(id.into_owned())
+        self.hex[v as usize % SEEN_SHARDS].insert(v)
     }
+}
+
+/// The digits of `CA` and 32 lowercase hex digits; `None` for anything else, so that two
+/// distinct identities never share a number (`u128::from_str_radix` alone would also take
+/// capitals and a leading `+`, and another prefix).
+fn call_sid_digits(id: &str) -> Option<u128> {
+    let digits = id.strip_prefix("CA")?;
+    let hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+    if digits.len() != 32 || !digits.bytes().all(|b| hex(&b)) {
+        return None;
+    }
+    u128::from_str_radix(digits, 16).ok()
 }
 
 #[cfg(test)]
@@ -114,6 +125,25 @@ mod tests {
     use crate::decode::value::days_since_epoch;
     use crate::domain::Resource;
     use crate::store::Store;
+
+    #[test]
+    fn distinct_identities_are_never_taken_for_one_another() {
+        let sid = "CA0123456789abcdef0123456789abcdef";
+        let others = [
+            "CA+123456789abcdef0123456789abcdef", // a sign, as from_str_radix takes it
+            "CA0123456789ABCDEF0123456789ABCDEF", // capitals
+            "CB0123456789abcdef0123456789abcdef", // another prefix
+            "\u{20ac}0123456789abcdef0123456789abcde", // 34 bytes, a character across byte 2
+        ];
+        let mut seen = Seen::default();
+        assert!(seen.insert(sid.into()));
+        for other in others {
+            assert_eq!(other.len(), 34, "{other}");
+            assert!(seen.insert(other.into()), "{other} taken for {sid}");
+            assert!(!seen.insert(other.into()), "{other} kept twice");
+        }
+        assert!(!seen.insert(sid.into()), "{sid} kept twice");
+    }
 
     const ACCOUNT: &str = "AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80";
     const OTHER: &str = "AC00000000000000000000000000000001";
