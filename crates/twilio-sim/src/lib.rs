@@ -263,8 +263,9 @@ impl Simulator {
     /// days settle deterministically, so the ground-truth accessors give the API's answer at
     /// the new `now`. Returns the clock after the move.
     pub fn set_now(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let now = self.inner.data.set_now(now);
         self.inner.replay.forget();
-        self.inner.data.set_now(now)
+        now
     }
 
     /// Moves the clock forward by `by`.
@@ -337,12 +338,12 @@ impl Simulator {
 
     /// Revokes `account`'s Connect grant: its credentials answer 401 (code 20003) from now on.
     pub fn revoke(&self, account: &str) {
-        self.inner.replay.forget();
         self.inner
             .revoked
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(account.to_owned());
+        self.inner.replay.forget();
     }
 
     /// Checks the request's credential against `target`; see `auth` for the rules.

@@ -4,8 +4,10 @@
 //!
 //! A successful answer is kept under the request's `Authorization` header and its URI (path
 //! and query) and served again, byte for byte, to the same request. Moving the clock or
-//! revoking a grant forgets every page (either can change answers); faults and hostile modes
-//! still apply, as they sit in front of the routes.
+//! revoking a grant forgets every page (either can change answers), and so does an answer
+//! rendered meanwhile: each forgetting starts a new generation, and an answer is kept only
+//! in the generation it was rendered in. Faults and hostile modes still apply, as they sit in
+//! front of the routes.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -16,7 +18,14 @@ use bytes::Bytes;
 /// The kept pages; empty and unused unless the config asks for it.
 #[derive(Default)]
 pub(crate) struct Replay {
-    pages: Option<Mutex<HashMap<(String, String), Bytes>>>,
+    pages: Option<Mutex<Kept>>,
+}
+
+#[derive(Default)]
+struct Kept {
+    /// Bumped by every [`Replay::forget`].
+    generation: u64,
+    pages: HashMap<(String, String), Bytes>,
 }
 
 impl Replay {
@@ -26,25 +35,36 @@ impl Replay {
         }
     }
 
-    /// The page kept for this request, if any.
-    pub(crate) fn get(&self, uri: &Uri, headers: &HeaderMap) -> Option<Bytes> {
-        let pages = self.pages.as_ref()?;
-        let pages = pages.lock().unwrap_or_else(PoisonError::into_inner);
-        pages.get(&key(uri, headers)).cloned()
+    /// The page kept for this request, or the generation to keep its answer in.
+    pub(crate) fn get(&self, uri: &Uri, headers: &HeaderMap) -> Result<Bytes, u64> {
+        let Some(kept) = &self.pages else {
+            return Err(0);
+        };
+        let kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.pages
+            .get(&key(uri, headers))
+            .cloned()
+            .ok_or(kept.generation)
     }
 
-    /// Keeps `body`, the successful answer to this request, when pages are kept.
-    pub(crate) fn keep(&self, uri: &Uri, headers: &HeaderMap, body: &Bytes) {
-        if let Some(pages) = &self.pages {
-            let mut pages = pages.lock().unwrap_or_else(PoisonError::into_inner);
-            pages.insert(key(uri, headers), body.clone());
+    /// Keeps `body`, the successful answer to this request rendered in `generation`, unless
+    /// pages are not kept or were forgotten since.
+    pub(crate) fn keep(&self, uri: &Uri, headers: &HeaderMap, body: &Bytes, generation: u64) {
+        if let Some(kept) = &self.pages {
+            let mut kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
+            if kept.generation == generation {
+                kept.pages.insert(key(uri, headers), body.clone());
+            }
         }
     }
 
-    /// Forgets every kept page.
+    /// Forgets every kept page, and every answer being rendered; call it after the change
+    /// that makes them stale.
     pub(crate) fn forget(&self) {
-        if let Some(pages) = &self.pages {
-            pages.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        if let Some(kept) = &self.pages {
+            let mut kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
+            kept.generation += 1;
+            kept.pages.clear();
         }
     }
 }
@@ -59,4 +79,31 @@ fn key(uri: &Uri, headers: &HeaderMap) -> (String, String) {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
     (auth, target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_rendered_before_a_forgetting_is_not_kept() {
+        let replay = Replay::new(true);
+        let uri: Uri = "/2010-04-01/Accounts/AC1/Calls.json?PageSize=5"
+            .parse()
+            .unwrap();
+        let headers = HeaderMap::new();
+        let body = Bytes::from_static(b"{}");
+        // Rendered in the first generation, stored after the clock moved or a grant went.
+        let Err(generation) = replay.get(&uri, &headers) else {
+            panic!("nothing kept yet");
+        };
+        replay.forget();
+        replay.keep(&uri, &headers, &body, generation);
+        let Err(now) = replay.get(&uri, &headers) else {
+            panic!("a stale answer was kept");
+        };
+        // Rendered in the current generation: kept.
+        replay.keep(&uri, &headers, &body, now);
+        assert_eq!(replay.get(&uri, &headers), Ok(body));
+    }
 }

@@ -60,15 +60,15 @@ pub(crate) async fn dispatch(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if method == Method::GET {
-        if let Some(kept) = sim.inner.replay.get(&uri, &headers) {
-            return json(kept);
-        }
-    }
+    let generation = match sim.inner.replay.get(&uri, &headers) {
+        Ok(kept) if method == Method::GET => return json(kept),
+        Ok(_) => 0,
+        Err(generation) => generation,
+    };
     match handle(&sim, &method, &uri, &headers) {
         Ok(body) => {
             let body = Bytes::from(serde_json::to_vec(&body).expect("a JSON value serializes"));
-            sim.inner.replay.keep(&uri, &headers, &body);
+            sim.inner.replay.keep(&uri, &headers, &body, generation);
             json(body)
         }
         Err(e) => e.into_response(),
