@@ -4,13 +4,14 @@
 # SMALL and LARGE calls on average; the difference of the two runs divided by the difference
 # in calls is the cost per call without the start-up. The simulator keeps its pages
 # (`sim --cache-pages`) and each program reads them once unmeasured first.
-# Usage: [SMALL=10000 LARGE=40000] benches/e2e_instructions.sh
+# Usage: [SMALL=10000 LARGE=40000 NO_BUILD=1 FLOOR=path] benches/e2e_instructions.sh
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
 bin="${CARGO_TARGET_DIR:-target}/release/twilio-export"
-floor=$(cargo bench --quiet --bench floor --no-run --message-format=json |
-        python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable") and m["target"]["name"] == "floor"][0])')
+floor=${FLOOR:-$(cargo bench --quiet --bench floor --no-run --message-format=json |
+        python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable") and m["target"]["name"] == "floor"][0])')}
 today=$(date -u +%F)
 # counts PER_DAY: prints "calls floor_instructions exporter_instructions".
 counts() {
@@ -33,14 +34,22 @@ counts() {
         "$bin" backfill --resource calls --from "$today" --to "$today" >/dev/null 2>&1
     DATABASE_URL="sqlite://$work/measured.db" EXPORT_OUTPUT="$work/measured" \
         valgrind --tool=callgrind --callgrind-out-file="$work/export.cg" \
-        "$bin" backfill --resource calls --from "$today" --to "$today" >/dev/null 2>"$work/export.err"
+        "$bin" backfill --resource calls --from "$today" --to "$today" >"$work/export.txt" 2>"$work/export.err"
     kill "$sim"
-    echo "$(sed -n 's/^floor: \([0-9]*\) calls.*/\1/p' "$work/floor.txt")" \
+    local floor_calls export_calls
+    floor_calls=$(sed -n 's/^floor: \([0-9]*\) calls.*/\1/p' "$work/floor.txt")
+    export_calls=$(sed -n 's/.*: \([0-9]*\) rows in.*/\1/p' "$work/export.txt")
+    [ "$floor_calls" = "$export_calls" ] ||
+        { echo "the floor read $floor_calls calls, the exporter $export_calls" >&2; exit 1; }
+    echo "$floor_calls" \
          "$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/floor.err")" \
          "$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/export.err")"
     rm -rf "$work"
 }
-python3 - $(counts "${SMALL:-10000}") $(counts "${LARGE:-40000}") <<'PY'
+small=$(counts "${SMALL:-10000}")
+large=$(counts "${LARGE:-40000}")
+# shellcheck disable=SC2086
+python3 - $small $large <<'PY'
 import sys
 c1, f1, e1, c2, f2, e2 = map(int, sys.argv[1:])
 calls = c2 - c1
