@@ -29,6 +29,10 @@ pub struct ColumnBuilders {
     room: Option<usize>,
 }
 
+/// The most bytes a text column is given room for from its first row: a server's long
+/// first value does not make a batch reserve more (past it, buffers grow as they fill).
+const MAX_TEXT_ROOM: usize = 16 << 20;
+
 impl ColumnBuilders {
     pub fn new(columns: &[Column]) -> Self {
         Self::with_capacity(columns, 1024)
@@ -70,7 +74,8 @@ impl ColumnBuilders {
         for b in &mut self.builders {
             if let Builder::Text(b) = b {
                 let first = b.finish();
-                let bytes = (rows * first.value_data().len() * 9 / 8).max(64);
+                let bytes = (rows.saturating_mul(first.value_data().len()) / 8 * 9)
+                    .clamp(64, MAX_TEXT_ROOM);
                 *b = StringBuilder::with_capacity(rows, bytes);
                 b.append_option(first.is_valid(0).then(|| first.value(0)));
             }
@@ -374,5 +379,30 @@ mod tests {
         assert_eq!(text_capacities(&b), sized, "a text buffer grew");
         let arrays = b.finish(None);
         assert!(arrays.iter().all(|a| a.len() == 500));
+    }
+
+    #[test]
+    fn a_long_first_value_does_not_make_a_batch_reserve_more_than_the_cap() {
+        let columns = columns_of(Resource::UsageRecords);
+        let mut b = ColumnBuilders::with_capacity(columns, 5000);
+        let long = "x".repeat(1 << 20);
+        let mut cursor = b.row();
+        for c in columns {
+            match c.kind {
+                Kind::Text | Kind::Json => cursor.text(Some(&long)),
+                Kind::Int64 => cursor.int64(None),
+                Kind::Decimal => cursor.decimal(None),
+                Kind::Timestamp => cursor.timestamp(None),
+                Kind::Date => cursor.date(None),
+            }
+        }
+        cursor.finish();
+        b.size_from_first_row();
+        let room = text_capacities(&b);
+        assert!(
+            room.iter().all(|c| *c <= MAX_TEXT_ROOM + (1 << 20)),
+            "{room:?}"
+        );
+        assert_eq!(b.finish(None)[0].len(), 1);
     }
 }
