@@ -21,9 +21,8 @@ pub struct BackgroundWriter {
     path: PathBuf,
     mode: u32,
     schema: SchemaRef,
-    /// The writer between batches; `None` before the first batch and while one is written.
-    idle: Option<PartWriter>,
-    /// The batch being written, which hands the writer and the batch back.
+    /// The batch being written, which hands the writer and the batch back (`None` before the
+    /// first batch).
     busy: Option<JoinHandle<Result<(PartWriter, RecordBatch), WriteError>>>,
     /// Whether the file may exist (its creation was started).
     started: bool,
@@ -36,7 +35,6 @@ impl BackgroundWriter {
             path,
             mode,
             schema,
-            idle: None,
             busy: None,
             started: false,
         }
@@ -81,7 +79,7 @@ impl BackgroundWriter {
                 let (writer, batch) = joined(task, &self.path).await?;
                 Ok((Some(writer), Some(batch)))
             }
-            None => Ok((self.idle.take(), None)),
+            None => Ok((None, None)),
         }
     }
 
