@@ -11,21 +11,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 accounts=${1:-2}; days=${2:-10}; per_day=${3:-3000}
-[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/twilio-export"
-# The floor's binary (FLOOR= to give one built elsewhere).
-floor=${FLOOR:-$(cargo bench --quiet --bench floor --no-run --message-format=json |
-        python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable") and m["target"]["name"] == "floor"][0])')}
+# shellcheck source=benches/common.sh
+. benches/common.sh
+bench_binaries
 sim=
 work=$(mktemp -d); trap 'kill $sim 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" sim --listen "127.0.0.1:$port" --seed "${SEED:-42}" --accounts "$accounts" --days "$days" \
-    --calls-per-day "$per_day" --cache-pages >"$work/sim.log" 2>&1 &
-sim=$!
-for _ in $(seq 50); do grep -q "simulator on" "$work/sim.log" && break; sleep 0.1; done
-sids=$(sed -n 's/^  accounts: *//p' "$work/sim.log")
-export TWILIO_API_BASE="http://127.0.0.1:$port" TWILIO_AUTH_TOKEN=sim-auth-token \
-       TWILIO_EXPORT_RATE_LIMIT=${RATE:-10000} TWILIO_EXPORT_MAX_IN_FLIGHT=${IN_FLIGHT:-4}
+start_sim "$work" "$accounts" "$days" "$per_day"
+export TWILIO_EXPORT_RATE_LIMIT=${RATE:-10000} TWILIO_EXPORT_MAX_IN_FLIGHT=${IN_FLIGHT:-4}
 to=$(date -u +%F); from=$(date -u -d "$to - $((days - 1)) days" +%F)
 
 # shellcheck disable=SC2086

@@ -8,22 +8,16 @@
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
-[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/twilio-export"
-floor=${FLOOR:-$(cargo bench --quiet --bench floor --no-run --message-format=json |
-        python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable") and m["target"]["name"] == "floor"][0])')}
+# shellcheck source=benches/common.sh
+. benches/common.sh
+bench_binaries
 today=$(date -u +%F)
 # counts PER_DAY: prints "calls floor_instructions exporter_instructions".
 counts() {
-    local work port sim sids
+    local work sim sids
     work=$(mktemp -d)
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    "$bin" sim --listen "127.0.0.1:$port" --seed "${SEED:-42}" --accounts 1 --days 1 \
-        --calls-per-day "$1" --cache-pages >"$work/sim.log" 2>&1 &
-    sim=$!
-    for _ in $(seq 50); do grep -q "simulator on" "$work/sim.log" && break; sleep 0.1; done
-    sids=$(sed -n 's/^  accounts: *//p' "$work/sim.log")
-    export TWILIO_API_BASE="http://127.0.0.1:$port" TWILIO_AUTH_TOKEN=sim-auth-token TWILIO_EXPORT_RATE_LIMIT=10000
+    start_sim "$work" 1 1 "$1"
+    export TWILIO_EXPORT_RATE_LIMIT=10000
     "$floor" "$TWILIO_API_BASE" "$today" "$today" "$sids" >"$work/floor.txt"
     valgrind --tool=callgrind --callgrind-out-file="$work/floor.cg" \
         "$floor" "$TWILIO_API_BASE" "$today" "$today" "$sids" >/dev/null 2>"$work/floor.err"

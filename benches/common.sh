@@ -1,0 +1,25 @@
+# Sourced by benches/e2e.sh and benches/e2e_instructions.sh (from the repository root).
+
+# Builds unless NO_BUILD is set; sets `bin`, the release binary, and `floor`, the end-to-end
+# floor of benches/floor.rs (FLOOR= to give one built elsewhere).
+bench_binaries() {
+    [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
+    bin="${CARGO_TARGET_DIR:-target}/release/twilio-export"
+    floor=${FLOOR:-$(cargo bench --quiet --bench floor --no-run --message-format=json |
+        python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable") and m["target"]["name"] == "floor"][0])')}
+}
+
+# start_sim DIR ACCOUNTS DAYS CALLS_PER_DAY: a simulator that keeps its pages (seed SEED, 42
+# by default), logging to DIR/sim.log; sets `sim` (its pid), `sids` (its accounts) and exports
+# TWILIO_API_BASE and TWILIO_AUTH_TOKEN.
+start_sim() {
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    "$bin" sim --listen "127.0.0.1:$port" --seed "${SEED:-42}" --accounts "$2" --days "$3" \
+        --calls-per-day "$4" --cache-pages >"$1/sim.log" 2>&1 &
+    sim=$!
+    for _ in $(seq 100); do grep -q "simulator on" "$1/sim.log" && break; sleep 0.1; done
+    grep -q "simulator on" "$1/sim.log" || { echo "the simulator did not start: $(cat "$1/sim.log")" >&2; return 1; }
+    sids=$(sed -n 's/^  accounts: *//p' "$1/sim.log")
+    export TWILIO_API_BASE="http://127.0.0.1:$port" TWILIO_AUTH_TOKEN=sim-auth-token
+}
