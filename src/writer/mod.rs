@@ -32,6 +32,13 @@ pub const ROW_GROUP_ROWS: usize = 32 * 1024;
 /// Encoded bytes at which a row group is flushed even before it has [`ROW_GROUP_ROWS`] rows.
 pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
+/// Bytes of a column's encoded values at which a data page is compressed and closed (Parquet's
+/// default is 1 MiB): a page of `subresource_uris` holds about 200 calls instead of 860, so the
+/// buffer a window fills for it is a quarter the size. A day of a million calls peaked at
+/// 118–120 MiB instead of 129–133, at the same CPU, for files 1.6 % larger (each page is
+/// compressed on its own; BENCHMARKS.md).
+pub const DATA_PAGE_BYTES: usize = 256 << 10;
+
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("cannot create {path}: {cause}")]
@@ -107,6 +114,7 @@ fn properties(schema: &SchemaRef) -> WriterProperties {
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .set_data_page_size_limit(DATA_PAGE_BYTES)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_created_by(concat!("twilio-export ", env!("CARGO_PKG_VERSION")).to_owned())
         .build()
@@ -239,6 +247,47 @@ mod tests {
         assert!(dictionary("status") && dictionary("account_sid"));
         let read: Vec<_> = reader.map(Result::unwrap).collect();
         assert_eq!(read, vec![batch]);
+    }
+
+    #[test]
+    fn data_pages_close_at_data_page_bytes() {
+        use parquet::column::page::Page;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        // 2000 calls whose `subresource_uris` are about 1.2 KB each, as Twilio's are.
+        let subs = format!(r#"{{"events":"/{}"}}"#, "e".repeat(1200));
+        let calls: Vec<String> = (0..2000)
+            .map(|i| format!(r#"{{"sid":"CA{i:032x}","subresource_uris":{subs}}}"#))
+            .collect();
+        let page = format!(r#"{{"calls":[{}]}}"#, calls.join(","));
+        let mut builder = BatchBuilder::new(Resource::Calls);
+        for call in &decode_page::<Call>(page.as_bytes()).unwrap().records {
+            builder.push(call);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("calls.parquet");
+        let mut writer = PartWriter::create(&path, 0o600, builder.schema()).unwrap();
+        writer.write(&builder.finish()).unwrap();
+        writer.finish().unwrap();
+
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let i = builder.schema().index_of("subresource_uris").unwrap();
+        let pages = reader
+            .get_row_group(0)
+            .unwrap()
+            .get_column_page_reader(i)
+            .unwrap();
+        let sizes: Vec<usize> = (pages.map(Result::unwrap))
+            .filter(|p| matches!(p, Page::DataPage { .. } | Page::DataPageV2 { .. }))
+            .map(|p| p.buffer().len())
+            .collect();
+        // 2.4 MB of values: ten pages or so, none past the limit by more than a value.
+        assert!(sizes.len() >= 9, "{sizes:?}");
+        assert!(
+            sizes
+                .iter()
+                .all(|s| *s <= DATA_PAGE_BYTES + subs.len() + 16),
+            "{sizes:?}"
+        );
     }
 
     #[test]
