@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use chrono::NaiveDate;
 
-use super::spans::{self, Density, Span};
+use super::spans::{self, Density, Known, Span};
 use super::{
     ExportError, Exporter, LeaseScope, SpanEnd, Summary, Window, WindowEvent, WindowReport,
 };
@@ -124,15 +124,8 @@ impl Exporter {
             cancel: self.cancel.child_token(),
             accounts: Mutex::new(HashMap::new()),
         });
-        let known = self.known_rows(&windows).await;
-        let rows_of = |w: &Window| {
-            let pair = (w.key.account.clone(), w.key.resource);
-            known
-                .get(&pair)
-                .and_then(|days| days.get(&w.key.day))
-                .copied()
-        };
-        let mut queue: VecDeque<Span> = spans::plan(windows, rows_of).into();
+        let known = self.known_days(&windows).await;
+        let mut queue: VecDeque<Span> = spans::plan(windows, |w| known.of(w)).into();
         let concurrency = concurrency.max(1);
         let fetching = Arc::new(Semaphore::new(concurrency));
         let alive = Arc::new(Semaphore::new(concurrency * 2));
@@ -176,10 +169,10 @@ impl Exporter {
 }
 
 impl Exporter {
-    /// Rows per day that earlier runs exported, per (account, resource) of `windows` (one
-    /// query per resource and chunk of accounts, over the days of the windows); pairs whose
-    /// partitions cannot be read are planned as if never exported.
-    async fn known_rows(&self, windows: &[Window]) -> HashMap<Pair, HashMap<NaiveDate, u64>> {
+    /// Rows per day that earlier runs exported, and the days whose windows failed, per
+    /// (account, resource) of `windows` (queries per resource and chunk of accounts, over the
+    /// days of the windows); what cannot be read is planned as if never exported.
+    async fn known_days(&self, windows: &[Window]) -> KnownDays {
         let mut wanted: HashMap<Resource, (Vec<AccountSid>, NaiveDate, NaiveDate)> = HashMap::new();
         let mut seen = HashSet::new();
         for w in windows {
@@ -192,17 +185,27 @@ impl Exporter {
                 sids.push(w.key.account.clone());
             }
         }
-        let mut known = HashMap::new();
+        let mut known = KnownDays::default();
         for (resource, (sids, first, last)) in wanted {
             let rows = self
                 .registry
                 .partition_rows_of(resource, &sids, first, last);
             match rows.await {
                 Ok(rows) => {
-                    known.extend(rows.into_iter().map(|(sid, days)| ((sid, resource), days)))
+                    (known.rows).extend(rows.into_iter().map(|(sid, days)| ((sid, resource), days)))
                 }
                 Err(e) => {
                     tracing::warn!(%resource, error = %e, "Cannot read earlier partitions; planning as if there were none");
+                }
+            }
+            match self.registry.failed_days_of(resource, &sids, first).await {
+                Ok(failed) => known
+                    .failed
+                    .extend(failed.into_iter().flat_map(|(sid, days)| {
+                        days.into_iter().map(move |d| ((sid.clone(), resource), d))
+                    })),
+                Err(e) => {
+                    tracing::warn!(%resource, error = %e, "Cannot read earlier failed windows; planning as if there were none");
                 }
             }
         }
@@ -211,6 +214,26 @@ impl Exporter {
 }
 
 type Pair = (AccountSid, Resource);
+
+/// What earlier runs left of the days of a run: rows exported, windows failed.
+#[derive(Default)]
+struct KnownDays {
+    rows: HashMap<Pair, HashMap<NaiveDate, u64>>,
+    failed: HashSet<(Pair, NaiveDate)>,
+}
+
+impl KnownDays {
+    fn of(&self, w: &Window) -> Known {
+        let pair = (w.key.account.clone(), w.key.resource);
+        if self.failed.contains(&(pair.clone(), w.key.day)) {
+            return Known::Failed;
+        }
+        match self.rows.get(&pair).and_then(|days| days.get(&w.key.day)) {
+            Some(rows) => Known::Rows(*rows),
+            None => Known::Unknown,
+        }
+    }
+}
 
 /// A finished span: its days' outcomes go to the summary, or, found far denser than planned,
 /// it is planned again from its first page's density, ahead of the rest.
@@ -229,7 +252,7 @@ fn finished(
         Ok((span, SpanOutcome::Split(density))) => {
             let per_day = density.per_day().ceil() as u64;
             tracing::debug!(account = %span.first().key.account, first = %span.first().key.day, days = span.days(), per_day, "A span is denser than planned; planning it again");
-            for part in spans::plan(span.windows, |_| Some(per_day))
+            for part in spans::plan(span.windows, |_| Known::Dense)
                 .into_iter()
                 .rev()
             {

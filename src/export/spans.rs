@@ -1,11 +1,18 @@
-//! Windows sized by the data: which day windows share one request (pure; no I/O).
+//! Windows sized by the data: which day windows share one query (pure; no I/O).
 //!
 //! A *span* is one or more consecutive days of one (account, resource) read with one query
-//! (`StartTime>=first&StartTime<last+1`, or `StartDate=first&EndDate=last`), its rows split
-//! into the same per-day partitions. Days go into one span while what is known of them — the
-//! rows earlier runs exported, or an estimate from a span's first page — adds up to less than
-//! [`FILL`] of a page; a day known to fill that much alone is a span of its own, so dense days
-//! still run side by side. Days never seen before are assumed sparse: the span's first page
+//! (`StartTime>=first&StartTime<last+1`, or `StartDate=first&EndDate=last`), page after page,
+//! its rows split into the same per-day partitions. A span costs `ceil(rows / page size)`
+//! requests, at most one more than its rows need (its last page, partly filled).
+//!
+//! A day known to hold [`DENSE_PAGES`] pages of rows (from what earlier runs exported), or a
+//! page at least (from a span's first page, all of it on one day), is *dense* and a span of
+//! its own, so dense days still run side by side; so is a day whose window failed before, so
+//! that it fails alone. The
+//! other, *sparse* days are chained: a run of consecutive sparse days is read as few spans as
+//! keep the requests within a tenth and one of the fewest the rows need (`floor(pages / 10) + 1`
+//! spans for a run of `pages` pages' worth, of about equal rows, each at most
+//! [`MAX_SPAN_DAYS`] days). Days never seen before are assumed sparse: the span's first page
 //! tells, and a span whose days turn out dense is planned again from that page ([`Density`]),
 //! which costs that one request.
 
@@ -14,10 +21,13 @@ use std::collections::HashMap;
 use super::Window;
 use crate::domain::{AccountSid, Resource};
 
-/// Share of a page a span is planned to fill, leaving room for days that grew since.
-pub const FILL: f64 = 0.8;
 /// The most days one span reads.
 pub const MAX_SPAN_DAYS: usize = 31;
+
+/// Pages of rows from which a day is dense and read alone. A day of one to two pages read
+/// alone costs up to twice the requests its rows need; chained with its neighbours, at most
+/// one request more per span.
+pub const DENSE_PAGES: u64 = 2;
 
 /// Consecutive day windows read with one query; a single day is a span of one.
 #[derive(Clone, Debug)]
@@ -39,42 +49,92 @@ impl Span {
     }
 }
 
-/// Groups `windows` into spans, keeping their order by first day. `rows_of` estimates a
-/// day's rows (`None`: unknown, assumed sparse).
-pub fn plan(windows: Vec<Window>, rows_of: impl Fn(&Window) -> Option<u64>) -> Vec<Span> {
-    let mut open: HashMap<(AccountSid, Resource), (Span, f64)> = HashMap::new();
-    let mut done: Vec<(usize, Span)> = Vec::new();
-    let mut order: HashMap<(AccountSid, Resource), usize> = HashMap::new();
-    for (i, w) in windows.into_iter().enumerate() {
-        let pair = (w.key.account.clone(), w.key.resource);
-        let page = f64::from(w.page_size.max(1));
-        let rows = rows_of(&w).map_or(0.0, |r| r as f64);
-        let fits = open.get(&pair).is_some_and(|(span, filled)| {
-            let last = span.last();
-            last.key.day.succ_opt() == Some(w.key.day)
-                && last.credential == w.credential
-                && last.page_size == w.page_size
-                && span.days() < MAX_SPAN_DAYS
-                && filled + rows <= FILL * page
+/// What is known of a day before it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Known {
+    /// Never exported: assumed sparse.
+    Unknown,
+    /// The rows an earlier run exported.
+    Rows(u64),
+    /// A page or more, as a span's first page showed (all of it on one day).
+    Dense,
+    /// Its window failed before (and is retried): read alone, so that it fails alone and
+    /// never takes the days read with it down too.
+    Failed,
+}
+
+/// A day window with its place in the plan's input and its estimated rows.
+struct Day {
+    at: usize,
+    window: Window,
+    rows: u64,
+}
+
+/// Groups `windows` into spans, in the order of their first window, by what is `known` of
+/// each day.
+pub fn plan(windows: Vec<Window>, known: impl Fn(&Window) -> Known) -> Vec<Span> {
+    let mut open: HashMap<(AccountSid, Resource), Vec<Day>> = HashMap::new();
+    let mut runs: Vec<Vec<Day>> = Vec::new();
+    for (at, window) in windows.into_iter().enumerate() {
+        let pair = (window.key.account.clone(), window.key.resource);
+        let (rows, alone) = match known(&window) {
+            Known::Unknown => (0, false),
+            Known::Rows(rows) => {
+                let page = u64::from(window.page_size.max(1));
+                (rows, rows >= DENSE_PAGES * page)
+            }
+            Known::Dense | Known::Failed => (0, true),
+        };
+        let day = Day { at, window, rows };
+        let follows = open.get(&pair).is_some_and(|run| {
+            let last = &run.last().expect("a run has a day").window;
+            last.key.day.succ_opt() == Some(day.window.key.day)
+                && last.credential == day.window.credential
+                && last.page_size == day.window.page_size
         });
-        if fits {
-            let (span, filled) = open.get_mut(&pair).expect("checked");
-            span.windows.push(w);
-            *filled += rows;
-            continue;
+        if !follows || alone {
+            runs.extend(open.remove(&pair));
         }
-        if let Some((span, _)) = open.remove(&pair) {
-            done.push((order[&pair], span));
+        if alone {
+            runs.push(vec![day]);
+        } else {
+            open.entry(pair).or_default().push(day);
         }
-        order.insert(pair.clone(), i);
-        open.insert(pair, (Span { windows: vec![w] }, rows));
     }
-    done.extend(
-        open.into_iter()
-            .map(|(pair, (span, _))| (order[&pair], span)),
-    );
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, span)| span).collect()
+    runs.extend(open.into_values());
+    let mut spans: Vec<(usize, Span)> = runs.into_iter().flat_map(chains).collect();
+    spans.sort_by_key(|(at, _)| *at);
+    spans.into_iter().map(|(_, span)| span).collect()
+}
+
+/// A run of consecutive days cut into spans (with the place of each one's first day): as few
+/// as keep the requests within a tenth and one of the fewest, of about equal estimated rows
+/// (unknown days weigh a row each), each at most [`MAX_SPAN_DAYS`] days.
+fn chains(run: Vec<Day>) -> Vec<(usize, Span)> {
+    let page = u64::from(run[0].window.page_size.max(1));
+    let weight: u64 = run.iter().map(|d| d.rows + 1).sum();
+    let pages = run.iter().map(|d| d.rows).sum::<u64>().div_ceil(page);
+    let count = (pages / 10 + 1) as usize;
+    let count = count.max(run.len().div_ceil(MAX_SPAN_DAYS)).min(run.len());
+    let mut spans: Vec<Vec<Day>> = vec![Vec::new()];
+    let mut so_far = 0;
+    for day in run {
+        // The next span starts once this one holds its share of the run.
+        let share = weight * spans.len() as u64 / count as u64;
+        let current = spans.last().expect("one span at least");
+        if !current.is_empty() && (so_far >= share || current.len() == MAX_SPAN_DAYS) {
+            spans.push(Vec::new());
+        }
+        so_far += day.rows + 1;
+        spans.last_mut().expect("one span at least").push(day);
+    }
+    (spans.into_iter())
+        .map(|days| {
+            let at = days[0].at;
+            let windows = days.into_iter().map(|d| d.window).collect();
+            (at, Span { windows })
+        })
+        .collect()
 }
 
 /// What a span's first page showed when it had a next page: records per day it covered.
@@ -92,11 +152,11 @@ impl Density {
     }
 
     /// Whether a span of `span_days` should be planned again from this density: when its
-    /// days are so dense that no two of them would share a span, so that they run side by
-    /// side as day windows. A sparser span is read to its end, one page after another, which
-    /// costs no request more than the records need.
+    /// first page holds a page of one day's records, so that its days, dense, run side by
+    /// side as day windows ([`Known::Dense`]). A sparser span is read to its end, one page
+    /// after another, which costs at most one request more than the records need.
     pub fn splits(&self, span_days: usize, page_size: u32) -> bool {
-        span_days > 1 && 2.0 * self.per_day() > FILL * f64::from(page_size.max(1))
+        span_days > 1 && self.per_day() >= f64::from(page_size.max(1))
     }
 }
 
@@ -138,7 +198,7 @@ mod tests {
     #[test]
     fn unknown_days_share_spans_of_at_most_a_month() {
         let windows: Vec<Window> = (1..=31).flat_map(|d| [w(A, d), w(B, d)]).collect();
-        let spans = plan(windows, |_| None);
+        let spans = plan(windows, |_| Known::Unknown);
         assert_eq!(
             shape(&spans),
             vec![("1".into(), 1, 31), ("2".into(), 1, 31)]
@@ -150,7 +210,7 @@ mod tests {
         let windows: Vec<Window> = (1..=6).map(|d| w(A, d)).collect();
         // Day 3 filled a page last time; the others had 100 rows.
         let spans = plan(windows, |w| {
-            Some(if w.key.day.to_string().ends_with("03") {
+            Known::Rows(if w.key.day.to_string().ends_with("03") {
                 5000
             } else {
                 100
@@ -163,35 +223,112 @@ mod tests {
     }
 
     #[test]
-    fn a_gap_or_a_full_page_ends_a_span() {
-        let spans = plan(vec![w(A, 1), w(A, 2), w(A, 4)], |_| None);
+    fn a_gap_or_a_dense_day_ends_a_span() {
+        let spans = plan(vec![w(A, 1), w(A, 2), w(A, 4)], |_| Known::Unknown);
         assert_eq!(shape(&spans), vec![("1".into(), 1, 2), ("1".into(), 4, 1)]);
-        let spans = plan((1..=10).map(|d| w(A, d)).collect(), |_| Some(300));
+        // Three pages' worth of sparse days: one span, read page after page.
+        let spans = plan((1..=10).map(|d| w(A, d)).collect(), |_| Known::Rows(300));
+        assert_eq!(shape(&spans), vec![("1".into(), 1, 10)]);
+        let spans = plan((1..=3).map(|d| w(A, d)).collect(), |w| {
+            Known::Rows(if w.key.day.to_string().ends_with("02") {
+                2000
+            } else {
+                1999
+            })
+        });
+        assert_eq!(
+            shape(&spans),
+            vec![("1".into(), 1, 1), ("1".into(), 2, 1), ("1".into(), 3, 1)]
+        );
+    }
+
+    /// Requests a span needs at `rows_of`, and the fewest the rows need.
+    fn requests(spans: &[Span], rows_of: impl Fn(&Window) -> u64) -> u64 {
+        spans
+            .iter()
+            .map(|s| {
+                s.windows
+                    .iter()
+                    .map(&rows_of)
+                    .sum::<u64>()
+                    .div_ceil(1000)
+                    .max(1)
+            })
+            .sum()
+    }
+
+    #[test]
+    fn sparse_runs_are_cut_into_as_many_spans_as_the_bound_allows() {
+        // 20,000 calls over 30 days: 21 pages' worth, in 3 spans of about 7 pages each.
+        let windows = || (1..=30).map(|d| w(A, d)).collect::<Vec<_>>();
+        let spans = plan(windows(), |_| Known::Rows(700));
         assert_eq!(
             shape(&spans),
             vec![
-                ("1".into(), 1, 2),
-                ("1".into(), 3, 2),
-                ("1".into(), 5, 2),
-                ("1".into(), 7, 2),
-                ("1".into(), 9, 2)
+                ("1".into(), 1, 10),
+                ("1".into(), 11, 10),
+                ("1".into(), 21, 10)
             ]
+        );
+        assert!(requests(&spans, |_| 700) <= 21 * 11 / 10 + 1);
+        // Every density under a page stays within a tenth and one of the fewest requests.
+        for per_day in [1, 20, 300, 400, 501, 667, 850, 999, 1001, 1500, 1999] {
+            let spans = plan(windows(), |_| Known::Rows(per_day));
+            let fewest = (30 * per_day).div_ceil(1000);
+            let needed = requests(&spans, |_| per_day);
+            assert!(
+                needed * 10 <= fewest * 11 + 10,
+                "{per_day}: {needed} for {fewest}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_day_that_failed_before_is_read_alone() {
+        let spans = plan((1..=6).map(|d| w(A, d)).collect(), |w| {
+            if w.key.day.to_string().ends_with("03") {
+                Known::Failed
+            } else {
+                Known::Unknown
+            }
+        });
+        assert_eq!(
+            shape(&spans),
+            vec![("1".into(), 1, 2), ("1".into(), 3, 1), ("1".into(), 4, 3)]
         );
     }
 
     #[test]
-    fn a_dense_first_page_splits_a_long_span_only() {
+    fn a_run_longer_than_a_month_is_cut_into_spans_of_at_most_a_month() {
+        let windows: Vec<Window> = (0..62)
+            .map(|i| {
+                let mut window = w(A, 1);
+                window.key.day =
+                    NaiveDate::from_ymd_opt(2026, 3, 1).unwrap() + chrono::Duration::days(i);
+                window
+            })
+            .collect();
+        let spans = plan(windows, |_| Known::Unknown);
+        assert_eq!(
+            shape(&spans),
+            vec![("1".into(), 1, 31), ("1".into(), 1, 31)]
+        );
+    }
+
+    #[test]
+    fn a_first_page_of_days_that_fill_a_page_splits_a_long_span_only() {
         let d = Density {
             records: 1000,
             days_covered: 1,
         };
         assert!(d.splits(30, 1000));
         assert!(!d.splits(1, 1000));
+        // Days of about half a page are read page after page.
         let half = Density {
             records: 1000,
             days_covered: 2,
         };
-        assert!(half.splits(30, 1000));
+        assert!(!half.splits(30, 1000));
         let medium = Density {
             records: 1000,
             days_covered: 20,

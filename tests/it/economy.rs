@@ -184,6 +184,68 @@ async fn a_failure_in_the_middle_of_a_span_publishes_none_of_its_days() {
 }
 
 #[tokio::test]
+async fn a_day_whose_window_failed_is_retried_alone_and_the_days_around_it_share_requests() {
+    let cfg = sparse_sim(Faults::default());
+    let app = spawn_app(cfg.clone()).await;
+    app.add_all_accounts().await;
+    // The 15th fails (every page links to itself) and is remembered as failed.
+    let evil = spawn_app(SimConfig {
+        faults: Faults {
+            hostile: Some(Hostile::LinkLoop),
+            ..Faults::default()
+        },
+        ..cfg
+    })
+    .await;
+    let out = app
+        .cli_with(
+            &backfill("calls", "2026-03-15", "2026-03-15"),
+            &[("TWILIO_API_BASE", &evil.base)],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+
+    assert_success(&app.cli(&backfill("calls", FIRST, LAST)).await);
+
+    // The 15th is read with a query of its own, so that were it still failing, the days
+    // around it would not fail with it; they share one request on each side.
+    let queries: Vec<String> = (app.sim.requests().into_iter())
+        .filter(|r| r.path.ends_with("/Calls.json"))
+        .map(|r| r.query)
+        .collect();
+    assert_eq!(queries.len(), 3, "{queries:?}");
+    assert!(
+        queries.iter().any(|q| {
+            q.contains("StartTime%3E=2026-03-15") && q.contains("StartTime%3C=2026-03-16")
+        }),
+        "{queries:?}"
+    );
+    assert_calls_exact(&app);
+    let registry = Registry::connect(&app.database_url()).await.unwrap();
+    assert!(registry.failures().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn days_of_about_two_thirds_of_a_page_cost_within_a_tenth_plus_one_too() {
+    // 30 days of about 667 calls (20,000): sparse days that do not fit two to a page are
+    // read page after page, a few spans side by side, not each day with a request of its own.
+    let app = spawn_app(SimConfig {
+        calls_per_day: 667,
+        ..sparse_sim(Faults::default())
+    })
+    .await;
+    app.add_all_accounts().await;
+
+    assert_success(&app.cli(&backfill("calls", FIRST, LAST)).await);
+    let records = assert_calls_exact(&app);
+    let first = list_requests(&app, "/Calls.json");
+    assert_economical(first, records);
+    // Planned again from the rows now known: still within the bound.
+    assert_success(&app.cli(&backfill("calls", FIRST, LAST)).await);
+    assert_economical(list_requests(&app, "/Calls.json") - first, records);
+}
+
+#[tokio::test]
 async fn dense_days_run_side_by_side_up_to_max_in_flight() {
     let app = spawn_app(SimConfig {
         seed: 6,
