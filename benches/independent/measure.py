@@ -173,15 +173,24 @@ def rerun(stub, work, results, name, first_backfill=False):
                if k.startswith(acct)}
     cats = stub.info["usage_records"][acct] // len(per_day)
     res = {}
+    records = sum(per_day.values())
+    by_day = sum(math.ceil(v / 1000) for v in per_day.values())
+    log("  %d calls in %d days; one request per started page of each day: %d"
+        % (records, len(per_day), by_day))
     if first_backfill:
+        stub.reset()
         export(stub, work, name, ["backfill", "--resource", "calls", "--from", first,
                                   "--to", last])
+        n = sum(stub.stats()["requests"].get(acct, {}).values())
+        res["first_backfill_calls"] = summary_line("first backfill, calls", records, n,
+                                                   max(1, math.ceil(records / 1000)))
+        res["first_backfill_calls"]["by_day_minimum"] = by_day
     stub.reset()
     export(stub, work, name, ["backfill", "--resource", "calls", "--from", first, "--to", last])
     n = sum(stub.stats()["requests"].get(acct, {}).values())
-    records = sum(per_day.values())
     res["second_backfill_calls"] = summary_line("second identical backfill, calls", records, n,
                                                 max(1, math.ceil(records / 1000)))
+    res["second_backfill_calls"]["by_day_minimum"] = by_day
     jobs = os.path.join(work, name + "-jobs")
     write_jobs(jobs, [
         {"name": "calls", "resource": "calls", "schedule": "0 7 * * * *", "lookback_days": 3},
@@ -201,6 +210,9 @@ def rerun(stub, work, results, name, first_backfill=False):
     days_calls = [(today - dt.timedelta(days=k)).isoformat() for k in range(0, 5)]
     days_usage = [(today - dt.timedelta(days=k)).isoformat() for k in range(0, 9)]
     rc = sum(per_day.get(d, 0) for d in days_calls)
+    rc_day = sum(math.ceil(per_day.get(d, 0) / 1000) for d in days_calls)
+    log("  one request per started page of each of those %d days of calls: %d"
+        % (len(days_calls), rc_day))
     ru = cats * sum(1 for d in days_usage if d in per_day)
     log("  the last run re-reads at most: calls %d days (%d records, minimum %d requests), "
         "usage records %d days (%d records, minimum %d)"
