@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Measures twilio-export's request economy and CPU against stub.py (see README.md).
 
-Usage: measure.py [sparse] [latency] [rerun] [cpu]      (default: all four)
+Usage: measure.py [sparse] [latency] [rerun] [sweep] [cpu]      (default: all five)
 Environment: BIN (the twilio-export binary), FLOOR (the floor binary of benches/floor.rs),
-KEEP=1 keeps the scratch directory, CPU_SETS="A,D,C;A,D,C" overrides the CPU data sets.
+KEEP=1 keeps the scratch directory, REPEAT=n measures
+the CPU sets n times, CPU_SETS="A,D,C;A,D,C" overrides the CPU data sets.
 """
 
 import base64
@@ -221,6 +222,38 @@ def rerun(stub, work, results, name, first_backfill=False):
     results.setdefault("rerun", {})[name] = res
 
 
+def sweep(work, results):
+    """Requests for 30 days of one account at several densities, first and second backfill."""
+    log("\n== (e) density sweep: 1 account, 30 days of N calls (exactly), pages of 1000 ==")
+    res = {}
+    for per_day in [int(x) for x in os.environ.get("SWEEP", "400,700,850,1001,2500").split(",")]:
+        stub = Stub(work, "--accounts", 1, "--days", 30, "--calls-per-day", per_day,
+                    "--jitter", 0, "--seed", 14)
+        name = "sweep%d" % per_day
+        try:
+            first, last, acct = stub.info["first_day"], stub.info["today"], stub.accounts[0]
+            add_accounts(stub, work, name)
+            records = stub.info["calls"][acct]
+            by_day = sum(math.ceil(v / 1000) for v in stub.info["calls_per_day"].values())
+            row = {"per_day": per_day, "records": records, "minimum": math.ceil(records / 1000),
+                   "by_day": by_day}
+            for k in ("first", "second"):
+                stub.reset()
+                export(stub, work, name, ["backfill", "--resource", "calls", "--from", first,
+                                          "--to", last])
+                row[k] = sum(stub.stats()["requests"].get(acct, {}).values())
+            b = bound(row["minimum"])
+            log("  %5d calls/day: %6d calls; requests first backfill %3d, second %3d; minimum "
+                "%3d, bound %.1f%s; one per started page of each day %d"
+                % (per_day, records, row["first"], row["second"], row["minimum"], b,
+                   "" if max(row["first"], row["second"]) <= b else " (OVER)", by_day))
+            res[per_day] = row
+        finally:
+            stub.stop()
+            shutil.rmtree(os.path.join(work, name), ignore_errors=True)
+    results["sweep"] = res
+
+
 def latency(work, results):
     log("\n== (b) latency: 1 account, 40 days of about 1000 calls, 200 ms a response, "
         "max in flight 4, pages of 100 (job page_size) ==")
@@ -254,11 +287,14 @@ def latency(work, results):
             "span (%.0f %% of 20/s)" % (n / wall, n / span, 100 * n / span / 20))
         log("  steady state (10 %%-80 %% of the requests): %.1f req/s (%.0f %% of 20/s)"
             % (steady, 100 * steady / 20))
-        log("  most in flight seen by the stub: %d (per account %s)"
-            % (s["max_in_flight"], s["max_in_flight_per_account"]))
+        log("  most in flight seen by the stub: %d counted from arrival to response written "
+            "(per account %s); %s certainly at once (arrival to response ready)"
+            % (s["max_in_flight"], s["max_in_flight_per_account"],
+               s["sure_max_in_flight_per_account"]))
         results["latency"] = {"requests": n, "minimum": minimum, "rows": rows, "wall": wall,
                               "span": span, "overall_wall": n / wall, "overall_span": n / span,
-                              "steady": steady, "max_in_flight": s["max_in_flight"]}
+                              "steady": steady, "max_in_flight": s["max_in_flight"],
+                              "sure_max_in_flight": s["sure_max_in_flight_per_account"]}
     finally:
         stub.stop()
 
@@ -334,39 +370,61 @@ def cpu_set(work, accounts, days, per_day, results):
         total = sum(stub.info["calls"].values())
         log("  stub: %s" % open(os.path.join(work, "stub.log")).read().strip().splitlines()[-1])
         fenv = env_for(stub, "", "")
-        run([FLOOR, stub.base, first, last] + stub.accounts, fenv)
-        ft = os.path.join(work, "floor.time")
-        stub.reset()
-        p, _ = run([FLOOR, stub.base, first, last] + stub.accounts, fenv, time_file=ft)
-        floor_req = stub.stats()["total_requests"]
-        log("  floor: %s (the stub counted %d requests)" % (p.stdout.strip(), floor_req))
-        floor_calls = int(re.search(r"floor: (\d+) calls", p.stdout).group(1))
         extra = {"TWILIO_EXPORT_RATE_LIMIT": 10000}
-        for name in ("cpu-warm", "cpu"):
-            add_accounts(stub, work, name, **extra)
+        # once each unmeasured, so both read pages the stub has already served once
+        run([FLOOR, stub.base, first, last] + stub.accounts, fenv)
+        add_accounts(stub, work, "cpu-warm", **extra)
         export(stub, work, "cpu-warm", ["backfill", "--resource", "calls", "--from", first,
                                         "--to", last], **extra)
-        et = os.path.join(work, "exporter.time")
-        stub.reset()
-        p, _ = export(stub, work, "cpu", ["backfill", "--resource", "calls", "--from", first,
-                                          "--to", last], time_file=et, **extra)
-        s = stub.stats()
-        log("  exporter: %s (the stub counted %d requests, most in flight %d)"
-            % (p.stdout.strip().replace("\n", " | "), s["total_requests"], s["max_in_flight"]))
-        m = re.search(r": (\d+) rows in", p.stdout)
-        rows = int(m.group(1)) if m else None
-        figures = {}
-        for who, path, n in (("exporter", et, rows or total), ("floor", ft, floor_calls)):
-            wall, user, sys_, rss = open(path).read().split()
-            wall, user, sys_, rss = float(wall), float(user), float(sys_), int(rss)
-            figures[who] = {"wall": wall, "user": user, "sys": sys_, "rss_kib": rss,
-                            "us_per_call": (user + sys_) * 1e6 / n}
-            log("  %-8s %d calls: wall %.2f s, user %.2f s, sys %.2f s, CPU %.2f us/call, "
-                "peak RSS %.1f MiB" % (who, n, wall, user, sys_, (user + sys_) * 1e6 / n,
-                                        rss / 1024))
-        fc = figures["floor"]["user"] + figures["floor"]["sys"]
-        ratio = (figures["exporter"]["user"] + figures["exporter"]["sys"]) / fc if fc else None
-        log("  exporter CPU / floor CPU: %s" % ("%.2f" % ratio if ratio else "floor under 10 ms"))
+        rounds = []
+        for r in range(int(os.environ.get("REPEAT", "1"))):
+            ft = os.path.join(work, "floor.time")
+            stub.reset()
+            p, _ = run([FLOOR, stub.base, first, last] + stub.accounts, fenv, time_file=ft)
+            floor_req = stub.stats()["total_requests"]
+            log("  floor: %s (the stub counted %d requests)" % (p.stdout.strip(), floor_req))
+            floor_calls = int(re.search(r"floor: (\d+) calls", p.stdout).group(1))
+            shutil.rmtree(os.path.join(work, "cpu"), ignore_errors=True)
+            for f in ("cpu.db", "cpu.db-wal", "cpu.db-shm"):
+                if os.path.exists(os.path.join(work, f)):
+                    os.remove(os.path.join(work, f))
+            add_accounts(stub, work, "cpu", **extra)
+            et = os.path.join(work, "exporter.time")
+            stub.reset()
+            p, _ = export(stub, work, "cpu", ["backfill", "--resource", "calls", "--from", first,
+                                              "--to", last], time_file=et, **extra)
+            s = stub.stats()
+            log("  exporter: %s (the stub counted %d requests; most in flight %d in all, per "
+                "account %s counted to response written, %s certainly at once)"
+                % (p.stdout.strip().replace("\n", " | "), s["total_requests"],
+                   s["max_in_flight"], sorted(s["max_in_flight_per_account"].values()),
+                   sorted(s["sure_max_in_flight_per_account"].values())))
+            m = re.search(r": (\d+) rows in", p.stdout)
+            rows = int(m.group(1)) if m else None
+            figures = {}
+            for who, path, n in (("exporter", et, rows or total), ("floor", ft, floor_calls)):
+                wall, user, sys_, rss = open(path).read().split()
+                wall, user, sys_, rss = float(wall), float(user), float(sys_), int(rss)
+                figures[who] = {"wall": wall, "user": user, "sys": sys_, "rss_kib": rss,
+                                "us_per_call": (user + sys_) * 1e6 / n}
+                log("  %-8s %d calls: wall %.2f s, user %.2f s, sys %.2f s, CPU %.2f us/call, "
+                    "%.2f cores busy, peak RSS %.1f MiB"
+                    % (who, n, wall, user, sys_, (user + sys_) * 1e6 / n,
+                       (user + sys_) / wall if wall else 0, rss / 1024))
+            fc = figures["floor"]["user"] + figures["floor"]["sys"]
+            ratio = (figures["exporter"]["user"] + figures["exporter"]["sys"]) / fc if fc else None
+            log("  exporter CPU / floor CPU: %s"
+                % ("%.2f" % ratio if ratio else "floor under 10 ms"))
+            rounds.append({"figures": figures, "ratio": ratio})
+        figures = rounds[-1]["figures"]
+        ratio = rounds[-1]["ratio"]
+        if len(rounds) > 1:
+            ratios = [x["ratio"] for x in rounds if x["ratio"]]
+            eu = [x["figures"]["exporter"]["us_per_call"] for x in rounds]
+            fu = [x["figures"]["floor"]["us_per_call"] for x in rounds]
+            log("  over %d rounds: exporter %.2f-%.2f us/call, floor %.2f-%.2f us/call, "
+                "ratio %.2f-%.2f" % (len(rounds), min(eu), max(eu), min(fu), max(fu),
+                                     min(ratios), max(ratios)))
         prow, files = parquet_rows(os.path.join(work, "cpu"))
         checked, problems = spot_check(stub, os.path.join(work, "cpu"))
         log("  calls served by the stub: %d; floor counted %d; exporter said %s; Parquet rows %d "
@@ -378,6 +436,7 @@ def cpu_set(work, accounts, days, per_day, results):
         results.setdefault("cpu", {})[label] = {
             "calls": total, "floor_calls": floor_calls, "exporter_rows": rows,
             "parquet_rows": prow, "files": files, "figures": figures, "ratio": ratio,
+            "rounds": rounds,
             "checked": checked, "problems": problems,
             "requests": {"floor": floor_req, "exporter": s["total_requests"]}}
     finally:
@@ -387,7 +446,7 @@ def cpu_set(work, accounts, days, per_day, results):
 
 
 def main():
-    phases = sys.argv[1:] or ["sparse", "latency", "rerun", "cpu"]
+    phases = sys.argv[1:] or ["sparse", "latency", "rerun", "sweep", "cpu"]
     work = tempfile.mkdtemp(prefix="indep-measure-", dir=os.environ.get("WORK_DIR", "/var/tmp"))
     results = {}
     log("twilio-export: %s (%s)" % (BIN, subprocess.run([BIN, "--version"], capture_output=True,
@@ -406,6 +465,8 @@ def main():
                 rerun(stub, work, results, "dense", first_backfill=True)
             finally:
                 stub.stop()
+        if "sweep" in phases:
+            sweep(work, results)
         if "cpu" in phases:
             sets = os.environ.get("CPU_SETS", "1,1,200000;4,10,5000")
             for spec in sets.split(";"):

@@ -377,7 +377,7 @@ class Stats:
             self.acct_max_in_flight[acct] = max(self.acct_max_in_flight.get(acct, 0), n)
             return time.monotonic() - self.t0
 
-    def end(self, acct, resource, status, start, records):
+    def end(self, acct, resource, status, start, records, ready):
         with self.lock:
             self.in_flight -= 1
             self.acct_in_flight[acct] -= 1
@@ -387,7 +387,30 @@ class Stats:
             rec[resource] = rec.get(resource, 0) + records
             self.status[str(status)] = self.status.get(str(status), 0) + 1
             self.log.append([round(start, 6), round(time.monotonic() - self.t0, 6), acct,
-                             resource, status, records])
+                             resource, status, records, round(ready, 6)])
+
+    def sure_max(self):
+        """Most requests per account certainly in flight at one instant (a lower bound).
+
+        `max_in_flight` counts a request from its arrival until its response is written,
+        but the thread writing it may be held up (by the GIL) after the client already read
+        the response and sent its next request, so it can count one too many. Here a request
+        counts only from its arrival until just before its response is sent: instants at
+        which the client certainly still waits for it. Call with the lock held."""
+        events = {}
+        for start, _end, acct, _res, _st, _n, ready in self.log:
+            ev = events.setdefault(acct, [])
+            ev.append((start, 1))
+            ev.append((ready, -1))
+        out = {}
+        for acct, ev in events.items():
+            ev.sort(key=lambda e: (e[0], e[1]))  # an end before a start at the same instant
+            n = best = 0
+            for _, d in ev:
+                n += d
+                best = max(best, n)
+            out[acct] = best
+        return out
 
     def params(self, resource, names, unknown):
         with self.lock:
@@ -405,6 +428,7 @@ class Stats:
                 "records_served": self.records,
                 "max_in_flight": self.max_in_flight,
                 "max_in_flight_per_account": self.acct_max_in_flight,
+                "sure_max_in_flight_per_account": self.sure_max(),
                 "status": self.status,
                 "unknown_params": self.unknown_params,
                 "params_seen": self.params_seen,
@@ -529,10 +553,13 @@ class Handler(BaseHTTPRequestHandler):
                 extra = ['WWW-Authenticate: Basic realm="Twilio API"']
         if srv.latency:
             time.sleep(srv.latency)
+        # Taken while the response is still unsent: the client cannot have it yet, so
+        # [start, ready] lies inside the client's own time in flight (see Stats.sure_max).
+        ready = time.monotonic() - srv.stats.t0
         try:
             self.send(status, body, extra)
         finally:
-            srv.stats.end(acct, resource, status, start, records)
+            srv.stats.end(acct, resource, status, start, records, ready)
 
     def route(self, path):
         parts = path.split("/")
