@@ -151,6 +151,32 @@ async fn sparse() {
     }
 }
 
+/// 30 days of about `per_day` calls each, one account, pages of 1000: the requests of a first
+/// export (days never exported) and of a second one (their rows known), against the minimum.
+async fn density_sweep() {
+    for per_day in [400, 667, 850, 999, 1500, 2500] {
+        let b = setup(
+            SimConfig {
+                accounts: 1,
+                days: 30,
+                calls_per_day: per_day,
+                today: today(),
+                ..SimConfig::with_seed(12)
+            },
+            4,
+        )
+        .await;
+        let records = b.records(Resource::Calls);
+        let (first, _) = b.export(b.windows(Resource::Calls, 1000), 4).await;
+        let (second, _) = b.export(b.windows(Resource::Calls, 1000), 4).await;
+        let minimum = records.div_ceil(1000).max(1);
+        println!(
+            "about {per_day} calls a day: 30 days, {records} records: {first} requests, then {second}; minimum {minimum}; bound 10 % + 1 = {:.1}",
+            minimum as f64 * 1.1 + 1.0
+        );
+    }
+}
+
 /// 200 ms per request, `--max-in-flight 4`, one account with 40 days of about 1000 calls
 /// (pages of 100, so that the simulator's and the exporter's CPU stay far below the latency).
 async fn latency_bound() {
@@ -209,6 +235,7 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         sparse().await;
+        density_sweep().await;
         latency_bound().await;
     });
 }

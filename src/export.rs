@@ -53,6 +53,7 @@ impl Exporter {
     pub async fn export_window(&self, w: &Window, run: RunId) -> Result<WindowReport, ExportError> {
         let span = Span {
             windows: vec![w.clone()],
+            probe: false,
         };
         match self
             .export_span(&span, run, None, &self.cancel, None)

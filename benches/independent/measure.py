@@ -2,7 +2,8 @@
 """Measures twilio-export's request economy and CPU against stub.py (see README.md).
 
 Usage: measure.py [sparse] [latency] [rerun] [sweep] [cpu]      (default: all five)
-Environment: BIN (the twilio-export binary), FLOOR (the floor binary of benches/floor.rs),
+Environment: BIN (the twilio-export binary; by default target/release/twilio-export, or under
+CARGO_TARGET_DIR), FLOOR (the floor binary of benches/floor.rs; by default built by cargo),
 KEEP=1 keeps the scratch directory, REPEAT=n measures
 the CPU sets n times, CPU_SETS="A,D,C;A,D,C" overrides the CPU data sets.
 """
@@ -23,8 +24,21 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BIN = os.environ.get("BIN", "/var/tmp/verify-bin/twilio-export")
-FLOOR = os.environ.get("FLOOR", "/var/tmp/verify-bin/floor")
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "target"))
+BIN = os.environ.get("BIN", os.path.join(TARGET, "release", "twilio-export"))
+FLOOR = os.environ.get("FLOOR", "")
+
+
+def floor_binary():
+    """FLOOR, or benches/floor.rs built by cargo (as benches/common.sh finds it)."""
+    global FLOOR
+    if not FLOOR:
+        out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "floor", "--no-run",
+                              "--message-format=json"], capture_output=True, text=True,
+                             check=True, cwd=os.path.join(HERE, "..", "..")).stdout
+        FLOOR = [m["executable"] for m in map(json.loads, out.splitlines())
+                 if m.get("executable") and m["target"]["name"] == "floor"][0]
+    return FLOOR
 TOKEN = "indep-stub-token"
 
 
@@ -372,7 +386,7 @@ def cpu_set(work, accounts, days, per_day, results):
         fenv = env_for(stub, "", "")
         extra = {"TWILIO_EXPORT_RATE_LIMIT": 10000}
         # once each unmeasured, so both read pages the stub has already served once
-        run([FLOOR, stub.base, first, last] + stub.accounts, fenv)
+        run([floor_binary(), stub.base, first, last] + stub.accounts, fenv)
         add_accounts(stub, work, "cpu-warm", **extra)
         export(stub, work, "cpu-warm", ["backfill", "--resource", "calls", "--from", first,
                                         "--to", last], **extra)

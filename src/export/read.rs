@@ -22,7 +22,7 @@ impl Exporter {
     /// rows). Every page holds at most the page size asked for, and only records of the
     /// span's account; links are followed per [`PageWalk`], at most [`Source::MAX_RECORDS`]
     /// a day. Batches are encoded and written off the async threads while the next page is
-    /// fetched. A span of several days whose first page shows it far denser than planned
+    /// fetched. A span of several days never exported whose first page is all one day's
     /// stops there ([`SpanRead::Split`]) and writes nothing.
     pub(super) async fn read_span<S: Source>(
         &self,
@@ -156,7 +156,8 @@ impl Exporter {
                 }
             };
             report.pages += 1;
-            if report.pages == 1 && next.is_some() && density.splits(span.days(), page_size) {
+            let probed = span.probe && report.pages == 1 && next.is_some();
+            if probed && density.splits(span.days(), page_size) {
                 return Ok(Some(density));
             }
             for rows in days.days.iter_mut().filter_map(|d| d.rows.as_mut()) {
@@ -272,7 +273,7 @@ pub(super) enum SpanRead {
         staged: Vec<Option<std::path::PathBuf>>,
         reports: Vec<WindowReport>,
     },
-    /// The first page showed the span far denser than planned; nothing was written.
+    /// The first page showed the span's days dense; nothing was written.
     Split(spans::Density),
 }
 

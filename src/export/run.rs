@@ -235,8 +235,8 @@ impl KnownDays {
     }
 }
 
-/// A finished span: its days' outcomes go to the summary, or, found far denser than planned,
-/// it is planned again from its first page's density, ahead of the rest.
+/// A finished span: its days' outcomes go to the summary, or, its days found dense,
+/// it is planned again as day windows, ahead of the rest.
 fn finished(
     joined: Result<(Span, SpanOutcome), tokio::task::JoinError>,
     summary: &mut Summary,

@@ -33,6 +33,10 @@ pub const DENSE_PAGES: u64 = 2;
 #[derive(Clone, Debug)]
 pub struct Span {
     pub windows: Vec<Window>,
+    /// None of its days was ever exported: its first page decides whether it is read as one
+    /// or planned again as dense days ([`Density::splits`]). A span planned from known rows
+    /// is read as planned.
+    pub probe: bool,
 }
 
 impl Span {
@@ -63,11 +67,13 @@ pub enum Known {
     Failed,
 }
 
-/// A day window with its place in the plan's input and its estimated rows.
+/// A day window with its place in the plan's input, its estimated rows and whether they are
+/// known (or only assumed few).
 struct Day {
     at: usize,
     window: Window,
     rows: u64,
+    known: bool,
 }
 
 /// Groups `windows` into spans, in the order of their first window, by what is `known` of
@@ -77,7 +83,8 @@ pub fn plan(windows: Vec<Window>, known: impl Fn(&Window) -> Known) -> Vec<Span>
     let mut runs: Vec<Vec<Day>> = Vec::new();
     for (at, window) in windows.into_iter().enumerate() {
         let pair = (window.key.account.clone(), window.key.resource);
-        let (rows, alone) = match known(&window) {
+        let estimate = known(&window);
+        let (rows, alone) = match estimate {
             Known::Unknown => (0, false),
             Known::Rows(rows) => {
                 let page = u64::from(window.page_size.max(1));
@@ -85,7 +92,12 @@ pub fn plan(windows: Vec<Window>, known: impl Fn(&Window) -> Known) -> Vec<Span>
             }
             Known::Dense | Known::Failed => (0, true),
         };
-        let day = Day { at, window, rows };
+        let day = Day {
+            at,
+            window,
+            rows,
+            known: estimate != Known::Unknown,
+        };
         let follows = open.get(&pair).is_some_and(|run| {
             let last = &run.last().expect("a run has a day").window;
             last.key.day.succ_opt() == Some(day.window.key.day)
@@ -108,33 +120,47 @@ pub fn plan(windows: Vec<Window>, known: impl Fn(&Window) -> Known) -> Vec<Span>
 }
 
 /// A run of consecutive days cut into spans (with the place of each one's first day): as few
-/// as keep the requests within a tenth and one of the fewest, of about equal estimated rows
-/// (unknown days weigh a row each), each at most [`MAX_SPAN_DAYS`] days.
+/// as keep the requests within a tenth and one of the fewest (or one span per
+/// [`MAX_SPAN_DAYS`] days when that is more), of about equal estimated rows (unknown days weigh
+/// a row each), or of about equal days when cutting by rows would make a span too long.
 fn chains(run: Vec<Day>) -> Vec<(usize, Span)> {
     let page = u64::from(run[0].window.page_size.max(1));
-    let weight: u64 = run.iter().map(|d| d.rows + 1).sum();
     let pages = run.iter().map(|d| d.rows).sum::<u64>().div_ceil(page);
-    let count = (pages / 10 + 1) as usize;
-    let count = count.max(run.len().div_ceil(MAX_SPAN_DAYS)).min(run.len());
-    let mut spans: Vec<Vec<Day>> = vec![Vec::new()];
-    let mut so_far = 0;
-    for day in run {
-        // The next span starts once this one holds its share of the run.
-        let share = weight * spans.len() as u64 / count as u64;
-        let current = spans.last().expect("one span at least");
-        if !current.is_empty() && (so_far >= share || current.len() == MAX_SPAN_DAYS) {
-            spans.push(Vec::new());
-        }
-        so_far += day.rows + 1;
-        spans.last_mut().expect("one span at least").push(day);
+    let count = ((pages / 10 + 1) as usize)
+        .max(run.len().div_ceil(MAX_SPAN_DAYS))
+        .min(run.len());
+    let weights: Vec<u64> = run.iter().map(|d| d.rows + 1).collect();
+    let mut sizes = cut(&weights, count);
+    if sizes.iter().any(|n| *n > MAX_SPAN_DAYS) {
+        sizes = cut(&vec![1; run.len()], count);
     }
-    (spans.into_iter())
-        .map(|days| {
+    let mut days = run.into_iter();
+    (sizes.into_iter())
+        .map(|n| {
+            let days: Vec<Day> = days.by_ref().take(n).collect();
             let at = days[0].at;
+            let probe = days.iter().all(|d| !d.known);
             let windows = days.into_iter().map(|d| d.window).collect();
-            (at, Span { windows })
+            (at, Span { windows, probe })
         })
         .collect()
+}
+
+/// The lengths of at most `count` consecutive parts of `weights`, none empty, each closed
+/// once it holds its share of the total.
+fn cut(weights: &[u64], count: usize) -> Vec<usize> {
+    let total: u64 = weights.iter().sum();
+    let mut sizes = vec![0usize];
+    let mut so_far = 0;
+    for w in weights {
+        let share = total * sizes.len() as u64 / count as u64;
+        if *sizes.last().expect("one part at least") > 0 && so_far >= share {
+            sizes.push(0);
+        }
+        so_far += w;
+        *sizes.last_mut().expect("one part at least") += 1;
+    }
+    sizes
 }
 
 /// What a span's first page showed when it had a next page: records per day it covered.
@@ -284,6 +310,21 @@ mod tests {
     }
 
     #[test]
+    fn only_spans_of_days_never_exported_are_decided_by_their_first_page() {
+        let spans = plan((1..=4).map(|d| w(A, d)).collect(), |w| {
+            if w.key.day.to_string().ends_with("04") {
+                Known::Unknown
+            } else {
+                Known::Rows(1500)
+            }
+        });
+        assert_eq!(shape(&spans), vec![("1".into(), 1, 4)]);
+        assert!(!spans[0].probe);
+        let spans = plan((1..=4).map(|d| w(A, d)).collect(), |_| Known::Unknown);
+        assert!(spans[0].probe);
+    }
+
+    #[test]
     fn a_day_that_failed_before_is_read_alone() {
         let spans = plan((1..=6).map(|d| w(A, d)).collect(), |w| {
             if w.key.day.to_string().ends_with("03") {
@@ -313,6 +354,26 @@ mod tests {
             shape(&spans),
             vec![("1".into(), 1, 31), ("1".into(), 1, 31)]
         );
+    }
+
+    #[test]
+    fn a_long_run_whose_rows_are_on_its_first_day_is_cut_by_days() {
+        // 40 days, all but the first nearly empty: cut by rows, the second span would be
+        // 39 days long and cut again; cut by days instead, two spans as the bound allows.
+        let windows: Vec<Window> = (0..40)
+            .map(|i| {
+                let mut window = w(A, 1);
+                window.key.day =
+                    NaiveDate::from_ymd_opt(2026, 2, 20).unwrap() + chrono::Duration::days(i);
+                window
+            })
+            .collect();
+        let first = windows[0].key.day;
+        let spans = plan(windows, |w| {
+            Known::Rows(if w.key.day == first { 1900 } else { 1 })
+        });
+        let days: Vec<usize> = spans.iter().map(Span::days).collect();
+        assert_eq!(days, vec![20, 20]);
     }
 
     #[test]

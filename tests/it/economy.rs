@@ -246,6 +246,26 @@ async fn days_of_about_two_thirds_of_a_page_cost_within_a_tenth_plus_one_too() {
 }
 
 #[tokio::test]
+async fn days_of_about_a_page_are_read_page_after_page_once_their_rows_are_known() {
+    // A first backfill finds days of about a page dense (a first page all one day's) and
+    // reads them side by side; once their rows are known they are chained, and the span's
+    // first page, all one day's again, no longer splits it.
+    let app = spawn_app(SimConfig {
+        calls_per_day: 1100,
+        ..sparse_sim(Faults::default())
+    })
+    .await;
+    app.add_all_accounts().await;
+    assert_success(&app.cli(&backfill("calls", FIRST, LAST)).await);
+    let first = list_requests(&app, "/Calls.json");
+
+    assert_success(&app.cli(&backfill("calls", FIRST, LAST)).await);
+
+    let records = assert_calls_exact(&app);
+    assert_economical(list_requests(&app, "/Calls.json") - first, records);
+}
+
+#[tokio::test]
 async fn dense_days_run_side_by_side_up_to_max_in_flight() {
     let app = spawn_app(SimConfig {
         seed: 6,
