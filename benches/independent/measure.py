@@ -463,6 +463,8 @@ def main():
     phases = sys.argv[1:] or ["sparse", "latency", "rerun", "sweep", "cpu"]
     work = tempfile.mkdtemp(prefix="indep-measure-", dir=os.environ.get("WORK_DIR", "/var/tmp"))
     results = {}
+    if not os.access(BIN, os.X_OK):
+        sys.exit("no twilio-export binary at %s: build it (cargo build --release) or set BIN" % BIN)
     log("twilio-export: %s (%s)" % (BIN, subprocess.run([BIN, "--version"], capture_output=True,
                                                        text=True).stdout.strip()))
     log("scratch: %s" % work)
