@@ -3,7 +3,8 @@
 //!
 //! For each account and day, it pages through `Calls.json` with `StartTime>=day`,
 //! `StartTime<day+1` and `PageSize=1000` (Basic auth: the account sid and the Auth Token),
-//! following `next_page_uri`, one request at a time, and parses each body with `serde_json`
+//! following `next_page_uri`, one request at a time (or `FLOOR_IN_FLIGHT` account-days at
+//! once, on two threads), and parses each body with `serde_json`
 //! into `IgnoredAny` (only counting the calls and keeping the next link): no typing, no
 //! Arrow, no Parquet, no registry. `benches/e2e.sh` runs it under `/usr/bin/time` against
 //! the same simulator as the exporter.
@@ -106,18 +107,48 @@ async fn day(
     }
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
+/// `FLOOR_IN_FLIGHT=n` (default 1): that many account-days at once, on a runtime of two
+/// worker threads, as the exporter fetches several windows at once; with 1, one request at a
+/// time on one thread.
+fn in_flight() -> usize {
+    std::env::var("FLOOR_IN_FLIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+fn main() -> anyhow::Result<()> {
     let args = args()?;
-    let client = reqwest::Client::new();
-    let (mut calls, mut requests) = (0, 0);
-    for account in &args.accounts {
-        for d in args.first.iter_days().take_while(|d| *d <= args.last) {
-            let (c, r) = day(&client, &args, account, d).await?;
-            calls += c;
-            requests += r;
-        }
+    let in_flight = in_flight();
+    let runtime = if in_flight == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
     }
-    println!("floor: {calls} calls in {requests} requests");
-    Ok(())
+    .enable_all()
+    .build()?;
+    runtime.block_on(async {
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        let client = reqwest::Client::new();
+        let days: Vec<(&String, NaiveDate)> = (args.accounts.iter())
+            .flat_map(|a| {
+                (args.first.iter_days())
+                    .take_while(|d| *d <= args.last)
+                    .map(move |d| (a, d))
+            })
+            .collect();
+        let counts: Vec<(u64, u64)> = stream::iter(days)
+            .map(|(account, d)| day(&client, &args, account, d))
+            .buffer_unordered(in_flight)
+            .try_collect()
+            .await?;
+        let (calls, requests) = counts
+            .iter()
+            .fold((0, 0), |(c, r), (dc, dr)| (c + dc, r + dr));
+        println!("floor: {calls} calls in {requests} requests");
+        Ok(())
+    })
 }
