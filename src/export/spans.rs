@@ -205,6 +205,17 @@ mod tests {
     }
 
     const A: &str = "AC00000000000000000000000000000001";
+
+    /// `count` day windows of account `A` from `first`.
+    fn consecutive(first: NaiveDate, count: i64) -> Vec<Window> {
+        (0..count)
+            .map(|i| {
+                let mut window = w(A, 1);
+                window.key.day = first + chrono::Duration::days(i);
+                window
+            })
+            .collect()
+    }
     const B: &str = "AC00000000000000000000000000000002";
 
     fn shape(spans: &[Span]) -> Vec<(String, u32, usize)> {
@@ -341,14 +352,7 @@ mod tests {
 
     #[test]
     fn a_run_longer_than_a_month_is_cut_into_spans_of_at_most_a_month() {
-        let windows: Vec<Window> = (0..62)
-            .map(|i| {
-                let mut window = w(A, 1);
-                window.key.day =
-                    NaiveDate::from_ymd_opt(2026, 3, 1).unwrap() + chrono::Duration::days(i);
-                window
-            })
-            .collect();
+        let windows = consecutive(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(), 62);
         let spans = plan(windows, |_| Known::Unknown);
         assert_eq!(
             shape(&spans),
@@ -360,14 +364,7 @@ mod tests {
     fn a_long_run_whose_rows_are_on_its_first_day_is_cut_by_days() {
         // 40 days, all but the first nearly empty: cut by rows, the second span would be
         // 39 days long and cut again; cut by days instead, two spans as the bound allows.
-        let windows: Vec<Window> = (0..40)
-            .map(|i| {
-                let mut window = w(A, 1);
-                window.key.day =
-                    NaiveDate::from_ymd_opt(2026, 2, 20).unwrap() + chrono::Duration::days(i);
-                window
-            })
-            .collect();
+        let windows = consecutive(NaiveDate::from_ymd_opt(2026, 2, 20).unwrap(), 40);
         let first = windows[0].key.day;
         let spans = plan(windows, |w| {
             Known::Rows(if w.key.day == first { 1900 } else { 1 })

@@ -142,6 +142,17 @@ async fn a_rerun_replaces_the_same_partitions_with_the_same_files() {
     assert_economical(list_requests(&app, "/Calls.json") - before, records);
 }
 
+/// `cfg`'s data, but every page links to itself.
+fn link_loop(cfg: SimConfig) -> SimConfig {
+    SimConfig {
+        faults: Faults {
+            hostile: Some(Hostile::LinkLoop),
+            ..Faults::default()
+        },
+        ..cfg
+    }
+}
+
 #[tokio::test]
 async fn a_failure_in_the_middle_of_a_span_publishes_none_of_its_days() {
     let cfg = sparse_sim(Faults::default());
@@ -151,14 +162,7 @@ async fn a_failure_in_the_middle_of_a_span_publishes_none_of_its_days() {
     let (files, parts) = (output_files(&app), partitions(&app, Resource::Calls).await);
     // The same data, but each page links to itself: the span's first page and the same page
     // again are read, then the link comes back and the span fails.
-    let evil = spawn_app(SimConfig {
-        faults: Faults {
-            hostile: Some(Hostile::LinkLoop),
-            ..Faults::default()
-        },
-        ..cfg
-    })
-    .await;
+    let evil = spawn_app(link_loop(cfg)).await;
 
     let out = app
         .cli_with(
@@ -189,14 +193,7 @@ async fn a_day_whose_window_failed_is_retried_alone_and_the_days_around_it_share
     let app = spawn_app(cfg.clone()).await;
     app.add_all_accounts().await;
     // The 15th fails (every page links to itself) and is remembered as failed.
-    let evil = spawn_app(SimConfig {
-        faults: Faults {
-            hostile: Some(Hostile::LinkLoop),
-            ..Faults::default()
-        },
-        ..cfg
-    })
-    .await;
+    let evil = spawn_app(link_loop(cfg)).await;
     let out = app
         .cli_with(
             &backfill("calls", "2026-03-15", "2026-03-15"),
