@@ -173,54 +173,42 @@ impl Registry {
 
     /// Per (account, resource): partitions, rows, first and last day exported.
     pub async fn partition_summary(&self) -> Result<Vec<PartitionSummary>, RegistryError> {
+        // One scan, per (account, resource, mode), folded per (account, resource) below: on
+        // SQLite it reads the `partitions_totals` index alone, which holds every column used.
         let rows: Vec<SummaryRow> = sqlx::query_as(
-            "select account_sid, resource, count(*) as partitions, cast(sum(rows_exported) as bigint) as total_rows,
-                    min(day) as first_day, max(day) as last_day, max(exported_at) as last_exported_at
-             from partitions group by account_sid, resource order by account_sid, resource",
+            "select account_sid, resource, pseudonym, count(*) as partitions,
+                    cast(sum(rows_exported) as bigint) as total_rows, min(day) as first_day,
+                    max(day) as last_day, max(exported_at) as last_exported_at
+             from partitions group by account_sid, resource, pseudonym
+             order by account_sid, resource, pseudonym",
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut summaries: Vec<PartitionSummary> = rows
-            .into_iter()
-            .map(PartitionSummary::try_from)
-            .collect::<Result<_, _>>()?;
-        for (account, resource, mode, count) in self.partition_modes().await? {
-            let unaffected = !crate::batch::columns(resource)
-                .iter()
-                .any(|c| c.pseudonymized);
-            let pair = summaries
-                .iter_mut()
-                .find(|s| s.account_sid == account && s.resource == resource);
-            if let Some(pair) = pair {
-                pair.modes.add(mode, count);
-                if unaffected {
-                    pair.modes.pseudonym = PairMode::Unaffected;
+        let mut summaries: Vec<PartitionSummary> = Vec::new();
+        for row in rows {
+            let (part, mode) = row.parsed()?;
+            match summaries.last_mut() {
+                Some(pair)
+                    if pair.account_sid == part.account_sid && pair.resource == part.resource =>
+                {
+                    pair.merge(part, mode)
+                }
+                _ => {
+                    let mut first = part;
+                    first.modes.add(mode, first.partitions);
+                    summaries.push(first);
                 }
             }
         }
+        for pair in &mut summaries {
+            if !crate::batch::columns(pair.resource)
+                .iter()
+                .any(|c| c.pseudonymized)
+            {
+                pair.modes.pseudonym = PairMode::Unaffected;
+            }
+        }
         Ok(summaries)
-    }
-
-    /// How many partitions of each (account, resource) were written in each mode.
-    async fn partition_modes(
-        &self,
-    ) -> Result<Vec<(AccountSid, Resource, PseudonymMode, i64)>, RegistryError> {
-        let rows: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
-            "select account_sid, resource, pseudonym, count(*) from partitions
-             group by account_sid, resource, pseudonym order by account_sid, resource, pseudonym",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(account, resource, mode, count)| {
-                Ok((
-                    parsed("account sid", account)?,
-                    parsed("resource", resource)?,
-                    stored_mode(mode)?,
-                    count,
-                ))
-            })
-            .collect()
     }
 
     /// The partitions of `resource` written in another mode than `mode`, per account and
@@ -428,6 +416,7 @@ pub(super) fn stored_mode(stored: Option<String>) -> Result<PseudonymMode, Regis
 struct SummaryRow {
     account_sid: String,
     resource: String,
+    pseudonym: Option<String>,
     partitions: i64,
     total_rows: Option<i64>,
     first_day: Option<String>,
@@ -435,18 +424,34 @@ struct SummaryRow {
     last_exported_at: Option<String>,
 }
 
-impl TryFrom<SummaryRow> for PartitionSummary {
-    type Error = RegistryError;
-    fn try_from(r: SummaryRow) -> Result<Self, RegistryError> {
-        Ok(PartitionSummary {
-            account_sid: parsed("account sid", r.account_sid)?,
-            resource: parsed("resource", r.resource)?,
-            partitions: r.partitions,
-            rows: r.total_rows.unwrap_or(0),
-            first_day: parsed_opt("partition day", r.first_day)?,
-            last_day: parsed_opt("partition day", r.last_day)?,
-            last_exported_at: r.last_exported_at,
+impl SummaryRow {
+    /// The partitions of one (account, resource) written in one mode, and that mode.
+    fn parsed(self) -> Result<(PartitionSummary, PseudonymMode), RegistryError> {
+        let summary = PartitionSummary {
+            account_sid: parsed("account sid", self.account_sid)?,
+            resource: parsed("resource", self.resource)?,
+            partitions: self.partitions,
+            rows: self.total_rows.unwrap_or(0),
+            first_day: parsed_opt("partition day", self.first_day)?,
+            last_day: parsed_opt("partition day", self.last_day)?,
+            last_exported_at: self.last_exported_at,
             modes: PairModes::default(),
-        })
+        };
+        Ok((summary, stored_mode(self.pseudonym)?))
+    }
+}
+
+impl PartitionSummary {
+    /// Adds the partitions of the same pair written in another mode.
+    fn merge(&mut self, other: PartitionSummary, mode: PseudonymMode) {
+        self.partitions += other.partitions;
+        self.rows += other.rows;
+        self.first_day = match (self.first_day, other.first_day) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_day = self.last_day.max(other.last_day);
+        self.last_exported_at = self.last_exported_at.take().max(other.last_exported_at);
+        self.modes.add(mode, other.partitions);
     }
 }

@@ -177,3 +177,68 @@ async fn many_account_statements_agree_with_one_account_statements_on_postgres()
     reads_agree_with_one_account_reads(&reg).await;
     leases_together_follow_the_one_lease_rules(&reg).await;
 }
+
+/// `status`'s totals per (account, resource), read in one scan per mode and folded: a pair
+/// written in two modes counts every partition, row and day of both.
+async fn totals_fold_the_modes_of_a_pair(reg: &Registry) {
+    let run = reg.start_run("backfill", "modes").await.unwrap();
+    let fingerprint = twilio_export::pseudonym::Fingerprint::parse("0011223344556677").unwrap();
+    let key = |account: usize, d: &str| PartitionKey {
+        resource: Resource::Calls,
+        account: sid(account),
+        day: day(d),
+    };
+    let clear = PseudonymMode::Clear;
+    let keyed = PseudonymMode::Pseudonymized(fingerprint.clone());
+    for (k, rows, mode) in [
+        (key(1, "2026-03-02"), 5, &clear),
+        (key(1, "2026-03-04"), 7, &keyed),
+        (key(1, "2026-03-01"), 11, &keyed),
+        (key(2, "2026-03-03"), 13, &clear),
+    ] {
+        reg.record_partition(&k, rows, 10, Some("k"), mode, run)
+            .await
+            .unwrap();
+    }
+    let summary = reg.partition_summary().await.unwrap();
+    let got: Vec<_> = (summary.iter())
+        .map(|p| {
+            let days = (p.first_day.unwrap(), p.last_day.unwrap());
+            let modes = (p.modes.clear_partitions, p.modes.key_fingerprints.clone());
+            (p.account_sid.clone(), p.partitions, p.rows, days, modes)
+        })
+        .collect();
+    let days = |a, b| (day(a), day(b));
+    assert_eq!(
+        got,
+        vec![
+            (
+                sid(1),
+                3,
+                23,
+                days("2026-03-01", "2026-03-04"),
+                (1, vec![fingerprint])
+            ),
+            (sid(2), 1, 13, days("2026-03-03", "2026-03-03"), (1, vec![])),
+        ]
+    );
+    assert_eq!(
+        summary[0].modes.pseudonym,
+        twilio_export::registry::PairMode::Mixed
+    );
+}
+
+#[tokio::test]
+async fn status_totals_fold_the_modes_of_a_pair_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    totals_fold_the_modes_of_a_pair(&Registry::connect(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn status_totals_fold_the_modes_of_a_pair_on_postgres() {
+    let Some(url) = crate::support::fresh_database().await else {
+        return;
+    };
+    totals_fold_the_modes_of_a_pair(&Registry::connect(&url).await.unwrap()).await;
+}
