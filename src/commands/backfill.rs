@@ -48,7 +48,7 @@ pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
         concurrency,
     )
     .await?;
-    report::summary(resource, range, &done.summary);
+    report::summary(resource, range, range.len(), &done.summary);
     report::left(&done.left);
     let mut metrics = RunMetrics::default();
     metrics.add(&done.summary);

@@ -64,7 +64,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
     let mut metrics = RunMetrics::default();
     for resource in Resource::ALL {
         let done = export_range(&exporter, "demo", resource, range, &accounts, concurrency).await?;
-        report::summary(resource, range, &done.summary);
+        report::summary(resource, range, range.len(), &done.summary);
         report::left(&done.left);
         metrics.add(&done.summary);
         if done.exit() == Exit::Failed {

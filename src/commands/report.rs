@@ -41,13 +41,17 @@ fn without_repeats(text: &str) -> String {
     parts.join(": ")
 }
 
-/// An export of `range` of `resource`: totals, records left out, accounts skipped during the
-/// run, failed windows (the first 20) and whether it was interrupted.
-pub(crate) fn summary(resource: Resource, range: DayRange, s: &Summary) {
+/// An export of `days` days within `range` of `resource`: totals, records left out, accounts
+/// skipped during the run, failed windows (the first 20) and whether it was interrupted.
+pub(crate) fn summary(resource: Resource, range: DayRange, days: usize, s: &Summary) {
+    let days = if days == range.len() {
+        format!("{days} days ({range})")
+    } else {
+        format!("{days} days within {range}")
+    };
     println!(
-        "{resource}: {} accounts, {} days ({range}): {} rows in {} files ({:.1} MiB) in {:.1} s",
+        "{resource}: {} accounts, {days}: {} rows in {} files ({:.1} MiB) in {:.1} s",
         s.accounts.len(),
-        range.len(),
         s.totals.rows,
         s.totals.files,
         s.bytes as f64 / (1024.0 * 1024.0),
@@ -122,7 +126,7 @@ pub(crate) fn outcome(outcome: &Outcome) {
 fn job(r: &JobReport) {
     println!("job {}:", r.job);
     match r.days {
-        Some(days) => summary(r.resource, days, &r.summary),
+        Some(days) => summary(r.resource, days, r.day_count, &r.summary),
         None => println!("{}: nothing to export", r.resource),
     }
     job_accounts(r);

@@ -92,6 +92,7 @@ impl Scheduler {
         };
         let span = DayRange::new(first, today).unwrap_or(plans[0].days);
         report.days = Some(span);
+        report.day_count = plan::planned_days(&plans).len();
         let renewal = Renewal::start(
             self.registry().clone(),
             scope.clone(),

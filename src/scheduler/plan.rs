@@ -119,18 +119,23 @@ impl AccountPlan {
     }
 }
 
+/// Every day planned for any account of `plans`: a run that retries failed days has gaps
+/// between them and the range, which it does not export.
+pub fn planned_days(plans: &[AccountPlan]) -> BTreeSet<NaiveDate> {
+    plans
+        .iter()
+        .flat_map(|p| p.days.days().chain(p.retry.iter().copied()))
+        .collect()
+}
+
 /// The windows of `plans`, oldest day first and across accounts within a day, so that every
 /// account's quota is used at once and an interrupted run has exported the oldest days, which
 /// are what its checkpoint can advance over. Each asks pages of `page_size` records, or
 /// [`PAGE_SIZE`] (the API's most) when `None`.
 pub fn windows(resource: Resource, plans: &[AccountPlan], page_size: Option<u32>) -> Vec<Window> {
     let page_size = page_size.unwrap_or(PAGE_SIZE);
-    let all: BTreeSet<NaiveDate> = plans
-        .iter()
-        .flat_map(|p| p.days.days().chain(p.retry.iter().copied()))
-        .collect();
     let mut out = Vec::new();
-    for day in all {
+    for day in planned_days(plans) {
         for p in plans {
             if p.includes(day) {
                 out.push(Window {

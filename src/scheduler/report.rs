@@ -54,6 +54,8 @@ pub struct JobReport {
     pub resource: Resource,
     /// From the earliest day planned for any account through today; `None` if nothing was.
     pub days: Option<DayRange>,
+    /// How many days of `days` were planned for any account (failed days retried leave gaps).
+    pub day_count: usize,
     /// What [`Exporter::run`](crate::export::Exporter::run) reported (a default, unrecorded
     /// summary if there were no windows).
     pub summary: Summary,
@@ -79,6 +81,7 @@ impl JobReport {
             job: job.name.clone(),
             resource: job.resource,
             days: None,
+            day_count: 0,
             summary: Summary::default(),
             accounts: Vec::new(),
             busy: Vec::new(),

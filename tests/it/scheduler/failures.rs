@@ -1,7 +1,10 @@
 //! What fails: bad job files before any work, and a day that keeps failing, retried every run
 //! without the range growing.
 
-use twilio_export::domain::Resource;
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use twilio_export::domain::{DayRange, Resource};
 
 use crate::support::*;
 
@@ -124,6 +127,16 @@ async fn a_day_that_keeps_failing(app: &TestApp, env: &[(&str, &str)]) {
             },
             "2026-03-13",
         ),
+        (
+            // The retried day is apart from the range: the days between are not exported.
+            "2026-03-17T11:00:00Z",
+            {
+                let mut d = days("2026-03-11", "2026-03-17");
+                d.insert(day("2026-03-08"));
+                d
+            },
+            "2026-03-16",
+        ),
     ];
     for (now, asked_days, after) in steps {
         app.sim.set_now(at(now));
@@ -138,6 +151,22 @@ async fn a_day_that_keeps_failing(app: &TestApp, env: &[(&str, &str)]) {
         );
         let asked = requested_days(&app.sim.requests()[before..], Resource::Calls);
         assert_eq!(asked[&sids[1]], asked_days, "{now}");
+        let all_asked: BTreeSet<NaiveDate> = asked.values().flatten().copied().collect();
+        let (first, last) = (all_asked.first().unwrap(), all_asked.last().unwrap());
+        let range = DayRange::new(*first, *last).unwrap();
+        let line = if all_asked.len() == range.len() {
+            format!("calls: 2 accounts, {} days ({range}): ", range.len())
+        } else {
+            format!(
+                "calls: 2 accounts, {} days within {range}: ",
+                all_asked.len()
+            )
+        };
+        assert!(
+            stdout(&out).contains(&line),
+            "{now}: {line}\n{}",
+            stdout(&out)
+        );
         let status = status_json_with(app, &jobs, env).await;
         let failed = checkpoint(&status, &sids[1]);
         assert_eq!(
@@ -158,7 +187,7 @@ async fn a_day_that_keeps_failing(app: &TestApp, env: &[(&str, &str)]) {
         assert_eq!(status["jobs"][0]["last_run"]["outcome"], "partial");
     }
     let status = status_json_with(app, &jobs, env).await;
-    assert_eq!(status["jobs"][0]["next_due"], "2026-03-14T12:00:00+00:00");
+    assert_eq!(status["jobs"][0]["next_due"], "2026-03-17T12:00:00+00:00");
     let text = stdout(&at_sim_now_with(app, &jobs, &["status"], env).await);
     assert!(
         text.contains("last error") && text.contains("\"0 0 * * * *\" lookback 2 days"),
@@ -170,7 +199,7 @@ async fn a_day_that_keeps_failing(app: &TestApp, env: &[(&str, &str)]) {
     assert_success(&at_sim_now_with(app, &jobs, &["run", "--job", "calls"], env).await);
     let status = status_json_with(app, &jobs, env).await;
     let retried = checkpoint(&status, &sids[1]);
-    assert_eq!(retried["day"], "2026-03-13");
+    assert_eq!(retried["day"], "2026-03-16");
     assert!(retried["last_error"].is_null(), "{retried}");
     assert!(status["failures"].as_array().unwrap().is_empty());
     let truth = app.sim.calls_on(&sids[1], day("2026-03-08"));
@@ -182,8 +211,8 @@ async fn a_day_that_keeps_failing(app: &TestApp, env: &[(&str, &str)]) {
     );
     // Nothing is retried any more.
     let before = app.sim.requests().len();
-    app.sim.set_now(at("2026-03-14T12:00:00Z"));
+    app.sim.set_now(at("2026-03-17T12:00:00Z"));
     assert_success(&at_sim_now_with(app, &jobs, &["run"], env).await);
     let asked = requested_days(&app.sim.requests()[before..], Resource::Calls);
-    assert_eq!(asked[&sids[1]], days("2026-03-11", "2026-03-14"));
+    assert_eq!(asked[&sids[1]], days("2026-03-14", "2026-03-17"));
 }
