@@ -87,6 +87,30 @@ const UNIQUE_COLUMNS: &[&str] = &["sid", "uri", "subresource_uris"];
 /// column and made the file larger. They keep their statistics (queries prune on them).
 const NEARLY_UNIQUE_COLUMNS: &[&str] = &["date_created", "date_updated", "start_time", "end_time"];
 
+/// Columns of a handful of short values (one per file for the account, the API version and
+/// a usage record's dates), which a dictionary and run-length-coded indices already hold in a
+/// few hundred bytes: ZSTD made them at most a quarter smaller, and some larger. They are left
+/// uncompressed because each compressed column costs two ZSTD contexts per file (the Parquet
+/// crate also makes a decompressor it never uses), and making one runs `cpuid` three times,
+/// which a virtual machine traps: about 12 µs a context on the benchmarks' VM, 0.65 ms of
+/// every file of calls when all columns were compressed (BENCHMARKS.md).
+const FEW_VALUES_COLUMNS: &[&str] = &[
+    "account_sid",
+    "api_version",
+    "price_unit",
+    "status",
+    "direction",
+    "answered_by",
+    "phone_number_sid",
+    "group_sid",
+    "trunk_sid",
+    "start_date",
+    "end_date",
+    "as_of",
+    "count_unit",
+    "usage_unit",
+];
+
 /// Columns written as their lengths (delta-coded together) then their bytes, instead of each
 /// value after its length: `sid`, 34 characters always, compresses faster that way.
 const DELTA_LENGTH_COLUMNS: &[&str] = &["sid"];
@@ -106,6 +130,9 @@ fn properties(schema: &SchemaRef) -> WriterProperties {
         }
         if DELTA_LENGTH_COLUMNS.contains(&name) {
             builder = builder.set_column_encoding(column(), Encoding::DELTA_LENGTH_BYTE_ARRAY);
+        }
+        if FEW_VALUES_COLUMNS.contains(&name) {
+            builder = builder.set_column_compression(column(), Compression::UNCOMPRESSED);
         }
     }
     builder
@@ -247,6 +274,40 @@ mod tests {
         assert!(dictionary("status") && dictionary("account_sid"));
         let read: Vec<_> = reader.map(Result::unwrap).collect();
         assert_eq!(read, vec![batch]);
+    }
+
+    #[test]
+    fn columns_of_few_values_are_left_uncompressed_and_the_others_compressed() {
+        for resource in [Resource::Calls, Resource::UsageRecords] {
+            let schema = BatchBuilder::new(resource).schema();
+            let properties = properties(&schema);
+            for field in schema.fields() {
+                let name = field.name().as_str();
+                let compression = properties.compression(&ColumnPath::from(name));
+                if FEW_VALUES_COLUMNS.contains(&name) {
+                    assert_eq!(compression, Compression::UNCOMPRESSED, "{name}");
+                } else {
+                    assert!(matches!(compression, Compression::ZSTD(_)), "{name}");
+                }
+            }
+        }
+        let schemas =
+            [Resource::Calls, Resource::UsageRecords].map(|r| BatchBuilder::new(r).schema());
+        for name in FEW_VALUES_COLUMNS {
+            assert!(
+                schemas.iter().any(|s| s.index_of(name).is_ok()),
+                "{name} is no column"
+            );
+        }
+        // And in a file, as read back.
+        let (batch, _, group) = written();
+        let codec = |name: &str| {
+            group
+                .column(batch.schema().index_of(name).unwrap())
+                .compression()
+        };
+        assert_eq!(codec("status"), Compression::UNCOMPRESSED);
+        assert!(matches!(codec("subresource_uris"), Compression::ZSTD(_)));
     }
 
     #[test]
