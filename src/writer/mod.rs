@@ -91,9 +91,9 @@ const NEARLY_UNIQUE_COLUMNS: &[&str] = &["date_created", "date_updated", "start_
 /// a usage record's dates), which a dictionary and run-length-coded indices already hold in a
 /// few hundred bytes: ZSTD made them at most a quarter smaller, and some larger. They are left
 /// uncompressed because each compressed column costs two ZSTD contexts per file (the Parquet
-/// crate also makes a decompressor it never uses), and making one runs `cpuid` three times,
-/// which a virtual machine traps: about 12 µs a context on the benchmarks' VM, 0.65 ms of
-/// every file of calls when all columns were compressed (BENCHMARKS.md).
+/// crate also makes a decompressor it never uses), and making one runs `cpuid`, which a
+/// virtual machine traps: about 5 µs a context on the benchmarks' VM (4 µs a `cpuid`), a
+/// quarter of the CPU of a file of a few calls (BENCHMARKS.md).
 const FEW_VALUES_COLUMNS: &[&str] = &[
     "account_sid",
     "api_version",
