@@ -26,10 +26,17 @@ for round in $(seq 0 $((${ROUNDS:-4} - 1))); do
         n=$((n + 1)); d="$work/r$n"; mkdir -p "$d"
         # shellcheck disable=SC2086
         DATABASE_URL="sqlite://$d/r.db" EXPORT_OUTPUT="$d/out" "$b" accounts add $sids >/dev/null
+        rc=0
         DATABASE_URL="sqlite://$d/r.db" EXPORT_OUTPUT="$d/out" \
             perf stat -x, -e page-faults,task-clock -o "$d/stat" \
             /usr/bin/time -f "%M %U %S" -o "$d/time" \
-            "$b" backfill --resource calls --from "$from" --to "$to" >/dev/null 2>&1
+            "$b" backfill --resource calls --from "$from" --to "$to" >"$d/out.txt" 2>&1 || rc=$?
+        if [ "$rc" != 0 ]; then
+            # A run that did not export everything is no measure: say so and show why.
+            echo "$b: backfill exited $rc (round $round); its last lines:" >&2
+            tail -n 5 "$d/out.txt" >&2
+            exit 1
+        fi
         if [ "$round" != 0 ]; then
             python3 - "$b" "$d/stat" "$d/time" <<'PY'
 import sys
