@@ -83,6 +83,38 @@ async fn a_day_that_keeps_failing_is_retried_every_run_on_postgres() {
     a_day_that_keeps_failing(&app, &env).await;
 }
 
+/// An account whose grant goes while it has a failed day to retry is reported skipped, not
+/// as having retried the day.
+#[tokio::test]
+async fn an_account_skipped_during_the_run_is_not_said_to_retry_its_failed_day() {
+    let app = spawn_app(moving_sim()).await;
+    app.add_all_accounts().await;
+    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
+    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    assert_success(&at_sim_now(&app, &jobs, &["run"]).await);
+    let sid = app.sim.account_sids()[1].clone();
+    let blocked = partition_file(&app.output(), "calls", &sid, day("2026-03-08"));
+    let _ = std::fs::remove_file(&blocked);
+    std::fs::create_dir_all(blocked.join("obstacle")).unwrap();
+    app.sim.set_now(at("2026-03-12T11:00:00Z"));
+    assert_eq!(
+        at_sim_now(&app, &jobs, &["run"]).await.status.code(),
+        Some(1)
+    );
+
+    app.sim.revoke(&sid);
+    app.sim.set_now(at("2026-03-14T11:00:00Z"));
+    let text = stdout(&at_sim_now(&app, &jobs, &["run"]).await);
+    assert!(
+        text.contains(&format!("{sid}: deauthorized during the run and skipped")),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("{sid}: failed days retried")),
+        "{text}"
+    );
+}
+
 /// One account's 2026-03-08 cannot be written (a directory stands where its file goes) for
 /// several runs: each run exits 1, shows it and retries it, the checkpoint moves past it so
 /// that the range re-exported stays lookback + today, and the day is exported once it can be.
