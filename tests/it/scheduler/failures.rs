@@ -87,10 +87,7 @@ async fn a_day_that_keeps_failing_is_retried_every_run_on_postgres() {
 /// as having retried the day.
 #[tokio::test]
 async fn an_account_skipped_during_the_run_is_not_said_to_retry_its_failed_day() {
-    let app = spawn_app(moving_sim()).await;
-    app.add_all_accounts().await;
-    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
-    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let (app, jobs) = calls_job_app(moving_sim()).await;
     assert_success(&at_sim_now(&app, &jobs, &["run"]).await);
     let sid = app.sim.account_sids()[1].clone();
     let blocked = partition_file(&app.output(), "calls", &sid, day("2026-03-08"));

@@ -16,10 +16,7 @@ use super::*;
 
 #[tokio::test]
 async fn a_live_holders_pairs_are_skipped_and_stay_due_and_a_dead_holders_are_taken_over() {
-    let app = spawn_app(moving_sim()).await;
-    app.add_all_accounts().await;
-    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
-    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let (app, jobs) = calls_job_app(moving_sim()).await;
     let sids = app.sim.account_sids();
     let (busy, crashed) = (
         AccountSid::parse(&sids[0]).unwrap(),

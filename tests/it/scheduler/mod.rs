@@ -38,6 +38,16 @@ const CALLS_JOB: &str = "name = \"calls\"\nresource = \"calls\"\nschedule = \"0 
 
 const USAGE_JOB: &str = "name = \"usage\"\nresource = \"usage-records\"\nschedule = \"30 2 * * *\"\nlookback_days = 3\nstart_date = \"2026-03-01\"\n";
 
+/// An app on `sim` with every account registered, the calls job written and the clock at
+/// 2026-03-08 09:00 (before any run); the job files' directory.
+async fn calls_job_app(sim: SimConfig) -> (TestApp, std::path::PathBuf) {
+    let app = spawn_app(sim).await;
+    app.add_all_accounts().await;
+    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
+    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    (app, jobs)
+}
+
 /// Three accounts with history from 2026-02-26; the clock starts at the end of 2026-03-07 and
 /// the tests move it forward.
 fn moving_sim() -> SimConfig {

@@ -84,10 +84,7 @@ async fn three_runs_with_changes_between_converge_and_fetch_only_the_windows_nee
 
 #[tokio::test]
 async fn missed_schedules_are_caught_up_in_one_run_and_nothing_due_fetches_nothing() {
-    let app = spawn_app(moving_sim()).await;
-    app.add_all_accounts().await;
-    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
-    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let (app, jobs) = calls_job_app(moving_sim()).await;
     assert_success(&at_sim_now(&app, &jobs, &["run"]).await);
 
     // Minutes later the hourly job has not fired again: nothing is requested.

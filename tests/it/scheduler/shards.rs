@@ -60,10 +60,7 @@ async fn every_shard_exports_its_accounts_at_every_fire_time_on_postgres() {
 
 #[tokio::test]
 async fn an_indexed_jobs_index_and_shard_count_choose_the_shard() {
-    let app = spawn_app(six_accounts()).await;
-    app.add_all_accounts().await;
-    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
-    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let (app, jobs) = calls_job_app(six_accounts()).await;
     let requests = app.sim.requests().len();
     let bad = [
         (

@@ -78,14 +78,11 @@ fn has_type(value: &serde_json::Value, documented: &str) -> bool {
 async fn status_json_has_the_documented_shape_and_shows_failures_and_records_left_out() {
     // Arrange: sloppy pages (a repeat on every page, a call of the day before on the last),
     // one window that cannot be written, a lease of a dead process.
-    let app = spawn_app(SimConfig {
+    let (app, jobs) = calls_job_app(SimConfig {
         sloppy_pages: true,
         ..moving_sim()
     })
     .await;
-    app.add_all_accounts().await;
-    let jobs = write_jobs(&app, &[("calls.toml", CALLS_JOB)]);
-    app.sim.set_now(at("2026-03-08T09:00:00Z"));
     let sids = app.sim.account_sids();
     let blocked = partition_file(&app.output(), "calls", &sids[1], day("2026-03-08"));
     std::fs::create_dir_all(blocked.join("obstacle")).unwrap();
