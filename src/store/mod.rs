@@ -163,7 +163,7 @@ impl Store {
             }
         }
         self.clean_staging(STALE_STAGING).await;
-        let probe = dir.join(format!("probe-{}.tmp", uuid::Uuid::new_v4()));
+        let probe = dir.join(staging::probe_name());
         let written = tokio::fs::write(&probe, b"probe").await;
         let _ = tokio::fs::remove_file(&probe).await;
         written.map_err(unwritable)?;
@@ -335,16 +335,39 @@ mod tests {
         assert_eq!(memory.head(&key).await.unwrap().size, file.bytes);
     }
 
-    /// A name this host's dead process would have given a journal.
-    fn dead_journal_name() -> String {
+    /// `name` (one of this process's) as this host's dead process would have given it.
+    fn of_a_dead_process(name: String) -> String {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
         child.wait().unwrap();
-        let name = staging::journal_name();
         let mut parts: Vec<&str> = name.splitn(3, '.').collect();
         let pid = pid.to_string();
         parts[1] = &pid;
         parts.join(".")
+    }
+
+    /// A process killed between writing its probe and removing it leaves the probe; the
+    /// next check clears it with the other leftovers, and leaves nothing of its own.
+    #[tokio::test]
+    async fn a_killed_processs_probe_is_cleared_by_the_next_check() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::Local {
+            root: tmp.path().to_owned(),
+        };
+        std::fs::create_dir_all(store.staging_dir()).unwrap();
+        let probe = store
+            .staging_dir()
+            .join(of_a_dead_process(staging::probe_name()));
+        std::fs::write(&probe, b"probe").unwrap();
+        // A live process's probe (this one's, as another check is writing it) is left alone.
+        let live = store.staging_dir().join(staging::probe_name());
+        std::fs::write(&live, b"probe").unwrap();
+        store.check().await.unwrap();
+        assert!(!probe.exists());
+        assert_eq!(
+            files(&store.staging_dir()),
+            vec![live.file_name().unwrap().to_string_lossy().into_owned()]
+        );
     }
 
     /// A multipart upload is journaled while open; once completed, the journal is gone.
@@ -380,7 +403,7 @@ mod tests {
             .put_part(&path, &id, 0, PutPayload::from_static(b"half"))
             .await
             .unwrap();
-        let journal = staging.join(dead_journal_name());
+        let journal = staging.join(of_a_dead_process(staging::journal_name()));
         std::fs::write(&journal, format!("{id}\n{path}\n")).unwrap();
         // A live process's journal is left alone.
         let live = staging.join(staging::journal_name());

@@ -90,6 +90,14 @@ pub fn journal_name() -> String {
     owned_name(JOURNAL)
 }
 
+/// A fresh name for the file that proves the staging directory writable: owned like a staged
+/// file, so that the probe of a process killed before it removed it is cleared as one.
+pub fn probe_name() -> String {
+    owned_name(PROBE)
+}
+
+/// How probe files end.
+pub const PROBE: &str = ".probe.tmp";
 /// How staged files end (dataset readers skip `.tmp`).
 pub const STAGED: &str = ".parquet.tmp";
 /// How journals of multipart uploads end.
