@@ -95,7 +95,7 @@ const NEARLY_UNIQUE_COLUMNS: &[&str] = &["date_created", "date_updated", "start_
 /// uncompressed because each compressed column costs two ZSTD contexts per file (the Parquet
 /// crate also makes a decompressor it never uses), and making one runs `cpuid`, which a
 /// virtual machine traps: about 5 µs a context on the benchmarks' VM (4 µs a `cpuid`), a
-/// quarter of the CPU of a file of a few calls (BENCHMARKS.md).
+/// fifth of the CPU of a file of a few calls (BENCHMARKS.md).
 const FEW_VALUES_COLUMNS: &[&str] = &[
     "account_sid",
     "api_version",
