@@ -153,20 +153,15 @@ fn job(r: &JobReport) {
     }
 }
 
-/// Failed days retried (not for an account skipped during the run), leases lost, and how
-/// many accounts' checkpoints are at each day.
+/// Failed days retried, leases lost, and how many accounts' checkpoints are at each day.
 fn job_accounts(r: &JobReport) {
-    let skipped = |sid: &AccountSid| {
-        r.summary.deauthorized.iter().any(|(s, _)| s == sid)
-            || r.summary.inactive.iter().any(|(s, _)| s == sid)
-    };
     let mut by_checkpoint: BTreeMap<String, usize> = BTreeMap::new();
     for a in &r.accounts {
         let at = a
             .checkpoint
             .map_or_else(|| "none yet".to_owned(), |d| d.to_string());
         *by_checkpoint.entry(at).or_default() += 1;
-        if !a.retried.is_empty() && !skipped(&a.account) {
+        if !a.retried.is_empty() {
             let days: Vec<String> = a.retried.iter().map(|d| d.to_string()).collect();
             println!("  {}: failed days retried: {}", a.account, days.join(", "));
         }

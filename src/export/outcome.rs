@@ -64,6 +64,13 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Whether `sid` was found deauthorized, suspended or closed during the run (and its
+    /// remaining windows skipped).
+    pub fn skipped(&self, sid: &AccountSid) -> bool {
+        self.deauthorized.iter().any(|(s, _)| s == sid)
+            || self.inactive.iter().any(|(s, _)| s == sid)
+    }
+
     pub fn outcome(&self) -> RunOutcome {
         if self.interrupted {
             RunOutcome::Interrupted

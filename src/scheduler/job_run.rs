@@ -197,7 +197,12 @@ impl Scheduler {
         Ok(AccountReport {
             account: sid.clone(),
             days: p.days,
-            retried: p.retry.clone(),
+            // An account skipped during the run did not retry them.
+            retried: if report.summary.skipped(sid) {
+                Vec::new()
+            } else {
+                p.retry.clone()
+            },
             days_exported: exported.len(),
             first_exported: exported.first().copied(),
             rows,

@@ -117,7 +117,7 @@ pub(super) type Exported = (BTreeSet<NaiveDate>, u64);
 pub struct AccountReport {
     pub account: AccountSid,
     pub days: DayRange,
-    /// Failed days before `days`, retried.
+    /// Failed days before `days`, retried (none for an account skipped during the run).
     pub retried: Vec<NaiveDate>,
     pub days_exported: usize,
     /// The earliest day the run wrote (retention never deletes a day the run wrote).
