@@ -9,7 +9,10 @@
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
+
+use crate::process::ProcessId;
 
 /// Mode of a staging directory for an object store.
 const PRIVATE_DIR_MODE: u32 = 0o700;
@@ -147,20 +150,21 @@ pub async fn leftovers(dir: &Path, suffix: &str, age: Duration) -> Vec<PathBuf> 
     found
 }
 
-/// This host's name, made safe for a file name.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap_or_else(|_| "localhost".to_owned())
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+/// This host's name as [`ProcessId::current`] has it, made safe for a file name (once: every
+/// staged file carries it).
+fn host_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        (ProcessId::current().host.chars())
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    })
 }
 
 /// The host and process id a staging name carries (`host.pid.uuid.parquet.tmp`).
