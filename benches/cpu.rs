@@ -23,7 +23,7 @@ use twilio_export::batch::BatchBuilder;
 use twilio_export::decode::calls::Call;
 use twilio_export::decode::decode_page;
 use twilio_export::domain::Resource;
-use twilio_export::writer::PartWriter;
+use twilio_export::writer::{Codec, PartWriter};
 use twilio_sim::{SimConfig, Simulator};
 
 const PER_PAGE: usize = 1000;
@@ -109,7 +109,8 @@ fn measured_arrow(pages: &[Vec<u8>]) -> usize {
 #[inline(never)]
 fn measured_parquet(pages: &[Vec<u8>], path: &std::path::Path) -> usize {
     let mut builder = BatchBuilder::new(Resource::Calls);
-    let mut writer = PartWriter::create(path, 0o600, builder.schema()).expect("creates");
+    let mut writer =
+        PartWriter::create(path, 0o600, builder.schema(), Codec::Zstd).expect("creates");
     for p in pages {
         for c in &decode_page::<Call>(p).expect("decodes").records {
             builder.push(c);

@@ -10,7 +10,7 @@ use twilio_export::batch::BatchBuilder;
 use twilio_export::decode::calls::Call;
 use twilio_export::decode::decode_page;
 use twilio_export::domain::Resource;
-use twilio_export::writer::PartWriter;
+use twilio_export::writer::{Codec, PartWriter};
 
 const PAGES: usize = 200;
 const PER_PAGE: usize = 1000;
@@ -115,7 +115,7 @@ fn main() {
     let path = dir.path().join("calls.parquet");
     let t = Instant::now();
     let mut builder = BatchBuilder::new(Resource::Calls);
-    let mut writer = PartWriter::create(&path, 0o644, builder.schema()).unwrap();
+    let mut writer = PartWriter::create(&path, 0o644, builder.schema(), Codec::Zstd).unwrap();
     for p in &pages {
         for c in &decode_page::<Call>(p).unwrap().records {
             builder.push(c);

@@ -251,7 +251,7 @@ impl DayPart {
     async fn write_rest(&mut self) -> Result<(), WriteError> {
         match &mut self.rows {
             Some(rows) if !rows.builder.is_empty() => {
-                rows.writer.write(rows.builder.finish()).await
+                rows.writer.write_last(rows.builder.finish()).await
             }
             _ => Ok(()),
         }
@@ -323,7 +323,25 @@ mod tests {
             files.push(day.finish().await.unwrap().map(|f| f.rows));
         }
         assert_eq!(files, vec![Some(1), None, Some(2)]);
-        let staged = std::fs::read_dir(store.staging_dir()).unwrap().count();
-        assert_eq!(staged, 2, "a staged file for each day with rows only");
+        let staged: Vec<_> = (std::fs::read_dir(store.staging_dir()).unwrap())
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(staged.len(), 2, "a staged file for each day with rows only");
+        // Each day's rows were its file's only batch, of a few records: Snappy, not ZSTD.
+        for path in staged {
+            use parquet::file::reader::{FileReader, SerializedFileReader};
+            let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+            let codecs: Vec<_> = (reader.metadata().row_group(0).columns().iter())
+                .map(|c| c.compression())
+                .collect();
+            assert!(
+                codecs.contains(&parquet::basic::Compression::SNAPPY),
+                "{codecs:?}"
+            );
+            assert!(codecs.iter().all(|c| matches!(
+                c,
+                parquet::basic::Compression::SNAPPY | parquet::basic::Compression::UNCOMPRESSED
+            )));
+        }
     }
 }

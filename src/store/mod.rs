@@ -295,7 +295,7 @@ mod tests {
     use super::*;
     use crate::batch::BatchBuilder;
     use crate::domain::Resource;
-    use crate::writer::PartWriter;
+    use crate::writer::{Codec, PartWriter};
 
     /// A remote store stages in a fresh 0700 directory of this user, in 0600 files that are
     /// created new, and the probe leaves no marker behind.
@@ -318,13 +318,16 @@ mod tests {
 
         let path = store.staging_path();
         let mut builder = BatchBuilder::new(Resource::Calls);
-        let mut writer = PartWriter::create(&path, store.staging_mode(), builder.schema()).unwrap();
+        let mut writer =
+            PartWriter::create(&path, store.staging_mode(), builder.schema(), Codec::Zstd).unwrap();
         writer.write(&builder.finish()).unwrap();
         let file = writer.finish().unwrap();
         let mode = std::fs::metadata(&file.path).unwrap().permissions().mode();
         assert_eq!(mode & 0o7777, 0o600);
         // A path that exists (a file or link planted there) is never written through.
-        assert!(PartWriter::create(&path, store.staging_mode(), builder.schema()).is_err());
+        assert!(
+            PartWriter::create(&path, store.staging_mode(), builder.schema(), Codec::Zstd).is_err()
+        );
 
         store
             .publish(&path, "calls/x/part-0.parquet")

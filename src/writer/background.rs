@@ -14,7 +14,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use tokio::task::JoinHandle;
 
-use super::{PartWriter, WriteError, WrittenFile};
+use super::{Codec, PartWriter, WriteError, WrittenFile};
 
 /// Writes one staged file off the async threads.
 pub struct BackgroundWriter {
@@ -51,25 +51,43 @@ impl BackgroundWriter {
         self.write_next(|_| batch).await
     }
 
+    /// [`BackgroundWriter::write`] for the file's last batch: if it is also the first, the
+    /// whole file, its codec is chosen from its size ([`Codec::for_whole_file`]).
+    pub async fn write_last(&mut self, batch: RecordBatch) -> Result<(), WriteError> {
+        let (writer, _) = self.settle().await?;
+        let codec = match writer {
+            Some(_) => Codec::Zstd,
+            None => Codec::for_whole_file(&batch),
+        };
+        self.hand_over(writer, batch, codec);
+        Ok(())
+    }
+
     /// Waits until the previous batch is written, then hands over the batch `next` makes,
-    /// given the written one (`None` for the first) to take its buffers.
+    /// given the written one (`None` for the first) to take its buffers. A file created for
+    /// it, which more batches may follow, is compressed with ZSTD.
     pub async fn write_next(
         &mut self,
         next: impl FnOnce(Option<RecordBatch>) -> RecordBatch,
     ) -> Result<(), WriteError> {
         let (writer, written) = self.settle().await?;
         let batch = next(written);
+        self.hand_over(writer, batch, Codec::Zstd);
+        Ok(())
+    }
+
+    /// Writes `batch` on the blocking pool with `writer`, or a file created with `codec`.
+    fn hand_over(&mut self, writer: Option<PartWriter>, batch: RecordBatch, codec: Codec) {
         let (path, mode, schema) = (self.path.clone(), self.mode, self.schema.clone());
         self.started = true;
         self.busy = Some(tokio::task::spawn_blocking(move || {
             let mut writer = match writer {
                 Some(w) => w,
-                None => PartWriter::create(&path, mode, schema)?,
+                None => PartWriter::create(&path, mode, schema, codec)?,
             };
             writer.write(&batch)?;
             Ok((writer, batch))
         }));
-        Ok(())
     }
 
     /// Waits for the batch being written, if any, and takes the writer and that batch.
@@ -160,6 +178,43 @@ mod tests {
         assert!((handed_back.columns().iter().zip(&first_columns))
             .all(|(a, b)| std::sync::Arc::ptr_eq(a, b)));
         assert!(writer.finish().await.unwrap().is_some());
+    }
+
+    /// The codec of the `sid` column of the file at `path`.
+    fn codec_of(path: &Path) -> parquet::basic::Compression {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+        let group = reader.metadata().row_group(0).clone();
+        let sid = (group.columns().iter())
+            .find(|c| c.column_path().string() == "sid")
+            .unwrap();
+        sid.compression()
+    }
+
+    #[tokio::test]
+    async fn a_small_file_written_in_one_last_batch_is_snappy_and_any_other_zstd() {
+        use super::super::tests::calls_like_twilios;
+        use parquet::basic::Compression;
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str| dir.path().join(name);
+        let schema = calls_like_twilios(1).schema();
+
+        let mut whole = BackgroundWriter::new(file("small"), 0o600, schema.clone());
+        whole.write_last(calls_like_twilios(3)).await.unwrap();
+        whole.finish().await.unwrap();
+        assert_eq!(codec_of(&file("small")), Compression::SNAPPY);
+
+        let mut large = BackgroundWriter::new(file("large"), 0o600, schema.clone());
+        large.write_last(calls_like_twilios(500)).await.unwrap();
+        large.finish().await.unwrap();
+        assert!(matches!(codec_of(&file("large")), Compression::ZSTD(_)));
+
+        // A first batch may have others after it: its file is ZSTD, whatever its size.
+        let mut first = BackgroundWriter::new(file("first"), 0o600, schema);
+        first.write(calls_like_twilios(2)).await.unwrap();
+        first.write_last(calls_like_twilios(2)).await.unwrap();
+        assert_eq!(first.finish().await.unwrap().unwrap().rows, 4);
+        assert!(matches!(codec_of(&file("first")), Compression::ZSTD(_)));
     }
 
     #[tokio::test]

@@ -39,6 +39,45 @@ pub const ROW_GROUP_BYTES: usize = 16 << 20;
 /// compressed on its own; BENCHMARKS.md).
 pub const DATA_PAGE_BYTES: usize = 256 << 10;
 
+/// Bytes of Arrow data up to which a file written in one batch is compressed with Snappy
+/// instead of ZSTD: about 20 calls or 80 usage records (see [`Codec::for_whole_file`]).
+pub const SMALL_FILE_BYTES: usize = 32 << 10;
+
+/// How a file's columns are compressed (but for [`FEW_VALUES_COLUMNS`], never compressed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    /// ZSTD at [`ZSTD_LEVEL`]: files 25–45 % smaller than Snappy's from a few dozen calls up.
+    Zstd,
+    /// Snappy, for small files. The Parquet crate makes two ZSTD contexts per compressed column
+    /// and file (a compressor, and a decompressor it never uses when writing), and zstd runs
+    /// `cpuid` for each, which a virtual machine traps: on a day of ten calls that setup costs
+    /// more than all the rest of the file. Snappy has none: 400 days of ten calls took 16 %
+    /// less CPU, in files 6 % larger (BENCHMARKS.md).
+    Snappy,
+}
+
+impl Codec {
+    /// The codec of a file that `batch` is the whole of: Snappy when its data is at most
+    /// [`SMALL_FILE_BYTES`], ZSTD otherwise.
+    pub fn for_whole_file(batch: &RecordBatch) -> Codec {
+        let bytes = (batch.columns().iter())
+            .map(|a| a.to_data().get_slice_memory_size().unwrap_or(usize::MAX))
+            .fold(0usize, usize::saturating_add);
+        if bytes <= SMALL_FILE_BYTES {
+            Codec::Snappy
+        } else {
+            Codec::Zstd
+        }
+    }
+
+    fn compression(self) -> Compression {
+        match self {
+            Codec::Zstd => Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).expect("valid level")),
+            Codec::Snappy => Compression::SNAPPY,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("cannot create {path}: {cause}")]
@@ -116,7 +155,7 @@ const FEW_VALUES_COLUMNS: &[&str] = &[
 /// value after its length: `sid`, 34 characters always, compresses faster that way.
 const DELTA_LENGTH_COLUMNS: &[&str] = &["sid"];
 
-fn properties(schema: &SchemaRef) -> WriterProperties {
+fn properties(schema: &SchemaRef, codec: Codec) -> WriterProperties {
     let mut builder = WriterProperties::builder();
     for field in schema.fields() {
         let name = field.name().as_str();
@@ -137,9 +176,7 @@ fn properties(schema: &SchemaRef) -> WriterProperties {
         }
     }
     builder
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(ZSTD_LEVEL).expect("valid level"),
-        ))
+        .set_compression(codec.compression())
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         .set_data_page_size_limit(DATA_PAGE_BYTES)
@@ -149,9 +186,15 @@ fn properties(schema: &SchemaRef) -> WriterProperties {
 }
 
 impl PartWriter {
-    /// Creates a new file at `path` with `mode` (less the umask). An existing file or link
-    /// at `path` is an error: a staged file is always this writer's own.
-    pub fn create(path: &Path, mode: u32, schema: SchemaRef) -> Result<Self, WriteError> {
+    /// Creates a new file at `path` with `mode` (less the umask), its columns compressed with
+    /// `codec`. An existing file or link at `path` is an error: a staged file is always this
+    /// writer's own.
+    pub fn create(
+        path: &Path,
+        mode: u32,
+        schema: SchemaRef,
+        codec: Codec,
+    ) -> Result<Self, WriteError> {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -161,11 +204,11 @@ impl PartWriter {
                 path: path.to_owned(),
                 cause: source,
             })?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties(&schema)))
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties(&schema, codec)))
             .map_err(|source| WriteError::Write {
-                path: path.to_owned(),
-                cause: source,
-            })?;
+            path: path.to_owned(),
+            cause: source,
+        })?;
         Ok(Self {
             writer,
             path: path.to_owned(),
@@ -246,6 +289,17 @@ mod tests {
         parquet::arrow::arrow_reader::ParquetRecordBatchReader,
         RowGroupMetaData,
     ) {
+        written_with(Codec::Zstd)
+    }
+
+    /// [`written`], the file's columns compressed with `codec`.
+    fn written_with(
+        codec: Codec,
+    ) -> (
+        RecordBatch,
+        parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+        RowGroupMetaData,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("calls.parquet");
         let mut builder = BatchBuilder::new(Resource::Calls);
@@ -253,7 +307,7 @@ mod tests {
             builder.push(call);
         }
         let batch = builder.finish();
-        let mut writer = PartWriter::create(&path, 0o600, builder.schema()).unwrap();
+        let mut writer = PartWriter::create(&path, 0o600, builder.schema(), codec).unwrap();
         writer.write(&batch).unwrap();
         writer.finish().unwrap();
         let reader =
@@ -281,7 +335,7 @@ mod tests {
     fn columns_of_few_values_are_left_uncompressed_and_the_others_compressed() {
         for resource in [Resource::Calls, Resource::UsageRecords] {
             let schema = BatchBuilder::new(resource).schema();
-            let properties = properties(&schema);
+            let properties = properties(&schema, Codec::Zstd);
             for field in schema.fields() {
                 let name = field.name().as_str();
                 let compression = properties.compression(&ColumnPath::from(name));
@@ -313,13 +367,10 @@ mod tests {
         assert!(matches!(codec("phone_number_sid"), Compression::ZSTD(_)));
     }
 
-    #[test]
-    fn data_pages_close_at_data_page_bytes() {
-        use parquet::column::page::Page;
-        use parquet::file::reader::{FileReader, SerializedFileReader};
-        // 2000 calls whose `subresource_uris` are about 1.2 KB each, as Twilio's are.
+    /// `n` calls with `subresource_uris` of about 1.2 KB each, as Twilio's are, in one batch.
+    pub(super) fn calls_like_twilios(n: usize) -> RecordBatch {
         let subs = format!(r#"{{"events":"/{}"}}"#, "e".repeat(1200));
-        let calls: Vec<String> = (0..2000)
+        let calls: Vec<String> = (0..n)
             .map(|i| format!(r#"{{"sid":"CA{i:032x}","subresource_uris":{subs}}}"#))
             .collect();
         let page = format!(r#"{{"calls":[{}]}}"#, calls.join(","));
@@ -327,14 +378,68 @@ mod tests {
         for call in &decode_page::<Call>(page.as_bytes()).unwrap().records {
             builder.push(call);
         }
+        builder.finish()
+    }
+
+    #[test]
+    fn a_whole_file_of_a_few_calls_is_snappy_and_of_more_zstd() {
+        assert_eq!(Codec::for_whole_file(&calls_like_twilios(1)), Codec::Snappy);
+        assert_eq!(
+            Codec::for_whole_file(&calls_like_twilios(20)),
+            Codec::Snappy
+        );
+        assert_eq!(Codec::for_whole_file(&calls_like_twilios(30)), Codec::Zstd);
+        assert_eq!(
+            Codec::for_whole_file(&calls_like_twilios(5000)),
+            Codec::Zstd
+        );
+        // The choice goes one way as files grow: past the first ZSTD, no Snappy.
+        let codecs: Vec<Codec> = (1..=40)
+            .map(|n| Codec::for_whole_file(&calls_like_twilios(n)))
+            .collect();
+        let first_zstd = codecs.iter().position(|c| *c == Codec::Zstd).unwrap();
+        assert!(
+            codecs[first_zstd..].iter().all(|c| *c == Codec::Zstd),
+            "{codecs:?}"
+        );
+    }
+
+    #[test]
+    fn a_snappy_file_reads_back_unchanged_with_the_few_values_columns_uncompressed() {
+        let (batch, reader, group) = written_with(Codec::Snappy);
+        for (i, field) in batch.schema().fields().iter().enumerate() {
+            let name = field.name().as_str();
+            let expected = if FEW_VALUES_COLUMNS.contains(&name) {
+                Compression::UNCOMPRESSED
+            } else {
+                Compression::SNAPPY
+            };
+            assert_eq!(group.column(i).compression(), expected, "{name}");
+        }
+        let read: Vec<_> = reader.map(Result::unwrap).collect();
+        assert_eq!(read, vec![batch]);
+    }
+
+    #[test]
+    fn data_pages_close_at_data_page_bytes() {
+        use parquet::column::page::Page;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let batch = calls_like_twilios(2000);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("calls.parquet");
-        let mut writer = PartWriter::create(&path, 0o600, builder.schema()).unwrap();
-        writer.write(&builder.finish()).unwrap();
+        let mut writer = PartWriter::create(&path, 0o600, batch.schema(), Codec::Zstd).unwrap();
+        writer.write(&batch).unwrap();
         writer.finish().unwrap();
 
         let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
-        let i = builder.schema().index_of("subresource_uris").unwrap();
+        let i = batch.schema().index_of("subresource_uris").unwrap();
+        let longest = (batch.column(i).as_any())
+            .downcast_ref::<arrow::array::StringArray>()
+            .unwrap()
+            .iter()
+            .map(|v| v.map_or(0, str::len))
+            .max()
+            .unwrap();
         let pages = reader
             .get_row_group(0)
             .unwrap()
@@ -347,9 +452,7 @@ mod tests {
         // 2.4 MB of values: ten pages or so, none past the limit by more than a value.
         assert!(sizes.len() >= 9, "{sizes:?}");
         assert!(
-            sizes
-                .iter()
-                .all(|s| *s <= DATA_PAGE_BYTES + subs.len() + 16),
+            sizes.iter().all(|s| *s <= DATA_PAGE_BYTES + longest + 16),
             "{sizes:?}"
         );
     }

@@ -202,3 +202,73 @@ async fn records_of_other_days_and_repeats_are_left_out_and_reported() {
     assert_eq!(doc["runs"][0]["outside_window"], strays);
     assert_eq!(doc["runs"][0]["duplicates"], repeated);
 }
+
+/// Reads every Parquet file below `root` as users do, and prints JSON: each file's codecs (but
+/// `UNCOMPRESSED`), and the rows DuckDB and pyarrow read as one hive-partitioned table.
+const READ_AS_USERS_DO: &str = r#"
+import glob, json, sys
+import duckdb, pyarrow.dataset as ds, pyarrow.parquet as pq
+root = sys.argv[1]
+codecs = set()
+for f in glob.glob(f"{root}/calls/**/*.parquet", recursive=True):
+    group = pq.ParquetFile(f).metadata.row_group(0)
+    codecs |= {group.column(i).compression for i in range(group.num_columns)} - {"UNCOMPRESSED"}
+rel = f"read_parquet('{root}/calls/**/*.parquet', hive_partitioning = true)"
+duck = duckdb.connect().execute(f"select count(*) from {rel}").fetchone()[0]
+arrow = ds.dataset(f"{root}/calls", format="parquet", partitioning="hive").count_rows()
+print(json.dumps({"codecs": sorted(codecs), "duckdb": duck, "pyarrow": arrow}))
+"#;
+
+/// Days of a few calls are written with Snappy and the others with ZSTD; DuckDB and pyarrow
+/// read both kinds as one table, with every call.
+#[tokio::test]
+async fn small_days_are_snappy_and_read_with_the_others_by_duckdb_and_pyarrow() {
+    let readers = std::process::Command::new("python3")
+        .args(["-c", "import duckdb, pyarrow"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let test = "small_days_are_snappy…";
+    if required(
+        readers.then_some(()),
+        test,
+        "python3 with duckdb and pyarrow",
+    )
+    .is_none()
+    {
+        return;
+    }
+    let app = spawn_app(twilio_sim::SimConfig {
+        seed: 5,
+        accounts: 1,
+        days: 10,
+        calls_per_day: 20,
+        today: day("2026-03-10"),
+        ..twilio_sim::SimConfig::default()
+    })
+    .await;
+    app.add_all_accounts().await;
+
+    assert_success(
+        &app.cli(&backfill("calls", "2026-03-01", "2026-03-10"))
+            .await,
+    );
+
+    let account = &app.sim.account_sids()[0];
+    let calls: usize = (day("2026-03-01").iter_days().take(10))
+        .map(|d| app.sim.calls_on(account, d).len())
+        .sum();
+    let out = std::process::Command::new("python3")
+        .args(["-c", READ_AS_USERS_DO])
+        .arg(app.output())
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        read["codecs"],
+        serde_json::json!(["SNAPPY", "ZSTD"]),
+        "{read}"
+    );
+    assert_eq!(read["duckdb"], calls, "{read}");
+    assert_eq!(read["pyarrow"], calls, "{read}");
+}
