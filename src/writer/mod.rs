@@ -40,7 +40,8 @@ pub const ROW_GROUP_BYTES: usize = 16 << 20;
 pub const DATA_PAGE_BYTES: usize = 256 << 10;
 
 /// Bytes of Arrow data up to which a file written in one batch is compressed with Snappy
-/// instead of ZSTD: about 20 calls or 80 usage records (see [`Codec::for_whole_file`]).
+/// instead of ZSTD: about 20 calls, each with 1.2 KB of `subresource_uris` (see
+/// [`Codec::for_whole_file`]).
 pub const SMALL_FILE_BYTES: usize = 32 << 10;
 
 /// How a file's columns are compressed (but for [`FEW_VALUES_COLUMNS`], never compressed).
@@ -51,7 +52,7 @@ pub enum Codec {
     /// Snappy, for small files. The Parquet crate makes two ZSTD contexts per compressed column
     /// and file (a compressor, and a decompressor it never uses when writing), and zstd runs
     /// `cpuid` for each, which a virtual machine traps: on a day of ten calls that setup costs
-    /// more than all the rest of the file. Snappy has none: 400 days of ten calls took 16 %
+    /// more than all the rest of the file. Snappy has none: 400 days of ten calls took 21 %
     /// less CPU, in files 6 % larger (BENCHMARKS.md).
     Snappy,
 }
