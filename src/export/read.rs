@@ -329,19 +329,14 @@ mod tests {
         assert_eq!(staged.len(), 2, "a staged file for each day with rows only");
         // Each day's rows were its file's only batch, of a few records: Snappy, not ZSTD.
         for path in staged {
+            use parquet::basic::Compression::{SNAPPY, UNCOMPRESSED};
             use parquet::file::reader::{FileReader, SerializedFileReader};
             let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
             let codecs: Vec<_> = (reader.metadata().row_group(0).columns().iter())
                 .map(|c| c.compression())
                 .collect();
-            assert!(
-                codecs.contains(&parquet::basic::Compression::SNAPPY),
-                "{codecs:?}"
-            );
-            assert!(codecs.iter().all(|c| matches!(
-                c,
-                parquet::basic::Compression::SNAPPY | parquet::basic::Compression::UNCOMPRESSED
-            )));
+            assert!(codecs.contains(&SNAPPY), "{codecs:?}");
+            assert!(codecs.iter().all(|c| matches!(c, SNAPPY | UNCOMPRESSED)));
         }
     }
 }
