@@ -6,7 +6,8 @@
 # changes too small for one run to show: compare the ranges, not single figures.
 # The simulator is the first binary's. The rate limit is out of the way (RATE, default
 # 10000/s); IN_FLIGHT is --max-in-flight (default 4).
-# Usage: [SEED=n RATE=n IN_FLIGHT=n ROUNDS=n] benches/ab.sh accounts days calls_per_day bin...
+# LATENCY_MS=n makes the simulator answer every request n ms late (default 0).
+# Usage: [SEED=n RATE=n IN_FLIGHT=n ROUNDS=n LATENCY_MS=n] benches/ab.sh accounts days calls_per_day bin...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 4 ] || { sed -n 's/^# Usage: //p' "$0" >&2; exit 2; }

@@ -10,13 +10,13 @@ bench_binaries() {
 }
 
 # start_sim DIR ACCOUNTS DAYS CALLS_PER_DAY: a simulator that keeps its pages (seed SEED, 42
-# by default), logging to DIR/sim.log; sets `sim` (its pid), `sids` (its accounts) and exports
-# TWILIO_API_BASE and TWILIO_AUTH_TOKEN.
+# by default) and answers LATENCY_MS late (0 by default), logging to DIR/sim.log; sets `sim`
+# (its pid), `sids` (its accounts) and exports TWILIO_API_BASE and TWILIO_AUTH_TOKEN.
 start_sim() {
     local port
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     "$bin" sim --listen "127.0.0.1:$port" --seed "${SEED:-42}" --accounts "$2" --days "$3" \
-        --calls-per-day "$4" --cache-pages >"$1/sim.log" 2>&1 &
+        --calls-per-day "$4" --latency-ms "${LATENCY_MS:-0}" --cache-pages >"$1/sim.log" 2>&1 &
     sim=$!
     for _ in $(seq 100); do grep -q "simulator on" "$1/sim.log" && break; sleep 0.1; done
     grep -q "simulator on" "$1/sim.log" || { echo "the simulator did not start: $(cat "$1/sim.log")" >&2; return 1; }

@@ -8,7 +8,8 @@
 # The rate limit is out of the way (RATE, default 10000/s); IN_FLIGHT is --max-in-flight (default 4).
 # FLOOR_IN_FLIGHT=n makes the floor fetch n account-days at once on two threads (default 1:
 # one request at a time), to compare with as many windows of the exporter in flight.
-# Usage: [SEED=n RATE=n IN_FLIGHT=n FLOOR_IN_FLIGHT=n KEEP=1 NO_BUILD=1 FLOOR=path] benches/e2e.sh [accounts] [days] [calls_per_day]
+# LATENCY_MS=n makes the simulator answer every request n ms late (default 0).
+# Usage: [SEED=n RATE=n IN_FLIGHT=n FLOOR_IN_FLIGHT=n LATENCY_MS=n KEEP=1 NO_BUILD=1 FLOOR=path] benches/e2e.sh [accounts] [days] [calls_per_day]
 # A day of a million calls: benches/e2e.sh 1 1 1000000 (the simulator needs about 3 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
