@@ -14,6 +14,7 @@ use crate::pseudonym::Pseudonymization;
 use crate::registry::{Registry, RunId};
 use crate::store::Store;
 
+mod admit;
 mod error;
 mod outcome;
 mod page;

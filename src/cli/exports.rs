@@ -71,7 +71,8 @@ pub struct BackfillArgs {
     /// Only these accounts (repeatable); default: every active account
     #[arg(long = "account", value_name = "AC…", value_parser = account_sid)]
     pub accounts: Vec<AccountSid>,
-    /// Windows exported at the same time, 1-256 [default: max-in-flight × accounts, at most 64]
+    /// Most windows exported at the same time, 1-256 [default: max-in-flight × accounts, at
+    /// most 64]; fewer are opened while pages come back faster than they are decoded
     #[arg(long, value_name = "N", value_parser = count(1, 256))]
     pub concurrency: Option<usize>,
     #[command(flatten)]

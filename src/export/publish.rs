@@ -4,6 +4,7 @@
 
 use tokio_util::sync::CancellationToken;
 
+use super::admit::FetchSlot;
 use super::read::SpanRead;
 use super::source::{CallsSource, UsageSource};
 use super::spans::{self, Span};
@@ -23,7 +24,7 @@ impl Exporter {
     /// Reads a span and publishes and records each of its days; under `scope`, each only while
     /// the pair's lease is still held when its file is about to be published. A span that
     /// fails to be read publishes none of its days. `cancel` stops its requests; `fetch_slot`
-    /// is given up once the last page is read.
+    /// counts their waits on Twilio and is given up once the last page is read.
     #[tracing::instrument(skip_all, fields(account = %span.first().key.account, resource = %span.first().key.resource, first = %span.first().key.day, days = span.days()))]
     pub(super) async fn export_span(
         &self,
@@ -31,11 +32,12 @@ impl Exporter {
         run: RunId,
         scope: Option<&LeaseScope>,
         cancel: &CancellationToken,
-        fetch_slot: Option<tokio::sync::OwnedSemaphorePermit>,
+        fetch_slot: Option<FetchSlot>,
     ) -> Result<SpanEnd, ExportError> {
+        let waits = fetch_slot.as_ref().map(FetchSlot::waits);
         let read = match span.first().key.resource {
-            Resource::Calls => self.read_span::<CallsSource>(span, cancel).await?,
-            Resource::UsageRecords => self.read_span::<UsageSource>(span, cancel).await?,
+            Resource::Calls => self.read_span::<CallsSource>(span, cancel, waits).await?,
+            Resource::UsageRecords => self.read_span::<UsageSource>(span, cancel, waits).await?,
         };
         drop(fetch_slot);
         let (staged, reports) = match read {

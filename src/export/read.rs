@@ -12,7 +12,7 @@ use super::{ExportError, Exporter, WindowReport, BATCH_ROWS, PAGE_SIZE};
 use crate::batch::{AppendRow, BatchBuilder};
 use crate::decode::value::days_since_epoch;
 use crate::domain::Resource;
-use crate::fetch::{FetchError, PageWalk};
+use crate::fetch::{FetchError, NetWaits, PageWalk};
 use crate::pseudonym::PseudonymKey;
 use crate::store::Store;
 use crate::writer::{BackgroundWriter, WriteError, WrittenFile};
@@ -24,10 +24,12 @@ impl Exporter {
     /// a day. Batches are encoded and written off the async threads while the next page is
     /// fetched. A span of several days never exported whose first page is all one day's
     /// stops there ([`SpanRead::Split`]) and writes nothing.
+    /// Its requests count their waits on Twilio in `waits`, if given.
     pub(super) async fn read_span<S: Source>(
         &self,
         span: &Span,
         cancel: &CancellationToken,
+        waits: Option<&NetWaits>,
     ) -> Result<SpanRead, ExportError> {
         let mut days = SpanDays::new(
             span.first().key.resource,
@@ -37,7 +39,7 @@ impl Exporter {
         );
         let mut report = WindowReport::default();
         let result = self
-            .read_pages::<S>(span, cancel, &mut days, &mut report)
+            .read_pages::<S>(span, cancel, waits, &mut days, &mut report)
             .await;
         let split = match result {
             Ok(split) => split,
@@ -113,6 +115,7 @@ impl Exporter {
         &self,
         span: &Span,
         cancel: &CancellationToken,
+        waits: Option<&NetWaits>,
         days: &mut SpanDays<'_>,
         report: &mut WindowReport,
     ) -> Result<Option<spans::Density>, ExportError> {
@@ -136,6 +139,7 @@ impl Exporter {
                 &first.key.account,
                 &page_uri,
                 &mut retries,
+                waits,
                 |body| rules.take::<S>(body, days, report),
             );
             let end = tokio::select! {

@@ -13,7 +13,7 @@
 //! each account one below it, cancelled once the account is found deauthorized, suspended or
 //! closed, so its windows in flight stop at their next request instead of running to the end.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use chrono::NaiveDate;
 
+use super::admit::{Admission, FetchSlot, Queue, MIN_FETCHING};
 use super::spans::{self, Density, Known, Span};
 use super::{
     ExportError, Exporter, LeaseScope, SpanEnd, Summary, Window, WindowEvent, WindowReport,
@@ -125,16 +126,18 @@ impl Exporter {
             accounts: Mutex::new(HashMap::new()),
         });
         let known = self.known_days(&windows).await;
-        let mut queue: VecDeque<Span> = spans::plan(windows, |w| known.of(w)).into();
+        let spans = spans::plan(windows, |w| known.of(w));
+        let mut queue = Queue::new(spans);
         let concurrency = concurrency.max(1);
         let fetching = Arc::new(Semaphore::new(concurrency));
         let alive = Arc::new(Semaphore::new(concurrency * 2));
+        let admission = Admission::new(MIN_FETCHING);
         let mut tasks = JoinSet::new();
         loop {
             while let Some(done) = tasks.try_join_next() {
                 finished(done, &mut summary, &mut queue, on_event);
             }
-            let Some(span) = queue.pop_front() else {
+            let Some(span) = queue.next(|a| self.client.allowed_in_flight(a)) else {
                 match tasks.join_next().await {
                     Some(done) => finished(done, &mut summary, &mut queue, on_event),
                     None => break,
@@ -142,7 +145,7 @@ impl Exporter {
                 continue;
             };
             let permits = tokio::select! {
-                p = slots(&alive, &fetching) => p,
+                p = slots(&alive, &fetching, &admission) => p,
                 _ = shared.cancel.cancelled() => None,
             };
             let Some((alive_slot, fetch_slot)) = permits else {
@@ -240,9 +243,12 @@ impl KnownDays {
 fn finished(
     joined: Result<(Span, SpanOutcome), tokio::task::JoinError>,
     summary: &mut Summary,
-    queue: &mut VecDeque<Span>,
+    queue: &mut Queue,
     on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
 ) {
+    if let Ok((span, _)) = &joined {
+        queue.ended(span);
+    }
     match joined {
         Ok((span, SpanOutcome::Days(outcomes))) => {
             for (w, outcome) in span.windows.iter().zip(outcomes) {
@@ -264,14 +270,17 @@ fn finished(
     }
 }
 
-/// A slot among the windows alive, then one among those fetching (`None` once closed).
+/// A slot among the windows alive, then one among those fetching once `admission` lets
+/// another window start (`None` once closed).
 async fn slots(
     alive: &Arc<Semaphore>,
     fetching: &Arc<Semaphore>,
-) -> Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
+    admission: &Arc<Admission>,
+) -> Option<(OwnedSemaphorePermit, FetchSlot)> {
     let a = alive.clone().acquire_owned().await.ok()?;
     let f = fetching.clone().acquire_owned().await.ok()?;
-    Some((a, f))
+    admission.open().await;
+    Some((a, admission.fetch_slot(f)))
 }
 
 /// Adds a window's outcome to the run's summary and reports it.
@@ -334,7 +343,7 @@ impl Shared {
     }
 
     /// One span, from its fetch slot to its days' recorded partitions.
-    async fn span(&self, span: &Span, fetch_slot: OwnedSemaphorePermit) -> SpanOutcome {
+    async fn span(&self, span: &Span, fetch_slot: FetchSlot) -> SpanOutcome {
         let all =
             |o: fn() -> Outcome| SpanOutcome::Days(span.windows.iter().map(|_| o()).collect());
         if self.cancel.is_cancelled() {

@@ -11,6 +11,7 @@ use url::Url;
 
 use super::limiter::Quotas;
 use super::retry;
+use super::waits::NetWaits;
 use super::FetchError;
 use crate::decode::DecodeError;
 use crate::domain::AccountSid;
@@ -198,6 +199,11 @@ impl TwilioClient {
         &self.base
     }
 
+    /// Requests of `account` allowed in flight now (`--max-in-flight`, less what 429s took).
+    pub fn allowed_in_flight(&self, account: &AccountSid) -> usize {
+        self.quotas.allowed(account)
+    }
+
     /// GETs `uri` as `credential` and hands the body to `handle`, retrying per [`retry`].
     /// `handle` must act all or nothing: a malformed body is fetched again.
     pub async fn get_with<T>(
@@ -207,17 +213,20 @@ impl TwilioClient {
         uri: &PageUri,
         handle: impl FnMut(&Bytes) -> Result<T, DecodeError>,
     ) -> Result<T, FetchError> {
-        self.get_counted(credential, target, uri, &mut 0, handle)
+        self.get_counted(credential, target, uri, &mut 0, None, handle)
             .await
     }
 
-    /// [`TwilioClient::get_with`], adding each attempt it repeats to `retries`.
+    /// [`TwilioClient::get_with`], adding each attempt it repeats to `retries`, and counting
+    /// each attempt in `net` from the moment it holds one of the account's slots (waiting for
+    /// the rates is counted) to the end of its body.
     pub async fn get_counted<T>(
         &self,
         credential: &AccountSid,
         target: &AccountSid,
         uri: &PageUri,
         retries: &mut u64,
+        net: Option<&NetWaits>,
         mut handle: impl FnMut(&Bytes) -> Result<T, DecodeError>,
     ) -> Result<T, FetchError> {
         let url = format!(
@@ -231,7 +240,8 @@ impl TwilioClient {
         let mut throttled = Duration::ZERO;
         loop {
             attempts += 1;
-            let (wait, last) = match self.get_once(credential, target, &url, path).await? {
+            let once = self.get_once(credential, target, &url, path, net).await?;
+            let (wait, last) = match once {
                 Once::Body(body) => match off_runtime(|| handle(&body)) {
                     Ok(v) => return Ok(v),
                     Err(DecodeError::Malformed(e)) => {
@@ -289,8 +299,11 @@ impl TwilioClient {
         target: &AccountSid,
         url: &str,
         path: &str,
+        net: Option<&NetWaits>,
     ) -> Result<Once, FetchError> {
-        let _permit = self.quotas.acquire(target).await;
+        let _permit = self.quotas.slot(target).await;
+        let waiting = net.map(NetWaits::enter);
+        self.quotas.pace(target).await;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let response = self
@@ -316,6 +329,7 @@ impl TwilioClient {
         }
         let retry_after = header(&response, reqwest::header::RETRY_AFTER);
         let body = read_capped(response).await;
+        drop(waiting);
         let body = match body {
             Ok(Some(b)) => b,
             Ok(None) => {

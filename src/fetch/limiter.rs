@@ -132,6 +132,15 @@ impl Quotas {
         }
     }
 
+    /// Requests of `account` allowed in flight now: the configured cap, less what its 429s
+    /// took back.
+    pub fn allowed(&self, account: &AccountSid) -> usize {
+        let map = self.inner.gates.lock().expect("not poisoned");
+        map.get(account).map_or(self.inner.max_in_flight, |g| {
+            g.allowed.load(Ordering::Acquire)
+        })
+    }
+
     fn gate(&self, account: &AccountSid) -> Arc<Gate> {
         let mut map = self.inner.gates.lock().expect("not poisoned");
         map.entry(account.clone())
@@ -148,6 +157,13 @@ impl Quotas {
 
     /// Waits for a slot in the account's in-flight cap, then for both rates.
     pub async fn acquire(&self, account: &AccountSid) -> Permit {
+        let permit = self.slot(account).await;
+        self.pace(account).await;
+        permit
+    }
+
+    /// Waits for a slot in the account's in-flight cap (the first half of [`Quotas::acquire`]).
+    pub async fn slot(&self, account: &AccountSid) -> Permit {
         let gate = self.gate(account);
         let slot = gate
             .slots
@@ -155,13 +171,18 @@ impl Quotas {
             .acquire_owned()
             .await
             .expect("never closed");
-        self.inner.per_account.until_key_ready(account).await;
-        if let Some(global) = &self.inner.global {
-            global.until_ready().await;
-        }
         Permit {
             slot: Some(slot),
             gate,
+        }
+    }
+
+    /// Waits for the account's rate, then the global one (the second half of
+    /// [`Quotas::acquire`]).
+    pub async fn pace(&self, account: &AccountSid) {
+        self.inner.per_account.until_key_ready(account).await;
+        if let Some(global) = &self.inner.global {
+            global.until_ready().await;
         }
     }
 

@@ -7,15 +7,18 @@
 //! - [`links`]: [`PageWalk`], the page links one list follows (its own, each once, bounded).
 //! - [`limiter`]: per-account and global quotas every request passes.
 //! - [`retry`]: what is retried, how often and how long to wait.
+//! - [`waits`]: [`NetWaits`], how many of a run's requests wait on Twilio right now.
 
 pub mod client;
 pub mod limiter;
 pub mod links;
 pub mod retry;
+pub mod waits;
 
 pub use client::{AccountInfo, FetchCounts, PageUri, TwilioClient};
 pub use limiter::{Limits, Quotas};
 pub use links::PageWalk;
+pub use waits::NetWaits;
 
 use crate::domain::AccountSid;
 

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use twilio_export::domain::{AccountSid, Resource};
+use futures::FutureExt;
+use twilio_export::domain::{AccountSid, AuthToken, Resource};
+use twilio_export::fetch::{Limits, NetWaits, PageUri, Quotas, TwilioClient};
 use twilio_export::registry::Registry;
 use twilio_sim::{Faults, Hostile, SimConfig};
 
@@ -257,14 +259,21 @@ async fn days_of_about_a_page_are_read_page_after_page_once_their_rows_are_known
     assert_economical(second, records);
 }
 
-#[tokio::test]
-async fn dense_days_run_side_by_side_up_to_max_in_flight() {
+/// `accounts` × `days` dense days (from 2026-03-01) backfilled at 100 ms a page with
+/// `max_in_flight` requests per account; the run succeeded.
+async fn backfilled_at_100_ms(
+    seed: u64,
+    accounts: usize,
+    days: u32,
+    max_in_flight: &str,
+) -> TestApp {
+    let last = day("2026-03-01") + chrono::Days::new(u64::from(days) - 1);
     let app = spawn_app(SimConfig {
-        seed: 6,
-        accounts: 1,
-        days: 6,
+        seed,
+        accounts,
+        days,
         calls_per_day: 2500,
-        today: day("2026-03-06"),
+        today: last,
         faults: Faults {
             latency: Duration::from_millis(100),
             ..Faults::default()
@@ -273,18 +282,22 @@ async fn dense_days_run_side_by_side_up_to_max_in_flight() {
     })
     .await;
     app.add_all_accounts().await;
-
     let out = app
         .cli_with(
-            &backfill("calls", "2026-03-01", "2026-03-06"),
+            &backfill("calls", "2026-03-01", &last.to_string()),
             &[
-                ("TWILIO_EXPORT_MAX_IN_FLIGHT", "4"),
+                ("TWILIO_EXPORT_MAX_IN_FLIGHT", max_in_flight),
                 ("TWILIO_EXPORT_RATE_LIMIT", "1000"),
             ],
         )
         .await;
-
     assert_success(&out);
+    app
+}
+
+#[tokio::test]
+async fn dense_days_run_side_by_side_up_to_max_in_flight() {
+    let app = backfilled_at_100_ms(6, 1, 6, "4").await;
     let account = &app.sim.account_sids()[0];
     let mut pages = 0;
     for d in day("2026-03-01").iter_days().take(6) {
@@ -297,4 +310,72 @@ async fn dense_days_run_side_by_side_up_to_max_in_flight() {
     assert_eq!(stats.max_in_flight, 4, "{stats:?}");
     // Each day's pages, plus the first page of the span that showed the days dense.
     assert_eq!(list_requests(&app, "/Calls.json"), pages + 1);
+}
+
+/// Windows open only while the others wait on the API, and an account gets no more windows
+/// than requests it may have in flight: at 100 ms a page, that still gives each of three
+/// accounts all its slots at once, whatever order their days are queued in.
+#[tokio::test]
+async fn dense_days_of_several_accounts_each_use_every_slot() {
+    let app = backfilled_at_100_ms(8, 3, 4, "3").await;
+    for account in app.sim.account_sids() {
+        let stats = app.sim.stats(&account);
+        assert_eq!(stats.max_in_flight, 3, "{account}: {stats:?}");
+        for d in day("2026-03-01").iter_days().take(4) {
+            let file = partition_file(&app.output(), "calls", &account, d);
+            let truth = app.sim.calls_on(&account, d);
+            if truth.is_empty() {
+                assert!(!file.exists(), "{}", file.display());
+                continue;
+            }
+            assert_rows_match(&rows_of(&read_parquet(&file)), &truth, CALL_COLUMNS, "sid");
+        }
+    }
+}
+
+/// What the scheduler reads to open windows: a request that holds one of its account's slots
+/// and waits for the rate counts as waiting on Twilio (windows of other accounts can use that
+/// time); one that waits for a slot does not (more windows would only wait for the same slots).
+#[tokio::test]
+async fn a_request_waiting_for_its_rate_waits_on_twilio_and_one_waiting_for_a_slot_does_not() {
+    let app = spawn_app(sparse_sim(Faults::default())).await;
+    let limits = Limits {
+        rate_limit: 4,
+        max_in_flight: 1,
+        ..Limits::default()
+    };
+    let client = TwilioClient::new(
+        app.base.parse().unwrap(),
+        AuthToken::new(TOKEN.to_owned()).unwrap(),
+        Quotas::new(limits),
+    )
+    .unwrap();
+    let account = AccountSid::parse(&app.sim.account_sids()[0]).unwrap();
+    let uri = PageUri::build(
+        &format!("/2010-04-01/Accounts/{account}/Calls.json"),
+        &[("PageSize", "50".into())],
+    );
+    let waits = NetWaits::default();
+    let mut retries = 0;
+    (client.get_counted(&account, &account, &uri, &mut retries, Some(&waits), |_| {
+        Ok(())
+    }))
+    .await
+    .unwrap();
+    assert_eq!(waits.waiting(), 0);
+
+    // The rate's one request is spent: the next holds the only slot and waits for the rate,
+    // the one after it waits for the slot.
+    let (mut n1, mut n2) = (0, 0);
+    let paced = client.get_counted(&account, &account, &uri, &mut n1, Some(&waits), |_| Ok(()));
+    let queued = client.get_counted(&account, &account, &uri, &mut n2, Some(&waits), |_| Ok(()));
+    tokio::pin!(paced, queued);
+    assert!(paced.as_mut().now_or_never().is_none());
+    assert!(queued.as_mut().now_or_never().is_none());
+    assert_eq!(waits.waiting(), 1);
+
+    let (paced, queued) = tokio::join!(paced, queued);
+    paced.unwrap();
+    queued.unwrap();
+    assert_eq!(waits.waiting(), 0);
 }
