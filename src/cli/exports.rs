@@ -72,7 +72,8 @@ pub struct BackfillArgs {
     #[arg(long = "account", value_name = "AC…", value_parser = account_sid)]
     pub accounts: Vec<AccountSid>,
     /// Most windows exported at the same time, 1-256 [default: max-in-flight × accounts, at
-    /// most 64]; fewer are opened while pages come back faster than they are decoded
+    /// most 64]; an account fetches with no more windows than max-in-flight, and fewer are
+    /// opened while pages come back faster than they are decoded
     #[arg(long, value_name = "N", value_parser = count(1, 256))]
     pub concurrency: Option<usize>,
     #[command(flatten)]

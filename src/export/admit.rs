@@ -10,15 +10,17 @@
 //! memory and a tenth less CPU with two windows instead of sixteen).
 //!
 //! So a new window starts only when every window still fetching is waiting on Twilio (or when
-//! fewer than [`MIN_FETCHING`] are fetching), and never for an account that already has as
-//! many windows as requests allowed in flight (`--max-in-flight`, less what its 429s took):
-//! such a window could only wait for the account's own slots, and would hold back the windows
-//! of other accounts meanwhile. The next span is the first in the queue whose account has room.
+//! fewer than [`MIN_FETCHING`] are fetching), and a span starts only if its account fetches
+//! with fewer windows than it may have requests in flight (`--max-in-flight`, less what its
+//! 429s took): another window could only wait for the account's own slots. The next span is
+//! the first in the queue whose account has room. A window counts as fetching, for the run and
+//! for its account, from its start until it has read its last page: finishing, publishing and
+//! recording its files hold no request slot.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use tokio::sync::futures::Notified;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::spans::Span;
@@ -28,34 +30,57 @@ use crate::fetch::NetWaits;
 /// Windows fetching at once whatever they wait on: one decodes while the other waits.
 pub(super) const MIN_FETCHING: usize = 2;
 
-/// The run's windows that are fetching, and its requests that wait on Twilio.
+/// The run's windows that are fetching, per account, and its requests that wait on Twilio.
 #[derive(Debug)]
 pub(super) struct Admission {
     waits: NetWaits,
-    fetching: AtomicUsize,
+    fetching: Mutex<Fetching>,
     min: usize,
+}
+
+#[derive(Debug, Default)]
+struct Fetching {
+    all: usize,
+    per_account: HashMap<AccountSid, usize>,
 }
 
 impl Admission {
     pub(super) fn new(min: usize) -> Arc<Self> {
         Arc::new(Self {
             waits: NetWaits::default(),
-            fetching: AtomicUsize::new(0),
+            fetching: Mutex::default(),
             min,
         })
     }
 
+    fn fetching(&self) -> std::sync::MutexGuard<'_, Fetching> {
+        self.fetching.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a window of `account`, which may have `allowed` requests in flight, may start:
+    /// it fetches with fewer windows than that, or with none (a throttled account still gets
+    /// one).
+    pub(super) fn has_room(&self, account: &AccountSid, allowed: usize) -> bool {
+        let fetching = self.fetching().per_account.get(account).copied();
+        fetching.unwrap_or(0) < allowed.max(1)
+    }
+
     /// Whether another window may start now.
     fn is_open(&self) -> bool {
-        let fetching = self.fetching.load(Ordering::SeqCst);
+        let fetching = self.fetching().all;
         fetching < self.min || self.waits.waiting() >= fetching
     }
 
-    /// Returns once another window may start: at once, or when a window starts waiting on
-    /// Twilio or stops fetching.
+    /// Completes at the next change that may let a window start, once enabled: a request
+    /// starting to wait on Twilio, or a window that stops fetching.
+    pub(super) fn changed(&self) -> Notified<'_> {
+        self.waits.changed()
+    }
+
+    /// Returns once another window may start: at once, or at a change that opens the gate.
     pub(super) async fn open(&self) {
         loop {
-            let changed = self.waits.changed();
+            let changed = self.changed();
             tokio::pin!(changed);
             changed.as_mut().enable();
             if self.is_open() {
@@ -65,11 +90,18 @@ impl Admission {
         }
     }
 
-    /// A window starts fetching with `permit` (its place under `--concurrency`).
-    pub(super) fn fetch_slot(self: &Arc<Self>, permit: OwnedSemaphorePermit) -> FetchSlot {
-        self.fetching.fetch_add(1, Ordering::SeqCst);
+    /// A window of `account` starts fetching with `permit` (its place under `--concurrency`).
+    pub(super) fn fetch_slot(
+        self: &Arc<Self>,
+        permit: OwnedSemaphorePermit,
+        account: AccountSid,
+    ) -> FetchSlot {
+        let mut fetching = self.fetching();
+        fetching.all += 1;
+        *fetching.per_account.entry(account.clone()).or_default() += 1;
         FetchSlot {
             _permit: permit,
+            account,
             admission: self.clone(),
         }
     }
@@ -79,6 +111,7 @@ impl Admission {
 #[derive(Debug)]
 pub(super) struct FetchSlot {
     _permit: OwnedSemaphorePermit,
+    account: AccountSid,
     admission: Arc<Admission>,
 }
 
@@ -91,15 +124,23 @@ impl FetchSlot {
 
 impl Drop for FetchSlot {
     fn drop(&mut self) {
-        self.admission.fetching.fetch_sub(1, Ordering::SeqCst);
+        {
+            let mut fetching = self.admission.fetching();
+            fetching.all -= 1;
+            if let Some(n) = fetching.per_account.get_mut(&self.account) {
+                *n -= 1;
+                if *n == 0 {
+                    fetching.per_account.remove(&self.account);
+                }
+            }
+        }
         self.admission.waits.wake();
     }
 }
 
-/// The spans of a run not yet started, and each account's windows running.
+/// The spans of a run not yet started.
 pub(super) struct Queue {
     spans: VecDeque<Span>,
-    running: HashMap<AccountSid, usize>,
 }
 
 impl Queue {
@@ -107,40 +148,22 @@ impl Queue {
     pub(super) fn new(spans: Vec<Span>) -> Self {
         Self {
             spans: spans.into(),
-            running: HashMap::new(),
         }
     }
 
-    /// The first span whose account runs fewer windows than `room` allows it (at least one),
-    /// counted as running until [`Queue::ended`].
-    pub(super) fn next(&mut self, room: impl Fn(&AccountSid) -> usize) -> Option<Span> {
-        let at = self.spans.iter().position(|s| {
-            let account = &s.first().key.account;
-            let running = self.running.get(account).copied().unwrap_or(0);
-            running < room(account).max(1)
-        })?;
-        let span = self.spans.remove(at)?;
-        *self
-            .running
-            .entry(span.first().key.account.clone())
-            .or_default() += 1;
-        Some(span)
-    }
-
-    /// A span that [`Queue::next`] gave has ended.
-    pub(super) fn ended(&mut self, span: &Span) {
-        let account = &span.first().key.account;
-        if let Some(n) = self.running.get_mut(account) {
-            *n -= 1;
-            if *n == 0 {
-                self.running.remove(account);
-            }
-        }
+    /// The first span whose account `has_room`.
+    pub(super) fn next(&mut self, has_room: impl Fn(&AccountSid) -> bool) -> Option<Span> {
+        let at = (self.spans.iter()).position(|s| has_room(&s.first().key.account))?;
+        self.spans.remove(at)
     }
 
     /// Puts `span` first, to start before the others.
     pub(super) fn push_front(&mut self, span: Span) {
         self.spans.push_front(span);
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.spans.is_empty()
     }
 }
 
@@ -176,40 +199,27 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn the_next_span_is_the_first_whose_account_has_room() {
-        let two = |_: &AccountSid| 2;
-        let mut queue = Queue::new(vec![span("a", 1), span("a", 2), span("a", 3), span("b", 1)]);
-        let first = queue.next(two).unwrap();
-        let second = queue.next(two).unwrap();
-        let third = queue.next(two).unwrap();
-        assert_eq!(
-            days(&[first, second.clone(), third]),
-            [('a', 1), ('a', 2), ('b', 1)]
-        );
-        assert!(
-            queue.next(two).is_none(),
-            "a has two running and b none left"
-        );
-        queue.ended(&second);
-        assert_eq!(days(&[queue.next(two).unwrap()]), [('a', 3)]);
-        assert!(queue.next(two).is_none());
+    fn account(id: &str) -> AccountSid {
+        span(id, 1).first().key.account.clone()
     }
 
     #[test]
-    fn an_account_throttled_to_fewer_slots_gets_fewer_windows_but_always_one() {
-        let a = span("a", 1).first().key.account.clone();
-        let room = |account: &AccountSid| if *account == a { 0 } else { 4 };
-        let mut queue = Queue::new(vec![span("a", 1), span("a", 2), span("b", 1)]);
-        let started: Vec<Span> = std::iter::from_fn(|| queue.next(room)).collect();
-        assert_eq!(days(&started), [('a', 1), ('b', 1)]);
+    fn the_next_span_is_the_first_whose_account_has_room() {
+        let mut queue = Queue::new(vec![span("a", 1), span("b", 1), span("a", 2)]);
+        let not_b = |a: &AccountSid| *a != account("b");
+        assert_eq!(days(&[queue.next(not_b).unwrap()]), [('a', 1)]);
+        assert_eq!(days(&[queue.next(not_b).unwrap()]), [('a', 2)]);
+        assert!(queue.next(not_b).is_none());
+        assert!(!queue.is_empty());
+        assert_eq!(days(&[queue.next(|_| true).unwrap()]), [('b', 1)]);
+        assert!(queue.is_empty());
     }
 
     #[test]
     fn a_span_put_first_starts_first() {
         let mut queue = Queue::new(vec![span("a", 1)]);
         queue.push_front(span("b", 2));
-        assert_eq!(days(&[queue.next(|_| 4).unwrap()]), [('b', 2)]);
+        assert_eq!(days(&[queue.next(|_| true).unwrap()]), [('b', 2)]);
     }
 
     fn permit() -> OwnedSemaphorePermit {
@@ -217,19 +227,46 @@ mod tests {
     }
 
     #[test]
+    fn an_account_has_room_until_it_fetches_with_as_many_windows_as_it_may_send_requests() {
+        let admission = Admission::new(2);
+        let (a, b) = (account("a"), account("b"));
+        let first = admission.fetch_slot(permit(), a.clone());
+        assert!(admission.has_room(&a, 2));
+        let second = admission.fetch_slot(permit(), a.clone());
+        assert!(!admission.has_room(&a, 2));
+        assert!(
+            admission.has_room(&b, 2),
+            "another account is not held back"
+        );
+        // Throttled to one request, or none left: still no more windows while one fetches,
+        // and one once none does.
+        drop(second);
+        assert!(!admission.has_room(&a, 0));
+        let changed = admission.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        drop(first);
+        assert!(
+            changed.now_or_never().is_some(),
+            "a window stopping wakes the run"
+        );
+        assert!(admission.has_room(&a, 0));
+    }
+
+    #[test]
     fn windows_below_the_minimum_start_whatever_they_wait_on() {
         let admission = Admission::new(2);
         assert!(admission.open().now_or_never().is_some());
-        let _one = admission.fetch_slot(permit());
+        let _one = admission.fetch_slot(permit(), account("a"));
         assert!(admission.open().now_or_never().is_some());
-        let _two = admission.fetch_slot(permit());
+        let _two = admission.fetch_slot(permit(), account("b"));
         assert!(admission.open().now_or_never().is_none(), "two decoding");
     }
 
     #[test]
     fn another_window_starts_once_every_window_waits_on_twilio() {
         let admission = Admission::new(1);
-        let slot = admission.fetch_slot(permit());
+        let slot = admission.fetch_slot(permit(), account("a"));
         let open = admission.open();
         tokio::pin!(open);
         assert!(
@@ -239,7 +276,7 @@ mod tests {
         let waiting = slot.waits().enter();
         assert!(open.now_or_never().is_some());
         drop(waiting);
-        let second = admission.fetch_slot(permit());
+        let second = admission.fetch_slot(permit(), account("b"));
         let waiting = slot.waits().enter();
         assert!(
             admission.open().now_or_never().is_none(),

@@ -6,8 +6,9 @@
 //! Two bounds: at most `concurrency` spans are *fetching* at a time, and a span gives its
 //! fetch slot up as soon as it has read its last page, so the next one starts requesting
 //! while the previous one finishes its files, publishes them and records them; at most twice
-//! that many are alive at all. Spans start in the order of their first window; a span planned
-//! again goes ahead of the rest.
+//! that many are alive at all. Within them, [`super::admit`] decides when the next span
+//! starts (while the ones fetching wait on Twilio) and which: the first in the order of their
+//! first window whose account has room; a span planned again goes ahead of the rest.
 //!
 //! Cancellation is scoped: the run has its own token (a child of [`Exporter::cancel`]), and
 //! each account one below it, cancelled once the account is found deauthorized, suspended or
@@ -18,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use chrono::NaiveDate;
@@ -29,7 +30,7 @@ use super::{
     ExportError, Exporter, LeaseScope, SpanEnd, Summary, Window, WindowEvent, WindowReport,
 };
 use crate::domain::{AccountSid, Resource};
-use crate::fetch::FetchError;
+use crate::fetch::{FetchError, TwilioClient};
 use crate::registry::{RegistryError, RunId, TwilioStatus};
 
 /// What the windows of one run share.
@@ -134,18 +135,19 @@ impl Exporter {
         let admission = Admission::new(MIN_FETCHING);
         let mut tasks = JoinSet::new();
         loop {
-            while let Some(done) = tasks.try_join_next() {
-                finished(done, &mut summary, &mut queue, on_event);
-            }
-            let Some(span) = queue.next(|a| self.client.allowed_in_flight(a)) else {
-                match tasks.join_next().await {
-                    Some(done) => finished(done, &mut summary, &mut queue, on_event),
-                    None => break,
-                }
-                continue;
+            let next = next_span(
+                &mut queue,
+                &mut tasks,
+                &admission,
+                &self.client,
+                |done, q| finished(done, &mut summary, q, on_event),
+            );
+            let Some(span) = next.await else {
+                break;
             };
+            let account = span.first().key.account.clone();
             let permits = tokio::select! {
-                p = slots(&alive, &fetching, &admission) => p,
+                p = slots(&alive, &fetching, &admission, account) => p,
                 _ = shared.cancel.cancelled() => None,
             };
             let Some((alive_slot, fetch_slot)) = permits else {
@@ -246,9 +248,6 @@ fn finished(
     queue: &mut Queue,
     on_event: &(dyn Fn(WindowEvent<'_>) + Sync),
 ) {
-    if let Ok((span, _)) = &joined {
-        queue.ended(span);
-    }
     match joined {
         Ok((span, SpanOutcome::Days(outcomes))) => {
             for (w, outcome) in span.windows.iter().zip(outcomes) {
@@ -270,17 +269,54 @@ fn finished(
     }
 }
 
+/// The next span to start: the first whose account has room ([`Admission::has_room`]), once
+/// one has; `None` once the queue is empty and every task has ended. Tasks that end meanwhile
+/// go to `done`.
+async fn next_span(
+    queue: &mut Queue,
+    tasks: &mut JoinSet<(Span, SpanOutcome)>,
+    admission: &Admission,
+    client: &TwilioClient,
+    mut done: impl FnMut(Result<(Span, SpanOutcome), JoinError>, &mut Queue),
+) -> Option<Span> {
+    loop {
+        while let Some(joined) = tasks.try_join_next() {
+            done(joined, queue);
+        }
+        if queue.is_empty() || tasks.is_empty() {
+            // With no task left nothing fetches, so every account has room.
+            if let Some(span) = queue.next(|_| true) {
+                return Some(span);
+            }
+            done(tasks.join_next().await?, queue);
+            continue;
+        }
+        let changed = admission.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let room = |a: &AccountSid| admission.has_room(a, client.allowed_in_flight(a));
+        if let Some(span) = queue.next(room) {
+            return Some(span);
+        }
+        tokio::select! {
+            Some(joined) = tasks.join_next() => done(joined, queue),
+            _ = &mut changed => {}
+        }
+    }
+}
+
 /// A slot among the windows alive, then one among those fetching once `admission` lets
-/// another window start (`None` once closed).
+/// another window start, for a window of `account` (`None` once closed).
 async fn slots(
     alive: &Arc<Semaphore>,
     fetching: &Arc<Semaphore>,
     admission: &Arc<Admission>,
+    account: AccountSid,
 ) -> Option<(OwnedSemaphorePermit, FetchSlot)> {
     let a = alive.clone().acquire_owned().await.ok()?;
     let f = fetching.clone().acquire_owned().await.ok()?;
     admission.open().await;
-    Some((a, admission.fetch_slot(f)))
+    Some((a, admission.fetch_slot(f, account)))
 }
 
 /// Adds a window's outcome to the run's summary and reports it.

@@ -217,9 +217,9 @@ impl TwilioClient {
             .await
     }
 
-    /// [`TwilioClient::get_with`], adding each attempt it repeats to `retries`, and counting
-    /// each attempt in `net` from the moment it holds one of the account's slots (waiting for
-    /// the rates is counted) to the end of its body.
+    /// [`TwilioClient::get_with`], adding each attempt it repeats to `retries`, and counting in
+    /// `net` each wait on Twilio: for the account's quotas and the answer, up to the end of
+    /// the body, and before a retry.
     pub async fn get_counted<T>(
         &self,
         credential: &AccountSid,
@@ -289,6 +289,7 @@ impl TwilioClient {
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             *retries += 1;
+            let _waiting = net.map(NetWaits::enter);
             tokio::time::sleep(wait).await;
         }
     }
@@ -301,9 +302,8 @@ impl TwilioClient {
         path: &str,
         net: Option<&NetWaits>,
     ) -> Result<Once, FetchError> {
-        let _permit = self.quotas.slot(target).await;
         let waiting = net.map(NetWaits::enter);
-        self.quotas.pace(target).await;
+        let _permit = self.quotas.acquire(target).await;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let response = self

@@ -157,13 +157,6 @@ impl Quotas {
 
     /// Waits for a slot in the account's in-flight cap, then for both rates.
     pub async fn acquire(&self, account: &AccountSid) -> Permit {
-        let permit = self.slot(account).await;
-        self.pace(account).await;
-        permit
-    }
-
-    /// Waits for a slot in the account's in-flight cap (the first half of [`Quotas::acquire`]).
-    pub async fn slot(&self, account: &AccountSid) -> Permit {
         let gate = self.gate(account);
         let slot = gate
             .slots
@@ -171,18 +164,13 @@ impl Quotas {
             .acquire_owned()
             .await
             .expect("never closed");
-        Permit {
-            slot: Some(slot),
-            gate,
-        }
-    }
-
-    /// Waits for the account's rate, then the global one (the second half of
-    /// [`Quotas::acquire`]).
-    pub async fn pace(&self, account: &AccountSid) {
         self.inner.per_account.until_key_ready(account).await;
         if let Some(global) = &self.inner.global {
             global.until_ready().await;
+        }
+        Permit {
+            slot: Some(slot),
+            gate,
         }
     }
 

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
-/// Requests waiting on Twilio: from the moment one holds a slot of its account's in-flight
-/// cap, through the wait for the rates and the answer, until its whole body is in. Waiting for
-/// a slot is not counted (more windows of that account would only wait for the same slots),
-/// nor is decoding a page. Waiting for a rate is: other accounts' windows can use that time.
+/// Requests waiting on Twilio: for a slot of the account's in-flight cap and for the rates,
+/// for the answer until its whole body is in, and before a retry (a 429's `Retry-After`, a
+/// fault's back-off). Decoding a page is not waiting: the time a run's requests spend in
+/// these waits is what other windows can use.
 #[derive(Debug, Default)]
 pub struct NetWaits {
     waiting: AtomicUsize,

@@ -333,17 +333,8 @@ async fn dense_days_of_several_accounts_each_use_every_slot() {
     }
 }
 
-/// What the scheduler reads to open windows: a request that holds one of its account's slots
-/// and waits for the rate counts as waiting on Twilio (windows of other accounts can use that
-/// time); one that waits for a slot does not (more windows would only wait for the same slots).
-#[tokio::test]
-async fn a_request_waiting_for_its_rate_waits_on_twilio_and_one_waiting_for_a_slot_does_not() {
-    let app = spawn_app(sparse_sim(Faults::default())).await;
-    let limits = Limits {
-        rate_limit: 4,
-        max_in_flight: 1,
-        ..Limits::default()
-    };
+/// A client to the app's simulator with `limits`, and the simulator's first account.
+fn client_with(app: &TestApp, limits: Limits) -> (TwilioClient, AccountSid, PageUri) {
     let client = TwilioClient::new(
         app.base.parse().unwrap(),
         AuthToken::new(TOKEN.to_owned()).unwrap(),
@@ -355,6 +346,20 @@ async fn a_request_waiting_for_its_rate_waits_on_twilio_and_one_waiting_for_a_sl
         &format!("/2010-04-01/Accounts/{account}/Calls.json"),
         &[("PageSize", "50".into())],
     );
+    (client, account, uri)
+}
+
+/// What the scheduler reads to open windows: a request waiting for one of its account's
+/// slots or for the rate counts as waiting on Twilio, as one waiting for the answer does.
+#[tokio::test]
+async fn requests_waiting_for_a_slot_or_the_rate_wait_on_twilio() {
+    let app = spawn_app(sparse_sim(Faults::default())).await;
+    let limits = Limits {
+        rate_limit: 4,
+        max_in_flight: 1,
+        ..Limits::default()
+    };
+    let (client, account, uri) = client_with(&app, limits);
     let waits = NetWaits::default();
     let mut retries = 0;
     (client.get_counted(&account, &account, &uri, &mut retries, Some(&waits), |_| {
@@ -372,10 +377,46 @@ async fn a_request_waiting_for_its_rate_waits_on_twilio_and_one_waiting_for_a_sl
     tokio::pin!(paced, queued);
     assert!(paced.as_mut().now_or_never().is_none());
     assert!(queued.as_mut().now_or_never().is_none());
-    assert_eq!(waits.waiting(), 1);
+    assert_eq!(waits.waiting(), 2);
 
     let (paced, queued) = tokio::join!(paced, queued);
     paced.unwrap();
     queued.unwrap();
     assert_eq!(waits.waiting(), 0);
+}
+
+/// A request sleeping out a 429's `Retry-After` before its next attempt waits on Twilio too.
+#[tokio::test]
+async fn a_request_sleeping_before_a_retry_waits_on_twilio() {
+    let app = spawn_app(sparse_sim(Faults {
+        max_per_second: Some(1),
+        retry_after_share: 1.0,
+        ..Faults::default()
+    }))
+    .await;
+    let (client, account, uri) = client_with(&app, Limits::default());
+    let mut retries = 0;
+    (client.get_counted(&account, &account, &uri, &mut retries, None, |_| Ok(())))
+        .await
+        .unwrap();
+
+    let waits = NetWaits::default();
+    let retried = client.get_counted(&account, &account, &uri, &mut retries, Some(&waits), |_| {
+        Ok(())
+    });
+    tokio::pin!(retried);
+    let throttled = || app.sim.requests().iter().any(|r| r.status == 429);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !throttled() {
+        assert!(std::time::Instant::now() < deadline, "never answered 429");
+        assert!(retried.as_mut().now_or_never().is_none());
+        tokio::task::yield_now().await;
+    }
+    // The next attempt comes a second after the 429; until then the request only waits.
+    let answered = std::time::Instant::now();
+    while answered.elapsed() < Duration::from_millis(300) {
+        assert!(retried.as_mut().now_or_never().is_none());
+        assert_eq!(waits.waiting(), 1);
+        tokio::task::yield_now().await;
+    }
 }
