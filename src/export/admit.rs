@@ -38,11 +38,8 @@ pub(super) struct Admission {
     min: usize,
 }
 
-#[derive(Debug, Default)]
-struct Fetching {
-    all: usize,
-    per_account: HashMap<AccountSid, usize>,
-}
+/// Windows fetching, per account (an account with none has no entry).
+type Fetching = HashMap<AccountSid, usize>;
 
 impl Admission {
     pub(super) fn new(min: usize) -> Arc<Self> {
@@ -61,13 +58,13 @@ impl Admission {
     /// it fetches with fewer windows than that, or with none (a throttled account still gets
     /// one).
     pub(super) fn has_room(&self, account: &AccountSid, allowed: usize) -> bool {
-        let fetching = self.fetching().per_account.get(account).copied();
+        let fetching = self.fetching().get(account).copied();
         fetching.unwrap_or(0) < allowed.max(1)
     }
 
     /// Whether another window may start now.
     fn is_open(&self) -> bool {
-        let fetching = self.fetching().all;
+        let fetching: usize = self.fetching().values().sum();
         fetching < self.min || self.waits.waiting() >= fetching
     }
 
@@ -96,9 +93,7 @@ impl Admission {
         permit: OwnedSemaphorePermit,
         account: AccountSid,
     ) -> FetchSlot {
-        let mut fetching = self.fetching();
-        fetching.all += 1;
-        *fetching.per_account.entry(account.clone()).or_default() += 1;
+        *self.fetching().entry(account.clone()).or_default() += 1;
         FetchSlot {
             _permit: permit,
             account,
@@ -126,11 +121,10 @@ impl Drop for FetchSlot {
     fn drop(&mut self) {
         {
             let mut fetching = self.admission.fetching();
-            fetching.all -= 1;
-            if let Some(n) = fetching.per_account.get_mut(&self.account) {
+            if let Some(n) = fetching.get_mut(&self.account) {
                 *n -= 1;
                 if *n == 0 {
-                    fetching.per_account.remove(&self.account);
+                    fetching.remove(&self.account);
                 }
             }
         }
@@ -151,9 +145,21 @@ impl Queue {
         }
     }
 
-    /// The first span whose account `has_room`.
+    /// The first span whose account `has_room`, asked once per account: the spans before it
+    /// are those of accounts without room, which are few (they fetch), however long the queue.
     pub(super) fn next(&mut self, has_room: impl Fn(&AccountSid) -> bool) -> Option<Span> {
-        let at = (self.spans.iter()).position(|s| has_room(&s.first().key.account))?;
+        let mut full: Vec<&AccountSid> = Vec::new();
+        let at = self.spans.iter().position(|s| {
+            let account = &s.first().key.account;
+            if full.contains(&account) {
+                return false;
+            }
+            let room = has_room(account);
+            if !room {
+                full.push(account);
+            }
+            room
+        })?;
         self.spans.remove(at)
     }
 
@@ -213,6 +219,19 @@ mod tests {
         assert!(!queue.is_empty());
         assert_eq!(days(&[queue.next(|_| true).unwrap()]), [('b', 1)]);
         assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn each_account_is_asked_for_room_once_per_pick() {
+        let mut queue = Queue::new((1..=28).map(|d| span("a", d)).collect());
+        queue.push_front(span("b", 1));
+        let asked = std::cell::Cell::new(0);
+        let none = |_: &AccountSid| {
+            asked.set(asked.get() + 1);
+            false
+        };
+        assert!(queue.next(none).is_none());
+        assert_eq!(asked.get(), 2);
     }
 
     #[test]
