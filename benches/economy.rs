@@ -69,6 +69,7 @@ async fn setup(cfg: SimConfig, max_in_flight: u32) -> Bench {
         store,
         cancel: CancellationToken::new(),
         pseudonyms: Default::default(),
+        spent: Default::default(),
     };
     Bench {
         sim,

@@ -9,6 +9,7 @@
 
 use tokio_util::sync::CancellationToken;
 
+use crate::batch::SpentBatches;
 use crate::fetch::TwilioClient;
 use crate::pseudonym::Pseudonymization;
 use crate::registry::{Registry, RunId};
@@ -47,6 +48,8 @@ pub struct Exporter {
     /// Whether phone numbers and names are written as pseudonyms, and under which key;
     /// each partition is recorded with the mode it was written in.
     pub pseudonyms: Pseudonymization,
+    /// Batches written, whose buffers the next days' builders start in.
+    pub spent: SpentBatches,
 }
 
 impl Exporter {

@@ -99,6 +99,29 @@ impl ColumnBuilders {
         self.rows == 0
     }
 
+    /// The rows so far as arrays, leaving each builder without buffers.
+    pub fn finish_last(&mut self) -> Vec<ArrayRef> {
+        self.rows = 0;
+        (self.builders.iter_mut())
+            .map(|b| -> ArrayRef {
+                match b {
+                    Builder::Text(b) => Arc::new(b.finish()),
+                    Builder::Int64(b) => Arc::new(b.finish()),
+                    Builder::Decimal(b) => Arc::new(b.finish()),
+                    Builder::Timestamp(b) => Arc::new(b.finish()),
+                    Builder::Date(b) => Arc::new(b.finish()),
+                }
+            })
+            .collect()
+    }
+
+    /// Starts again, empty, in the buffers of `spent` ([`ColumnBuilders::finish`]), which then
+    /// set the room: a builder given buffers is not sized from its first row.
+    pub fn restart_in(&mut self, spent: Vec<ArrayRef>) {
+        self.finish(Some(spent));
+        self.room = None;
+    }
+
     /// The rows so far as arrays. Each builder starts again in the buffers of `spent` (the
     /// arrays of an earlier batch of these columns, no longer used elsewhere), emptied, so
     /// that memory already in use is used again instead of fresh memory faulted in page by

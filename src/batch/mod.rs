@@ -11,14 +11,16 @@ mod columns;
 pub mod ddl;
 mod pseudonyms;
 pub mod schema;
+mod spent;
 pub mod usage_records;
 
 pub use columns::{Cell, ColumnBuilders, RowCursor};
 pub use schema::{arrow_schema, Column, Kind};
+pub use spent::SpentBatches;
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 
 use crate::domain::Resource;
@@ -116,12 +118,29 @@ impl BatchBuilder {
         self.finish_reusing(None)
     }
 
+    /// Starts again in the buffers of `spent`, an earlier batch of this resource that is no
+    /// longer used (kept in [`SpentBatches`]); the rows so far are dropped.
+    pub fn restart_in(&mut self, spent: RecordBatch) {
+        self.builders.restart_in(spent.into_parts().1);
+    }
+
     /// [`BatchBuilder::finish`], starting again in the buffers of `spent`, an earlier batch
     /// of this builder that is no longer used (see [`ColumnBuilders::finish`]).
     pub fn finish_reusing(&mut self, spent: Option<RecordBatch>) -> RecordBatch {
         // The batch's own references go, so that each array's buffers are held only once.
         let spent = spent.map(|b| b.into_parts().1);
-        let mut arrays = self.builders.finish(spent);
+        let arrays = self.builders.finish(spent);
+        self.batch(arrays)
+    }
+
+    /// The rows so far as the last batch: the builder is left without buffers (it takes new
+    /// ones only if rows come after all).
+    pub fn finish_last(&mut self) -> RecordBatch {
+        let arrays = self.builders.finish_last();
+        self.batch(arrays)
+    }
+
+    fn batch(&self, mut arrays: Vec<ArrayRef>) -> RecordBatch {
         if let Some(p) = &self.pseudonyms {
             p.apply(&mut arrays);
         }

@@ -213,7 +213,18 @@ fn a_batch_is_built_again_in_the_buffers_of_a_written_one() {
             first_buffers,
             "{resource}: not reused"
         );
-        for batch in [second, third] {
+        // Another builder, of another day, started in a batch written before.
+        let third_buffers = value_buffers(&third);
+        let mut other = BatchBuilder::new(resource);
+        other.restart_in(third);
+        push(&mut other);
+        let fourth = other.finish();
+        assert_eq!(
+            value_buffers(&fourth),
+            third_buffers,
+            "{resource}: not restarted in"
+        );
+        for batch in [second, fourth] {
             let batch = through_parquet(&batch);
             for (name, want) in &expected {
                 assert_eq!(&read_back(&batch, name, want), want, "{resource}.{name}");

@@ -60,6 +60,7 @@ async fn exporter_with(
         store,
         cancel,
         pseudonyms,
+        spent: Default::default(),
     })
 }
 

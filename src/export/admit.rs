@@ -5,27 +5,32 @@
 //! most one request going, and it holds a day's batch, a page body and an open Parquet file
 //! while it does. Against Twilio, whose pages take hundreds of milliseconds, windows spend
 //! nearly all their time waiting, and it takes `--max-in-flight` of them per account to keep
-//! that account's requests going. Against a server that answers at once, two windows keep
-//! both cores busy, and every window more only adds its memory (BENCHMARKS.md: half the peak
-//! memory and a tenth less CPU with two windows instead of sixteen).
+//! that account's requests going. Against a server that answers at once, two or three windows
+//! keep the cores busy, and every window more only adds its memory (BENCHMARKS.md: half the
+//! peak memory and less CPU with three windows instead of sixteen).
 //!
 //! So a new window starts only when every window still fetching is waiting on Twilio (or when
-//! fewer than [`MIN_FETCHING`] are fetching), and a span starts only if its account fetches
-//! with fewer windows than it may have requests in flight (`--max-in-flight`, less what its
-//! 429s took): another window could only wait for the account's own slots. The next span is
-//! the first in the queue whose account has room. A window counts as fetching, for the run and
-//! for its account, from its start until it has read its last page: finishing, publishing and
-//! recording its files hold no request slot.
+//! fewer than [`MIN_FETCHING`] are fetching), and only while the windows fetching do not, by
+//! what they did lately, already keep the cores busy: if windows spent a share `w` of their
+//! time waiting lately, `n` of them are busy `n × (1 − w)` on average, and another window
+//! starts only while that is below the cores (Little's law: at 200 ms a page and 5 ms of work
+//! on it, about 80 windows per core; at no latency, two or three in all). A span starts only if
+//! its account fetches with fewer windows than it may have requests in flight
+//! (`--max-in-flight`, less what its 429s took): another window could only wait for the
+//! account's own slots. The next span is the first in the queue whose account has room. A
+//! window counts as fetching, for the run and for its account, from its start until it has
+//! read its last page: finishing, publishing and recording its files hold no request slot.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use tokio::sync::futures::Notified;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::spans::Span;
 use crate::domain::AccountSid;
-use crate::fetch::NetWaits;
+use crate::fetch::{Lately, NetWaits};
 
 /// Windows fetching at once whatever they wait on: one decodes while the other waits.
 pub(super) const MIN_FETCHING: usize = 2;
@@ -36,21 +41,29 @@ pub(super) struct Admission {
     waits: NetWaits,
     fetching: Mutex<Fetching>,
     min: usize,
+    /// The threads that decode: the runtime's workers, one per core it may use.
+    cores: usize,
 }
 
-/// Windows fetching, per account (an account with none has no entry).
-type Fetching = HashMap<AccountSid, usize>;
+/// Windows fetching, per account (an account with none has no entry), and in all lately.
+#[derive(Debug, Default)]
+struct Fetching {
+    accounts: HashMap<AccountSid, usize>,
+    lately: Lately,
+}
 
 impl Admission {
-    pub(super) fn new(min: usize) -> Arc<Self> {
+    /// At least `min` windows fetching, and more while fewer than `cores` are busy.
+    pub(super) fn new(min: usize, cores: usize) -> Arc<Self> {
         Arc::new(Self {
             waits: NetWaits::default(),
             fetching: Mutex::default(),
             min,
+            cores,
         })
     }
 
-    fn fetching(&self) -> std::sync::MutexGuard<'_, Fetching> {
+    fn fetching(&self) -> MutexGuard<'_, Fetching> {
         self.fetching.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -58,14 +71,23 @@ impl Admission {
     /// it fetches with fewer windows than that, or with none (a throttled account still gets
     /// one).
     pub(super) fn has_room(&self, account: &AccountSid, allowed: usize) -> bool {
-        let fetching = self.fetching().get(account).copied();
+        let fetching = self.fetching().accounts.get(account).copied();
         fetching.unwrap_or(0) < allowed.max(1)
     }
 
     /// Whether another window may start now.
     fn is_open(&self) -> bool {
-        let fetching: usize = self.fetching().values().sum();
-        fetching < self.min || self.waits.waiting() >= fetching
+        let now = Instant::now();
+        let (fetching, fetched) = {
+            let f = self.fetching();
+            (f.lately.count(), f.lately.at(now))
+        };
+        let waited = (fetched > 0.0).then(|| (self.waits.waited(now) / fetched).min(1.0));
+        let gate = Gate {
+            min: self.min,
+            cores: self.cores,
+        };
+        gate.opens(fetching, self.waits.waiting(), waited)
     }
 
     /// Completes at the next change that may let a window start, once enabled: a request
@@ -93,12 +115,40 @@ impl Admission {
         permit: OwnedSemaphorePermit,
         account: AccountSid,
     ) -> FetchSlot {
-        *self.fetching().entry(account.clone()).or_default() += 1;
+        {
+            let mut f = self.fetching();
+            *f.accounts.entry(account.clone()).or_default() += 1;
+            f.lately.add(Instant::now(), 1);
+        }
         FetchSlot {
             _permit: permit,
             account,
             admission: self.clone(),
         }
+    }
+}
+
+/// When another window may start.
+#[derive(Debug, Clone, Copy)]
+struct Gate {
+    /// Windows that start whatever they wait on.
+    min: usize,
+    /// Windows busy at once that keep the cores busy.
+    cores: usize,
+}
+
+impl Gate {
+    /// With `fetching` windows fetching, `waiting` of their requests waiting on Twilio now, and
+    /// the share of the windows' time spent waiting lately (`None` before any window ran).
+    fn opens(self, fetching: usize, waiting: usize, waited: Option<f64>) -> bool {
+        if fetching < self.min {
+            return true;
+        }
+        if waiting < fetching {
+            return false;
+        }
+        let busy = waited.map_or(0.0, |w| fetching as f64 * (1.0 - w));
+        busy < self.cores as f64
     }
 }
 
@@ -120,12 +170,13 @@ impl FetchSlot {
 impl Drop for FetchSlot {
     fn drop(&mut self) {
         {
-            let mut fetching = self.admission.fetching();
-            if let Some(n) = fetching.get_mut(&self.account) {
+            let mut f = self.admission.fetching();
+            if let Some(n) = f.accounts.get_mut(&self.account) {
                 *n -= 1;
                 if *n == 0 {
-                    fetching.remove(&self.account);
+                    f.accounts.remove(&self.account);
                 }
+                f.lately.add(Instant::now(), -1);
             }
         }
         self.admission.waits.wake();
@@ -247,7 +298,7 @@ mod tests {
 
     #[test]
     fn an_account_has_room_until_it_fetches_with_as_many_windows_as_it_may_send_requests() {
-        let admission = Admission::new(2);
+        let admission = Admission::new(2, 64);
         let (a, b) = (account("a"), account("b"));
         let first = admission.fetch_slot(permit(), a.clone());
         assert!(admission.has_room(&a, 2));
@@ -273,8 +324,25 @@ mod tests {
     }
 
     #[test]
+    fn windows_start_while_those_fetching_keep_fewer_busy_than_the_cores() {
+        let gate = Gate { min: 2, cores: 2 };
+        // Below the minimum, whatever they do.
+        assert!(gate.opens(1, 0, Some(0.0)));
+        // One of them decoding now: no.
+        assert!(!gate.opens(3, 2, Some(0.99)));
+        // All waiting, nothing measured yet: yes.
+        assert!(gate.opens(3, 3, None));
+        // Half their time waiting: three are busy 1.5 on average, four 2: the cores' worth.
+        assert!(gate.opens(3, 3, Some(0.5)));
+        assert!(!gate.opens(4, 4, Some(0.5)));
+        // At Twilio's latency (a page 200 ms, its work 4 ms): many more.
+        assert!(gate.opens(64, 64, Some(0.98)));
+        assert!(!gate.opens(100, 100, Some(0.98)));
+    }
+
+    #[test]
     fn windows_below_the_minimum_start_whatever_they_wait_on() {
-        let admission = Admission::new(2);
+        let admission = Admission::new(2, 64);
         assert!(admission.open().now_or_never().is_some());
         let _one = admission.fetch_slot(permit(), account("a"));
         assert!(admission.open().now_or_never().is_some());
@@ -284,7 +352,7 @@ mod tests {
 
     #[test]
     fn another_window_starts_once_every_window_waits_on_twilio() {
-        let admission = Admission::new(1);
+        let admission = Admission::new(1, 64);
         let slot = admission.fetch_slot(permit(), account("a"));
         let open = admission.open();
         tokio::pin!(open);

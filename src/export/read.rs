@@ -3,13 +3,14 @@
 
 use std::borrow::Cow;
 
+use arrow::array::RecordBatch;
 use tokio_util::sync::CancellationToken;
 
 use super::page::{PageEnd, PageRules, Seen};
 use super::source::Source;
 use super::spans::{self, Span};
 use super::{ExportError, Exporter, WindowReport, BATCH_ROWS, PAGE_SIZE};
-use crate::batch::{AppendRow, BatchBuilder};
+use crate::batch::{AppendRow, BatchBuilder, SpentBatches};
 use crate::decode::value::days_since_epoch;
 use crate::domain::Resource;
 use crate::fetch::{FetchError, NetWaits, PageWalk};
@@ -31,12 +32,9 @@ impl Exporter {
         cancel: &CancellationToken,
         waits: Option<&NetWaits>,
     ) -> Result<SpanRead, ExportError> {
-        let mut days = SpanDays::new(
-            span.first().key.resource,
-            span.days(),
-            &self.store,
-            self.pseudonyms.key(),
-        );
+        let resource = span.first().key.resource;
+        let mut days = SpanDays::new(resource, span.days(), &self.store, self.pseudonyms.key())
+            .reusing(&self.spent);
         let mut report = WindowReport::default();
         let result = self
             .read_pages::<S>(span, cancel, waits, &mut days, &mut report)
@@ -52,6 +50,7 @@ impl Exporter {
             self.abandon(days.days).await;
             return Ok(SpanRead::Split(density));
         }
+        let keep = |batch| self.spent.put(resource, batch);
         let mut staged: Vec<Option<std::path::PathBuf>> = Vec::with_capacity(span.days());
         let mut reports = Vec::with_capacity(span.days());
         let mut days = days.days.into_iter();
@@ -59,8 +58,8 @@ impl Exporter {
             // A day's last rows are written just before it is finished, so that a span of
             // many sparse days has one Parquet writer open at a time, not one per day.
             let duplicates = day.duplicates;
-            let file = match day.write_rest().await {
-                Ok(()) => day.finish().await,
+            let file = match day.write_rest(&keep).await {
+                Ok(()) => day.finish(&keep).await,
                 Err(e) => {
                     self.abandon(vec![day]).await;
                     Err(e)
@@ -164,14 +163,7 @@ impl Exporter {
             if probed && density.splits(span.days(), page_size) {
                 return Ok(Some(density));
             }
-            for rows in days.days.iter_mut().filter_map(|d| d.rows.as_mut()) {
-                if rows.builder.len() >= batch_rows {
-                    let builder = &mut rows.builder;
-                    (rows.writer)
-                        .write_next(|written| builder.finish_reusing(written))
-                        .await?;
-                }
-            }
+            days.write_full(batch_rows).await?;
             uri = walk.follow(next, self.client.base())?;
         }
         Ok(None)
@@ -179,13 +171,15 @@ impl Exporter {
 }
 
 /// The days of a span being read, from its first. A day's builder and staged file are made
-/// when its first row comes, with room for the rows of that page: a span of many sparse or
-/// empty days holds no more than its rows.
+/// when its first row comes, in the buffers of a batch another day has finished with if one
+/// is kept, else with room for the rows of that page: a span of many sparse or empty days
+/// holds no more than its rows.
 pub(super) struct SpanDays<'s> {
     pub(super) days: Vec<DayPart>,
     resource: Resource,
     store: &'s Store,
     pseudonym: Option<&'s PseudonymKey>,
+    spent: Option<&'s SpentBatches>,
 }
 
 impl<'s> SpanDays<'s> {
@@ -202,6 +196,15 @@ impl<'s> SpanDays<'s> {
             resource,
             store,
             pseudonym,
+            spent: None,
+        }
+    }
+
+    /// Days whose builders start in batches kept in `spent` when there are any.
+    pub(super) fn reusing(self, spent: &'s SpentBatches) -> Self {
+        Self {
+            spent: Some(spent),
+            ..self
         }
     }
 
@@ -214,6 +217,22 @@ impl<'s> SpanDays<'s> {
         (BATCH_ROWS / self.days.len().max(1)).max(256)
     }
 
+    /// Hands each day's rows to its writer once they reach `batch_rows`; the day goes on in
+    /// the buffers of the batch written before, or of a kept one.
+    async fn write_full(&mut self, batch_rows: usize) -> Result<(), WriteError> {
+        let (resource, spent) = (self.resource, self.spent);
+        for rows in self.days.iter_mut().filter_map(|d| d.rows.as_mut()) {
+            if rows.builder.len() >= batch_rows {
+                let builder = &mut rows.builder;
+                let kept = || spent.and_then(|s| s.take(resource));
+                (rows.writer)
+                    .write_next(|written| builder.finish_reusing(written.or_else(kept)))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Adds `rec`, of identity `id`, to day `i` unless the day has it already; a day's first
     /// row makes its builder, with room for `room` rows.
     pub(super) fn push<R: AppendRow>(&mut self, i: usize, id: Cow<'_, str>, rec: &R, room: usize) {
@@ -223,8 +242,11 @@ impl<'s> SpanDays<'s> {
             return;
         }
         let rows = day.rows.get_or_insert_with(|| {
-            let builder =
+            let mut builder =
                 BatchBuilder::pseudonymized_with_capacity(self.resource, self.pseudonym, room);
+            if let Some(batch) = self.spent.and_then(|s| s.take(self.resource)) {
+                builder.restart_in(batch);
+            }
             let writer = BackgroundWriter::new(
                 self.store.staging_path(),
                 self.store.staging_mode(),
@@ -251,22 +273,30 @@ pub(super) struct DayRows {
 }
 
 impl DayPart {
-    /// Hands the rows not yet written to the writer.
-    async fn write_rest(&mut self) -> Result<(), WriteError> {
+    /// Hands the rows not yet written to the writer, giving the batch written before them,
+    /// if any, to `keep`.
+    async fn write_rest(&mut self, keep: &impl Fn(RecordBatch)) -> Result<(), WriteError> {
         match &mut self.rows {
             Some(rows) if !rows.builder.is_empty() => {
-                rows.writer.write_last(rows.builder.finish()).await
+                let written = rows.writer.write_last(rows.builder.finish_last()).await?;
+                written.map(keep);
+                Ok(())
             }
             _ => Ok(()),
         }
     }
 
-    /// Finishes the day's staged file (`None` for a day without rows).
-    async fn finish(self) -> Result<Option<WrittenFile>, WriteError> {
-        match self.rows {
-            Some(rows) => rows.writer.finish().await,
-            None => Ok(None),
-        }
+    /// Finishes the day's staged file (`None` for a day without rows), giving its last batch
+    /// to `keep`.
+    async fn finish(self, keep: &impl Fn(RecordBatch)) -> Result<Option<WrittenFile>, WriteError> {
+        let Some(rows) = self.rows else {
+            return Ok(None);
+        };
+        let finished = rows.writer.finish().await?;
+        Ok(finished.map(|(file, batch)| {
+            keep(batch);
+            file
+        }))
     }
 }
 
@@ -323,8 +353,8 @@ mod tests {
 
         let mut files = Vec::new();
         for mut day in days.days {
-            day.write_rest().await.unwrap();
-            files.push(day.finish().await.unwrap().map(|f| f.rows));
+            day.write_rest(&drop).await.unwrap();
+            files.push(day.finish(&drop).await.unwrap().map(|f| f.rows));
         }
         assert_eq!(files, vec![Some(1), None, Some(2)]);
         let staged: Vec<_> = (std::fs::read_dir(store.staging_dir()).unwrap())
@@ -341,6 +371,47 @@ mod tests {
                 .collect();
             assert!(codecs.contains(&SNAPPY), "{codecs:?}");
             assert!(codecs.iter().all(|c| matches!(c, SNAPPY | UNCOMPRESSED)));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_day_is_built_in_a_batch_another_day_finished_with_and_gives_its_own_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local {
+            root: dir.path().to_owned(),
+        };
+        std::fs::create_dir_all(store.staging_dir()).unwrap();
+        let account = AccountSid::parse(ACCOUNT).unwrap();
+        let rules = PageRules {
+            account: &account,
+            first_day: days_since_epoch("2026-03-01".parse().unwrap()),
+            max_records: 10,
+        };
+        let body = format!(
+            r#"{{"usage_records":[{{"account_sid":"{ACCOUNT}","category":"calls","start_date":"2026-03-01"}}],"next_page_uri":null}}"#
+        );
+        let buffer = |b: &arrow::array::RecordBatch| {
+            let category = b.column_by_name("category").unwrap().to_data();
+            category.buffers().last().unwrap().as_ptr() as usize
+        };
+        let spent = SpentBatches::default();
+        let mut kept = None;
+        for round in 0..2 {
+            let mut days = SpanDays::new(Resource::UsageRecords, 1, &store, None).reusing(&spent);
+            let end =
+                rules.take::<UsageSource>(body.as_bytes(), &mut days, &mut WindowReport::default());
+            assert!(matches!(end, Ok(PageEnd::Next(None, _))));
+            let mut day = days.days.remove(0);
+            let last = std::cell::RefCell::new(None);
+            let keep = |b| *last.borrow_mut() = Some(b);
+            day.write_rest(&keep).await.unwrap();
+            day.finish(&keep).await.unwrap().unwrap();
+            let last = last.take().expect("the day's last batch");
+            if round == 1 {
+                assert_eq!(Some(buffer(&last)), kept, "built in the kept batch");
+            }
+            kept = Some(buffer(&last));
+            spent.put(Resource::UsageRecords, last);
         }
     }
 }

@@ -7,8 +7,9 @@
 //! fetch slot up as soon as it has read its last page, so the next one starts requesting
 //! while the previous one finishes its files, publishes them and records them; at most twice
 //! that many are alive at all. Within them, [`super::admit`] decides when the next span
-//! starts (while the ones fetching wait on Twilio) and which: the first in the order of their
-//! first window whose account has room; a span planned again goes ahead of the rest.
+//! starts (while the ones fetching wait on Twilio, and did not keep the cores busy lately) and
+//! which: the first in the order of their first window whose account has room; a span planned
+//! again goes ahead of the rest.
 //!
 //! Cancellation is scoped: the run has its own token (a child of [`Exporter::cancel`]), and
 //! each account one below it, cancelled once the account is found deauthorized, suspended or
@@ -132,7 +133,8 @@ impl Exporter {
         let concurrency = concurrency.max(1);
         let fetching = Arc::new(Semaphore::new(concurrency));
         let alive = Arc::new(Semaphore::new(concurrency * 2));
-        let admission = Admission::new(MIN_FETCHING);
+        let cores = tokio::runtime::Handle::current().metrics().num_workers();
+        let admission = Admission::new(MIN_FETCHING, cores);
         let mut tasks = JoinSet::new();
         loop {
             let next = next_span(

@@ -18,7 +18,7 @@ pub mod waits;
 pub use client::{AccountInfo, FetchCounts, PageUri, TwilioClient};
 pub use limiter::{Limits, Quotas};
 pub use links::PageWalk;
-pub use waits::NetWaits;
+pub use waits::{Lately, NetWaits};
 
 use crate::domain::AccountSid;
 

@@ -52,15 +52,19 @@ impl BackgroundWriter {
     }
 
     /// [`BackgroundWriter::write`] for the file's last batch: if it is also the first, the
-    /// whole file, its codec is chosen from its size ([`Codec::for_whole_file`]).
-    pub async fn write_last(&mut self, batch: RecordBatch) -> Result<(), WriteError> {
-        let (writer, _) = self.settle().await?;
+    /// whole file, its codec is chosen from its size ([`Codec::for_whole_file`]). Hands back
+    /// the batch written before it, if any, for another builder to take its buffers.
+    pub async fn write_last(
+        &mut self,
+        batch: RecordBatch,
+    ) -> Result<Option<RecordBatch>, WriteError> {
+        let (writer, written) = self.settle().await?;
         let codec = match writer {
             Some(_) => Codec::Zstd,
             None => Codec::for_whole_file(&batch),
         };
         self.hand_over(writer, batch, codec);
-        Ok(())
+        Ok(written)
     }
 
     /// Waits until the previous batch is written, then hands over the batch `next` makes,
@@ -101,13 +105,15 @@ impl BackgroundWriter {
         }
     }
 
-    /// Writes the footer and syncs the file (`None` if no batch was written).
-    pub async fn finish(mut self) -> Result<Option<WrittenFile>, WriteError> {
-        let (Some(writer), _) = self.settle().await? else {
+    /// Writes the footer and syncs the file (`None` if no batch was written); hands back the
+    /// last batch written, for another builder to take its buffers.
+    pub async fn finish(mut self) -> Result<Option<(WrittenFile, RecordBatch)>, WriteError> {
+        let (Some(writer), Some(spent)) = self.settle().await? else {
             return Ok(None);
         };
         let task = tokio::task::spawn_blocking(move || writer.finish());
-        joined(task, &self.path).await.map(Some)
+        let file = joined(task, &self.path).await?;
+        Ok(Some((file, spent)))
     }
 
     /// Stops writing: waits for the batch in progress and closes the file without finishing
@@ -177,7 +183,12 @@ mod tests {
         let handed_back = handed_back.expect("the first batch, written");
         assert!((handed_back.columns().iter().zip(&first_columns))
             .all(|(a, b)| std::sync::Arc::ptr_eq(a, b)));
-        assert!(writer.finish().await.unwrap().is_some());
+        let (_, last) = writer.finish().await.unwrap().expect("a file");
+        assert!(
+            (last.columns().iter().zip(&first_columns)).all(|(a, b)| !std::sync::Arc::ptr_eq(a, b)),
+            "the last batch written is handed back by finish"
+        );
+        assert_eq!(last.schema(), builder.schema());
     }
 
     /// The codec of the `sid` column of the file at `path`.
@@ -213,7 +224,7 @@ mod tests {
         let mut first = BackgroundWriter::new(file("first"), 0o600, schema);
         first.write(calls_like_twilios(2)).await.unwrap();
         first.write_last(calls_like_twilios(2)).await.unwrap();
-        assert_eq!(first.finish().await.unwrap().unwrap().rows, 4);
+        assert_eq!(first.finish().await.unwrap().unwrap().0.rows, 4);
         assert!(matches!(codec_of(&file("first")), Compression::ZSTD(_)));
     }
 

@@ -263,6 +263,7 @@ async fn in_process_scheduler(app: &TestApp, jobs: &Path) -> Scheduler {
         store,
         cancel: CancellationToken::new(),
         pseudonyms: Default::default(),
+        spent: Default::default(),
     };
     let settings = Settings {
         command: "test".to_owned(),

@@ -77,6 +77,7 @@ async fn scheduler(app: &TestApp, jobs: &Path, cancel: CancellationToken) -> Sch
         store,
         cancel,
         pseudonyms: Default::default(),
+        spent: Default::default(),
     };
     let settings = Settings {
         command: "test".to_owned(),
