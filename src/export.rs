@@ -48,7 +48,7 @@ pub struct Exporter {
     /// Whether phone numbers and names are written as pseudonyms, and under which key;
     /// each partition is recorded with the mode it was written in.
     pub pseudonyms: Pseudonymization,
-    /// Batches written, whose buffers the next days' builders start in.
+    /// Batches written, whose buffers the next days' builders start in, until the run ends.
     pub spent: SpentBatches,
 }
 

@@ -30,6 +30,11 @@ impl SpentBatches {
         }
     }
 
+    /// Drops every kept batch (at the end of a run: an idle process holds none).
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// A kept batch of `resource`, if any.
     pub fn take(&self, resource: Resource) -> Option<RecordBatch> {
         let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -65,5 +70,8 @@ mod tests {
         assert!(spent.take(Resource::Calls).is_none());
         assert!(spent.take(Resource::UsageRecords).is_some());
         assert!(spent.take(Resource::UsageRecords).is_none());
+        spent.put(Resource::Calls, batch(Resource::Calls));
+        spent.clear();
+        assert!(spent.take(Resource::Calls).is_none());
     }
 }

@@ -166,6 +166,7 @@ impl Exporter {
         while let Some(done) = tasks.join_next().await {
             finished(done, &mut summary, &mut queue, on_event);
         }
+        self.spent.clear();
         summary.seconds = started.elapsed().as_secs_f64();
         let error = summary.failures.first().map(|(k, e)| format!("{k}: {e}"));
         self.registry
