@@ -59,10 +59,10 @@ impl Exporter {
             windows: vec![w.clone()],
             probe: false,
         };
-        match self
-            .export_span(&span, run, None, &self.cancel, None)
-            .await?
-        {
+        let end = self.export_span(&span, run, None, &self.cancel, None).await;
+        // Outside a run, nothing else drops the batch the window kept.
+        self.spent.clear();
+        match end? {
             SpanEnd::Days(mut days) => days.remove(0),
             SpanEnd::Split(_) => unreachable!("a span of one day is never split"),
         }

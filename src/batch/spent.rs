@@ -17,13 +17,21 @@ use crate::domain::Resource;
 /// a fast server, so that most days find one; each is a day's batch of memory held.
 const KEPT: usize = 4;
 
+/// Rows a batch has at least to be kept (a page's worth): a builder started in a smaller
+/// one would grow from it by doubling, where a new one is sized from its first row.
+const KEPT_ROWS: usize = 1000;
+
 /// Written batches whose buffers nothing else holds, for builders of their resource.
 #[derive(Clone, Default)]
 pub struct SpentBatches(Arc<Mutex<Vec<(Resource, RecordBatch)>>>);
 
 impl SpentBatches {
-    /// Keeps `batch`, of `resource`, unless [`KEPT`] of its resource are kept already.
+    /// Keeps `batch`, of `resource`, unless it has fewer than [`KEPT_ROWS`] rows or [`KEPT`]
+    /// of its resource are kept already.
     pub fn put(&self, resource: Resource, batch: RecordBatch) {
+        if batch.num_rows() < KEPT_ROWS {
+            return;
+        }
         let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if kept.iter().filter(|(r, _)| *r == resource).count() < KEPT {
             kept.push((resource, batch));
@@ -53,19 +61,32 @@ impl std::fmt::Debug for SpentBatches {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::BatchBuilder;
+
+    /// A batch of `rows` rows (the pool looks at nothing else).
+    fn batch(_: Resource, rows: usize) -> RecordBatch {
+        let column = arrow::array::Int64Array::from(vec![0; rows]);
+        RecordBatch::try_from_iter([("n", std::sync::Arc::new(column) as _)]).unwrap()
+    }
+
+    #[test]
+    fn batches_smaller_than_a_page_are_not_kept() {
+        let spent = SpentBatches::default();
+        spent.put(Resource::Calls, batch(Resource::Calls, KEPT_ROWS - 1));
+        assert!(spent.take(Resource::Calls).is_none());
+        spent.put(Resource::Calls, batch(Resource::Calls, KEPT_ROWS));
+        assert!(spent.take(Resource::Calls).is_some());
+    }
 
     #[test]
     fn batches_are_kept_per_resource_up_to_a_bound() {
         let spent = SpentBatches::default();
-        let batch = |r| BatchBuilder::new(r).finish();
+        let batch = |r| batch(r, KEPT_ROWS);
         for _ in 0..KEPT + 2 {
             spent.put(Resource::Calls, batch(Resource::Calls));
         }
         spent.put(Resource::UsageRecords, batch(Resource::UsageRecords));
         for _ in 0..KEPT {
-            let taken = spent.take(Resource::Calls).unwrap();
-            assert_eq!(taken.schema(), BatchBuilder::new(Resource::Calls).schema());
+            assert!(spent.take(Resource::Calls).is_some());
         }
         assert!(spent.take(Resource::Calls).is_none());
         assert!(spent.take(Resource::UsageRecords).is_some());

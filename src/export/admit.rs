@@ -5,25 +5,28 @@
 //! most one request going, and it holds a day's batch, a page body and an open Parquet file
 //! while it does. Against Twilio, whose pages take hundreds of milliseconds, windows spend
 //! nearly all their time waiting, and it takes `--max-in-flight` of them per account to keep
-//! that account's requests going. Against a server that answers at once, two or three windows
-//! keep the cores busy, and every window more only adds its memory (BENCHMARKS.md: half the
-//! peak memory and less CPU with three windows instead of sixteen).
+//! that account's requests going. Against a server that answers at once, a few windows keep
+//! the cores busy, and every window more only adds its memory (BENCHMARKS.md, "Windows kept
+//! to the cores' worth": on two cores, three or four windows instead of seven to thirteen,
+//! with batches kept across days, took 12 % less CPU and two fifths less peak memory).
 //!
 //! So a new window starts only when every window still fetching is waiting on Twilio (or when
 //! fewer than [`MIN_FETCHING`] are fetching), and only while the windows fetching do not, by
 //! what they did lately, already keep the cores busy: if windows spent a share `w` of their
 //! time waiting lately, `n` of them are busy `n × (1 − w)` on average, and another window
-//! starts only while that is below the cores (Little's law: at 200 ms a page and 5 ms of work
-//! on it, about 80 windows per core; at no latency, two or three in all). A span starts only if
+//! starts only while that is below the runtime's worker threads (Little's law: at 200 ms a
+//! page and 5 ms of work on it, about 40 windows per worker; at no latency, a few in all). A span starts only if
 //! its account fetches with fewer windows than it may have requests in flight
 //! (`--max-in-flight`, less what its 429s took): another window could only wait for the
 //! account's own slots. The next span is the first in the queue whose account has room. A
-//! window counts as fetching, for the run and for its account, from its start until it has
-//! read its last page: finishing, publishing and recording its files hold no request slot.
+//! window counts as fetching, for the run and for its account, from its start until its
+//! files are written and synced: publishing and recording them hold no request slot. Writing
+//! a day's last batch, its footer and the sync count as busy, which they mostly are (giving
+//! the slot up before them let more windows open, for more memory and no less CPU).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::futures::Notified;
 use tokio::sync::OwnedSemaphorePermit;
@@ -34,6 +37,9 @@ use crate::fetch::{Lately, NetWaits};
 
 /// Windows fetching at once whatever they wait on: one decodes while the other waits.
 pub(super) const MIN_FETCHING: usize = 2;
+
+/// How often a closed gate is looked at again when nothing else happens.
+const RECHECK: Duration = Duration::from_millis(50);
 
 /// The run's windows that are fetching, per account, and its requests that wait on Twilio.
 #[derive(Debug)]
@@ -96,7 +102,9 @@ impl Admission {
         self.waits.changed()
     }
 
-    /// Returns once another window may start: at once, or at a change that opens the gate.
+    /// Returns once another window may start: at once, or at a change that opens the gate,
+    /// looked at again every [`RECHECK`] meanwhile (while every window waits, their share of
+    /// time spent waiting grows with time alone).
     pub(super) async fn open(&self) {
         loop {
             let changed = self.changed();
@@ -105,7 +113,10 @@ impl Admission {
             if self.is_open() {
                 return;
             }
-            changed.await;
+            tokio::select! {
+                _ = changed => {}
+                _ = tokio::time::sleep(RECHECK) => {}
+            }
         }
     }
 
@@ -340,8 +351,8 @@ mod tests {
         assert!(!gate.opens(100, 100, Some(0.98)));
     }
 
-    #[test]
-    fn windows_below_the_minimum_start_whatever_they_wait_on() {
+    #[tokio::test]
+    async fn windows_below_the_minimum_start_whatever_they_wait_on() {
         let admission = Admission::new(2, 64);
         assert!(admission.open().now_or_never().is_some());
         let _one = admission.fetch_slot(permit(), account("a"));
@@ -350,8 +361,8 @@ mod tests {
         assert!(admission.open().now_or_never().is_none(), "two decoding");
     }
 
-    #[test]
-    fn another_window_starts_once_every_window_waits_on_twilio() {
+    #[tokio::test]
+    async fn another_window_starts_once_every_window_waits_on_twilio() {
         let admission = Admission::new(1, 64);
         let slot = admission.fetch_slot(permit(), account("a"));
         let open = admission.open();

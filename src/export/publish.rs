@@ -24,7 +24,8 @@ impl Exporter {
     /// Reads a span and publishes and records each of its days; under `scope`, each only while
     /// the pair's lease is still held when its file is about to be published. A span that
     /// fails to be read publishes none of its days. `cancel` stops its requests; `fetch_slot`
-    /// counts their waits on Twilio and is given up once the last page is read.
+    /// counts their waits on Twilio and is given up once the days' files are written, before
+    /// they are published.
     #[tracing::instrument(skip_all, fields(account = %span.first().key.account, resource = %span.first().key.resource, first = %span.first().key.day, days = span.days()))]
     pub(super) async fn export_span(
         &self,

@@ -173,7 +173,7 @@ impl Exporter {
 /// The days of a span being read, from its first. A day's builder and staged file are made
 /// when its first row comes, in the buffers of a batch another day has finished with if one
 /// is kept, else with room for the rows of that page: a span of many sparse or empty days
-/// holds no more than its rows.
+/// holds no more than its rows, and the kept batches.
 pub(super) struct SpanDays<'s> {
     pub(super) days: Vec<DayPart>,
     resource: Resource,
@@ -385,10 +385,19 @@ mod tests {
         let rules = PageRules {
             account: &account,
             first_day: days_since_epoch("2026-03-01".parse().unwrap()),
-            max_records: 10,
+            max_records: 1000,
         };
+        // A page's worth of records: a smaller batch is not kept.
+        let records: Vec<String> = (0..1000)
+            .map(|i| {
+                format!(
+                    r#"{{"account_sid":"{ACCOUNT}","category":"c{i}","start_date":"2026-03-01"}}"#
+                )
+            })
+            .collect();
         let body = format!(
-            r#"{{"usage_records":[{{"account_sid":"{ACCOUNT}","category":"calls","start_date":"2026-03-01"}}],"next_page_uri":null}}"#
+            r#"{{"usage_records":[{}],"next_page_uri":null}}"#,
+            records.join(",")
         );
         let buffer = |b: &arrow::array::RecordBatch| {
             let category = b.column_by_name("category").unwrap().to_data();

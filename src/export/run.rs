@@ -4,8 +4,8 @@
 //! [`crate::writer::BackgroundWriter`]). Events and the summary stay per window (per day).
 //!
 //! Two bounds: at most `concurrency` spans are *fetching* at a time, and a span gives its
-//! fetch slot up as soon as it has read its last page, so the next one starts requesting
-//! while the previous one finishes its files, publishes them and records them; at most twice
+//! fetch slot up as soon as its files are written, so the next one starts requesting while
+//! the previous one publishes them and records them; at most twice
 //! that many are alive at all. Within them, [`super::admit`] decides when the next span
 //! starts (while the ones fetching wait on Twilio, and did not keep the cores busy lately) and
 //! which: the first in the order of their first window whose account has room; a span planned
