@@ -320,19 +320,30 @@ mod tests {
 
     const ACCOUNT: &str = "AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80";
 
-    #[tokio::test]
-    async fn only_days_with_rows_get_a_builder_and_a_file() {
+    /// A local store in a new directory, with its staging directory made.
+    fn staging() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::Local {
             root: dir.path().to_owned(),
         };
         std::fs::create_dir_all(store.staging_dir()).unwrap();
-        let account = AccountSid::parse(ACCOUNT).unwrap();
-        let rules = PageRules {
-            account: &account,
+        (dir, store)
+    }
+
+    /// The rules of a span of `account` from 2026-03-01, pages of at most `max_records`.
+    fn rules_from_march_1(account: &AccountSid, max_records: usize) -> PageRules<'_> {
+        PageRules {
+            account,
             first_day: days_since_epoch("2026-03-01".parse().unwrap()),
-            max_records: 10,
-        };
+            max_records,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_days_with_rows_get_a_builder_and_a_file() {
+        let (_dir, store) = staging();
+        let account = AccountSid::parse(ACCOUNT).unwrap();
+        let rules = rules_from_march_1(&account, 10);
         let record = |day: &str, category: &str| {
             format!(r#"{{"account_sid":"{ACCOUNT}","category":"{category}","start_date":"{day}"}}"#)
         };
@@ -376,17 +387,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_day_is_built_in_a_batch_another_day_finished_with_and_gives_its_own_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::Local {
-            root: dir.path().to_owned(),
-        };
-        std::fs::create_dir_all(store.staging_dir()).unwrap();
+        let (_dir, store) = staging();
         let account = AccountSid::parse(ACCOUNT).unwrap();
-        let rules = PageRules {
-            account: &account,
-            first_day: days_since_epoch("2026-03-01".parse().unwrap()),
-            max_records: 1000,
-        };
+        let rules = rules_from_march_1(&account, 1000);
         // A page's worth of records: a smaller batch is not kept.
         let records: Vec<String> = (0..1000)
             .map(|i| {
