@@ -63,7 +63,7 @@ mod tests {
     use super::*;
 
     /// A batch of `rows` rows (the pool looks at nothing else).
-    fn batch(_: Resource, rows: usize) -> RecordBatch {
+    fn batch(rows: usize) -> RecordBatch {
         let column = arrow::array::Int64Array::from(vec![0; rows]);
         RecordBatch::try_from_iter([("n", std::sync::Arc::new(column) as _)]).unwrap()
     }
@@ -71,27 +71,26 @@ mod tests {
     #[test]
     fn batches_smaller_than_a_page_are_not_kept() {
         let spent = SpentBatches::default();
-        spent.put(Resource::Calls, batch(Resource::Calls, KEPT_ROWS - 1));
+        spent.put(Resource::Calls, batch(KEPT_ROWS - 1));
         assert!(spent.take(Resource::Calls).is_none());
-        spent.put(Resource::Calls, batch(Resource::Calls, KEPT_ROWS));
+        spent.put(Resource::Calls, batch(KEPT_ROWS));
         assert!(spent.take(Resource::Calls).is_some());
     }
 
     #[test]
     fn batches_are_kept_per_resource_up_to_a_bound() {
         let spent = SpentBatches::default();
-        let batch = |r| batch(r, KEPT_ROWS);
         for _ in 0..KEPT + 2 {
-            spent.put(Resource::Calls, batch(Resource::Calls));
+            spent.put(Resource::Calls, batch(KEPT_ROWS));
         }
-        spent.put(Resource::UsageRecords, batch(Resource::UsageRecords));
+        spent.put(Resource::UsageRecords, batch(KEPT_ROWS));
         for _ in 0..KEPT {
             assert!(spent.take(Resource::Calls).is_some());
         }
         assert!(spent.take(Resource::Calls).is_none());
         assert!(spent.take(Resource::UsageRecords).is_some());
         assert!(spent.take(Resource::UsageRecords).is_none());
-        spent.put(Resource::Calls, batch(Resource::Calls));
+        spent.put(Resource::Calls, batch(KEPT_ROWS));
         spent.clear();
         assert!(spent.take(Resource::Calls).is_none());
     }

@@ -15,11 +15,12 @@
 //! what they did lately, already keep the cores busy: if windows spent a share `w` of their
 //! time waiting lately, `n` of them are busy `n × (1 − w)` on average, and another window
 //! starts only while that is below the runtime's worker threads (Little's law: at 200 ms a
-//! page and 5 ms of work on it, about 40 windows per worker; at no latency, a few in all). A span starts only if
-//! its account fetches with fewer windows than it may have requests in flight
-//! (`--max-in-flight`, less what its 429s took): another window could only wait for the
-//! account's own slots. The next span is the first in the queue whose account has room. A
-//! window counts as fetching, for the run and for its account, from its start until its
+//! page and 5 ms of work on it, about 40 windows per worker; at no latency, a few in all).
+//!
+//! A span starts only if its account fetches with fewer windows than it may have requests in
+//! flight (`--max-in-flight`, less what its 429s took): another window could only wait for
+//! the account's own slots. The next span is the first in the queue whose account has room.
+//! A window counts as fetching, for the run and for its account, from its start until its
 //! files are written and synced: publishing and recording them hold no request slot. Writing
 //! a day's last batch, its footer and the sync count as busy, which they mostly are (giving
 //! the slot up before them let more windows open, for more memory and no less CPU).
@@ -46,9 +47,7 @@ const RECHECK: Duration = Duration::from_millis(50);
 pub(super) struct Admission {
     waits: NetWaits,
     fetching: Mutex<Fetching>,
-    min: usize,
-    /// The threads that decode: the runtime's workers, one per core it may use.
-    cores: usize,
+    gate: Gate,
 }
 
 /// Windows fetching, per account (an account with none has no entry), and in all lately.
@@ -64,8 +63,7 @@ impl Admission {
         Arc::new(Self {
             waits: NetWaits::default(),
             fetching: Mutex::default(),
-            min,
-            cores,
+            gate: Gate { min, cores },
         })
     }
 
@@ -89,11 +87,7 @@ impl Admission {
             (f.lately.count(), f.lately.at(now))
         };
         let waited = (fetched > 0.0).then(|| (self.waits.waited(now) / fetched).min(1.0));
-        let gate = Gate {
-            min: self.min,
-            cores: self.cores,
-        };
-        gate.opens(fetching, self.waits.waiting(), waited)
+        (self.gate).opens(fetching, self.waits.waiting(), waited)
     }
 
     /// Completes at the next change that may let a window start, once enabled: a request
@@ -144,7 +138,7 @@ impl Admission {
 struct Gate {
     /// Windows that start whatever they wait on.
     min: usize,
-    /// Windows busy at once that keep the cores busy.
+    /// Windows busy at once that keep the cores busy: the runtime's workers (which decode).
     cores: usize,
 }
 
