@@ -9,7 +9,10 @@
 # FLOOR_IN_FLIGHT=n makes the floor fetch n account-days at once on two threads (default 1:
 # one request at a time), to compare with as many windows of the exporter in flight.
 # LATENCY_MS=n makes the simulator answer every request n ms late (default 0).
-# Usage: [SEED=n RATE=n IN_FLIGHT=n FLOOR_IN_FLIGHT=n LATENCY_MS=n KEEP=1 NO_BUILD=1 FLOOR=path] benches/e2e.sh [accounts] [days] [calls_per_day]
+# ROUNDS=n measures each program n times, taking turns, and prints each round and the
+# medians (default 1): `/usr/bin/time` counts in 10 ms steps, so one run of the floor moves
+# by a tenth.
+# Usage: [SEED=n RATE=n IN_FLIGHT=n FLOOR_IN_FLIGHT=n LATENCY_MS=n ROUNDS=n KEEP=1 NO_BUILD=1 FLOOR=path] benches/e2e.sh [accounts] [days] [calls_per_day]
 # A day of a million calls: benches/e2e.sh 1 1 1000000 (the simulator needs about 3 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,34 +26,52 @@ start_sim "$work" "$accounts" "$days" "$per_day"
 export TWILIO_EXPORT_RATE_LIMIT=${RATE:-10000} TWILIO_EXPORT_MAX_IN_FLIGHT=${IN_FLIGHT:-4}
 to=$(date -u +%F); from=$(date -u -d "$to - $((days - 1)) days" +%F)
 
+rounds=${ROUNDS:-1}
 # shellcheck disable=SC2086
 "$floor" "$TWILIO_API_BASE" "$from" "$to" $sids >/dev/null
 # shellcheck disable=SC2086
-/usr/bin/time -f "%e %U %S %M" -o "$work/floor.time" "$floor" "$TWILIO_API_BASE" "$from" "$to" $sids >"$work/floor.txt"
-# shellcheck disable=SC2086
 DATABASE_URL="sqlite://$work/warm.db" EXPORT_OUTPUT="$work/warm" "$bin" accounts add $sids >/dev/null
 DATABASE_URL="sqlite://$work/warm.db" EXPORT_OUTPUT="$work/warm" "$bin" backfill --resource calls --from "$from" --to "$to" >/dev/null
-# shellcheck disable=SC2086
-DATABASE_URL="sqlite://$work/r.db" EXPORT_OUTPUT="$work/out" "$bin" accounts add $sids >/dev/null
-DATABASE_URL="sqlite://$work/r.db" EXPORT_OUTPUT="$work/out" /usr/bin/time -f "%e %U %S %M" -o "$work/time" \
-    "$bin" backfill --resource calls --from "$from" --to "$to" | tee "$work/out.txt"
+# The two programs take turns, so that the machine's moods fall on both.
+for i in $(seq "$rounds"); do
+    # shellcheck disable=SC2086
+    /usr/bin/time -f "%e %U %S %M" -o "$work/floor.$i.time" "$floor" "$TWILIO_API_BASE" "$from" "$to" $sids >"$work/floor.txt"
+    # shellcheck disable=SC2086
+    DATABASE_URL="sqlite://$work/r$i.db" EXPORT_OUTPUT="$work/out$i" "$bin" accounts add $sids >/dev/null
+    DATABASE_URL="sqlite://$work/r$i.db" EXPORT_OUTPUT="$work/out$i" /usr/bin/time -f "%e %U %S %M" -o "$work/exporter.$i.time" \
+        "$bin" backfill --resource calls --from "$from" --to "$to" | tee "$work/out.txt"
+done
 calls=$(sed -n 's/.*: \([0-9]*\) rows in.*/\1/p' "$work/out.txt")
 floor_calls=$(sed -n 's/^floor: \([0-9]*\) calls.*/\1/p' "$work/floor.txt")
 [ "$calls" = "$floor_calls" ] || { echo "the floor read $floor_calls calls, the exporter $calls" >&2; exit 1; }
-python3 - "$calls" "$work/time" "$work/floor.time" <<'PY'
+python3 - "$calls" "$rounds" "$work" <<'PY'
+import statistics
 import sys
-calls = int(sys.argv[1])
-def figures(path):
-    wall, user, sys_, rss = open(path).read().split()
+calls, rounds, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def figures(name, i):
+    wall, user, sys_, rss = open(f"{work}/{name}.{i}.time").read().split()
     return float(wall), float(user), float(sys_), int(rss)
-for name, path in (("exporter", sys.argv[2]), ("floor", sys.argv[3])):
-    wall, user, sys_, rss = figures(path)
+runs = {name: [figures(name, i) for i in range(1, rounds + 1)] for name in ("exporter", "floor")}
+cpu = {name: [u + s for _, u, s, _ in runs[name]] for name in runs}
+if rounds > 1:
+    for i in range(rounds):
+        e, f = cpu["exporter"][i], cpu["floor"][i]
+        ratio = f"{e / f:.2f}" if f > 0 else "-"
+        print(f"round {i + 1}: exporter {e * 1e6 / calls:.2f} µs/call, "
+              f"floor {f * 1e6 / calls:.2f} µs/call, ratio {ratio}")
+def median_run(name):
+    # The run whose CPU is the median (the lower middle one for an even count).
+    order = sorted(range(rounds), key=lambda i: cpu[name][i])
+    return runs[name][order[(rounds - 1) // 2]]
+for name in ("exporter", "floor"):
+    wall, user, sys_, rss = median_run(name)
+    of = f" (median of {rounds})" if rounds > 1 else ""
     print(f"{name}: {calls} calls in {wall:.2f} s wall ({calls / wall:,.0f} calls/s), "
           f"CPU {(user + sys_) * 1e6 / calls:.2f} µs/call (user {user:.2f} s, sys {sys_:.2f} s), "
-          f"{(user + sys_) / wall:.2f} cores busy, peak RSS {rss / 1024:.1f} MiB")
-e, f = figures(sys.argv[2]), figures(sys.argv[3])
-if f[1] + f[2] > 0:
-    print(f"exporter CPU / floor CPU: {(e[1] + e[2]) / (f[1] + f[2]):.2f}")
+          f"{(user + sys_) / wall:.2f} cores busy, peak RSS {rss / 1024:.1f} MiB{of}")
+e, f = statistics.median_low(cpu["exporter"]), statistics.median_low(cpu["floor"])
+if f > 0:
+    print(f"exporter CPU / floor CPU: {e / f:.2f}")
 else:
     print("exporter CPU / floor CPU: the floor took under 10 ms (time's resolution); use more calls")
 PY
