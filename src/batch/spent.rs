@@ -17,19 +17,20 @@ use crate::domain::Resource;
 /// a fast server, so that most days find one; each is a day's batch of memory held.
 const KEPT: usize = 4;
 
-/// Rows a batch has at least to be kept (a page's worth): a builder started in a smaller
-/// one would grow from it by doubling, where a new one is sized from its first row.
-const KEPT_ROWS: usize = 1000;
+/// Bytes of buffers a batch holds at least to be kept, rows or not (a few hundred calls): a
+/// builder started in a smaller one would grow from it by doubling, where a new one is sized
+/// from its first row.
+const KEPT_BYTES: usize = 256 << 10;
 
 /// Written batches whose buffers nothing else holds, for builders of their resource.
 #[derive(Clone, Default)]
 pub struct SpentBatches(Arc<Mutex<Vec<(Resource, RecordBatch)>>>);
 
 impl SpentBatches {
-    /// Keeps `batch`, of `resource`, unless it has fewer than [`KEPT_ROWS`] rows or [`KEPT`]
-    /// of its resource are kept already.
+    /// Keeps `batch`, of `resource`, unless its buffers hold less than [`KEPT_BYTES`] or
+    /// [`KEPT`] of its resource are kept already.
     pub fn put(&self, resource: Resource, batch: RecordBatch) {
-        if batch.num_rows() < KEPT_ROWS {
+        if batch.get_array_memory_size() < KEPT_BYTES {
             return;
         }
         let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -43,10 +44,13 @@ impl SpentBatches {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
-    /// A kept batch of `resource`, if any.
+    /// The largest kept batch of `resource`, if any.
     pub fn take(&self, resource: Resource) -> Option<RecordBatch> {
         let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let at = kept.iter().rposition(|(r, _)| *r == resource)?;
+        let at = (kept.iter().enumerate())
+            .filter(|(_, (r, _))| *r == resource)
+            .max_by_key(|(_, (_, b))| b.get_array_memory_size())?
+            .0;
         Some(kept.swap_remove(at).1)
     }
 }
@@ -62,35 +66,41 @@ impl std::fmt::Debug for SpentBatches {
 mod tests {
     use super::*;
 
-    /// A batch of `rows` rows (the pool looks at nothing else).
-    fn batch(rows: usize) -> RecordBatch {
-        let column = arrow::array::Int64Array::from(vec![0; rows]);
+    /// A batch of no rows in buffers of `bytes` (the pool looks at nothing else).
+    fn batch(bytes: usize) -> RecordBatch {
+        let mut values = arrow::array::Int64Builder::with_capacity(bytes / 8);
+        let column = values.finish();
         RecordBatch::try_from_iter([("n", std::sync::Arc::new(column) as _)]).unwrap()
     }
 
     #[test]
-    fn batches_smaller_than_a_page_are_not_kept() {
+    fn batches_in_small_buffers_are_not_kept_and_the_largest_is_taken_first() {
         let spent = SpentBatches::default();
-        spent.put(Resource::Calls, batch(KEPT_ROWS - 1));
+        spent.put(Resource::Calls, batch(KEPT_BYTES / 2));
         assert!(spent.take(Resource::Calls).is_none());
-        spent.put(Resource::Calls, batch(KEPT_ROWS));
-        assert!(spent.take(Resource::Calls).is_some());
+        spent.put(Resource::Calls, batch(KEPT_BYTES));
+        spent.put(Resource::Calls, batch(KEPT_BYTES * 4));
+        spent.put(Resource::Calls, batch(KEPT_BYTES * 2));
+        let sizes: Vec<usize> = std::iter::from_fn(|| spent.take(Resource::Calls))
+            .map(|b| b.get_array_memory_size() / KEPT_BYTES)
+            .collect();
+        assert_eq!(sizes, [4, 2, 1]);
     }
 
     #[test]
     fn batches_are_kept_per_resource_up_to_a_bound() {
         let spent = SpentBatches::default();
         for _ in 0..KEPT + 2 {
-            spent.put(Resource::Calls, batch(KEPT_ROWS));
+            spent.put(Resource::Calls, batch(KEPT_BYTES));
         }
-        spent.put(Resource::UsageRecords, batch(KEPT_ROWS));
+        spent.put(Resource::UsageRecords, batch(KEPT_BYTES));
         for _ in 0..KEPT {
             assert!(spent.take(Resource::Calls).is_some());
         }
         assert!(spent.take(Resource::Calls).is_none());
         assert!(spent.take(Resource::UsageRecords).is_some());
         assert!(spent.take(Resource::UsageRecords).is_none());
-        spent.put(Resource::Calls, batch(KEPT_ROWS));
+        spent.put(Resource::Calls, batch(KEPT_BYTES));
         spent.clear();
         assert!(spent.take(Resource::Calls).is_none());
     }

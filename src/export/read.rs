@@ -286,12 +286,14 @@ impl DayPart {
         }
     }
 
-    /// Finishes the day's staged file (`None` for a day without rows), giving its last batch
-    /// to `keep`.
+    /// Finishes the day's staged file (`None` for a day without rows), giving its last batch,
+    /// and the builder's buffers, to `keep`.
     async fn finish(self, keep: &impl Fn(RecordBatch)) -> Result<Option<WrittenFile>, WriteError> {
-        let Some(rows) = self.rows else {
+        let Some(mut rows) = self.rows else {
             return Ok(None);
         };
+        // The builder, emptied, may still hold the buffers it restarted in: they go too.
+        keep(rows.builder.finish_last());
         let finished = rows.writer.finish().await?;
         Ok(finished.map(|(file, batch)| {
             keep(batch);
@@ -390,18 +392,7 @@ mod tests {
         let (_dir, store) = staging();
         let account = AccountSid::parse(ACCOUNT).unwrap();
         let rules = rules_from_march_1(&account, 1000);
-        // A page's worth of records: a smaller batch is not kept.
-        let records: Vec<String> = (0..1000)
-            .map(|i| {
-                format!(
-                    r#"{{"account_sid":"{ACCOUNT}","category":"c{i}","start_date":"2026-03-01"}}"#
-                )
-            })
-            .collect();
-        let body = format!(
-            r#"{{"usage_records":[{}],"next_page_uri":null}}"#,
-            records.join(",")
-        );
+        let body = page_of_usage_records();
         let buffer = |b: &arrow::array::RecordBatch| {
             let category = b.column_by_name("category").unwrap().to_data();
             category.buffers().last().unwrap().as_ptr() as usize
@@ -425,5 +416,53 @@ mod tests {
             kept = Some(buffer(&last));
             spent.put(Resource::UsageRecords, last);
         }
+    }
+
+    /// A page of 1000 usage records of 2026-03-01: their batch's buffers are large enough to
+    /// be kept.
+    fn page_of_usage_records() -> String {
+        let records: Vec<String> = (0..1000)
+            .map(|i| {
+                format!(
+                    r#"{{"account_sid":"{ACCOUNT}","category":"c{i}","start_date":"2026-03-01"}}"#
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"usage_records":[{}],"next_page_uri":null}}"#,
+            records.join(",")
+        )
+    }
+
+    #[tokio::test]
+    async fn a_finished_day_gives_back_the_kept_batch_its_builder_went_on_in() {
+        let (_dir, store) = staging();
+        let account = AccountSid::parse(ACCOUNT).unwrap();
+        let rules = rules_from_march_1(&account, 1000);
+        let body = page_of_usage_records();
+        let spent = SpentBatches::default();
+        let keep = |b| spent.put(Resource::UsageRecords, b);
+        let read = || {
+            let mut days = SpanDays::new(Resource::UsageRecords, 1, &store, None).reusing(&spent);
+            let end =
+                rules.take::<UsageSource>(body.as_bytes(), &mut days, &mut WindowReport::default());
+            assert!(matches!(end, Ok(PageEnd::Next(None, _))));
+            days
+        };
+        // Two days read at once leave two batches kept.
+        for days in [read(), read()] {
+            let mut day = days.days.into_iter().next().unwrap();
+            day.write_rest(&keep).await.unwrap();
+            day.finish(&keep).await.unwrap().unwrap();
+        }
+        // A day whose rows make a full batch takes both: one to build in, one to go on in
+        // once the first is handed to its writer.
+        let mut days = read();
+        days.write_full(1).await.unwrap();
+        let mut day = days.days.remove(0);
+        day.write_rest(&keep).await.unwrap();
+        day.finish(&keep).await.unwrap().unwrap();
+        let given_back = std::iter::from_fn(|| spent.take(Resource::UsageRecords)).count();
+        assert_eq!(given_back, 2, "a day gives back as many batches as it took");
     }
 }
