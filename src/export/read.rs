@@ -242,9 +242,12 @@ impl<'s> SpanDays<'s> {
             return;
         }
         let rows = day.rows.get_or_insert_with(|| {
+            let kept = self.spent.and_then(|s| s.take(self.resource));
+            // Buffers are made for `room` rows only when no kept batch gives its own.
+            let room = if kept.is_some() { 0 } else { room };
             let mut builder =
                 BatchBuilder::pseudonymized_with_capacity(self.resource, self.pseudonym, room);
-            if let Some(batch) = self.spent.and_then(|s| s.take(self.resource)) {
+            if let Some(batch) = kept {
                 builder.restart_in(batch);
             }
             let writer = BackgroundWriter::new(
@@ -390,9 +393,6 @@ mod tests {
     #[tokio::test]
     async fn a_day_is_built_in_a_batch_another_day_finished_with_and_gives_its_own_back() {
         let (_dir, store) = staging();
-        let account = AccountSid::parse(ACCOUNT).unwrap();
-        let rules = rules_from_march_1(&account, 1000);
-        let body = page_of_usage_records();
         let buffer = |b: &arrow::array::RecordBatch| {
             let category = b.column_by_name("category").unwrap().to_data();
             category.buffers().last().unwrap().as_ptr() as usize
@@ -400,11 +400,7 @@ mod tests {
         let spent = SpentBatches::default();
         let mut kept = None;
         for round in 0..2 {
-            let mut days = SpanDays::new(Resource::UsageRecords, 1, &store, None).reusing(&spent);
-            let end =
-                rules.take::<UsageSource>(body.as_bytes(), &mut days, &mut WindowReport::default());
-            assert!(matches!(end, Ok(PageEnd::Next(None, _))));
-            let mut day = days.days.remove(0);
+            let mut day = page_of_usage_records(&store, &spent).days.remove(0);
             let last = std::cell::RefCell::new(None);
             let keep = |b| *last.borrow_mut() = Some(b);
             day.write_rest(&keep).await.unwrap();
@@ -418,9 +414,11 @@ mod tests {
         }
     }
 
-    /// A page of 1000 usage records of 2026-03-01: their batch's buffers are large enough to
+    /// One day of a span read from a page of 1000 usage records of 2026-03-01, its builder
+    /// started in a batch of `spent` if one is kept: their batch's buffers are large enough to
     /// be kept.
-    fn page_of_usage_records() -> String {
+    fn page_of_usage_records<'s>(store: &'s Store, spent: &'s SpentBatches) -> SpanDays<'s> {
+        let account = AccountSid::parse(ACCOUNT).unwrap();
         let records: Vec<String> = (0..1000)
             .map(|i| {
                 format!(
@@ -428,27 +426,24 @@ mod tests {
                 )
             })
             .collect();
-        format!(
+        let body = format!(
             r#"{{"usage_records":[{}],"next_page_uri":null}}"#,
             records.join(",")
-        )
+        );
+        let mut days = SpanDays::new(Resource::UsageRecords, 1, store, None).reusing(spent);
+        let rules = rules_from_march_1(&account, 1000);
+        let end =
+            rules.take::<UsageSource>(body.as_bytes(), &mut days, &mut WindowReport::default());
+        assert!(matches!(end, Ok(PageEnd::Next(None, _))));
+        days
     }
 
     #[tokio::test]
     async fn a_finished_day_gives_back_the_kept_batch_its_builder_went_on_in() {
         let (_dir, store) = staging();
-        let account = AccountSid::parse(ACCOUNT).unwrap();
-        let rules = rules_from_march_1(&account, 1000);
-        let body = page_of_usage_records();
         let spent = SpentBatches::default();
         let keep = |b| spent.put(Resource::UsageRecords, b);
-        let read = || {
-            let mut days = SpanDays::new(Resource::UsageRecords, 1, &store, None).reusing(&spent);
-            let end =
-                rules.take::<UsageSource>(body.as_bytes(), &mut days, &mut WindowReport::default());
-            assert!(matches!(end, Ok(PageEnd::Next(None, _))));
-            days
-        };
+        let read = || page_of_usage_records(&store, &spent);
         // Two days read at once leave two batches kept.
         for days in [read(), read()] {
             let mut day = days.days.into_iter().next().unwrap();
