@@ -116,6 +116,11 @@ impl Registry {
         let _ = first.close().await;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            // sqlx pings a connection before lending it out, in case the server dropped it. A
+            // SQLite connection is a file this process holds open, which cannot go stale; the
+            // ping was a round trip to its worker thread before every query (a tenth of an
+            // export's thread switches over many small days).
+            .test_before_acquire(backend != Backend::Sqlite)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -181,4 +186,17 @@ fn table_name<S: serde::Serializer>(r: &Resource, s: S) -> Result<S::Ok, S::Erro
 /// Now, as stored.
 pub(crate) fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_sqlite_connection_is_lent_without_a_ping_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("r.db").display());
+        let registry = Registry::connect(&url).await.unwrap();
+        assert!(!registry.pool.options().get_test_before_acquire());
+    }
 }
