@@ -9,6 +9,7 @@
 //! lives and who may touch it is `store::staging`'s job.
 
 mod erase;
+mod local;
 mod location;
 mod remote;
 mod staging;
@@ -219,13 +220,13 @@ impl Store {
                     location: target.display().to_string(),
                     cause,
                 };
-                let parent = target.parent().expect("keys have a directory");
-                tokio::fs::create_dir_all(parent).await.map_err(failed)?;
-                tokio::fs::rename(staged, &target).await.map_err(failed)?;
-                // The rename is durable only once the directory entry is synced.
-                let dir = tokio::fs::File::open(parent).await.map_err(failed)?;
-                dir.sync_all().await.map_err(failed)?;
-                Ok(())
+                let staged = staged.to_owned();
+                let moved = target.clone();
+                match tokio::task::spawn_blocking(move || local::publish(&staged, &moved)).await {
+                    Ok(published) => published.map_err(failed),
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_) => Err(failed(std::io::Error::other("interrupted"))),
+                }
             }
             Store::Remote {
                 store,
