@@ -3,8 +3,9 @@
 # counted by callgrind (Debian's valgrind; user space only) on two days of one account, of
 # SMALL and LARGE calls on average; the difference of the two runs divided by the difference
 # in calls is the cost per call without the start-up. The simulator keeps its pages
-# (`sim --cache-pages`) and each program reads them once unmeasured first.
-# Usage: [SMALL=10000 LARGE=40000 NO_BUILD=1 FLOOR=path] benches/e2e_instructions.sh
+# (`sim --cache-pages`) and each program reads them once unmeasured first. STUB=1 serves the
+# independent stand-in's data instead (benches/independent/stub.py).
+# Usage: [SMALL=10000 LARGE=40000 NO_BUILD=1 FLOOR=path STUB=1] benches/e2e_instructions.sh
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ today=$(date -u +%F)
 counts() {
     local work sim sids
     work=$(mktemp -d)
-    start_sim "$work" 1 1 "$1"
+    if [ -n "${STUB:-}" ]; then start_stub "$work" 1 1 "$1"; else start_sim "$work" 1 1 "$1"; fi
     export TWILIO_EXPORT_RATE_LIMIT=10000
     "$floor" "$TWILIO_API_BASE" "$today" "$today" "$sids" >"$work/floor.txt"
     valgrind --tool=callgrind --callgrind-out-file="$work/floor.cg" \
