@@ -51,16 +51,47 @@ impl ProcessId {
             return false;
         };
         let same_scope = mine.rsplit_once('/').is_some_and(|(s, _)| s == their_scope);
-        if self.host != me.host || !same_scope {
+        self.host == me.host && same_scope && gone(self.pid, started)
+    }
+
+    /// The instance in a form a file name can carry: a digest of where the pid means this
+    /// process (boot and pid namespace), then its start time; `None` where `/proc` cannot
+    /// tell. See [`ProcessId::tagged_dead`].
+    pub fn instance_tag(&self) -> Option<String> {
+        let (scope, started) = self.instance.as_deref()?.rsplit_once('/')?;
+        Some(format!("{}-{started}", scope_digest(scope)))
+    }
+
+    /// [`ProcessId::provably_dead`] for process `pid` of this host, known by its
+    /// [`ProcessId::instance_tag`]: only a process of this boot and pid namespace can be
+    /// proved gone, so a tag from elsewhere (another container that shares the host name)
+    /// never is.
+    pub fn tagged_dead(pid: u32, tag: &str) -> bool {
+        let mine = ProcessId::current().instance_tag();
+        let (Some(mine), Some((their_scope, started))) = (mine, tag.split_once('-')) else {
             return false;
-        }
-        match stat(self.pid) {
-            None => true,
-            Some((state, now_started)) => {
-                matches!(state, 'Z' | 'X') || now_started.to_string() != started
-            }
+        };
+        mine.split_once('-').is_some_and(|(s, _)| s == their_scope) && gone(pid, started)
+    }
+}
+
+/// Whether `pid` of this boot and pid namespace is no longer the process that started at
+/// `started`: no such pid, a zombie, or one that started at another time (the pid reused).
+fn gone(pid: u32, started: &str) -> bool {
+    match stat(pid) {
+        None => true,
+        Some((state, now_started)) => {
+            matches!(state, 'Z' | 'X') || now_started.to_string() != started
         }
     }
+}
+
+/// 16 hex digits of SHA-256 of a scope (`boot id/pid namespace`): short enough for a file
+/// name, the same in every process and version.
+fn scope_digest(scope: &str) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(scope.as_bytes());
+    hash[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The state letter and start time (clock ticks after boot) of `pid`, from `/proc/PID/stat`.
@@ -129,5 +160,27 @@ mod tests {
             ..reused
         }
         .provably_dead());
+    }
+
+    #[test]
+    fn a_tag_proves_dead_only_a_process_of_this_boot_and_pid_namespace() {
+        let me = ProcessId::current();
+        let tag = me.instance_tag().expect("/proc should tell on Linux");
+        assert!(!ProcessId::tagged_dead(me.pid, &tag));
+        let (scope, started) = tag.split_once('-').unwrap();
+        assert_eq!(scope.len(), 16);
+        // Our pid with another start time: reused.
+        let later = format!("{scope}-{}", started.parse::<u64>().unwrap() + 1);
+        assert!(ProcessId::tagged_dead(me.pid, &later));
+        // A pid no process has here.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone_pid = child.id();
+        child.wait().unwrap();
+        assert!(ProcessId::tagged_dead(gone_pid, &tag));
+        // The same pids in another namespace (a container sharing the host name): unknown.
+        let elsewhere = format!("{:016x}-{started}", 7);
+        assert!(!ProcessId::tagged_dead(gone_pid, &elsewhere));
+        assert!(!ProcessId::tagged_dead(me.pid, &format!("{:016x}-1", 7)));
+        assert!(!ProcessId::tagged_dead(gone_pid, "not-a-tag-of-ours"));
     }
 }

@@ -82,8 +82,9 @@ pub fn ensure_private_dir(dir: &Path, uid: Option<u32>) -> Result<(), UnsafeDir>
     Ok(())
 }
 
-/// A fresh staging file name, carrying this host and process so that a later run can tell
-/// a crashed writer's leftovers from a live one's work.
+/// A fresh staging file name, carrying this host and process (`host.pid.tag.uuid`, the tag
+/// being [`ProcessId::instance_tag`]) so that a later run can tell a crashed writer's
+/// leftovers from a live one's work.
 pub fn file_name() -> String {
     owned_name(STAGED)
 }
@@ -107,13 +108,18 @@ pub const STAGED: &str = ".parquet.tmp";
 pub const JOURNAL: &str = ".upload";
 
 fn owned_name(suffix: &str) -> String {
+    let me = ProcessId::current();
     format!(
-        "{}.{}.{}{suffix}",
+        "{}.{}.{}.{}{suffix}",
         host_name(),
-        std::process::id(),
+        me.pid,
+        me.instance_tag().as_deref().unwrap_or(UNKNOWN_INSTANCE),
         uuid::Uuid::new_v4().simple()
     )
 }
+
+/// The tag of a name whose process `/proc` could not tell: never proved dead.
+const UNKNOWN_INSTANCE: &str = "unknown";
 
 /// Removes staging files left by a crash (see [`leftovers`]). Best effort.
 pub async fn clean(dir: &Path, age: Duration) {
@@ -123,7 +129,8 @@ pub async fn clean(dir: &Path, age: Duration) {
 }
 
 /// Files in `dir` ending in `suffix` left by a crash: those of a process of this host that
-/// is gone, and any older than `age` (another host's, or where processes cannot be seen).
+/// is provably gone, and any older than `age` (another host's or container's, or where
+/// processes cannot be seen).
 pub async fn leftovers(dir: &Path, suffix: &str, age: Duration) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
@@ -135,7 +142,7 @@ pub async fn leftovers(dir: &Path, suffix: &str, age: Duration) -> Vec<PathBuf> 
         if !name.ends_with(suffix) {
             continue;
         }
-        let orphan = owner(&name).is_some_and(|(h, pid)| h == host && !process_alive(pid));
+        let orphan = owner(&name).is_some_and(|o| o.host == host && o.is_gone());
         let old = entry
             .metadata()
             .await
@@ -167,21 +174,35 @@ fn host_name() -> &'static str {
     })
 }
 
-/// The host and process id a staging name carries (`host.pid.uuid.parquet.tmp`).
-fn owner(name: &str) -> Option<(&str, u32)> {
+/// Who wrote a staging file, as its name says.
+struct Owner<'n> {
+    host: &'n str,
+    pid: u32,
+    /// [`ProcessId::instance_tag`]; `None` in names of versions before it was carried.
+    tag: Option<&'n str>,
+}
+
+impl Owner<'_> {
+    /// Whether the writer is provably gone. A name without a tag (an older version's) goes
+    /// by its pid alone, as it always did.
+    fn is_gone(&self) -> bool {
+        match self.tag {
+            Some(tag) => ProcessId::tagged_dead(self.pid, tag),
+            None => {
+                cfg!(target_os = "linux") && !Path::new(&format!("/proc/{}", self.pid)).exists()
+            }
+        }
+    }
+}
+
+/// The writer a staging name carries: `host.pid.tag.uuid…`, or `host.pid.uuid…` before tags.
+fn owner(name: &str) -> Option<Owner<'_>> {
     let mut parts = name.split('.');
     let host = parts.next()?;
     let pid = parts.next()?.parse().ok()?;
-    Some((host, pid))
-}
-
-/// Whether a process of this host is running (only Linux can tell; elsewhere assume it is).
-fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
-    }
+    let third = parts.next()?;
+    let tag = (third.contains('-') || third == UNKNOWN_INSTANCE).then_some(third);
+    Some(Owner { host, pid, tag })
 }
 
 #[cfg(test)]
@@ -235,5 +256,63 @@ mod tests {
             ensure_private_dir(&link, me),
             Err(UnsafeDir::NotADirectory)
         ));
+    }
+
+    /// A staging name of this host, of process `pid` with `tag`.
+    fn named(pid: u32, tag: &str) -> String {
+        format!("{}.{pid}.{tag}.{}{STAGED}", host_name(), "0".repeat(32))
+    }
+
+    #[tokio::test]
+    async fn leftovers_are_those_of_processes_provably_gone_from_this_boot_and_namespace() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = ProcessId::current();
+        let tag = me.instance_tag().expect("/proc should tell on Linux");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let (scope, started) = tag.split_once('-').unwrap();
+        let elsewhere = format!("{:016x}-{started}", 7);
+        let names = [
+            ("live", file_name()),
+            ("dead", named(dead, &tag)),
+            (
+                "reused",
+                format!(
+                    "{}.{}.{scope}-{}.{}{STAGED}",
+                    host_name(),
+                    me.pid,
+                    1,
+                    "0".repeat(32)
+                ),
+            ),
+            // Another container with this host name: its pids are not ours to look up.
+            ("other namespace", named(dead, &elsewhere)),
+            ("unknown", named(dead, UNKNOWN_INSTANCE)),
+            // An older version's name: by its pid alone.
+            (
+                "untagged",
+                format!("{}.{dead}.{}{STAGED}", host_name(), "0".repeat(32)),
+            ),
+            (
+                "other host",
+                format!("another-host.{dead}.{tag}.{}{STAGED}", "0".repeat(32)),
+            ),
+        ];
+        for (_, name) in &names {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        let mut found: Vec<String> = leftovers(dir.path(), STAGED, Duration::from_secs(3600))
+            .await
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        found.sort();
+        let mut expected: Vec<String> = (names.iter())
+            .filter(|(what, _)| ["dead", "reused", "untagged"].contains(what))
+            .map(|(_, name)| name.clone())
+            .collect();
+        expected.sort();
+        assert_eq!(found, expected);
     }
 }
