@@ -17,6 +17,7 @@ mod staging;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use local::Synced;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 
@@ -152,7 +153,14 @@ impl Store {
             cause,
         };
         match self {
-            Store::Local { .. } => tokio::fs::create_dir_all(&dir).await.map_err(unwritable)?,
+            Store::Local { .. } => {
+                let staging = dir.clone();
+                match tokio::task::spawn_blocking(move || local::create_dir(&staging)).await {
+                    Ok(created) => created.map_err(unwritable)?,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_) => return Err(unwritable(std::io::Error::other("interrupted"))),
+                }
+            }
             Store::Remote { .. } => {
                 let uid = staging::own_uid();
                 staging::ensure_private_dir(&dir, uid).map_err(|cause| {
@@ -182,9 +190,10 @@ impl Store {
         Ok(())
     }
 
-    /// Removes staging files left by a crash: those of a process of this host that is gone,
-    /// and any older than `age` (another host's, or where processes cannot be seen); on an
-    /// object store, also aborts the multipart uploads such a process journaled. Best effort.
+    /// Removes staging files left by a crash: those of a process of this host that is
+    /// provably gone, and any older than `age` (another host's or container's, or where
+    /// processes cannot be seen); on an object store, also aborts the multipart uploads such
+    /// a process journaled. Best effort.
     pub async fn clean_staging(&self, age: Duration) {
         let dir = self.staging_dir();
         staging::clean(&dir, age).await;
@@ -220,10 +229,10 @@ impl Store {
                     location: target.display().to_string(),
                     cause,
                 };
-                let staged = staged.to_owned();
-                let moved = target.clone();
-                match tokio::task::spawn_blocking(move || local::publish(&staged, &moved)).await {
-                    Ok(published) => published.map_err(failed),
+                let (root, staged, moved) = (root.clone(), staged.to_owned(), target.clone());
+                let publish = move || local::publish(&root, &staged, &moved, Synced::process());
+                match tokio::task::spawn_blocking(publish).await {
+                    Ok(published) => published.map(drop).map_err(failed),
                     Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                     Err(_) => Err(failed(std::io::Error::other("interrupted"))),
                 }
