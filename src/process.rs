@@ -67,12 +67,19 @@ impl ProcessId {
     /// proved gone, so a tag from elsewhere (another container that shares the host name)
     /// never is.
     pub fn tagged_dead(pid: u32, tag: &str) -> bool {
-        let mine = ProcessId::current().instance_tag();
-        let (Some(mine), Some((their_scope, started))) = (mine, tag.split_once('-')) else {
+        let (Some(mine), Some((their_scope, started))) = (current_tag(), tag.split_once('-'))
+        else {
             return false;
         };
         mine.split_once('-').is_some_and(|(s, _)| s == their_scope) && gone(pid, started)
     }
+}
+
+/// This process's [`ProcessId::instance_tag`], hashed once.
+pub fn current_tag() -> Option<&'static str> {
+    static TAG: OnceLock<Option<String>> = OnceLock::new();
+    TAG.get_or_init(|| ProcessId::current().instance_tag())
+        .as_deref()
 }
 
 /// Whether `pid` of this boot and pid namespace is no longer the process that started at

@@ -83,6 +83,18 @@ pub(super) fn create_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Runs file-system work on the blocking pool: its panic goes on in the caller, and a pool
+/// shut down before it ran is an error.
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(done) => done,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(io::Error::other("interrupted")),
+    }
+}
+
 /// Creates `dir` and its missing ancestors; returns those it found missing, outermost first.
 fn create_dirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut missing = Vec::new();

@@ -155,11 +155,9 @@ impl Store {
         match self {
             Store::Local { .. } => {
                 let staging = dir.clone();
-                match tokio::task::spawn_blocking(move || local::create_dir(&staging)).await {
-                    Ok(created) => created.map_err(unwritable)?,
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(_) => return Err(unwritable(std::io::Error::other("interrupted"))),
-                }
+                local::blocking(move || local::create_dir(&staging))
+                    .await
+                    .map_err(unwritable)?
             }
             Store::Remote { .. } => {
                 let uid = staging::own_uid();
@@ -231,11 +229,7 @@ impl Store {
                 };
                 let (root, staged, moved) = (root.clone(), staged.to_owned(), target.clone());
                 let publish = move || local::publish(&root, &staged, &moved, Synced::process());
-                match tokio::task::spawn_blocking(publish).await {
-                    Ok(published) => published.map(drop).map_err(failed),
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(_) => Err(failed(std::io::Error::other("interrupted"))),
-                }
+                local::blocking(publish).await.map(drop).map_err(failed)
             }
             Store::Remote {
                 store,

@@ -108,12 +108,11 @@ pub const STAGED: &str = ".parquet.tmp";
 pub const JOURNAL: &str = ".upload";
 
 fn owned_name(suffix: &str) -> String {
-    let me = ProcessId::current();
     format!(
         "{}.{}.{}.{}{suffix}",
         host_name(),
-        me.pid,
-        me.instance_tag().as_deref().unwrap_or(UNKNOWN_INSTANCE),
+        ProcessId::current().pid,
+        crate::process::current_tag().unwrap_or(UNKNOWN_INSTANCE),
         uuid::Uuid::new_v4().simple()
     )
 }
