@@ -16,6 +16,7 @@ use crate::registry::{Registry, RunId};
 use crate::store::Store;
 
 mod admit;
+mod days;
 mod error;
 mod outcome;
 mod page;

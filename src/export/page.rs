@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::read::SpanDays;
+use super::days::SpanDays;
 use super::source::Source;
 use super::spans;
 use super::WindowReport;

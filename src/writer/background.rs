@@ -129,8 +129,11 @@ impl BackgroundWriter {
     }
 }
 
-/// The result of a blocking task; a panic in it is resumed here.
-async fn joined<T>(task: JoinHandle<Result<T, WriteError>>, path: &Path) -> Result<T, WriteError> {
+/// The result of a task writing `path`; a panic in it is resumed here.
+pub async fn joined<T>(
+    task: JoinHandle<Result<T, WriteError>>,
+    path: &Path,
+) -> Result<T, WriteError> {
     match task.await {
         Ok(result) => result,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),

@@ -7,7 +7,7 @@
 
 mod background;
 
-pub use background::BackgroundWriter;
+pub use background::{joined, BackgroundWriter};
 
 use std::fs::File;
 use std::os::unix::fs::OpenOptionsExt;
@@ -109,6 +109,12 @@ pub enum WriteError {
     /// The runtime shut down while the file was being written.
     #[error("writing {path} was interrupted")]
     Interrupted { path: PathBuf },
+    /// A staged part of a day, to be merged with the day's other parts, could not be read.
+    #[error("cannot read back {path}: {cause}")]
+    Reread {
+        path: PathBuf,
+        cause: parquet::errors::ParquetError,
+    },
 }
 
 /// A finished, synced Parquet file at its staging path.
@@ -281,6 +287,47 @@ impl PartWriter {
     }
 }
 
+/// Writes the rows of the staged files `parts`, in their order, into a new file at `path`
+/// (created as by [`PartWriter::create`], ZSTD) and finishes it: the one file of a day whose
+/// rows were staged in several. Each batch takes `schema`, the parts' own, so that the file's
+/// metadata is theirs. On an error the new file is removed; the parts are left as they are.
+pub fn merge(
+    parts: &[PathBuf],
+    path: &Path,
+    mode: u32,
+    schema: SchemaRef,
+) -> Result<WrittenFile, WriteError> {
+    let mut writer = PartWriter::create(path, mode, schema.clone(), Codec::Zstd)?;
+    for part in parts {
+        if let Err(e) = copy_rows(part, &mut writer, &schema) {
+            drop(writer);
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+    }
+    writer.finish()
+}
+
+/// Writes every row of the Parquet file at `part` with `writer`, as batches of `schema`.
+fn copy_rows(part: &Path, writer: &mut PartWriter, schema: &SchemaRef) -> Result<(), WriteError> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let unreadable = |cause| WriteError::Reread {
+        path: part.to_owned(),
+        cause,
+    };
+    let file = File::open(part).map_err(|e| unreadable(e.into()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(unreadable)?;
+    for batch in reader {
+        let columns = batch.map_err(|e| unreadable(e.into()))?.columns().to_vec();
+        let batch =
+            RecordBatch::try_new(schema.clone(), columns).map_err(|e| unreadable(e.into()))?;
+        writer.write(&batch)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,6 +373,39 @@ mod tests {
             ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
         let group = reader.metadata().row_group(0).clone();
         (batch, reader.build().unwrap(), group)
+    }
+
+    #[test]
+    fn a_part_that_cannot_be_read_back_fails_the_merge_and_leaves_no_merged_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (good, bad, merged) = (
+            dir.path().join("good"),
+            dir.path().join("bad"),
+            dir.path().join("merged"),
+        );
+        let mut builder = BatchBuilder::new(Resource::Calls);
+        for call in &decode_page::<Call>(PAGE.as_bytes()).unwrap().records {
+            builder.push(call);
+        }
+        let mut writer = PartWriter::create(&good, 0o600, builder.schema(), Codec::Zstd).unwrap();
+        writer.write(&builder.finish()).unwrap();
+        writer.finish().unwrap();
+        std::fs::write(&bad, "not Parquet").unwrap();
+
+        let parts = [good.clone(), bad.clone()];
+        let err = merge(&parts, &merged, 0o600, builder.schema()).unwrap_err();
+        assert!(
+            matches!(&err, WriteError::Reread { path, .. } if *path == bad),
+            "{err}"
+        );
+        assert!(!merged.exists(), "the merged file is removed");
+        assert!(
+            good.exists() && bad.exists(),
+            "the parts are left to the caller"
+        );
+
+        let whole = merge(&parts[..1], &merged, 0o600, builder.schema()).unwrap();
+        assert_eq!(whole.rows, 2);
     }
 
     #[test]
