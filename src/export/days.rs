@@ -113,6 +113,7 @@ impl<'s> SpanDays<'s> {
         let after = &mut rest[last - first + 1..];
         for day in before.iter_mut().chain(after) {
             if let Some(rows) = day.rows.take() {
+                debug_assert!(day.early.is_none(), "a day is finished early once at most");
                 let path = rows.writer.path().to_owned();
                 let (store, spent, resource) =
                     (self.store.clone(), self.spent.cloned(), self.resource);
@@ -124,9 +125,21 @@ impl<'s> SpanDays<'s> {
                     };
                     rows.finish(&store, &keep).await
                 });
-                day.finished.push((path, task));
+                day.early = Some(Early::Finishing(path, task));
             }
         }
+    }
+
+    /// Takes the files finished early whose tasks are done, and returns the first error
+    /// among them, so that a span whose disk is full stops at its next page instead of
+    /// reading to its end.
+    pub(super) async fn check_finished(&mut self) -> Result<(), WriteError> {
+        for day in &mut self.days {
+            if let Some(early) = &mut day.early {
+                early.take_if_done(self.store).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Adds `rec`, of identity `id`, to day `i` unless the day has it already; a day's first
@@ -141,7 +154,7 @@ impl<'s> SpanDays<'s> {
         let rows = match &mut day.rows {
             Some(rows) => rows,
             slot @ None => {
-                if !day.finished.is_empty() {
+                if day.early.is_some() {
                     // A row of a day whose file was finished: the pages are not in order of days.
                     self.in_order = false;
                 }
@@ -162,8 +175,46 @@ impl<'s> SpanDays<'s> {
     }
 }
 
-/// A day's file being finished in a task of its own, and where.
-type Finishing = (PathBuf, JoinHandle<Result<Option<WrittenFile>, WriteError>>);
+/// A day's file finished while the span is read (at most one: a row for the day after it
+/// stops early finishing for the span).
+enum Early {
+    /// Being finished in a task of its own, at this path.
+    Finishing(PathBuf, JoinHandle<Result<Option<WrittenFile>, WriteError>>),
+    /// Finished (`None` if it had no rows after all).
+    Done(Option<WrittenFile>),
+}
+
+impl Early {
+    /// The file, once finished. A task that failed removed its file; one that panicked or
+    /// was cancelled has it removed here.
+    async fn file(self, store: &Store) -> Result<Option<WrittenFile>, WriteError> {
+        let (path, task) = match self {
+            Early::Finishing(path, task) => (path, task),
+            Early::Done(file) => return Ok(file),
+        };
+        match task.await {
+            Ok(finished) => finished,
+            Err(e) => {
+                store.discard(&path).await;
+                if e.is_panic() {
+                    std::panic::resume_unwind(e.into_panic());
+                }
+                Err(WriteError::Interrupted { path })
+            }
+        }
+    }
+
+    /// Becomes [`Early::Done`] if its task has ended; its error is returned.
+    async fn take_if_done(&mut self, store: &Store) -> Result<(), WriteError> {
+        if let Early::Finishing(_, task) = self {
+            if task.is_finished() {
+                let ended = std::mem::replace(self, Early::Done(None));
+                *self = Early::Done(ended.file(store).await?);
+            }
+        }
+        Ok(())
+    }
+}
 
 /// One day of a span being read: its rows once it has any, the records it kept once, and
 /// its files finished while the span is read.
@@ -172,7 +223,7 @@ pub(super) struct DayPart {
     pub(super) rows: Option<DayRows>,
     pub(super) seen: Seen,
     pub(super) duplicates: u64,
-    finished: Vec<Finishing>,
+    early: Option<Early>,
     /// The schema of its files, once it has rows.
     schema: Option<SchemaRef>,
 }
@@ -188,10 +239,10 @@ impl DayPart {
     ) -> Result<Option<WrittenFile>, WriteError> {
         let mut files = Vec::new();
         let mut failed = None;
-        for (path, task) in self.finished {
-            match writer::joined(task, &path).await {
+        if let Some(early) = self.early {
+            match early.file(store).await {
                 Ok(file) => files.extend(file),
-                Err(e) => failed = failed.or(Some(e)),
+                Err(e) => failed = Some(e),
             }
         }
         match (self.rows, &failed) {
@@ -220,8 +271,8 @@ impl DayPart {
         if let Some(rows) = self.rows {
             rows.abandon(store).await;
         }
-        for (path, task) in self.finished {
-            if let Ok(Some(file)) = writer::joined(task, &path).await {
+        if let Some(early) = self.early {
+            if let Ok(Some(file)) = early.file(store).await {
                 store.discard(&file.path).await;
             }
         }
@@ -486,6 +537,7 @@ mod tests {
             assert!(matches!(end, Ok(PageEnd::Next(None, _))));
             days.finish_passed();
             days.write_full(days.batch_rows()).await.unwrap();
+            days.check_finished().await.unwrap();
         }
     }
 
@@ -517,23 +569,16 @@ mod tests {
         let mut days = SpanDays::new(Resource::UsageRecords, 3, &store, None);
         // Newest first, as Twilio lists calls: March 3, then 3 and 2, then 2, then 1.
         take_pages(&mut days, &[&[(3, "a"), (3, "b")], &[(3, "c"), (2, "d")]]).await;
-        assert!(
-            days.days[2].finished.is_empty(),
-            "March 3 is still on the last page"
-        );
+        assert!(days.days[2].early.is_none(), "March 3 is on the last page");
         take_pages(&mut days, &[&[(2, "e")]]).await;
         assert!(
             days.days[2].rows.is_none(),
             "March 3 is passed: its builder is gone"
         );
-        assert_eq!(
-            days.days[2].finished.len(),
-            1,
-            "and its file is being finished"
-        );
+        assert!(days.days[2].early.is_some(), "and its file is finished");
         assert!(days.days[1].rows.is_some(), "March 2 is on the last page");
         take_pages(&mut days, &[&[(1, "f")]]).await;
-        assert_eq!(days.days[1].finished.len(), 1);
+        assert!(days.days[1].early.is_some());
 
         let mut files = Vec::new();
         for day in days.days {
@@ -547,9 +592,11 @@ mod tests {
     #[tokio::test]
     async fn a_row_for_a_finished_day_goes_to_a_second_file_and_the_day_is_one_file_after_all() {
         let (_dir, store) = staging();
-        let mut days = SpanDays::new(Resource::UsageRecords, 3, &store, None);
+        // Under pseudonymization: the merged file keeps the key's fingerprint.
+        let key = crate::pseudonym::PseudonymKey::new(&[7; 32]).unwrap();
+        let mut days = SpanDays::new(Resource::UsageRecords, 3, &store, Some(&key));
         take_pages(&mut days, &[&[(3, "a"), (3, "b")], &[(2, "c")]]).await;
-        assert_eq!(days.days[2].finished.len(), 1, "March 3 was passed");
+        assert!(days.days[2].early.is_some(), "March 3 was passed");
         // Out of order: March 3 again (and one of its records again), with March 2.
         take_pages(&mut days, &[&[(3, "a"), (3, "d"), (2, "e")]]).await;
         assert!(
@@ -558,12 +605,15 @@ mod tests {
         );
         take_pages(&mut days, &[&[(1, "f")]]).await;
         assert!(
-            days.days[1].finished.is_empty() && days.days[2].rows.is_some(),
+            days.days[1].early.is_none() && days.days[2].rows.is_some(),
             "once out of order, no day is finished before the span ends"
         );
         assert_eq!(days.days[2].duplicates, 1);
 
-        let schema = BatchBuilder::new(Resource::UsageRecords).schema();
+        let schema = BatchBuilder::pseudonymized(Resource::UsageRecords, Some(&key)).schema();
+        assert!(schema
+            .metadata()
+            .contains_key(crate::batch::PSEUDONYM_KEY_METADATA));
         let mut files = Vec::new();
         for day in days.days {
             let file = day.finish(&store, &drop).await.unwrap().unwrap();
@@ -588,8 +638,38 @@ mod tests {
         let (_dir, store) = staging();
         let mut days = SpanDays::new(Resource::UsageRecords, 3, &store, None);
         take_pages(&mut days, &[&[(3, "a")], &[(2, "b")], &[(1, "c")]]).await;
-        assert_eq!(days.days[2].finished.len(), 1);
+        assert!(days.days[2].early.is_some());
         days.abandon().await;
         assert_eq!(staged_files(&store), 0);
+    }
+
+    #[tokio::test]
+    async fn a_day_finished_early_that_fails_stops_the_span_before_its_end() {
+        let (_dir, store) = staging();
+        let mut days = SpanDays::new(Resource::UsageRecords, 3, &store, None);
+        take_pages(&mut days, &[&[(3, "a")]]).await;
+        // March 3's file is made when it is finished (no batch of it was full): it cannot be.
+        std::fs::remove_dir(store.staging_dir()).unwrap();
+        let account = AccountSid::parse(ACCOUNT).unwrap();
+        let body = usage_page(&[(2, "b")]);
+        let rules = rules_from_march_1(&account, 1000);
+        let end =
+            rules.take::<UsageSource>(body.as_bytes(), &mut days, &mut WindowReport::default());
+        assert!(matches!(end, Ok(PageEnd::Next(None, _))));
+        days.finish_passed();
+        let mut checks = 0;
+        let err = loop {
+            match days.check_finished().await {
+                Err(e) => break e,
+                Ok(()) => tokio::task::yield_now().await,
+            }
+            checks += 1;
+            assert!(checks < 1_000_000, "the failed task's error never came");
+        };
+        assert!(matches!(err, WriteError::Create { .. }), "{err}");
+        assert!(
+            days.days[2].early.is_some(),
+            "the failed day is taken as done"
+        );
     }
 }

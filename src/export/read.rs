@@ -142,6 +142,7 @@ impl Exporter {
             }
             days.finish_passed();
             days.write_full(batch_rows).await?;
+            days.check_finished().await?;
             uri = walk.follow(next, self.client.base())?;
         }
         Ok(None)

@@ -288,9 +288,11 @@ impl PartWriter {
 }
 
 /// Writes the rows of the staged files `parts`, in their order, into a new file at `path`
-/// (created as by [`PartWriter::create`], ZSTD) and finishes it: the one file of a day whose
-/// rows were staged in several. Each batch takes `schema`, the parts' own, so that the file's
-/// metadata is theirs. On an error the new file is removed; the parts are left as they are.
+/// (created as by [`PartWriter::create`]) and finishes it: the one file of a day whose rows
+/// were staged in several, which only pages out of order make. It is ZSTD whatever its size
+/// (a small day's file written whole is Snappy, [`Codec::for_whole_file`]); its rows are read
+/// and written a batch at a time. Each batch takes `schema`, the parts' own, so that the
+/// file's metadata is theirs. On an error the new file is removed; the parts are left.
 pub fn merge(
     parts: &[PathBuf],
     path: &Path,
@@ -387,8 +389,9 @@ mod tests {
         for call in &decode_page::<Call>(PAGE.as_bytes()).unwrap().records {
             builder.push(call);
         }
+        let batch = builder.finish();
         let mut writer = PartWriter::create(&good, 0o600, builder.schema(), Codec::Zstd).unwrap();
-        writer.write(&builder.finish()).unwrap();
+        writer.write(&batch).unwrap();
         writer.finish().unwrap();
         std::fs::write(&bad, "not Parquet").unwrap();
 
@@ -406,6 +409,12 @@ mod tests {
 
         let whole = merge(&parts[..1], &merged, 0o600, builder.schema()).unwrap();
         assert_eq!(whole.rows, 2);
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&merged).unwrap())
+                .unwrap();
+        assert_eq!(reader.schema(), &builder.schema());
+        let read: Vec<RecordBatch> = reader.build().unwrap().map(Result::unwrap).collect();
+        assert_eq!(read, [batch], "the same rows, values and types");
     }
 
     #[test]
