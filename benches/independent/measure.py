@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measures twilio-export's request economy and CPU against stub.py (see README.md).
 
-Usage: measure.py [sparse] [latency] [rerun] [sweep] [cpu]      (default: all five)
+Usage: measure.py [sparse] [latency] [rerun] [sweep] [cpu] [order]      (default: all six)
 Environment: BIN (the twilio-export binary; by default target/release/twilio-export, or under
 CARGO_TARGET_DIR), FLOOR (the floor binary of benches/floor.rs; by default built by cargo),
 KEEP=1 keeps the scratch directory, REPEAT=n measures
@@ -400,6 +400,53 @@ def spot_check(stub, out, samples=5):
     return checked, problems
 
 
+def order(work, results):
+    """(f) the same calls listed newest first, oldest first, and with stray calls listed late:
+    every day's file holds exactly the calls the stub has for it, whatever the order."""
+    log("\n== (f) the order calls are listed in: 1 account, 40 days of about 600 calls ==")
+    res = {}
+    for listing in ("newest", "oldest", "stray"):
+        stub = Stub(work, "--accounts", 1, "--days", 40, "--calls-per-day", 600, "--seed", 17,
+                    "--order", listing)
+        name = "order-" + listing
+        try:
+            first, last, acct = stub.info["first_day"], stub.info["today"], stub.accounts[0]
+            add_accounts(stub, work, name)
+            stub.reset()
+            p, wall = export(stub, work, name, ["backfill", "--resource", "calls",
+                                                "--from", first, "--to", last])
+            requests = sum(stub.stats()["requests"].get(acct, {}).values())
+            out, problems, calls = os.path.join(work, name), [], 0
+            day = dt.date.fromisoformat(first)
+            while day <= dt.date.fromisoformat(last):
+                served = sorted(c["sid"] for c in stub.day_calls(acct, day.isoformat()))
+                sids = day_sids(out, acct, day.isoformat())
+                calls += len(sids)
+                if sorted(sids) != served:
+                    problems.append("%s: %d calls in the file, %d distinct, %d served"
+                                    % (day, len(sids), len(set(sids)), len(served)))
+                day += dt.timedelta(days=1)
+            staging = os.path.join(out, "_staging")
+            left = os.listdir(staging) if os.path.isdir(staging) else []
+            res[listing] = {"calls": calls, "records": stub.info["calls"][acct],
+                            "requests": requests, "days_differing": problems,
+                            "staging_left": left}
+            log("  %s: %d calls in %d requests (%.1f s); days differing: %s; staging left: %s"
+                % (listing, calls, requests, wall, problems[:3] or "none", left or "none"))
+        finally:
+            stub.stop()
+    results["order"] = res
+
+
+def day_sids(out, acct, day):
+    """The sids in an account-day's file of the export at `out` (none without a file)."""
+    import pyarrow.parquet as pq
+    path = os.path.join(out, "calls", "account_sid=" + acct, "date=" + day, "part-0.parquet")
+    if not os.path.exists(path):
+        return []
+    return pq.read_table(path, columns=["sid"]).column("sid").to_pylist()
+
+
 def cpu_set(work, accounts, days, per_day, results):
     label = "%d account(s) x %d day(s) x %d calls" % (accounts, days, per_day)
     log("\n== (d) CPU: %s, no latency, rate limit 10000, default max in flight ==" % label)
@@ -487,7 +534,7 @@ def cpu_set(work, accounts, days, per_day, results):
 
 
 def main():
-    phases = sys.argv[1:] or ["sparse", "latency", "rerun", "sweep", "cpu"]
+    phases = sys.argv[1:] or ["sparse", "latency", "rerun", "sweep", "cpu", "order"]
     work = tempfile.mkdtemp(prefix="indep-measure-", dir=os.environ.get("WORK_DIR", "/var/tmp"))
     results = {}
     if not os.access(BIN, os.X_OK):
@@ -515,6 +562,8 @@ def main():
             for spec in sets.split(";"):
                 a, d, c = map(int, spec.split(","))
                 cpu_set(work, a, d, c, results)
+        if "order" in phases:
+            order(work, results)
     finally:
         with open(os.path.join(work, "results.json"), "w") as f:
             json.dump(results, f, indent=1, default=str)

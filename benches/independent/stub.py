@@ -7,7 +7,7 @@ serves, for N generated accounts:
 
   GET /2010-04-01/Accounts/{sid}.json                         the account (grant check)
   GET /2010-04-01/Accounts.json                               the accounts the sid sees
-  GET /2010-04-01/Accounts/{sid}/Calls.json                   calls, newest first
+  GET /2010-04-01/Accounts/{sid}/Calls.json                   calls, newest first (--order)
   GET /2010-04-01/Accounts/{sid}/Usage/Records/Daily.json     one record per category and day
 
 and, outside Twilio's namespace, for the measuring scripts:
@@ -482,6 +482,21 @@ USAGE_PARAMS = {"Category", "StartDate", "EndDate", "IncludeSubaccounts", "PageS
                 "PageToken"}
 
 
+def in_order(idx, order):
+    """The matching calls (indices into the newest-first list) in the order pages list them.
+
+    Twilio documents no order for list results, and a client must not depend on one:
+    `newest` is what it is seen to do; `oldest` lists them the other way round; `stray` is
+    newest first with every 97th call moved to the end, as if it had been listed late (a
+    call's start time set after it was created, say)."""
+    if order == "newest":
+        return idx
+    if order == "oldest":
+        return list(reversed(idx))
+    idx = list(idx)
+    return [i for k, i in enumerate(idx) if k % 97 != 96] + idx[96::97]
+
+
 def envelope(key, items, path, params, page, page_size, next_token, prev_token):
     filters = [(n, v) for n, v in params if n not in ("PageSize", "Page", "PageToken")]
     base = path + "?" + "&".join("%s=%s" % (quote(n, safe=""), quote(v, safe=""))
@@ -652,6 +667,7 @@ class Handler(BaseHTTPRequestHandler):
                              "EndTime<") if n in p]
         if extra:
             idx = [i for i in idx if self.call_matches(calls[i][3], p)]
+        idx = in_order(idx, self.server.order)
         size, page = self.page_size(params), self.page_no(params)
         token = p.get("PageToken")
         if token is None:
@@ -825,6 +841,8 @@ def main():
     ap.add_argument("--today", type=dt.date.fromisoformat,
                     default=dt.datetime.now(UTC).date(), help="last day of data (UTC)")
     ap.add_argument("--token", default="indep-stub-token", help="the Auth Token accepted")
+    ap.add_argument("--order", choices=("newest", "oldest", "stray"), default="newest",
+                    help="the order calls are listed in (see in_order)")
     ap.add_argument("--next-on-full-page", action="store_true",
                     help="a full page always links to a next one, even an empty last one")
     args = ap.parse_args()
@@ -837,6 +855,7 @@ def main():
     srv.data, srv.stats, srv.token = data, Stats(), args.token
     srv.latency = args.latency_ms / 1000
     srv.next_on_full = args.next_on_full_page
+    srv.order = args.order
     total = sum(len(v) for v in data.calls.values())
     print("stub on http://%s:%d" % srv.server_address[:2], flush=True)
     print("  accounts: %s" % " ".join(data.accounts), flush=True)

@@ -287,6 +287,10 @@ async fn merged(
     schema: SchemaRef,
 ) -> Result<WrittenFile, WriteError> {
     let parts: Vec<PathBuf> = files.into_iter().map(|f| f.path).collect();
+    tracing::debug!(
+        parts = parts.len(),
+        "A day's rows came out of order; merging its files"
+    );
     let (path, mode) = (store.staging_path(), store.staging_mode());
     let task = {
         let (parts, path) = (parts.clone(), path.clone());
