@@ -139,6 +139,55 @@ async fn accounts_list_shows_what_was_added() {
 }
 
 #[tokio::test]
+async fn a_call_listed_after_its_day_was_passed_reaches_that_days_one_file() {
+    // Ten days of about 250 calls, never exported, are read as one span of three pages. The
+    // list's second-newest call (of the newest day) comes on the last page instead of the
+    // first: by then the pages have passed the newest day and its file was finished.
+    let app = spawn_app(twilio_sim::SimConfig {
+        accounts: 1,
+        days: 10,
+        calls_per_day: 250,
+        late_call: true,
+        ..small_sim()
+    })
+    .await;
+    app.add_all_accounts().await;
+    let account = &app.sim.account_sids()[0];
+    let calls: usize = (days("2026-02-21", "2026-03-02").into_iter())
+        .map(|d| app.sim.calls_on(account, d).len())
+        .sum();
+    assert!(
+        calls > 2000 && !calls.is_multiple_of(1000),
+        "three pages, the last with room: {calls}"
+    );
+
+    let out = app
+        .cli_with(
+            &backfill("calls", "2026-02-21", "2026-03-02"),
+            &[("RUST_LOG", "twilio_export=debug")],
+        )
+        .await;
+
+    assert_success(&out);
+    let lists = app.sim.requests();
+    let lists = lists.iter().filter(|r| r.path.ends_with("/Calls.json"));
+    assert_eq!(lists.count(), 3, "one span, read once");
+    // Every day's one file holds exactly its calls; nothing is left in staging.
+    assert_output_is_truth(
+        &app,
+        &[twilio_export::domain::Resource::Calls],
+        "2026-02-21",
+        "2026-03-02",
+    );
+    assert!(files_below(&app.output().join("_staging")).is_empty());
+    assert!(
+        stderr(&out).contains("merging its files"),
+        "the newest day came in two files: {}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
 async fn records_of_other_days_and_repeats_are_left_out_and_reported() {
     // Every Calls page repeats a call, and the last one also returns a call of the day before.
     let app = spawn_app(twilio_sim::SimConfig {

@@ -78,14 +78,22 @@ pub(crate) fn fetch(
         .ok_or_else(|| SimError::not_found(path))
 }
 
+/// How Calls pages depart from the plain list (`SimConfig::sloppy_pages`, `late_call`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Quirks {
+    /// Pages also carry a repeat and a stray call ([`sloppy_extras`]).
+    pub sloppy: bool,
+    /// The list's second-newest call comes on its last page instead of its first.
+    pub late_call: bool,
+}
+
 /// `GET /2010-04-01/Accounts/{AC}/Calls.json`
-/// With `sloppy` (`SimConfig::sloppy_pages`), pages also carry a repeat and a stray call.
 pub(crate) fn list(
     data: &Dataset,
     acct: &Account,
     q: &Query,
     path: &str,
-    sloppy: bool,
+    quirks: Quirks,
 ) -> Result<Value, SimError> {
     let req = PageRequest::parse(q)?;
     let filter = Filter::parse(q)?;
@@ -144,8 +152,19 @@ pub(crate) fn list(
         None
     };
     let prev_token = calls.first().map(|c| format!("PB{}", c.sid));
+    let mut calls = calls;
+    if quirks.late_call {
+        let first = matches!(
+            cursor,
+            Cursor::Older {
+                after: None,
+                skip: 0
+            }
+        );
+        move_late_call(&scan, &mut calls, first, has_next, req.size);
+    }
     let mut records: Vec<Value> = calls.iter().map(|c| render(acct, c)).collect();
-    if sloppy {
+    if quirks.sloppy {
         records.extend(sloppy_extras(data, acct, &filter, &calls, has_next));
     }
     let page = Page {
@@ -154,6 +173,20 @@ pub(crate) fn list(
         prev_token,
     };
     Ok(envelope("calls", path, q, &req, page))
+}
+
+/// Holds the list's second-newest call back from its `first` page, when more pages follow,
+/// and adds it to its last, when that page is not the first and has room for it (`size`).
+/// The page's tokens are made before, from the calls in their true order.
+fn move_late_call(scan: &Scan, calls: &mut Vec<Call>, first: bool, has_next: bool, size: usize) {
+    let Some(late) = scan.older(None, 1, 1).pop() else {
+        return;
+    };
+    if first && has_next {
+        calls.retain(|c| c.sid != late.sid);
+    } else if !first && !has_next && calls.len() < size {
+        calls.push(late);
+    }
 }
 
 /// What a sloppy server adds to a page: its first call again, and on the last page the newest

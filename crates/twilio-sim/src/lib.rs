@@ -105,6 +105,10 @@ pub struct SimConfig {
     /// first call at its end, and the last page of a list filtered by `StartTime>` also
     /// returns the newest call that started before that bound (another day's). Off by default.
     pub sloppy_pages: bool,
+    /// Calls lists are not in order of start time throughout, which Twilio never promises:
+    /// a list's second-newest call is held back from its first page and returned on its last
+    /// (when that page has room for it), after older days' calls. Off by default.
+    pub late_call: bool,
     /// Accounts Twilio reports suspended or closed, by index (main accounts in order, then
     /// the subaccounts). Their Account resource shows the status (also in `Accounts.json`);
     /// their Calls and Usage Records answer 401 (code 20003), as Twilio does.
@@ -157,6 +161,7 @@ impl Default for SimConfig {
             subaccounts: 0,
             authorize_url: None,
             sloppy_pages: false,
+            late_call: false,
             inactive_accounts: Vec::new(),
             cache_pages: false,
         }
@@ -178,6 +183,7 @@ impl fmt::Debug for SimConfig {
             .field("subaccounts", &self.subaccounts)
             .field("authorize_url", &self.authorize_url)
             .field("sloppy_pages", &self.sloppy_pages)
+            .field("late_call", &self.late_call)
             .field("inactive_accounts", &self.inactive_accounts)
             .field("cache_pages", &self.cache_pages)
             .finish()

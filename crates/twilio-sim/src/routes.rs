@@ -111,8 +111,11 @@ fn handle(
         }
         Route::Account(sid) => Ok(accounts::render_account(data, account_of(sid)?)),
         Route::Calls(sid) => {
-            let sloppy = sim.inner.cfg.sloppy_pages;
-            calls::list(data, data_of(sid)?, &q, path, sloppy)
+            let quirks = calls::Quirks {
+                sloppy: sim.inner.cfg.sloppy_pages,
+                late_call: sim.inner.cfg.late_call,
+            };
+            calls::list(data, data_of(sid)?, &q, path, quirks)
         }
         Route::Call(sid, call) => calls::fetch(data, data_of(sid)?, call, path),
         Route::UsageRecords(sid, period) => {

@@ -304,3 +304,36 @@ async fn bad_page_tokens_answer_21481() {
     assert_eq!(body["code"], 20001);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_late_call_comes_on_the_last_page_instead_of_the_first() {
+    let app = start(SimConfig {
+        late_call: true,
+        ..config(1, 2, 40)
+    })
+    .await;
+    let a = app.sim.account_sids()[0].clone();
+    let d = day(TODAY) - TimeDelta::days(1);
+    let truth = app.sim.calls_on(&a, d);
+    // Pages of a size the day's calls do not fill exactly, so the last has room.
+    let size = (7..10)
+        .find(|s| !truth.len().is_multiple_of(*s))
+        .expect("a size");
+    assert!(
+        truth.len() > 2 * size,
+        "want several pages, got {}",
+        truth.len()
+    );
+    let first = format!(
+        "{}?StartTime%3E={d}&StartTime%3C={}&PageSize={size}",
+        calls_path(&a),
+        d + TimeDelta::days(1)
+    );
+    let (calls, pages) = app.walk(&a, &first, "calls").await;
+    assert_eq!(pages, truth.len().div_ceil(size));
+    let mut want = truth.clone();
+    let late = want.remove(1);
+    want.push(late);
+    assert_eq!(calls, want, "the second-newest call last, every call once");
+    app.stop().await;
+}
