@@ -2,17 +2,17 @@
 //! and when its file is finished.
 //!
 //! A span's rows go to one file per day. Twilio lists calls newest first, so the pages of a
-//! span of many days walk through its days one after another; a day that had rows on an
-//! earlier page and lies outside the days of the last page is passed, and its file is
-//! finished then, off the reading task, instead of staying open, with its builder and its
-//! Parquet writer, until the span's last page ([`SpanDays::finish_passed`]). A span of 31
-//! days of a thousand calls then holds about two days' buffers instead of 31.
+//! span of many days walk through its days one after another. A day that had rows on an
+//! earlier page and lies outside the first and last day of the last page's rows is passed:
+//! its file is finished then, off the reading task, instead of staying open, with its builder
+//! and its Parquet writer, until the span's last page ([`SpanDays::finish_passed`]). A span
+//! of 31 days of a thousand calls then holds about two days' buffers instead of 31.
 //!
 //! Nothing relies on that order. A row that comes for a day already finished starts a second
 //! file for that day, and from then on no day of the span is finished early. When the span
-//! is read, a day's files, if there are several, are merged into one ([`crate::writer::merge`]),
-//! so that a day is still one partition replaced whole. Each day keeps its records'
-//! identities for the whole span, so a row is kept once whichever file it lands in.
+//! is read, a day's files, if there are several, are merged into one
+//! ([`crate::writer::merge`]), so that a day is still one partition replaced whole. Each day
+//! keeps its records' identities for the whole span: a row is kept once, in whichever file.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
