@@ -111,9 +111,9 @@ impl<'s> SpanDays<'s> {
         }
         let (before, rest) = self.days.split_at_mut(first);
         let after = &mut rest[last - first + 1..];
-        for day in before.iter_mut().chain(after) {
+        // A day is finished early once at most (a row after that stops early finishing).
+        for day in before.iter_mut().chain(after).filter(|d| d.early.is_none()) {
             if let Some(rows) = day.rows.take() {
-                debug_assert!(day.early.is_none(), "a day is finished early once at most");
                 let path = rows.writer.path().to_owned();
                 let (store, spent, resource) =
                     (self.store.clone(), self.spent.cloned(), self.resource);
@@ -675,5 +675,66 @@ mod tests {
             days.days[2].early.is_some(),
             "the failed day is taken as done"
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Whatever order a span's records come in (newest first, then some swapped), with
+        /// some records repeated, each day's one file holds exactly that day's records, once
+        /// each, and nothing else is left in staging.
+        #[test]
+        fn in_any_order_each_day_is_one_file_of_exactly_its_records(
+            day_of in proptest::collection::vec(1u8..6, 1..120),
+            swaps in proptest::collection::vec((0usize..120, 0usize..120), 0..12),
+            repeats in proptest::collection::vec(0usize..120, 0..4),
+            page in 1usize..40,
+        ) {
+            let mut order: Vec<usize> = (0..day_of.len()).collect();
+            order.sort_by_key(|&i| std::cmp::Reverse(day_of[i]));
+            let n = order.len();
+            for (a, b) in &swaps {
+                order.swap(a % n, b % n);
+            }
+            for r in &repeats {
+                order.insert(r % n, order[(r * 7) % n]);
+            }
+            let records: Vec<(u8, String)> =
+                order.iter().map(|&i| (day_of[i], format!("c{i}"))).collect();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let (_dir, store) = staging();
+                let mut days = SpanDays::new(Resource::UsageRecords, 5, &store, None);
+                let pages: Vec<Vec<(u8, &str)>> = (records.chunks(page))
+                    .map(|c| c.iter().map(|(d, c)| (*d, c.as_str())).collect())
+                    .collect();
+                let pages: Vec<&[(u8, &str)]> = pages.iter().map(Vec::as_slice).collect();
+                take_pages(&mut days, &pages).await;
+                let duplicates: u64 = days.days.iter().map(|d| d.duplicates).sum();
+                assert_eq!(duplicates, repeats.len() as u64);
+                let mut files = 0;
+                for (d, day) in days.days.into_iter().enumerate() {
+                    let mut want: Vec<String> = (0..day_of.len())
+                        .filter(|&i| usize::from(day_of[i]) == d + 1)
+                        .map(|i| format!("c{i}"))
+                        .collect();
+                    let got = match day.finish(&store, &drop).await.unwrap() {
+                        Some(file) => {
+                            files += 1;
+                            categories(&file.path)
+                        }
+                        None => Vec::new(),
+                    };
+                    let mut got = got;
+                    got.sort();
+                    want.sort();
+                    assert_eq!(got, want, "March {}", d + 1);
+                }
+                assert_eq!(staged_files(&store), files, "one file a day with records");
+            });
+        }
     }
 }
