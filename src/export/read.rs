@@ -85,8 +85,9 @@ impl Exporter {
     }
 
     /// Reads every page of the span into its days' builders, handing full batches to their
-    /// writers (the rest goes to each as its day is finished); the first page's density
-    /// when the span is to be planned again.
+    /// writers (the rest goes to each as its day is finished) and finishing the days the
+    /// pages have passed ([`SpanDays::finish_passed`]); the first page's density when the
+    /// span is to be planned again.
     async fn read_pages<S: Source>(
         &self,
         span: &Span,
