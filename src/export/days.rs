@@ -83,9 +83,17 @@ impl<'s> SpanDays<'s> {
         (BATCH_ROWS / self.days.len().max(1)).max(256)
     }
 
+    /// After a page: finishes the days it has passed, hands full batches to their writers and
+    /// returns the first error of a day finished before.
+    pub(super) async fn page_done(&mut self, batch_rows: usize) -> Result<(), WriteError> {
+        self.finish_passed();
+        self.write_full(batch_rows).await?;
+        self.check_finished().await
+    }
+
     /// Hands each day's rows to its writer once they reach `batch_rows`; the day goes on in
     /// the buffers of the batch written before, or of a kept one.
-    pub(super) async fn write_full(&mut self, batch_rows: usize) -> Result<(), WriteError> {
+    async fn write_full(&mut self, batch_rows: usize) -> Result<(), WriteError> {
         let (resource, spent) = (self.resource, self.spent);
         for rows in self.days.iter_mut().filter_map(|d| d.rows.as_mut()) {
             if rows.builder.len() >= batch_rows {
@@ -102,7 +110,7 @@ impl<'s> SpanDays<'s> {
     /// After a page: starts finishing, each in a task of its own, the file of every day with
     /// rows outside the first and last day of that page's rows, as long as the pages have kept
     /// to an order of days. A page without rows in the span passes no day.
-    pub(super) fn finish_passed(&mut self) {
+    fn finish_passed(&mut self) {
         let Some((first, last)) = self.page.take() else {
             return;
         };
@@ -133,7 +141,7 @@ impl<'s> SpanDays<'s> {
     /// Takes the files finished early whose tasks are done, and returns the first error
     /// among them, so that a span whose disk is full stops at its next page instead of
     /// reading to its end.
-    pub(super) async fn check_finished(&mut self) -> Result<(), WriteError> {
+    async fn check_finished(&mut self) -> Result<(), WriteError> {
         for day in &mut self.days {
             if let Some(early) = &mut day.early {
                 early.take_if_done(self.store).await?;
@@ -539,9 +547,7 @@ mod tests {
             let end =
                 rules.take::<UsageSource>(body.as_bytes(), days, &mut WindowReport::default());
             assert!(matches!(end, Ok(PageEnd::Next(None, _))));
-            days.finish_passed();
-            days.write_full(days.batch_rows()).await.unwrap();
-            days.check_finished().await.unwrap();
+            days.page_done(days.batch_rows()).await.unwrap();
         }
     }
 

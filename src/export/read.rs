@@ -86,8 +86,8 @@ impl Exporter {
 
     /// Reads every page of the span into its days' builders, handing full batches to their
     /// writers (the rest goes to each as its day is finished) and finishing the days the
-    /// pages have passed ([`SpanDays::finish_passed`]); the first page's density when the
-    /// span is to be planned again.
+    /// pages have passed ([`SpanDays::page_done`]); the first page's density when the span
+    /// is to be planned again.
     async fn read_pages<S: Source>(
         &self,
         span: &Span,
@@ -141,9 +141,7 @@ impl Exporter {
             if probed && density.splits(span.days(), page_size) {
                 return Ok(Some(density));
             }
-            days.finish_passed();
-            days.write_full(batch_rows).await?;
-            days.check_finished().await?;
+            days.page_done(batch_rows).await?;
             uri = walk.follow(next, self.client.base())?;
         }
         Ok(None)
