@@ -71,9 +71,11 @@ impl Codec {
     /// The codec of a file that `batch` is the whole of: Snappy when its data is at most
     /// [`SMALL_FILE_BYTES`], ZSTD otherwise.
     pub fn for_whole_file(batch: &RecordBatch) -> Codec {
-        let bytes = (batch.columns().iter())
-            .map(|a| a.to_data().get_slice_memory_size().unwrap_or(usize::MAX))
-            .fold(0usize, usize::saturating_add);
+        Codec::for_data_bytes(data_bytes(batch))
+    }
+
+    /// Snappy for a file of at most [`SMALL_FILE_BYTES`] of Arrow data, ZSTD otherwise.
+    fn for_data_bytes(bytes: usize) -> Codec {
         if bytes <= SMALL_FILE_BYTES {
             Codec::Snappy
         } else {
@@ -87,6 +89,13 @@ impl Codec {
             Codec::Snappy => Compression::SNAPPY,
         }
     }
+}
+
+/// The bytes of Arrow data `batch` holds (what [`SMALL_FILE_BYTES`] is compared with).
+fn data_bytes(batch: &RecordBatch) -> usize {
+    (batch.columns().iter())
+        .map(|a| a.to_data().get_slice_memory_size().unwrap_or(usize::MAX))
+        .fold(0usize, usize::saturating_add)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -289,45 +298,66 @@ impl PartWriter {
 
 /// Writes the rows of the staged files `parts`, in their order, into a new file at `path`
 /// (created as by [`PartWriter::create`]) and finishes it: the one file of a day whose rows
-/// were staged in several, which only pages out of order make. It is ZSTD whatever its size
-/// (a small day's file written whole is Snappy, [`Codec::for_whole_file`]); its rows are read
-/// and written a batch at a time. Each batch takes `schema`, the parts' own, so that the
-/// file's metadata is theirs. On an error the new file is removed; the parts are left.
+/// were staged in several, which only pages out of order make. Its codec is the one the same
+/// rows would have had written whole ([`Codec::for_whole_file`]): Snappy when all of them
+/// come to at most [`SMALL_FILE_BYTES`] of data, ZSTD otherwise. Rows are read and written a
+/// batch at a time; only the first [`SMALL_FILE_BYTES`] and a batch are held to choose. Each
+/// batch takes `schema`, the parts' own, so that the file's metadata is theirs. On an error
+/// the new file is removed; the parts are left.
 pub fn merge(
     parts: &[PathBuf],
     path: &Path,
     mode: u32,
     schema: SchemaRef,
 ) -> Result<WrittenFile, WriteError> {
-    let mut writer = PartWriter::create(path, mode, schema.clone(), Codec::Zstd)?;
-    for part in parts {
-        if let Err(e) = copy_rows(part, &mut writer, &schema) {
-            drop(writer);
-            let _ = std::fs::remove_file(path);
-            return Err(e);
+    let mut batches = parts.iter().flat_map(|part| rows_of(part, &schema));
+    let mut first = Vec::new();
+    let mut bytes = 0usize;
+    while bytes <= SMALL_FILE_BYTES {
+        match batches.next() {
+            Some(batch) => {
+                let batch = batch?;
+                bytes = bytes.saturating_add(data_bytes(&batch));
+                first.push(batch);
+            }
+            None => break,
         }
+    }
+    let codec = Codec::for_data_bytes(bytes);
+    let mut writer = PartWriter::create(path, mode, schema.clone(), codec)?;
+    let written =
+        (first.into_iter().map(Ok).chain(batches)).try_for_each(|batch| writer.write(&batch?));
+    if let Err(e) = written {
+        drop(writer);
+        let _ = std::fs::remove_file(path);
+        return Err(e);
     }
     writer.finish()
 }
 
-/// Writes every row of the Parquet file at `part` with `writer`, as batches of `schema`.
-fn copy_rows(part: &Path, writer: &mut PartWriter, schema: &SchemaRef) -> Result<(), WriteError> {
+/// The rows of the Parquet file at `part`, as batches of `schema`; an error ends them.
+fn rows_of<'a>(
+    part: &'a Path,
+    schema: &'a SchemaRef,
+) -> Box<dyn Iterator<Item = Result<RecordBatch, WriteError>> + 'a> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let unreadable = |cause| WriteError::Reread {
+    let unreadable = move |cause| WriteError::Reread {
         path: part.to_owned(),
         cause,
     };
-    let file = File::open(part).map_err(|e| unreadable(e.into()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(unreadable)?;
-    for batch in reader {
-        let columns = batch.map_err(|e| unreadable(e.into()))?.columns().to_vec();
-        let batch =
-            RecordBatch::try_new(schema.clone(), columns).map_err(|e| unreadable(e.into()))?;
-        writer.write(&batch)?;
+    let reader = File::open(part)
+        .map_err(|e| unreadable(e.into()))
+        .and_then(|file| {
+            (ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()))
+                .map_err(unreadable)
+        });
+    match reader {
+        Err(e) => Box::new(std::iter::once(Err(e))),
+        Ok(reader) => Box::new(reader.map(move |batch| {
+            let columns = batch.map_err(|e| unreadable(e.into()))?.columns().to_vec();
+            RecordBatch::try_new(schema.clone(), columns).map_err(|e| unreadable(e.into()))
+        })),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -415,6 +445,46 @@ mod tests {
         assert_eq!(reader.schema(), &builder.schema());
         let read: Vec<RecordBatch> = reader.build().unwrap().map(Result::unwrap).collect();
         assert_eq!(read, [batch], "the same rows, values and types");
+    }
+
+    #[test]
+    fn a_merged_file_has_the_codec_its_rows_would_have_had_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let merged = |name: &str, sizes: &[usize]| {
+            let parts: Vec<PathBuf> = (sizes.iter().enumerate())
+                .map(|(i, n)| {
+                    let part = dir.path().join(format!("{name}-{i}"));
+                    let batch = calls_like_twilios(*n);
+                    let mut writer =
+                        PartWriter::create(&part, 0o600, batch.schema(), Codec::Zstd).unwrap();
+                    writer.write(&batch).unwrap();
+                    writer.finish().unwrap();
+                    part
+                })
+                .collect();
+            let path = dir.path().join(name);
+            let schema = calls_like_twilios(1).schema();
+            let written = merge(&parts, &path, 0o600, schema).unwrap();
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+                    .unwrap();
+            let sid = reader.schema().index_of("sid").unwrap();
+            let codec = reader.metadata().row_group(0).column(sid).compression();
+            (written.rows, codec)
+        };
+        // Ten calls, as one batch, would be Snappy; so are two parts of five.
+        assert_eq!(
+            Codec::for_whole_file(&calls_like_twilios(10)),
+            Codec::Snappy
+        );
+        assert_eq!(merged("small", &[5, 5]), (10, Compression::SNAPPY));
+        // Thirty would be ZSTD, whether the limit is passed in the first part or a later one.
+        assert_eq!(Codec::for_whole_file(&calls_like_twilios(30)), Codec::Zstd);
+        for (name, sizes) in [("late", [15, 15]), ("early", [29, 1])] {
+            let (rows, codec) = merged(name, &sizes);
+            assert_eq!(rows, 30, "{name}");
+            assert!(matches!(codec, Compression::ZSTD(_)), "{name}: {codec:?}");
+        }
     }
 
     #[test]
