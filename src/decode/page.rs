@@ -102,10 +102,19 @@ impl<'de, R: Record<'de>> Visitor<'de> for Envelope<'_, R> {
             records: None,
             next_page_uri: None,
         };
+        let mut next_seen = false;
         while let Some(Key(key)) = map.next_key()? {
+            // A key given twice makes the page ambiguous (serde keeps the last): the records
+            // or the link could be either, so the page is malformed rather than guessed at.
             if key == R::ENVELOPE_KEY {
+                if out.records.is_some() {
+                    return Err(serde::de::Error::duplicate_field(R::ENVELOPE_KEY));
+                }
                 out.records = Some(map.next_value_seed(Records::<R>(PhantomData, self.1))?);
             } else if key == "next_page_uri" {
+                if std::mem::replace(&mut next_seen, true) {
+                    return Err(serde::de::Error::duplicate_field("next_page_uri"));
+                }
                 out.next_page_uri = map
                     .next_value::<Option<String>>()?
                     .filter(|s| !s.is_empty());
@@ -229,6 +238,36 @@ mod tests {
             decode_page::<UsageRecord>(cut.as_bytes()),
             Err(DecodeError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_key_given_twice_makes_the_page_malformed_whichever_key_it_is() {
+        let rec = r#"{"category":"calls","start_date":"2026-03-01"}"#;
+        let pages = [
+            format!(r#"{{"usage_records":[{rec}],"usage_records":[]}}"#),
+            format!(
+                r#"{{"usage_records":[{rec}],"next_page_uri":"/x?Page=1","next_page_uri":null}}"#
+            ),
+            r#"{"usage_records":[{"category":"calls","price":"1.5","price":null}]}"#.to_owned(),
+            r#"{"usage_records":[{"category":"calls","pri\u0063e":"1.5","price":"2"}]}"#.to_owned(),
+            r#"{"usage_records":[{"category":"calls","brand_new":1,"brand_new":2}]}"#.to_owned(),
+        ];
+        for body in &pages {
+            let err = decode_page::<UsageRecord>(body.as_bytes()).unwrap_err();
+            assert!(
+                matches!(&err, DecodeError::Malformed(_)) && err.to_string().contains("duplicate"),
+                "{body}: {err}"
+            );
+        }
+        // Each key once, null included, is a page.
+        let once = r#"{"usage_records":[{"category":"calls","price":null,"brand_new":1}],"next_page_uri":null}"#;
+        assert_eq!(
+            decode_page::<UsageRecord>(once.as_bytes())
+                .unwrap()
+                .records
+                .len(),
+            1
+        );
     }
 
     #[test]

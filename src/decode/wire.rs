@@ -80,10 +80,21 @@ macro_rules! record {
                     }
                     fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                         let mut out = $wire::default();
+                        // A field given twice makes the record ambiguous (which value is
+                        // it?): the page is malformed, as for any JSON we cannot read as one
+                        // record, rather than keeping one of the values.
                         while let Some($crate::decode::wire::Key(key)) = map.next_key()? {
                             match key.as_ref() {
-                                $(stringify!($field) => out.$field = Some(map.next_value()?),)+
+                                $(stringify!($field) => {
+                                    if out.$field.is_some() {
+                                        return Err(serde::de::Error::duplicate_field(stringify!($field)));
+                                    }
+                                    out.$field = Some(map.next_value()?)
+                                })+
                                 _ => {
+                                    if out.extra.iter().any(|(k, _)| *k == key) {
+                                        return Err(serde::de::Error::custom(format_args!("duplicate field {:?}", key)));
+                                    }
                                     let v: &'de serde_json::value::RawValue = map.next_value()?;
                                     out.extra.push((key, v));
                                 }
