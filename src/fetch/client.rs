@@ -371,10 +371,22 @@ impl TwilioClient {
         sid: &AccountSid,
     ) -> Result<AccountInfo, FetchError> {
         let uri = PageUri::build(&format!("/2010-04-01/Accounts/{sid}.json"), &[]);
-        self.get_with(credential, sid, &uri, |body| {
-            serde_json::from_slice::<AccountInfo>(body).map_err(DecodeError::Malformed)
-        })
-        .await
+        let info = self
+            .get_with(credential, sid, &uri, |body| {
+                serde_json::from_slice::<AccountInfo>(body).map_err(DecodeError::Malformed)
+            })
+            .await?;
+        // The answer must be the account asked for, sid for sid: one registered under another
+        // spelling (capital hex digits, which a lenient server may take) would then find every
+        // record of its lists foreign and fail every window.
+        if info.sid != *sid {
+            return Err(FetchError::ForeignRecord {
+                path: uri.path().to_owned(),
+                expected: sid.clone(),
+                found: Some(info.sid.to_string()),
+            });
+        }
+        Ok(info)
     }
 
     /// `GET /2010-04-01/Accounts.json` as `credential`, every page: the accounts the credential

@@ -313,3 +313,38 @@ async fn records_of_other_days_only_leave_the_partition_as_it_was() {
         assert!(line.contains("none on the requested days"), "{line}");
     }
 }
+
+/// A server that takes an account sid in any case, as a lenient one might, and answers the
+/// account check with its lower-case spelling.
+async fn case_blind() -> String {
+    let router = axum::Router::new().fallback(|uri: Uri| async move {
+        let sid = (uri.path().trim_end_matches(".json").rsplit('/').next())
+            .unwrap_or_default()
+            .to_lowercase()
+            .replacen("ac", "AC", 1);
+        axum::Json(serde_json::json!({"sid": sid, "status": "active", "friendly_name": "x"}))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
+#[tokio::test]
+async fn an_account_check_answered_for_another_spelling_of_the_sid_registers_nothing() {
+    let app = spawn_app(small_sim()).await;
+    let base = case_blind().await;
+    let asked = "ACABCDEF0123456789ABCDEF0123456789";
+    let answered = asked.to_lowercase().replacen("ac", "AC", 1);
+    let env = [("TWILIO_API_BASE", base.as_str())];
+
+    let out = app.cli_with(&["accounts", "add", asked], &env).await;
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(said.contains(asked) && said.contains(&answered), "{said}");
+    let listed = app.cli(&["accounts", "list"]).await;
+    assert!(!stdout(&listed).contains(asked), "{}", stdout(&listed));
+
+    // The sid as the API spells it is an account like any other.
+    assert_success(&app.cli_with(&["accounts", "add", &answered], &env).await);
+}
