@@ -273,7 +273,9 @@ pub fn days_since_epoch(d: NaiveDate) -> i32 {
     (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")).num_days() as i32
 }
 
-/// The fixed form Twilio always sends, parsed without allocation; anything else → `None`.
+/// The fixed form Twilio always sends, parsed without allocation; anything else → `None`,
+/// for chrono to decide. Where both read a text they agree: a weekday that is not the date's
+/// is left to chrono, which refuses it.
 fn fast_rfc2822_utc(t: &str) -> Option<i64> {
     let b = t.as_bytes();
     // "Sun, 01 Mar 2026 18:42:10 +0000"
@@ -310,6 +312,11 @@ fn fast_rfc2822_utc(t: &str) -> Option<i64> {
         return None;
     }
     let days = days_from_civil(year, month, day)?;
+    // 1970-01-01 was a Thursday.
+    const WEEKDAYS: [&[u8]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+    if &b[..3] != WEEKDAYS[days.rem_euclid(7) as usize] {
+        return None;
+    }
     Some(((days * 86_400) + h * 3600 + m * 60 + s) * 1_000_000)
 }
 

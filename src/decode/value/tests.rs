@@ -136,6 +136,24 @@ proptest::proptest! {
 }
 
 #[test]
+fn a_timestamp_reads_as_chrono_reads_it_whichever_path_takes_it() {
+    // 29 November 2026 was a Sunday.
+    for input in [
+        "Sun, 29 Nov 2026 10:00:00 +0000",
+        "Fri, 29 Nov 2026 10:00:00 +0000",
+        "Fri, 29 Nov 2026 10:00:00 -0000",
+        "Mon, 30 Nov 2026 10:00:00 +0000",
+        "Sun, 29 Nov 2026 10:00:60 +0000",
+        "Sun, 29 Nov 2026 23:59:60 +0000",
+    ] {
+        let chrono = DateTime::parse_from_rfc2822(input).map(|d| d.timestamp_micros());
+        let ours = timestamp(Some(&raw(&format!("{input:?}"))));
+        assert_eq!(ours.ok(), chrono.ok().map(Some), "{input}");
+    }
+    assert_eq!(fast_rfc2822_utc("Fri, 29 Nov 2026 10:00:00 +0000"), None);
+}
+
+#[test]
 fn the_fast_path_leaves_days_not_in_their_month_to_chrono() {
     for bad in [
         "Sun, 29 Feb 2026 00:00:00 +0000",
