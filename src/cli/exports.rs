@@ -62,10 +62,10 @@ pub struct BackfillArgs {
     /// calls or usage-records
     #[arg(long, value_parser = resource)]
     pub resource: Resource,
-    /// First UTC day (YYYY-MM-DD)
+    /// First UTC day (YYYY-MM-DD), 2008-01-01 or later
     #[arg(long, value_name = "DATE", value_parser = day)]
     pub from: NaiveDate,
-    /// Last UTC day, inclusive (YYYY-MM-DD)
+    /// Last UTC day, inclusive (YYYY-MM-DD), today at the latest
     #[arg(long, value_name = "DATE", value_parser = day)]
     pub to: NaiveDate,
     /// Only these accounts (repeatable); default: every active account

@@ -3,6 +3,7 @@
 //! exporting is reported and not exported, and the command exits 1 naming it.
 
 use anyhow::bail;
+use chrono::NaiveDate;
 
 use super::build::{default_concurrency, exporter};
 use super::metrics_file::{self, RunMetrics};
@@ -20,6 +21,7 @@ pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
     let resource = args.resource;
     let range =
         DayRange::new(args.from, args.to).map_err(|e| anyhow::anyhow!("--from/--to: {e}"))?;
+    within_reach(range, super::build::clock()?.now().date_naive())?;
     let wanted = args.accounts;
     if args.concurrency == Some(0) {
         bail!("--concurrency: must be at least 1");
@@ -58,6 +60,28 @@ pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
     metrics.finish(exporter.client.stats(), started.elapsed().as_secs_f64());
     metrics_file::write_if_asked(config.metrics_file.as_deref(), &metrics);
     Ok(if stuck { stuck_exit } else { done.exit() })
+}
+
+/// Twilio's API opened in 2008: no call or usage record is older.
+const EARLIEST: NaiveDate = NaiveDate::from_ymd_opt(2008, 1, 1).expect("a valid date");
+
+/// Refuses days no export can find anything on: before [`EARLIEST`] (a mistyped year would
+/// page through centuries), or after `today` (UTC), which have not begun and would be recorded
+/// as exported with no rows.
+fn within_reach(range: DayRange, today: NaiveDate) -> anyhow::Result<()> {
+    if range.first() < EARLIEST {
+        bail!(
+            "--from: {} is before {EARLIEST}: Twilio holds nothing older",
+            range.first()
+        );
+    }
+    if range.last() > today {
+        bail!(
+            "--to: {} has not begun yet (today is {today}, UTC)",
+            range.last()
+        );
+    }
+    Ok(())
 }
 
 /// The accounts asked for (all exported ones when none are named). Named accounts must be

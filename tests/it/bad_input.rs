@@ -26,6 +26,14 @@ async fn bad_arguments_exit_2_and_write_nothing() {
         ),
         (&backfill("calls", "2026-02-30", "2026-03-01"), "--from"),
         (
+            &backfill("calls", "2007-12-31", "2026-03-01"),
+            "--from: 2007-12-31 is before 2008-01-01",
+        ),
+        (
+            &backfill("usage-records", "2026-03-01", "2999-01-01"),
+            "--to: 2999-01-01 has not begun yet",
+        ),
+        (
             &backfill("calls", "yesterday", "2026-03-01"),
             "'--from <DATE>': not a date",
         ),
