@@ -9,8 +9,10 @@ pub fn on_signal() -> CancellationToken {
     let t = token.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("Stop requested; finishing the current work");
+        // Cancelled before anything is said: should saying it fail (stderr gone), the stop
+        // is not lost with it.
         t.cancel();
+        tracing::info!("Stop requested; finishing the current work");
     });
     token
 }

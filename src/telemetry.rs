@@ -30,9 +30,13 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,reqwest=warn"))
         .add_directive(QUIET.parse().expect("a valid directive"));
+    // A log line that cannot be written (stderr closed: `schedule 2>&1 | logger` after the
+    // logger died) is dropped: tracing-subscriber would otherwise report it with `eprintln!`,
+    // which panics on that same closed stderr, in whatever task was logging.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     let _ = match format {
         LogFormat::Text => builder
             .with_target(false)

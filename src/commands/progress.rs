@@ -79,7 +79,11 @@ impl Progress {
             }
             WindowEvent::Failed(w, err) => {
                 self.counts.failed.fetch_add(1, Ordering::Relaxed);
-                self.bar.suspend(|| eprintln!("{}: failed: {err}", w.key));
+                // Written, not `eprintln!`ed: a closed stderr must not panic the export.
+                self.bar.suspend(|| {
+                    use std::io::Write as _;
+                    let _ = writeln!(std::io::stderr(), "{}: failed: {err}", w.key);
+                });
             }
             WindowEvent::Skipped(w) => {
                 tracing::debug!(account = %w.key.account, resource = %w.key.resource, day = %w.key.day, "Window skipped");

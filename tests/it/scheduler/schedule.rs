@@ -13,6 +13,56 @@ use crate::support::*;
 use super::*;
 
 #[tokio::test]
+async fn sigterm_stops_schedule_when_nothing_reads_its_stderr_any_more() {
+    let app = spawn_app(SimConfig {
+        days: 40,
+        faults: Faults {
+            latency: Duration::from_millis(60),
+            ..Faults::default()
+        },
+        ..moving_sim()
+    })
+    .await;
+    app.add_all_accounts().await;
+    let job = CALLS_JOB.replace("2026-03-01", "2026-02-01") + "concurrency = 2\n";
+    let jobs = write_jobs(&app, &[("calls.toml", &job)]);
+    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let reg = registry(&app).await;
+
+    // As `schedule 2>&1 | logger` once the logger has died: every write to stderr fails,
+    // the log lines at info included.
+    let mut child = app
+        .command(&["schedule"])
+        .env("TWILIO_EXPORT_JOBS", &jobs)
+        .env("TWILIO_EXPORT_NOW", app.sim.now().to_rfc3339())
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let r = &reg;
+    eventually("the run to record a partition", || async move {
+        let summary = r.partition_summary().await.unwrap();
+        (summary.iter().map(|p| p.partitions).sum::<i64>() >= 1).then_some(())
+    })
+    .await;
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("stopped within 20 s")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let status = status_json(&app, &jobs).await;
+    assert_eq!(status["runs"][0]["outcome"], "interrupted");
+}
+
+#[tokio::test]
 async fn sigterm_during_schedule_exits_0_and_leaves_registry_and_output_consistent() {
     // A month of history per account, each request slowed down: the run takes a while.
     let app = spawn_app(SimConfig {
