@@ -76,7 +76,8 @@ options! {
     #[command(next_help_heading = "Output")]
     pub struct OutputOptions {
         /// Where Parquet goes: a directory, file://…, s3://bucket/prefix, gs://…, az://… [default: ./export]
-        #[arg(long, env = "EXPORT_OUTPUT", value_name = "LOCATION")]
+        // URLs may hold credentials (`?sig=…`, `user:pass@`): `--help` never shows the value.
+        #[arg(long, env = "EXPORT_OUTPUT", hide_env_values = true, value_name = "LOCATION")]
         pub output: Option<String>,
     }
 }
@@ -86,7 +87,7 @@ options! {
     #[command(next_help_heading = "Twilio API")]
     pub struct ApiOptions {
         /// Twilio REST base URL [default: https://api.twilio.com]
-        #[arg(long, env = "TWILIO_API_BASE", value_name = "URL")]
+        #[arg(long, env = "TWILIO_API_BASE", hide_env_values = true, value_name = "URL")]
         pub api_base: Option<String>,
         /// The Connect app owner's Auth Token (never printed). Prefer the environment variable or
         /// --auth-token-file: a value on the command line is visible to every local user (ps,

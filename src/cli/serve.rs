@@ -12,12 +12,18 @@ pub struct ServeArgs {
     /// The public address Twilio uses to reach this server (needed to check signatures behind a proxy)
     /// [default: http://LISTEN]; the Authorize URL is {public-url}/connect/authorize and the
     /// Deauthorize URL {public-url}/connect/deauthorize
-    #[arg(long, env = "TWILIO_EXPORT_PUBLIC_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "TWILIO_EXPORT_PUBLIC_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub public_url: Option<String>,
     /// Where the Connect button sends users ({base}/authorize/{CN…})
     #[arg(
         long,
         env = "TWILIO_CONNECT_BASE",
+        hide_env_values = true,
         default_value = "https://www.twilio.com",
         value_name = "URL"
     )]

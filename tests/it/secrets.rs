@@ -178,13 +178,32 @@ async fn a_token_on_the_command_line_is_warned_about_once() {
         assert!(!stderr(&out).contains(TOKEN), "{}", stderr(&out));
     }
 
-    // --help shows the environment's values, but not these.
+    // --help shows the environment's values, but not these: locations that may hold
+    // credentials (a signed URL, a user and password) never.
     let db = "postgres://me:pw-in-userinfo@127.0.0.1/db";
-    let help = stdout(
-        &app.cli_with(&["backfill", "--help"], &[("DATABASE_URL", db)])
-            .await,
-    );
-    assert!(!help.contains("pw-in") && !help.contains(TOKEN), "{help}");
+    let env = [
+        ("DATABASE_URL", db),
+        ("EXPORT_OUTPUT", "s3://bucket/export?sig=out-signature"),
+        ("TWILIO_API_BASE", "http://me:api-password@127.0.0.1:9"),
+        (
+            "TWILIO_CONNECT_BASE",
+            "http://me:connect-password@127.0.0.1:9",
+        ),
+        (
+            "TWILIO_EXPORT_PUBLIC_URL",
+            "https://me:public-password@x.example",
+        ),
+    ];
+    for command in ["backfill", "run", "schedule", "accounts", "serve", "status"] {
+        let help = stdout(&app.cli_with(&[command, "--help"], &env).await);
+        for secret in ["pw-in", "out-signature", "-password", TOKEN] {
+            assert!(
+                !help.contains(secret),
+                "{command} --help shows {secret}: {help}"
+            );
+        }
+    }
+    let help = stdout(&app.cli_with(&["backfill", "--help"], &env).await);
     let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
     for text in [
         "[env: TWILIO_AUTH_TOKEN]",
