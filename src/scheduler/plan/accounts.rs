@@ -41,15 +41,18 @@ impl Selected {
 }
 
 /// Chooses among `registered` the accounts `named` (every one when `named` is empty, in the
-/// registry's order; otherwise in `named`'s order) that fall in `shard`. A named account that
-/// is not registered is listed as such whatever the shard, so that every shard reports it.
+/// registry's order; otherwise in `named`'s order, each once however often it is named) that
+/// fall in `shard`. A named account that is not registered is listed as such whatever the
+/// shard, so that every shard reports it.
 pub fn select(registered: &[Account], named: &[AccountSid], shard: Shard) -> Selected {
     let mut selected = Selected::default();
     let candidates: Vec<&Account> = if named.is_empty() {
         registered.iter().collect()
     } else {
+        let mut seen = std::collections::HashSet::new();
         named
             .iter()
+            .filter(|sid| seen.insert(*sid))
             .filter_map(|sid| {
                 let found = registered.iter().find(|a| &a.sid == sid);
                 if found.is_none() {
@@ -180,6 +183,24 @@ pub(super) mod tests {
     #[test]
     fn named_accounts_in_their_order_and_the_unregistered_listed() {
         let named = [sid(4), sid(9), sid(2), sid(1)];
+        let s = select(&registered(), &named, Shard::all());
+        assert_eq!(sids(&s.active), vec![sid(4), sid(1)]);
+        assert_eq!(s.unregistered, vec![sid(9)]);
+        assert_eq!(s.skipped, vec![(sid(2), Skip::Deauthorized)]);
+    }
+
+    #[test]
+    fn an_account_named_twice_is_selected_once() {
+        let named = [
+            sid(4),
+            sid(1),
+            sid(4),
+            sid(9),
+            sid(9),
+            sid(2),
+            sid(2),
+            sid(1),
+        ];
         let s = select(&registered(), &named, Shard::all());
         assert_eq!(sids(&s.active), vec![sid(4), sid(1)]);
         assert_eq!(s.unregistered, vec![sid(9)]);
