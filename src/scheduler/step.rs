@@ -60,7 +60,9 @@ impl Scheduler {
         let mut chosen = Vec::new();
         match selection {
             Selection::Named(names) => {
-                for name in names {
+                // A job named twice runs once.
+                let mut seen = std::collections::HashSet::new();
+                for name in names.iter().filter(|n| seen.insert(*n)) {
                     let job = self.jobs.iter().find(|j| &j.name == name).ok_or_else(|| {
                         SchedulerError::UnknownJob {
                             name: name.clone(),

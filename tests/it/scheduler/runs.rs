@@ -83,6 +83,21 @@ async fn three_runs_with_changes_between_converge_and_fetch_only_the_windows_nee
 }
 
 #[tokio::test]
+async fn a_job_named_twice_runs_once() {
+    let (app, jobs) = calls_job_app(moving_sim()).await;
+    let out = at_sim_now(&app, &jobs, &["run", "--job", "calls", "--job", "calls"]).await;
+    assert_success(&out);
+    assert_eq!(
+        stdout(&out).matches("job calls:").count(),
+        1,
+        "{}",
+        stdout(&out)
+    );
+    let status = status_json(&app, &jobs).await;
+    assert_eq!(status["runs"].as_array().unwrap().len(), 1, "{status}");
+}
+
+#[tokio::test]
 async fn missed_schedules_are_caught_up_in_one_run_and_nothing_due_fetches_nothing() {
     let (app, jobs) = calls_job_app(moving_sim()).await;
     assert_success(&at_sim_now(&app, &jobs, &["run"]).await);
