@@ -71,9 +71,28 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<Exit> {
 }
 
 /// An absolute http(s) URL, or an error naming the option.
+/// An http(s) URL that the receiver's paths can be added to: no query or fragment, which the
+/// paths would land after, and no user or password, which a public address has no use for.
 fn http_url(option: &str, value: &str) -> anyhow::Result<Url> {
-    Url::parse(value)
+    let url = Url::parse(value)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .with_context(|| format!("{option}: {value:?} is not an http(s) URL"))
+        .with_context(|| {
+            format!(
+                "{option}: {:?} is not an http(s) URL",
+                crate::redact::url(value)
+            )
+        })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        anyhow::bail!(
+            "{option}: {} holds a user or password, which it has no use for",
+            crate::redact::url(value)
+        );
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        anyhow::bail!(
+            "{option}: {url} has a query or fragment; the receiver's paths are added to its end"
+        );
+    }
+    Ok(url)
 }

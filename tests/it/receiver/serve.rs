@@ -202,6 +202,7 @@ async fn serve_without_a_token_or_an_app_is_a_usage_error() {
     let run = |env: Vec<(&'static str, String)>| {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_twilio-export"));
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .kill_on_drop(true)
             .env_clear()
             .env("DATABASE_URL", app.database_url())
             .envs(env);
@@ -214,6 +215,44 @@ async fn serve_without_a_token_or_an_app_is_a_usage_error() {
     let no_app = run(vec![("TWILIO_AUTH_TOKEN", TOKEN.to_owned())]).await;
     assert_eq!(no_app.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_app.stderr).contains("no Connect App"));
+    // An address the receiver's paths cannot be added to, or that holds a password.
+    for (option, url, says) in [
+        (
+            "TWILIO_EXPORT_PUBLIC_URL",
+            "https://x.example/?q=1",
+            "query or fragment",
+        ),
+        (
+            "TWILIO_EXPORT_PUBLIC_URL",
+            "https://x.example/#f",
+            "query or fragment",
+        ),
+        (
+            "TWILIO_CONNECT_BASE",
+            "https://me:s3cret@x.example",
+            "user or password",
+        ),
+        (
+            "TWILIO_EXPORT_PUBLIC_URL",
+            "ftp://x.example",
+            "not an http(s) URL",
+        ),
+    ] {
+        let refused = run(vec![
+            ("TWILIO_AUTH_TOKEN", TOKEN.to_owned()),
+            ("TWILIO_CONNECT_APP_SID", cn.clone()),
+            (option, url.to_owned()),
+        ]);
+        let out = tokio::time::timeout(std::time::Duration::from_secs(20), refused)
+            .await
+            .unwrap_or_else(|_| panic!("{url}: serve started instead of refusing it"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {err}");
+        assert!(
+            err.contains(says) && !err.contains("s3cret"),
+            "{url}: {err}"
+        );
+    }
     assert!(
         !app.dir.path().join("registry.db").exists(),
         "nothing opened"
