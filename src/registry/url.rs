@@ -3,11 +3,15 @@
 use std::fmt;
 use std::path::Path;
 
-/// A URL that names no database we can open; shown with its passwords hidden.
+/// A URL that names no database we can keep a registry in; shown with its passwords hidden.
 #[derive(Debug, thiserror::Error)]
-#[error("{shown:?} is neither sqlite://… nor postgres://…")]
-pub struct UnknownDatabase {
-    shown: String,
+pub enum UnknownDatabase {
+    #[error("{shown:?} is neither sqlite://… nor postgres://…")]
+    Scheme { shown: String },
+    /// An in-memory SQLite database: gone, with every account registered in it, when the
+    /// process ends.
+    #[error("{shown:?} names no file: an in-memory registry is lost when the command ends; name a file, as in sqlite://twilio-export.db")]
+    InMemory { shown: String },
 }
 
 /// The registry's database URL: `sqlite:…` or `postgres://…`. It may carry a password (in
@@ -21,13 +25,23 @@ impl DatabaseUrl {
     pub const DEFAULT: &'static str = "sqlite://twilio-export.db";
 
     pub fn parse(text: &str) -> Result<Self, UnknownDatabase> {
-        let known = ["sqlite:", "postgres://", "postgresql://"];
+        let shown = || crate::redact::url(text);
+        if let Some(rest) = text.strip_prefix("sqlite:") {
+            let file = rest
+                .trim_start_matches("//")
+                .split('?')
+                .next()
+                .unwrap_or_default();
+            if file.is_empty() || file == ":memory:" || rest.contains("mode=memory") {
+                return Err(UnknownDatabase::InMemory { shown: shown() });
+            }
+            return Ok(Self(text.to_owned()));
+        }
+        let known = ["postgres://", "postgresql://"];
         if known.iter().any(|scheme| text.starts_with(scheme)) {
             Ok(Self(text.to_owned()))
         } else {
-            Err(UnknownDatabase {
-                shown: crate::redact::url(text),
-            })
+            Err(UnknownDatabase::Scheme { shown: shown() })
         }
     }
 

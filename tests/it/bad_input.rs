@@ -370,3 +370,38 @@ async fn a_file_that_is_not_a_database_is_named_with_its_cause() {
     assert!(err.contains("file is not a database"), "{err}");
     assert!(!err.contains("timed out"), "{err}");
 }
+
+#[tokio::test]
+async fn an_in_memory_registry_is_refused_before_anything_is_registered() {
+    let app = spawn_app(small_sim()).await;
+    let account = app.sim.account_sids()[0].clone();
+    for url in [
+        "sqlite::memory:",
+        "sqlite://",
+        "sqlite:",
+        "sqlite://:memory:",
+        "sqlite://x.db?mode=memory",
+    ] {
+        let out = app
+            .cli_with(
+                &["accounts", "add", "--no-verify", &account],
+                &[("DATABASE_URL", url)],
+            )
+            .await;
+        assert_eq!(out.status.code(), Some(2), "{url}: {}", stdout(&out));
+        assert!(
+            stderr(&out).contains("names no file"),
+            "{url}: {}",
+            stderr(&out)
+        );
+    }
+    // A file is a registry.
+    let file = format!("sqlite://{}", app.dir.path().join("kept.db").display());
+    let out = app
+        .cli_with(
+            &["accounts", "add", "--no-verify", &account],
+            &[("DATABASE_URL", &file)],
+        )
+        .await;
+    assert_success(&out);
+}
