@@ -63,6 +63,12 @@ pub(crate) fn summary(resource: Resource, range: DayRange, days: usize, s: &Summ
             s.totals.outside_window, s.totals.duplicates
         );
     }
+    if s.emptied_days > 0 {
+        println!(
+            "  emptied: {} days that held rows, for which the API now returns none (their files were removed; Twilio keeps call logs for a limited time)",
+            s.emptied_days
+        );
+    }
     for (sid, why) in &s.deauthorized {
         println!("  {sid}: deauthorized during the run and skipped ({why})");
     }

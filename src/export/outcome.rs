@@ -27,6 +27,9 @@ pub struct WindowReport {
     pub outside_window: u64,
     /// Records that appeared twice while paging (kept once).
     pub duplicates: u64,
+    /// Rows of the partition this day's export emptied: the API returned none for a day the
+    /// export held rows of (Twilio keeps call logs for a limited time).
+    pub emptied_rows: u64,
     pub pages: u64,
     /// Requests repeated after a 429 or a transient failure (a span's go with its first day,
     /// as its pages do).
@@ -59,6 +62,8 @@ pub struct Summary {
     /// Accounts Twilio reported suspended or closed during the run (skipped, not failed).
     pub inactive: Vec<(AccountSid, TwilioStatus)>,
     pub skipped: u64,
+    /// Days that held rows and were emptied, the API returning none for them.
+    pub emptied_days: u64,
     pub interrupted: bool,
     pub seconds: f64,
 }

@@ -85,6 +85,7 @@ impl Exporter {
             }
             return Err(e);
         }
+        let mut emptied_rows = 0;
         match &staged {
             Some(path) => {
                 if let Err(e) = self.store.publish(path, &key).await {
@@ -92,8 +93,23 @@ impl Exporter {
                     return Err(e.into());
                 }
             }
-            // A day without rows has no file; one written by an earlier run must go.
-            None => self.store.delete(&key).await?,
+            // A day without rows has no file; one written by an earlier run must go. That
+            // it held rows is said: the API may no longer return them.
+            None => {
+                if let Some((_, rows)) = self.registry.partition_mode(&w.key).await? {
+                    emptied_rows = u64::try_from(rows).unwrap_or_default();
+                }
+                self.store.delete(&key).await?;
+            }
+        }
+        if emptied_rows > 0 {
+            tracing::warn!(
+                account = %w.key.account,
+                resource = %w.key.resource,
+                day = %w.key.day,
+                rows = emptied_rows,
+                "Day emptied: the API returned no records for a day the export held rows of, and its file was removed (Twilio keeps call logs for a limited time)"
+            );
         }
         let object_key = staged.map(|_| key);
         let recorded = self
@@ -133,6 +149,7 @@ impl Exporter {
         }
         Ok(WindowReport {
             object_key,
+            emptied_rows,
             ..report
         })
     }

@@ -337,6 +337,7 @@ fn add_outcome(
             s.totals.files += u64::from(report.object_key.is_some());
             s.totals.outside_window += report.outside_window;
             s.totals.duplicates += report.duplicates;
+            s.emptied_days += u64::from(report.emptied_rows > 0);
             s.bytes += report.bytes;
             on_event(WindowEvent::Exported(w, &report));
         }

@@ -321,3 +321,37 @@ async fn small_days_are_snappy_and_read_with_the_others_by_duckdb_and_pyarrow() 
     assert_eq!(read["duckdb"], calls, "{read}");
     assert_eq!(read["pyarrow"], calls, "{read}");
 }
+
+#[tokio::test]
+async fn a_day_the_api_no_longer_returns_is_emptied_and_said_so() {
+    let app = spawn_app(small_sim()).await;
+    app.add_all_accounts().await;
+    let range = backfill("calls", "2026-03-01", "2026-03-02");
+    assert_success(&app.cli(&range).await);
+    let held = files_below(&app.output().join("calls")).len();
+    assert!(held > 0);
+
+    // The same accounts, their calls gone from the API.
+    let gone = spawn_app(twilio_sim::SimConfig {
+        calls_per_day: 0,
+        ..small_sim()
+    })
+    .await;
+    assert_eq!(gone.sim.account_sids(), app.sim.account_sids());
+    let out = app
+        .cli_with(&range, &[("TWILIO_API_BASE", &gone.base)])
+        .await;
+    assert_success(&out);
+    assert!(files_below(&app.output().join("calls")).is_empty());
+    assert!(
+        stdout(&out).contains(&format!("emptied: {held} days that held rows")),
+        "{}",
+        stdout(&out)
+    );
+    // Once emptied, a day has nothing more to lose: the next run says nothing of it.
+    let again = app
+        .cli_with(&range, &[("TWILIO_API_BASE", &gone.base)])
+        .await;
+    assert_success(&again);
+    assert!(!stdout(&again).contains("emptied"), "{}", stdout(&again));
+}
