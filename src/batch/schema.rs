@@ -128,7 +128,7 @@ pub fn contract_json(resource: Resource) -> serde_json::Value {
         })
         .collect();
     let partitioned_by = match resource {
-        Resource::Calls => "the UTC day of start_time (of date_created for a call not yet dialed)",
+        Resource::Calls => "the UTC day of start_time",
         Resource::UsageRecords => "start_date",
     };
     json!({

@@ -17,7 +17,7 @@ macro_rules! call_columns {
                 parent_call_sid: Text   "The call that created this leg, for child legs (CA…).",
                 date_created: Timestamp "When the call resource was created (UTC).",
                 date_updated: Timestamp "When the call resource was last updated (UTC).",
-                start_time: Timestamp   "When the call started (UTC); null before dialing. The partition day is its UTC date (that of date_created while it is null).",
+                start_time: Timestamp   "When the call started (UTC); null before dialing. The partition day is its UTC date.",
                 end_time: Timestamp     "When the call ended (UTC); null unless it completed.",
                 duration: Int64         "Length of the call in whole seconds; null when Twilio sends it empty.",
                 price: Decimal          "Charge for the call in price_unit, exact; negative for a charge; null until priced.",

@@ -202,41 +202,4 @@ mod tests {
         assert!(matches!(end, Err(DecodeError::TooManyRecords { max: 1 })));
         assert_eq!(rows, 0);
     }
-
-    #[test]
-    fn a_call_not_yet_dialed_is_kept_with_the_day_it_was_created_on() {
-        use super::super::source::CallsSource;
-        let call = |sid: &str, start: &str, created: &str| {
-            format!(
-                r#"{{"sid":"{sid}","account_sid":"{ACCOUNT}","start_time":{start},"date_created":{created}}}"#
-            )
-        };
-        let on_day = r#""Sun, 01 Mar 2026 10:00:00 +0000""#;
-        let next_day = r#""Mon, 02 Mar 2026 10:00:00 +0000""#;
-        let calls = [
-            call("CA00000000000000000000000000000001", on_day, on_day),
-            call("CA00000000000000000000000000000002", "null", on_day),
-            call("CA00000000000000000000000000000003", r#""""#, on_day),
-            // Its start, when there is one, is what decides.
-            call("CA00000000000000000000000000000004", next_day, on_day),
-            call("CA00000000000000000000000000000005", "null", "null"),
-        ];
-        let body = format!(r#"{{"calls":[{}],"next_page_uri":null}}"#, calls.join(","));
-        let account = AccountSid::parse(ACCOUNT).unwrap();
-        let rules = PageRules {
-            account: &account,
-            first_day: days_since_epoch("2026-03-01".parse().unwrap()),
-            max_records: 10,
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::Local {
-            root: dir.path().to_owned(),
-        };
-        let mut days = SpanDays::new(Resource::Calls, 1, &store, None);
-        let mut report = WindowReport::default();
-        let end = rules.take::<CallsSource>(body.as_bytes(), &mut days, &mut report);
-        assert!(matches!(end, Ok(PageEnd::Next(None, _))));
-        let rows = days.days[0].rows.as_ref().map_or(0, |r| r.builder.len());
-        assert_eq!((rows, report.outside_window), (3, 2));
-    }
 }

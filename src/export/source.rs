@@ -59,11 +59,9 @@ impl Source for CallsSource {
         )
     }
 
-    /// The UTC day of `start_time`, or of `date_created` for a call not yet dialed (Twilio
-    /// leaves its `start_time` empty): should a list hold one, it is kept with the day it was
-    /// created on rather than left out of every day.
     fn day_of(rec: &Call<'_>) -> Option<i32> {
-        (rec.start_time.or(rec.date_created)).map(|us| us.div_euclid(86_400_000_000) as i32)
+        rec.start_time
+            .map(|us| us.div_euclid(86_400_000_000) as i32)
     }
 
     fn identity<'r>(rec: &'r Call<'_>) -> std::borrow::Cow<'r, str> {
