@@ -59,7 +59,7 @@ pub(crate) fn summary(resource: Resource, range: DayRange, days: usize, s: &Summ
     );
     if s.totals.outside_window > 0 || s.totals.duplicates > 0 {
         println!(
-            "  left out: {} records outside the days asked for (a record of another day is exported with its own day), {} records repeated while paging (kept once)",
+            "  left out: {} records outside the days asked for (a record of another day is exported with its own day; one without a day, in none), {} records repeated while paging (kept once)",
             s.totals.outside_window, s.totals.duplicates
         );
     }

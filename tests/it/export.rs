@@ -239,7 +239,7 @@ async fn records_of_other_days_and_repeats_are_left_out_and_reported() {
     }
     let printed = stdout(&out);
     let counts = format!(
-        "{strays} records outside the days asked for (a record of another day is exported with its own day), {repeated} records repeated while paging"
+        "{strays} records outside the days asked for (a record of another day is exported with its own day; one without a day, in none), {repeated} records repeated while paging"
     );
     assert!(printed.contains(&counts), "{printed}");
     let status = app.cli(&["status"]).await;
