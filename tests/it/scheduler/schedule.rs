@@ -12,8 +12,9 @@ use crate::support::*;
 
 use super::*;
 
-#[tokio::test]
-async fn sigterm_stops_schedule_when_nothing_reads_its_stderr_any_more() {
+/// A month of history per account, each request slowed down, and an hourly calls job from
+/// 2026-02-01: a run that takes a while. The clock at 2026-03-08 09:00.
+async fn a_long_run() -> (TestApp, std::path::PathBuf) {
     let app = spawn_app(SimConfig {
         days: 40,
         faults: Faults {
@@ -27,8 +28,37 @@ async fn sigterm_stops_schedule_when_nothing_reads_its_stderr_any_more() {
     let job = CALLS_JOB.replace("2026-03-01", "2026-02-01") + "concurrency = 2\n";
     let jobs = write_jobs(&app, &[("calls.toml", &job)]);
     app.sim.set_now(at("2026-03-08T09:00:00Z"));
-    let reg = registry(&app).await;
+    (app, jobs)
+}
 
+/// Waits until `partitions` partitions are recorded, sends SIGTERM to `child` and waits for
+/// it to stop (20 s at most).
+async fn stopped_after(
+    partitions: i64,
+    reg: &twilio_export::registry::Registry,
+    child: tokio::process::Child,
+) -> std::process::Output {
+    eventually("the run to record its partitions", || async move {
+        let summary = reg.partition_summary().await.unwrap();
+        (summary.iter().map(|p| p.partitions).sum::<i64>() >= partitions).then_some(())
+    })
+    .await;
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("stopped within 20 s")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sigterm_stops_schedule_when_nothing_reads_its_stderr_any_more() {
+    let (app, jobs) = a_long_run().await;
+    let reg = registry(&app).await;
     // As `schedule 2>&1 | logger` once the logger has died: every write to stderr fails,
     // the log lines at info included.
     let mut child = app
@@ -41,22 +71,7 @@ async fn sigterm_stops_schedule_when_nothing_reads_its_stderr_any_more() {
         .spawn()
         .unwrap();
     drop(child.stderr.take());
-    let r = &reg;
-    eventually("the run to record a partition", || async move {
-        let summary = r.partition_summary().await.unwrap();
-        (summary.iter().map(|p| p.partitions).sum::<i64>() >= 1).then_some(())
-    })
-    .await;
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("stopped within 20 s")
-        .unwrap();
+    let out = stopped_after(1, &reg, child).await;
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let status = status_json(&app, &jobs).await;
     assert_eq!(status["runs"][0]["outcome"], "interrupted");
@@ -64,40 +79,10 @@ async fn sigterm_stops_schedule_when_nothing_reads_its_stderr_any_more() {
 
 #[tokio::test]
 async fn sigterm_during_schedule_exits_0_and_leaves_registry_and_output_consistent() {
-    // A month of history per account, each request slowed down: the run takes a while.
-    let app = spawn_app(SimConfig {
-        days: 40,
-        faults: Faults {
-            latency: Duration::from_millis(60),
-            ..Faults::default()
-        },
-        ..moving_sim()
-    })
-    .await;
-    app.add_all_accounts().await;
-    let job = CALLS_JOB.replace("2026-03-01", "2026-02-01") + "concurrency = 2\n";
-    let jobs = write_jobs(&app, &[("calls.toml", &job)]);
-    app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let (app, jobs) = a_long_run().await;
     let reg = registry(&app).await;
-
-    let child = spawn_schedule(&app, &jobs);
-    // Wait until a few partitions are recorded, then ask it to stop.
-    let r = &reg;
-    eventually("the run to record 6 partitions", || async move {
-        let summary = r.partition_summary().await.unwrap();
-        (summary.iter().map(|p| p.partitions).sum::<i64>() >= 6).then_some(())
-    })
-    .await;
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("stopped within 20 s")
-        .unwrap();
+    // A few partitions recorded, then it is asked to stop.
+    let out = stopped_after(6, &reg, spawn_schedule(&app, &jobs)).await;
 
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let status = status_json(&app, &jobs).await;
