@@ -456,13 +456,17 @@ mod tests {
                 }
             }
         }
+        let said = bad_cron.to_string();
         assert_eq!(
-            bad_cron
-                .to_string()
-                .matches("is not a cron expression")
-                .count(),
+            said.matches("is not a cron expression").count(),
             1,
-            "{bad_cron}"
+            "{said}"
+        );
+        // The expression once, and the crate's reason on one line.
+        assert_eq!(said.matches("0 99 * * * *").count(), 1, "{said}");
+        assert!(
+            !said.contains('\n') && said.contains("('99' specified.)"),
+            "{said}"
         );
     }
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 pub enum CronError {
     #[error("{text:?} has {fields} fields: expected 5 (min hour day month weekday), or 6 or 7 with seconds first")]
     FieldCount { text: String, fields: usize },
-    #[error("{text:?} is not a cron expression: {cause}")]
+    #[error("{text:?} is not a cron expression: {}", reason(cause))]
     Invalid {
         text: String,
         cause: cron::error::Error,
@@ -26,6 +26,14 @@ pub enum CronError {
     WeekdaysToSundayWithStep { range: String },
     #[error("weekday range {range:?} mixes numbers and names")]
     WeekdaysMixed { range: String },
+}
+
+/// The cron crate's reason alone: its message repeats the expression over several lines, with
+/// a caret under the field at fault, before the reason on the last line.
+fn reason(cause: &cron::error::Error) -> String {
+    let text = cause.to_string();
+    let last = text.lines().map(str::trim).rfind(|l| !l.is_empty());
+    last.unwrap_or_default().to_owned()
 }
 
 /// A cron expression, evaluated in UTC. Six fields (`sec min hour day month weekday`) or seven
