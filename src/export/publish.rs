@@ -11,6 +11,7 @@ use super::spans::{self, Span};
 use super::{ExportError, Exporter, LeaseScope, Window, WindowReport};
 use crate::batch;
 use crate::domain::{PartitionKey, Resource};
+use crate::pseudonym::PseudonymMode;
 use crate::registry::{LeaseHolder, ModeRule, RunId};
 
 /// How a span ended once read: each day's outcome, in order, or the density to plan it
@@ -79,7 +80,12 @@ impl Exporter {
     ) -> Result<WindowReport, ExportError> {
         let key = w.key.object_key();
         let rule = self.mode_rule(w.key.resource, holder);
-        if let Err(e) = self.may_publish(w, &report, rule).await {
+        // What an empty day would replace: its mode and rows, read once.
+        let previous = match staged {
+            None => self.registry.partition_mode(&w.key).await?,
+            Some(_) => None,
+        };
+        if let Err(e) = self.may_publish(w, previous.as_ref(), rule).await {
             if let Some(path) = &staged {
                 self.store.discard(path).await;
             }
@@ -96,8 +102,8 @@ impl Exporter {
             // A day without rows has no file; one written by an earlier run must go. That
             // it held rows is said: the API may no longer return them.
             None => {
-                if let Some((_, rows)) = self.registry.partition_mode(&w.key).await? {
-                    emptied_rows = u64::try_from(rows).unwrap_or_default();
+                if let Some((_, rows)) = &previous {
+                    emptied_rows = u64::try_from(*rows).unwrap_or_default();
                 }
                 self.store.delete(&key).await?;
             }
@@ -166,26 +172,25 @@ impl Exporter {
 
     /// Refuses a day before its file is published: when partitions of another mode were
     /// recorded since the export's check (another export's), or when an empty day would
-    /// replace one written in another mode that holds rows.
+    /// replace one written in another mode that holds rows (`previous`, the partition an
+    /// empty day replaces).
     async fn may_publish(
         &self,
         w: &Window,
-        report: &WindowReport,
+        previous: Option<&(PseudonymMode, i64)>,
         rule: ModeRule<'_>,
     ) -> Result<(), ExportError> {
         if matches!(rule, ModeRule::Any) {
             return Ok(());
         }
         let mode = self.pseudonyms.mode();
-        if report.rows == 0 {
-            if let Some((old, rows)) = self.registry.partition_mode(&w.key).await? {
-                if old != mode && rows > 0 {
-                    return Err(ExportError::WouldEmpty {
-                        day: w.key.day,
-                        rows,
-                        mode: old,
-                    });
-                }
+        if let Some((old, rows)) = previous {
+            if *old != mode && *rows > 0 {
+                return Err(ExportError::WouldEmpty {
+                    day: w.key.day,
+                    rows: *rows,
+                    mode: old.clone(),
+                });
             }
         }
         if self
