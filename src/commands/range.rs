@@ -65,6 +65,14 @@ pub(crate) async fn export_range(
     let leased =
         leasing::acquire(registry, &holder, resource, accounts.to_vec(), LEASE_TTL).await?;
     tell_leases(resource, &leased);
+    if leased.accounts.is_empty() {
+        // Nothing to export: no run is recorded (one of no windows would read as succeeded).
+        let left = leased.busy.iter().map(|(sid, _)| sid.clone()).collect();
+        return Ok(RangeOutcome {
+            summary: Summary::default(),
+            left,
+        });
+    }
     let scope = Arc::new(LeaseScope::new(holder.clone()));
     let renewal = Renewal::start(
         registry.clone(),

@@ -335,6 +335,33 @@ async fn a_scheduler_that_loses_a_lease_stops_publishing_that_account() {
 }
 
 #[tokio::test]
+async fn a_backfill_whose_every_account_is_busy_records_no_run() {
+    let app = spawn_app(moving_sim()).await;
+    app.add_all_accounts().await;
+    let reg = registry(&app).await;
+    let other = LeaseHolder::named("a scheduled run");
+    for sid in app.sim.account_sids() {
+        let sid = AccountSid::parse(&sid).unwrap();
+        let lease = reg.try_lease(&sid, Resource::Calls, &other, Duration::from_secs(600));
+        assert!(lease.await.unwrap().is_granted());
+    }
+
+    let out = app
+        .cli(&backfill("calls", "2026-03-01", "2026-03-03"))
+        .await;
+
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("not exported, another process"),
+        "{}",
+        stdout(&out)
+    );
+    let runs = reg.recent_runs(10).await.unwrap();
+    assert!(runs.is_empty(), "{runs:?}");
+    assert!(requested_days(&app.sim.requests(), Resource::Calls).is_empty());
+}
+
+#[tokio::test]
 async fn backfill_takes_the_same_leases_and_exits_1_naming_a_busy_account() {
     let app = spawn_app(moving_sim()).await;
     app.add_all_accounts().await;
