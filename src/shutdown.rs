@@ -12,7 +12,9 @@ pub fn on_signal() -> CancellationToken {
         // Cancelled before anything is said: should saying it fail (stderr gone), the stop
         // is not lost with it.
         t.cancel();
-        tracing::info!("Stop requested; finishing the current work");
+        tracing::info!(
+            "Stop requested: requests in flight are abandoned, finished partitions stay recorded"
+        );
     });
     token
 }
