@@ -70,6 +70,7 @@ impl Exit {
 /// Runs the command. An `Err` means nothing was done: bad usage or configuration (exit 2).
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     let config = Config::load(&cli.global, cli.command.settings())?;
+    progress::interval_setting()?;
     match cli.command {
         Command::Accounts(cmd) => accounts::run(&config, cmd).await,
         Command::Backfill(args) => backfill::run(&config, args).await,

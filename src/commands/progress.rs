@@ -205,13 +205,30 @@ struct Reading {
     done: u64,
 }
 
+/// [`INTERVAL_ENV`] when it is set: a number of seconds above 0 that a `Duration` holds, or a
+/// configuration error (checked before a command starts).
+pub(crate) fn interval_setting() -> anyhow::Result<Option<Duration>> {
+    let Ok(value) = std::env::var(INTERVAL_ENV) else {
+        return Ok(None);
+    };
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    (value.trim().parse::<f64>().ok())
+        .filter(|s| *s > 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            anyhow::anyhow!("{INTERVAL_ENV}: {value:?} is not a number of seconds above 0")
+        })
+}
+
 /// [`INTERVAL_ENV`], or 10 s.
 fn interval() -> Duration {
-    std::env::var(INTERVAL_ENV)
+    interval_setting()
         .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map_or(Duration::from_secs(10), Duration::from_secs_f64)
+        .flatten()
+        .unwrap_or(Duration::from_secs(10))
 }
 
 /// A progress bar (its length grows as windows are planned) on a terminal; hidden otherwise.

@@ -405,3 +405,23 @@ async fn an_in_memory_registry_is_refused_before_anything_is_registered() {
         .await;
     assert_success(&out);
 }
+
+#[tokio::test]
+async fn a_progress_interval_that_is_not_seconds_is_a_configuration_error() {
+    let app = spawn_app(small_sim()).await;
+    for value in ["abc", "0", "-1", "NaN", "1e300"] {
+        let out = app
+            .cli_with(
+                &backfill("calls", "2026-03-01", "2026-03-01"),
+                &[("TWILIO_EXPORT_PROGRESS_SECS", value)],
+            )
+            .await;
+        assert_eq!(out.status.code(), Some(2), "{value}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("TWILIO_EXPORT_PROGRESS_SECS"),
+            "{value}: {}",
+            stderr(&out)
+        );
+    }
+    assert!(files_below(&app.output()).is_empty());
+}
