@@ -99,9 +99,12 @@ impl JobReport {
             && self.unregistered.is_empty()
     }
 
-    /// The job's outcome as recorded: `incomplete` when accounts were left to other processes.
+    /// The job's outcome as recorded: `incomplete` when accounts were left to other processes,
+    /// or named by the job and not registered.
     pub(super) fn recorded_outcome(&self) -> &'static str {
-        let left = !self.busy.is_empty() || self.accounts.iter().any(|a| a.lease_lost);
+        let left = !self.busy.is_empty()
+            || !self.unregistered.is_empty()
+            || self.accounts.iter().any(|a| a.lease_lost);
         match self.summary.outcome().as_str() {
             "succeeded" if left => "incomplete",
             other => other,

@@ -75,9 +75,20 @@ impl Scheduler {
             Selection::Due => {
                 for job in &self.jobs {
                     let mut selected = self.select_accounts(job).await?;
+                    // A job that names accounts of which none is registered is never due for
+                    // any: it runs when its schedule fires, to say so, rather than waiting
+                    // silently forever.
+                    let none_registered = selected.active.is_empty()
+                        && selected.skipped.is_empty()
+                        && !selected.unregistered.is_empty()
+                        && plan::due_at(
+                            &job.schedule,
+                            self.registry().last_job_run(&job.name).await?,
+                            now,
+                        ) <= now;
                     let last = self.registry().job_account_runs(&job.name).await?;
                     selected.active = plan::due_now(job, selected.active, &last, now);
-                    if !selected.active.is_empty() {
+                    if !selected.active.is_empty() || none_registered {
                         chosen.push((job, selected));
                     }
                 }

@@ -98,6 +98,38 @@ async fn a_job_named_twice_runs_once() {
 }
 
 #[tokio::test]
+async fn a_job_naming_only_unregistered_accounts_says_so_each_time_it_fires() {
+    let app = spawn_app(moving_sim()).await;
+    let unknown = "AC0000000000000000000000000000beef";
+    let job = format!("{CALLS_JOB}accounts = [\"{unknown}\"]\n");
+    let jobs = write_jobs(&app, &[("calls.toml", &job)]);
+    let said = format!("{unknown}: named by the job but not registered");
+    // The hourly job fires at 09:00 and 10:00; between fires it is not due.
+    for (now, fires) in [
+        ("2026-03-08T09:00:00Z", true),
+        ("2026-03-08T09:20:00Z", false),
+        ("2026-03-08T10:00:30Z", true),
+    ] {
+        app.sim.set_now(at(now));
+        let out = at_sim_now(&app, &jobs, &["run"]).await;
+        let code = if fires { 1 } else { 0 };
+        assert_eq!(out.status.code(), Some(code), "{now}: {}", stdout(&out));
+        assert_eq!(
+            stdout(&out).contains(&said),
+            fires,
+            "{now}: {}",
+            stdout(&out)
+        );
+    }
+    let status = status_json(&app, &jobs).await;
+    assert_eq!(
+        status["jobs"][0]["last_run"]["outcome"], "incomplete",
+        "{status}"
+    );
+    assert!(app.sim.requests().is_empty());
+}
+
+#[tokio::test]
 async fn missed_schedules_are_caught_up_in_one_run_and_nothing_due_fetches_nothing() {
     let (app, jobs) = calls_job_app(moving_sim()).await;
     assert_success(&at_sim_now(&app, &jobs, &["run"]).await);
