@@ -11,7 +11,7 @@ use super::range::{complete_pending_deletions, export_range};
 use super::{report, Exit};
 use crate::cli::BackfillArgs;
 use crate::config::Config;
-use crate::domain::{AccountSid, DayRange};
+use crate::domain::{from_twilios_time, AccountSid, DayRange};
 use crate::registry::{Account, Registry};
 use crate::scheduler::plan::{self, Shard};
 use crate::shutdown;
@@ -62,19 +62,11 @@ pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
     Ok(if stuck { stuck_exit } else { done.exit() })
 }
 
-/// Twilio's API opened in 2008: no call or usage record is older.
-const EARLIEST: NaiveDate = NaiveDate::from_ymd_opt(2008, 1, 1).expect("a valid date");
-
-/// Refuses days no export can find anything on: before [`EARLIEST`] (a mistyped year would
-/// page through centuries), or after `today` (UTC), which have not begun and would be recorded
+/// Refuses days no export can find anything on: before Twilio's time
+/// ([`from_twilios_time`]), or after `today` (UTC), which have not begun and would be recorded
 /// as exported with no rows.
 fn within_reach(range: DayRange, today: NaiveDate) -> anyhow::Result<()> {
-    if range.first() < EARLIEST {
-        bail!(
-            "--from: {} is before {EARLIEST}: Twilio holds nothing older",
-            range.first()
-        );
-    }
+    from_twilios_time(range.first()).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
     if range.last() > today {
         bail!(
             "--to: {} has not begun yet (today is {today}, UTC)",

@@ -23,6 +23,26 @@ pub fn parse_day(value: &str) -> Result<NaiveDate, NotADay> {
     }
 }
 
+/// Twilio's API opened in 2008: no call or usage record is older.
+pub const EARLIEST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2008, 1, 1).expect("a valid date");
+
+/// A day before [`EARLIEST_DAY`]: an export from it would page through years (centuries, for
+/// a mistyped year) that hold nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{day} is before {EARLIEST_DAY}: Twilio holds nothing older")]
+pub struct BeforeTwilio {
+    pub day: NaiveDate,
+}
+
+/// `day`, unless it is before [`EARLIEST_DAY`].
+pub fn from_twilios_time(day: NaiveDate) -> Result<NaiveDate, BeforeTwilio> {
+    if day < EARLIEST_DAY {
+        Err(BeforeTwilio { day })
+    } else {
+        Ok(day)
+    }
+}
+
 /// A range whose first day comes after its last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the range starts ({first}) after it ends ({last})")]

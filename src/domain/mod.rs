@@ -9,7 +9,9 @@ mod resource;
 mod sid;
 mod token;
 
-pub use day::{parse_day, DayRange, NotADay, ReversedRange};
+pub use day::{
+    from_twilios_time, parse_day, BeforeTwilio, DayRange, NotADay, ReversedRange, EARLIEST_DAY,
+};
 pub use resource::{PartitionKey, Resource, UnknownResource};
 pub use sid::{AccountSid, ConnectAppSid, SidError};
 pub use token::{AuthToken, EmptyToken};
