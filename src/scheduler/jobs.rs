@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 
-use crate::domain::{parse_day, AccountSid, Resource};
+use crate::domain::{from_twilios_time, parse_day, AccountSid, Resource};
 
 mod cron;
 mod error;
@@ -247,7 +247,10 @@ impl JobTable<'_> {
     }
 
     fn start_date(&self) -> Result<Option<NaiveDate>, JobFileError> {
-        let day = |s: &str| parse_day(s).map_err(|e| self.err("start_date", e.into()));
+        let day = |s: &str| {
+            let day = parse_day(s).map_err(|e| self.err("start_date", e.into()))?;
+            from_twilios_time(day).map_err(|e| self.err("start_date", e.into()))
+        };
         match self.table.get("start_date") {
             None => Ok(None),
             Some(toml::Value::String(s)) => day(s).map(Some),
@@ -368,6 +371,10 @@ mod tests {
         );
         check(&GOOD.replace("\"calls\"\nres", "\"my job\"\nres"), "name:");
         check(&format!("{GOOD}start_date = \"March\"\n"), "start_date:");
+        check(
+            &format!("{GOOD}start_date = 0001-01-01\n"),
+            "start_date: 0001-01-01 is before 2008-01-01",
+        );
         check(&format!("{GOOD}accounts = [\"AC12\"]\n"), "accounts:");
         check(&format!("{GOOD}page_size = 5000\n"), "page_size:");
         check(&format!("{GOOD}concurrency = 0\n"), "concurrency:");

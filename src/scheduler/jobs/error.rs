@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::cron::CronError;
 use super::KEYS;
-use crate::domain::{NotADay, SidError, UnknownResource};
+use crate::domain::{BeforeTwilio, NotADay, SidError, UnknownResource};
 
 /// A job file (or the jobs directory) that cannot be used; the message names the file and,
 /// when a key is at fault, the key.
@@ -64,6 +64,8 @@ pub enum KeyProblem {
     Schedule(#[from] CronError),
     #[error(transparent)]
     Day(#[from] NotADay),
+    #[error(transparent)]
+    BeforeTwilio(#[from] BeforeTwilio),
     #[error("expected a date (YYYY-MM-DD), got {found}")]
     NotADate { found: String },
     #[error(transparent)]
