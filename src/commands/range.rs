@@ -9,7 +9,7 @@ use super::progress::Progress;
 use super::Exit;
 use crate::domain::{AccountSid, DayRange, Resource};
 use crate::erase::Eraser;
-use crate::export::{Exporter, LeaseScope, Summary, WindowEvent};
+use crate::export::{Exporter, LeaseScope, Lost, Summary, WindowEvent};
 use crate::registry::{Account, LeaseHolder};
 use crate::scheduler::leasing::{self, Leased, Renewal};
 use crate::scheduler::modes;
@@ -104,8 +104,12 @@ pub(crate) async fn export_range(
         );
     }
     let mut left: Vec<AccountSid> = leased.busy.iter().map(|(sid, _)| sid.clone()).collect();
-    for sid in leased.sids().into_iter().filter(|sid| scope.is_lost(sid)) {
-        eprintln!("{sid}: its lease of {resource} was taken over by another process during the run; its remaining days were left to it");
+    for sid in leased.sids() {
+        match scope.stopped(&sid, &summary) {
+            Some(Lost::TakenOver) => eprintln!("{sid}: its lease of {resource} was taken over by another process during the run; its remaining days were left to it"),
+            Some(Lost::NoLongerExported) => eprintln!("{sid}: removed from the registry, deauthorized or purged during the run; its remaining days of {resource} were not exported"),
+            None => continue,
+        }
         left.push(sid);
     }
     Ok(RangeOutcome { summary, left })

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::Exit;
 use crate::domain::{AccountSid, DayRange, Resource};
 use crate::erase::Erased;
-use crate::export::Summary;
+use crate::export::{Lost, Summary};
 use crate::registry::{Account, AccountStatus, DeletionReason, TwilioStatus};
 use crate::scheduler::{JobReport, Outcome};
 
@@ -171,11 +171,16 @@ fn job_accounts(r: &JobReport) {
             let days: Vec<String> = a.retried.iter().map(|d| d.to_string()).collect();
             println!("  {}: failed days retried: {}", a.account, days.join(", "));
         }
-        if a.lease_lost {
-            println!(
+        match a.stopped {
+            Some(Lost::TakenOver) => println!(
                 "  {}: lease taken over during the run; checkpoint left to the other process",
                 a.account
-            );
+            ),
+            Some(Lost::NoLongerExported) => println!(
+                "  {}: removed from the registry, deauthorized or purged during the run; the rest of it was not exported",
+                a.account
+            ),
+            None => {}
         }
     }
     for (at, n) in &by_checkpoint {

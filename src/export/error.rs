@@ -16,9 +16,11 @@ pub enum ExportError {
     /// run is recorded as interrupted.
     #[error("cancelled")]
     Cancelled,
-    /// The pair's lease was taken over by another process: the window was not published and
-    /// the account's remaining windows are skipped, not failed.
-    #[error("the lease was taken over by another process; not published")]
+    /// The run may no longer publish the pair (its lease was taken over by another process,
+    /// or the account was removed, deauthorized or purged meanwhile; see
+    /// [`Lost`](super::Lost)): the window was not published and the account's remaining
+    /// windows are skipped, not failed.
+    #[error("no longer this run's to publish; not published")]
     LeaseLost,
     /// Reading the API failed. [`FetchError::Unauthorized`] means the grant may be lost: it is
     /// re-checked, and if it is gone the account is skipped; anything else fails the window.

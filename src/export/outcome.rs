@@ -45,7 +45,8 @@ pub enum WindowEvent<'a> {
     Exported(&'a Window, &'a WindowReport),
     Failed(&'a Window, &'a ExportError),
     /// Not attempted, or not published: its account lost its authorization or Twilio reported
-    /// it suspended or closed earlier in the run, or its lease was taken over by another process.
+    /// it suspended or closed earlier in the run, its lease was taken over by another process,
+    /// or it was removed from the registry (or deauthorized) during the run.
     Skipped(&'a Window),
 }
 

@@ -8,11 +8,11 @@ use super::admit::FetchSlot;
 use super::read::SpanRead;
 use super::source::{CallsSource, UsageSource};
 use super::spans::{self, Span};
-use super::{ExportError, Exporter, LeaseScope, Window, WindowReport};
+use super::{ExportError, Exporter, LeaseScope, Lost, Window, WindowReport};
 use crate::batch;
 use crate::domain::{PartitionKey, Resource};
 use crate::pseudonym::PseudonymMode;
-use crate::registry::{LeaseHolder, ModeRule, RunId};
+use crate::registry::{LeaseHolder, ModeRule, RunId, Standing};
 
 /// How a span ended once read: each day's outcome, in order, or the density to plan it
 /// again with.
@@ -203,23 +203,35 @@ impl Exporter {
         Ok(())
     }
 
-    /// Whether `scope` still holds the lease of `key`'s pair; if not, the account is marked
-    /// lost in `scope` so that its remaining windows are skipped.
+    /// Whether `scope` may still publish `key`'s pair (its lease held, its account still
+    /// exported); if not, the account is marked lost in `scope` so that its remaining windows
+    /// are skipped.
     async fn still_held(
         &self,
         scope: &LeaseScope,
         key: &PartitionKey,
     ) -> Result<bool, ExportError> {
-        if !scope.is_lost(&key.account)
-            && self
-                .registry
-                .holds_lease(&key.account, key.resource, scope.holder())
-                .await?
-        {
-            return Ok(true);
+        if scope.is_lost(&key.account) {
+            return Ok(false);
         }
-        if scope.lose(&key.account) {
-            tracing::warn!(account = %key.account, resource = %key.resource, "Lease taken over by another process; this account's remaining windows are left to it");
+        let why = match self
+            .registry
+            .standing(&key.account, key.resource, scope.holder())
+            .await?
+        {
+            Standing::Held => return Ok(true),
+            Standing::TakenOver => Lost::TakenOver,
+            Standing::NotExported => Lost::NoLongerExported,
+        };
+        if scope.lose(&key.account, why) {
+            match why {
+                Lost::TakenOver => {
+                    tracing::warn!(account = %key.account, resource = %key.resource, "Lease taken over by another process; this account's remaining windows are left to it")
+                }
+                Lost::NoLongerExported => {
+                    tracing::warn!(account = %key.account, resource = %key.resource, "Account removed from the registry, deauthorized or purged during the run; the rest of it is not published")
+                }
+            }
         }
         Ok(false)
     }

@@ -1,8 +1,10 @@
-//! The leases a run's windows are exported under, and the accounts whose lease was lost.
+//! The leases a run's windows are exported under, and the accounts it stopped publishing.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::fmt;
 use std::sync::Mutex;
 
+use super::Summary;
 use crate::domain::AccountSid;
 use crate::registry::LeaseHolder;
 
@@ -10,14 +12,36 @@ use crate::registry::LeaseHolder;
 /// [`Exporter::run_leased`](super::Exporter::run_leased)).
 pub struct LeaseScope {
     holder: LeaseHolder,
-    lost: Mutex<HashSet<AccountSid>>,
+    lost: Mutex<HashMap<AccountSid, Lost>>,
+}
+
+/// Why a run stopped publishing an account: either way its remaining windows are skipped,
+/// not failed, and its checkpoint is not moved over them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lost {
+    /// Another process took the lease over (this one stalled past its expiry): the account's
+    /// remaining days, and its checkpoint, are left to it.
+    TakenOver,
+    /// The account was removed from the registry, deauthorized or purged during the run.
+    NoLongerExported,
+}
+
+impl fmt::Display for Lost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Lost::TakenOver => "its lease was taken over by another process during the run",
+            Lost::NoLongerExported => {
+                "it was removed from the registry, deauthorized or purged during the run"
+            }
+        })
+    }
 }
 
 impl LeaseScope {
     pub fn new(holder: LeaseHolder) -> Self {
         Self {
             holder,
-            lost: Mutex::new(HashSet::new()),
+            lost: Mutex::new(HashMap::new()),
         }
     }
 
@@ -25,15 +49,34 @@ impl LeaseScope {
         &self.holder
     }
 
-    /// Marks `account`'s lease lost: its remaining windows are skipped. True the first time.
-    pub fn lose(&self, account: &AccountSid) -> bool {
-        self.lost
-            .lock()
-            .expect("not poisoned")
-            .insert(account.clone())
+    /// Stops publishing `account` for `why`: its remaining windows are skipped. True the
+    /// first time (the first reason stays).
+    pub fn lose(&self, account: &AccountSid, why: Lost) -> bool {
+        let mut lost = self.lost.lock().expect("not poisoned");
+        if lost.contains_key(account) {
+            return false;
+        }
+        lost.insert(account.clone(), why);
+        true
     }
 
     pub fn is_lost(&self, account: &AccountSid) -> bool {
-        self.lost.lock().expect("not poisoned").contains(account)
+        self.why_lost(account).is_some()
+    }
+
+    /// Why the run stopped publishing `account`, if it did.
+    pub fn why_lost(&self, account: &AccountSid) -> Option<Lost> {
+        self.lost
+            .lock()
+            .expect("not poisoned")
+            .get(account)
+            .copied()
+    }
+
+    /// Why the run stopped publishing `account`, for its report: an account the run itself
+    /// found deauthorized (Twilio refused its credentials) is in `summary` as such, not here.
+    pub fn stopped(&self, account: &AccountSid, summary: &Summary) -> Option<Lost> {
+        self.why_lost(account)
+            .filter(|why| !(*why == Lost::NoLongerExported && summary.skipped(account)))
     }
 }

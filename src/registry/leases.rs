@@ -14,7 +14,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{parsed, Registry, RegistryError};
+use super::{parsed, AccountStatus, Registry, RegistryError};
 use crate::domain::{AccountSid, Resource};
 use crate::process::ProcessId;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -103,6 +103,18 @@ impl LeaseGrant {
     pub fn is_granted(&self) -> bool {
         !matches!(self, LeaseGrant::Busy { .. })
     }
+}
+
+/// What [`Registry::standing`] found: whether a run may still publish a pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// The lease is still the run's and the account still exported.
+    Held,
+    /// Another process took the lease over (this one stalled past its expiry).
+    TakenOver,
+    /// The account was removed from the registry, deauthorized or purged since the run
+    /// began: nothing more of it is published.
+    NotExported,
 }
 
 /// The process recorded with a lease or a run, as stored.
@@ -310,6 +322,34 @@ impl Registry {
         Ok(row.is_some())
     }
 
+    /// Whether `holder` may still publish `account`'s `resource`, in one query: the account
+    /// must still be registered and active (not removed with `accounts remove`, deauthorized
+    /// or purged since the run began), and the lease still `holder`'s.
+    pub async fn standing(
+        &self,
+        account: &AccountSid,
+        resource: Resource,
+        holder: &LeaseHolder,
+    ) -> Result<Standing, RegistryError> {
+        let (lease_holder, status): (Option<String>, Option<String>) = sqlx::query_as(
+            "select (select holder from leases where account_sid = $1 and resource = $2) as holder,
+                    (select status from accounts where sid = $1) as status",
+        )
+        .bind(account.as_str())
+        .bind(resource.table_name())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(
+            if status.as_deref() != Some(AccountStatus::Active.as_str()) {
+                Standing::NotExported
+            } else if lease_holder.as_deref() == Some(holder.as_str()) {
+                Standing::Held
+            } else {
+                Standing::TakenOver
+            },
+        )
+    }
+
     /// Extends `holder`'s lease by `ttl` from now. False if it is no longer `holder`'s.
     pub async fn renew_lease(
         &self,
@@ -373,5 +413,48 @@ impl Registry {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::NewAccount;
+
+    #[tokio::test]
+    async fn a_pair_stands_only_while_its_lease_is_held_and_its_account_exported() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("r.db").display());
+        let registry = Registry::connect(&url).await.unwrap();
+        let sid = AccountSid::parse(&format!("AC{}", "1".repeat(32))).unwrap();
+        let (us, them) = (LeaseHolder::named("us"), LeaseHolder::named("them"));
+        let ttl = Duration::from_secs(600);
+        let standing = || registry.standing(&sid, Resource::Calls, &us);
+        registry
+            .upsert_account(&NewAccount::unverified(sid.clone()))
+            .await
+            .unwrap();
+        let lease = registry.try_lease(&sid, Resource::Calls, &us, ttl).await;
+        assert!(lease.unwrap().is_granted());
+        assert_eq!(standing().await.unwrap(), Standing::Held);
+
+        registry.deauthorize(&sid, "revoked").await.unwrap();
+        assert_eq!(standing().await.unwrap(), Standing::NotExported);
+        registry
+            .upsert_account(&NewAccount::unverified(sid.clone()))
+            .await
+            .unwrap();
+        assert_eq!(standing().await.unwrap(), Standing::Held);
+
+        registry
+            .release_lease(&sid, Resource::Calls, &us)
+            .await
+            .unwrap();
+        let lease = registry.try_lease(&sid, Resource::Calls, &them, ttl).await;
+        assert!(lease.unwrap().is_granted());
+        assert_eq!(standing().await.unwrap(), Standing::TakenOver);
+
+        assert!(registry.remove_account(&sid).await.unwrap());
+        assert_eq!(standing().await.unwrap(), Standing::NotExported);
     }
 }

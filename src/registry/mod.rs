@@ -21,7 +21,7 @@ pub use accounts::{Account, AccountStatus, NewAccount, Skip, TwilioStatus, Unkno
 pub use checkpoints::{CheckpointRecord, JobRunRecord, PairOutcome};
 pub use deletions::{Deletion, DeletionReason, DeletionRequest};
 pub use lease_clock::LeaseClock;
-pub use leases::{LeaseGrant, LeaseHolder, LeaseRecord};
+pub use leases::{LeaseGrant, LeaseHolder, LeaseRecord, Standing};
 pub use modes::ModeRule;
 pub use partitions::{
     ModeSpan, PairMode, PairModes, PartitionRecord, PartitionSummary, WindowFailure,

@@ -62,7 +62,7 @@ impl Scheduler {
         }
         let cutoff = today - TimeDelta::days(i64::from(days));
         let eraser = self.eraser();
-        for a in report.accounts.iter().filter(|a| !a.lease_lost) {
+        for a in report.accounts.iter().filter(|a| a.stopped.is_none()) {
             let before = a.first_exported.map_or(cutoff, |first| first.min(cutoff));
             match eraser
                 .retain(&a.account, job.resource, before, &job.name)

@@ -13,7 +13,7 @@ use super::plan::{self, AccountPlan, Selected};
 use super::report::Exported;
 use super::{AccountReport, JobReport, Scheduler, SchedulerError};
 use crate::domain::{AccountSid, DayRange};
-use crate::export::{Exporter, LeaseScope, Summary, WindowEvent};
+use crate::export::{Exporter, LeaseScope, Lost, Summary, WindowEvent};
 use crate::registry::{PairOutcome, RegistryError};
 
 impl Scheduler {
@@ -106,7 +106,12 @@ impl Scheduler {
         for p in &plans {
             let was = before.get(&p.account.sid).copied().flatten();
             let ok = done.get(&p.account.sid).cloned().unwrap_or_default();
-            let account = self.commit(job, p, ok, was, today, report).await?;
+            let mut account = self.commit(job, p, ok, was, today, report).await?;
+            // Why the run stopped publishing the account, else whether the commit found its
+            // lease taken over.
+            account.stopped = scope
+                .stopped(&p.account.sid, &report.summary)
+                .or(account.stopped);
             report.accounts.push(account);
         }
         Ok(())
@@ -208,7 +213,7 @@ impl Scheduler {
             rows,
             checkpoint_before: was,
             checkpoint: if held { was.max(advance_to) } else { was },
-            lease_lost: !held,
+            stopped: (!held).then_some(Lost::TakenOver),
         })
     }
 }

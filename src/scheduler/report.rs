@@ -8,7 +8,7 @@ use super::jobs::Job;
 use super::modes::MixedModes;
 use super::plan::Selected;
 use crate::domain::{AccountSid, DayRange, Resource};
-use crate::export::Summary;
+use crate::export::{Lost, Summary};
 use crate::pseudonym::NoKey;
 use crate::registry::{RegistryError, TwilioStatus};
 
@@ -104,7 +104,7 @@ impl JobReport {
     pub(super) fn recorded_outcome(&self) -> &'static str {
         let left = !self.busy.is_empty()
             || !self.unregistered.is_empty()
-            || self.accounts.iter().any(|a| a.lease_lost);
+            || self.accounts.iter().any(|a| a.stopped.is_some());
         match self.summary.outcome().as_str() {
             "succeeded" if left => "incomplete",
             other => other,
@@ -129,7 +129,8 @@ pub struct AccountReport {
     pub checkpoint_before: Option<NaiveDate>,
     /// The checkpoint after the run.
     pub checkpoint: Option<NaiveDate>,
-    /// The lease was taken over during the run (this process stalled past its expiry), so the
-    /// checkpoint was left to the new holder.
-    pub lease_lost: bool,
+    /// Why the run stopped publishing the account before its end, if it did: its lease was
+    /// taken over (this process stalled past its expiry; the checkpoint was left to the new
+    /// holder), or it was removed, deauthorized or purged meanwhile.
+    pub stopped: Option<Lost>,
 }

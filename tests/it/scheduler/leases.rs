@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use twilio_export::domain::{AccountSid, Resource};
+use twilio_export::export::Lost;
 use twilio_export::registry::{LeaseClock, LeaseGrant, LeaseHolder, Registry};
 use twilio_export::scheduler::{Outcome, Selection};
 use twilio_sim::SimConfig;
@@ -312,7 +313,7 @@ async fn a_scheduler_that_loses_a_lease_stops_publishing_that_account() {
         panic!("the job was due")
     };
     let account = &reports[0].accounts[0];
-    assert!(account.lease_lost, "{account:?}");
+    assert_eq!(account.stopped, Some(Lost::TakenOver), "{account:?}");
     assert_eq!(
         account.checkpoint, None,
         "the checkpoint is left to the new holder"
@@ -426,4 +427,103 @@ async fn backfill_takes_the_same_leases_and_exits_1_naming_a_busy_account() {
         assert_rows_match(&rows_of(&read_parquet(&file)), &truth, CALL_COLUMNS, "sid");
     }
     assert!(reg.leases().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_account_removed_during_a_backfill_is_published_no_further() {
+    // One account, days of two pages each (one window a day), one window at a time.
+    let app = spawn_app(SimConfig {
+        accounts: 1,
+        calls_per_day: 1200,
+        ..slow_sim()
+    })
+    .await;
+    app.add_all_accounts().await;
+    let sid = AccountSid::parse(&app.sim.account_sids()[0]).unwrap();
+    let reg = registry(&app).await;
+    let count = || async { reg.partitions(&sid, Resource::Calls).await.unwrap().len() };
+    let mut args = backfill("calls", "2026-02-20", "2026-03-07");
+    args.extend(["--concurrency", "1"]);
+    let backfill = app
+        .command(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+
+    eventually("3 days published", || async {
+        (count().await >= 3).then_some(())
+    })
+    .await;
+    let removed = app.cli(&["accounts", "remove", sid.as_str()]).await;
+    assert_success(&removed);
+    let at_removal = count().await;
+    let out = tokio::time::timeout(Duration::from_secs(120), backfill.wait_with_output())
+        .await
+        .expect("the backfill ends")
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{sid}: removed from the registry, deauthorized or purged during the run"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    // At most the one window in flight when the account went was published after it.
+    let after = count().await;
+    assert!(
+        after <= at_removal + 1,
+        "{after} days, {at_removal} at the removal"
+    );
+    assert!(after < 16, "the remaining days were skipped");
+    let files = files_below(&app.output().join("calls")).len();
+    assert_eq!(files, after, "a file for each day recorded, none after");
+}
+
+#[tokio::test]
+async fn a_scheduled_run_stops_publishing_an_account_deauthorized_meanwhile() {
+    let app = spawn_app(SimConfig {
+        accounts: 1,
+        ..slow_sim()
+    })
+    .await;
+    app.add_all_accounts().await;
+    // Pages of 20 make each day of about 40 calls dense: one window per day.
+    let job = CALLS_JOB.replace("2026-03-01", "2026-02-01") + "concurrency = 1\npage_size = 20\n";
+    let jobs = write_jobs(&app, &[("calls.toml", &job)]);
+    let now = app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let sid = AccountSid::parse(&app.sim.account_sids()[0]).unwrap();
+    let s = scheduler(&app, &jobs, CancellationToken::new()).await;
+    let reg = registry(&app).await;
+    let count = || async { reg.partitions(&sid, Resource::Calls).await.unwrap().len() };
+
+    let step = s.run_once(&Selection::Due, now);
+    let revoke = async {
+        eventually("3 partitions recorded", || async {
+            (count().await >= 3).then_some(())
+        })
+        .await;
+        reg.deauthorize(&sid, "the customer revoked the grant")
+            .await
+            .unwrap();
+        count().await
+    };
+    let (outcome, at_revoke) = tokio::join!(step, revoke);
+
+    let Outcome::Exported(reports) = outcome.unwrap() else {
+        panic!("the job was due")
+    };
+    let account = &reports[0].accounts[0];
+    assert_eq!(account.stopped, Some(Lost::NoLongerExported), "{account:?}");
+    let after = count().await;
+    assert!(
+        after <= at_revoke + 1,
+        "{after} partitions, {at_revoke} at the revocation"
+    );
+    assert!(after < 30, "the remaining windows were skipped");
+    let runs = reg.job_runs().await.unwrap();
+    assert_eq!(runs[0].outcome, "incomplete", "{runs:?}");
 }
