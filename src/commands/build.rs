@@ -109,6 +109,7 @@ pub(crate) async fn scheduler(
         shard,
         lease_ttl: LEASE_TTL,
         default_concurrency: Box::new(move |accounts| default_concurrency(&cfg, accounts)),
+        machine_clock: clock()?.is_system(),
     };
     // Each job's windows are shown as they go (a log line every few seconds off a terminal).
     let progress = Arc::new(Progress::scheduled(&exporter.client));

@@ -1,10 +1,11 @@
 //! [`TwilioClient`]: authenticated GETs against the 2010 API with quotas and retries.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use url::Url;
@@ -141,6 +142,8 @@ pub struct FetchStats {
     requests: AtomicU64,
     throttled: AtomicU64,
     retries: AtomicU64,
+    /// The latest `Date` a successful answer carried, in Unix seconds (0: none yet).
+    api_date: AtomicI64,
 }
 
 /// A reading of [`FetchStats`].
@@ -197,6 +200,15 @@ impl TwilioClient {
 
     pub fn base(&self) -> &Url {
         &self.base
+    }
+
+    /// The latest time the API said it was (the `Date` of its successful answers so far, by
+    /// this client and its clones), if any answer carried one.
+    pub fn api_now(&self) -> Option<DateTime<Utc>> {
+        match self.stats.api_date.load(Ordering::Relaxed) {
+            0 => None,
+            secs => DateTime::from_timestamp(secs, 0),
+        }
     }
 
     /// Requests of `account` allowed in flight now (`--max-in-flight`, less what 429s took).
@@ -328,6 +340,9 @@ impl TwilioClient {
             }));
         }
         let retry_after = header(&response, reqwest::header::RETRY_AFTER);
+        if (200..300).contains(&status) {
+            self.note_api_date(&response);
+        }
         let body = read_capped(response).await;
         drop(waiting);
         let body = match body {
@@ -436,6 +451,23 @@ enum Once {
     Throttled(Option<Duration>),
     Transient(String),
     Final(FetchError),
+}
+
+impl TwilioClient {
+    /// Keeps the answer's `Date` (an HTTP date, RFC 7231) if it is the latest seen.
+    fn note_api_date(&self, response: &reqwest::Response) {
+        let date = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| DateTime::parse_from_rfc2822(v).ok());
+        if let Some(date) = date {
+            let secs = date.timestamp();
+            if secs > 0 {
+                self.stats.api_date.fetch_max(secs, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {

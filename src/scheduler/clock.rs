@@ -23,6 +23,11 @@ impl Clock {
         }
     }
 
+    /// Whether this is the system clock, unshifted.
+    pub fn is_system(&self) -> bool {
+        self.offset.is_zero()
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now() + self.offset
     }

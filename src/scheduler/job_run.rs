@@ -16,6 +16,10 @@ use crate::domain::{AccountSid, DayRange};
 use crate::export::{Exporter, LeaseScope, Lost, Summary, WindowEvent};
 use crate::registry::{PairOutcome, RegistryError};
 
+/// How far the machine's clock may read ahead of the API's `Date` before checkpoints are held
+/// at the API's day: more than an answer's latency and the `Date`'s whole seconds.
+const CLOCK_SLACK: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
 impl Scheduler {
     /// One job for `now` over `selected` accounts: take their leases, export, advance
     /// checkpoints, give the leases back (also when something failed on the way).
@@ -103,6 +107,7 @@ impl Scheduler {
         let (exported, done) = self.export_plans(exporter, job, span, &plans, scope).await;
         renewal.stop().await;
         report.summary = exported?;
+        let today = self.settled_today(now);
         for p in &plans {
             let was = before.get(&p.account.sid).copied().flatten();
             let ok = done.get(&p.account.sid).cloned().unwrap_or_default();
@@ -115,6 +120,26 @@ impl Scheduler {
             report.accounts.push(account);
         }
         Ok(())
+    }
+
+    /// The day checkpoints stop before: `now`'s, or the API's when `now` is the machine's clock
+    /// and reads a later day than the API's latest `Date` by more than [`CLOCK_SLACK`]. A
+    /// clock set ahead would otherwise move checkpoints past days not yet over, and a run with
+    /// the right time would then start after them, for good.
+    fn settled_today(&self, now: DateTime<Utc>) -> NaiveDate {
+        let today = now.date_naive();
+        let api = self.exporter.client.api_now();
+        match api {
+            Some(api)
+                if self.settings.machine_clock
+                    && api.date_naive() < today
+                    && now - api > CLOCK_SLACK =>
+            {
+                tracing::warn!(machine = %now, api = %api, "This machine's clock reads a later day than the API's Date header; checkpoints are held at the API's day");
+                api.date_naive()
+            }
+            _ => today,
+        }
     }
 
     /// Runs the windows of `plans` as one recorded run, and says which days of each account

@@ -67,6 +67,10 @@ pub struct Settings {
     pub lease_ttl: Duration,
     /// Windows in flight when a job does not say, given the number of accounts.
     pub default_concurrency: Box<dyn Fn(usize) -> usize + Send + Sync>,
+    /// Whether `now` is the machine's clock, which may run ahead of the API's: checkpoints are
+    /// then held at the API's day (its `Date` header) when `now` reads a later one. False when
+    /// the caller chose `now` (`TWILIO_EXPORT_NOW`, tests).
+    pub machine_clock: bool,
 }
 
 /// Told what a job's run does, window by window, as it goes (commands show its progress).

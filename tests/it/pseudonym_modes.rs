@@ -270,6 +270,7 @@ async fn in_process_scheduler(app: &TestApp, jobs: &Path) -> Scheduler {
         shard: Shard::all(),
         lease_ttl: Duration::from_secs(60),
         default_concurrency: Box::new(|n| n * 2),
+        machine_clock: false,
     };
     Scheduler::new(exporter, jobs::load_dir(jobs).unwrap(), settings)
 }

@@ -291,6 +291,7 @@ impl Simulator {
                 axum::routing::get(connect::consent).post(connect::decide),
             )
             .layer(middleware::from_fn_with_state(self.clone(), log_request))
+            .layer(middleware::from_fn_with_state(self.clone(), date_header))
             .with_state(self.clone())
     }
 
@@ -384,6 +385,19 @@ pub async fn serve(
     axum::serve(listener::LenientListener(listener), sim.router())
         .with_graceful_shutdown(async move { cancel.cancelled().await })
         .await
+}
+
+/// Every answer's `Date` is the simulator's clock ([`Simulator::now`]), as Twilio's is its own:
+/// an exporter whose clock reads a later day can tell.
+async fn date_header(State(sim): State<Simulator>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let date = sim.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&date) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::DATE, value);
+    }
+    response
 }
 
 async fn log_request(State(sim): State<Simulator>, req: Request, next: Next) -> Response {

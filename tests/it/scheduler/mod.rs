@@ -84,6 +84,7 @@ async fn scheduler(app: &TestApp, jobs: &Path, cancel: CancellationToken) -> Sch
         shard: Shard::all(),
         lease_ttl: LEASE_TTL,
         default_concurrency: Box::new(|n| n * 2),
+        machine_clock: false,
     };
     Scheduler::new(exporter, jobs::load_dir(jobs).unwrap(), settings)
 }

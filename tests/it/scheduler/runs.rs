@@ -2,7 +2,7 @@
 //! caught up once; the step runs exactly the jobs that are due; a job's page size is asked for.
 
 use tokio_util::sync::CancellationToken;
-use twilio_export::domain::Resource;
+use twilio_export::domain::{AccountSid, Resource};
 use twilio_export::scheduler::{Outcome, Selection};
 use twilio_sim::LoggedRequest;
 
@@ -238,4 +238,40 @@ async fn a_jobs_page_size_is_what_the_api_is_asked_for() {
     );
     // Small pages are followed to the end all the same.
     assert_output_is_truth(&app, &[Resource::Calls], "2026-03-01", "2026-03-06");
+}
+
+#[tokio::test]
+async fn a_machine_clock_ahead_of_the_apis_holds_checkpoints_at_the_apis_day() {
+    // The simulator's clock, which its answers' `Date` carries, reads 10 days before this
+    // machine's; the run uses the machine's clock (no TWILIO_EXPORT_NOW).
+    let api_today = chrono::Utc::now().date_naive() - chrono::Days::new(10);
+    let app = spawn_app(SimConfig {
+        accounts: 1,
+        days: 5,
+        calls_per_day: 5,
+        today: api_today,
+        ..moving_sim()
+    })
+    .await;
+    app.add_all_accounts().await;
+    let start = api_today - chrono::Days::new(3);
+    let job = format!("name = \"calls\"\nresource = \"calls\"\nschedule = \"0 0 * * * *\"\nlookback_days = 2\nstart_date = \"{start}\"\n");
+    let jobs = write_jobs(&app, &[("calls.toml", &job)]);
+    let jobs = jobs.display().to_string();
+
+    let out = app
+        .cli_with(&["run"], &[("TWILIO_EXPORT_JOBS", jobs.as_str())])
+        .await;
+
+    assert_success(&out);
+    assert!(
+        stderr(&out).contains("clock reads a later day than the API's Date header"),
+        "{}",
+        stderr(&out)
+    );
+    // The days through the API's yesterday are over; the machine's later days are not yet
+    // (at the API), so the checkpoint stops before the API's today, not the machine's.
+    let sid = AccountSid::parse(&app.sim.account_sids()[0]).unwrap();
+    let checkpoint = registry(&app).await.checkpoint(&sid, Resource::Calls).await;
+    assert_eq!(checkpoint.unwrap(), Some(api_today - chrono::Days::new(1)));
 }
