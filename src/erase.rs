@@ -21,7 +21,8 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use crate::domain::{AccountSid, PartitionKey, Resource};
 use crate::export::LeaseScope;
 use crate::registry::{
-    Deletion, DeletionReason, DeletionRequest, LeaseGrant, LeaseHolder, Registry, RegistryError,
+    instant_text, Deletion, DeletionReason, DeletionRequest, LeaseGrant, LeaseHolder, Registry,
+    RegistryError,
 };
 use crate::scheduler::leasing::{self, Renewal};
 use crate::scheduler::plan::Shard;
@@ -179,7 +180,7 @@ impl<'a> Eraser<'a> {
         shard: Shard,
     ) -> Result<Vec<(AccountSid, Result<Erased, EraseError>)>, RegistryError> {
         let before = now - TimeDelta::days(i64::from(days));
-        let before = before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let before = instant_text(before);
         let mut done = Vec::new();
         for sid in self.registry.deauthorized_before(&before).await? {
             if !shard.contains(&sid) {

@@ -14,8 +14,8 @@ use super::{report, Exit};
 use crate::cli::JsonFlag;
 use crate::config::Config;
 use crate::registry::{
-    Account, CheckpointRecord, Deletion, JobRunRecord, LeaseRecord, PairMode, PairModes,
-    PartitionSummary, Registry, RunRecord, WindowFailure,
+    instant_text, Account, CheckpointRecord, Deletion, JobRunRecord, LeaseRecord, PairMode,
+    PairModes, PartitionSummary, Registry, RunRecord, WindowFailure,
 };
 use crate::scheduler::jobs::{self, Job};
 use crate::scheduler::plan::{self, Shard};
@@ -93,7 +93,7 @@ pub async fn gather(
         job_rows.push(job_status(registry, job, &accounts, last_run, now).await?);
     }
     Ok(StatusDocument {
-        now: now.to_rfc3339(),
+        now: instant_text(now),
         checkpoints: registry.checkpoints().await?,
         partitions: registry.partition_summary().await?,
         jobs_dir: config.jobs_dir.display().to_string(),
@@ -127,7 +127,7 @@ async fn job_status(
         lookback_days: job.lookback_days,
         file: job.file.display().to_string(),
         last_run,
-        next_due: next.map(|t| t.to_rfc3339()),
+        next_due: next.map(instant_text),
         next_due_at: next,
     })
 }

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use super::leases::LeaseHolder;
-use super::{now_text, parsed, parsed_opt, Registry, RegistryError, RunId};
+use super::{instant_text, now_text, parsed, parsed_opt, Registry, RegistryError, RunId};
 use crate::domain::{AccountSid, Resource};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -218,7 +218,7 @@ impl Registry {
                outcome = excluded.outcome, updated_at = excluded.updated_at",
         )
         .bind(job)
-        .bind(due_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .bind(instant_text(due_at))
         .bind(run.map(|r| r.0))
         .bind(outcome)
         .bind(&now)
@@ -266,7 +266,7 @@ impl Registry {
         outcome: &str,
     ) -> Result<(), RegistryError> {
         let now = now_text();
-        let due = due_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let due = instant_text(due_at);
         let mut tx = self.pool.begin().await?;
         for sid in accounts {
             sqlx::query(

@@ -14,10 +14,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{parsed, AccountStatus, Registry, RegistryError};
+use super::{instant_text, parsed, AccountStatus, Registry, RegistryError};
 use crate::domain::{AccountSid, Resource};
 use crate::process::ProcessId;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// Who holds a lease: an id unique per [`LeaseHolder::new`] and, for a real holder, its
@@ -182,10 +182,6 @@ struct HolderRow {
     process: ProcessRow,
 }
 
-fn text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 /// Takes a lease that is free, expired or already the holder's; binds account, resource,
 /// holder, host, pid, process, expiry and now. Changes one row if it was taken.
 const TAKE_LEASE: &str = "insert into leases (account_sid, resource, holder, host, pid, process, expires_at, acquired_at, created_at, updated_at)
@@ -222,7 +218,7 @@ pub(super) fn expiry(now: DateTime<Utc>, ttl: Duration) -> (String, String) {
     let until = now
         .checked_add_signed(ttl)
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    (text(now), text(until))
+    (instant_text(now), instant_text(until))
 }
 
 impl Registry {
@@ -391,7 +387,7 @@ impl Registry {
 
     /// Every lease row, expired or not, by account and resource.
     pub async fn leases(&self) -> Result<Vec<LeaseRecord>, RegistryError> {
-        let now = text(self.lease_clock.now());
+        let now = instant_text(self.lease_clock.now());
         let rows: Vec<LeaseRow> = sqlx::query_as(
             "select account_sid, resource, holder, host, pid, process, acquired_at, expires_at from leases
              order by account_sid, resource",

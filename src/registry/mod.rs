@@ -185,7 +185,13 @@ fn table_name<S: serde::Serializer>(r: &Resource, s: S) -> Result<S::Ok, S::Erro
 
 /// Now, as stored.
 pub(crate) fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    instant_text(chrono::Utc::now())
+}
+
+/// An instant as the registry stores it and `status --json` shows it: RFC 3339 in UTC, to the
+/// millisecond, with `Z` (`2026-03-08T09:00:00.000Z`).
+pub fn instant_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

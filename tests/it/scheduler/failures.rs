@@ -216,7 +216,7 @@ async fn a_day_that_keeps_failing(app: &TestApp, env: &[(&str, &str)]) {
         assert_eq!(status["jobs"][0]["last_run"]["outcome"], "partial");
     }
     let status = status_json_with(app, &jobs, env).await;
-    assert_eq!(status["jobs"][0]["next_due"], "2026-03-17T12:00:00+00:00");
+    assert_eq!(status["jobs"][0]["next_due"], "2026-03-17T12:00:00.000Z");
     let text = stdout(&at_sim_now_with(app, &jobs, &["status"], env).await);
     assert!(
         text.contains("last error") && text.contains("\"0 0 * * * *\" lookback 2 days"),
