@@ -265,19 +265,13 @@ async fn a_run_killed_with_sigkill_is_taken_over_at_once_on_postgres() {
 
 #[tokio::test]
 async fn a_scheduler_that_loses_a_lease_stops_publishing_that_account() {
-    let app = spawn_app(SimConfig {
-        accounts: 1,
-        ..slow_sim()
-    })
-    .await;
-    app.add_all_accounts().await;
-    // Pages of 20 make each day of about 40 calls dense: one window per day.
-    let job = CALLS_JOB.replace("2026-03-01", "2026-02-01") + "concurrency = 1\npage_size = 20\n";
-    let jobs = write_jobs(&app, &[("calls.toml", &job)]);
-    let now = app.sim.set_now(at("2026-03-08T09:00:00Z"));
-    let sid = AccountSid::parse(&app.sim.account_sids()[0]).unwrap();
-    let s = scheduler(&app, &jobs, CancellationToken::new()).await;
-    let reg = registry(&app).await;
+    let OneWindowADay {
+        app,
+        now,
+        sid,
+        scheduler: s,
+        reg,
+    } = one_window_a_day().await;
     let count = || async {
         let p = reg.partitions(&sid, Resource::Calls).await.unwrap();
         p.len()
@@ -485,19 +479,14 @@ async fn an_account_removed_during_a_backfill_is_published_no_further() {
 
 #[tokio::test]
 async fn a_scheduled_run_stops_publishing_an_account_deauthorized_meanwhile() {
-    let app = spawn_app(SimConfig {
-        accounts: 1,
-        ..slow_sim()
-    })
-    .await;
-    app.add_all_accounts().await;
-    // Pages of 20 make each day of about 40 calls dense: one window per day.
-    let job = CALLS_JOB.replace("2026-03-01", "2026-02-01") + "concurrency = 1\npage_size = 20\n";
-    let jobs = write_jobs(&app, &[("calls.toml", &job)]);
-    let now = app.sim.set_now(at("2026-03-08T09:00:00Z"));
-    let sid = AccountSid::parse(&app.sim.account_sids()[0]).unwrap();
-    let s = scheduler(&app, &jobs, CancellationToken::new()).await;
-    let reg = registry(&app).await;
+    // The app (its simulator) lives to the end of the test.
+    let OneWindowADay {
+        app: _app,
+        now,
+        sid,
+        scheduler: s,
+        reg,
+    } = one_window_a_day().await;
     let count = || async { reg.partitions(&sid, Resource::Calls).await.unwrap().len() };
 
     let step = s.run_once(&Selection::Due, now);
@@ -526,4 +515,36 @@ async fn a_scheduled_run_stops_publishing_an_account_deauthorized_meanwhile() {
     assert!(after < 30, "the remaining windows were skipped");
     let runs = reg.job_runs().await.unwrap();
     assert_eq!(runs[0].outcome, "incomplete", "{runs:?}");
+}
+
+/// One account of about 40 calls a day, exported from 2026-02-01 by the calls job in pages
+/// of 20 (each day dense: one window a day), one window at a time, the clock at 2026-03-08.
+struct OneWindowADay {
+    app: TestApp,
+    now: chrono::DateTime<chrono::Utc>,
+    sid: AccountSid,
+    scheduler: twilio_export::scheduler::Scheduler,
+    reg: Registry,
+}
+
+async fn one_window_a_day() -> OneWindowADay {
+    let app = spawn_app(SimConfig {
+        accounts: 1,
+        ..slow_sim()
+    })
+    .await;
+    app.add_all_accounts().await;
+    let job = CALLS_JOB.replace("2026-03-01", "2026-02-01") + "concurrency = 1\npage_size = 20\n";
+    let jobs = write_jobs(&app, &[("calls.toml", &job)]);
+    let now = app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let sid = AccountSid::parse(&app.sim.account_sids()[0]).unwrap();
+    let scheduler = scheduler(&app, &jobs, CancellationToken::new()).await;
+    let reg = registry(&app).await;
+    OneWindowADay {
+        app,
+        now,
+        sid,
+        scheduler,
+        reg,
+    }
 }

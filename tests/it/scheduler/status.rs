@@ -143,7 +143,10 @@ async fn status_json_has_the_documented_shape_and_shows_failures_and_records_lef
             }
         }
     }
-    assert!(found.contains_key("jobs[].next_due") && instants > 10, "{doc:#}");
+    assert!(
+        found.contains_key("jobs[].next_due") && instants > 10,
+        "{doc:#}"
+    );
 
     let failures = doc["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1, "{failures:?}");
