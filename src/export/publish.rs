@@ -91,59 +91,12 @@ impl Exporter {
             }
             return Err(e);
         }
-        let mut emptied_rows = 0;
-        match &staged {
-            Some(path) => {
-                if let Err(e) = self.store.publish(path, &key).await {
-                    self.store.discard(path).await;
-                    return Err(e.into());
-                }
-            }
-            // A day without rows has no file; one written by an earlier run must go. That
-            // it held rows is said: the API may no longer return them.
-            None => {
-                if let Some((_, rows)) = &previous {
-                    emptied_rows = u64::try_from(*rows).unwrap_or_default();
-                }
-                self.store.delete(&key).await?;
-            }
-        }
-        if emptied_rows > 0 {
-            tracing::warn!(
-                account = %w.key.account,
-                resource = %w.key.resource,
-                day = %w.key.day,
-                rows = emptied_rows,
-                "Day emptied: the API returned no records for a day the export held rows of, and its file was removed (Twilio keeps call logs for a limited time)"
-            );
-        }
-        let object_key = staged.map(|_| key);
-        let recorded = self
-            .registry
-            .record_partition_in_mode(
-                &w.key,
-                report.rows,
-                report.bytes,
-                object_key.as_deref(),
-                &self.pseudonyms.mode(),
-                rule,
-                run,
-            )
+        let emptied_rows = self
+            .put_in_place(w, staged.as_deref(), &key, previous)
             .await?;
-        if !recorded {
-            // The file is published: its record must say how it was written.
-            (self.registry)
-                .record_partition(
-                    &w.key,
-                    report.rows,
-                    report.bytes,
-                    object_key.as_deref(),
-                    &self.pseudonyms.mode(),
-                    run,
-                )
-                .await?;
-            return Err(ExportError::OtherModes { published: true });
-        }
+        let object_key = staged.map(|_| key);
+        self.record(w, &report, object_key.as_deref(), rule, run)
+            .await?;
         tracing::debug!(day = %w.key.day, rows = report.rows, "Partition exported");
         if report.outside_window > 0 || report.duplicates > 0 {
             tracing::info!(
@@ -158,6 +111,63 @@ impl Exporter {
             emptied_rows,
             ..report
         })
+    }
+
+    /// Puts the day's file in place: `staged` published under `key`, or, for a day without
+    /// rows, the file of an earlier run deleted. Returns the rows that file held (`previous`
+    /// says), which is said: the API may no longer return them.
+    async fn put_in_place(
+        &self,
+        w: &Window,
+        staged: Option<&std::path::Path>,
+        key: &str,
+        previous: Option<(PseudonymMode, i64)>,
+    ) -> Result<u64, ExportError> {
+        if let Some(path) = staged {
+            if let Err(e) = self.store.publish(path, key).await {
+                self.store.discard(path).await;
+                return Err(e.into());
+            }
+            return Ok(0);
+        }
+        self.store.delete(key).await?;
+        let emptied_rows = previous.map_or(0, |(_, rows)| u64::try_from(rows).unwrap_or_default());
+        if emptied_rows > 0 {
+            tracing::warn!(
+                account = %w.key.account,
+                resource = %w.key.resource,
+                day = %w.key.day,
+                rows = emptied_rows,
+                "Day emptied: the API returned no records for a day the export held rows of, and its file was removed (Twilio keeps call logs for a limited time)"
+            );
+        }
+        Ok(emptied_rows)
+    }
+
+    /// Records the day's partition in this export's mode, if `rule` lets it stand; if not, its
+    /// file is already published, so it is recorded as written all the same and the day is
+    /// reported as mixing modes.
+    async fn record(
+        &self,
+        w: &Window,
+        report: &WindowReport,
+        object_key: Option<&str>,
+        rule: ModeRule<'_>,
+        run: RunId,
+    ) -> Result<(), ExportError> {
+        let mode = self.pseudonyms.mode();
+        let (rows, bytes) = (report.rows, report.bytes);
+        let registry = &self.registry;
+        let recorded = registry
+            .record_partition_in_mode(&w.key, rows, bytes, object_key, &mode, rule, run)
+            .await?;
+        if !recorded {
+            registry
+                .record_partition(&w.key, rows, bytes, object_key, &mode, run)
+                .await?;
+            return Err(ExportError::OtherModes { published: true });
+        }
+        Ok(())
     }
 
     /// What may stand beside this export's partitions of `resource`: anything for a resource
