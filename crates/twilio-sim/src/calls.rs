@@ -102,34 +102,7 @@ pub(crate) fn list(
         acct: acct.idx,
         filter: &filter,
     };
-    let cursor = match &req.token {
-        None => Cursor::Older {
-            after: None,
-            skip: req.page.saturating_mul(req.size),
-        },
-        Some(t) => {
-            let (newer, sid) = if let Some(s) = t.strip_prefix("PA") {
-                (false, s)
-            } else if let Some(s) = t.strip_prefix("PB") {
-                (true, s)
-            } else {
-                return Err(SimError::BadPageToken);
-            };
-            // Any call of this account is a valid anchor, even one the filters exclude: the
-            // token marks a position in the order, which is all a cursor needs.
-            let anchor = data
-                .find_call(acct.idx, sid)
-                .ok_or(SimError::BadPageToken)?;
-            if newer {
-                Cursor::Newer(anchor)
-            } else {
-                Cursor::Older {
-                    after: Some(anchor),
-                    skip: 0,
-                }
-            }
-        }
-    };
+    let cursor = Cursor::parse(data, acct, &req)?;
     let (calls, has_next) = match &cursor {
         Cursor::Older { after, skip } => {
             let mut v = scan.older(after.as_ref(), *skip, req.size + 1);
@@ -217,6 +190,39 @@ enum Cursor {
     Older { after: Option<Call>, skip: usize },
     /// A `PB<sid>` token: the page of calls just before that one.
     Newer(Call),
+}
+
+impl Cursor {
+    /// Where a page starts: after its `Page` × `PageSize` newest calls, or at its `PageToken`
+    /// (`PA` + the sid of the call it follows, `PB` + the sid of the call it precedes).
+    fn parse(data: &Dataset, acct: &Account, req: &PageRequest) -> Result<Self, SimError> {
+        let Some(t) = &req.token else {
+            return Ok(Cursor::Older {
+                after: None,
+                skip: req.page.saturating_mul(req.size),
+            });
+        };
+        let (newer, sid) = if let Some(s) = t.strip_prefix("PA") {
+            (false, s)
+        } else if let Some(s) = t.strip_prefix("PB") {
+            (true, s)
+        } else {
+            return Err(SimError::BadPageToken);
+        };
+        // Any call of this account is a valid anchor, even one the filters exclude: the
+        // token marks a position in the order, which is all a cursor needs.
+        let anchor = data
+            .find_call(acct.idx, sid)
+            .ok_or(SimError::BadPageToken)?;
+        Ok(if newer {
+            Cursor::Newer(anchor)
+        } else {
+            Cursor::Older {
+                after: Some(anchor),
+                skip: 0,
+            }
+        })
+    }
 }
 
 /// A half-open time interval `[lo, hi)`; either side may be open.
