@@ -2,7 +2,8 @@
 //! that gives one wins whole (flag or env over the `--config` file), both forms in one layer
 //! are refused, and a file's bytes are read only when the secret is used.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -92,9 +93,7 @@ impl Layered {
             Secret::Both => Err(self.both(direct, file)),
             Secret::Direct(s) => Ok(s.expose_secret().as_bytes().to_vec().into()),
             Secret::File(path) => {
-                let bytes = std::fs::read(path).map_err(|e| {
-                    ConfigError::new(format!("{file}: cannot read {}: {e}", path.display()))
-                })?;
+                let bytes = read_small(path, file)?;
                 let mut bytes = secrecy::SecretSlice::from(bytes);
                 let raw = bytes.expose_secret();
                 let len = raw.len() - line_end(raw);
@@ -105,6 +104,31 @@ impl Layered {
             }
         }
     }
+}
+
+/// The most a secret's file may hold, 64 KiB: a token is 32 characters and a pseudonym key a
+/// few dozen bytes; a larger file (or a device such as `/dev/zero`) is not one, and is not
+/// read further.
+const SECRET_FILE_MAX: u64 = 64 * 1024;
+
+/// The bytes of the file at `path` named by option `option`, refused past [`SECRET_FILE_MAX`].
+fn read_small(path: &Path, option: &str) -> Result<Vec<u8>, ConfigError> {
+    let cannot = |e: std::io::Error| {
+        ConfigError::new(format!("{option}: cannot read {}: {e}", path.display()))
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(SECRET_FILE_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > SECRET_FILE_MAX {
+        bytes.fill(0);
+        return Err(ConfigError::new(format!(
+            "{option}: {} holds more than {SECRET_FILE_MAX} bytes, which is not a secret of this kind",
+            path.display()
+        )));
+    }
+    Ok(bytes)
 }
 
 /// How many bytes one trailing line end takes: 2 for `\r\n`, 1 for `\n`, else 0.
@@ -123,15 +147,15 @@ pub(super) fn auth_token(source: &Layered) -> Result<AuthToken, ConfigError> {
         Secret::Direct(t) => AuthToken::new(t.expose_secret().to_owned())
             .map_err(|e| ConfigError::new(format!("auth-token: {e}"))),
         Secret::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
+            let bytes = read_small(path, "auth-token-file")?;
+            let text = String::from_utf8(bytes).map_err(|_| {
                 ConfigError::new(format!(
-                    "auth-token-file: cannot read {}: {e}",
+                    "auth-token-file: {} is not text (a token is 32 hexadecimal digits)",
                     path.display()
                 ))
             })?;
-            AuthToken::new(text).map_err(|_| {
-                ConfigError::new(format!("auth-token-file: {} is empty", path.display()))
-            })
+            AuthToken::new(text)
+                .map_err(|e| ConfigError::new(format!("auth-token-file: {}: {e}", path.display())))
         }
     }
 }

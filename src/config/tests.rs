@@ -295,6 +295,36 @@ fn secrets_come_from_one_layer_and_one_form() {
     assert!(!err.contains("key-from"), "{err}");
 }
 
+#[test]
+fn a_token_file_is_read_small_without_its_byte_order_mark_and_must_hold_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = |text: &[u8]| {
+        let path = dir.path().join("token");
+        std::fs::write(&path, text).unwrap();
+        let mut a = args();
+        a.set.api.auth_token_file = Some(path);
+        load(&a).and_then(|c| c.auth_token().cloned())
+    };
+    assert_eq!(
+        token(b"\xef\xbb\xbftoken-with-a-bom\r\n").unwrap().expose(),
+        "token-with-a-bom"
+    );
+    for (text, says) in [
+        (&b"first-line\nsecond-line\n"[..], "at position 11"),
+        (b"nul\0inside", "at position 4"),
+        (b"\xff\xfe", "is not text"),
+    ] {
+        let err = token(text).err().unwrap().to_string();
+        assert!(err.contains(says), "{err}");
+        assert!(!err.contains("line") && !err.contains("nul"), "{err}");
+    }
+    let huge = vec![b'a'; 64 * 1024 + 1];
+    let err = token(&huge).err().unwrap().to_string();
+    // So is /dev/zero, read no further than that (not tried here: without the bound, a test
+    // of it would eat the machine's memory).
+    assert!(err.contains("holds more than 65536 bytes"), "{err}");
+}
+
 /// The stages own their settings types: only the edge (`cli`, `commands`, `main`) and
 /// `config` itself name `config`.
 #[test]

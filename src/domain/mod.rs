@@ -14,4 +14,4 @@ pub use day::{
 };
 pub use resource::{PartitionKey, Resource, UnknownResource};
 pub use sid::{AccountSid, ConnectAppSid, SidError};
-pub use token::{AuthToken, EmptyToken};
+pub use token::{AuthToken, BadToken};
