@@ -1,9 +1,10 @@
 //! Logging: `tracing` to stderr as text or JSON, filtered by `RUST_LOG` (default `info`).
 //!
 //! Logged values come from outside (API answers, callback parameters, paths). In text logs
-//! every control character in a field or message is escaped ([`escape_controls`]), so a value
-//! can neither start a forged log line (`\n`) nor drive the terminal (`\x1b[2J`); JSON logs are
-//! escaped by JSON. Colours are used only when stderr is a terminal.
+//! every control character, Unicode line separator and bidirectional control in a field or
+//! message is escaped ([`escape_controls`]), so a value can neither start a forged log line
+//! (`\n`, U+2028) nor drive the terminal (`\x1b[2J`) nor make a line read backwards (U+202E);
+//! JSON logs are escaped by JSON. Colours are used only when stderr is a terminal.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -47,9 +48,21 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// `text` with every control character written as an escape (`\n`, `\r`, `\t`, `\u{1b}`).
+/// Whether `c` could break a log line or drive a terminal: a control character, a Unicode
+/// line or paragraph separator, or a bidirectional control (which can make a line read other
+/// than it is written).
+fn escaped(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// `text` with every control character, line separator or bidirectional control written as
+/// an escape (`\n`, `\r`, `\t`, `\u{1b}`, `\u{202e}`).
 pub fn escape_controls(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(escaped) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -80,7 +93,7 @@ struct Escaping<W>(W);
 impl<W: fmt::Write> fmt::Write for Escaping<W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let mut rest = s;
-        while let Some(at) = rest.find(char::is_control) {
+        while let Some(at) = rest.find(escaped) {
             self.0.write_str(&rest[..at])?;
             let c = rest[at..].chars().next().expect("found above");
             match c {
@@ -106,6 +119,10 @@ mod tests {
             "a\\nb\\r\\tc\\u{1b}[2Jd\\u{7f}é"
         );
         assert!(matches!(escape_controls("plain é"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape_controls("a\u{202e}b\u{2028}c\u{2066}d"),
+            "a\\u{202e}b\\u{2028}c\\u{2066}d"
+        );
     }
 
     #[test]
