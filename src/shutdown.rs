@@ -3,8 +3,13 @@
 
 use tokio_util::sync::CancellationToken;
 
-/// A token that is cancelled when the process is asked to stop.
-pub fn on_signal() -> CancellationToken {
+/// What an export says when it is asked to stop.
+pub const EXPORT_STOPS: &str =
+    "Stop requested: requests in flight are abandoned, finished partitions stay recorded";
+
+/// A token that is cancelled when the process is asked to stop; `said` is logged then (what
+/// stopping means for this command).
+pub fn on_signal(said: impl std::fmt::Display + Send + 'static) -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
@@ -12,9 +17,7 @@ pub fn on_signal() -> CancellationToken {
         // Cancelled before anything is said: should saying it fail (stderr gone), the stop
         // is not lost with it.
         t.cancel();
-        tracing::info!(
-            "Stop requested: requests in flight are abandoned, finished partitions stay recorded"
-        );
+        tracing::info!("{said}");
     });
     token
 }

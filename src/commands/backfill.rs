@@ -28,7 +28,7 @@ pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
     }
 
     let started = std::time::Instant::now();
-    let cancel = shutdown::on_signal();
+    let cancel = shutdown::on_signal(shutdown::EXPORT_STOPS);
     let exporter = exporter(config, cancel).await?;
     let accounts = select_accounts(&exporter.registry, &wanted).await?;
     // A purge or retention a killed process left half done is finished before anything else.

@@ -101,7 +101,7 @@ pub(crate) async fn scheduler(
             anyhow::bail!("{}: pseudonymize: {e}", job.file.display());
         }
     }
-    let cancel = shutdown::on_signal();
+    let cancel = shutdown::on_signal(shutdown::EXPORT_STOPS);
     let exporter = exporter_with(config, cancel, pseudonyms).await?;
     let cfg = config.clone();
     let settings = Settings {

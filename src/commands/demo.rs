@@ -57,7 +57,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<Exit> {
         "Simulated Twilio API on {base}; exporting {range} to {}",
         out.display()
     );
-    let exporter = exporter(&demo_config, shutdown::on_signal()).await?;
+    let exporter = exporter(&demo_config, shutdown::on_signal(shutdown::EXPORT_STOPS)).await?;
     let accounts = register(&exporter, &simulator.account_sids()).await?;
     let concurrency = default_concurrency(&demo_config, accounts.len());
     let mut exit = Exit::Success;

@@ -24,7 +24,11 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<Exit> {
         .transpose()?;
     let connect_base = http_url("connect-base", &args.connect_base)?;
 
-    let cancel = shutdown::on_signal();
+    let limits = ReceiverLimits::default();
+    let cancel = shutdown::on_signal(format!(
+        "Stop requested: no new connections; requests in progress get up to {} s to finish",
+        limits.shutdown_timeout.as_secs()
+    ));
     let client = client(config)?;
     let registry = open_registry(config).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -41,7 +45,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<Exit> {
         connect_base,
         connect_app_sid,
         discover: args.discover && !args.no_discover,
-        limits: ReceiverLimits::default(),
+        limits,
     };
     let state = ReceiverState::new(receiver_config, client, registry.clone(), token);
     if args.public_url.is_none() && args.listen.ip().is_unspecified() {

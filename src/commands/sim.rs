@@ -77,7 +77,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<Exit> {
             .map(String::as_str)
             .unwrap_or("AC…")
     );
-    let cancel = shutdown::on_signal();
+    let cancel = shutdown::on_signal("Stop requested: the simulator stops");
     sim::serve(listener, simulator, cancel).await?;
     Ok(Exit::Success)
 }

@@ -290,3 +290,41 @@ async fn browser_round_trip_connects_an_account() {
     assert!(!final_url.contains("AC"), "no sid in {final_url}");
     assert_eq!(summary(&r.accounts().await), tree(&app, &main));
 }
+
+#[tokio::test]
+async fn serve_says_what_stopping_means_for_it() {
+    let app = spawn_app(small_sim()).await;
+    let cn = app.sim.config().connect_app_sid.clone();
+    let mut serve = app
+        .command(&["serve", "--listen", "127.0.0.1:0", "--connect-app-sid", &cn])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    assert!(first.starts_with("Connect receiver on "), "{first}");
+
+    let pid = serve.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), serve.wait_with_output())
+        .await
+        .expect("stopped")
+        .unwrap();
+
+    assert_success(&out);
+    let said = stderr(&out);
+    assert!(
+        said.contains(
+            "Stop requested: no new connections; requests in progress get up to 10 s to finish"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("partitions"), "{said}");
+}
