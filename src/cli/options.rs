@@ -221,7 +221,8 @@ options! {
 #[derive(clap::Args, Clone, Default, Debug)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// TOML file that may set the options (keys as the long flags, e.g. database_url)
+    /// TOML file that may set the shared options (keys as the long flags, e.g. database_url);
+    /// not the options of one command alone, such as serve's --listen
     #[arg(long, env = "TWILIO_EXPORT_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
