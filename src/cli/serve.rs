@@ -35,11 +35,12 @@ pub struct ServeArgs {
         env = "TWILIO_EXPORT_DISCOVER",
         default_value_t = true,
         action = clap::ArgAction::Set,
-        value_name = "BOOL"
+        value_name = "BOOL",
+        overrides_with = "no_discover"
     )]
     pub discover: bool,
-    /// Same as --discover false
-    #[arg(long)]
+    /// Same as --discover false (of the two, the one given last wins)
+    #[arg(long, overrides_with = "discover")]
     pub no_discover: bool,
     #[command(flatten)]
     pub database: DatabaseOptions,
@@ -49,4 +50,12 @@ pub struct ServeArgs {
     pub connect_app: ConnectAppOptions,
     #[command(flatten)]
     pub limits: LimitOptions,
+}
+
+impl ServeArgs {
+    /// Whether new grants' other accounts are registered: `--discover` or `--no-discover`,
+    /// whichever was given last (the environment's value when neither was).
+    pub fn discovers(&self) -> bool {
+        self.discover && !self.no_discover
+    }
 }

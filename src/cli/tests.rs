@@ -240,3 +240,20 @@ fn the_token_on_the_command_line_is_noticed_in_the_subcommand() {
     let cli = Cli::parse_from_args(["x", "run", "--pseudonym-key", "k"]).unwrap();
     assert!(cli.global.pseudonym_key_in_argv && !cli.global.auth_token_in_argv);
 }
+
+#[test]
+fn of_discover_and_no_discover_the_last_given_wins() {
+    let discovers = |flags: &[&str]| {
+        let mut args = vec!["x", "serve", "--listen", "127.0.0.1:0"];
+        args.extend(flags);
+        match Cli::parse_from_args(args).unwrap().command {
+            Command::Serve(a) => a.discovers(),
+            _ => unreachable!(),
+        }
+    };
+    assert!(discovers(&[]));
+    assert!(!discovers(&["--no-discover"]));
+    assert!(discovers(&["--no-discover", "--discover", "true"]));
+    assert!(!discovers(&["--discover", "true", "--no-discover"]));
+    assert!(!discovers(&["--discover", "false"]));
+}

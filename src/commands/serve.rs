@@ -44,7 +44,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<Exit> {
         public_url,
         connect_base,
         connect_app_sid,
-        discover: args.discover && !args.no_discover,
+        discover: args.discovers(),
         limits,
     };
     let state = ReceiverState::new(receiver_config, client, registry.clone(), token);
