@@ -142,7 +142,7 @@ pub struct FetchStats {
     requests: AtomicU64,
     throttled: AtomicU64,
     retries: AtomicU64,
-    /// The latest `Date` a successful answer carried, in Unix seconds (0: none yet).
+    /// The latest `Date` an answer carried (a refusal's too), in Unix seconds (0: none yet).
     api_date: AtomicI64,
 }
 
@@ -202,8 +202,8 @@ impl TwilioClient {
         &self.base
     }
 
-    /// The latest time the API said it was (the `Date` of its successful answers so far, by
-    /// this client and its clones), if any answer carried one.
+    /// The latest time the API said it was (the `Date` of its answers so far, successful or
+    /// not, to this client and its clones), if any answer carried one.
     pub fn api_now(&self) -> Option<DateTime<Utc>> {
         match self.stats.api_date.load(Ordering::Relaxed) {
             0 => None,
@@ -340,9 +340,7 @@ impl TwilioClient {
             }));
         }
         let retry_after = header(&response, reqwest::header::RETRY_AFTER);
-        if (200..300).contains(&status) {
-            self.note_api_date(&response);
-        }
+        self.note_api_date(&response);
         let body = read_capped(response).await;
         drop(waiting);
         let body = match body {
