@@ -133,6 +133,10 @@ fn job(r: &JobReport) {
     println!("job {}:", r.job);
     match r.days {
         Some(days) => summary(r.resource, days, r.day_count, &r.summary),
+        None if r.summary.interrupted => println!(
+            "{}: not started, the run was stopped before it (it stays due)",
+            r.resource
+        ),
         None => println!("{}: nothing to export", r.resource),
     }
     job_accounts(r);

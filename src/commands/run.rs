@@ -88,9 +88,8 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
     }
     Ok(match &outcome {
         _ if !pending.is_empty() => Exit::Failed,
+        // A job the run was stopped before is in the reports, as interrupted.
         Outcome::Exported(reports) if reports.iter().any(|r| !r.succeeded()) => Exit::Failed,
-        // A stop before the first job: nothing asked for was done.
-        Outcome::Exported(reports) if reports.is_empty() => Exit::Failed,
         _ => Exit::Success,
     })
 }

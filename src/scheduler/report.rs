@@ -93,6 +93,13 @@ impl JobReport {
         }
     }
 
+    /// A job the run was stopped before: nothing of it ran, and it counts as interrupted.
+    pub(super) fn not_started(job: &Job, selected: Selected) -> Self {
+        let mut report = Self::new(job, selected);
+        report.summary.interrupted = true;
+        report
+    }
+
     /// Every window exported, no account missing: what exit code 0 means for a job.
     pub fn succeeded(&self) -> bool {
         self.summary.outcome() == crate::registry::RunOutcome::Succeeded

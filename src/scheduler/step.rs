@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::jobs::Job;
 use super::modes;
 use super::plan::{self, Selected};
-use super::{Outcome, Scheduler, SchedulerError, Selection};
+use super::{JobReport, Outcome, Scheduler, SchedulerError, Selection};
 use crate::export::Exporter;
 
 impl Scheduler {
@@ -34,7 +34,9 @@ impl Scheduler {
         let mut reports = Vec::new();
         for (job, selected) in chosen {
             if self.exporter.cancel.is_cancelled() {
-                break;
+                // Stopped before this job: it is reported as not started (and stays due).
+                reports.push(JobReport::not_started(job, selected));
+                continue;
             }
             let report = self.run_job(job, selected, now).await?;
             if !report.summary.interrupted {

@@ -294,3 +294,42 @@ async fn the_api_day_holds_checkpoints(faults: Faults) {
     let checkpoint = registry(&app).await.checkpoint(&sid, Resource::Calls).await;
     assert_eq!(checkpoint.unwrap(), Some(api_today - chrono::Days::new(1)));
 }
+
+#[tokio::test]
+async fn jobs_a_stopped_run_did_not_start_are_reported_interrupted_and_stay_due() {
+    let app = spawn_app(moving_sim()).await;
+    app.add_all_accounts().await;
+    let jobs = write_jobs(
+        &app,
+        &[("calls.toml", CALLS_JOB), ("usage.toml", USAGE_JOB)],
+    );
+    let now = app.sim.set_now(at("2026-03-08T09:00:00Z"));
+    let cancel = CancellationToken::new();
+    let s = scheduler(&app, &jobs, cancel.clone()).await;
+    // Stopped before the step begins: as if the signal came between two jobs, for each.
+    cancel.cancel();
+    let asked = app.sim.requests().len();
+
+    let outcome = s.run_once(&Selection::Due, now).await.unwrap();
+
+    let Outcome::Exported(reports) = outcome else {
+        panic!("both jobs were due")
+    };
+    let named: Vec<&str> = reports.iter().map(|r| r.job.as_str()).collect();
+    assert_eq!(named, ["calls", "usage"]);
+    for r in &reports {
+        assert!(r.summary.interrupted && !r.succeeded(), "{r:?}");
+        assert!(r.days.is_none() && r.accounts.is_empty(), "{r:?}");
+    }
+    assert_eq!(
+        app.sim.requests().len(),
+        asked,
+        "nothing was asked of the API"
+    );
+    // Still due: a step that is not stopped runs both.
+    let s = scheduler(&app, &jobs, CancellationToken::new()).await;
+    assert_eq!(
+        ran(&s.run_once(&Selection::Due, now).await.unwrap()),
+        ["calls", "usage"]
+    );
+}
