@@ -9,7 +9,7 @@ use super::progress::Progress;
 use super::Exit;
 use crate::domain::{AccountSid, DayRange, Resource};
 use crate::erase::Eraser;
-use crate::export::{Exporter, LeaseScope, Lost, Summary, WindowEvent};
+use crate::export::{Exporter, LeaseScope, Summary, WindowEvent};
 use crate::registry::{Account, LeaseHolder};
 use crate::scheduler::leasing::{self, Leased, Renewal};
 use crate::scheduler::modes;
@@ -19,15 +19,15 @@ use crate::scheduler::LEASE_TTL;
 /// What [`export_range`] did.
 pub(crate) struct RangeOutcome {
     pub summary: Summary,
-    /// Accounts not exported (or not to the end) because another process holds, or took
-    /// over, their lease.
+    /// Accounts not exported because another process held their lease. (Those the run
+    /// stopped exporting before their end are in the summary's `stopped`.)
     pub left: Vec<AccountSid>,
 }
 
 impl RangeOutcome {
     /// 0 only if every window of every account was exported.
     pub fn exit(&self) -> Exit {
-        if self.left.is_empty() {
+        if self.left.is_empty() && self.summary.stopped.is_empty() {
             Exit::of(&self.summary)
         } else {
             Exit::Failed
@@ -103,15 +103,7 @@ pub(crate) async fn export_range(
             summary.failures[0].1
         );
     }
-    let mut left: Vec<AccountSid> = leased.busy.iter().map(|(sid, _)| sid.clone()).collect();
-    for sid in leased.sids() {
-        match scope.stopped(&sid, &summary) {
-            Some(Lost::TakenOver) => eprintln!("{sid}: its lease of {resource} was taken over by another process during the run; its remaining days were left to it"),
-            Some(Lost::NoLongerExported) => eprintln!("{sid}: removed from the registry, deauthorized or purged during the run; its remaining days of {resource} were not exported"),
-            None => continue,
-        }
-        left.push(sid);
-    }
+    let left = leased.busy.iter().map(|(sid, _)| sid.clone()).collect();
     Ok(RangeOutcome { summary, left })
 }
 

@@ -75,6 +75,9 @@ pub(crate) fn summary(resource: Resource, range: DayRange, days: usize, s: &Summ
     for (sid, status) in &s.inactive {
         println!("  {sid}: {status} on Twilio, found during the run and skipped");
     }
+    for (sid, why) in &s.stopped {
+        println!("  {sid}: {why}; the rest of it was not exported");
+    }
     if s.totals.windows_failed > 0 {
         failures(s);
     }
@@ -175,16 +178,13 @@ fn job_accounts(r: &JobReport) {
             let days: Vec<String> = a.retried.iter().map(|d| d.to_string()).collect();
             println!("  {}: failed days retried: {}", a.account, days.join(", "));
         }
-        match a.stopped {
-            Some(Lost::TakenOver) => println!(
+        // Why the run stopped exporting it is in the summary; a lease found taken over
+        // only as the checkpoint was committed is said here.
+        if a.stopped == Some(Lost::TakenOver) {
+            println!(
                 "  {}: lease taken over during the run; checkpoint left to the other process",
                 a.account
-            ),
-            Some(Lost::NoLongerExported) => println!(
-                "  {}: removed from the registry, deauthorized or purged during the run; the rest of it was not exported",
-                a.account
-            ),
-            None => {}
+            );
         }
     }
     for (at, n) in &by_checkpoint {

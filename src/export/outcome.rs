@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::ExportError;
+use super::{ExportError, Lost};
 use crate::domain::{AccountSid, PartitionKey};
 use crate::registry::{RunId, RunOutcome, RunTotals, TwilioStatus};
 
@@ -65,6 +65,9 @@ pub struct Summary {
     pub skipped: u64,
     /// Days that held rows and were emptied, the API returning none for them.
     pub emptied_days: u64,
+    /// Accounts the run stopped publishing before their end, and why (an account the run
+    /// itself found deauthorized is in `deauthorized` instead).
+    pub stopped: Vec<(AccountSid, Lost)>,
     pub interrupted: bool,
     pub seconds: f64,
 }
@@ -82,6 +85,8 @@ impl Summary {
             RunOutcome::Interrupted
         } else if self.totals.windows_failed > 0 {
             RunOutcome::Partial
+        } else if !self.stopped.is_empty() {
+            RunOutcome::Incomplete
         } else {
             RunOutcome::Succeeded
         }

@@ -167,6 +167,9 @@ impl Exporter {
             finished(done, &mut summary, &mut queue, on_event);
         }
         self.spent.clear();
+        if let Some(scope) = &shared.scope {
+            summary.stopped = scope.all_stopped(&summary);
+        }
         summary.seconds = started.elapsed().as_secs_f64();
         let error = summary.failures.first().map(|(k, e)| format!("{k}: {e}"));
         self.registry

@@ -79,4 +79,18 @@ impl LeaseScope {
         self.why_lost(account)
             .filter(|why| !(*why == Lost::NoLongerExported && summary.skipped(account)))
     }
+
+    /// Every account [`LeaseScope::stopped`] gives a reason for, by sid.
+    pub(super) fn all_stopped(&self, summary: &Summary) -> Vec<(AccountSid, Lost)> {
+        let lost: Vec<AccountSid> = {
+            let lost = self.lost.lock().expect("not poisoned");
+            lost.keys().cloned().collect()
+        };
+        let mut stopped: Vec<(AccountSid, Lost)> = lost
+            .into_iter()
+            .filter_map(|sid| self.stopped(&sid, summary).map(|why| (sid, why)))
+            .collect();
+        stopped.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        stopped
+    }
 }

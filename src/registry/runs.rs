@@ -15,6 +15,10 @@ pub enum RunOutcome {
     Succeeded,
     /// Some windows failed; the rest were exported.
     Partial,
+    /// Every window tried was exported, but the run stopped exporting some accounts before
+    /// their end: their lease was taken over, or they were removed, deauthorized or purged
+    /// meanwhile.
+    Incomplete,
     /// Stopped by a signal before the end.
     Interrupted,
     /// Its process died before the end (`kill -9`, a crash, a lost machine): shown so once
@@ -27,6 +31,7 @@ impl RunOutcome {
         match self {
             RunOutcome::Succeeded => "succeeded",
             RunOutcome::Partial => "partial",
+            RunOutcome::Incomplete => "incomplete",
             RunOutcome::Interrupted => "interrupted",
             RunOutcome::Abandoned => "abandoned",
         }

@@ -101,9 +101,11 @@ impl JobReport {
     }
 
     /// Every window exported, no account missing: what exit code 0 means for a job.
+    /// An account the run stopped exporting (its lease taken over, or removed meanwhile) is
+    /// not a failure: it stays due, like one skipped as busy.
     pub fn succeeded(&self) -> bool {
-        self.summary.outcome() == crate::registry::RunOutcome::Succeeded
-            && self.unregistered.is_empty()
+        use crate::registry::RunOutcome::{Incomplete, Succeeded};
+        matches!(self.summary.outcome(), Succeeded | Incomplete) && self.unregistered.is_empty()
     }
 
     /// The job's outcome as recorded: `incomplete` when accounts were left to other processes,

@@ -459,13 +459,17 @@ async fn an_account_removed_during_a_backfill_is_published_no_further() {
         .unwrap();
 
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stdout(&out);
     assert!(
-        stderr(&out).contains(&format!(
-            "{sid}: removed from the registry, deauthorized or purged during the run"
+        said.contains(&format!(
+            "{sid}: it was removed from the registry, deauthorized or purged during the run; the rest of it was not exported"
         )),
-        "{}",
-        stderr(&out)
+        "{said}"
     );
+    assert!(!said.contains("another process"), "{said}");
+    // The run is recorded as such: not every account was exported to its end.
+    let runs = reg.recent_runs(1).await.unwrap();
+    assert_eq!(runs[0].outcome, "incomplete", "{runs:?}");
     // At most the one window in flight when the account went was published after it.
     let after = count().await;
     assert!(
