@@ -78,6 +78,11 @@ pub struct SimDeauthorizeArgs {
     /// Send no X-Twilio-Signature header
     #[arg(long)]
     pub unsigned: bool,
+    /// The simulator (e.g. http://127.0.0.1:4010): revoke the grant there first, as the user
+    /// does at Twilio before Twilio calls back (the receiver tries the grant, and ignores a
+    /// callback for one Twilio still accepts)
+    #[arg(long, value_name = "URL")]
+    pub sim: Option<String>,
 }
 
 /// Faults the simulator injects (all off by default); choices derive from --seed.

@@ -110,6 +110,12 @@ async fn deauthorize(
         signing,
     };
     let token = token.unwrap_or_else(|| SimConfig::default().auth_token);
+    if let Some(base) = &args.sim {
+        sim::revoke_at(base, &cb.connect_app_sid, &cb.account_sid)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        println!("revoked {} at {base}", cb.account_sid);
+    }
     let status = sim::send_deauthorize(&cb, &token)
         .await
         .map_err(anyhow::Error::msg)?;

@@ -2,11 +2,17 @@
 //!
 //! Order matters: the `X-Twilio-Signature` is checked first (over `public_url` + the path and
 //! query as received, plus the form parameters of a POST, §7), then the `ConnectAppSid` must
-//! be ours; only then is `AccountSid` read and the account, with every account reached through
-//! it, marked deauthorized. A bad, missing or foreign callback is answered 403 and changes
-//! nothing. Exports skip deauthorized accounts; a later authorization re-activates them.
+//! be ours; only then is `AccountSid` read. A bad, missing or foreign callback is answered 403
+//! and changes nothing.
 //!
-//! This module does not call the Twilio API.
+//! A signature carries no nonce, so a callback recorded once verifies for ever: replayed
+//! after the user authorized the app again, it would deauthorize a live grant (and, with
+//! `--purge-deauthorized-after`, purge its data). So a callback is a hint and the API decides,
+//! as at authorization: before an active account is marked, its grant is tried
+//! (`GET /Accounts/{sid}.json` as the account). If Twilio still accepts it, nothing changes.
+//! If Twilio refuses it, or cannot be asked, the account, with every account reached
+//! through it, is marked deauthorized. Exports skip deauthorized accounts; a later
+//! authorization re-activates them.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -15,6 +21,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::{signature, ReceiverError, ReceiverState};
 use crate::domain::{AccountSid, ConnectAppSid};
+use crate::fetch::FetchError;
+use crate::registry::AccountStatus;
 
 /// The reason stored with the accounts a valid callback deauthorizes.
 pub const REASON: &str = "the user revoked our Connect App (deauthorize callback)";
@@ -24,6 +32,8 @@ enum Done {
     Deauthorized,
     UnknownAccount,
     AlreadyDeauthorized,
+    /// The API still accepts the grant: a replayed (or early) callback; nothing changed.
+    StillAuthorized,
 }
 
 /// `GET|POST /connect/deauthorize`.
@@ -39,6 +49,7 @@ pub(super) async fn deauthorize(
         Ok(Done::Deauthorized) => "deauthorized",
         Ok(Done::UnknownAccount) => "unknown_account",
         Ok(Done::AlreadyDeauthorized) => "already_deauthorized",
+        Ok(Done::StillAuthorized) => "still_authorized",
         Err(e) => e.outcome(),
     };
     state.inner.metrics.record("deauthorize", outcome);
@@ -112,18 +123,41 @@ async fn handle(
         .ok_or_else(|| ReceiverError::BadRequest("AccountSid is missing".to_owned()))
         .and_then(|s| AccountSid::parse(s).map_err(|e| ReceiverError::BadRequest(e.to_string())))?;
 
+    mark(state, &sid).await
+}
+
+/// Marks `sid` (and the accounts reached through it) deauthorized, unless it is unknown,
+/// already marked, or the API still accepts its grant.
+async fn mark(state: &ReceiverState, sid: &AccountSid) -> Result<Done, ReceiverError> {
     let registry = &state.inner.registry;
-    let changed = registry.deauthorize(&sid, REASON).await?;
-    if changed > 0 {
-        tracing::info!(account = %sid, accounts = changed, "Connect account deauthorized by the user");
-        return Ok(Done::Deauthorized);
-    }
-    Ok(match registry.account(&sid).await? {
+    match registry.account(sid).await? {
         None => {
             tracing::info!(account = %sid, "Deauthorize callback for an account we do not know");
-            Done::UnknownAccount
+            return Ok(Done::UnknownAccount);
         }
-        Some(_) => Done::AlreadyDeauthorized,
+        Some(a) if a.status != AccountStatus::Active => return Ok(Done::AlreadyDeauthorized),
+        Some(_) => {}
+    }
+    match state.inner.client.fetch_account(sid, sid).await {
+        Ok(_) => {
+            tracing::warn!(account = %sid, "Deauthorize callback for a grant Twilio still accepts: nothing changed (a replayed or early callback; an export that meets the grant refused marks it then)");
+            return Ok(Done::StillAuthorized);
+        }
+        Err(
+            FetchError::Unauthorized { .. }
+            | FetchError::NotFound { .. }
+            | FetchError::Rejected { .. },
+        ) => {}
+        Err(e) => {
+            tracing::warn!(account = %sid, error = %e, "Cannot ask Twilio whether the grant is gone; the signed callback is taken at its word");
+        }
+    }
+    let changed = registry.deauthorize(sid, REASON).await?;
+    tracing::info!(account = %sid, accounts = changed, "Connect account deauthorized by the user");
+    Ok(if changed > 0 {
+        Done::Deauthorized
+    } else {
+        Done::AlreadyDeauthorized
     })
 }
 

@@ -29,6 +29,7 @@ const OUTCOMES: &[(&str, &[&str])] = &[
             "deauthorized",
             "unknown_account",
             "already_deauthorized",
+            "still_authorized",
             "bad_request",
             "missing_signature",
             "bad_signature",

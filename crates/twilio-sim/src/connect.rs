@@ -11,6 +11,7 @@
 //!   sid is what Authorize hands out; with `get-all` its credentials read its parent and the
 //!   parent's other subaccounts ([`visible`]). With 0 (the default) accounts stay flat and
 //!   Authorize hands out the account's own sid.
+//! - `POST /authorize/{CN…}/revoke`: the user revokes the app; the grant answers 401 from then on.
 //! - [`send_deauthorize`]: the deauthorize callback, signed per §7 (or deliberately not). It is
 //!   the simulator's only outbound request, made on demand by `twilio-export sim deauthorize`.
 //!
@@ -166,6 +167,33 @@ pub(crate) async fn consent(
     html(StatusCode::OK, "Authorize", &body)
 }
 
+/// `POST /authorize/{CN…}/revoke` with the form field `AccountSid`: the user revokes our app
+/// (as in Twilio's Console), so that the grant's credentials answer 401 from now on. Twilio then
+/// calls the app's Deauthorize URL: `twilio-export sim deauthorize --sim …` does both.
+pub(crate) async fn revoke(
+    State(sim): State<Simulator>,
+    Path(cn): Path<String>,
+    body: Bytes,
+) -> Response {
+    if cn != sim.config().connect_app_sid {
+        return unknown_app();
+    }
+    let account = url::form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "AccountSid")
+        .map(|(_, v)| v.into_owned());
+    match account {
+        Some(sid) if sid.starts_with("AC") => {
+            sim.revoke(&sid);
+            (StatusCode::OK, "revoked\n").into_response()
+        }
+        _ => html(
+            StatusCode::BAD_REQUEST,
+            "Unknown account",
+            "<p>No such account.</p>",
+        ),
+    }
+}
+
 /// `POST /authorize/{CN…}`: the user's decision, answered with the redirect Twilio makes.
 pub(crate) async fn decide(
     State(sim): State<Simulator>,
@@ -268,6 +296,27 @@ pub struct DeauthorizeCallback {
 }
 
 /// Sends `cb` signed with `token` (the Connect App owner's); returns the HTTP status.
+/// Revokes `account`'s grant of `app` at the simulator `base` (`POST /authorize/{app}/revoke`).
+pub async fn revoke_at(base: &str, app: &str, account: &str) -> Result<(), String> {
+    let url = format!("{}/authorize/{app}/revoke", base.trim_end_matches('/'));
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("AccountSid", account)
+        .finish();
+    let answer = reqwest::Client::new()
+        .post(&url)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .await
+        .map_err(|e| format!("cannot revoke at {url}: {e}"))?;
+    if answer.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{url} answered HTTP {}", answer.status().as_u16()))
+    }
+}
+
 pub async fn send_deauthorize(cb: &DeauthorizeCallback, token: &str) -> Result<u16, String> {
     let mut url = Url::parse(&cb.url).map_err(|e| format!("--url {:?}: {e}", cb.url))?;
     let params = vec![

@@ -68,7 +68,7 @@ use self::data::Dataset;
 use self::error::SimError;
 use self::usage::UsageBook;
 
-pub use self::connect::{send_deauthorize, DeauthorizeCallback, Signing};
+pub use self::connect::{revoke_at, send_deauthorize, DeauthorizeCallback, Signing};
 pub use self::faults::{AccountStats, Faults};
 pub use self::hostile::Hostile;
 pub use self::sign::signature;
@@ -289,6 +289,10 @@ impl Simulator {
             .route(
                 "/authorize/{cn}",
                 axum::routing::get(connect::consent).post(connect::decide),
+            )
+            .route(
+                "/authorize/{cn}/revoke",
+                axum::routing::post(connect::revoke),
             )
             .layer(middleware::from_fn_with_state(self.clone(), log_request))
             .layer(middleware::from_fn_with_state(self.clone(), date_header))

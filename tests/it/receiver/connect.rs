@@ -171,11 +171,11 @@ async fn repeated_authorization_is_idempotent_and_reactivates_a_deauthorized_gra
     assert_eq!(r.connect(&app, &main).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(summary(&r.accounts().await), tree(&app, &main));
 
+    app.sim.revoke(&connect);
     assert_eq!(
         r.deauthorize(&connect, &cn, true, Signing::Valid).await,
         200
     );
-    app.sim.revoke(&connect);
     assert!(r
         .accounts()
         .await

@@ -16,6 +16,7 @@ async fn a_validly_signed_deauthorize_flips_the_account_and_every_account_reache
             assert_eq!(r.connect(&app, main).await.status(), StatusCode::SEE_OTHER);
         }
         let revoked = app.sim.granted_sid(&mains[0]).unwrap();
+        app.sim.revoke(&revoked);
 
         let status = r.deauthorize(&revoked, &cn, post, Signing::Valid).await;
 
@@ -144,6 +145,7 @@ async fn exports_reach_discovered_accounts_and_skip_deauthorized_ones() {
         .iter()
         .all(|q| q.username.as_deref() == Some(connect.as_str())));
 
+    app.sim.revoke(&connect);
     assert_eq!(
         r.deauthorize(&connect, &cn, true, Signing::Valid).await,
         200
@@ -199,12 +201,57 @@ async fn the_sim_deauthorize_command_signs_or_mis_signs_as_asked() {
         .iter()
         .all(|a| a.status == AccountStatus::Active));
 
-    let good = run(args(&["--method", "get"])).await;
+    // With --sim, the user revokes at the simulator first, as at Twilio before it calls back.
+    let sim = app.base.clone();
+    let mut good = args(&["--method", "get"]);
+    good.extend(["--sim".to_owned(), sim]);
+    let good = run(good).await;
     assert_success(&good);
     assert!(stdout(&good).contains("HTTP 200"));
     let accounts = r.accounts().await;
     assert_eq!(accounts.len(), 2);
     assert!(accounts
+        .iter()
+        .all(|a| a.status == AccountStatus::Deauthorized));
+}
+
+#[tokio::test]
+async fn a_replayed_deauthorize_for_a_grant_twilio_still_accepts_changes_nothing() {
+    let (app, r) = connect_env(2, true).await;
+    let main = app.sim.main_account_sids()[0].clone();
+    let connect = app.sim.granted_sid(&main).unwrap();
+    let cn = app.sim.config().connect_app_sid.clone();
+    assert_eq!(r.connect(&app, &main).await.status(), StatusCode::SEE_OTHER);
+
+    // A validly signed callback, but Twilio still accepts the grant (a recording of an old
+    // callback replayed after the user authorized the app again, or one sent early).
+    assert_eq!(
+        r.deauthorize(&connect, &cn, true, Signing::Valid).await,
+        200
+    );
+
+    assert!(r
+        .accounts()
+        .await
+        .iter()
+        .all(|a| a.status == AccountStatus::Active));
+    let metrics = r.metrics().await;
+    assert!(
+        metrics.contains("callback=\"deauthorize\",outcome=\"still_authorized\"} 1\n"),
+        "{metrics}"
+    );
+    let tried = format!("/2010-04-01/Accounts/{connect}.json");
+    assert!(app.sim.requests().iter().any(|q| q.path == tried));
+
+    // Once the user revokes at Twilio, the same callback deauthorizes.
+    app.sim.revoke(&connect);
+    assert_eq!(
+        r.deauthorize(&connect, &cn, true, Signing::Valid).await,
+        200
+    );
+    assert!(r
+        .accounts()
+        .await
         .iter()
         .all(|a| a.status == AccountStatus::Deauthorized));
 }

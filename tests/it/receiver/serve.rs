@@ -173,6 +173,9 @@ async fn the_serve_binary_against_the_simulator() {
             connect.as_str(),
             "--app",
             cn.as_str(),
+            // The user revokes at Twilio first: the receiver tries the grant.
+            "--sim",
+            app.base.as_str(),
         ];
         a.extend(extra);
         let a: Vec<String> = a.into_iter().map(str::to_owned).collect();
