@@ -15,7 +15,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::guard::Refusal;
 use super::{cookie, pages, set_cookie, state_cookie, ReceiverError, ReceiverState, STATE_COOKIE};
@@ -93,6 +93,7 @@ async fn handle(
     raw_query: &str,
     headers: &HeaderMap,
 ) -> Result<Authorized, ReceiverError> {
+    let started = Instant::now();
     let q = AuthorizeQuery::parse(raw_query)?;
     if let Some(error) = &q.error {
         let shown: String = error.chars().take(64).collect();
@@ -134,7 +135,7 @@ async fn handle(
         .upsert_account(&NewAccount::confirmed(sid.clone(), sid.clone(), info))
         .await?;
     let discovered = if state.inner.config.discover {
-        discover(state, &sid).await?
+        discover(state, &sid, discovery_budget(state, started)).await?
     } else {
         0
     };
@@ -144,14 +145,32 @@ async fn handle(
     })
 }
 
-/// Registers the other accounts `connect_sid` can read, reached with its credentials. An
-/// account already exported through another working credential keeps it. A failed listing
-/// is logged and leaves the grant itself connected.
-async fn discover(state: &ReceiverState, connect_sid: &AccountSid) -> Result<u64, ReceiverError> {
-    let listed = match state.inner.client.list_accounts(connect_sid).await {
-        Ok(l) => l,
-        Err(e) => {
+/// What is left for listing a new grant's accounts of the request's time (`request_timeout`,
+/// after which the answer would be a timeout although the grant is registered), less a
+/// quarter of it kept for registering them and answering.
+fn discovery_budget(state: &ReceiverState, started: Instant) -> Duration {
+    let whole = state.inner.config.limits.request_timeout;
+    (whole - whole / 4).saturating_sub(started.elapsed())
+}
+
+/// Registers the other accounts `connect_sid` can read, reached with its credentials, if
+/// Twilio lists them within `budget`. An account already exported through another working
+/// credential keeps it. A failed or late listing is logged and leaves the grant itself
+/// connected.
+async fn discover(
+    state: &ReceiverState,
+    connect_sid: &AccountSid,
+    budget: Duration,
+) -> Result<u64, ReceiverError> {
+    let listing = state.inner.client.list_accounts(connect_sid);
+    let listed = match tokio::time::timeout(budget, listing).await {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => {
             tracing::warn!(stage = "receiving", account = %connect_sid, error = %e, "Cannot list the accounts of a new grant; only the Connect account is exported");
+            return Ok(0);
+        }
+        Err(_) => {
+            tracing::warn!(stage = "receiving", account = %connect_sid, "Twilio did not list the accounts of a new grant in time; only the Connect account is exported (authorizing again lists them)");
             return Ok(0);
         }
     };

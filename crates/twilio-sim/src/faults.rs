@@ -213,6 +213,10 @@ fn account_of(path: &str) -> Option<String> {
 pub(crate) async fn inject(State(sim): State<Simulator>, req: Request, next: Next) -> Response {
     let faults = &sim.inner.cfg.faults;
     let Some(account) = account_of(req.uri().path()) else {
+        // A request of no one account (`/Accounts.json`) is slow like every other.
+        if req.uri().path().starts_with("/2010-04-01/") && !faults.latency.is_zero() {
+            tokio::time::sleep(faults.latency).await;
+        }
         return next.run(req).await;
     };
     let target = req

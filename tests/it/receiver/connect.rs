@@ -2,8 +2,9 @@
 //! read; forged, revoked, malformed or denied authorizations store nothing.
 
 use reqwest::StatusCode;
+use twilio_export::receiver::ReceiverLimits;
 use twilio_export::registry::AccountStatus;
-use twilio_sim::Signing;
+use twilio_sim::{Signing, SimConfig};
 use url::Url;
 
 use crate::support::*;
@@ -189,4 +190,30 @@ async fn repeated_authorization_is_idempotent_and_reactivates_a_deauthorized_gra
     assert!(accounts
         .iter()
         .all(|a| a.status_reason.is_none() && a.deauthorized_at.is_none()));
+}
+
+#[tokio::test]
+async fn a_grant_whose_accounts_twilio_lists_too_slowly_is_connected_alone_and_said_so() {
+    // Every API answer takes 1.2 s, and a callback may take 2 s: proving the grant fits, then
+    // listing its accounts would not (the answer would be a timeout, the grant registered).
+    let limits = ReceiverLimits {
+        request_timeout: std::time::Duration::from_secs(2),
+        ..ReceiverLimits::default()
+    };
+    let sim = SimConfig {
+        subaccounts: 2,
+        ..slowed(std::time::Duration::from_millis(1200), small_sim())
+    };
+    let (app, r) = connect_env_from(sim, true, limits).await;
+    let main = app.sim.main_account_sids()[0].clone();
+    let connect = app.sim.granted_sid(&main).unwrap();
+
+    let answer = r.connect(&app, &main).await;
+
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(answer.headers()["location"], "connected?accounts=1");
+    let accounts = r.accounts().await;
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    assert_eq!(accounts[0].sid.as_str(), connect);
+    assert_eq!(accounts[0].status, AccountStatus::Active);
 }
