@@ -230,8 +230,9 @@ async fn not_found() -> Response {
         .into_response()
 }
 
-/// Refuses overlong URIs and bounds each handler's time (a handler that runs out of time is
-/// dropped, so its callback is counted here).
+/// Refuses overlong URIs, and bodies announced larger than [`MAX_BODY_BYTES`] before any of
+/// them is read; bounds each handler's time (a handler that runs out of time is dropped, so
+/// its callback is counted here).
 async fn limits(State(state): State<ReceiverState>, req: Request, next: Next) -> Response {
     if req.uri().to_string().len() > MAX_URI_BYTES {
         return StatusCode::URI_TOO_LONG.into_response();
@@ -241,6 +242,17 @@ async fn limits(State(state): State<ReceiverState>, req: Request, next: Next) ->
         "/connect/deauthorize" => Some("deauthorize"),
         _ => None,
     };
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        if let Some(cb) = callback {
+            state.inner.metrics.record(cb, "bad_request");
+        }
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
     let timeout = state.inner.config.limits.request_timeout;
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(resp) => resp,
@@ -248,7 +260,13 @@ async fn limits(State(state): State<ReceiverState>, req: Request, next: Next) ->
             if let Some(cb) = callback {
                 state.inner.metrics.record(cb, "timeout");
             }
-            ReceiverError::Timeout.into_response()
+            match callback {
+                // Twilio's server calls back, not a browser: no page that speaks of connecting.
+                Some("deauthorize") => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "timeout\n").into_response()
+                }
+                _ => ReceiverError::Timeout.into_response(),
+            }
         }
     }
 }

@@ -428,3 +428,23 @@ async fn beyond_the_rate_grant_checks_are_throttled_before_the_api() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_body_announced_too_large_is_refused_before_any_of_it_arrives() {
+    let (_app, r) = env(ReceiverLimits::default()).await;
+    let mut s = TcpStream::connect(r.addr).await.unwrap();
+    // The head promises a terabyte and nothing of it follows: waiting for it would hold the
+    // connection until the handler's timeout.
+    s.write_all(
+        b"POST /connect/deauthorize HTTP/1.1\r\nHost: receiver\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000000000\r\n\r\nabc",
+    )
+    .await
+    .unwrap();
+    let answer = until_seen(&mut s, "\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let metrics = r.metrics().await;
+    assert!(
+        metrics.contains("callback=\"deauthorize\",outcome=\"bad_request\"} 1\n"),
+        "{metrics}"
+    );
+}
