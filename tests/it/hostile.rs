@@ -150,31 +150,32 @@ async fn a_redirect_is_never_followed_and_fails_the_window_naming_its_location()
 
 #[tokio::test]
 async fn a_link_to_another_accounts_list_is_not_followed() {
-    // Each main account can read its subaccount: a link there would be answered.
+    // Each Connect subaccount can read its parent: a link there would be answered.
     let cfg = SimConfig {
         subaccounts: 1,
         ..small_sim()
     };
-    let mains = Simulator::new(cfg.clone()).main_account_sids();
-    let before = Exported::new(cfg.clone(), "calls", &mains).await;
+    let sim = Simulator::new(cfg.clone());
+    let mains = sim.main_account_sids();
+    let grants: Vec<String> = mains.iter().map(|m| sim.granted_sid(m).unwrap()).collect();
+    let before = Exported::new(cfg.clone(), "calls", &grants).await;
     let evil = hostile(&cfg, Hostile::ForeignLink).await;
 
     let out = before.rerun_against(&evil.base, "calls").await;
 
-    for main in &before.accounts {
-        let line = failure_of(&out, main);
-        let sub = &evil.sim.subaccount_sids(main)[0];
+    for (main, grant) in mains.iter().zip(&grants) {
+        let line = failure_of(&out, grant);
         assert!(
-            line.contains(&format!("/2010-04-01/Accounts/{sub}/Calls.json")),
+            line.contains(&format!("/2010-04-01/Accounts/{main}/Calls.json")),
             "{line}"
         );
         assert!(
             line.contains(&format!(
-                "leaves the list /2010-04-01/Accounts/{main}/Calls.json"
+                "leaves the list /2010-04-01/Accounts/{grant}/Calls.json"
             )),
             "{line}"
         );
-        assert_eq!(list_requests(&evil, sub), 0, "{sub}'s list was requested");
+        assert_eq!(list_requests(&evil, main), 0, "{main}'s list was requested");
     }
 }
 

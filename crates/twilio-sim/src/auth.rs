@@ -5,7 +5,9 @@
 //! what `get-all` shows it; [`visible`] (rules in `connect`) is the one place that decides.
 //!
 //! Decisions (documented for clients and tests):
-//! - missing/malformed header, wrong token, unknown or revoked username → 401 code 20003;
+//! - missing/malformed header, wrong token, unknown or revoked username, or one that is not a
+//!   grant (in a tree, a user's main account or a subaccount other than the Connect one: the
+//!   owner's token is not theirs) → 401 code 20003;
 //! - valid credential, unknown account in the path → 404 code 20404;
 //! - valid credential, a known account it may not read → 401 code 20003.
 
@@ -78,6 +80,7 @@ impl Gate<'_> {
         let cred = self
             .data
             .account_by_sid(&creds.username)
+            .filter(|a| super::connect::is_grant(self.data, a.idx))
             .ok_or(SimError::Unauthenticated)?
             .idx;
         let target = match target {

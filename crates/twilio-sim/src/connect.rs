@@ -63,6 +63,18 @@ fn children(data: &Dataset, parent: usize) -> impl Iterator<Item = usize> + '_ {
         .map(|a| a.idx)
 }
 
+/// Whether `cred` may be the user name of a request made with the app owner's token: an
+/// account Twilio created for the app's grant. In a tree that is a Connect subaccount only (a
+/// user's main account, or another subaccount, has its own token, which we never hold); flat,
+/// every account stands for its own grant.
+pub(crate) fn is_grant(data: &Dataset, cred: usize) -> bool {
+    match data.accounts.get(cred).map(|a| a.parent) {
+        Some(Some(p)) => connect_subaccount_of(data, p) == Some(cred),
+        Some(None) => children(data, cred).next().is_none(),
+        None => false,
+    }
+}
+
 /// The accounts credential `cred` may read, itself first: a Connect subaccount (granted
 /// `get-all`) reads its parent and the parent's subaccounts; a main account reads its
 /// subaccounts; any other subaccount only itself.

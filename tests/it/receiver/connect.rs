@@ -217,3 +217,19 @@ async fn a_grant_whose_accounts_twilio_lists_too_slowly_is_connected_alone_and_s
     assert_eq!(accounts[0].sid.as_str(), connect);
     assert_eq!(accounts[0].status, AccountStatus::Active);
 }
+
+#[tokio::test]
+async fn a_forged_callback_naming_a_users_main_account_registers_nothing() {
+    // A user's main account never consented: only the Connect subaccount Twilio creates for
+    // the app answers to our token, so the grant check refuses the main account's sid.
+    let (app, r) = connect_env(2, true).await;
+    let main = app.sim.main_account_sids()[0].clone();
+    let state = r.begin().await;
+
+    let answer = r
+        .authorize(&format!("AccountSid={main}&state={state}"), Some(&state))
+        .await;
+
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    assert!(r.accounts().await.is_empty());
+}
