@@ -155,13 +155,15 @@ impl Counts {
     async fn log_every(self: Arc<Self>, every: Duration) {
         let start = tokio::time::Instant::now() + every;
         let mut ticks = tokio::time::interval_at(start, every);
+        // After a stall (SIGSTOP, a suspended VM) one line, not one per tick missed.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let first = self.reading();
         let mut last = first;
         loop {
             ticks.tick().await;
             let now = self.reading();
             if now.done < self.total.load(Ordering::Relaxed) {
-                self.log(first, last, now, every);
+                self.log(first, last, now, now.at - last.at);
             }
             last = now;
         }
@@ -171,12 +173,14 @@ impl Counts {
         Reading {
             fetch: self.client.stats(),
             done: self.done.load(Ordering::Relaxed),
+            at: tokio::time::Instant::now(),
         }
     }
 
-    fn log(&self, first: Reading, last: Reading, now: Reading, every: Duration) {
+    /// Rates are over `lately`, the time since the last reading.
+    fn log(&self, first: Reading, last: Reading, now: Reading, lately: Duration) {
         let total = self.total.load(Ordering::Relaxed);
-        let secs = every.as_secs_f64();
+        let secs = lately.as_secs_f64().max(f64::EPSILON);
         let per_second = (now.fetch.requests - last.fetch.requests) as f64 / secs;
         let windows_per_second = (now.done - last.done) as f64 / secs;
         let left = total.saturating_sub(now.done) as f64;
@@ -203,6 +207,7 @@ impl Counts {
 struct Reading {
     fetch: FetchCounts,
     done: u64,
+    at: tokio::time::Instant,
 }
 
 /// [`INTERVAL_ENV`] when it is set: a number of seconds above 0 that a `Duration` holds, or a
@@ -246,4 +251,71 @@ fn progress_bar(terminal: bool) -> ProgressBar {
         .progress_chars("=> "),
     );
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::AuthToken;
+    use crate::fetch::{Limits, Quotas};
+
+    /// A writer the test reads back.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stall_of_many_intervals_gives_one_line_not_one_per_interval() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let client = TwilioClient::new(
+            "http://127.0.0.1:9".parse().unwrap(),
+            AuthToken::new("t".to_owned()).unwrap(),
+            Quotas::new(Limits::default()),
+        )
+        .unwrap();
+        let counts = Arc::new(Counts {
+            resource: Mutex::new(Some(Resource::Calls)),
+            total: AtomicU64::new(10),
+            done: AtomicU64::new(0),
+            rows: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            client,
+        });
+        let every = Duration::from_secs(1);
+        let ticker = tokio::spawn(counts.log_every(every));
+        let said = || {
+            let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+            text.matches("Progress").count()
+        };
+        let settle = || async {
+            for _ in 0..50 {
+                tokio::task::yield_now().await;
+            }
+        };
+
+        settle().await;
+        tokio::time::advance(every).await;
+        settle().await;
+        assert_eq!(said(), 1);
+        // The process stood still for twelve intervals (SIGSTOP, a suspended VM).
+        tokio::time::advance(every * 12).await;
+        settle().await;
+
+        assert_eq!(said(), 2);
+        ticker.abort();
+    }
 }
