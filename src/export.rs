@@ -29,7 +29,7 @@ mod spans;
 
 pub use error::{ExportError, MODE_CONFLICT};
 pub use outcome::{Summary, Window, WindowEvent, WindowReport};
-pub use scope::{LeaseScope, Lost};
+pub use scope::{LeaseScope, Stopped};
 
 use publish::SpanEnd;
 use spans::Span;

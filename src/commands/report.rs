@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::Exit;
 use crate::domain::{AccountSid, DayRange, Resource};
 use crate::erase::Erased;
-use crate::export::{Lost, Summary};
+use crate::export::{Stopped, Summary};
 use crate::registry::{Account, AccountStatus, DeletionReason, TwilioStatus};
 use crate::scheduler::{JobReport, Outcome};
 
@@ -180,7 +180,7 @@ fn job_accounts(r: &JobReport) {
         }
         // Why the run stopped exporting it is in the summary; a lease found taken over
         // only as the checkpoint was committed is said here.
-        if a.stopped == Some(Lost::TakenOver) {
+        if a.stopped == Some(Stopped::TakenOver) {
             println!(
                 "  {}: lease taken over during the run; checkpoint left to the other process",
                 a.account

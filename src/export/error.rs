@@ -18,7 +18,7 @@ pub enum ExportError {
     Cancelled,
     /// The run may no longer publish the pair (its lease was taken over by another process,
     /// or the account was removed, deauthorized or purged meanwhile; see
-    /// [`Lost`](super::Lost)): the window was not published and the account's remaining
+    /// [`Stopped`](super::Stopped)): the window was not published and the account's remaining
     /// windows are skipped, not failed.
     #[error("no longer this run's to publish; not published")]
     LeaseLost,

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::{ExportError, Lost};
+use super::{ExportError, Stopped};
 use crate::domain::{AccountSid, PartitionKey};
 use crate::registry::{RunId, RunOutcome, RunTotals, TwilioStatus};
 
@@ -67,7 +67,7 @@ pub struct Summary {
     pub emptied_days: u64,
     /// Accounts the run stopped publishing before their end, and why (an account the run
     /// itself found deauthorized is in `deauthorized` instead).
-    pub stopped: Vec<(AccountSid, Lost)>,
+    pub stopped: Vec<(AccountSid, Stopped)>,
     pub interrupted: bool,
     pub seconds: f64,
 }

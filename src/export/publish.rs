@@ -8,7 +8,7 @@ use super::admit::FetchSlot;
 use super::read::SpanRead;
 use super::source::{CallsSource, UsageSource};
 use super::spans::{self, Span};
-use super::{ExportError, Exporter, LeaseScope, Lost, Window, WindowReport};
+use super::{ExportError, Exporter, LeaseScope, Stopped, Window, WindowReport};
 use crate::batch;
 use crate::domain::{PartitionKey, Resource};
 use crate::pseudonym::PseudonymMode;
@@ -230,15 +230,15 @@ impl Exporter {
             .await?
         {
             Standing::Held => return Ok(true),
-            Standing::TakenOver => Lost::TakenOver,
-            Standing::NotExported => Lost::NoLongerExported,
+            Standing::TakenOver => Stopped::TakenOver,
+            Standing::NotExported => Stopped::NoLongerExported,
         };
         if scope.lose(&key.account, why) {
             match why {
-                Lost::TakenOver => {
+                Stopped::TakenOver => {
                     tracing::warn!(account = %key.account, resource = %key.resource, "Lease taken over by another process; this account's remaining windows are left to it")
                 }
-                Lost::NoLongerExported => {
+                Stopped::NoLongerExported => {
                     tracing::warn!(account = %key.account, resource = %key.resource, "Account removed from the registry, deauthorized or purged during the run; the rest of it is not published")
                 }
             }

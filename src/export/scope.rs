@@ -12,13 +12,13 @@ use crate::registry::LeaseHolder;
 /// [`Exporter::run_leased`](super::Exporter::run_leased)).
 pub struct LeaseScope {
     holder: LeaseHolder,
-    lost: Mutex<HashMap<AccountSid, Lost>>,
+    lost: Mutex<HashMap<AccountSid, Stopped>>,
 }
 
 /// Why a run stopped publishing an account: either way its remaining windows are skipped,
 /// not failed, and its checkpoint is not moved over them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lost {
+pub enum Stopped {
     /// Another process took the lease over (this one stalled past its expiry): the account's
     /// remaining days, and its checkpoint, are left to it.
     TakenOver,
@@ -26,11 +26,11 @@ pub enum Lost {
     NoLongerExported,
 }
 
-impl fmt::Display for Lost {
+impl fmt::Display for Stopped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Lost::TakenOver => "its lease was taken over by another process during the run",
-            Lost::NoLongerExported => {
+            Stopped::TakenOver => "its lease was taken over by another process during the run",
+            Stopped::NoLongerExported => {
                 "it was removed from the registry, deauthorized or purged during the run"
             }
         })
@@ -51,7 +51,7 @@ impl LeaseScope {
 
     /// Stops publishing `account` for `why`: its remaining windows are skipped. True the
     /// first time (the first reason stays).
-    pub fn lose(&self, account: &AccountSid, why: Lost) -> bool {
+    pub fn lose(&self, account: &AccountSid, why: Stopped) -> bool {
         let mut lost = self.lost.lock().expect("not poisoned");
         if lost.contains_key(account) {
             return false;
@@ -65,7 +65,7 @@ impl LeaseScope {
     }
 
     /// Why the run stopped publishing `account`, if it did.
-    pub fn why_lost(&self, account: &AccountSid) -> Option<Lost> {
+    pub fn why_lost(&self, account: &AccountSid) -> Option<Stopped> {
         self.lost
             .lock()
             .expect("not poisoned")
@@ -75,18 +75,18 @@ impl LeaseScope {
 
     /// Why the run stopped publishing `account`, for its report: an account the run itself
     /// found deauthorized (Twilio refused its credentials) is in `summary` as such, not here.
-    pub fn stopped(&self, account: &AccountSid, summary: &Summary) -> Option<Lost> {
+    pub fn stopped(&self, account: &AccountSid, summary: &Summary) -> Option<Stopped> {
         self.why_lost(account)
-            .filter(|why| !(*why == Lost::NoLongerExported && summary.skipped(account)))
+            .filter(|why| !(*why == Stopped::NoLongerExported && summary.skipped(account)))
     }
 
     /// Every account [`LeaseScope::stopped`] gives a reason for, by sid.
-    pub(super) fn all_stopped(&self, summary: &Summary) -> Vec<(AccountSid, Lost)> {
+    pub(super) fn all_stopped(&self, summary: &Summary) -> Vec<(AccountSid, Stopped)> {
         let lost: Vec<AccountSid> = {
             let lost = self.lost.lock().expect("not poisoned");
             lost.keys().cloned().collect()
         };
-        let mut stopped: Vec<(AccountSid, Lost)> = lost
+        let mut stopped: Vec<(AccountSid, Stopped)> = lost
             .into_iter()
             .filter_map(|sid| self.stopped(&sid, summary).map(|why| (sid, why)))
             .collect();

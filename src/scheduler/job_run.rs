@@ -13,7 +13,7 @@ use super::plan::{self, AccountPlan, Selected};
 use super::report::Exported;
 use super::{AccountReport, JobReport, Scheduler, SchedulerError};
 use crate::domain::{AccountSid, DayRange};
-use crate::export::{Exporter, LeaseScope, Lost, Summary, WindowEvent};
+use crate::export::{Exporter, LeaseScope, Stopped, Summary, WindowEvent};
 use crate::registry::{PairOutcome, RegistryError};
 
 /// How far the machine's clock may read ahead of the API's `Date` before checkpoints are held
@@ -238,7 +238,7 @@ impl Scheduler {
             rows,
             checkpoint_before: was,
             checkpoint: if held { was.max(advance_to) } else { was },
-            stopped: (!held).then_some(Lost::TakenOver),
+            stopped: (!held).then_some(Stopped::TakenOver),
         })
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{AccountSid, Resource};
-use crate::export::{LeaseScope, Lost};
+use crate::export::{LeaseScope, Stopped};
 use crate::registry::{Account, AccountStatus, LeaseGrant, LeaseHolder, Registry, RegistryError};
 
 /// The accounts whose lease was taken, and the others.
@@ -168,7 +168,7 @@ async fn renew(
             Ok(lost) => {
                 for sid in lost {
                     tracing::warn!(account = %sid, %resource, "Lease taken over by another process; this account's remaining windows are left to it");
-                    scope.lose(&sid, Lost::TakenOver);
+                    scope.lose(&sid, Stopped::TakenOver);
                 }
             }
             Err(e) => {

@@ -8,7 +8,7 @@ use super::jobs::Job;
 use super::modes::MixedModes;
 use super::plan::Selected;
 use crate::domain::{AccountSid, DayRange, Resource};
-use crate::export::{Lost, Summary};
+use crate::export::{Stopped, Summary};
 use crate::pseudonym::NoKey;
 use crate::registry::{RegistryError, TwilioStatus};
 
@@ -141,5 +141,5 @@ pub struct AccountReport {
     /// Why the run stopped publishing the account before its end, if it did: its lease was
     /// taken over (this process stalled past its expiry; the checkpoint was left to the new
     /// holder), or it was removed, deauthorized or purged meanwhile.
-    pub stopped: Option<Lost>,
+    pub stopped: Option<Stopped>,
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use twilio_export::domain::{AccountSid, Resource};
-use twilio_export::export::Lost;
+use twilio_export::export::Stopped;
 use twilio_export::registry::{LeaseClock, LeaseGrant, LeaseHolder, Registry};
 use twilio_export::scheduler::{Outcome, Selection};
 use twilio_sim::SimConfig;
@@ -307,7 +307,7 @@ async fn a_scheduler_that_loses_a_lease_stops_publishing_that_account() {
         panic!("the job was due")
     };
     let account = &reports[0].accounts[0];
-    assert_eq!(account.stopped, Some(Lost::TakenOver), "{account:?}");
+    assert_eq!(account.stopped, Some(Stopped::TakenOver), "{account:?}");
     assert_eq!(
         account.checkpoint, None,
         "the checkpoint is left to the new holder"
@@ -510,7 +510,11 @@ async fn a_scheduled_run_stops_publishing_an_account_deauthorized_meanwhile() {
         panic!("the job was due")
     };
     let account = &reports[0].accounts[0];
-    assert_eq!(account.stopped, Some(Lost::NoLongerExported), "{account:?}");
+    assert_eq!(
+        account.stopped,
+        Some(Stopped::NoLongerExported),
+        "{account:?}"
+    );
     let after = count().await;
     assert!(
         after <= at_revoke + 1,
