@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use crate::registry::AccountStatus;
+
 /// The outcomes each callback can have, listed so that every series exists from the start.
 const OUTCOMES: &[(&str, &[&str])] = &[
     (
@@ -117,8 +119,16 @@ impl Metrics {
         if let Some(accounts) = accounts {
             out.push_str("# HELP twilio_export_accounts Registered accounts, by status.\n");
             out.push_str("# TYPE twilio_export_accounts gauge\n");
-            let mut by_status: BTreeMap<&str, u64> =
-                [("active", 0), ("deauthorized", 0)].into_iter().collect();
+            // Every status, 0 when no account has it: a series that appears only once it is
+            // non-zero cannot be alerted on.
+            let mut by_status: BTreeMap<&str, u64> = [
+                AccountStatus::Active,
+                AccountStatus::Deauthorized,
+                AccountStatus::Purged,
+            ]
+            .into_iter()
+            .map(|s| (s.as_str(), 0))
+            .collect();
             for (status, n) in accounts {
                 by_status.insert(status.as_str(), *n);
             }
@@ -148,6 +158,7 @@ mod tests {
         ));
         assert!(text.contains("twilio_export_accounts{status=\"active\"} 3\n"));
         assert!(text.contains("twilio_export_accounts{status=\"deauthorized\"} 0\n"));
+        assert!(text.contains("twilio_export_accounts{status=\"purged\"} 0\n"));
         assert!(!m.render(None).contains("twilio_export_accounts{"));
         m.connection_opened();
         m.connection_opened();
