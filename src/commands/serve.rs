@@ -98,5 +98,8 @@ fn http_url(option: &str, value: &str) -> anyhow::Result<Url> {
             "{option}: {url} has a query or fragment; the receiver's paths are added to its end"
         );
     }
+    if url.port() == Some(0) {
+        anyhow::bail!("{option}: {url} has port 0, which no one can reach");
+    }
     Ok(url)
 }

@@ -240,6 +240,7 @@ async fn serve_without_a_token_or_an_app_is_a_usage_error() {
             "ftp://x.example",
             "not an http(s) URL",
         ),
+        ("TWILIO_EXPORT_PUBLIC_URL", "http://h.example:0/", "port 0"),
     ] {
         let refused = run(vec![
             ("TWILIO_AUTH_TOKEN", TOKEN.to_owned()),
