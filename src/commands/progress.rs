@@ -259,23 +259,9 @@ mod tests {
     use crate::domain::AuthToken;
     use crate::fetch::{Limits, Quotas};
 
-    /// A writer the test reads back.
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Lines {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[tokio::test(start_paused = true)]
     async fn a_stall_of_many_intervals_gives_one_line_not_one_per_interval() {
-        let lines = Lines::default();
+        let lines = crate::telemetry::CapturedLog::default();
         let writer = lines.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
@@ -297,10 +283,7 @@ mod tests {
         });
         let every = Duration::from_secs(1);
         let ticker = tokio::spawn(counts.log_every(every));
-        let said = || {
-            let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
-            text.matches("Progress").count()
-        };
+        let said = || lines.text().matches("Progress").count();
         let settle = || async {
             for _ in 0..50 {
                 tokio::task::yield_now().await;

@@ -1,6 +1,4 @@
-use std::process::Stdio;
-
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 
 use crate::support::*;
 
@@ -85,18 +83,7 @@ async fn database_passwords_never_appear_in_messages_or_logs() {
 #[tokio::test]
 async fn control_characters_in_logged_values_are_escaped() {
     let app = spawn_app(small_sim()).await;
-    let cn = app.sim.config().connect_app_sid.clone();
-    let mut serve = app
-        .command(&["serve", "--listen", "127.0.0.1:0", "--connect-app-sid", &cn])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
-    let first = lines.next_line().await.unwrap().unwrap();
-    let base = first.strip_prefix("Connect receiver on ").unwrap();
+    let (mut serve, base) = spawn_serve(&app, "info").await;
 
     let answer = reqwest::get(format!(
         "{base}/connect/authorize?error=denied%0AINFO%20forged%20line%1B%5B2J"

@@ -177,11 +177,7 @@ async fn repeated_authorization_is_idempotent_and_reactivates_a_deauthorized_gra
         r.deauthorize(&connect, &cn, true, Signing::Valid).await,
         200
     );
-    assert!(r
-        .accounts()
-        .await
-        .iter()
-        .all(|a| a.status == AccountStatus::Deauthorized));
+    assert!(r.all_are(AccountStatus::Deauthorized).await);
 
     // Authorizing again restores the grant on Twilio's side and here.
     assert_eq!(r.connect(&app, &main).await.status(), StatusCode::SEE_OTHER);

@@ -195,11 +195,7 @@ async fn the_sim_deauthorize_command_signs_or_mis_signs_as_asked() {
     assert!(stdout(&bad).contains("HTTP 403"));
     let unsigned = run(args(&["--unsigned", "--method", "get"])).await;
     assert_eq!(unsigned.status.code(), Some(1));
-    assert!(r
-        .accounts()
-        .await
-        .iter()
-        .all(|a| a.status == AccountStatus::Active));
+    assert!(r.all_are(AccountStatus::Active).await);
 
     // With --sim, the user revokes at the simulator first, as at Twilio before it calls back.
     let sim = app.base.clone();
@@ -230,11 +226,7 @@ async fn a_replayed_deauthorize_for_a_grant_twilio_still_accepts_changes_nothing
         200
     );
 
-    assert!(r
-        .accounts()
-        .await
-        .iter()
-        .all(|a| a.status == AccountStatus::Active));
+    assert!(r.all_are(AccountStatus::Active).await);
     let metrics = r.metrics().await;
     assert!(
         metrics.contains("callback=\"deauthorize\",outcome=\"still_authorized\"} 1\n"),
@@ -249,11 +241,7 @@ async fn a_replayed_deauthorize_for_a_grant_twilio_still_accepts_changes_nothing
         r.deauthorize(&connect, &cn, true, Signing::Valid).await,
         200
     );
-    assert!(r
-        .accounts()
-        .await
-        .iter()
-        .all(|a| a.status == AccountStatus::Deauthorized));
+    assert!(r.all_are(AccountStatus::Deauthorized).await);
 }
 
 #[tokio::test]

@@ -298,18 +298,7 @@ async fn browser_round_trip_connects_an_account() {
 #[tokio::test]
 async fn serve_says_what_stopping_means_for_it() {
     let app = spawn_app(small_sim()).await;
-    let cn = app.sim.config().connect_app_sid.clone();
-    let mut serve = app
-        .command(&["serve", "--listen", "127.0.0.1:0", "--connect-app-sid", &cn])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
-    let first = lines.next_line().await.unwrap().unwrap();
-    assert!(first.starts_with("Connect receiver on "), "{first}");
+    let (serve, _base) = spawn_serve(&app, "info").await;
 
     let pid = serve.id().unwrap().to_string();
     assert!(std::process::Command::new("kill")

@@ -176,6 +176,11 @@ impl Receiver {
         self.registry.accounts().await.unwrap()
     }
 
+    /// Whether every registered account has `status`.
+    pub async fn all_are(&self, status: AccountStatus) -> bool {
+        self.accounts().await.iter().all(|a| a.status == status)
+    }
+
     pub async fn metrics(&self) -> String {
         let resp = self
             .http
@@ -234,4 +239,26 @@ pub fn tree(app: &TestApp, main: &str) -> Vec<(String, String, AccountStatus)> {
         .collect();
     want.sort_by(|a, b| a.0.cmp(&b.0));
     want
+}
+
+/// The real `serve` binary with the app's configuration, our Connect App and `RUST_LOG`,
+/// stderr piped; its base URL, read from the first line it prints.
+pub async fn spawn_serve(app: &TestApp, rust_log: &str) -> (tokio::process::Child, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let cn = app.sim.config().connect_app_sid.clone();
+    let mut serve = app
+        .command(&["serve", "--listen", "127.0.0.1:0", "--connect-app-sid", &cn])
+        .env("RUST_LOG", rust_log)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    let base = first
+        .strip_prefix("Connect receiver on ")
+        .unwrap_or_else(|| panic!("serve printed {first:?}"))
+        .to_owned();
+    (serve, base)
 }
