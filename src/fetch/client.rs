@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use url::Url;
@@ -137,13 +137,14 @@ pub struct TwilioClient {
 }
 
 /// Counts of what a client (and its clones) did, for the metrics of a run.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FetchStats {
     requests: AtomicU64,
     throttled: AtomicU64,
     retries: AtomicU64,
-    /// The latest `Date` an answer carried (a refusal's too), in Unix seconds (0: none yet).
-    api_date: AtomicI64,
+    /// How far this machine's clock read ahead of the `Date` of the latest answer that had one
+    /// (a refusal's too), in milliseconds, taken as it arrived; `i64::MIN`: none yet.
+    clock_skew_ms: AtomicI64,
 }
 
 /// A reading of [`FetchStats`].
@@ -155,6 +156,17 @@ pub struct FetchCounts {
     pub throttled: u64,
     /// Attempts repeated after a 429 or a transient failure.
     pub retries: u64,
+}
+
+impl Default for FetchStats {
+    fn default() -> Self {
+        Self {
+            requests: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            clock_skew_ms: AtomicI64::new(i64::MIN),
+        }
+    }
 }
 
 impl FetchStats {
@@ -202,12 +214,13 @@ impl TwilioClient {
         &self.base
     }
 
-    /// The latest time the API said it was (the `Date` of its answers so far, successful or
-    /// not, to this client and its clones), if any answer carried one.
-    pub fn api_now(&self) -> Option<DateTime<Utc>> {
-        match self.stats.api_date.load(Ordering::Relaxed) {
-            0 => None,
-            secs => DateTime::from_timestamp(secs, 0),
+    /// How far this machine's clock read ahead of the API's when the latest answer with a
+    /// `Date` arrived (negative: behind), to the answer's second and its latency; `None`
+    /// before any.
+    pub fn clock_skew(&self) -> Option<TimeDelta> {
+        match self.stats.clock_skew_ms.load(Ordering::Relaxed) {
+            i64::MIN => None,
+            ms => Some(TimeDelta::milliseconds(ms)),
         }
     }
 
@@ -452,7 +465,8 @@ enum Once {
 }
 
 impl TwilioClient {
-    /// Keeps the answer's `Date` (an HTTP date, RFC 7231) if it is the latest seen.
+    /// Keeps how far this machine's clock reads ahead of the answer's `Date` (an HTTP date,
+    /// RFC 9110), now as it arrives.
     fn note_api_date(&self, response: &reqwest::Response) {
         let date = response
             .headers()
@@ -460,10 +474,10 @@ impl TwilioClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| DateTime::parse_from_rfc2822(v).ok());
         if let Some(date) = date {
-            let secs = date.timestamp();
-            if secs > 0 {
-                self.stats.api_date.fetch_max(secs, Ordering::Relaxed);
-            }
+            let skew = Utc::now().signed_duration_since(date).num_milliseconds();
+            self.stats
+                .clock_skew_ms
+                .store(skew.max(i64::MIN + 1), Ordering::Relaxed);
         }
     }
 }

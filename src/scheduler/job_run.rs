@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::clock;
 use super::jobs::Job;
 use super::leasing::{self, Leased, Renewal};
 use super::plan::{self, AccountPlan, Selected};
@@ -15,10 +16,6 @@ use super::{AccountReport, JobReport, Scheduler, SchedulerError};
 use crate::domain::{AccountSid, DayRange};
 use crate::export::{Exporter, LeaseScope, Stopped, Summary, WindowEvent};
 use crate::registry::{PairOutcome, RegistryError};
-
-/// How far the machine's clock may read ahead of the API's `Date` before checkpoints are held
-/// at the API's day: more than an answer's latency and the `Date`'s whole seconds.
-const CLOCK_SLACK: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 impl Scheduler {
     /// One job for `now` over `selected` accounts: take their leases, export, advance
@@ -42,7 +39,8 @@ impl Scheduler {
             .export_leased(&exporter, job, now, &leased, &scope, &mut report)
             .await;
         if result.is_ok() {
-            self.retain(job, &report, now.date_naive()).await;
+            self.retain(job, &report, self.settled_today(now, false))
+                .await;
         }
         leasing::release(registry, &self.holder, job.resource, &leased.sids()).await;
         report.covered = leased
@@ -107,7 +105,7 @@ impl Scheduler {
         let (exported, done) = self.export_plans(exporter, job, span, &plans, scope).await;
         renewal.stop().await;
         report.summary = exported?;
-        let today = self.settled_today(now);
+        let today = self.settled_today(now, true);
         for p in &plans {
             let was = before.get(&p.account.sid).copied().flatten();
             let ok = done.get(&p.account.sid).cloned().unwrap_or_default();
@@ -122,23 +120,18 @@ impl Scheduler {
         Ok(())
     }
 
-    /// The day checkpoints stop before: `now`'s, or the API's when `now` is the machine's clock
-    /// and reads a later day than the API's latest `Date` by more than [`CLOCK_SLACK`]. A
-    /// clock set ahead would otherwise move checkpoints past days not yet over, and a run with
-    /// the right time would then start after them, for good.
-    fn settled_today(&self, now: DateTime<Utc>) -> NaiveDate {
-        let today = now.date_naive();
-        let api = self.exporter.client.api_now();
-        match api {
-            Some(api)
-                if self.settings.machine_clock
-                    && api.date_naive() < today
-                    && now - api > CLOCK_SLACK =>
-            {
-                tracing::warn!(machine = %now, api = %api, "This machine's clock reads a later day than the API's Date header; checkpoints are held at the API's day");
-                api.date_naive()
+    /// The day checkpoints stop before and retention counts from: `now`'s, or the API's when
+    /// the machine's clock reads ahead of it ([`clock::api_day`]), said if `warn`.
+    fn settled_today(&self, now: DateTime<Utc>, warn: bool) -> NaiveDate {
+        let skew = self.exporter.client.clock_skew();
+        match clock::api_day(now, skew, self.settings.machine_clock) {
+            Some(day) => {
+                if warn {
+                    tracing::warn!(machine = %now, api_day = %day, "This machine's clock reads a later day than the API's Date header; checkpoints are held at the API's day");
+                }
+                day
             }
-            _ => today,
+            None => now.date_naive(),
         }
     }
 
