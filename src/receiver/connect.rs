@@ -135,7 +135,7 @@ async fn handle(
         .upsert_account(&NewAccount::confirmed(sid.clone(), sid.clone(), info))
         .await?;
     let discovered = if state.inner.config.discover {
-        discover(state, &sid, discovery_budget(state, started)).await?
+        discover(state, &sid, state.time_left(started)).await?
     } else {
         0
     };
@@ -143,14 +143,6 @@ async fn handle(
     Ok(Authorized::Connected {
         accounts: 1 + discovered,
     })
-}
-
-/// What is left for listing a new grant's accounts of the request's time (`request_timeout`,
-/// after which the answer would be a timeout although the grant is registered), less a
-/// quarter of it kept for registering them and answering.
-fn discovery_budget(state: &ReceiverState, started: Instant) -> Duration {
-    let whole = state.inner.config.limits.request_timeout;
-    (whole - whole / 4).saturating_sub(started.elapsed())
 }
 
 /// Registers the other accounts `connect_sid` can read, reached with its credentials, if

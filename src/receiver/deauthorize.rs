@@ -14,6 +14,8 @@
 //! through it, is marked deauthorized. Exports skip deauthorized accounts; a later
 //! authorization re-activates them.
 
+use std::time::Instant;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, Uri};
@@ -44,7 +46,8 @@ pub(super) async fn deauthorize(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let result = handle(&state, &method, &uri, &headers, &body).await;
+    let started = Instant::now();
+    let result = handle(&state, &method, &uri, &headers, &body, started).await;
     let outcome = match &result {
         Ok(Done::Deauthorized) => "deauthorized",
         Ok(Done::UnknownAccount) => "unknown_account",
@@ -65,6 +68,7 @@ async fn handle(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    started: Instant,
 ) -> Result<Done, ReceiverError> {
     let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
     let url = state.public_route(path_and_query);
@@ -123,12 +127,17 @@ async fn handle(
         .ok_or_else(|| ReceiverError::BadRequest("AccountSid is missing".to_owned()))
         .and_then(|s| AccountSid::parse(s).map_err(|e| ReceiverError::BadRequest(e.to_string())))?;
 
-    mark(state, &sid).await
+    mark(state, &sid, started).await
 }
 
 /// Marks `sid` (and the accounts reached through it) deauthorized, unless it is unknown,
-/// already marked, or the API still accepts its grant.
-async fn mark(state: &ReceiverState, sid: &AccountSid) -> Result<Done, ReceiverError> {
+/// already marked, or the API still accepts its grant; a check that cannot finish in the
+/// request's time ([`ReceiverState::time_left`]) counts as one Twilio could not answer.
+async fn mark(
+    state: &ReceiverState,
+    sid: &AccountSid,
+    started: Instant,
+) -> Result<Done, ReceiverError> {
     let registry = &state.inner.registry;
     match registry.account(sid).await? {
         None => {
@@ -138,17 +147,21 @@ async fn mark(state: &ReceiverState, sid: &AccountSid) -> Result<Done, ReceiverE
         Some(a) if a.status != AccountStatus::Active => return Ok(Done::AlreadyDeauthorized),
         Some(_) => {}
     }
-    match state.inner.client.fetch_account(sid, sid).await {
-        Ok(_) => {
+    let check = state.inner.client.fetch_account(sid, sid);
+    match tokio::time::timeout(state.time_left(started), check).await {
+        Err(_) => {
+            tracing::warn!(account = %sid, "Twilio did not say in time whether the grant is gone; the signed callback is taken at its word");
+        }
+        Ok(Ok(_)) => {
             tracing::warn!(account = %sid, "Deauthorize callback for a grant Twilio still accepts: nothing changed (a replayed or early callback; an export that meets the grant refused marks it then)");
             return Ok(Done::StillAuthorized);
         }
-        Err(
+        Ok(Err(
             FetchError::Unauthorized { .. }
             | FetchError::NotFound { .. }
             | FetchError::Rejected { .. },
-        ) => {}
-        Err(e) => {
+        )) => {}
+        Ok(Err(e)) => {
             tracing::warn!(account = %sid, error = %e, "Cannot ask Twilio whether the grant is gone; the signed callback is taken at its word");
         }
     }

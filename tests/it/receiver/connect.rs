@@ -190,15 +190,15 @@ async fn repeated_authorization_is_idempotent_and_reactivates_a_deauthorized_gra
 
 #[tokio::test]
 async fn a_grant_whose_accounts_twilio_lists_too_slowly_is_connected_alone_and_said_so() {
-    // Every API answer takes 1.2 s, and a callback may take 2 s: proving the grant fits, then
+    // Every API answer takes 2.5 s, and a callback may take 4 s: proving the grant fits, then
     // listing its accounts would not (the answer would be a timeout, the grant registered).
     let limits = ReceiverLimits {
-        request_timeout: std::time::Duration::from_secs(2),
+        request_timeout: std::time::Duration::from_secs(4),
         ..ReceiverLimits::default()
     };
     let sim = SimConfig {
         subaccounts: 2,
-        ..slowed(std::time::Duration::from_millis(1200), small_sim())
+        ..slowed(std::time::Duration::from_millis(2500), small_sim())
     };
     let (app, r) = connect_env_from(sim, true, limits).await;
     let main = app.sim.main_account_sids()[0].clone();
