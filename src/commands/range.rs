@@ -27,7 +27,8 @@ pub(crate) struct RangeOutcome {
 impl RangeOutcome {
     /// 0 only if every window of every account was exported.
     pub fn exit(&self) -> Exit {
-        if self.left.is_empty() && self.summary.stopped.is_empty() {
+        let incomplete = (self.summary.stopped.iter()).any(|(_, why)| why.leaves_run_incomplete());
+        if self.left.is_empty() && !incomplete {
             Exit::of(&self.summary)
         } else {
             Exit::Failed

@@ -180,7 +180,8 @@ fn job_accounts(r: &JobReport) {
         }
         // Why the run stopped exporting it is in the summary; a lease found taken over
         // only as the checkpoint was committed is said here.
-        if a.stopped == Some(Stopped::TakenOver) {
+        let in_summary = r.summary.stopped.iter().any(|(sid, _)| sid == &a.account);
+        if a.stopped == Some(Stopped::TakenOver) && !in_summary {
             println!(
                 "  {}: lease taken over during the run; checkpoint left to the other process",
                 a.account

@@ -85,7 +85,11 @@ impl Summary {
             RunOutcome::Interrupted
         } else if self.totals.windows_failed > 0 {
             RunOutcome::Partial
-        } else if !self.stopped.is_empty() {
+        } else if self
+            .stopped
+            .iter()
+            .any(|(_, why)| why.leaves_run_incomplete())
+        {
             RunOutcome::Incomplete
         } else {
             RunOutcome::Succeeded

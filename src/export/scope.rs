@@ -15,24 +15,34 @@ pub struct LeaseScope {
     lost: Mutex<HashMap<AccountSid, Stopped>>,
 }
 
-/// Why a run stopped publishing an account: either way its remaining windows are skipped,
-/// not failed, and its checkpoint is not moved over them.
+/// Why a run stopped publishing an account: in every case its remaining windows are
+/// skipped, not failed, and its checkpoint is not moved over them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stopped {
     /// Another process took the lease over (this one stalled past its expiry): the account's
-    /// remaining days, and its checkpoint, are left to it.
+    /// remaining days, and its checkpoint, are left to it. The run is incomplete.
     TakenOver,
-    /// The account was removed from the registry, deauthorized or purged during the run.
-    NoLongerExported,
+    /// The account was removed from the registry or purged during the run. The run is
+    /// incomplete.
+    Removed,
+    /// The account was found deauthorized during the run: skipped like one whose 401 the
+    /// run met itself, which is not a failure.
+    Deauthorized,
+}
+
+impl Stopped {
+    /// Whether the run is incomplete for it (recorded `incomplete`; `backfill` exits 1).
+    pub fn leaves_run_incomplete(self) -> bool {
+        !matches!(self, Stopped::Deauthorized)
+    }
 }
 
 impl fmt::Display for Stopped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Stopped::TakenOver => "its lease was taken over by another process during the run",
-            Stopped::NoLongerExported => {
-                "it was removed from the registry, deauthorized or purged during the run"
-            }
+            Stopped::Removed => "it was removed from the registry or purged during the run",
+            Stopped::Deauthorized => "it was deauthorized during the run and skipped",
         })
     }
 }
@@ -77,7 +87,7 @@ impl LeaseScope {
     /// found deauthorized (Twilio refused its credentials) is in `summary` as such, not here.
     pub fn stopped(&self, account: &AccountSid, summary: &Summary) -> Option<Stopped> {
         self.why_lost(account)
-            .filter(|why| !(*why == Stopped::NoLongerExported && summary.skipped(account)))
+            .filter(|why| !(*why == Stopped::Deauthorized && summary.skipped(account)))
     }
 
     /// Every account [`LeaseScope::stopped`] gives a reason for, by sid.

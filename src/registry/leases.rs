@@ -112,9 +112,13 @@ pub enum Standing {
     Held,
     /// Another process took the lease over (this one stalled past its expiry).
     TakenOver,
-    /// The account was removed from the registry, deauthorized or purged since the run
+    /// The account was removed from the registry (`accounts remove`) or purged since the run
     /// began: nothing more of it is published.
-    NotExported,
+    Removed,
+    /// The account was found deauthorized since the run began (its deauthorize callback, or
+    /// another window's 401 reaching the accounts through its credential): nothing more of it
+    /// is published.
+    Deauthorized,
 }
 
 /// The process recorded with a lease or a run, as stored.
@@ -335,15 +339,15 @@ impl Registry {
         .bind(resource.table_name())
         .fetch_one(&self.pool)
         .await?;
-        Ok(
-            if status.as_deref() != Some(AccountStatus::Active.as_str()) {
-                Standing::NotExported
-            } else if lease_holder.as_deref() == Some(holder.as_str()) {
+        let status = status.and_then(|s| s.parse::<AccountStatus>().ok());
+        Ok(match status {
+            Some(AccountStatus::Active) if lease_holder.as_deref() == Some(holder.as_str()) => {
                 Standing::Held
-            } else {
-                Standing::TakenOver
-            },
-        )
+            }
+            Some(AccountStatus::Active) => Standing::TakenOver,
+            Some(AccountStatus::Deauthorized) => Standing::Deauthorized,
+            Some(AccountStatus::Purged) | None => Standing::Removed,
+        })
     }
 
     /// Extends `holder`'s lease by `ttl` from now. False if it is no longer `holder`'s.
@@ -435,7 +439,7 @@ mod tests {
         assert_eq!(standing().await.unwrap(), Standing::Held);
 
         registry.deauthorize(&sid, "revoked").await.unwrap();
-        assert_eq!(standing().await.unwrap(), Standing::NotExported);
+        assert_eq!(standing().await.unwrap(), Standing::Deauthorized);
         registry
             .upsert_account(&NewAccount::unverified(sid.clone()))
             .await
@@ -451,6 +455,6 @@ mod tests {
         assert_eq!(standing().await.unwrap(), Standing::TakenOver);
 
         assert!(registry.remove_account(&sid).await.unwrap());
-        assert_eq!(standing().await.unwrap(), Standing::NotExported);
+        assert_eq!(standing().await.unwrap(), Standing::Removed);
     }
 }

@@ -93,27 +93,30 @@ impl JobReport {
         }
     }
 
-    /// A job the run was stopped before: nothing of it ran, and it counts as interrupted.
-    pub(super) fn not_started(job: &Job, selected: Selected) -> Self {
-        let mut report = Self::new(job, selected);
+    /// A job the run was stopped before: nothing of it ran (nor did it look at its accounts,
+    /// so it lists none as skipped), and it counts as interrupted.
+    pub(super) fn not_started(job: &Job) -> Self {
+        let mut report = Self::new(job, Selected::default());
         report.summary.interrupted = true;
         report
     }
 
-    /// Every window exported, no account missing: what exit code 0 means for a job.
-    /// An account the run stopped exporting (its lease taken over, or removed meanwhile) is
-    /// not a failure: it stays due, like one skipped as busy.
+    /// No window failed, the run was not interrupted, and every account the job names is
+    /// registered: what exit code 0 means for a job. An account the run stopped exporting (its
+    /// lease taken over, or removed or deauthorized meanwhile) is not a failure: it stays due
+    /// (or is skipped), like one skipped as busy.
     pub fn succeeded(&self) -> bool {
         use crate::registry::RunOutcome::{Incomplete, Succeeded};
         matches!(self.summary.outcome(), Succeeded | Incomplete) && self.unregistered.is_empty()
     }
 
     /// The job's outcome as recorded: `incomplete` when accounts were left to other processes,
-    /// or named by the job and not registered.
+    /// removed or purged during the run, or named by the job and not registered.
     pub(super) fn recorded_outcome(&self) -> &'static str {
         let left = !self.busy.is_empty()
             || !self.unregistered.is_empty()
-            || self.accounts.iter().any(|a| a.stopped.is_some());
+            || (self.accounts.iter())
+                .any(|a| a.stopped.is_some_and(Stopped::leaves_run_incomplete));
         match self.summary.outcome().as_str() {
             "succeeded" if left => "incomplete",
             other => other,

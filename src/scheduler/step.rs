@@ -35,7 +35,7 @@ impl Scheduler {
         for (job, selected) in chosen {
             if self.exporter.cancel.is_cancelled() {
                 // Stopped before this job: it is reported as not started (and stays due).
-                reports.push(JobReport::not_started(job, selected));
+                reports.push(JobReport::not_started(job));
                 continue;
             }
             let report = self.run_job(job, selected, now).await?;

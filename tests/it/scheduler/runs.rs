@@ -306,6 +306,14 @@ async fn jobs_a_stopped_run_did_not_start_are_reported_interrupted_and_stay_due(
     let now = app.sim.set_now(at("2026-03-08T09:00:00Z"));
     let cancel = CancellationToken::new();
     let s = scheduler(&app, &jobs, cancel.clone()).await;
+    // One account is deauthorized: a job not started does not look at its accounts, so it
+    // lists none as skipped.
+    let revoked = AccountSid::parse(&app.sim.account_sids()[0]).unwrap();
+    registry(&app)
+        .await
+        .deauthorize(&revoked, "revoked")
+        .await
+        .unwrap();
     // Stopped before the step begins: as if the signal came between two jobs, for each.
     cancel.cancel();
     let asked = app.sim.requests().len();
@@ -320,6 +328,7 @@ async fn jobs_a_stopped_run_did_not_start_are_reported_interrupted_and_stay_due(
     for r in &reports {
         assert!(r.summary.interrupted && !r.succeeded(), "{r:?}");
         assert!(r.days.is_none() && r.accounts.is_empty(), "{r:?}");
+        assert!(r.deauthorized.is_empty(), "{r:?}");
     }
     assert_eq!(
         app.sim.requests().len(),
