@@ -8,12 +8,14 @@ pub const EXPORT_STOPS: &str =
     "Stop requested: requests in flight are abandoned, finished partitions stay recorded";
 
 /// A token that is cancelled when the process is asked to stop; `said` is logged then (what
-/// stopping means for this command).
+/// stopping means for this command). The handlers are in place when this returns: a signal
+/// that comes at once is not met with the default action (the process killed as it is).
 pub fn on_signal(said: impl std::fmt::Display + Send + 'static) -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
+    let stop = Signals::install();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        stop.wait().await;
         // Cancelled before anything is said: should saying it fail (stderr gone), the stop
         // is not lost with it.
         t.cancel();
@@ -22,18 +24,37 @@ pub fn on_signal(said: impl std::fmt::Display + Send + 'static) -> CancellationT
     token
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM, listened for.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("can install a SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Self {
+                interrupt: signal(SignalKind::interrupt()).expect("can install a SIGINT handler"),
+                terminate: signal(SignalKind::terminate()).expect("can install a SIGTERM handler"),
+            }
         }
+        #[cfg(not(unix))]
+        Self {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

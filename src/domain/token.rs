@@ -14,7 +14,7 @@ pub enum BadToken {
     /// A character no token has (Twilio's are 32 hexadecimal digits): a space, a line break
     /// or another control character, or a non-ASCII one; usually a file of several lines or
     /// of something else. The character itself is not shown.
-    #[error("the auth token has a character no token has (a space, a control character or a non-ASCII one) at position {position}")]
+    #[error("the auth token has a character no token has (a space, a control character or a non-ASCII one) at position {position} (counted after surrounding whitespace and a byte-order mark)")]
     Unprintable { position: usize },
 }
 

@@ -20,8 +20,8 @@ pub enum ExportError {
     /// or the account was removed, deauthorized or purged meanwhile; see
     /// [`Stopped`](super::Stopped)): the window was not published and the account's remaining
     /// windows are skipped, not failed.
-    #[error("no longer this run's to publish; not published")]
-    LeaseLost,
+    #[error("no longer this run's to publish")]
+    NoLongerOurs,
     /// Reading the API failed. [`FetchError::Unauthorized`] means the grant may be lost: it is
     /// re-checked, and if it is gone the account is skipped; anything else fails the window.
     #[error(transparent)]

@@ -61,7 +61,7 @@ impl Exporter {
                     if let Some(path) = &staged {
                         self.store.discard(path).await;
                     }
-                    Err(held.err().unwrap_or(ExportError::LeaseLost))
+                    Err(held.err().unwrap_or(ExportError::NoLongerOurs))
                 }
             });
         }

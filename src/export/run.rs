@@ -412,7 +412,7 @@ impl Shared {
                 for (w, day) in span.windows.iter().zip(days) {
                     outcomes.push(match day {
                         Ok(report) => Outcome::Exported(WindowReport { millis, ..report }),
-                        Err(ExportError::LeaseLost) => Outcome::Skipped(None),
+                        Err(ExportError::NoLongerOurs) => Outcome::Skipped(None),
                         Err(err) => self.failed(w, err).await,
                     });
                 }
@@ -421,7 +421,9 @@ impl Shared {
             Err(ExportError::Cancelled) if self.cancel.is_cancelled() => {
                 all(|| Outcome::Interrupted)
             }
-            Err(ExportError::Cancelled | ExportError::LeaseLost) => all(|| Outcome::Skipped(None)),
+            Err(ExportError::Cancelled | ExportError::NoLongerOurs) => {
+                all(|| Outcome::Skipped(None))
+            }
             Err(err) => self.span_failed(span, err).await,
         }
     }

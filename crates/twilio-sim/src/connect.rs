@@ -307,7 +307,6 @@ pub struct DeauthorizeCallback {
     pub signing: Signing,
 }
 
-/// Sends `cb` signed with `token` (the Connect App owner's); returns the HTTP status.
 /// Revokes `account`'s grant of `app` at the simulator `base` (`POST /authorize/{app}/revoke`).
 pub async fn revoke_at(base: &str, app: &str, account: &str) -> Result<(), String> {
     let url = format!("{}/authorize/{app}/revoke", base.trim_end_matches('/'));
@@ -329,6 +328,7 @@ pub async fn revoke_at(base: &str, app: &str, account: &str) -> Result<(), Strin
     }
 }
 
+/// Sends `cb` signed with `token` (the Connect App owner's); returns the HTTP status.
 pub async fn send_deauthorize(cb: &DeauthorizeCallback, token: &str) -> Result<u16, String> {
     let mut url = Url::parse(&cb.url).map_err(|e| format!("--url {:?}: {e}", cb.url))?;
     let params = vec![
