@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::ConfigError;
@@ -94,7 +95,7 @@ impl Layered {
             Secret::Direct(s) => Ok(s.expose_secret().as_bytes().to_vec().into()),
             Secret::File(path) => {
                 let bytes = read_small(path, file)?;
-                let mut bytes = secrecy::SecretSlice::from(bytes);
+                let mut bytes = secrecy::SecretSlice::from(bytes.to_vec());
                 let raw = bytes.expose_secret();
                 let len = raw.len() - line_end(raw);
                 if len < raw.len() {
@@ -111,18 +112,18 @@ impl Layered {
 /// read further.
 const SECRET_FILE_MAX: u64 = 64 * 1024;
 
-/// The bytes of the file at `path` named by option `option`, refused past [`SECRET_FILE_MAX`].
-fn read_small(path: &Path, option: &str) -> Result<Vec<u8>, ConfigError> {
+/// The bytes of the file at `path` named by option `option`, refused past [`SECRET_FILE_MAX`],
+/// in a buffer that is read into without growing (no stray copies) and wiped when dropped.
+fn read_small(path: &Path, option: &str) -> Result<Zeroizing<Vec<u8>>, ConfigError> {
     let cannot = |e: std::io::Error| {
         ConfigError::new(format!("{option}: cannot read {}: {e}", path.display()))
     };
     let file = std::fs::File::open(path).map_err(cannot)?;
-    let mut bytes = Vec::new();
+    let mut bytes = Zeroizing::new(Vec::with_capacity(SECRET_FILE_MAX as usize + 1));
     file.take(SECRET_FILE_MAX + 1)
         .read_to_end(&mut bytes)
         .map_err(cannot)?;
     if bytes.len() as u64 > SECRET_FILE_MAX {
-        bytes.fill(0);
         return Err(ConfigError::new(format!(
             "{option}: {} holds more than {SECRET_FILE_MAX} bytes, which is not a secret of this kind",
             path.display()
@@ -148,13 +149,13 @@ pub(super) fn auth_token(source: &Layered) -> Result<AuthToken, ConfigError> {
             .map_err(|e| ConfigError::new(format!("auth-token: {e}"))),
         Secret::File(path) => {
             let bytes = read_small(path, "auth-token-file")?;
-            let text = String::from_utf8(bytes).map_err(|_| {
+            let text = std::str::from_utf8(&bytes).map_err(|_| {
                 ConfigError::new(format!(
                     "auth-token-file: {} is not text (a token is 32 hexadecimal digits)",
                     path.display()
                 ))
             })?;
-            AuthToken::new(text)
+            AuthToken::new(text.to_owned())
                 .map_err(|e| ConfigError::new(format!("auth-token-file: {}: {e}", path.display())))
         }
     }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Why a given token cannot be one.
@@ -26,8 +27,10 @@ impl AuthToken {
     /// The token without surrounding whitespace (a token file usually ends in a newline).
     /// A byte-order mark that an editor put first is dropped too. Whatever is left must be
     /// printable ASCII without spaces.
-    pub fn new(token: String) -> Result<Self, BadToken> {
-        let token = token.trim_start_matches('\u{feff}').trim();
+    pub fn new(given: String) -> Result<Self, BadToken> {
+        // The text as given is wiped once the token is taken from it.
+        let given = Zeroizing::new(given);
+        let token = given.trim_start_matches('\u{feff}').trim();
         if token.is_empty() {
             return Err(BadToken::Empty);
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use twilio_export::domain::{AccountSid, Resource};
 use twilio_export::export::Stopped;
-use twilio_export::registry::{LeaseClock, LeaseGrant, LeaseHolder, Registry};
+use twilio_export::registry::{LeaseClock, LeaseGrant, LeaseHolder, Registry, Standing};
 use twilio_export::scheduler::{Outcome, Selection};
 use twilio_sim::SimConfig;
 
@@ -192,6 +192,16 @@ async fn checkpoints_leases_and_job_runs_work_on_postgres() {
     );
     assert_eq!(reg.leases().await.unwrap().len(), 1);
     assert!(!app.dir.path().join("registry.db").exists());
+    // Whether a run may still publish, in the one query on Postgres too.
+    let (other, us) = (LeaseHolder::named("other"), LeaseHolder::named("us"));
+    let standing = || reg.standing(&busy, Resource::Calls, &other);
+    assert_eq!(standing().await.unwrap(), Standing::Held);
+    let taken = reg.standing(&busy, Resource::Calls, &us).await.unwrap();
+    assert_eq!(taken, Standing::TakenOver);
+    reg.deauthorize(&busy, "revoked").await.unwrap();
+    assert_eq!(standing().await.unwrap(), Standing::Deauthorized);
+    assert!(reg.remove_account(&busy).await.unwrap());
+    assert_eq!(standing().await.unwrap(), Standing::Removed);
 }
 
 /// `run` is killed with SIGKILL while it exports; the next `run`, at once, takes the dead

@@ -74,6 +74,26 @@ fn has_type(value: &serde_json::Value, documented: &str) -> bool {
     })
 }
 
+/// Every instant (`now`, `next_due`, `…_at`) is RFC 3339 in UTC to the millisecond, with `Z`.
+fn assert_every_instant_is_written_one_way(found: &BTreeMap<String, Vec<&serde_json::Value>>) {
+    let mut instants = 0;
+    for (key, values) in found {
+        let name = key.rsplit('.').next().unwrap();
+        if name == "now" || name == "next_due" || name.ends_with("_at") {
+            for v in values.iter().filter_map(|v| v.as_str()) {
+                let t = chrono::DateTime::parse_from_rfc3339(v).unwrap();
+                let written = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                assert_eq!(v, written, "{key}");
+                instants += 1;
+            }
+        }
+    }
+    assert!(
+        found.contains_key("jobs[].next_due") && instants > 10,
+        "{found:?}"
+    );
+}
+
 #[tokio::test]
 async fn status_json_has_the_documented_shape_and_shows_failures_and_records_left_out() {
     // Arrange: sloppy pages (a repeat on every page, a call of the day before on the last),
@@ -130,23 +150,7 @@ async fn status_json_has_the_documented_shape_and_shows_failures_and_records_lef
         .filter(|k| !documented.contains_key(*k))
         .collect();
     assert!(undocumented.is_empty(), "not in README: {undocumented:?}");
-    // Every instant is written one way: RFC 3339 in UTC to the millisecond, with `Z`.
-    let mut instants = 0;
-    for (key, values) in &found {
-        let name = key.rsplit('.').next().unwrap();
-        if name == "now" || name == "next_due" || name.ends_with("_at") {
-            for v in values.iter().filter_map(|v| v.as_str()) {
-                let t = chrono::DateTime::parse_from_rfc3339(v).unwrap();
-                let written = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                assert_eq!(v, written, "{key}");
-                instants += 1;
-            }
-        }
-    }
-    assert!(
-        found.contains_key("jobs[].next_due") && instants > 10,
-        "{doc:#}"
-    );
+    assert_every_instant_is_written_one_way(&found);
 
     let failures = doc["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1, "{failures:?}");
