@@ -3,8 +3,9 @@
 //! Logged values come from outside (API answers, callback parameters, paths). In text logs
 //! every control character, Unicode line separator and bidirectional control in a field or
 //! message is escaped ([`escape_controls`]), so a value can neither start a forged log line
-//! (`\n`, U+2028) nor drive the terminal (`\x1b[2J`) nor make a line read backwards (U+202E);
-//! JSON logs are escaped by JSON. Colours are used only when stderr is a terminal.
+//! (`\n`, U+2028) nor drive the terminal (`\x1b[2J`) nor make a line read backwards (U+202E).
+//! JSON logs are escaped by JSON: control characters are, line separators and bidirectional
+//! controls stay inside their string, where a JSON reader sees them as data. Colours are used only when stderr is a terminal.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
