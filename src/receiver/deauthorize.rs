@@ -147,12 +147,17 @@ async fn mark(
         Some(a) if a.status != AccountStatus::Active => return Ok(Done::AlreadyDeauthorized),
         Some(_) => {}
     }
+    if state.confirmed_live_lately(sid) {
+        tracing::warn!(account = %sid, "Deauthorize callback for a grant Twilio confirmed live moments ago: nothing changed");
+        return Ok(Done::StillAuthorized);
+    }
     let check = state.inner.client.fetch_account(sid, sid);
     match tokio::time::timeout(state.time_left(started), check).await {
         Err(_) => {
             tracing::warn!(account = %sid, "Twilio did not say in time whether the grant is gone; the signed callback is taken at its word");
         }
         Ok(Ok(_)) => {
+            state.confirmed_live(sid);
             tracing::warn!(account = %sid, "Deauthorize callback for a grant Twilio still accepts: nothing changed (a replayed or early callback; an export that meets the grant refused marks it then)");
             return Ok(Done::StillAuthorized);
         }

@@ -43,7 +43,7 @@ use url::Url;
 use self::guard::Guard;
 use self::metrics::Metrics;
 use self::state::{StateKey, STATE_TTL};
-use crate::domain::{AuthToken, ConnectAppSid};
+use crate::domain::{AccountSid, AuthToken, ConnectAppSid};
 use crate::fetch::TwilioClient;
 use crate::registry::Registry;
 
@@ -72,6 +72,11 @@ pub struct ReceiverLimits {
     pub shutdown_timeout: Duration,
     /// How many authorizations may be checked against the API.
     pub grant_checks: GrantCheckRate,
+    /// How long a grant the API confirmed live stays so for deauthorize callbacks naming it:
+    /// a recorded callback replayed in a loop costs one API request per period, not one each
+    /// (those requests share the account's quota with its exports). A real revocation in that
+    /// period is met by the next export's 401.
+    pub live_grant_memory: Duration,
 }
 
 impl Default for ReceiverLimits {
@@ -83,6 +88,7 @@ impl Default for ReceiverLimits {
             max_connections: 128,
             shutdown_timeout: Duration::from_secs(10),
             grant_checks: GrantCheckRate::default(),
+            live_grant_memory: Duration::from_secs(10),
         }
     }
 }
@@ -117,6 +123,9 @@ struct Inner {
     /// Issues and admits `state`s (its key is derived from the token).
     guard: Guard,
     metrics: Metrics,
+    /// When the API last confirmed each grant a deauthorize callback named (`deauthorize`): a
+    /// replayed callback within `live_grant_memory` is not asked about again.
+    confirmed_live: std::sync::Mutex<std::collections::HashMap<AccountSid, std::time::Instant>>,
 }
 
 impl ReceiverState {
@@ -135,6 +144,7 @@ impl ReceiverState {
                 token,
                 guard,
                 metrics: Metrics::default(),
+                confirmed_live: Default::default(),
             }),
         }
     }
@@ -153,6 +163,28 @@ impl ReceiverState {
 }
 
 impl ReceiverState {
+    /// Notes that the API just confirmed `sid`'s grant live (the map keeps one entry per
+    /// registered account at most: only those reach the check).
+    pub(crate) fn confirmed_live(&self, sid: &AccountSid) {
+        let mut live = self
+            .inner
+            .confirmed_live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        live.insert(sid.clone(), std::time::Instant::now());
+    }
+
+    /// Whether the API confirmed `sid`'s grant live within `live_grant_memory`.
+    pub(crate) fn confirmed_live_lately(&self, sid: &AccountSid) -> bool {
+        let memory = self.inner.config.limits.live_grant_memory;
+        let live = self
+            .inner
+            .confirmed_live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        live.get(sid).is_some_and(|at| at.elapsed() < memory)
+    }
+
     /// What is left of a request's time (`request_timeout`, after which its answer is a
     /// timeout whatever the handler did) for a call to Twilio that started at `started`, less
     /// a quarter of it kept for what follows the call and for answering.
