@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use super::{signature, ReceiverError, ReceiverState};
 use crate::domain::{AccountSid, ConnectAppSid};
 use crate::fetch::FetchError;
-use crate::registry::AccountStatus;
+use crate::registry::{instant_text, AccountStatus};
 
 /// The reason stored with the accounts a valid callback deauthorizes.
 pub const REASON: &str = "the user revoked our Connect App (deauthorize callback)";
@@ -139,19 +139,22 @@ async fn mark(
     started: Instant,
 ) -> Result<Done, ReceiverError> {
     let registry = &state.inner.registry;
-    match registry.account(sid).await? {
+    let credential = match registry.account(sid).await? {
         None => {
             tracing::info!(account = %sid, "Deauthorize callback for an account we do not know");
             return Ok(Done::UnknownAccount);
         }
         Some(a) if a.status != AccountStatus::Active => return Ok(Done::AlreadyDeauthorized),
-        Some(_) => {}
-    }
+        // Tried as exports reach it: a discovered account through the grant that reads it.
+        Some(a) => a.credential_sid,
+    };
+    // A new authorization after this instant wins over what the check below finds.
+    let asked_at = instant_text(chrono::Utc::now());
     if state.confirmed_live_lately(sid) {
         tracing::warn!(account = %sid, "Deauthorize callback for a grant Twilio confirmed live moments ago: nothing changed");
         return Ok(Done::StillAuthorized);
     }
-    let check = state.inner.client.fetch_account(sid, sid);
+    let check = state.inner.client.fetch_account(&credential, sid);
     match tokio::time::timeout(state.time_left(started), check).await {
         Err(_) => {
             tracing::warn!(account = %sid, "Twilio did not say in time whether the grant is gone; the signed callback is taken at its word");
@@ -170,12 +173,19 @@ async fn mark(
             tracing::warn!(account = %sid, error = %e, "Cannot ask Twilio whether the grant is gone; the signed callback is taken at its word");
         }
     }
-    let changed = registry.deauthorize(sid, REASON).await?;
-    tracing::info!(account = %sid, accounts = changed, "Connect account deauthorized by the user");
-    Ok(if changed > 0 {
-        Done::Deauthorized
-    } else {
-        Done::AlreadyDeauthorized
+    let changed = registry
+        .deauthorize_unless_verified_since(sid, REASON, Some(&asked_at))
+        .await?;
+    if changed > 0 {
+        tracing::info!(account = %sid, accounts = changed, "Connect account deauthorized by the user");
+        return Ok(Done::Deauthorized);
+    }
+    Ok(match registry.account(sid).await? {
+        Some(a) if a.status == AccountStatus::Active => {
+            tracing::warn!(account = %sid, "Deauthorize callback for a grant authorized again while it was checked: nothing changed");
+            Done::StillAuthorized
+        }
+        _ => Done::AlreadyDeauthorized,
     })
 }
 

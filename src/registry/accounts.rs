@@ -274,14 +274,29 @@ impl Registry {
     /// Marks an account, and every account reached through it, deauthorized.
     /// Returns how many accounts changed.
     pub async fn deauthorize(&self, sid: &AccountSid, reason: &str) -> Result<u64, RegistryError> {
+        self.deauthorize_unless_verified_since(sid, reason, None)
+            .await
+    }
+
+    /// [`Registry::deauthorize`], unless `sid` was verified (authorized again) after `since`
+    /// (an instant as stored): a revocation whose check raced a new authorization leaves the
+    /// new grant alone. `None`: whenever it was verified.
+    pub async fn deauthorize_unless_verified_since(
+        &self,
+        sid: &AccountSid,
+        reason: &str,
+        since: Option<&str>,
+    ) -> Result<u64, RegistryError> {
         let now = now_text();
         let done = sqlx::query(
             "update accounts set status = 'deauthorized', status_reason = $2, deauthorized_at = $3, updated_at = $3
-             where (sid = $1 or credential_sid = $1) and status = 'active'",
+             where (sid = $1 or credential_sid = $1) and status = 'active'
+               and ($4 is null or not exists (select 1 from accounts v where v.sid = $1 and v.verified_at > $4))",
         )
         .bind(sid.as_str())
         .bind(reason)
         .bind(&now)
+        .bind(since)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
@@ -339,5 +354,38 @@ impl Registry {
         let q = format!("select {COLUMNS} from accounts order by sid");
         let rows: Vec<AccountRow> = sqlx::query_as(&q).fetch_all(&self.pool).await?;
         rows.into_iter().map(Account::try_from).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::instant_text;
+
+    #[tokio::test]
+    async fn a_revocation_checked_before_a_new_authorization_leaves_it_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("r.db").display());
+        let registry = Registry::connect(&url).await.unwrap();
+        let sid = AccountSid::parse(&format!("AC{}", "2".repeat(32))).unwrap();
+        let verified = |sid: &AccountSid| NewAccount {
+            verified: true,
+            ..NewAccount::unverified(sid.clone())
+        };
+        let before = instant_text(chrono::Utc::now() - chrono::TimeDelta::seconds(5));
+        registry.upsert_account(&verified(&sid)).await.unwrap();
+
+        // Its check began before the account was (again) verified: nothing changes.
+        let done = registry.deauthorize_unless_verified_since(&sid, "revoked", Some(&before));
+        assert_eq!(done.await.unwrap(), 0);
+        let status = registry.account(&sid).await.unwrap().unwrap().status;
+        assert_eq!(status, AccountStatus::Active);
+
+        // Begun after it: the account is marked.
+        let after = instant_text(chrono::Utc::now() + chrono::TimeDelta::seconds(5));
+        let done = registry.deauthorize_unless_verified_since(&sid, "revoked", Some(&after));
+        assert_eq!(done.await.unwrap(), 1);
+        let status = registry.account(&sid).await.unwrap().unwrap().status;
+        assert_eq!(status, AccountStatus::Deauthorized);
     }
 }

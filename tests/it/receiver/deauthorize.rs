@@ -274,3 +274,22 @@ async fn a_grant_check_that_cannot_finish_in_time_takes_the_signed_callback_at_i
     assert_eq!(status, 200);
     assert!(r.all_are(AccountStatus::Deauthorized).await);
 }
+
+#[tokio::test]
+async fn a_callback_naming_a_discovered_account_tries_the_grant_that_reaches_it() {
+    let (app, r) = connect_env(2, true).await;
+    let main = app.sim.main_account_sids()[0].clone();
+    let cn = app.sim.config().connect_app_sid.clone();
+    assert_eq!(r.connect(&app, &main).await.status(), StatusCode::SEE_OTHER);
+
+    // The main account was discovered through its Connect subaccount, whose grant is live:
+    // tried as exports reach it, the grant answers, and nothing changes.
+    assert_eq!(r.deauthorize(&main, &cn, true, Signing::Valid).await, 200);
+
+    assert!(r.all_are(AccountStatus::Active).await);
+    let metrics = r.metrics().await;
+    assert!(
+        metrics.contains("callback=\"deauthorize\",outcome=\"still_authorized\"} 1\n"),
+        "{metrics}"
+    );
+}
