@@ -364,9 +364,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_revocation_checked_before_a_new_authorization_leaves_it_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("r.db").display());
-        let registry = Registry::connect(&url).await.unwrap();
+        let (_dir, registry) = crate::registry::temporary().await;
         let sid = AccountSid::parse(&format!("AC{}", "2".repeat(32))).unwrap();
         let verified = |sid: &AccountSid| NewAccount {
             verified: true,

@@ -423,9 +423,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_pair_stands_only_while_its_lease_is_held_and_its_account_exported() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("r.db").display());
-        let registry = Registry::connect(&url).await.unwrap();
+        let (_dir, registry) = crate::registry::temporary().await;
         let sid = AccountSid::parse(&format!("AC{}", "1".repeat(32))).unwrap();
         let (us, them) = (LeaseHolder::named("us"), LeaseHolder::named("them"));
         let ttl = Duration::from_secs(600);

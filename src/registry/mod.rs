@@ -194,15 +194,22 @@ pub fn instant_text(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// A registry in a SQLite file of a new temporary directory (kept while the directory is).
+#[cfg(test)]
+pub(crate) async fn temporary() -> (tempfile::TempDir, Registry) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let registry = Registry::connect(&url).await.unwrap();
+    (dir, registry)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
     async fn a_sqlite_connection_is_lent_without_a_ping_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("r.db").display());
-        let registry = Registry::connect(&url).await.unwrap();
+        let (_dir, registry) = temporary().await;
         assert!(!registry.pool.options().get_test_before_acquire());
     }
 }

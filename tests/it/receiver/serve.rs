@@ -1,14 +1,11 @@
 //! The receiver as a server: health and unknown routes, arbitrary query strings, the real
 //! `serve` binary against the real `sim` binary, and the browser round trip.
 
-use std::process::Stdio;
-
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use twilio_export::receiver::STATE_COOKIE;
 use twilio_sim::SimConfig;
 
@@ -98,25 +95,7 @@ async fn the_serve_binary_against_the_simulator() {
     })
     .await;
     let cn = app.sim.config().connect_app_sid.clone();
-    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_twilio-export"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--connect-app-sid", &cn])
-        .env_clear()
-        .env("DATABASE_URL", app.database_url())
-        .env("TWILIO_API_BASE", &app.base)
-        .env("TWILIO_CONNECT_BASE", &app.base)
-        .env("TWILIO_AUTH_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
-    let first = lines.next_line().await.unwrap().unwrap();
-    let base = first
-        .strip_prefix("Connect receiver on ")
-        .unwrap()
-        .to_owned();
+    let (mut serve, base) = spawn_serve(&app, "warn").await;
     let http = reqwest::Client::builder()
         .redirect(Policy::none())
         .build()

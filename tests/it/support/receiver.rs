@@ -248,6 +248,7 @@ pub async fn spawn_serve(app: &TestApp, rust_log: &str) -> (tokio::process::Chil
     let cn = app.sim.config().connect_app_sid.clone();
     let mut serve = app
         .command(&["serve", "--listen", "127.0.0.1:0", "--connect-app-sid", &cn])
+        .env("TWILIO_CONNECT_BASE", &app.base)
         .env("RUST_LOG", rust_log)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
