@@ -32,7 +32,7 @@ use super::{
 };
 use crate::domain::{AccountSid, Resource};
 use crate::fetch::{FetchError, TwilioClient};
-use crate::registry::{RegistryError, RunId, TwilioStatus};
+use crate::registry::{instant_text, RegistryError, RunId, TwilioStatus};
 
 /// What the windows of one run share.
 struct Shared {
@@ -68,8 +68,12 @@ enum Outcome {
 
 /// Why the rest of an account's windows are skipped.
 enum Lost {
-    /// The grant is gone (the re-check was refused too).
-    Deauthorized(AccountSid, String),
+    /// The grant is gone (the re-check, asked at `asked_at`, was refused too).
+    Deauthorized {
+        account: AccountSid,
+        why: String,
+        asked_at: String,
+    },
     /// Twilio reports the account suspended or closed.
     Inactive(AccountSid, TwilioStatus),
 }
@@ -352,7 +356,9 @@ fn add_outcome(
         }
         Outcome::Skipped(lost) => {
             match lost {
-                Some(Lost::Deauthorized(sid, why)) => s.deauthorized.push((sid, why)),
+                Some(Lost::Deauthorized { account, why, .. }) => {
+                    s.deauthorized.push((account, why))
+                }
                 Some(Lost::Inactive(sid, status)) => s.inactive.push((sid, status)),
                 None => {}
             }
@@ -482,15 +488,18 @@ impl Shared {
     /// accounts while the Account resource still shows their status.
     async fn recheck(&self, w: &Window) -> Option<Lost> {
         let account = &w.key.account;
+        let asked_at = instant_text(chrono::Utc::now());
         let check = self.exporter.client.fetch_account(&w.credential, account);
         let checked = tokio::select! {
             r = check => r,
             _ = self.cancel.cancelled() => return None,
         };
         match checked {
-            Err(recheck @ FetchError::Unauthorized { .. }) => {
-                Some(Lost::Deauthorized(account.clone(), recheck.to_string()))
-            }
+            Err(recheck @ FetchError::Unauthorized { .. }) => Some(Lost::Deauthorized {
+                account: account.clone(),
+                why: recheck.to_string(),
+                asked_at,
+            }),
             Ok(info) => info
                 .status
                 .as_deref()
@@ -505,9 +514,16 @@ impl Shared {
     async fn record_lost(&self, why: &Lost) {
         let registry = &self.exporter.registry;
         match why {
-            Lost::Deauthorized(account, reason) => {
-                tracing::warn!(account = %account, error = %reason, "Account lost its authorization; skipping it");
-                if let Err(e) = registry.deauthorize(account, reason).await {
+            Lost::Deauthorized {
+                account,
+                why,
+                asked_at,
+            } => {
+                tracing::warn!(account = %account, error = %why, "Account lost its authorization; skipping it");
+                // Unless it was authorized again while the re-check ran.
+                let marked =
+                    registry.deauthorize_unless_verified_since(account, why, Some(asked_at));
+                if let Err(e) = marked.await {
                     tracing::error!(error = %e, "Cannot record the deauthorization");
                 }
             }

@@ -144,7 +144,10 @@ async fn mark(
             tracing::info!(account = %sid, "Deauthorize callback for an account we do not know");
             return Ok(Done::UnknownAccount);
         }
-        Some(a) if a.status != AccountStatus::Active => return Ok(Done::AlreadyDeauthorized),
+        Some(a) if a.status != AccountStatus::Active => {
+            tracing::info!(account = %sid, status = %a.status, "Deauthorize callback for an account no longer exported: nothing changed");
+            return Ok(Done::AlreadyDeauthorized);
+        }
         // Tried as exports reach it: a discovered account through the grant that reads it.
         Some(a) => a.credential_sid,
     };
