@@ -158,7 +158,9 @@ fn job(r: &JobReport) {
     for sid in &r.unregistered {
         println!("  {sid}: named by the job but not registered (add it with: twilio-export accounts add {sid})");
     }
-    if Exit::of(&r.summary) == Exit::Failed || !r.unregistered.is_empty() {
+    // A job not started already said it stays due.
+    let started = r.days.is_some() || !r.summary.interrupted;
+    if started && (Exit::of(&r.summary) == Exit::Failed || !r.unregistered.is_empty()) {
         println!(
             "  job {} did not finish everything; the next run retries",
             r.job
