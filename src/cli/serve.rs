@@ -36,6 +36,7 @@ pub struct ServeArgs {
         default_value_t = true,
         action = clap::ArgAction::Set,
         value_name = "BOOL",
+        value_parser = clap::builder::BoolishValueParser::new(),
         overrides_with = "no_discover"
     )]
     pub discover: bool,

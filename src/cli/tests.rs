@@ -256,4 +256,7 @@ fn of_discover_and_no_discover_the_last_given_wins() {
     assert!(discovers(&["--no-discover", "--discover", "true"]));
     assert!(!discovers(&["--discover", "true", "--no-discover"]));
     assert!(!discovers(&["--discover", "false"]));
+    // Read as --pseudonymize is: 0/1, yes/no, on/off too (TWILIO_EXPORT_DISCOVER=0 works).
+    assert!(!discovers(&["--discover", "0"]));
+    assert!(discovers(&["--discover", "yes"]));
 }
