@@ -234,19 +234,7 @@ impl Exporter {
             Standing::Removed => Stopped::Removed,
             Standing::Deauthorized => Stopped::Deauthorized,
         };
-        if scope.lose(&key.account, why) {
-            match why {
-                Stopped::TakenOver => {
-                    tracing::warn!(account = %key.account, resource = %key.resource, "Lease taken over by another process; this account's remaining windows are left to it")
-                }
-                Stopped::Removed => {
-                    tracing::warn!(account = %key.account, resource = %key.resource, "Account removed from the registry or purged during the run; the rest of it is not published")
-                }
-                Stopped::Deauthorized => {
-                    tracing::warn!(account = %key.account, resource = %key.resource, "Account deauthorized during the run; the rest of it is not published")
-                }
-            }
-        }
+        scope.lose(&key.account, key.resource, why);
         Ok(false)
     }
 }

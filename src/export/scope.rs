@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Mutex;
 
 use super::Summary;
-use crate::domain::AccountSid;
+use crate::domain::{AccountSid, Resource};
 use crate::registry::LeaseHolder;
 
 /// The leases a run's windows are exported under (see
@@ -59,15 +59,26 @@ impl LeaseScope {
         &self.holder
     }
 
-    /// Stops publishing `account` for `why`: its remaining windows are skipped. True the
-    /// first time (the first reason stays).
-    pub fn lose(&self, account: &AccountSid, why: Stopped) -> bool {
+    /// Stops publishing `account` for `why`: its remaining windows are skipped, and the first
+    /// time (whose reason stays) it is logged, once whoever found it (the check before a
+    /// window publishes, or the lease renewal).
+    pub fn lose(&self, account: &AccountSid, resource: Resource, why: Stopped) {
         let mut lost = self.lost.lock().expect("not poisoned");
         if lost.contains_key(account) {
-            return false;
+            return;
         }
         lost.insert(account.clone(), why);
-        true
+        match why {
+            Stopped::TakenOver => {
+                tracing::warn!(%account, %resource, "Lease taken over by another process; this account's remaining windows are left to it")
+            }
+            Stopped::Removed => {
+                tracing::warn!(%account, %resource, "Account removed from the registry or purged during the run; the rest of it is not published")
+            }
+            Stopped::Deauthorized => {
+                tracing::warn!(%account, %resource, "Account deauthorized during the run; the rest of it is not published")
+            }
+        }
     }
 
     pub fn is_lost(&self, account: &AccountSid) -> bool {

@@ -167,8 +167,7 @@ async fn renew(
         {
             Ok(lost) => {
                 for sid in lost {
-                    tracing::warn!(account = %sid, %resource, "Lease taken over by another process; this account's remaining windows are left to it");
-                    scope.lose(&sid, Stopped::TakenOver);
+                    scope.lose(&sid, resource, Stopped::TakenOver);
                 }
             }
             Err(e) => {
