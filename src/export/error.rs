@@ -39,8 +39,9 @@ pub enum ExportError {
     /// reported with its first day.
     #[error("{message}")]
     InSpan { message: String },
-    /// The API answered records, but none of them on the requested days (or without a day):
-    /// not what Twilio's filter gives, so the days are left as they were rather than emptied.
+    /// The API answered records, but none of them on the requested days, and not all of them
+    /// of the day right after (or some without a day): not what Twilio's filter gives, so the
+    /// days are left as they were rather than emptied.
     #[error("the API answered {outside} records but none on the requested days; the partitions were left as they were")]
     NothingInRange { outside: u64 },
     /// Partitions of another pseudonym mode were recorded by another export since this one

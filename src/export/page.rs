@@ -23,7 +23,7 @@ impl PageRules<'_> {
     /// Decodes one page into the builders of `days` (the span's, from its first day), all or
     /// nothing: at most `max_records` records, all of `account` (else nothing is added and
     /// the page ends as [`PageEnd::Foreign`]). Records of days outside the span are counted
-    /// and left out.
+    /// and left out; those not of the day right after it also as off bounds.
     pub(super) fn take<S: Source>(
         &self,
         body: &[u8],
@@ -53,9 +53,13 @@ impl PageRules<'_> {
             .collect();
         let mut covered: Option<(usize, usize)> = None;
         let mut density = spans::Density::default();
+        let day_after = self.first_day + on_page.len() as i32;
         for (rec, index) in page.records.iter().zip(index) {
             let Some(i) = index else {
                 report.outside_window += 1;
+                if S::day_of(rec) != Some(day_after) {
+                    report.off_bounds += 1;
+                }
                 continue;
             };
             density.records += 1;

@@ -315,6 +315,53 @@ async fn records_of_other_days_only_leave_the_partition_as_it_was() {
     }
 }
 
+/// A server that reads `StartTime<` as inclusive (of the next day's midnight, or of the whole
+/// next day) answers a day without calls with records of the day after alone: the day is
+/// empty, not failed, and those records are counted as left out.
+#[tokio::test]
+async fn records_of_the_day_after_alone_leave_the_day_empty() {
+    let app = spawn_app(small_sim()).await;
+    app.add_all_accounts().await;
+    let sim = app.sim.clone();
+    let day = chrono::NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
+    let router = axum::Router::new().fallback(move |uri: Uri| {
+        let sim = sim.clone();
+        async move {
+            let account = uri.path().split('/').nth(3).unwrap_or_default().to_owned();
+            let calls: Vec<serde_json::Value> = sim
+                .calls_on(&account, day)
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut call)| {
+                    call["start_time"] = if i % 2 == 0 {
+                        "Sun, 01 Mar 2026 00:00:00 +0000".into()
+                    } else {
+                        "Sun, 01 Mar 2026 10:00:00 +0000".into()
+                    };
+                    call
+                })
+                .collect();
+            axum::Json(serde_json::json!({"calls": calls, "next_page_uri": null}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let out = app
+        .cli_with(&backfill("calls", DAY, DAY), &[("TWILIO_API_BASE", &base)])
+        .await;
+
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(text.contains(": 0 rows in 0 files"), "{text}");
+    assert!(
+        text.contains("records outside the days asked for"),
+        "{text}"
+    );
+    assert_eq!(files_below(&app.output()), Vec::<String>::new());
+}
+
 /// A server that takes an account sid in any case, as a lenient one might, and answers the
 /// account check with its lower-case spelling.
 async fn case_blind() -> String {
