@@ -25,8 +25,10 @@ use crate::domain::AccountSid;
 /// How a request ended, shaped by what the caller does next.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// 401/403: the grant is gone or the credentials are wrong; stop this account.
-    #[error("Twilio refused the credentials for {account} (HTTP {status}{}): {message}", code_suffix(*.code))]
+    /// 401/403: the grant is gone or the credentials are wrong; stop this account. (A 403
+    /// may also deny one resource to credentials that read the account: the account is
+    /// checked again before it is taken for lost.)
+    #[error("{} (HTTP {status}{}): {message}", refusal(account, *status), code_suffix(*.code))]
     Unauthorized {
         account: AccountSid,
         status: u16,
@@ -108,6 +110,42 @@ fn record_of(account: Option<&str>) -> String {
     }
 }
 
+/// What a 401 or a 403 says: the credentials were refused, or they were and this request was
+/// not allowed (a permission or a feature the account lacks, as far as a 403 tells).
+fn refusal(account: &AccountSid, status: u16) -> String {
+    match status {
+        401 => format!("Twilio refused the credentials for {account}"),
+        _ => format!("Twilio denied this request to the credentials for {account}"),
+    }
+}
+
 fn code_suffix(code: Option<i64>) -> String {
     code.map(|c| format!(", code {c}")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_403_is_not_told_as_refused_credentials() {
+        let refused = |status| {
+            FetchError::Unauthorized {
+                account: "AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80".parse().unwrap(),
+                status,
+                code: Some(20003),
+                message: "Authenticate".to_owned(),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            refused(401),
+            "Twilio refused the credentials for AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80 (HTTP 401, code 20003): Authenticate"
+        );
+        let forbidden = refused(403);
+        assert!(
+            forbidden.starts_with("Twilio denied this request to the credentials for AC3f9c2b7e8d1a4c5f9e0b6a7d2c1e4f80 (HTTP 403"),
+            "{forbidden}"
+        );
+    }
 }
