@@ -19,7 +19,29 @@ impl Exporter {
     /// fetched. A span of several days never exported whose first page is all one day's
     /// stops there ([`SpanRead::Split`]) and writes nothing.
     /// Its requests count their waits on Twilio in `waits`, if given.
+    /// A page token the API no longer takes (400, code 21481) starts the span again from its
+    /// first page, once: what was read of it is dropped.
     pub(super) async fn read_span<S: Source>(
+        &self,
+        span: &Span,
+        cancel: &CancellationToken,
+        waits: Option<&NetWaits>,
+    ) -> Result<SpanRead, ExportError> {
+        match self.read_span_once::<S>(span, cancel, waits).await {
+            Err(ExportError::Fetch(e)) if e.is_stale_page_token() => {
+                tracing::warn!(
+                    partition = %span.first().key,
+                    days = span.days(),
+                    error = %e,
+                    "The API no longer takes a page token of this span; reading it again from its first page"
+                );
+                self.read_span_once::<S>(span, cancel, waits).await
+            }
+            read => read,
+        }
+    }
+
+    async fn read_span_once<S: Source>(
         &self,
         span: &Span,
         cancel: &CancellationToken,

@@ -110,6 +110,21 @@ fn record_of(account: Option<&str>) -> String {
     }
 }
 
+impl FetchError {
+    /// A 400 with code 21481: a page token the API did not issue or no longer takes
+    /// (`docs/twilio-api.md` §3). Reading the list again from its first page gets fresh ones.
+    pub fn is_stale_page_token(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Rejected {
+                status: 400,
+                code: Some(21481),
+                ..
+            }
+        )
+    }
+}
+
 /// What a 401 or a 403 says: the credentials were refused, or they were and this request was
 /// not allowed (a permission or a feature the account lacks, as far as a 403 tells).
 fn refusal(account: &AccountSid, status: u16) -> String {

@@ -1,11 +1,14 @@
 //! A hostile API: redirects, links and records of other accounts, link loops, endless pages,
 //! gzip bombs and oversized pages. Each fails its windows with a message saying what happened,
-//! and the partitions an honest run wrote before stay exactly as they were.
+//! and the partitions an honest run wrote before stay exactly as they were. Also what an honest
+//! API may do that looks alike: records of the day after a window (`StartTime<` read as
+//! inclusive) and a page token that stops being taken.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, Uri};
+use axum::response::IntoResponse;
 use twilio_sim::{Faults, Hostile, SimConfig, Simulator};
 
 use crate::support::*;
@@ -360,6 +363,64 @@ async fn records_of_the_day_after_alone_leave_the_day_empty() {
         "{text}"
     );
     assert_eq!(files_below(&app.output()), Vec::<String>::new());
+}
+
+/// A page token the API stops taking mid-list (400, code 21481, as a token that expired would
+/// get): the window is read again from its first page, and every call is exported once.
+#[tokio::test]
+async fn a_page_token_no_longer_taken_reads_the_window_again_from_its_first_page() {
+    let cfg = SimConfig {
+        accounts: 1,
+        days: 2,
+        calls_per_day: 2500,
+        ..small_sim()
+    };
+    let app = spawn_app(cfg).await;
+    app.add_all_accounts().await;
+    let (sim_base, refused) = (app.base.clone(), Arc::new(Mutex::new(Vec::<String>::new())));
+    let seen = refused.clone();
+    let client = reqwest::Client::new();
+    let router = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
+        let (client, sim_base, refused) = (client.clone(), sim_base.clone(), refused.clone());
+        async move {
+            let query = uri.query().unwrap_or_default().to_owned();
+            if query.contains("PageToken") && refused.lock().unwrap().is_empty() {
+                refused.lock().unwrap().push(uri.to_string());
+                let body = serde_json::json!({"code": 21481, "message": "Invalid PageToken", "status": 400});
+                return (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+            }
+            let answer = client
+                .get(format!("{sim_base}{uri}"))
+                .header("authorization", headers["authorization"].clone())
+                .send()
+                .await
+                .unwrap();
+            let status = axum::http::StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            (status, answer.bytes().await.unwrap()).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let (first, last) = ("2026-03-01", "2026-03-02");
+    let out = app
+        .cli_with(
+            &backfill("calls", first, last),
+            &[("TWILIO_API_BASE", &base)],
+        )
+        .await;
+
+    assert_success(&out);
+    assert_eq!(seen.lock().unwrap().len(), 1, "no page token was refused");
+    let account = app.sim.account_sids()[0].clone();
+    let expected: usize = [day(first), day(last)]
+        .iter()
+        .map(|d| app.sim.calls_on(&account, *d).len())
+        .sum();
+    assert!(expected > 1000, "{expected} calls fit one page");
+    let text = stdout(&out);
+    assert!(text.contains(&format!(": {expected} rows in ")), "{text}");
 }
 
 /// A server that takes an account sid in any case, as a lenient one might, and answers the
