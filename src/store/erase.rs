@@ -70,16 +70,17 @@ impl Store {
                     })?
             }
             Store::Remote { store, prefix, .. } => {
-                let path = remote_path(prefix, &dir);
+                let failed = |cause| StoreError::Remote {
+                    location: self.describe(&dir),
+                    cause,
+                };
+                let path = remote_path(prefix, &dir).map_err(failed)?;
                 let found: Vec<object_store::ObjectMeta> = store
                     .objects
                     .list(Some(&path))
                     .try_collect()
                     .await
-                    .map_err(|cause| StoreError::Remote {
-                        location: self.describe(&dir),
-                        cause,
-                    })?;
+                    .map_err(failed)?;
                 found
                     .into_iter()
                     .filter_map(|meta| {
@@ -144,7 +145,7 @@ impl Store {
             }
             Store::Remote { store, prefix, .. } => {
                 let paths: Vec<object_store::Result<ObjectPath>> =
-                    keys.iter().map(|k| Ok(remote_path(prefix, k))).collect();
+                    keys.iter().map(|k| remote_path(prefix, k)).collect();
                 let mut results = store
                     .objects
                     .delete_stream(futures::stream::iter(paths).boxed());
@@ -171,7 +172,9 @@ impl Store {
         let Store::Remote { store, prefix, .. } = self else {
             return;
         };
-        let dir = remote_path(prefix, &account_dir(resource, account));
+        let Ok(dir) = remote_path(prefix, &account_dir(resource, account)) else {
+            return;
+        };
         let journals =
             staging::leftovers(&self.staging_dir(), staging::JOURNAL, Duration::ZERO).await;
         for journal in journals {
@@ -314,7 +317,7 @@ mod tests {
         let url = url::Url::parse("s3://bucket/export").unwrap();
         let staging_dir = staging::private_dir_in(tmp.path(), staging::own_uid());
         staging::ensure_private_dir(&staging_dir, staging::own_uid()).unwrap();
-        let store = Store::remote(Remote::new(memory.clone()), &url, staging_dir.clone());
+        let store = Store::remote(Remote::new(memory.clone()), &url, staging_dir.clone()).unwrap();
         let account: AccountSid = SID.parse().unwrap();
         let neighbour = "AC00000000000000000000000000000002";
         let keys = [
@@ -375,6 +378,48 @@ mod tests {
             .put_part(&theirs.1, &theirs.2, 0, PutPayload::from_static(b"x"))
             .await
             .is_ok());
+    }
+
+    /// Objects named with characters a path would percent-encode (`~`, `%`, `#`, `[`, a space,
+    /// non-ASCII), below a prefix the URL writes encoded (`my%20export`), are listed and
+    /// deleted under their own names: none is left behind reported deleted.
+    #[tokio::test]
+    async fn objects_are_listed_and_deleted_under_their_own_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let memory = Arc::new(InMemory::new());
+        let url = url::Url::parse("s3://bucket/my%20export").unwrap();
+        let staging_dir = staging::private_dir_in(tmp.path(), staging::own_uid());
+        let store = Store::remote(Remote::new(memory.clone()), &url, staging_dir).unwrap();
+        let account: AccountSid = SID.parse().unwrap();
+        let dir = format!("my export/calls/account_sid={SID}/date=2026-03-01");
+        let names = [
+            "part-0.parquet",
+            "part-0~.parquet",
+            "pct%41.parquet",
+            "weird name #1.parquet",
+            "part-0[1].parquet",
+            "Kopie von part-0 \u{2013} M\u{e4}rz.parquet",
+        ];
+        for name in names {
+            let path = ObjectPath::parse(format!("{dir}/{name}")).unwrap();
+            memory
+                .put(&path, PutPayload::from_static(b"data"))
+                .await
+                .unwrap();
+        }
+
+        let files = store.list_account(Resource::Calls, &account).await.unwrap();
+        assert_eq!(files.len(), names.len());
+        store
+            .delete_account_files(Resource::Calls, &account, &files)
+            .await
+            .unwrap();
+        let left: Vec<String> = memory
+            .list(None)
+            .map(|m| m.unwrap().location.to_string())
+            .collect()
+            .await;
+        assert_eq!(left, Vec::<String>::new());
     }
 
     /// Locally, deleting the files also removes the directories they leave empty, up to the

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use object_store::path::Path as ObjectPath;
 use url::Url;
 
 /// An output location that cannot be used. URLs are shown with their passwords hidden.
@@ -18,6 +19,10 @@ pub enum LocationError {
     /// `file:///…`) is this one.
     #[error("{shown:?} names a directory on host {host:?}: use file:///ABSOLUTE/PATH (or file://localhost/ABSOLUTE/PATH) or a plain path")]
     RemoteFileHost { host: String, shown: String },
+    /// The URL's path, percent-decoded, is not a prefix of object names: an empty segment
+    /// (`a//b`), `.` or `..`, a control character, or bytes that are not UTF-8.
+    #[error("the path of {shown:?} is not a usable prefix of object names: {cause}")]
+    BadPrefix { shown: String, cause: String },
 }
 
 /// Where output goes. `Display` and `Debug` hide any password in a URL.
@@ -40,7 +45,13 @@ impl OutputLocation {
         match Url::parse(value) {
             Ok(url) if url.scheme().len() > 1 => match url.scheme() {
                 "s3" | "s3a" | "gs" | "az" | "azure" | "adl" | "abfs" | "abfss" => {
-                    Ok(Self::Remote(url))
+                    match object_prefix(&url) {
+                        Ok(_) => Ok(Self::Remote(url)),
+                        Err(e) => Err(LocationError::BadPrefix {
+                            shown: crate::redact::url(value),
+                            cause: e.to_string(),
+                        }),
+                    }
                 }
                 other => Err(LocationError::UnsupportedScheme {
                     scheme: other.to_owned(),
@@ -51,6 +62,21 @@ impl OutputLocation {
             _ => Ok(Self::Local(PathBuf::from(value))),
         }
     }
+}
+
+/// The prefix of every object name under `url`: its path, percent-decoded (`s3://b/my%20x`,
+/// as a URL writes `my x`, is the prefix `my x`, not `my%20x`).
+pub(super) fn object_prefix(url: &Url) -> Result<ObjectPath, object_store::path::Error> {
+    ObjectPath::from_url_path(url.path().trim_matches('/'))
+}
+
+/// `url` as messages show it: without its query and fragment (where a signature may be), its
+/// password hidden, without a trailing `/`.
+pub(super) fn shown_base(url: &Url) -> String {
+    let mut base = url.clone();
+    base.set_query(None);
+    base.set_fragment(None);
+    crate::redact::url(base.as_str().trim_end_matches('/'))
 }
 
 /// The directory of `file://{rest}`: the authority must be empty or `localhost`, and what
@@ -90,6 +116,26 @@ impl fmt::Debug for OutputLocation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_object_prefix_is_the_urls_path_decoded_and_must_name_objects() {
+        let prefix = |value: &str| match OutputLocation::parse(value).unwrap() {
+            OutputLocation::Remote(url) => object_prefix(&url).unwrap().to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(prefix("s3://bucket/my%20prefix/x"), "my prefix/x");
+        assert_eq!(prefix("s3://bucket/my prefix~1"), "my prefix~1");
+        assert_eq!(prefix("az://cont/export%C3%A9"), "export\u{e9}");
+        assert_eq!(prefix("s3://bucket/"), "");
+        for value in ["s3://bucket/a//b", "s3://u:pw@bucket/a%0Ab"] {
+            let err = OutputLocation::parse(value).unwrap_err();
+            assert!(
+                matches!(err, LocationError::BadPrefix { .. }),
+                "{value}: {err}"
+            );
+            assert!(!err.to_string().contains("pw"), "{err}");
+        }
+    }
 
     #[test]
     fn a_file_url_is_an_absolute_path_on_this_host() {

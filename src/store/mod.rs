@@ -94,6 +94,7 @@ pub enum Store {
     Remote {
         store: Remote,
         prefix: ObjectPath,
+        /// The URL without its query, its password hidden: what messages show.
         url: String,
         /// This user's private staging directory on the local disk.
         staging: PathBuf,
@@ -107,30 +108,35 @@ impl Store {
             OutputLocation::Local(root) => Ok(Store::Local { root: root.clone() }),
             OutputLocation::Remote(url) => {
                 let store = remote::open(url).map_err(|cause| StoreError::Open {
-                    location: url.to_string(),
+                    location: crate::redact::url(url.as_str()),
                     cause,
                 })?;
                 let staging = staging::private_dir_in(&std::env::temp_dir(), staging::own_uid());
-                Ok(Self::remote(store, url, staging))
+                Self::remote(store, url, staging)
             }
         }
     }
 
-    /// An object store at `url` (whose path is the prefix of every key), staging in `staging`.
-    pub fn remote(store: Remote, url: &url::Url, staging: PathBuf) -> Self {
-        Store::Remote {
+    /// An object store at `url` (whose path, percent-decoded, is the prefix of every key),
+    /// staging in `staging`.
+    pub fn remote(store: Remote, url: &url::Url, staging: PathBuf) -> Result<Self, StoreError> {
+        let prefix = location::object_prefix(url).map_err(|source| StoreError::Open {
+            location: crate::redact::url(url.as_str()),
+            cause: object_store::Error::InvalidPath { source },
+        })?;
+        Ok(Store::Remote {
             store,
-            prefix: ObjectPath::from(url.path().trim_matches('/')),
-            url: url.to_string(),
+            prefix,
+            url: location::shown_base(url),
             staging,
-        }
+        })
     }
 
     /// The full location of a key, for messages and for the user.
     pub fn describe(&self, key: &str) -> String {
         match self {
             Store::Local { root } => root.join(key).display().to_string(),
-            Store::Remote { url, .. } => format!("{}/{key}", url.trim_end_matches('/')),
+            Store::Remote { url, .. } => format!("{url}/{key}"),
         }
     }
 
@@ -237,8 +243,10 @@ impl Store {
                 staging,
                 ..
             } => {
-                let path = remote_path(prefix, key);
-                let result = remote::upload(store, staged, &path, staging).await;
+                let result = match remote_path(prefix, key) {
+                    Ok(path) => remote::upload(store, staged, &path, staging).await,
+                    Err(e) => Err(e),
+                };
                 let _ = tokio::fs::remove_file(staged).await;
                 result.map_err(|cause| StoreError::Remote {
                     location: self.describe(key),
@@ -264,7 +272,11 @@ impl Store {
                 }
             }
             Store::Remote { store, prefix, .. } => {
-                match store.objects.delete(&remote_path(prefix, key)).await {
+                let deleted = match remote_path(prefix, key) {
+                    Ok(path) => store.objects.delete(&path).await,
+                    Err(e) => Err(e),
+                };
+                match deleted {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                     Err(cause) => Err(StoreError::Remote {
                         location: self.describe(key),
@@ -281,8 +293,15 @@ impl Store {
     }
 }
 
-fn remote_path(prefix: &ObjectPath, key: &str) -> ObjectPath {
-    key.split('/').fold(prefix.clone(), |p, part| p.child(part))
+/// The object of `key` below `prefix`. A key is an object's own name, as made by the layout
+/// or as listed (`part-0~.parquet`, `é.parquet`): nothing in it is encoded again, or an object
+/// listed for deletion would be deleted under another name.
+fn remote_path(prefix: &ObjectPath, key: &str) -> Result<ObjectPath, object_store::Error> {
+    let full = match prefix.as_ref() {
+        "" => key.to_owned(),
+        prefix => format!("{prefix}/{key}"),
+    };
+    ObjectPath::parse(full).map_err(|source| object_store::Error::InvalidPath { source })
 }
 
 #[cfg(test)]
@@ -303,13 +322,24 @@ mod tests {
 
     /// A remote store stages in a fresh 0700 directory of this user, in 0600 files that are
     /// created new, and the probe leaves no marker behind.
+    /// Messages name an object by the URL without its password or query.
+    #[test]
+    fn an_object_is_named_without_the_urls_secrets() {
+        let url = url::Url::parse("s3://AKIAUSER:PWSECRET1@bucket/p/?sig=PWSECRET2").unwrap();
+        let memory = Arc::new(InMemory::new());
+        let store =
+            Store::remote(Remote::new(memory), &url, PathBuf::from("/nonexistent")).unwrap();
+        let shown = store.describe("calls/x/part-0.parquet");
+        assert_eq!(shown, "s3://AKIAUSER:****@bucket/p/calls/x/part-0.parquet");
+    }
+
     #[tokio::test]
     async fn remote_staging_is_private() {
         let tmp = tempfile::tempdir().unwrap();
         let memory = Arc::new(InMemory::new());
         let url = url::Url::parse("s3://bucket/export").unwrap();
         let staging = staging::private_dir_in(tmp.path(), staging::own_uid());
-        let store = Store::remote(Remote::new(memory.clone()), &url, staging.clone());
+        let store = Store::remote(Remote::new(memory.clone()), &url, staging.clone()).unwrap();
         store.check().await.unwrap();
         let dir = std::fs::symlink_metadata(&staging).unwrap();
         assert_eq!(dir.permissions().mode() & 0o7777, 0o700);
@@ -402,7 +432,7 @@ mod tests {
         let memory = Arc::new(InMemory::new());
         let url = url::Url::parse("s3://bucket/export").unwrap();
         let staging = staging::private_dir_in(tmp.path(), staging::own_uid());
-        let store = Store::remote(Remote::new(memory.clone()), &url, staging.clone());
+        let store = Store::remote(Remote::new(memory.clone()), &url, staging.clone()).unwrap();
         staging::ensure_private_dir(&staging, staging::own_uid()).unwrap();
         let path = ObjectPath::from("export/calls/x/part-0.parquet");
         let id = memory.create_multipart(&path).await.unwrap();
