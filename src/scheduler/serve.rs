@@ -8,6 +8,11 @@ use super::{Clock, Outcome, Scheduler, SchedulerError, Selection};
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// How long `serve` waits after a step failed (the database was unreachable, say).
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(30);
+/// How long `serve` waits before a job that is still due right after its step: its accounts
+/// that another process is exporting (their leases held by a `backfill`, another replica, or
+/// a crashed process on another host until the lease expires) stay due, and trying them again
+/// at once would loop as fast as the database answers for as long as that process holds them.
+const RETRY_STILL_DUE: Duration = Duration::from_secs(30);
 
 impl Scheduler {
     /// `schedule`: runs due jobs until the exporter's token is cancelled, handing each step's
@@ -27,17 +32,7 @@ impl Scheduler {
             let wait = match self.run_once(&Selection::Due, clock.now()).await {
                 Ok(outcome) => {
                     on_outcome(&outcome);
-                    match self.next_due(clock.now()).await {
-                        Ok(Some((_, at))) => (at - clock.now())
-                            .to_std()
-                            .unwrap_or(Duration::ZERO)
-                            .min(MAX_SLEEP),
-                        Ok(None) => MAX_SLEEP,
-                        Err(e) => {
-                            tracing::error!(error = %e, stage = "scheduling", "Cannot read the job runs; retrying");
-                            RETRY_AFTER_ERROR
-                        }
-                    }
+                    self.wait_after(&outcome, &clock).await
                 }
                 Err(e @ (SchedulerError::MixedModes(_) | SchedulerError::NoKey { .. })) => {
                     return Err(e);
@@ -54,5 +49,31 @@ impl Scheduler {
         }
         tracing::info!("Scheduler stopped");
         Ok(())
+    }
+
+    /// How long to sleep after a step with `outcome`: until the next job is due (at most
+    /// [`MAX_SLEEP`]), or [`RETRY_STILL_DUE`] if that job ran in this step and is still due.
+    async fn wait_after(&self, outcome: &Outcome, clock: &Clock) -> Duration {
+        let ran =
+            |job: &str| matches!(outcome, Outcome::Exported(r) if r.iter().any(|j| j.job == job));
+        match self.next_due(clock.now()).await {
+            Ok(Some((job, at))) => {
+                let wait = (at - clock.now()).to_std().unwrap_or(Duration::ZERO);
+                if wait.is_zero() && ran(&job) {
+                    tracing::info!(
+                        job = %job,
+                        retry_in_seconds = RETRY_STILL_DUE.as_secs(),
+                        "Job still due after its run (accounts another process is exporting); trying it again later"
+                    );
+                    return RETRY_STILL_DUE;
+                }
+                wait.min(MAX_SLEEP)
+            }
+            Ok(None) => MAX_SLEEP,
+            Err(e) => {
+                tracing::error!(error = %e, stage = "scheduling", "Cannot read the job runs; retrying");
+                RETRY_AFTER_ERROR
+            }
+        }
     }
 }

@@ -183,3 +183,50 @@ async fn schedule_runs_a_job_again_when_its_schedule_fires() {
     );
     assert!(stdout(&out).contains("Stopped"), "{}", stdout(&out));
 }
+
+/// An account another process is exporting stays due after a step; `schedule` tries it again
+/// a while later, not step after step as fast as the database answers.
+#[tokio::test]
+async fn schedule_waits_before_trying_again_an_account_another_process_is_exporting() {
+    let (app, jobs) = calls_job_app(moving_sim()).await;
+    let busy = AccountSid::parse(&app.sim.account_sids()[0]).unwrap();
+    let reg = registry(&app).await;
+    let other = twilio_export::registry::LeaseHolder::named("another process");
+    let ttl = Duration::from_secs(600);
+    reg.try_lease(&busy, Resource::Calls, &other, ttl)
+        .await
+        .unwrap();
+    let (out, log) = (app.dir.path().join("out"), app.dir.path().join("log"));
+    let child = app
+        .command(&["schedule"])
+        .env("TWILIO_EXPORT_JOBS", &jobs)
+        .env("TWILIO_EXPORT_NOW", app.sim.now().to_rfc3339())
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+
+    let log = &log;
+    let said = eventually("the step after which the job is still due", || async move {
+        let text = std::fs::read_to_string(log).ok()?;
+        text.contains("trying it again later").then_some(text)
+    })
+    .await;
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("stopped")
+        .unwrap()
+        .status;
+
+    assert_eq!(status.code(), Some(0));
+    assert!(said.contains("retry_in_seconds=30"), "{said}");
+    let printed = std::fs::read_to_string(&out).unwrap();
+    let busy_line = format!("{busy}: skipped, another process is exporting it");
+    assert_eq!(printed.matches(&busy_line).count(), 1, "{printed}");
+}
