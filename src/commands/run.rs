@@ -68,7 +68,7 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
             for r in reports {
                 metrics.add(&r.summary);
                 metrics.add_deauthorized(&r.deauthorized);
-                if r.succeeded() {
+                if r.exported_successfully() {
                     metrics.succeeded(&r.job, r.resource, clock.now());
                 }
             }

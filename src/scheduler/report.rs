@@ -110,6 +110,14 @@ impl JobReport {
         matches!(self.summary.outcome(), Succeeded | Incomplete) && self.unregistered.is_empty()
     }
 
+    /// What the last-success metric counts: the job succeeded, and it exported something or
+    /// left nothing to another process. A run that exported nothing because other processes
+    /// held every account it was due for is not one: a holder stuck on the accounts would
+    /// otherwise keep the metric fresh and its alert quiet.
+    pub fn exported_successfully(&self) -> bool {
+        self.succeeded() && (self.busy.is_empty() || self.summary.totals.windows_exported > 0)
+    }
+
     /// The job's outcome as recorded: `incomplete` when accounts were left to other processes,
     /// removed or purged during the run, or named by the job and not registered.
     pub(super) fn recorded_outcome(&self) -> &'static str {

@@ -161,6 +161,39 @@ async fn run_writes_the_last_success_of_each_job_and_keeps_it_through_a_failed_r
     assert!(again["twilio_export_run_deauthorized_accounts"] >= 1.0);
 }
 
+/// A run that exported nothing because another process holds every account it was due for
+/// does not move the job's last success (a holder stuck on them would keep it fresh).
+#[tokio::test]
+async fn a_run_whose_every_account_is_busy_is_not_a_last_success() {
+    let app = spawn_app(small_sim()).await;
+    app.add_all_accounts().await;
+    let calls = "name = \"calls\"\nresource = \"calls\"\nschedule = \"0 0 * * * *\"\nlookback_days = 1\nstart_date = \"2026-03-01\"\n";
+    let jobs = write_jobs(&app, &[("calls.toml", calls)]);
+    let reg = registry(&app).await;
+    let other = twilio_export::registry::LeaseHolder::named("another process");
+    for sid in app.sim.account_sids() {
+        let sid = twilio_export::domain::AccountSid::parse(&sid).unwrap();
+        let ttl = Duration::from_secs(600);
+        let resource = twilio_export::domain::Resource::Calls;
+        reg.try_lease(&sid, resource, &other, ttl).await.unwrap();
+    }
+    let file = app.dir.path().join("run.prom");
+    let env = [
+        ("TWILIO_EXPORT_NOW", app.sim.now().to_rfc3339()),
+        ("TWILIO_EXPORT_JOBS", jobs.display().to_string()),
+        ("TWILIO_EXPORT_METRICS_FILE", file.display().to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = app.cli_with(&["run", "--job", "calls"], &env).await;
+
+    assert_success(&out);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !text.contains("twilio_export_last_success_timestamp_seconds{job=\"calls\""),
+        "{text}"
+    );
+}
+
 /// Not at a terminal (stderr is a pipe here), a backfill logs its progress every
 /// `TWILIO_EXPORT_PROGRESS_SECS` instead of drawing a bar, and a summary line at the end.
 #[tokio::test]
