@@ -147,7 +147,7 @@ impl RunMetrics {
         let _ = writeln!(out, "# HELP {LAST_SUCCESS} When a job last exported a resource with no failed window (Unix seconds).\n# TYPE {LAST_SUCCESS} gauge");
         let mut lines: BTreeMap<String, String> = carried(old);
         for ((job, resource), at) in &self.last_success {
-            let labels = format!("{{job=\"{}\",resource=\"{resource}\"}}", escape(job));
+            let labels = format!("{{export_job=\"{}\",resource=\"{resource}\"}}", escape(job));
             lines.insert(labels.clone(), format!("{LAST_SUCCESS}{labels} {at}"));
         }
         for line in lines.values() {
@@ -185,8 +185,13 @@ impl RunMetrics {
 fn carried(old: &str) -> BTreeMap<String, String> {
     old.lines()
         .filter_map(|l| l.strip_prefix(LAST_SUCCESS))
-        .filter(|rest| rest.starts_with('{'))
         .filter_map(|rest| {
+            // Files of earlier versions named the label `job`, which Prometheus renames to
+            // `exported_job` on scraping (the target's own `job` wins): carried renamed.
+            let rest = match rest.strip_prefix("{job=") {
+                Some(after) => format!("{{export_job={after}"),
+                None => rest.strip_prefix('{').map(|r| format!("{{{r}"))?,
+            };
             let (labels, _) = rest.rsplit_once(' ')?;
             Some((labels.to_owned(), format!("{LAST_SUCCESS}{rest}")))
         })
@@ -222,7 +227,34 @@ mod tests {
         let first = m.render("");
         let again = RunMetrics::default().render(&first);
         assert!(again.contains(
-            "twilio_export_last_success_timestamp_seconds{job=\"daily\",resource=\"calls\"} 1700000000"
+            "twilio_export_last_success_timestamp_seconds{export_job=\"daily\",resource=\"calls\"} 1700000000"
         ));
+    }
+
+    /// The label is not `job`, which Prometheus renames to `exported_job` when it scrapes
+    /// a textfile (the target's own `job` label wins), so that rules on it would match
+    /// nothing; an earlier file's `job` lines are carried renamed, once per job.
+    #[test]
+    fn the_job_label_is_export_job_and_old_files_are_carried_renamed() {
+        let old = "twilio_export_last_success_timestamp_seconds{job=\"daily\",resource=\"calls\"} 1600000000\n\
+                   twilio_export_last_success_timestamp_seconds{job=\"hourly\",resource=\"calls\"} 1600000000\n";
+        let mut m = RunMetrics::default();
+        m.succeeded(
+            "daily",
+            Resource::Calls,
+            DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        );
+        let text = m.render(old);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with(LAST_SUCCESS))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "twilio_export_last_success_timestamp_seconds{export_job=\"daily\",resource=\"calls\"} 1700000000",
+                "twilio_export_last_success_timestamp_seconds{export_job=\"hourly\",resource=\"calls\"} 1600000000",
+            ]
+        );
     }
 }

@@ -106,7 +106,7 @@ async fn backfill_writes_counts_that_match_the_simulator() {
     assert!(m["twilio_export_run_bytes_total"] > 0.0, "{text}");
     assert_eq!(m["twilio_export_run_deauthorized_accounts"], 0.0, "{text}");
     assert!(m.contains_key(
-        "twilio_export_last_success_timestamp_seconds{job=\"backfill\",resource=\"calls\"}"
+        "twilio_export_last_success_timestamp_seconds{export_job=\"backfill\",resource=\"calls\"}"
     ));
     for name in ["twilio_export_run_rows_total", "twilio_export_run_windows"] {
         assert!(text.contains(&format!("# HELP {name} ")), "{text}");
@@ -139,7 +139,7 @@ async fn run_writes_the_last_success_of_each_job_and_keeps_it_through_a_failed_r
     let m = samples(&text);
     for (job, resource) in [("calls", "calls"), ("usage", "usage_records")] {
         let key = format!(
-            "twilio_export_last_success_timestamp_seconds{{job=\"{job}\",resource=\"{resource}\"}}"
+            "twilio_export_last_success_timestamp_seconds{{export_job=\"{job}\",resource=\"{resource}\"}}"
         );
         let at = m.get(&key).unwrap_or_else(|| panic!("no {key} in\n{text}"));
         assert!(
@@ -156,7 +156,8 @@ async fn run_writes_the_last_success_of_each_job_and_keeps_it_through_a_failed_r
     let out = app.cli_with(&["run", "--job", "usage"], &env).await;
     assert!(out.status.code().is_some(), "{}", stderr(&out));
     let again = samples(&std::fs::read_to_string(&file).unwrap());
-    let key = "twilio_export_last_success_timestamp_seconds{job=\"calls\",resource=\"calls\"}";
+    let key =
+        "twilio_export_last_success_timestamp_seconds{export_job=\"calls\",resource=\"calls\"}";
     assert_eq!(again[key], m[key]);
     assert!(again["twilio_export_run_deauthorized_accounts"] >= 1.0);
 }
@@ -189,7 +190,7 @@ async fn a_run_whose_every_account_is_busy_is_not_a_last_success() {
     assert_success(&out);
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(
-        !text.contains("twilio_export_last_success_timestamp_seconds{job=\"calls\""),
+        !text.contains("twilio_export_last_success_timestamp_seconds{export_job=\"calls\""),
         "{text}"
     );
 }
