@@ -264,6 +264,8 @@ pub trait Cell<'a>: Field<'a> {
     const KIND: Kind;
     /// Every kind may be null (Twilio may send `null` for any field) except a key.
     const NULLABLE: bool = true;
+    /// A phone number or a name: pseudonymized under `--pseudonymize`.
+    const PERSONAL: bool = false;
     fn append(v: &Self::Value, r: &mut RowCursor<'_>);
 }
 
@@ -278,6 +280,15 @@ impl<'a> Cell<'a> for field::Key {
 
 impl<'a> Cell<'a> for field::Text {
     const KIND: Kind = Kind::Text;
+    #[inline]
+    fn append(v: &Option<Cow<'a, str>>, r: &mut RowCursor<'_>) {
+        r.text(v.as_deref());
+    }
+}
+
+impl<'a> Cell<'a> for field::Personal {
+    const KIND: Kind = Kind::Text;
+    const PERSONAL: bool = true;
     #[inline]
     fn append(v: &Option<Cow<'a, str>>, r: &mut RowCursor<'_>) {
         r.text(v.as_deref());
@@ -325,8 +336,8 @@ impl<'a> Cell<'a> for field::Json {
 }
 
 /// From a resource's table (`decode::calls::call_columns!`): `COLUMNS`, the declared fields
-/// then [`super::schema::EXTRA`] (those named in the invoking module's `PSEUDONYMIZED` marked
-/// so), and `AppendRow` for its typed row, in the same order.
+/// then [`super::schema::EXTRA`] (those of kind `Personal` marked pseudonymized), and
+/// `AppendRow` for its typed row, in the same order.
 macro_rules! columns_of {
     (
         $(#[$meta:meta])*
@@ -342,7 +353,7 @@ macro_rules! columns_of {
                     kind: <$crate::decode::field::$kind as $crate::batch::Cell<'static>>::KIND,
                     nullable: <$crate::decode::field::$kind as $crate::batch::Cell<'static>>::NULLABLE,
                     doc: $doc,
-                    pseudonymized: $crate::batch::schema::listed(PSEUDONYMIZED, stringify!($field)),
+                    pseudonymized: <$crate::decode::field::$kind as $crate::batch::Cell<'static>>::PERSONAL,
                 },
             )+
             $crate::batch::schema::EXTRA,

@@ -66,25 +66,6 @@ pub struct Column {
 /// [`Column::pseudonymized`].
 pub const PII_MARK: &str = "phone number or name; exported with --pseudonymize, the lowercase hex HMAC-SHA256 of the value under the operator's key (null and empty kept)";
 
-/// Whether `name` is one of `list` (for the column tables, at compile time).
-pub(crate) const fn listed(list: &[&str], name: &str) -> bool {
-    let mut i = 0;
-    while i < list.len() {
-        let (a, b) = (list[i].as_bytes(), name.as_bytes());
-        if a.len() == b.len() {
-            let mut j = 0;
-            while j < a.len() && a[j] == b[j] {
-                j += 1;
-            }
-            if j == a.len() {
-                return true;
-            }
-        }
-        i += 1;
-    }
-    false
-}
-
 /// The last column of every resource: what the API sent beyond the declared fields.
 pub const EXTRA: Column = Column {
     name: "extra",

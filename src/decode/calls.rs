@@ -25,15 +25,15 @@ macro_rules! call_columns {
                 status: Text            "queued, ringing, in-progress, completed, busy, failed, no-answer or canceled.",
                 direction: Text         "inbound, outbound-api, outbound-dial, trunking-terminating or trunking-originating.",
                 answered_by: Text       "Answering machine detection result (human, machine_start, …).",
-                to: Text                "Who was called: E.164 number, SIP address, client:name or sim:SID.",
-                from: Text              "Who called: E.164 number, SIP address, client:name or sim:SID.",
-                to_formatted: Text      "to, formatted for display.",
-                from_formatted: Text    "from, formatted for display.",
+                to: Personal                "Who was called: E.164 number, SIP address, client:name or sim:SID.",
+                from: Personal              "Who called: E.164 number, SIP address, client:name or sim:SID.",
+                to_formatted: Personal      "to, formatted for display.",
+                from_formatted: Personal    "from, formatted for display.",
                 phone_number_sid: Text  "For inbound calls, the IncomingPhoneNumber that received it (PN…).",
                 group_sid: Text         "The group the call belongs to (GP…).",
                 trunk_sid: Text         "The SIP trunk used (TK…).",
-                forwarded_from: Text    "The forwarding number, for forwarded inbound calls.",
-                caller_name: Text       "Caller name from a CNAM lookup, when enabled.",
+                forwarded_from: Personal    "The forwarding number, for forwarded inbound calls.",
+                caller_name: Personal       "Caller name from a CNAM lookup, when enabled.",
                 queue_time: Int64       "Wait before the call was placed, in milliseconds.",
                 api_version: Text       "API version used to create the call.",
                 uri: Text               "URI of the call resource, relative to https://api.twilio.com.",
@@ -94,6 +94,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("CA1") && err.contains("price"), "{err}");
+    }
+
+    /// A phone number or a name that cannot be typed fails its record without the value
+    /// (errors are logged and recorded; the value may be a customer's number).
+    #[test]
+    fn a_bad_personal_value_is_not_quoted() {
+        for (field, value) in [
+            ("caller_name", r#"["Jane Secretname"]"#),
+            ("forwarded_from", r#"{"n":"+15550001111"}"#),
+            ("to", r#""\ud800+15550001111""#),
+        ] {
+            let body =
+                format!(r#"{{"calls":[{{"sid":"CA1","{field}":{value}}}],"next_page_uri":null}}"#);
+            let err = decode_page::<Call>(body.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("CA1") && err.contains(field), "{err}");
+            assert!(
+                !err.contains("Secretname") && !err.contains("5550001111"),
+                "{err}"
+            );
+        }
+        let body = r#"{"calls":[{"sid":"CA1","status":["odd"]}],"next_page_uri":null}"#;
+        let err = decode_page::<Call>(body.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("odd"),
+            "other columns still say what they got: {err}"
+        );
     }
 
     #[test]

@@ -38,6 +38,9 @@ kinds! {
     Key: Cow<'a, str> = value::required_text;
     /// Text; numbers and booleans are kept as their literal text.
     Text: Option<Cow<'a, str>> = value::text;
+    /// Text that carries a phone number or a name (pseudonymized under `--pseudonymize`): as
+    /// `Text`, but an error never quotes the value, since errors are logged and recorded.
+    Personal: Option<Cow<'a, str>> = value::personal_text;
     /// A whole number, from a string or a number.
     Int64: Option<i64> = value::integer;
     /// An exact decimal scaled by 10^18.

@@ -29,6 +29,9 @@ pub enum ValueError {
     /// A string whose escapes do not decode (a lone surrogate).
     #[error("{0} is not a valid JSON string")]
     BadString(String),
+    /// What is wrong with a value that carries personal data, which is not shown.
+    #[error("{0} (the value is not shown: it holds a phone number or a name)")]
+    Withheld(&'static str),
     #[error("{0} is not a whole number")]
     NotWhole(String),
     #[error("{0} is not a decimal number")]
@@ -69,6 +72,15 @@ pub fn text<'a>(raw: Option<&'a RawValue>) -> Result<Option<Cow<'a, str>>, Value
         b'{' | b'[' => Err(ValueError::NotText(shorten(t))),
         _ => Ok(Some(Cow::Borrowed(t))),
     }
+}
+
+/// As [`text`], for a value that carries a phone number or a name: an error says what is
+/// wrong without the value.
+pub fn personal_text<'a>(raw: Option<&'a RawValue>) -> Result<Option<Cow<'a, str>>, ValueError> {
+    text(raw).map_err(|e| match e {
+        ValueError::BadString(_) => ValueError::Withheld("not a valid JSON string"),
+        _ => ValueError::Withheld("expected a string, found an object or an array"),
+    })
 }
 
 /// Text that must be present and non-empty (sids and other keys).
