@@ -78,6 +78,12 @@ pub(crate) fn summary(resource: Resource, range: DayRange, days: usize, s: &Summ
     for (sid, why) in &s.stopped {
         println!("  {sid}: {why}; the rest of it was not exported");
     }
+    if s.published_mixed > 0 {
+        println!(
+            "  mixed: {} days were published in this export's pseudonym mode while another export recorded partitions in another; see status, and export every day again in one mode",
+            s.published_mixed
+        );
+    }
     if s.totals.windows_failed > 0 {
         failures(s);
     }
@@ -249,10 +255,12 @@ pub(crate) fn erased(done: &[Erased]) {
 }
 
 /// Whether a run exported nothing and every window failed because another export recorded
-/// partitions in another pseudonym mode meanwhile: a configuration conflict (exit 2), not a
-/// partial run.
+/// partitions in another pseudonym mode meanwhile, none of them published: a configuration
+/// conflict (exit 2, "nothing was exported"), not a partial run. A day that was published
+/// before the conflict was found makes it a partial run (exit 1).
 pub(crate) fn only_mode_conflicts(s: &Summary) -> bool {
     s.totals.windows_exported == 0
+        && s.published_mixed == 0
         && !s.failures.is_empty()
         && (s.failures.iter()).all(|(_, e)| e.starts_with(crate::export::MODE_CONFLICT))
 }
@@ -260,6 +268,25 @@ pub(crate) fn only_mode_conflicts(s: &Summary) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_that_published_a_day_before_finding_the_conflict_did_export_something() {
+        let conflict = format!(
+            "{}: partitions in another mode were recorded",
+            crate::export::MODE_CONFLICT
+        );
+        let key = crate::domain::PartitionKey {
+            account: "AC00000000000000000000000000000001".parse().unwrap(),
+            resource: crate::domain::Resource::Calls,
+            day: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        };
+        let mut s = Summary::default();
+        s.totals.windows_failed = 1;
+        s.failures.push((key, conflict));
+        assert!(only_mode_conflicts(&s));
+        s.published_mixed = 1;
+        assert!(!only_mode_conflicts(&s));
+    }
 
     #[test]
     fn a_cause_repeated_by_a_wrapper_is_shown_once() {

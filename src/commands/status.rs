@@ -186,6 +186,34 @@ fn render_partitions(partitions: &[PartitionSummary]) {
             mode(&p.modes)
         );
     }
+    for line in mixed_across_accounts(partitions) {
+        println!("  {line}");
+    }
+}
+
+/// A line per resource whose accounts were exported in different modes (some in clear, some
+/// pseudonymized, or under different keys): one number would have several pseudonyms, or one
+/// in some accounts and none in others. Each account's own line shows its mode.
+fn mixed_across_accounts(partitions: &[PartitionSummary]) -> Vec<String> {
+    let mut modes: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for p in partitions {
+        if p.modes.pseudonym != PairMode::Unaffected {
+            let set = modes.entry(p.resource.to_string()).or_default();
+            set.insert(mode(&p.modes));
+        }
+    }
+    modes
+        .into_iter()
+        .filter(|(_, set)| set.len() > 1)
+        .map(|(resource, set)| {
+            let all: Vec<String> = set.into_iter().collect();
+            format!(
+                "{resource}: MIXED across accounts ({}): export every account again in one mode",
+                all.join("; ")
+            )
+        })
+        .collect()
 }
 
 /// How a pair's phone numbers and names were written: `clear`, `pseudonymized (key F)`, or
@@ -336,6 +364,67 @@ fn render_deletions(deletions: &[Deletion]) {
         println!(
             "  #{:<5} {}  {:<12} {what}{job}  requested {}  {done}",
             d.id, d.account_sid, d.reason, d.requested_at
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Resource;
+    use crate::pseudonym::Fingerprint;
+    use crate::registry::PairModes;
+
+    fn pair(
+        sid: &str,
+        resource: Resource,
+        pseudonym: PairMode,
+        key: Option<&str>,
+    ) -> PartitionSummary {
+        PartitionSummary {
+            account_sid: sid.parse().unwrap(),
+            resource,
+            partitions: 1,
+            rows: 1,
+            first_day: None,
+            last_day: None,
+            last_exported_at: None,
+            modes: PairModes {
+                pseudonym,
+                key_fingerprints: key
+                    .map(|k| Fingerprint::parse(k).unwrap())
+                    .into_iter()
+                    .collect(),
+                clear_partitions: i64::from(pseudonym == PairMode::Clear),
+            },
+        }
+    }
+
+    /// Accounts each in one mode, but not the same one, make the export mixed: a line says so.
+    #[test]
+    fn accounts_exported_in_different_modes_are_called_mixed() {
+        let (a, b) = (
+            "AC00000000000000000000000000000001",
+            "AC00000000000000000000000000000002",
+        );
+        let key = Some("0123456789abcdef");
+        let same = [
+            pair(a, Resource::Calls, PairMode::Pseudonymized, key),
+            pair(b, Resource::Calls, PairMode::Pseudonymized, key),
+            pair(a, Resource::UsageRecords, PairMode::Unaffected, None),
+        ];
+        assert_eq!(mixed_across_accounts(&same), Vec::<String>::new());
+        let mixed = [
+            pair(a, Resource::Calls, PairMode::Pseudonymized, key),
+            pair(b, Resource::Calls, PairMode::Clear, None),
+        ];
+        let lines = mixed_across_accounts(&mixed);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with(
+                "calls: MIXED across accounts (clear; pseudonymized (key 0123456789abcdef))"
+            ),
+            "{lines:?}"
         );
     }
 }

@@ -70,6 +70,10 @@ pub struct Summary {
     pub skipped: u64,
     /// Days that held rows and were emptied, the API returning none for them.
     pub emptied_days: u64,
+    /// Failed days whose file had been published and recorded in this export's mode when
+    /// another export, in another mode, was found to have recorded partitions meanwhile: the
+    /// export is now mixed.
+    pub published_mixed: u64,
     /// Accounts the run stopped publishing before their end, and why (an account the run
     /// itself found deauthorized is in `deauthorized` instead).
     pub stopped: Vec<(AccountSid, Stopped)>,

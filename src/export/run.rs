@@ -352,6 +352,9 @@ fn add_outcome(
             s.accounts.insert(w.key.account.clone());
             on_event(WindowEvent::Failed(w, &err));
             s.totals.windows_failed += 1;
+            if matches!(err, ExportError::OtherModes { published: true }) {
+                s.published_mixed += 1;
+            }
             s.failures.push((w.key.clone(), message));
         }
         Outcome::Skipped(lost) => {
