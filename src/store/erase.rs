@@ -229,11 +229,15 @@ fn list_local(root: &Path, dir: &str) -> std::io::Result<Vec<(String, u64)>> {
             if meta.is_dir() {
                 pending.push(entry.path());
             } else if let Ok(rel) = entry.path().strip_prefix(root) {
-                let key: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                found.push((key.join("/"), meta.len()));
+                // A name that is not UTF-8 has no key: listing it under a lossy spelling
+                // would delete nothing and report it deleted.
+                let key = rel.to_str().ok_or_else(|| {
+                    std::io::Error::other(format!(
+                        "{} has a name that is not UTF-8; move or remove it by hand",
+                        entry.path().display()
+                    ))
+                })?;
+                found.push((key.to_owned(), meta.len()));
             }
         }
     }
@@ -420,6 +424,32 @@ mod tests {
             .collect()
             .await;
         assert_eq!(left, Vec::<String>::new());
+    }
+
+    /// Locally, a file whose name is not UTF-8 fails the listing (so a purge stays pending
+    /// and says why) rather than being listed under another name and left behind.
+    #[tokio::test]
+    async fn a_local_file_named_in_bytes_that_are_not_utf8_fails_the_listing() {
+        use std::os::unix::ffi::OsStrExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::Local {
+            root: tmp.path().to_owned(),
+        };
+        let account: AccountSid = SID.parse().unwrap();
+        let day = tmp
+            .path()
+            .join(format!("calls/account_sid={SID}/date=2026-03-01"));
+        std::fs::create_dir_all(&day).unwrap();
+        std::fs::write(day.join("part-0.parquet"), b"data").unwrap();
+        let odd = std::ffi::OsStr::from_bytes(b"copy-\xff.parquet");
+        std::fs::write(day.join(odd), b"data").unwrap();
+
+        let err = store
+            .list_account(Resource::Calls, &account)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not UTF-8"), "{err}");
     }
 
     /// Locally, deleting the files also removes the directories they leave empty, up to the
