@@ -32,8 +32,9 @@ use crate::store::{account_dir, Store, StoreError, StoredFile};
 /// Why a deletion did not happen (or did not finish; then it stays pending in the journal).
 #[derive(Debug, thiserror::Error)]
 pub enum EraseError {
-    /// Another process holds one of the account's leases: nothing was deleted.
-    #[error("another process ({holder}) is exporting its {resource}; nothing was deleted: try again once it is done")]
+    /// Another process holds one of the account's leases (it is exporting the account, or
+    /// deleting its partitions): nothing was deleted.
+    #[error("another process ({holder}) holds its {resource} (it is exporting them or deleting them); nothing was deleted: try again once it is done")]
     Busy { resource: Resource, holder: String },
     /// This process no longer holds the lease it deleted under; the deletion stays pending.
     #[error(
@@ -160,11 +161,11 @@ impl<'a> Eraser<'a> {
                 Ok(None) => {}
                 Ok(Some(e)) => {
                     let d = &e.deletion;
-                    tracing::info!(account = %account, id = d.id, reason = %d.reason, partitions = d.partitions, "Completed an interrupted deletion");
+                    tracing::info!(account = %account, id = d.id, reason = %d.reason, partitions = d.partitions, "Completed a pending deletion");
                     done.push(Ok(e));
                 }
                 Err(e) => {
-                    tracing::warn!(account = %account, error = %e, "Cannot complete an interrupted deletion yet; it stays pending");
+                    tracing::warn!(account = %account, error = %e, "Cannot complete a pending deletion yet; it stays pending");
                     done.push(Err(e));
                 }
             }
