@@ -168,8 +168,8 @@ fn job(r: &JobReport) {
     let started = r.days.is_some() || !r.summary.interrupted;
     if started && (Exit::of(&r.summary) == Exit::Failed || !r.unregistered.is_empty()) {
         println!(
-            "  job {} did not finish everything; the next run retries",
-            r.job
+            "  job {} did not finish everything; it retries at its next fire time (or now: twilio-export run --job {})",
+            r.job, r.job
         );
     }
 }
