@@ -227,9 +227,14 @@ async fn purge(config: &Config, sids: &[AccountSid], yes: bool) -> anyhow::Resul
         }
     }
     for sid in sids {
+        // An account removed with `accounts remove` has no row to keep as purged.
+        let kept = match registry.account(sid).await? {
+            Some(_) => "; kept as purged (authorizing it again starts it afresh)",
+            None => " (it is not in the registry)",
+        };
         match eraser.purge(sid, DeletionReason::Purge).await {
             Ok(e) => println!(
-                "{sid}: purged: {} partitions ({} bytes) deleted from {} and its registry rows removed; kept as purged (authorizing it again starts it afresh)",
+                "{sid}: purged: {} partitions ({} bytes) deleted from {} and its registry rows removed{kept}",
                 e.deletion.partitions, e.deletion.bytes, config.output
             ),
             Err(e @ (EraseError::Busy { .. } | EraseError::NotInOutput { .. })) => {

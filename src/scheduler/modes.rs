@@ -98,8 +98,9 @@ impl MixedModes {
              every account), so nothing was exported. To change the mode or the key, export \
              every exported day of every account again in one backfill, without --account: \
              twilio-export backfill --resource {cli} --from {from} --to {to} ({how}); \
-             accounts that cannot be exported (deauthorized) must be purged first \
-             (twilio-export accounts purge). Or export with the settings they were written with",
+             accounts that cannot be exported (deauthorized, suspended or closed, or removed \
+             from the registry) must be purged first (twilio-export accounts purge). Or export \
+             with the settings they were written with",
             resource = self.resource.table_name(),
             writing = Mode(&self.writing),
             found = Found(&self.found),

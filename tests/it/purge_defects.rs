@@ -147,6 +147,9 @@ async fn a_removed_account_can_still_be_purged() {
 
     let out = s.cli(&["accounts", "purge", &victim, "--yes"]).await;
     assert_success(&out);
+    let said = stdout(&out);
+    assert!(said.contains("(it is not in the registry)"), "{said}");
+    assert!(!said.contains("kept as purged"), "{said}");
     assert!(!s.output.hashes().await.keys().any(|k| k.contains(&mine)));
     let doc = s.status().await;
     assert!(rows_of_account(&doc, "partitions", &victim).is_empty());
