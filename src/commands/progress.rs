@@ -16,6 +16,7 @@ use crate::domain::Resource;
 use crate::export::{Summary, WindowEvent};
 use crate::fetch::{FetchCounts, TwilioClient};
 use crate::scheduler::Observer;
+use crate::telemetry::{self, Level};
 
 /// Seconds between progress lines when stderr is not a terminal (a decimal; default 10).
 const INTERVAL_ENV: &str = "TWILIO_EXPORT_PROGRESS_SECS";
@@ -79,10 +80,9 @@ impl Progress {
             }
             WindowEvent::Failed(w, err) => {
                 self.counts.failed.fetch_add(1, Ordering::Relaxed);
-                // Written, not `eprintln!`ed: a closed stderr must not panic the export.
+                // Said, not `eprintln!`ed: a closed stderr must not panic the export.
                 self.bar.suspend(|| {
-                    use std::io::Write as _;
-                    let _ = writeln!(std::io::stderr(), "{}: failed: {err}", w.key);
+                    telemetry::say(Level::ERROR, format_args!("{}: failed: {err}", w.key))
                 });
             }
             WindowEvent::Skipped(w) => {
@@ -187,12 +187,12 @@ impl Counts {
         let eta = (windows_per_second > 0.0).then(|| left / windows_per_second);
         let resource = *self.resource.lock().expect("not poisoned");
         tracing::info!(
-            resource = resource.map_or("", |r| r.table_name()),
+            resource = resource.map(tracing::field::display),
             windows_done = now.done,
             windows_total = total,
             rows = self.rows.load(Ordering::Relaxed),
             requests = now.fetch.requests - first.fetch.requests,
-            requests_per_second = format!("{per_second:.1}"),
+            requests_per_second = (per_second * 10.0).round() / 10.0,
             retries = now.fetch.retries - first.fetch.retries,
             throttled = now.fetch.throttled - first.fetch.throttled,
             failed = self.failed.load(Ordering::Relaxed),

@@ -17,6 +17,8 @@ mod export;
 mod full_disk;
 /// A hostile API (redirects, foreign links and records, loops, bombs) fails windows cleanly.
 mod hostile;
+/// `--log-format json` from any layer: stderr holds JSON objects only.
+mod json_logs;
 /// Leases expire by an injected clock, never by waiting.
 mod lease_clock;
 /// Statements over many accounts at once agree with the one-account ones (SQLite, Postgres).
