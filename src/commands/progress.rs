@@ -213,15 +213,22 @@ struct Reading {
 /// [`INTERVAL_ENV`] when it is set: a number of seconds above 0 that a `Duration` holds, or a
 /// configuration error (checked before a command starts).
 pub(crate) fn interval_setting() -> anyhow::Result<Option<Duration>> {
-    let Ok(value) = std::env::var(INTERVAL_ENV) else {
-        return Ok(None);
-    };
+    match std::env::var(INTERVAL_ENV) {
+        Ok(value) => parse_interval(&value),
+        Err(_) => Ok(None),
+    }
+}
+
+/// A value of [`INTERVAL_ENV`]: blank is unset; else seconds above 0 that a `Duration` holds
+/// as at least a nanosecond (a smaller value would be a zero interval, which ticks never).
+fn parse_interval(value: &str) -> anyhow::Result<Option<Duration>> {
     if value.trim().is_empty() {
         return Ok(None);
     }
     (value.trim().parse::<f64>().ok())
         .filter(|s| *s > 0.0)
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .filter(|d| !d.is_zero())
         .map(Some)
         .ok_or_else(|| {
             anyhow::anyhow!("{INTERVAL_ENV}: {value:?} is not a number of seconds above 0")
@@ -258,6 +265,23 @@ mod tests {
     use super::*;
     use crate::domain::AuthToken;
     use crate::fetch::{Limits, Quotas};
+
+    #[test]
+    fn an_interval_is_seconds_above_zero_and_at_least_a_nanosecond() {
+        assert_eq!(parse_interval(" ").unwrap(), None);
+        assert_eq!(
+            parse_interval("0.2").unwrap(),
+            Some(Duration::from_millis(200))
+        );
+        assert_eq!(
+            parse_interval("1e-9").unwrap(),
+            Some(Duration::from_nanos(1))
+        );
+        for bad in ["0", "-1", "nan", "inf", "1e400", "1e-10", "4e-10", "ten"] {
+            let e = parse_interval(bad).unwrap_err().to_string();
+            assert!(e.starts_with(INTERVAL_ENV), "{bad}: {e}");
+        }
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_stall_of_many_intervals_gives_one_line_not_one_per_interval() {
