@@ -201,10 +201,13 @@ fn limits(given: &LimitOptions) -> Result<Limits, ConfigError> {
     })
 }
 
-/// Reads the only log format option early, before the rest is validated, so that even a
-/// configuration error is logged in the format asked for.
+/// Reads the log format early, before the rest is validated, so that even a configuration
+/// error is logged in the format asked for: the flag or the environment, else the `--config`
+/// file's `log_format` (read on its own: another key's mistake does not hide it). A value that
+/// is not `json`, or a file that cannot be read, gives text; [`Config::load`] then says why.
 pub fn peek_log_format(args: &GlobalArgs) -> LogFormat {
-    match args.log.log_format.as_deref() {
+    let file = || args.config.as_deref().and_then(file::peek_log_format);
+    match args.log.log_format.clone().or_else(file).as_deref() {
         Some("json") => LogFormat::Json,
         _ => LogFormat::Text,
     }

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use twilio_export::cli::Cli;
 use twilio_export::commands::{self, stdout, Exit};
-use twilio_export::{config, telemetry};
+use twilio_export::config;
+use twilio_export::telemetry::{self, Level};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -45,7 +46,10 @@ async fn main() -> ExitCode {
         Ok(Exit::Success) => 0,
         Ok(Exit::Failed) => 1,
         Err(e) => {
-            eprintln!("error: {}", commands::report::error(&e));
+            telemetry::say(
+                Level::ERROR,
+                format_args!("error: {}", commands::report::error(&e)),
+            );
             2
         }
     };

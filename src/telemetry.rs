@@ -6,15 +6,22 @@
 //! (`\n`, U+2028) nor drive the terminal (`\x1b[2J`) nor make a line read backwards (U+202E).
 //! JSON logs are escaped by JSON: control characters are, line separators and bidirectional
 //! controls stay inside their string, where a JSON reader sees them as data. Colours are used only when stderr is a terminal.
+//!
+//! Lines the commands write to stderr for the operator (a failed window, the final `error: …`,
+//! an account skipped) go through [`say`]: as they are in text mode, one JSON object each in
+//! JSON mode, so that JSON logs are JSON lines only.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
+use std::sync::OnceLock;
 
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::{DefaultFields, Writer};
 use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::EnvFilter;
+
+pub use tracing::Level;
 
 /// How log lines are written: `--log-format text` or `json`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,8 +34,12 @@ pub enum LogFormat {
 /// may be passwords (`?sslpassword=…`); that warning is never shown.
 const QUIET: &str = "sqlx_postgres::options=error";
 
+/// The format [`init`] installed, which [`say`] follows.
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
 /// Installs the global subscriber. Safe to call more than once (later calls do nothing).
 pub fn init(format: LogFormat) {
+    let _ = FORMAT.set(format);
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,reqwest=warn"))
         .add_directive(QUIET.parse().expect("a valid directive"));
@@ -47,6 +58,32 @@ pub fn init(format: LogFormat) {
             .try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Writes a line for the operator to stderr, whatever `RUST_LOG` says: `message` as it is in
+/// text mode (and before [`init`]); in JSON mode an object with `timestamp`, `level`,
+/// `message` and `target`, as the log's own lines have. A line that cannot be written (stderr
+/// closed) is dropped, not a panic.
+pub fn say(level: Level, message: impl fmt::Display) {
+    let line = line(FORMAT.get().copied(), level, &message.to_string());
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// The line [`say`] writes (with its newline).
+fn line(format: Option<LogFormat>, level: Level, message: &str) -> String {
+    match format {
+        Some(LogFormat::Json) => {
+            let object = serde_json::json!({
+                "timestamp": chrono::Utc::now()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "level": level.as_str(),
+                "message": message,
+                "target": env!("CARGO_CRATE_NAME"),
+            });
+            format!("{object}\n")
+        }
+        Some(LogFormat::Text) | None => format!("{message}\n"),
+    }
 }
 
 /// Whether `c` could break a log line or drive a terminal: a control character, a Unicode
@@ -148,6 +185,22 @@ mod tests {
             escape_controls("a\u{202e}b\u{2028}c\u{2066}d"),
             "a\\u{202e}b\\u{2028}c\\u{2066}d"
         );
+    }
+
+    #[test]
+    fn said_lines_are_json_objects_in_json_mode_and_unchanged_in_text() {
+        let said = line(Some(LogFormat::Json), Level::ERROR, "error: \"x\"\nthen");
+        assert_eq!(said.matches('\n').count(), 1, "{said}");
+        let object: serde_json::Value = serde_json::from_str(&said).unwrap();
+        assert_eq!(object["level"], "ERROR");
+        assert_eq!(object["message"], "error: \"x\"\nthen");
+        assert!(object["timestamp"].as_str().unwrap().ends_with('Z'));
+        let text = "calls AC1 2026-03-01: failed: HTTP 500";
+        assert_eq!(
+            line(Some(LogFormat::Text), Level::ERROR, text),
+            format!("{text}\n")
+        );
+        assert_eq!(line(None, Level::WARN, text), format!("{text}\n"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::registry::{
     Account, AccountStatus, DeletionReason, LeaseHolder, NewAccount, Registry, TwilioStatus,
 };
 use crate::store::Store;
+use crate::telemetry::{self, Level};
 
 pub async fn run(config: &Config, cmd: AccountsCommand) -> anyhow::Result<Exit> {
     match cmd {
@@ -44,7 +45,10 @@ async fn add(config: &Config, sids: &[AccountSid], no_verify: bool) -> anyhow::R
             Some(client) => match client.fetch_account(sid, sid).await {
                 Ok(info) => NewAccount::confirmed(sid.clone(), sid.clone(), info),
                 Err(e) => {
-                    eprintln!("{sid}: not added: {}", refusal(&e));
+                    telemetry::say(
+                        Level::ERROR,
+                        format_args!("{sid}: not added: {}", refusal(&e)),
+                    );
                     exit = Exit::Failed;
                     continue;
                 }
@@ -92,7 +96,7 @@ async fn remove(config: &Config, sids: &[AccountSid]) -> anyhow::Result<Exit> {
         if registry.remove_account(sid).await? {
             println!("{sid}: removed from the registry; its exported files and partition records stay (accounts purge {sid} deletes them)");
         } else {
-            eprintln!("{sid}: not registered");
+            telemetry::say(Level::ERROR, format_args!("{sid}: not registered"));
             exit = Exit::Failed;
         }
     }
@@ -133,7 +137,10 @@ async fn verify(config: &Config, sids: &[AccountSid]) -> anyhow::Result<Exit> {
             Verdict::Active(_) => println!("{}: active", a.sid),
             Verdict::Deauthorized(why) => println!("{}: deauthorized ({why})", a.sid),
             Verdict::Unknown(why) => {
-                eprintln!("{}: could not check: {why}", a.sid);
+                telemetry::say(
+                    Level::ERROR,
+                    format_args!("{}: could not check: {why}", a.sid),
+                );
                 exit = Exit::Failed;
             }
         }
@@ -219,8 +226,11 @@ async fn purge(config: &Config, sids: &[AccountSid], yes: bool) -> anyhow::Resul
                 );
             }
             Err(e) => {
-                eprintln!(
+                telemetry::say(
+                    Level::ERROR,
+                    format_args!(
                     "a pending deletion could not be completed (it stays pending; see status): {e}"
+                ),
                 );
                 exit = Exit::Failed;
             }
@@ -238,11 +248,11 @@ async fn purge(config: &Config, sids: &[AccountSid], yes: bool) -> anyhow::Resul
                 e.deletion.partitions, e.deletion.bytes, config.output
             ),
             Err(e @ (EraseError::Busy { .. } | EraseError::NotInOutput { .. })) => {
-                eprintln!("{sid}: not purged: {e}");
+                telemetry::say(Level::ERROR, format_args!("{sid}: not purged: {e}"));
                 exit = Exit::Failed;
             }
             Err(e) => {
-                eprintln!("{sid}: purge not finished (the next run or purge completes it): {e}");
+                telemetry::say(Level::ERROR, format_args!("{sid}: purge not finished (the next run or purge completes it): {e}"));
                 exit = Exit::Failed;
             }
         }

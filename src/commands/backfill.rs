@@ -15,6 +15,7 @@ use crate::domain::{from_twilios_time, AccountSid, DayRange};
 use crate::registry::{Account, Registry};
 use crate::scheduler::plan::{self, Shard};
 use crate::shutdown;
+use crate::telemetry::{self, Level};
 
 pub async fn run(config: &Config, args: BackfillArgs) -> anyhow::Result<Exit> {
     // Every argument is checked before anything is opened.
@@ -88,7 +89,7 @@ async fn select_accounts(
         bail!("--account: {sid} is not registered (add it with: twilio-export accounts add {sid})");
     }
     for (sid, why) in &selected.skipped {
-        eprintln!("{sid}: {why}, skipped");
+        telemetry::say(Level::WARN, format_args!("{sid}: {why}, skipped"));
     }
     Ok(selected.active)
 }

@@ -96,11 +96,14 @@ pub(crate) async fn scheduler(
 ) -> anyhow::Result<Scheduler> {
     // The key is read only if some job writes with it.
     let pseudonyms = config.pseudonyms(jobs.iter().any(|j| j.pseudonymize == Some(true)))?;
+    let mut modes = Vec::with_capacity(jobs.len());
     for job in &jobs {
-        if let Err(e) = pseudonyms.for_job(job.pseudonymize) {
-            anyhow::bail!("{}: pseudonymize: {e}", job.file.display());
+        match pseudonyms.for_job(job.pseudonymize) {
+            Ok(p) => modes.push((job, p.key().is_some())),
+            Err(e) => anyhow::bail!("{}: pseudonymize: {e}", job.file.display()),
         }
     }
+    jobs::one_mode_per_resource(modes)?;
     let cancel = shutdown::on_signal(shutdown::EXPORT_STOPS);
     let exporter = exporter_with(config, cancel, pseudonyms).await?;
     let cfg = config.clone();

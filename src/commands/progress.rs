@@ -16,6 +16,7 @@ use crate::domain::Resource;
 use crate::export::{Summary, WindowEvent};
 use crate::fetch::{FetchCounts, TwilioClient};
 use crate::scheduler::Observer;
+use crate::telemetry::{self, Level};
 
 /// Seconds between progress lines when stderr is not a terminal (a decimal; default 10).
 const INTERVAL_ENV: &str = "TWILIO_EXPORT_PROGRESS_SECS";
@@ -79,10 +80,9 @@ impl Progress {
             }
             WindowEvent::Failed(w, err) => {
                 self.counts.failed.fetch_add(1, Ordering::Relaxed);
-                // Written, not `eprintln!`ed: a closed stderr must not panic the export.
+                // Said, not `eprintln!`ed: a closed stderr must not panic the export.
                 self.bar.suspend(|| {
-                    use std::io::Write as _;
-                    let _ = writeln!(std::io::stderr(), "{}: failed: {err}", w.key);
+                    telemetry::say(Level::ERROR, format_args!("{}: failed: {err}", w.key))
                 });
             }
             WindowEvent::Skipped(w) => {
@@ -187,12 +187,12 @@ impl Counts {
         let eta = (windows_per_second > 0.0).then(|| left / windows_per_second);
         let resource = *self.resource.lock().expect("not poisoned");
         tracing::info!(
-            resource = resource.map_or("", |r| r.table_name()),
+            resource = resource.map(tracing::field::display),
             windows_done = now.done,
             windows_total = total,
             rows = self.rows.load(Ordering::Relaxed),
             requests = now.fetch.requests - first.fetch.requests,
-            requests_per_second = format!("{per_second:.1}"),
+            requests_per_second = (per_second * 10.0).round() / 10.0,
             retries = now.fetch.retries - first.fetch.retries,
             throttled = now.fetch.throttled - first.fetch.throttled,
             failed = self.failed.load(Ordering::Relaxed),
@@ -213,15 +213,22 @@ struct Reading {
 /// [`INTERVAL_ENV`] when it is set: a number of seconds above 0 that a `Duration` holds, or a
 /// configuration error (checked before a command starts).
 pub(crate) fn interval_setting() -> anyhow::Result<Option<Duration>> {
-    let Ok(value) = std::env::var(INTERVAL_ENV) else {
-        return Ok(None);
-    };
+    match std::env::var(INTERVAL_ENV) {
+        Ok(value) => parse_interval(&value),
+        Err(_) => Ok(None),
+    }
+}
+
+/// A value of [`INTERVAL_ENV`]: blank is unset; else seconds above 0 that a `Duration` holds
+/// as at least a nanosecond (a smaller value would be a zero interval, which ticks never).
+fn parse_interval(value: &str) -> anyhow::Result<Option<Duration>> {
     if value.trim().is_empty() {
         return Ok(None);
     }
     (value.trim().parse::<f64>().ok())
         .filter(|s| *s > 0.0)
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .filter(|d| !d.is_zero())
         .map(Some)
         .ok_or_else(|| {
             anyhow::anyhow!("{INTERVAL_ENV}: {value:?} is not a number of seconds above 0")
@@ -258,6 +265,23 @@ mod tests {
     use super::*;
     use crate::domain::AuthToken;
     use crate::fetch::{Limits, Quotas};
+
+    #[test]
+    fn an_interval_is_seconds_above_zero_and_at_least_a_nanosecond() {
+        assert_eq!(parse_interval(" ").unwrap(), None);
+        assert_eq!(
+            parse_interval("0.2").unwrap(),
+            Some(Duration::from_millis(200))
+        );
+        assert_eq!(
+            parse_interval("1e-9").unwrap(),
+            Some(Duration::from_nanos(1))
+        );
+        for bad in ["0", "-1", "nan", "inf", "1e400", "1e-10", "4e-10", "ten"] {
+            let e = parse_interval(bad).unwrap_err().to_string();
+            assert!(e.starts_with(INTERVAL_ENV), "{bad}: {e}");
+        }
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_stall_of_many_intervals_gives_one_line_not_one_per_interval() {

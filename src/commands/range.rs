@@ -15,6 +15,7 @@ use crate::scheduler::leasing::{self, Leased, Renewal};
 use crate::scheduler::modes;
 use crate::scheduler::plan::{self, AccountPlan};
 use crate::scheduler::LEASE_TTL;
+use crate::telemetry::{self, Level};
 
 /// What [`export_range`] did.
 pub(crate) struct RangeOutcome {
@@ -120,8 +121,11 @@ pub(crate) async fn complete_pending_deletions(exporter: &Exporter) -> anyhow::R
         match done {
             Ok(e) => erased.push(e),
             Err(e) => {
-                eprintln!(
+                telemetry::say(
+                    Level::ERROR,
+                    format_args!(
                     "a pending deletion could not be completed (it stays pending; see status): {e}"
+                ),
                 );
                 stuck = true;
             }
@@ -134,9 +138,14 @@ pub(crate) async fn complete_pending_deletions(exporter: &Exporter) -> anyhow::R
 /// The accounts another process holds, and the leases taken over from dead ones, on stderr.
 fn tell_leases(resource: Resource, leased: &Leased) {
     for (sid, other) in &leased.busy {
-        eprintln!("{sid}: not exported: another process ({other}) is exporting its {resource}; run again once it is done");
+        telemetry::say(Level::WARN, format_args!("{sid}: not exported: another process ({other}) is exporting its {resource}; run again once it is done"));
     }
     for (sid, from) in &leased.taken_over {
-        eprintln!("{sid}: lease of {resource} taken over from {from}, whose process had died");
+        telemetry::say(
+            Level::WARN,
+            format_args!(
+                "{sid}: lease of {resource} taken over from {from}, whose process had died"
+            ),
+        );
     }
 }

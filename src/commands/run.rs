@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::registry::DeletionReason;
 use crate::scheduler::plan::Shard;
 use crate::scheduler::{Outcome, Selection};
+use crate::telemetry::{self, Level};
 
 /// Set by Kubernetes in each pod of an Indexed Job: the pod's index, 0..completions.
 const INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
@@ -56,9 +57,12 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
             .last_error
             .as_deref()
             .unwrap_or("another process holds the account");
-        eprintln!(
-            "{}: a {} deletion (#{}) is still pending: {why}",
-            d.account_sid, d.reason, d.id
+        telemetry::say(
+            Level::WARN,
+            format_args!(
+                "{}: a {} deletion (#{}) is still pending: {why}",
+                d.account_sid, d.reason, d.id
+            ),
         );
     }
     if let Some(path) = &config.metrics_file {

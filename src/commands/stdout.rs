@@ -8,6 +8,8 @@
 
 use std::fmt;
 use std::io::{ErrorKind, Write};
+
+use crate::telemetry::{self, Level};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 const OPEN: u8 = 0;
@@ -28,7 +30,10 @@ pub fn write(args: fmt::Arguments<'_>) {
             FAILED
         };
         if STATE.swap(state, Ordering::AcqRel) == OPEN && state == FAILED {
-            eprintln!("error: cannot write to stdout: {e}");
+            telemetry::say(
+                Level::ERROR,
+                format_args!("error: cannot write to stdout: {e}"),
+            );
         }
     }
 }

@@ -40,6 +40,16 @@ pub(super) fn read(path: &Path) -> Result<Settings, ConfigError> {
     Ok(settings)
 }
 
+/// The file's `log_format` (or `log-format`) if it is readable TOML that sets it as a string,
+/// whatever its other keys are; [`read`] checks the whole file later.
+pub(super) fn peek_log_format(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let table: toml::Table = toml::from_str(&text).ok()?;
+    ["log_format", "log-format"]
+        .iter()
+        .find_map(|key| table.get(*key)?.as_str().map(str::to_owned))
+}
+
 /// A file that is not TOML: where, and which key's line, but not the line.
 fn syntax_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
     let mut msg = format!("config: {}", path.display());

@@ -359,3 +359,35 @@ fn no_stage_imports_config() {
     }
     assert!(offenders.is_empty(), "{offenders:?} use crate::config");
 }
+
+#[test]
+fn the_log_format_is_peeked_from_flag_or_env_else_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    let peek = |flag: Option<&str>, file: &str| {
+        std::fs::write(&path, file).unwrap();
+        let mut global = GlobalArgs {
+            config: Some(path.clone()),
+            ..GlobalArgs::default()
+        };
+        global.log.log_format = flag.map(str::to_owned);
+        peek_log_format(&global)
+    };
+    assert_eq!(peek(None, "log_format = \"json\"\n"), LogFormat::Json);
+    assert_eq!(peek(None, "log-format = \"json\"\n"), LogFormat::Json);
+    // Another key's mistake does not hide the file's format.
+    assert_eq!(
+        peek(None, "bogus = 1\nlog_format = \"json\"\n"),
+        LogFormat::Json
+    );
+    assert_eq!(
+        peek(Some("text"), "log_format = \"json\"\n"),
+        LogFormat::Text
+    );
+    assert_eq!(
+        peek(Some("json"), "log_format = \"text\"\n"),
+        LogFormat::Json
+    );
+    assert_eq!(peek(None, "log_format = \"xml\"\n"), LogFormat::Text);
+    assert_eq!(peek(None, "not toml ="), LogFormat::Text);
+}

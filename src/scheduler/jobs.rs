@@ -50,7 +50,7 @@ pub struct Job {
     pub lookback_days: u32,
     /// Where an account's first export starts; without it, `lookback_days` before today.
     pub start_date: Option<NaiveDate>,
-    /// Only these accounts; empty means every active account.
+    /// Only these accounts (a job file's list is never empty); empty means every active account.
     pub accounts: Vec<AccountSid>,
     /// Records per page asked of the API (1-1000); the API's maximum, 1000, when unset.
     pub page_size: Option<u32>,
@@ -97,6 +97,37 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Job>, JobFileError> {
         jobs.push(job);
     }
     Ok(jobs)
+}
+
+/// Checks that the jobs of a resource with phone numbers or names (calls) all write it in one
+/// pseudonym mode, as an export's partitions must: each job comes with whether it writes
+/// pseudonyms (its own `pseudonymize`, else `--pseudonymize`). The first job that differs from
+/// an earlier one of its resource is an error naming both files. Usage records carry no such
+/// columns: their jobs may differ.
+pub fn one_mode_per_resource<'a>(
+    jobs: impl IntoIterator<Item = (&'a Job, bool)>,
+) -> Result<(), JobFileError> {
+    let mut first: HashMap<Resource, (&Path, bool)> = HashMap::new();
+    for (job, pseudonymized) in jobs {
+        if !crate::batch::columns(job.resource)
+            .iter()
+            .any(|c| c.pseudonymized)
+        {
+            continue;
+        }
+        let (other, mode) = *first
+            .entry(job.resource)
+            .or_insert((&job.file, pseudonymized));
+        if mode != pseudonymized {
+            return Err(JobFileError::ModesDiffer {
+                path: job.file.clone(),
+                resource: job.resource,
+                pseudonymized,
+                other: other.to_owned(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Loads and validates one job file.
@@ -266,9 +297,13 @@ impl JobTable<'_> {
         }
     }
 
+    /// `accounts`: a list of at least one sid; without the key, every active account.
     fn accounts(&self) -> Result<Vec<AccountSid>, JobFileError> {
         match self.table.get("accounts") {
             None => Ok(Vec::new()),
+            Some(toml::Value::Array(items)) if items.is_empty() => {
+                Err(self.err("accounts", KeyProblem::NoAccounts))
+            }
             Some(toml::Value::Array(items)) => items
                 .iter()
                 .map(|v| match v {
@@ -376,6 +411,10 @@ mod tests {
             "start_date: 0001-01-01 is before 2008-01-01",
         );
         check(&format!("{GOOD}accounts = [\"AC12\"]\n"), "accounts:");
+        check(
+            &format!("{GOOD}accounts = []\n"),
+            "accounts: the list is empty",
+        );
         check(&format!("{GOOD}page_size = 5000\n"), "page_size:");
         check(&format!("{GOOD}concurrency = 0\n"), "concurrency:");
         check(
@@ -383,6 +422,31 @@ mod tests {
             "pseudonymize: expected true or false",
         );
         check("name = ", "");
+    }
+
+    #[test]
+    fn jobs_of_calls_must_agree_on_the_pseudonym_mode_usage_records_need_not() {
+        let job = |file: &str, resource: &str| {
+            let text = GOOD.replace(
+                "resource = \"calls\"",
+                &format!("resource = \"{resource}\""),
+            );
+            parse(Path::new(file), &text).unwrap()
+        };
+        let (a, b) = (job("jobs/a.toml", "calls"), job("jobs/b.toml", "calls"));
+        let (u, v) = (
+            job("jobs/u.toml", "usage-records"),
+            job("jobs/v.toml", "usage-records"),
+        );
+        assert!(one_mode_per_resource([(&a, true), (&b, true), (&u, false)]).is_ok());
+        assert!(one_mode_per_resource([(&a, false), (&u, true), (&v, false)]).is_ok());
+        let e = one_mode_per_resource([(&u, true), (&a, true), (&v, false), (&b, false)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("jobs/b.toml: pseudonymize: this job writes calls in clear but jobs/a.toml writes it pseudonymized;"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -17,6 +17,10 @@ mod export;
 mod full_disk;
 /// A hostile API (redirects, foreign links and records, loops, bombs) fails windows cleanly.
 mod hostile;
+/// Job files that cannot mean what they say are refused before any work.
+mod job_files;
+/// `--log-format json` from any layer: stderr holds JSON objects only.
+mod json_logs;
 /// Leases expire by an injected clock, never by waiting.
 mod lease_clock;
 /// Statements over many accounts at once agree with the one-account ones (SQLite, Postgres).

@@ -1,5 +1,5 @@
 //! Cron expressions of job files: the `cron` crate's six or seven fields, or crontab(5)'s
-//! five, evaluated in UTC.
+//! five (with crontab's either-day-or-weekday rule), evaluated in UTC.
 
 use std::fmt;
 use std::str::FromStr;
@@ -37,28 +37,25 @@ fn reason(cause: &cron::error::Error) -> String {
 }
 
 /// A cron expression, evaluated in UTC. Six fields (`sec min hour day month weekday`) or seven
-/// (with a year) as the `cron` crate reads them, where weekdays count 1 = Sunday … 7 = Saturday;
-/// or the five fields of crontab(5) (`min hour day month weekday`, 0 or 7 = Sunday), which are
-/// read as firing at second 0 with their weekday numbers translated.
+/// (with a year) as the `cron` crate reads them, where weekdays count 1 = Sunday … 7 = Saturday
+/// and a restricted day and weekday must both match; or the five fields of crontab(5) (`min
+/// hour day month weekday`, 0 or 7 = Sunday), which are read as firing at second 0 with their
+/// weekday numbers translated, and which, as in crontab, fire when either the day or the
+/// weekday matches if both are restricted (neither starts with `*`).
 #[derive(Clone)]
 pub struct CronSpec {
     source: String,
-    schedule: cron::Schedule,
+    /// It fires when any of them does: one, or for a crontab line restricting both the day and
+    /// the weekday, the line with each of them in turn set to `*`.
+    schedules: Vec<cron::Schedule>,
 }
 
 impl CronSpec {
     pub fn parse(text: &str) -> Result<Self, CronError> {
         let fields: Vec<&str> = text.split_whitespace().collect();
-        let expr = match fields.len() {
-            5 => format!(
-                "0 {} {} {} {} {}",
-                fields[0],
-                fields[1],
-                fields[2],
-                fields[3],
-                crontab_weekdays(fields[4])?
-            ),
-            6 | 7 => fields.join(" "),
+        let exprs = match fields.len() {
+            5 => crontab(&fields)?,
+            6 | 7 => vec![fields.join(" ")],
             fields => {
                 return Err(CronError::FieldCount {
                     text: text.to_owned(),
@@ -66,24 +63,32 @@ impl CronSpec {
                 })
             }
         };
-        let schedule = cron::Schedule::from_str(&expr).map_err(|cause| CronError::Invalid {
-            text: text.to_owned(),
-            cause,
-        })?;
-        if schedule.upcoming(Utc).next().is_none() {
+        let schedules = exprs
+            .iter()
+            .map(|e| cron::Schedule::from_str(e))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|cause| CronError::Invalid {
+                text: text.to_owned(),
+                cause,
+            })?;
+        let spec = Self {
+            source: text.trim().to_owned(),
+            schedules,
+        };
+        if spec.next_after(Utc::now()).is_none() {
             return Err(CronError::NeverFires {
                 text: text.to_owned(),
             });
         }
-        Ok(Self {
-            source: text.trim().to_owned(),
-            schedule,
-        })
+        Ok(spec)
     }
 
     /// The first fire time strictly after `t`.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.schedule.after(&t).next()
+        self.schedules
+            .iter()
+            .filter_map(|s| s.after(&t).next())
+            .min()
     }
 
     /// Whether the schedule fired in `(after, up_to]`.
@@ -106,6 +111,23 @@ impl fmt::Display for CronSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.source)
     }
+}
+
+/// The `cron` crate's expressions of a crontab(5) line: at second 0, weekdays translated; when
+/// both the day and the weekday are restricted, two, one with each of them set to `*`, since
+/// crontab fires when either matches (the crate, when both do).
+fn crontab(fields: &[&str]) -> Result<Vec<String>, CronError> {
+    let [minute, hour, day, month, weekday] = fields else {
+        unreachable!("five fields");
+    };
+    let weekday = crontab_weekdays(weekday)?;
+    let line = |day: &str, weekday: &str| format!("0 {minute} {hour} {day} {month} {weekday}");
+    let restricted = |field: &str| !field.starts_with('*') && !field.starts_with('?');
+    Ok(if restricted(day) && restricted(&weekday) {
+        vec![line(day, "*"), line("*", &weekday)]
+    } else {
+        vec![line(day, &weekday)]
+    })
 }
 
 /// Translates a crontab(5) weekday field (0-7, 0 and 7 = Sunday) into names, which mean the
@@ -223,5 +245,43 @@ mod tests {
             CronSpec::parse("0 0 0 30 2 *"),
             Err(CronError::NeverFires { .. })
         ));
+    }
+
+    #[test]
+    fn a_crontab_line_restricting_day_and_weekday_fires_when_either_matches() {
+        // Monday 2026-11-30, 11:30.
+        let now = at("2026-11-30T11:30:00Z");
+        let first_or_monday = CronSpec::parse("0 7 1 * 1").unwrap();
+        assert_eq!(
+            first_or_monday.next_after(now),
+            Some(at("2026-12-01T07:00:00Z"))
+        );
+        assert_eq!(
+            first_or_monday.next_after(at("2026-12-01T07:00:00Z")),
+            Some(at("2026-12-07T07:00:00Z")),
+            "the next Monday"
+        );
+        let friday_or_13th = CronSpec::parse("0 7 13 * 5").unwrap();
+        assert_eq!(
+            friday_or_13th.next_after(now),
+            Some(at("2026-12-04T07:00:00Z"))
+        );
+        assert_eq!(
+            friday_or_13th.next_after(at("2026-12-11T07:00:00Z")),
+            Some(at("2026-12-13T07:00:00Z")),
+            "Sunday the 13th"
+        );
+        // A `*` (also with a step) leaves the other field alone, as in crontab.
+        let mondays = CronSpec::parse("0 7 */1 * 1").unwrap();
+        assert_eq!(mondays.next_after(now), Some(at("2026-12-07T07:00:00Z")));
+        // A day that never comes still leaves the weekday.
+        let feb_30_or_monday = CronSpec::parse("0 7 30 2 1").unwrap();
+        assert_eq!(
+            feb_30_or_monday.next_after(now),
+            Some(at("2027-02-01T07:00:00Z"))
+        );
+        // Six fields are the `cron` crate's: both must match (1 = Sunday there, so 2 = Monday).
+        let both = CronSpec::parse("0 0 7 1 * 2").unwrap();
+        assert_eq!(both.next_after(now), Some(at("2027-02-01T07:00:00Z")));
     }
 }

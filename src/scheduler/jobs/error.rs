@@ -4,7 +4,16 @@ use std::path::PathBuf;
 
 use super::cron::CronError;
 use super::KEYS;
-use crate::domain::{BeforeTwilio, NotADay, SidError, UnknownResource};
+use crate::domain::{BeforeTwilio, NotADay, Resource, SidError, UnknownResource};
+
+/// A pseudonym mode as the messages name it.
+fn mode(pseudonymized: bool) -> &'static str {
+    if pseudonymized {
+        "pseudonymized"
+    } else {
+        "in clear"
+    }
+}
 
 /// A job file (or the jobs directory) that cannot be used; the message names the file and,
 /// when a key is at fault, the key.
@@ -29,6 +38,21 @@ pub enum JobFileError {
     DuplicateName {
         path: PathBuf,
         name: String,
+        other: PathBuf,
+    },
+    /// Two jobs that would write one resource in different pseudonym modes.
+    #[error(
+        "{}: pseudonymize: this job writes {resource} {} but {} writes it {}; the partitions of a resource are all written in one mode (a number has one pseudonym in every account), so give every {resource} job the same pseudonymize (a job without the key follows --pseudonymize)",
+        path.display(),
+        mode(*pseudonymized),
+        other.display(),
+        mode(!pseudonymized)
+    )]
+    ModesDiffer {
+        path: PathBuf,
+        resource: Resource,
+        /// Whether this job writes pseudonyms (the other one does not, or the other way round).
+        pseudonymized: bool,
         other: PathBuf,
     },
     #[error("{}: {key}: {problem}", path.display())]
@@ -74,4 +98,8 @@ pub enum KeyProblem {
     NotAnAccount { found: String },
     #[error("expected a list of account sids, got {found}")]
     NotAList { found: String },
+    /// `accounts = []`: read as "none" it would export nothing, as "all" everyone; neither
+    /// is said.
+    #[error("the list is empty: name at least one account, or leave the key out for every active account")]
+    NoAccounts,
 }
