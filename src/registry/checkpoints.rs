@@ -201,11 +201,7 @@ impl Registry {
         parsed_opt("job run time", at)
     }
 
-    /// Records that `job` ran for the instant `due_at`, unless a run for a later instant is
-    /// recorded already (a process whose lease was taken over may finish last), or one for
-    /// the same instant with a worse outcome (shards of one fire time: a failed shard is not
-    /// hidden by one that succeeded). Outcomes from best to worst: `succeeded`, `incomplete`,
-    /// `partial`.
+    /// Records that `job` ran for the instant `due_at`.
     pub async fn record_job_run(
         &self,
         job: &str,
@@ -219,13 +215,7 @@ impl Registry {
              values ($1, $2, $3, $4, $5, $5)
              on conflict (job) do update set
                last_due_at = excluded.last_due_at, run_id = excluded.run_id,
-               outcome = excluded.outcome, updated_at = excluded.updated_at
-             where excluded.last_due_at > job_runs.last_due_at
-                or (excluded.last_due_at = job_runs.last_due_at
-                    and (case excluded.outcome when 'partial' then 2 when 'incomplete' then 1
-                         else 0 end)
-                     >= (case job_runs.outcome when 'partial' then 2 when 'incomplete' then 1
-                         else 0 end))",
+               outcome = excluded.outcome, updated_at = excluded.updated_at",
         )
         .bind(job)
         .bind(instant_text(due_at))
@@ -300,42 +290,3 @@ impl Registry {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::temporary;
-    use super::*;
-
-    /// A run for an earlier instant never replaces a later one's record, and of runs for the
-    /// same instant (shards) the worst outcome is kept.
-    #[tokio::test]
-    async fn a_jobs_last_run_never_goes_back_and_keeps_the_worst_of_one_instant() {
-        let (_dir, reg) = temporary().await;
-        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-        let last = |reg: Registry| async move {
-            let runs = reg.job_runs().await.unwrap();
-            (runs[0].last_due_at.clone(), runs[0].outcome.clone())
-        };
-        let (early, late) = (at("2026-03-08T09:00:00Z"), at("2026-03-08T10:00:00Z"));
-        reg.record_job_run("calls", late, None, "succeeded")
-            .await
-            .unwrap();
-        reg.record_job_run("calls", early, None, "incomplete")
-            .await
-            .unwrap();
-        let (due, outcome) = last(reg.clone()).await;
-        assert!(due.starts_with("2026-03-08T10:00:00"), "{due}");
-        assert_eq!(outcome, "succeeded");
-        reg.record_job_run("calls", late, None, "partial")
-            .await
-            .unwrap();
-        reg.record_job_run("calls", late, None, "succeeded")
-            .await
-            .unwrap();
-        assert_eq!(last(reg.clone()).await.1, "partial");
-        let later = at("2026-03-08T11:00:00Z");
-        reg.record_job_run("calls", later, None, "succeeded")
-            .await
-            .unwrap();
-        assert_eq!(last(reg.clone()).await.1, "succeeded");
-    }
-}
