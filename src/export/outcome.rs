@@ -25,10 +25,10 @@ pub struct WindowReport {
     pub object_key: Option<String>,
     /// Records the API returned that belong to another day's partition (exported there).
     pub outside_window: u64,
-    /// Of those, the ones without a day or of a day other than the one right after the
-    /// span's last: what no reading of the span's bounds gives. (A server that reads
-    /// `StartTime<` as inclusive, of that day's midnight or of the whole day, answers records
-    /// of the day after.) Only the span's read looks at it.
+    /// Of those, the ones no reading of the span's bounds gives: without a day, or of a day
+    /// other than the one right after the span's last, or any for usage records. (A server
+    /// that reads `StartTime<` as inclusive, of that day's midnight or of the whole day,
+    /// answers calls of the day after.) Only the span's read looks at it.
     pub off_bounds: u64,
     /// Records that appeared twice while paging (kept once).
     pub duplicates: u64,

@@ -23,7 +23,8 @@ impl PageRules<'_> {
     /// Decodes one page into the builders of `days` (the span's, from its first day), all or
     /// nothing: at most `max_records` records, all of `account` (else nothing is added and
     /// the page ends as [`PageEnd::Foreign`]). Records of days outside the span are counted
-    /// and left out; those not of the day right after it also as off bounds.
+    /// and left out; those not of the day right after it (or any, for a source whose server
+    /// never answers that day) also as off bounds.
     pub(super) fn take<S: Source>(
         &self,
         body: &[u8],
@@ -57,7 +58,7 @@ impl PageRules<'_> {
         for (rec, index) in page.records.iter().zip(index) {
             let Some(i) = index else {
                 report.outside_window += 1;
-                if S::day_of(rec) != Some(day_after) {
+                if !S::DAY_AFTER_MAY_ANSWER || S::day_of(rec) != Some(day_after) {
                     report.off_bounds += 1;
                 }
                 continue;

@@ -16,6 +16,11 @@ pub(super) trait Source {
     /// More records than one day of one account can hold; a window that pages past them
     /// fails ([`FetchError::TooManyPages`]).
     const MAX_RECORDS: u64;
+    /// Whether an honest server may answer the query with records of the day after its last
+    /// (an upper bound it may read as inclusive). A list of such records alone then leaves
+    /// the span's days empty; any other record outside the span fails it
+    /// ([`ExportError::NothingInRange`](super::ExportError::NothingInRange)).
+    const DAY_AFTER_MAY_ANSWER: bool;
     /// The first page of the query for the days `first` through `last`.
     fn first_page(
         account: &AccountSid,
@@ -37,6 +42,9 @@ impl Source for CallsSource {
     type Rec<'a> = Call<'a>;
     /// Ten million calls: one account starting 115 calls every second of the day.
     const MAX_RECORDS: u64 = 10_000_000;
+    /// `StartTime<` is strict, but older Twilio texts word the bound "on or before midnight
+    /// of this date" (`docs/twilio-api.md` §4.1).
+    const DAY_AFTER_MAY_ANSWER: bool = true;
 
     /// Calls that started on `first` through `last` (UTC): `StartTime>` is inclusive,
     /// `StartTime<` strict (`docs/twilio-api.md` §4.1). Rows outside the days are dropped
@@ -79,6 +87,8 @@ impl Source for UsageSource {
     type Rec<'a> = UsageRecord<'a>;
     /// One record per usage category and day; Twilio has some 650 categories.
     const MAX_RECORDS: u64 = 10_000;
+    /// `EndDate` is the last day itself, inclusive by its definition.
+    const DAY_AFTER_MAY_ANSWER: bool = false;
 
     /// One record per category for each day from `first` through `last`. `IncludeSubaccounts=false` because every account
     /// is exported on its own: including subaccounts would count their usage twice

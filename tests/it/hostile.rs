@@ -365,6 +365,41 @@ async fn records_of_the_day_after_alone_leave_the_day_empty() {
     assert_eq!(files_below(&app.output()), Vec::<String>::new());
 }
 
+/// Usage records of the day after alone are no reading of `StartDate`/`EndDate` (both
+/// inclusive): the window fails and the day's partition stays as it was.
+#[tokio::test]
+async fn usage_records_of_the_day_after_alone_leave_the_partition_as_it_was() {
+    let before = Exported::new(small_sim(), "usage-records", &[]).await;
+    let sim = before.app.sim.clone();
+    let day = chrono::NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
+    let router = axum::Router::new().fallback(move |uri: Uri| {
+        let sim = sim.clone();
+        async move {
+            let account = uri.path().split('/').nth(3).unwrap_or_default().to_owned();
+            let records: Vec<serde_json::Value> = sim
+                .daily_usage_on(&account, day)
+                .into_iter()
+                .map(|mut record| {
+                    record["start_date"] = "2026-03-01".into();
+                    record["end_date"] = "2026-03-01".into();
+                    record
+                })
+                .collect();
+            axum::Json(serde_json::json!({"usage_records": records, "next_page_uri": null}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let out = before.rerun_against(&base, "usage-records").await;
+
+    for account in &before.accounts {
+        let line = failure_of(&out, account);
+        assert!(line.contains("none on the requested days"), "{line}");
+    }
+}
+
 /// A page token the API stops taking mid-list (400, code 21481, as a token that expired would
 /// get): the window is read again from its first page, and every call is exported once.
 #[tokio::test]
