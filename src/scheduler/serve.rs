@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use super::{Clock, Outcome, Scheduler, SchedulerError, Selection};
 
 /// The longest `serve` sleeps before looking at the clock and the schedules again.
@@ -29,10 +31,11 @@ impl Scheduler {
     ) -> Result<(), SchedulerError> {
         let cancel = self.exporter.cancel.clone();
         while !cancel.is_cancelled() {
-            let wait = match self.run_once(&Selection::Due, clock.now()).await {
+            let step_now = clock.now();
+            let wait = match self.run_once(&Selection::Due, step_now).await {
                 Ok(outcome) => {
                     on_outcome(&outcome);
-                    self.wait_after(&outcome, &clock).await
+                    self.wait_after(&outcome, step_now, &clock).await
                 }
                 Err(e @ (SchedulerError::MixedModes(_) | SchedulerError::NoKey { .. })) => {
                     return Err(e);
@@ -51,29 +54,47 @@ impl Scheduler {
         Ok(())
     }
 
-    /// How long to sleep after a step with `outcome`: until the next job is due (at most
-    /// [`MAX_SLEEP`]), or [`RETRY_STILL_DUE`] if that job ran in this step and is still due.
-    async fn wait_after(&self, outcome: &Outcome, clock: &Clock) -> Duration {
+    /// How long to sleep after a step at `step_now` with `outcome`: until the next job is due
+    /// (at most [`MAX_SLEEP`]). A job that ran in the step and was due at `step_now` still is
+    /// (accounts another process is exporting): it counts as due [`RETRY_STILL_DUE`] later.
+    /// One due since (its next fire time passed during a long step) runs at once.
+    async fn wait_after(
+        &self,
+        outcome: &Outcome,
+        step_now: DateTime<Utc>,
+        clock: &Clock,
+    ) -> Duration {
         let ran =
             |job: &str| matches!(outcome, Outcome::Exported(r) if r.iter().any(|j| j.job == job));
-        match self.next_due(clock.now()).await {
-            Ok(Some((job, at))) => {
-                let wait = (at - clock.now()).to_std().unwrap_or(Duration::ZERO);
-                if wait.is_zero() && ran(&job) {
-                    tracing::info!(
-                        job = %job,
-                        retry_in_seconds = RETRY_STILL_DUE.as_secs(),
-                        "Job still due after its run (accounts another process is exporting); trying it again later"
-                    );
-                    return RETRY_STILL_DUE;
-                }
-                wait.min(MAX_SLEEP)
-            }
-            Ok(None) => MAX_SLEEP,
+        // As of the step: a job due then is `step_now` (and still due if it ran); one that
+        // became due during the step, its fire time.
+        let times = match self.due_times(step_now).await {
+            Ok(times) => times,
             Err(e) => {
                 tracing::error!(error = %e, stage = "scheduling", "Cannot read the job runs; retrying");
-                RETRY_AFTER_ERROR
+                return RETRY_AFTER_ERROR;
             }
+        };
+        let retry_at = step_now + RETRY_STILL_DUE;
+        let mut next: Option<DateTime<Utc>> = None;
+        for (job, at) in times {
+            let at = if at <= step_now && ran(&job) {
+                tracing::info!(
+                    job = %job,
+                    retry_in_seconds = RETRY_STILL_DUE.as_secs(),
+                    "Job still due after its run (accounts another process is exporting); trying it again later"
+                );
+                retry_at
+            } else {
+                at
+            };
+            next = Some(next.map_or(at, |n| n.min(at)));
         }
+        next.map_or(MAX_SLEEP, |at| {
+            (at - clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_SLEEP)
+        })
     }
 }

@@ -105,17 +105,25 @@ impl Scheduler {
         &self,
         now: DateTime<Utc>,
     ) -> Result<Option<(String, DateTime<Utc>)>, SchedulerError> {
-        let mut best: Option<(String, DateTime<Utc>)> = None;
+        let times = self.due_times(now).await?;
+        Ok(times.into_iter().min_by_key(|(_, at)| *at))
+    }
+
+    /// When each job becomes due for one of its accounts in this shard (at `now` or before if
+    /// it is due already), for the jobs that will.
+    pub(super) async fn due_times(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, SchedulerError> {
+        let mut times = Vec::new();
         for job in &self.jobs {
             let selected = self.select_accounts(job).await?;
             let last = self.registry().job_account_runs(&job.name).await?;
             if let Some(at) = plan::next_due(job, &selected.active, &last, now) {
-                if best.as_ref().is_none_or(|(_, t)| at < *t) {
-                    best = Some((job.name.clone(), at));
-                }
+                times.push((job.name.clone(), at));
             }
         }
-        Ok(best)
+        Ok(times)
     }
 
     /// The exporter of `job`: the configured one, with the job's `pseudonymize` if it sets it.
