@@ -19,10 +19,10 @@ pub enum LocationError {
     /// `file:///…`) is this one.
     #[error("{shown:?} names a directory on host {host:?}: use file:///ABSOLUTE/PATH (or file://localhost/ABSOLUTE/PATH) or a plain path")]
     RemoteFileHost { host: String, shown: String },
-    /// The URL's path, percent-decoded, is not a prefix of object names: an empty segment
-    /// (`a//b`), `.` or `..`, a control character, or bytes that are not UTF-8.
-    #[error("the path of {shown:?} is not a usable prefix of object names: {cause}")]
-    BadPrefix { shown: String, cause: String },
+    /// The URL's path, percent-decoded, is not a prefix of object names: a segment with a
+    /// control character, or bytes that are not UTF-8.
+    #[error("the path of {shown:?} is not a usable prefix of object names: once percent-decoded, it holds a control character or bytes that are not UTF-8")]
+    BadPrefix { shown: String },
 }
 
 /// Where output goes. `Display` and `Debug` hide any password in a URL.
@@ -47,9 +47,8 @@ impl OutputLocation {
                 "s3" | "s3a" | "gs" | "az" | "azure" | "adl" | "abfs" | "abfss" => {
                     match object_prefix(&url) {
                         Ok(_) => Ok(Self::Remote(url)),
-                        Err(e) => Err(LocationError::BadPrefix {
+                        Err(_) => Err(LocationError::BadPrefix {
                             shown: crate::redact::url(value),
-                            cause: e.to_string(),
                         }),
                     }
                 }
@@ -65,9 +64,17 @@ impl OutputLocation {
 }
 
 /// The prefix of every object name under `url`: its path, percent-decoded (`s3://b/my%20x`,
-/// as a URL writes `my x`, is the prefix `my x`, not `my%20x`).
+/// as a URL writes `my x`, is the prefix `my x`, not `my%20x`), without empty segments
+/// (`a//b` is `a/b`).
 pub(super) fn object_prefix(url: &Url) -> Result<ObjectPath, object_store::path::Error> {
-    ObjectPath::from_url_path(url.path().trim_matches('/'))
+    let segments: Vec<&str> = url.path().split('/').filter(|s| !s.is_empty()).collect();
+    ObjectPath::from_url_path(segments.join("/"))
+}
+
+/// The prefix versions before this one took from `url`: its path encoded a second time
+/// (`my%20x` became `my%2520x`, `~x` became `%7Ex`), where their files of that URL are.
+pub(super) fn prefix_of_old(url: &Url) -> ObjectPath {
+    ObjectPath::from(url.path().trim_matches('/'))
 }
 
 /// `url` as messages show it: without its query and fragment (where a signature may be), its
@@ -127,7 +134,8 @@ mod tests {
         assert_eq!(prefix("s3://bucket/my prefix~1"), "my prefix~1");
         assert_eq!(prefix("az://cont/export%C3%A9"), "export\u{e9}");
         assert_eq!(prefix("s3://bucket/"), "");
-        for value in ["s3://bucket/a//b", "s3://u:pw@bucket/a%0Ab"] {
+        assert_eq!(prefix("s3://bucket/a//b/"), "a/b");
+        for value in ["s3://u:pw@bucket/a%0Ab", "s3://bucket/a%FFb"] {
             let err = OutputLocation::parse(value).unwrap_err();
             assert!(
                 matches!(err, LocationError::BadPrefix { .. }),

@@ -31,7 +31,7 @@ const STAGING_DIR: &str = "_staging";
 const STALE_STAGING: Duration = Duration::from_secs(6 * 3600);
 
 /// What went wrong with the output location. Each message names the location and says why.
-/// `Open`, `Unwritable`, `UnsafeStaging` and `ProbeFailed` come from [`Store::open`] and
+/// `Open`, `Unwritable`, `UnsafeStaging`, `ProbeFailed` and `OldPrefix` come from [`Store::open`] and
 /// [`Store::check`], before a run exports anything: nothing is exported (a command exits 2).
 /// `Publish` and `Remote` come during a window: that window fails and the run goes on.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +77,14 @@ pub enum StoreError {
         location: String,
         cause: std::io::Error,
     },
+    /// Objects lie where versions before this one wrote this URL's files, which this one
+    /// would not see: exporting beside them, or purging without them, would split the export.
+    #[error("output {location}: objects lie under the prefix {old:?}, where earlier versions wrote this URL's files (its path encoded twice); this version reads and writes under {new:?}: move them there first")]
+    OldPrefix {
+        location: String,
+        old: String,
+        new: String,
+    },
     /// An upload or a delete of a window's object failed.
     #[error("object store error at {location}: {cause}")]
     Remote {
@@ -94,6 +102,9 @@ pub enum Store {
     Remote {
         store: Remote,
         prefix: ObjectPath,
+        /// Where versions before this one wrote the files of this URL, when that differs from
+        /// `prefix` (a path with a space, `~`, `%` or a character beyond ASCII).
+        old_prefix: Option<ObjectPath>,
         /// The URL without its query, its password hidden: what messages show.
         url: String,
         /// This user's private staging directory on the local disk.
@@ -124,8 +135,10 @@ impl Store {
             location: crate::redact::url(url.as_str()),
             cause: object_store::Error::InvalidPath { source },
         })?;
+        let old = location::prefix_of_old(url);
         Ok(Store::Remote {
             store,
+            old_prefix: (old != prefix).then_some(old),
             prefix,
             url: location::shown_base(url),
             staging,
@@ -181,7 +194,11 @@ impl Store {
         let _ = tokio::fs::remove_file(&probe).await;
         written.map_err(unwritable)?;
         if let Store::Remote {
-            store, prefix, url, ..
+            store,
+            prefix,
+            old_prefix,
+            url,
+            ..
         } = self
         {
             remote::probe(store.objects.as_ref(), prefix)
@@ -190,6 +207,16 @@ impl Store {
                     location: url.clone(),
                     cause,
                 })?;
+            if let Some(old) = old_prefix {
+                let mut found = store.objects.list(Some(old));
+                if let Some(Ok(_)) = futures::StreamExt::next(&mut found).await {
+                    return Err(StoreError::OldPrefix {
+                        location: url.clone(),
+                        old: old.to_string(),
+                        new: prefix.to_string(),
+                    });
+                }
+            }
         }
         Ok(())
     }
@@ -320,8 +347,6 @@ mod tests {
     use crate::domain::Resource;
     use crate::writer::{Codec, PartWriter};
 
-    /// A remote store stages in a fresh 0700 directory of this user, in 0600 files that are
-    /// created new, and the probe leaves no marker behind.
     /// Messages name an object by the URL without its password or query.
     #[test]
     fn an_object_is_named_without_the_urls_secrets() {
@@ -333,6 +358,33 @@ mod tests {
         assert_eq!(shown, "s3://AKIAUSER:****@bucket/p/calls/x/part-0.parquet");
     }
 
+    /// Files that earlier versions wrote under the URL's path encoded twice make the check
+    /// fail, naming both prefixes, instead of an export beside them; without them it passes.
+    #[tokio::test]
+    async fn objects_under_the_old_prefix_of_the_url_fail_the_check() {
+        let tmp = tempfile::tempdir().unwrap();
+        let memory = Arc::new(InMemory::new());
+        let url = url::Url::parse("s3://bucket/my%20export").unwrap();
+        let staging = staging::private_dir_in(tmp.path(), staging::own_uid());
+        let store = Store::remote(Remote::new(memory.clone()), &url, staging).unwrap();
+        store.check().await.unwrap();
+        let old = ObjectPath::parse("my%2520export/calls/x/part-0.parquet").unwrap();
+        memory
+            .put(&old, PutPayload::from_static(b"data"))
+            .await
+            .unwrap();
+
+        let err = store.check().await.unwrap_err();
+        assert!(matches!(err, StoreError::OldPrefix { .. }), "{err}");
+        let said = err.to_string();
+        assert!(
+            said.contains("\"my%2520export\"") && said.contains("\"my export\""),
+            "{said}"
+        );
+    }
+
+    /// A remote store stages in a fresh 0700 directory of this user, in 0600 files that are
+    /// created new, and the probe leaves no marker behind.
     #[tokio::test]
     async fn remote_staging_is_private() {
         let tmp = tempfile::tempdir().unwrap();
