@@ -4,7 +4,8 @@
 use super::columns::columns_of;
 use crate::decode::calls::{call_columns, Call};
 
-/// The columns that carry a phone number or a name: pseudonyms under `--pseudonymize`.
+/// The columns that carry a phone number or a name: pseudonyms under `--pseudonymize`. Their
+/// kind (`Personal` in `decode::calls`) marks them; this list is what a test checks it against.
 pub const PSEUDONYMIZED: &[&str] = &[
     "to",
     "from",

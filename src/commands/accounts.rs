@@ -70,9 +70,12 @@ async fn add(config: &Config, sids: &[AccountSid], no_verify: bool) -> anyhow::R
 /// Why the API did not confirm an account, in words a user can act on.
 fn refusal(e: &FetchError) -> String {
     match e {
-        FetchError::Unauthorized { .. } => format!(
-            "Twilio refused our credentials for it (is the Connect App authorized, and is the auth token right?): {e}"
-        ),
+        FetchError::Unauthorized { status: 401, .. } => {
+            format!("{e} (is the Connect App authorized, and is the auth token right?)")
+        }
+        FetchError::Unauthorized { .. } => {
+            format!("{e} (does the Connect App have the permission to read all account data?)")
+        }
         FetchError::NotFound { .. } => format!("Twilio does not know this account: {e}"),
         _ => format!("could not reach the Twilio API: {e}"),
     }
@@ -215,13 +218,24 @@ async fn purge(config: &Config, sids: &[AccountSid], yes: bool) -> anyhow::Resul
             bail!("{e}");
         }
     }
+    let pending = complete_pending(&eraser).await?;
+    let purged = purge_each(&eraser, &registry, sids, config).await?;
+    Ok(if pending == Exit::Success {
+        purged
+    } else {
+        pending
+    })
+}
+
+/// Completes the deletions other processes left pending, saying what became of each.
+async fn complete_pending(eraser: &Eraser<'_>) -> anyhow::Result<Exit> {
     let mut exit = Exit::Success;
     for done in eraser.complete_pending().await? {
         match done {
             Ok(e) => {
                 let d = &e.deletion;
                 println!(
-                    "{}: completed an interrupted {} deletion (#{}): {} partitions, {} bytes",
+                    "{}: completed a pending {} deletion (#{}): {} partitions, {} bytes",
                     d.account_sid, d.reason, d.id, d.partitions, d.bytes
                 );
             }
@@ -229,13 +243,24 @@ async fn purge(config: &Config, sids: &[AccountSid], yes: bool) -> anyhow::Resul
                 telemetry::say(
                     Level::ERROR,
                     format_args!(
-                    "a pending deletion could not be completed (it stays pending; see status): {e}"
-                ),
+                        "a pending deletion could not be completed (it stays pending; see status): {e}"
+                    ),
                 );
                 exit = Exit::Failed;
             }
         }
     }
+    Ok(exit)
+}
+
+/// Purges each of `sids`, saying what became of it.
+async fn purge_each(
+    eraser: &Eraser<'_>,
+    registry: &Registry,
+    sids: &[AccountSid],
+    config: &Config,
+) -> anyhow::Result<Exit> {
+    let mut exit = Exit::Success;
     for sid in sids {
         // An account removed with `accounts remove` has no row to keep as purged.
         let kept = match registry.account(sid).await? {

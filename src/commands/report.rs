@@ -93,8 +93,12 @@ pub(crate) fn summary(resource: Resource, range: DayRange, days: usize, s: &Summ
 }
 
 fn failures(s: &Summary) {
+    let left = match s.published_mixed {
+        0 => "their partitions were left as they were",
+        _ => "their partitions were left as they were, but for the days published mixed",
+    };
     println!(
-        "  {} windows failed (their partitions were left as they were; re-run to retry):",
+        "  {} windows failed ({left}; re-run to retry):",
         s.totals.windows_failed
     );
     for (key, err) in s.failures.iter().take(20) {

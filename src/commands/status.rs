@@ -198,7 +198,8 @@ fn mixed_across_accounts(partitions: &[PartitionSummary]) -> Vec<String> {
     let mut modes: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
         Default::default();
     for p in partitions {
-        if p.modes.pseudonym != PairMode::Unaffected {
+        // An account mixed in itself says so on its own line.
+        if matches!(p.modes.pseudonym, PairMode::Clear | PairMode::Pseudonymized) {
             let set = modes.entry(p.resource.to_string()).or_default();
             set.insert(mode(&p.modes));
         }

@@ -17,7 +17,8 @@ pub const DECIMAL_PRECISION: u8 = 38;
 /// The most significant digits a double's shortest round-trip form has.
 const DOUBLE_DIGITS: usize = 17;
 
-/// Why one value cannot be typed exactly. Each variant holds the value as sent (shortened).
+/// Why one value cannot be typed exactly. Each variant holds the value as sent (shortened),
+/// but those of a phone number or a name, which are not shown.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValueError {
     /// A key (a call's `sid`, a usage record's `category`) is null, absent or empty.
@@ -29,9 +30,12 @@ pub enum ValueError {
     /// A string whose escapes do not decode (a lone surrogate).
     #[error("{0} is not a valid JSON string")]
     BadString(String),
-    /// What is wrong with a value that carries personal data, which is not shown.
-    #[error("{0} (the value is not shown: it holds a phone number or a name)")]
-    Withheld(&'static str),
+    /// An object or array where a phone number or a name is expected; the value is not shown.
+    #[error("expected a string, found an object or an array (not shown: it holds a phone number or a name)")]
+    PersonalNotText,
+    /// A phone number or a name whose escapes do not decode; the value is not shown.
+    #[error("not a valid JSON string (not shown: it holds a phone number or a name)")]
+    PersonalBadString,
     #[error("{0} is not a whole number")]
     NotWhole(String),
     #[error("{0} is not a decimal number")]
@@ -78,8 +82,9 @@ pub fn text<'a>(raw: Option<&'a RawValue>) -> Result<Option<Cow<'a, str>>, Value
 /// wrong without the value.
 pub fn personal_text<'a>(raw: Option<&'a RawValue>) -> Result<Option<Cow<'a, str>>, ValueError> {
     text(raw).map_err(|e| match e {
-        ValueError::BadString(_) => ValueError::Withheld("not a valid JSON string"),
-        _ => ValueError::Withheld("expected a string, found an object or an array"),
+        ValueError::NotText(_) => ValueError::PersonalNotText,
+        ValueError::BadString(_) => ValueError::PersonalBadString,
+        other => other,
     })
 }
 

@@ -28,7 +28,7 @@ impl Exporter {
         waits: Option<&NetWaits>,
     ) -> Result<SpanRead, ExportError> {
         match self.read_span_once::<S>(span, cancel, waits).await {
-            Err(ExportError::Fetch(e)) if e.is_stale_page_token() => {
+            Err(ExportError::Fetch(e @ FetchError::StalePageToken { .. })) => {
                 tracing::warn!(
                     partition = %span.first().key,
                     days = span.days(),

@@ -521,6 +521,10 @@ fn off_runtime<T>(decode: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Twilio's error code for a `PageToken` it did not issue or no longer takes
+/// (`docs/twilio-api.md` §3).
+const STALE_PAGE_TOKEN: i64 = 21481;
+
 /// A final answer (401/403/404/other 4xx) as the error it means.
 fn refusal(target: &AccountSid, path: &str, status: u16, body: &[u8]) -> FetchError {
     let err: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
@@ -542,6 +546,7 @@ fn refusal(target: &AccountSid, path: &str, status: u16, body: &[u8]) -> FetchEr
             code: err.code,
             message,
         },
+        400 if err.code == Some(STALE_PAGE_TOKEN) => FetchError::StalePageToken { path, message },
         _ => FetchError::Rejected {
             path,
             status,

@@ -28,7 +28,7 @@ pub enum FetchError {
     /// 401/403: the grant is gone or the credentials are wrong; stop this account. (A 403
     /// may also deny one resource to credentials that read the account: the account is
     /// checked again before it is taken for lost.)
-    #[error("{} (HTTP {status}{}): {message}", refusal(account, *status), code_suffix(*.code))]
+    #[error("{} (HTTP {status}{}): {message}", unauthorized(account, *status), code_suffix(*.code))]
     Unauthorized {
         account: AccountSid,
         status: u16,
@@ -42,6 +42,10 @@ pub enum FetchError {
         code: Option<i64>,
         message: String,
     },
+    /// 400 with code 21481: a page token the API did not issue or no longer takes. Reading the
+    /// list again from its first page gets fresh ones.
+    #[error("Twilio no longer takes the page token of {path} (HTTP 400, code 21481): {message}")]
+    StalePageToken { path: String, message: String },
     /// Another answer that retrying will not change (400 and the like).
     #[error("Twilio rejected {path} (HTTP {status}{}): {message}", code_suffix(*.code))]
     Rejected {
@@ -110,24 +114,9 @@ fn record_of(account: Option<&str>) -> String {
     }
 }
 
-impl FetchError {
-    /// A 400 with code 21481: a page token the API did not issue or no longer takes
-    /// (`docs/twilio-api.md` §3). Reading the list again from its first page gets fresh ones.
-    pub fn is_stale_page_token(&self) -> bool {
-        matches!(
-            self,
-            FetchError::Rejected {
-                status: 400,
-                code: Some(21481),
-                ..
-            }
-        )
-    }
-}
-
 /// What a 401 or a 403 says: the credentials were refused, or they were and this request was
 /// not allowed (a permission or a feature the account lacks, as far as a 403 tells).
-fn refusal(account: &AccountSid, status: u16) -> String {
+fn unauthorized(account: &AccountSid, status: u16) -> String {
     match status {
         401 => format!("Twilio refused the credentials for {account}"),
         _ => format!("Twilio denied this request to the credentials for {account}"),

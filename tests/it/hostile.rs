@@ -401,7 +401,8 @@ async fn usage_records_of_the_day_after_alone_leave_the_partition_as_it_was() {
 }
 
 /// A page token the API stops taking mid-list (400, code 21481, as a token that expired would
-/// get): the window is read again from its first page, and every call is exported once.
+/// get): the window is read again from its first page, and every call is exported once, what
+/// the first reading read dropped. A token refused again fails the window.
 #[tokio::test]
 async fn a_page_token_no_longer_taken_reads_the_window_again_from_its_first_page() {
     let cfg = SimConfig {
@@ -414,12 +415,15 @@ async fn a_page_token_no_longer_taken_reads_the_window_again_from_its_first_page
     app.add_all_accounts().await;
     let (sim_base, refused) = (app.base.clone(), Arc::new(Mutex::new(Vec::<String>::new())));
     let seen = refused.clone();
+    let always = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refuse_every_token = always.clone();
     let client = reqwest::Client::new();
     let router = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
         let (client, sim_base, refused) = (client.clone(), sim_base.clone(), refused.clone());
+        let always = always.load(std::sync::atomic::Ordering::SeqCst);
         async move {
             let query = uri.query().unwrap_or_default().to_owned();
-            if query.contains("PageToken") && refused.lock().unwrap().is_empty() {
+            if query.contains("PageToken") && (always || refused.lock().unwrap().is_empty()) {
                 refused.lock().unwrap().push(uri.to_string());
                 let body = serde_json::json!({"code": 21481, "message": "Invalid PageToken", "status": 400});
                 return (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
@@ -456,6 +460,22 @@ async fn a_page_token_no_longer_taken_reads_the_window_again_from_its_first_page
     assert!(expected > 1000, "{expected} calls fit one page");
     let text = stdout(&out);
     assert!(text.contains(&format!(": {expected} rows in ")), "{text}");
+    assert!(!text.contains("repeated while paging"), "{text}");
+    assert_eq!(
+        files_below(&app.output().join("_staging")),
+        Vec::<String>::new()
+    );
+
+    refuse_every_token.store(true, std::sync::atomic::Ordering::SeqCst);
+    let out = app
+        .cli_with(
+            &backfill("calls", first, last),
+            &[("TWILIO_API_BASE", &base)],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("no longer takes the page token"), "{text}");
 }
 
 /// A server that takes an account sid in any case, as a lenient one might, and answers the
