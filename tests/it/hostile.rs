@@ -85,6 +85,29 @@ fn failure_of<'a>(out: &'a str, account: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no failure for {account} in:\n{out}"))
 }
 
+/// Serves `router` on a port of its own for the rest of the test; its base URL.
+async fn serve_router(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
+/// A server answering every list with one page of `records(account)` under `key`.
+async fn one_page_of<F>(key: &'static str, records: F) -> String
+where
+    F: Fn(&str) -> Vec<serde_json::Value> + Clone + Send + Sync + 'static,
+{
+    serve_router(axum::Router::new().fallback(move |uri: Uri| {
+        let records = records.clone();
+        async move {
+            let account = uri.path().split('/').nth(3).unwrap_or_default().to_owned();
+            axum::Json(serde_json::json!({key: records(&account), "next_page_uri": null}))
+        }
+    }))
+    .await
+}
+
 /// The same simulator, misbehaving.
 async fn hostile(cfg: &SimConfig, mode: Hostile) -> TestApp {
     spawn_app(SimConfig {
@@ -122,9 +145,7 @@ async fn elsewhere() -> (String, Arc<Mutex<Vec<(String, bool)>>>) {
             axum::Json(serde_json::json!({"calls": [], "usage_records": [], "next_page_uri": null}))
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let base = serve_router(router).await;
     (base, seen)
 }
 
@@ -285,30 +306,20 @@ async fn records_of_other_days_only_leave_the_partition_as_it_was() {
     let cfg = small_sim();
     let before = Exported::new(cfg.clone(), "calls", &[]).await;
     let sim = before.app.sim.clone();
-    let day = chrono::NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
-    let router = axum::Router::new().fallback(move |uri: Uri| {
-        let sim = sim.clone();
-        async move {
-            let account = uri.path().split('/').nth(3).unwrap_or_default().to_owned();
-            let calls: Vec<serde_json::Value> = sim
-                .calls_on(&account, day)
-                .into_iter()
-                .enumerate()
-                .map(|(i, mut call)| {
-                    call["start_time"] = if i % 2 == 0 {
-                        "Fri, 27 Feb 2026 10:00:00 +0000".into()
-                    } else {
-                        serde_json::Value::Null
-                    };
-                    call
-                })
-                .collect();
-            axum::Json(serde_json::json!({"calls": calls, "next_page_uri": null}))
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let base = one_page_of("calls", move |account| {
+        let calls = sim.calls_on(account, day(DAY)).into_iter().enumerate();
+        calls
+            .map(|(i, mut call)| {
+                call["start_time"] = if i % 2 == 0 {
+                    "Fri, 27 Feb 2026 10:00:00 +0000".into()
+                } else {
+                    serde_json::Value::Null
+                };
+                call
+            })
+            .collect()
+    })
+    .await;
 
     let out = before.rerun_against(&base, "calls").await;
 
@@ -326,30 +337,20 @@ async fn records_of_the_day_after_alone_leave_the_day_empty() {
     let app = spawn_app(small_sim()).await;
     app.add_all_accounts().await;
     let sim = app.sim.clone();
-    let day = chrono::NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
-    let router = axum::Router::new().fallback(move |uri: Uri| {
-        let sim = sim.clone();
-        async move {
-            let account = uri.path().split('/').nth(3).unwrap_or_default().to_owned();
-            let calls: Vec<serde_json::Value> = sim
-                .calls_on(&account, day)
-                .into_iter()
-                .enumerate()
-                .map(|(i, mut call)| {
-                    call["start_time"] = if i % 2 == 0 {
-                        "Sun, 01 Mar 2026 00:00:00 +0000".into()
-                    } else {
-                        "Sun, 01 Mar 2026 10:00:00 +0000".into()
-                    };
-                    call
-                })
-                .collect();
-            axum::Json(serde_json::json!({"calls": calls, "next_page_uri": null}))
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let base = one_page_of("calls", move |account| {
+        let calls = sim.calls_on(account, day(DAY)).into_iter().enumerate();
+        calls
+            .map(|(i, mut call)| {
+                call["start_time"] = if i % 2 == 0 {
+                    "Sun, 01 Mar 2026 00:00:00 +0000".into()
+                } else {
+                    "Sun, 01 Mar 2026 10:00:00 +0000".into()
+                };
+                call
+            })
+            .collect()
+    })
+    .await;
 
     let out = app
         .cli_with(&backfill("calls", DAY, DAY), &[("TWILIO_API_BASE", &base)])
@@ -371,26 +372,17 @@ async fn records_of_the_day_after_alone_leave_the_day_empty() {
 async fn usage_records_of_the_day_after_alone_leave_the_partition_as_it_was() {
     let before = Exported::new(small_sim(), "usage-records", &[]).await;
     let sim = before.app.sim.clone();
-    let day = chrono::NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
-    let router = axum::Router::new().fallback(move |uri: Uri| {
-        let sim = sim.clone();
-        async move {
-            let account = uri.path().split('/').nth(3).unwrap_or_default().to_owned();
-            let records: Vec<serde_json::Value> = sim
-                .daily_usage_on(&account, day)
-                .into_iter()
-                .map(|mut record| {
-                    record["start_date"] = "2026-03-01".into();
-                    record["end_date"] = "2026-03-01".into();
-                    record
-                })
-                .collect();
-            axum::Json(serde_json::json!({"usage_records": records, "next_page_uri": null}))
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let base = one_page_of("usage_records", move |account| {
+        let records = sim.daily_usage_on(account, day(DAY)).into_iter();
+        records
+            .map(|mut record| {
+                record["start_date"] = "2026-03-01".into();
+                record["end_date"] = "2026-03-01".into();
+                record
+            })
+            .collect()
+    })
+    .await;
 
     let out = before.rerun_against(&base, "usage-records").await;
 
@@ -438,9 +430,7 @@ async fn a_page_token_no_longer_taken_reads_the_window_again_from_its_first_page
             (status, answer.bytes().await.unwrap()).into_response()
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let base = serve_router(router).await;
 
     let (first, last) = ("2026-03-01", "2026-03-02");
     let out = app
@@ -488,9 +478,7 @@ async fn case_blind() -> String {
             .replacen("ac", "AC", 1);
         axum::Json(serde_json::json!({"sid": sid, "status": "active", "friendly_name": "x"}))
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let base = serve_router(router).await;
     base
 }
 
