@@ -115,12 +115,7 @@ async fn schedule_purges_long_deauthorized_accounts_at_its_tick() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let gone = !tree.exists();
-    let pid = child.id().unwrap().to_string();
-    let term = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status();
-    assert!(term.unwrap().success());
-    let out = child.wait_with_output().await.unwrap();
+    let out = terminated(child).await;
     assert!(gone, "schedule did not purge: {}", stderr(&out));
     assert_success(&out);
     assert!(

@@ -279,16 +279,7 @@ async fn serve_says_what_stopping_means_for_it() {
     let app = spawn_app(small_sim()).await;
     let (serve, _base) = spawn_serve(&app, "info").await;
 
-    let pid = serve.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = tokio::time::timeout(std::time::Duration::from_secs(30), serve.wait_with_output())
-        .await
-        .expect("stopped")
-        .unwrap();
+    let out = terminated(serve).await;
 
     assert_success(&out);
     let said = stderr(&out);

@@ -43,16 +43,7 @@ async fn stopped_after(
         (summary.iter().map(|p| p.partitions).sum::<i64>() >= partitions).then_some(())
     })
     .await;
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("stopped within 20 s")
-        .unwrap()
+    terminated(child).await
 }
 
 #[tokio::test]
@@ -161,15 +152,7 @@ async fn schedule_runs_a_job_again_when_its_schedule_fires() {
         (runs.len() >= 2 && runs.iter().all(|r| r.finished_at.is_some())).then_some(runs)
     })
     .await;
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("stopped")
-        .unwrap();
+    let out = terminated(child).await;
 
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(runs.len(), 2, "{runs:?}");
@@ -213,16 +196,7 @@ async fn schedule_waits_before_trying_again_an_account_another_process_is_export
         text.contains("trying it again later").then_some(text)
     })
     .await;
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("stopped")
-        .unwrap()
-        .status;
+    let status = terminated(child).await.status;
 
     assert_eq!(status.code(), Some(0));
     assert!(said.contains("retry_in_seconds=30"), "{said}");

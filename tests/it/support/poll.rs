@@ -24,3 +24,16 @@ where
     }
     panic!("waited {PATIENCE:?} in vain for {what}");
 }
+
+/// Sends `child` SIGTERM and waits for it to exit (at most 30 s), with its captured output.
+pub async fn terminated(child: tokio::process::Child) -> std::process::Output {
+    let pid = child.id().expect("still running").to_string();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(term.unwrap().success(), "kill -TERM {pid}");
+    tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("stopped within 30 s")
+        .unwrap()
+}
