@@ -21,6 +21,23 @@ const SECRET_NAME_PARTS: [&str; 8] = [
     "pass", "pwd", "secret", "token", "key", "sig", "auth", "cred",
 ];
 
+/// `text` (a message from a library, say) with every word that holds `://` redacted as a URL
+/// ([`url`]): `object_store` quotes the URL it was given in its errors, signature and all.
+pub fn urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if word.contains("://") {
+            out.push_str(&url(word));
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
+}
+
 /// `text` (a URL, or what was meant to be one) with every password replaced by [`HIDDEN`]:
 /// the user-info's password and the value of every query parameter whose name says secret.
 pub fn url(text: &str) -> String {
@@ -112,6 +129,18 @@ fn is_secret_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_quoted_in_a_message_are_redacted() {
+        let said = "Generic MicrosoftAzure error: URL did not match any known pattern for scheme: abfss://u:PW@c@acct.example.com/x?sv=2024&sig=SIG and more";
+        let shown = urls_in(said);
+        assert!(!shown.contains("PW") && !shown.contains("SIG"), "{shown}");
+        assert!(
+            shown.starts_with("Generic MicrosoftAzure error: URL did not match"),
+            "{shown}"
+        );
+        assert!(shown.ends_with(" and more"), "{shown}");
+    }
 
     #[test]
     fn key_value_strings_and_settings_inside_values_are_hidden_too() {

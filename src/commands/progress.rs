@@ -221,6 +221,10 @@ pub(crate) fn interval_setting() -> anyhow::Result<Option<Duration>> {
 
 /// A value of [`INTERVAL_ENV`]: blank is unset; else seconds above 0 that a `Duration` holds
 /// as at least a nanosecond (a smaller value would be a zero interval, which ticks never).
+/// The longest interval between progress lines: a day (a timer set much further would
+/// overflow the clock).
+const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+
 fn parse_interval(value: &str) -> anyhow::Result<Option<Duration>> {
     if value.trim().is_empty() {
         return Ok(None);
@@ -228,10 +232,13 @@ fn parse_interval(value: &str) -> anyhow::Result<Option<Duration>> {
     (value.trim().parse::<f64>().ok())
         .filter(|s| *s > 0.0)
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .filter(|d| !d.is_zero())
+        .filter(|d| !d.is_zero() && *d <= MAX_INTERVAL)
         .map(Some)
         .ok_or_else(|| {
-            anyhow::anyhow!("{INTERVAL_ENV}: {value:?} is not a number of seconds above 0")
+            anyhow::anyhow!(
+                "{INTERVAL_ENV}: {value:?} is not a number of seconds above 0 and at most {}",
+                MAX_INTERVAL.as_secs()
+            )
         })
 }
 
@@ -267,7 +274,7 @@ mod tests {
     use crate::fetch::{Limits, Quotas};
 
     #[test]
-    fn an_interval_is_seconds_above_zero_and_at_least_a_nanosecond() {
+    fn an_interval_is_seconds_above_zero_at_least_a_nanosecond_and_at_most_a_day() {
         assert_eq!(parse_interval(" ").unwrap(), None);
         assert_eq!(
             parse_interval("0.2").unwrap(),
@@ -277,7 +284,15 @@ mod tests {
             parse_interval("1e-9").unwrap(),
             Some(Duration::from_nanos(1))
         );
-        for bad in ["0", "-1", "nan", "inf", "1e400", "1e-10", "4e-10", "ten"] {
+        assert_eq!(
+            parse_interval("86400").unwrap(),
+            Some(Duration::from_secs(86_400))
+        );
+        let huge = ["1e19", "9223372036854775807", "86400.5"];
+        for bad in ["0", "-1", "nan", "inf", "1e400", "1e-10", "4e-10", "ten"]
+            .iter()
+            .chain(&huge)
+        {
             let e = parse_interval(bad).unwrap_err().to_string();
             assert!(e.starts_with(INTERVAL_ENV), "{bad}: {e}");
         }

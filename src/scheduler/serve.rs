@@ -56,8 +56,9 @@ impl Scheduler {
 
     /// How long to sleep after a step at `step_now` with `outcome`: until the next job is due
     /// (at most [`MAX_SLEEP`]). A job that ran in the step and was due at `step_now` still is
-    /// (accounts another process is exporting): it counts as due [`RETRY_STILL_DUE`] later.
-    /// One due since (its next fire time passed during a long step) runs at once.
+    /// (accounts another process is exporting): it counts as due [`RETRY_STILL_DUE`] later
+    /// (or at the next step another job's due time brings, which runs every due job). One due
+    /// since (its next fire time passed during a long step) runs at once.
     async fn wait_after(
         &self,
         outcome: &Outcome,
@@ -81,8 +82,8 @@ impl Scheduler {
             let at = if at <= step_now && ran(&job) {
                 tracing::info!(
                     job = %job,
-                    retry_in_seconds = RETRY_STILL_DUE.as_secs(),
-                    "Job still due after its run (accounts another process is exporting); trying it again later"
+                    retry_within_seconds = RETRY_STILL_DUE.as_secs(),
+                    "Job still due after its run (accounts another process is exporting); trying it again at the next step"
                 );
                 retry_at
             } else {

@@ -19,9 +19,9 @@ pub enum LocationError {
     /// `file:///…`) is this one.
     #[error("{shown:?} names a directory on host {host:?}: use file:///ABSOLUTE/PATH (or file://localhost/ABSOLUTE/PATH) or a plain path")]
     RemoteFileHost { host: String, shown: String },
-    /// The URL's path, percent-decoded, is not a prefix of object names: a segment with a
-    /// control character, or bytes that are not UTF-8.
-    #[error("the path of {shown:?} is not a usable prefix of object names: once percent-decoded, it holds a control character or bytes that are not UTF-8")]
+    /// The URL, or its path percent-decoded, holds a control character, or bytes that are not
+    /// UTF-8: no prefix of object names.
+    #[error("the path of {shown:?} is not a usable prefix of object names: the URL or its path percent-decoded holds a control character or bytes that are not UTF-8")]
     BadPrefix { shown: String },
 }
 
@@ -45,9 +45,10 @@ impl OutputLocation {
         match Url::parse(value) {
             Ok(url) if url.scheme().len() > 1 => match url.scheme() {
                 "s3" | "s3a" | "gs" | "az" | "azure" | "adl" | "abfs" | "abfss" => {
+                    // The URL parser drops a raw tab or newline: refused before it does.
                     match object_prefix(&url) {
-                        Ok(_) => Ok(Self::Remote(url)),
-                        Err(_) => Err(LocationError::BadPrefix {
+                        Some(_) if !value.chars().any(char::is_control) => Ok(Self::Remote(url)),
+                        _ => Err(LocationError::BadPrefix {
                             shown: crate::redact::url(value),
                         }),
                     }
@@ -66,9 +67,11 @@ impl OutputLocation {
 /// The prefix of every object name under `url`: its path, percent-decoded (`s3://b/my%20x`,
 /// as a URL writes `my x`, is the prefix `my x`, not `my%20x`), without empty segments
 /// (`a//b` is `a/b`).
-pub(super) fn object_prefix(url: &Url) -> Result<ObjectPath, object_store::path::Error> {
+pub(super) fn object_prefix(url: &Url) -> Option<ObjectPath> {
     let segments: Vec<&str> = url.path().split('/').filter(|s| !s.is_empty()).collect();
-    ObjectPath::from_url_path(segments.join("/"))
+    let prefix = ObjectPath::from_url_path(segments.join("/")).ok()?;
+    // `Path` refuses C0 controls only; U+0080–U+009F (a terminal's CSI among them) too.
+    (!prefix.as_ref().chars().any(char::is_control)).then_some(prefix)
 }
 
 /// The prefix versions before this one took from `url`: its path encoded a second time
@@ -135,7 +138,13 @@ mod tests {
         assert_eq!(prefix("az://cont/export%C3%A9"), "export\u{e9}");
         assert_eq!(prefix("s3://bucket/"), "");
         assert_eq!(prefix("s3://bucket/a//b/"), "a/b");
-        for value in ["s3://u:pw@bucket/a%0Ab", "s3://bucket/a%FFb"] {
+        for value in [
+            "s3://u:pw@bucket/a%0Ab",
+            "s3://bucket/a%FFb",
+            "s3://bucket/t\tab",
+            "s3://bucket/n\nl",
+            "s3://bucket/c1%C2%9Bx",
+        ] {
             let err = OutputLocation::parse(value).unwrap_err();
             assert!(
                 matches!(err, LocationError::BadPrefix { .. }),

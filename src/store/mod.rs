@@ -30,7 +30,8 @@ const STAGING_DIR: &str = "_staging";
 /// Staging files older than this are leftovers of a crash and are removed.
 const STALE_STAGING: Duration = Duration::from_secs(6 * 3600);
 
-/// What went wrong with the output location. Each message names the location and says why.
+/// What went wrong with the output location. Each message names the location and says why;
+/// an `object_store` error may quote the URL it was given, which is redacted as any URL.
 /// `Open`, `Unwritable`, `UnsafeStaging`, `ProbeFailed` and `OldPrefix` come from [`Store::open`] and
 /// [`Store::check`], before a run exports anything: nothing is exported (a command exits 2).
 /// `Publish` and `Remote` come during a window: that window fails and the run goes on.
@@ -54,13 +55,13 @@ pub enum StoreError {
         cause: std::io::Error,
     },
     /// The object store URL cannot be opened (scheme, bucket, credentials in the environment).
-    #[error("cannot open output {location}: {cause}")]
+    #[error("cannot open output {location}: {}", crate::redact::urls_in(&cause.to_string()))]
     Open {
         location: String,
         cause: object_store::Error,
     },
     /// The object store refused the marker object of the check.
-    #[error("output {location} is not writable (a marker object could not be written and deleted): {cause}")]
+    #[error("output {location} is not writable (a marker object could not be written and deleted): {}", crate::redact::urls_in(&cause.to_string()))]
     ProbeFailed {
         location: String,
         cause: object_store::Error,
@@ -86,7 +87,7 @@ pub enum StoreError {
         new: String,
     },
     /// An upload or a delete of a window's object failed.
-    #[error("object store error at {location}: {cause}")]
+    #[error("object store error at {location}: {}", crate::redact::urls_in(&cause.to_string()))]
     Remote {
         location: String,
         cause: object_store::Error,
@@ -131,9 +132,12 @@ impl Store {
     /// An object store at `url` (whose path, percent-decoded, is the prefix of every key),
     /// staging in `staging`.
     pub fn remote(store: Remote, url: &url::Url, staging: PathBuf) -> Result<Self, StoreError> {
-        let prefix = location::object_prefix(url).map_err(|source| StoreError::Open {
+        let prefix = location::object_prefix(url).ok_or_else(|| StoreError::Open {
             location: crate::redact::url(url.as_str()),
-            cause: object_store::Error::InvalidPath { source },
+            cause: object_store::Error::Generic {
+                store: "twilio-export",
+                source: "the URL's path is no prefix of object names".into(),
+            },
         })?;
         let old = location::prefix_of_old(url);
         Ok(Store::Remote {
@@ -346,6 +350,16 @@ mod tests {
     use crate::batch::BatchBuilder;
     use crate::domain::Resource;
     use crate::writer::{Codec, PartWriter};
+
+    /// An object-store URL the library cannot read is refused without its secrets, though the
+    /// library's own error quotes it whole.
+    #[test]
+    fn a_url_the_library_refuses_is_quoted_without_its_secrets() {
+        let url = "abfss://u:SECRETPW@cont1@acct.example.com/x?sv=2024&sig=SECRETSIG";
+        let location = OutputLocation::parse(url).unwrap();
+        let err = Store::open(&location).err().expect("refused").to_string();
+        assert!(!err.contains("SECRET"), "{err}");
+    }
 
     /// Messages name an object by the URL without its password or query.
     #[test]

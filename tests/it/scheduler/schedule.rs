@@ -193,13 +193,14 @@ async fn schedule_waits_before_trying_again_an_account_another_process_is_export
     let log = &log;
     let said = eventually("the step after which the job is still due", || async move {
         let text = std::fs::read_to_string(log).ok()?;
-        text.contains("trying it again later").then_some(text)
+        text.contains("trying it again at the next step")
+            .then_some(text)
     })
     .await;
     let status = terminated(child).await.status;
 
     assert_eq!(status.code(), Some(0));
-    assert!(said.contains("retry_in_seconds=30"), "{said}");
+    assert!(said.contains("retry_within_seconds=30"), "{said}");
     let printed = std::fs::read_to_string(&out).unwrap();
     let busy_line = format!("{busy}: skipped, another process is exporting it");
     assert_eq!(printed.matches(&busy_line).count(), 1, "{printed}");
