@@ -48,8 +48,8 @@ pub enum ExportError {
     /// checked: the day was not published. If it was found only as it was recorded
     /// (`published`), its file had already replaced the day's: it is recorded as written, so
     /// the registry tells the truth, and `status` shows the export mixed.
-    #[error("{MODE_CONFLICT}: partitions in another mode were recorded by an export running meanwhile; {}", if *published { "this day's file had already been replaced, so it is recorded in this mode and the export is now mixed: export every day again in one mode" } else { "not published" })]
-    OtherModes { published: bool },
+    #[error("{MODE_CONFLICT}: partitions in another mode were recorded by an export running meanwhile; {}", if published.is_some() { "this day's file had already been replaced, so it is recorded in this mode and the export is now mixed: export every day again in one mode" } else { "not published" })]
+    OtherModes { published: Option<Published> },
     /// The day would replace a partition written in another mode that holds rows with an
     /// empty one: the API no longer returns its calls (Twilio keeps them for a limited time),
     /// and they would be lost.
@@ -59,6 +59,14 @@ pub enum ExportError {
         rows: i64,
         mode: PseudonymMode,
     },
+}
+
+/// A day's file published and recorded, as [`ExportError::OtherModes`] says when it found the
+/// conflict only then: the run counts its rows and bytes as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub rows: u64,
+    pub bytes: u64,
 }
 
 /// The words [`ExportError::OtherModes`] starts with: a run whose failures all start with them

@@ -165,7 +165,9 @@ impl Exporter {
             registry
                 .record_partition(&w.key, rows, bytes, object_key, &mode, run)
                 .await?;
-            return Err(ExportError::OtherModes { published: true });
+            return Err(ExportError::OtherModes {
+                published: Some(super::error::Published { rows, bytes }),
+            });
         }
         Ok(())
     }
@@ -208,7 +210,7 @@ impl Exporter {
             .mode_conflict(w.key.resource, &mode, rule)
             .await?
         {
-            return Err(ExportError::OtherModes { published: false });
+            return Err(ExportError::OtherModes { published: None });
         }
         Ok(())
     }

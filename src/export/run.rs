@@ -352,8 +352,11 @@ fn add_outcome(
             s.accounts.insert(w.key.account.clone());
             on_event(WindowEvent::Failed(w, &err));
             s.totals.windows_failed += 1;
-            if matches!(err, ExportError::OtherModes { published: true }) {
+            if let ExportError::OtherModes { published: Some(p) } = &err {
+                // Written though failed: its rows are in the export, in a mixed mode.
                 s.published_mixed += 1;
+                (s.totals.rows, s.totals.files) = (s.totals.rows + p.rows, s.totals.files + 1);
+                s.bytes += p.bytes;
             }
             s.failures.push((w.key.clone(), message));
         }
@@ -474,7 +477,11 @@ impl Shared {
             }
         }
         let message = err.to_string();
-        tracing::error!(partition = %w.key, error = %message, stage = "exporting", "Window failed; its partition was left as it was");
+        if matches!(err, ExportError::OtherModes { published: Some(_) }) {
+            tracing::error!(partition = %w.key, error = %message, stage = "recording", "Window failed after its file was published; it is recorded as written, in a mixed export");
+        } else {
+            tracing::error!(partition = %w.key, error = %message, stage = "exporting", "Window failed; its partition was left as it was");
+        }
         self.record_failure(w, &message).await;
         Outcome::Failed(err, message)
     }
@@ -537,5 +544,44 @@ impl Shared {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{PartitionKey, Resource};
+    use crate::export::error::Published;
+
+    /// A day whose file was published before the mode conflict was found failed, and its rows
+    /// and file count as written: they are in the export.
+    #[test]
+    fn a_day_published_mixed_counts_as_written_and_failed() {
+        let w = Window {
+            key: PartitionKey {
+                account: "AC00000000000000000000000000000001".parse().unwrap(),
+                resource: Resource::Calls,
+                day: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            },
+            credential: "AC00000000000000000000000000000001".parse().unwrap(),
+            page_size: 1000,
+        };
+        let mut s = Summary::default();
+        let published = Some(Published {
+            rows: 48,
+            bytes: 9000,
+        });
+        let err = ExportError::OtherModes { published };
+        let message = err.to_string();
+        add_outcome(&mut s, &w, Outcome::Failed(err, message), &|_| {});
+        assert_eq!((s.totals.windows_failed, s.published_mixed), (1, 1));
+        assert_eq!((s.totals.rows, s.totals.files, s.bytes), (48, 1, 9000));
+        let err = ExportError::OtherModes { published: None };
+        let message = err.to_string();
+        add_outcome(&mut s, &w, Outcome::Failed(err, message), &|_| {});
+        assert_eq!(
+            (s.totals.rows, s.totals.files, s.published_mixed),
+            (48, 1, 1)
+        );
     }
 }
