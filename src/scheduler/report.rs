@@ -34,6 +34,16 @@ pub enum Selection {
     Due,
     /// These jobs, whatever their schedule.
     Named(Vec<String>),
+    /// The due jobs but these, held back: `schedule` tries a job still due right after its
+    /// step (accounts another process is exporting) again only after a while.
+    DueBut(Vec<String>),
+}
+
+impl Selection {
+    /// Whether `job` is held back from this step.
+    pub(super) fn holds_back(&self, job: &str) -> bool {
+        matches!(self, Selection::DueBut(held) if held.iter().any(|h| h == job))
+    }
 }
 
 /// What a step did.

@@ -1,5 +1,6 @@
 //! `schedule`: a loop around the step, sleeping until the next job is due.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -30,12 +31,16 @@ impl Scheduler {
         on_outcome: impl Fn(&Outcome),
     ) -> Result<(), SchedulerError> {
         let cancel = self.exporter.cancel.clone();
+        // Jobs still due right after their step, and until when they are held back.
+        let mut held: HashMap<String, DateTime<Utc>> = HashMap::new();
         while !cancel.is_cancelled() {
             let step_now = clock.now();
-            let wait = match self.run_once(&Selection::Due, step_now).await {
+            held.retain(|_, until| *until > step_now);
+            let selection = Selection::DueBut(held.keys().cloned().collect());
+            let wait = match self.run_once(&selection, step_now).await {
                 Ok(outcome) => {
                     on_outcome(&outcome);
-                    self.wait_after(&outcome, step_now, &clock).await
+                    self.wait_after(&outcome, step_now, &clock, &mut held).await
                 }
                 Err(e @ (SchedulerError::MixedModes(_) | SchedulerError::NoKey { .. })) => {
                     return Err(e);
@@ -56,14 +61,15 @@ impl Scheduler {
 
     /// How long to sleep after a step at `step_now` with `outcome`: until the next job is due
     /// (at most [`MAX_SLEEP`]). A job that ran in the step and was due at `step_now` still is
-    /// (accounts another process is exporting): it counts as due [`RETRY_STILL_DUE`] later
-    /// (or at the next step another job's due time brings, which runs every due job). One due
-    /// since (its next fire time passed during a long step) runs at once.
+    /// (accounts another process is exporting): it is held back for [`RETRY_STILL_DUE`], while
+    /// other jobs run when they fall due. One due since (its next fire time passed during a
+    /// long step) runs at once.
     async fn wait_after(
         &self,
         outcome: &Outcome,
         step_now: DateTime<Utc>,
         clock: &Clock,
+        held: &mut HashMap<String, DateTime<Utc>>,
     ) -> Duration {
         let ran =
             |job: &str| matches!(outcome, Outcome::Exported(r) if r.iter().any(|j| j.job == job));
@@ -76,19 +82,17 @@ impl Scheduler {
                 return RETRY_AFTER_ERROR;
             }
         };
-        let retry_at = step_now + RETRY_STILL_DUE;
         let mut next: Option<DateTime<Utc>> = None;
         for (job, at) in times {
-            let at = if at <= step_now && ran(&job) {
+            if at <= step_now && ran(&job) {
                 tracing::info!(
                     job = %job,
-                    retry_within_seconds = RETRY_STILL_DUE.as_secs(),
-                    "Job still due after its run (accounts another process is exporting); trying it again at the next step"
+                    retry_in_seconds = RETRY_STILL_DUE.as_secs(),
+                    "Job still due after its run (accounts another process is exporting); trying it again later"
                 );
-                retry_at
-            } else {
-                at
-            };
+                held.insert(job.clone(), step_now + RETRY_STILL_DUE);
+            }
+            let at = held.get(&job).map_or(at, |until| at.max(*until));
             next = Some(next.map_or(at, |n| n.min(at)));
         }
         next.map_or(MAX_SLEEP, |at| {

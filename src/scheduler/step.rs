@@ -74,8 +74,8 @@ impl Scheduler {
                     chosen.push((job, self.select_accounts(job).await?));
                 }
             }
-            Selection::Due => {
-                for job in &self.jobs {
+            Selection::Due | Selection::DueBut(_) => {
+                for job in self.jobs.iter().filter(|j| !selection.holds_back(&j.name)) {
                     let mut selected = self.select_accounts(job).await?;
                     // A job that names accounts of which none is registered is never due for
                     // any: it runs when its schedule fires, to say so, rather than waiting

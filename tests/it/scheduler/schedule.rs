@@ -167,11 +167,17 @@ async fn schedule_runs_a_job_again_when_its_schedule_fires() {
     assert!(stdout(&out).contains("Stopped"), "{}", stdout(&out));
 }
 
-/// An account another process is exporting stays due after a step; `schedule` tries it again
-/// a while later, not step after step as fast as the database answers.
+/// An account another process is exporting stays due after a step; `schedule` holds its job
+/// back a while, not stepping again as fast as the database answers, nor trying it at every
+/// step of another job (here one due every second), which runs meanwhile.
 #[tokio::test]
-async fn schedule_waits_before_trying_again_an_account_another_process_is_exporting() {
-    let (app, jobs) = calls_job_app(moving_sim()).await;
+async fn schedule_holds_back_a_job_whose_account_another_process_is_exporting() {
+    let (app, _) = calls_job_app(moving_sim()).await;
+    let every_second = "name = \"usage\"\nresource = \"usage-records\"\nschedule = \"* * * * * *\"\nlookback_days = 1\nstart_date = \"2026-03-01\"\n";
+    let jobs = write_jobs(
+        &app,
+        &[("calls.toml", CALLS_JOB), ("usage.toml", every_second)],
+    );
     let busy = AccountSid::parse(&app.sim.account_sids()[0]).unwrap();
     let reg = registry(&app).await;
     let other = twilio_export::registry::LeaseHolder::named("another process");
@@ -190,17 +196,21 @@ async fn schedule_waits_before_trying_again_an_account_another_process_is_export
         .spawn()
         .unwrap();
 
-    let log = &log;
+    let (log, out_file) = (&log, &out);
     let said = eventually("the step after which the job is still due", || async move {
         let text = std::fs::read_to_string(log).ok()?;
-        text.contains("trying it again at the next step")
-            .then_some(text)
+        text.contains("trying it again later").then_some(text)
+    })
+    .await;
+    eventually("three more steps of the other job", || async move {
+        let text = std::fs::read_to_string(out_file).ok()?;
+        (text.matches("job usage:").count() >= 4).then_some(())
     })
     .await;
     let status = terminated(child).await.status;
 
     assert_eq!(status.code(), Some(0));
-    assert!(said.contains("retry_within_seconds=30"), "{said}");
+    assert!(said.contains("retry_in_seconds=30"), "{said}");
     let printed = std::fs::read_to_string(&out).unwrap();
     let busy_line = format!("{busy}: skipped, another process is exporting it");
     assert_eq!(printed.matches(&busy_line).count(), 1, "{printed}");
