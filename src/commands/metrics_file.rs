@@ -34,6 +34,8 @@ pub(crate) struct RunMetrics {
     seconds: f64,
     /// Deletions (purges, retention) still pending at the end.
     deletions_pending: usize,
+    /// A signal stopped it before it finished what it was asked.
+    interrupted: bool,
     /// (job, resource) → Unix seconds of its success in this invocation.
     last_success: BTreeMap<(String, &'static str), i64>,
 }
@@ -46,6 +48,7 @@ impl RunMetrics {
         self.exported += s.totals.windows_exported;
         self.failed += s.totals.windows_failed;
         self.skipped += s.skipped;
+        self.interrupted |= s.interrupted;
         self.add_deauthorized(s.deauthorized.iter().map(|(sid, _)| sid));
     }
 
@@ -125,6 +128,12 @@ impl RunMetrics {
             "Accounts found deauthorized (their grant revoked).",
             "gauge",
             self.deauthorized.len().to_string(),
+        );
+        counter(
+            "twilio_export_run_interrupted",
+            "1 if a signal stopped the run before it finished (its windows not started are not counted).",
+            "gauge",
+            u8::from(self.interrupted).to_string(),
         );
         counter(
             "twilio_export_deletions_pending",
@@ -229,6 +238,18 @@ mod tests {
         assert!(again.contains(
             "twilio_export_last_success_timestamp_seconds{export_job=\"daily\",resource=\"calls\"} 1700000000"
         ));
+    }
+
+    /// A run a signal stopped says so: its window counts alone cannot.
+    #[test]
+    fn an_interrupted_run_says_so() {
+        let mut m = RunMetrics::default();
+        assert!(m.render("").contains("twilio_export_run_interrupted 0\n"));
+        m.add(&Summary {
+            interrupted: true,
+            ..Summary::default()
+        });
+        assert!(m.render("").contains("twilio_export_run_interrupted 1\n"));
     }
 
     /// The label is not `job`, which Prometheus renames to `exported_job` when it scrapes
