@@ -13,6 +13,11 @@ async fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = match Cli::parse_args() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() && json_logs_asked() => {
+            telemetry::init(telemetry::LogFormat::Json);
+            telemetry::say(Level::ERROR, e.render().to_string().trim_end());
+            return ExitCode::from(2);
+        }
         Err(e) => {
             let _ = e.print();
             // --help and --version are not errors.
@@ -55,6 +60,23 @@ async fn main() -> ExitCode {
     };
     // Output that could not be written (other than to a reader that left) is a failure.
     ExitCode::from(if stdout::failed() { code.max(1) } else { code })
+}
+
+/// Whether the command line (`--log-format json`, the last given) or the environment asks
+/// for JSON logs, read from them as they are: for an error in the command line itself, which
+/// leaves no option parsed.
+fn json_logs_asked() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = args
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, a)| match a.as_str() {
+            "--log-format" => args.get(i + 1).cloned(),
+            _ => a.strip_prefix("--log-format=").map(str::to_owned),
+        });
+    flag.or_else(|| std::env::var("TWILIO_EXPORT_LOG_FORMAT").ok())
+        .is_some_and(|f| f == "json")
 }
 
 /// glibc gives threads that allocate at once arenas of their own, up to eight per core, and

@@ -98,3 +98,37 @@ async fn the_final_error_is_json_when_the_file_asks_for_it_and_env_wins() {
         "{text}"
     );
 }
+
+/// A mistake in the command line itself is a JSON object too when the environment or the flag
+/// asks for JSON; without either it is the parser's text.
+#[tokio::test]
+async fn a_command_line_error_is_json_when_json_is_asked_for() {
+    let app = spawn_app(small_sim()).await;
+    let bad = [
+        "backfill",
+        "--resource",
+        "calls",
+        "--from",
+        "bad",
+        "--to",
+        "2026-03-01",
+    ];
+    let out = app
+        .cli_with(&bad, &[("TWILIO_EXPORT_LOG_FORMAT", "json")])
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    let lines = json_lines(&stderr(&out));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["level"], "ERROR");
+    assert!(
+        lines[0]["message"].as_str().unwrap().contains("bad"),
+        "{lines:?}"
+    );
+    let mut flagged = vec!["--log-format", "json"];
+    flagged.extend(bad);
+    let out = app.cli(&flagged).await;
+    assert_eq!(json_lines(&stderr(&out)).len(), 1);
+    let out = app.cli(&bad).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("error:"), "{}", stderr(&out));
+}
