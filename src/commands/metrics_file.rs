@@ -81,66 +81,12 @@ impl RunMetrics {
     /// The file's text; `old` is the file it replaces (its last-success lines are kept).
     fn render(&self, old: &str) -> String {
         let mut out = String::new();
-        let mut counter = |name: &str, help: &str, kind: &str, value: String| {
+        for (name, help, kind, value) in self.samples() {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
-        };
-        counter(
-            "twilio_export_run_rows_total",
-            "Rows exported by the run.",
-            "counter",
-            self.rows.to_string(),
-        );
-        counter(
-            "twilio_export_run_bytes_total",
-            "Parquet bytes written by the run.",
-            "counter",
-            self.bytes.to_string(),
-        );
-        counter(
-            "twilio_export_run_requests_total",
-            "HTTP requests sent to the Twilio API by the run (every attempt).",
-            "counter",
-            self.fetch.requests.to_string(),
-        );
-        counter(
-            "twilio_export_run_throttled_total",
-            "Answers of the Twilio API that were HTTP 429.",
-            "counter",
-            self.fetch.throttled.to_string(),
-        );
-        counter(
-            "twilio_export_run_retries_total",
-            "Requests repeated after a 429 or a transient failure.",
-            "counter",
-            self.fetch.retries.to_string(),
-        );
-        counter(
-            "twilio_export_run_duration_seconds",
-            "How long the run took.",
-            "gauge",
-            format!("{:.3}", self.seconds),
-        );
-        counter(
-            "twilio_export_run_deauthorized_accounts",
-            "Accounts found deauthorized (their grant revoked).",
-            "gauge",
-            self.deauthorized.len().to_string(),
-        );
-        counter(
-            "twilio_export_run_interrupted",
-            "1 if a signal stopped the run before it finished (its windows not started are not counted).",
-            "gauge",
-            u8::from(self.interrupted).to_string(),
-        );
-        counter(
-            "twilio_export_deletions_pending",
-            "Purges and retention deletions still pending after the run (see status).",
-            "gauge",
-            self.deletions_pending.to_string(),
-        );
+        }
         let name = "twilio_export_run_windows";
         let _ = writeln!(
             out,
@@ -163,6 +109,21 @@ impl RunMetrics {
             let _ = writeln!(out, "{line}");
         }
         out
+    }
+
+    /// The run's samples without labels: name, help, type and value.
+    fn samples(&self) -> [(&'static str, &'static str, &'static str, String); 9] {
+        [
+            ("twilio_export_run_rows_total", "Rows exported by the run.", "counter", self.rows.to_string()),
+            ("twilio_export_run_bytes_total", "Parquet bytes written by the run.", "counter", self.bytes.to_string()),
+            ("twilio_export_run_requests_total", "HTTP requests sent to the Twilio API by the run (every attempt).", "counter", self.fetch.requests.to_string()),
+            ("twilio_export_run_throttled_total", "Answers of the Twilio API that were HTTP 429.", "counter", self.fetch.throttled.to_string()),
+            ("twilio_export_run_retries_total", "Requests repeated after a 429 or a transient failure.", "counter", self.fetch.retries.to_string()),
+            ("twilio_export_run_duration_seconds", "How long the run took.", "gauge", format!("{:.3}", self.seconds)),
+            ("twilio_export_run_deauthorized_accounts", "Accounts found deauthorized (their grant revoked).", "gauge", self.deauthorized.len().to_string()),
+            ("twilio_export_run_interrupted", "1 if a signal stopped the run before it finished (its windows not started are not counted).", "gauge", u8::from(self.interrupted).to_string()),
+            ("twilio_export_deletions_pending", "Purges and retention deletions still pending after the run (see status).", "gauge", self.deletions_pending.to_string()),
+        ]
     }
 
     /// Writes the file at `path`, atomically: a temporary file beside it (a dot file, which
