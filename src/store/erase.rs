@@ -298,15 +298,11 @@ fn delete_local(root: &Path, dir: &str, keys: &[String]) -> Result<(), (String, 
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
-    use futures::StreamExt;
-    use object_store::memory::InMemory;
     use object_store::multipart::MultipartStore;
     use object_store::{ObjectStore, PutPayload};
 
     use super::*;
-    use crate::store::Remote;
 
     const SID: &str = "AC00000000000000000000000000000001";
 
@@ -317,11 +313,9 @@ mod tests {
     #[tokio::test]
     async fn a_remote_account_directory_is_exactly_its_own() {
         let tmp = tempfile::tempdir().unwrap();
-        let memory = Arc::new(InMemory::new());
-        let url = url::Url::parse("s3://bucket/export").unwrap();
-        let staging_dir = staging::private_dir_in(tmp.path(), staging::own_uid());
+        let (store, memory, staging_dir) =
+            crate::store::in_memory::at("s3://bucket/export", tmp.path());
         staging::ensure_private_dir(&staging_dir, staging::own_uid()).unwrap();
-        let store = Store::remote(Remote::new(memory.clone()), &url, staging_dir.clone()).unwrap();
         let account: AccountSid = SID.parse().unwrap();
         let neighbour = "AC00000000000000000000000000000002";
         let keys = [
@@ -361,11 +355,7 @@ mod tests {
             .delete_account_files(Resource::Calls, &account, &files)
             .await
             .unwrap();
-        let left: Vec<String> = memory
-            .list(None)
-            .map(|m| m.unwrap().location.to_string())
-            .collect()
-            .await;
+        let left = crate::store::in_memory::keys(&memory).await;
         let mut want: Vec<String> = keys[2..].iter().map(|k| format!("export/{k}")).collect();
         want.sort();
         let mut left = left;
@@ -390,10 +380,7 @@ mod tests {
     #[tokio::test]
     async fn objects_are_listed_and_deleted_under_their_own_names() {
         let tmp = tempfile::tempdir().unwrap();
-        let memory = Arc::new(InMemory::new());
-        let url = url::Url::parse("s3://bucket/my%20export").unwrap();
-        let staging_dir = staging::private_dir_in(tmp.path(), staging::own_uid());
-        let store = Store::remote(Remote::new(memory.clone()), &url, staging_dir).unwrap();
+        let (store, memory, _) = crate::store::in_memory::at("s3://bucket/my%20export", tmp.path());
         let account: AccountSid = SID.parse().unwrap();
         let dir = format!("my export/calls/account_sid={SID}/date=2026-03-01");
         let names = [
@@ -418,11 +405,7 @@ mod tests {
             .delete_account_files(Resource::Calls, &account, &files)
             .await
             .unwrap();
-        let left: Vec<String> = memory
-            .list(None)
-            .map(|m| m.unwrap().location.to_string())
-            .collect()
-            .await;
+        let left = crate::store::in_memory::keys(&memory).await;
         assert_eq!(left, Vec::<String>::new());
     }
 

@@ -335,6 +335,38 @@ fn remote_path(prefix: &ObjectPath, key: &str) -> Result<ObjectPath, object_stor
     ObjectPath::parse(full).map_err(|source| object_store::Error::InvalidPath { source })
 }
 
+/// Stores over an in-memory object store, for the tests of this module and its children.
+#[cfg(test)]
+pub(crate) mod in_memory {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use futures::StreamExt;
+    use object_store::memory::InMemory;
+    use object_store::ObjectStore;
+
+    use super::{staging, Remote, Store};
+
+    /// A store at `url` over a new in-memory object store, staging in a private directory
+    /// under `tmp` (not created yet): the store, the objects and the staging directory.
+    pub fn at(url: &str, tmp: &Path) -> (Store, Arc<InMemory>, PathBuf) {
+        let memory = Arc::new(InMemory::new());
+        let url = url::Url::parse(url).unwrap();
+        let staging = staging::private_dir_in(tmp, staging::own_uid());
+        let store = Store::remote(Remote::new(memory.clone()), &url, staging.clone()).unwrap();
+        (store, memory, staging)
+    }
+
+    /// The name of every object, in the store's order.
+    pub async fn keys(memory: &InMemory) -> Vec<String> {
+        memory
+            .list(None)
+            .map(|m| m.unwrap().location.to_string())
+            .collect()
+            .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -377,10 +409,7 @@ mod tests {
     #[tokio::test]
     async fn objects_under_the_old_prefix_of_the_url_fail_the_check() {
         let tmp = tempfile::tempdir().unwrap();
-        let memory = Arc::new(InMemory::new());
-        let url = url::Url::parse("s3://bucket/my%20export").unwrap();
-        let staging = staging::private_dir_in(tmp.path(), staging::own_uid());
-        let store = Store::remote(Remote::new(memory.clone()), &url, staging).unwrap();
+        let (store, memory, _) = in_memory::at("s3://bucket/my%20export", tmp.path());
         store.check().await.unwrap();
         let old = ObjectPath::parse("my%2520export/calls/x/part-0.parquet").unwrap();
         memory
@@ -402,10 +431,7 @@ mod tests {
     #[tokio::test]
     async fn remote_staging_is_private() {
         let tmp = tempfile::tempdir().unwrap();
-        let memory = Arc::new(InMemory::new());
-        let url = url::Url::parse("s3://bucket/export").unwrap();
-        let staging = staging::private_dir_in(tmp.path(), staging::own_uid());
-        let store = Store::remote(Remote::new(memory.clone()), &url, staging.clone()).unwrap();
+        let (store, memory, staging) = in_memory::at("s3://bucket/export", tmp.path());
         store.check().await.unwrap();
         let dir = std::fs::symlink_metadata(&staging).unwrap();
         assert_eq!(dir.permissions().mode() & 0o7777, 0o700);
@@ -495,10 +521,7 @@ mod tests {
     #[tokio::test]
     async fn a_killed_processs_upload_is_aborted_by_the_next_check() {
         let tmp = tempfile::tempdir().unwrap();
-        let memory = Arc::new(InMemory::new());
-        let url = url::Url::parse("s3://bucket/export").unwrap();
-        let staging = staging::private_dir_in(tmp.path(), staging::own_uid());
-        let store = Store::remote(Remote::new(memory.clone()), &url, staging.clone()).unwrap();
+        let (store, memory, staging) = in_memory::at("s3://bucket/export", tmp.path());
         staging::ensure_private_dir(&staging, staging::own_uid()).unwrap();
         let path = ObjectPath::from("export/calls/x/part-0.parquet");
         let id = memory.create_multipart(&path).await.unwrap();
