@@ -148,7 +148,7 @@ fn no_password_shows_in_config_debug_or_messages() {
     a.set.database.database_url =
         Some("postgres://me:hunter1@db/x?password=hunter2&sslpassword=hunter3".into());
     a.set.api.auth_token = Some("hunter4".into());
-    a.set.output.output = Some("az://me:hunter5@store.example.com/x?sig=hunter6".into());
+    a.set.output.output = Some("az://me:hunter5@store.example.com/x".into());
     let c = load(&a).unwrap();
     let shown = format!("{c:?} {} {} {a:?}", c.database_url, c.output);
     assert!(!shown.contains("hunter"), "{shown}");
@@ -157,6 +157,11 @@ fn no_password_shows_in_config_debug_or_messages() {
         "{shown}"
     );
     assert!(c.database_url.expose().contains("hunter2"));
+
+    a.set.output.output = Some("az://me:hunter5@store.example.com/x?sig=hunter6".into());
+    let err = format!("{:#}", load(&a).unwrap_err());
+    assert!(err.contains("query") && !err.contains("hunter"), "{err}");
+    a.set.output.output = None;
 
     a.set.database.database_url = Some("mysql://me:hunter1@db/x?password=hunter2".into());
     let err = load(&a).unwrap_err().to_string();

@@ -23,6 +23,10 @@ pub enum LocationError {
     /// UTF-8: no prefix of object names.
     #[error("the path of {shown:?} is not a usable prefix of object names: the URL or its path percent-decoded holds a control character or bytes that are not UTF-8")]
     BadPrefix { shown: String },
+    /// A query or a fragment names no object and sets nothing (the stores take their settings
+    /// from the environment): `s3://b/a#b` would write under `a`, `?sig=…` authenticate nothing.
+    #[error("{shown:?} has a query or a fragment, which no store reads: give the store's settings in AWS_*, GOOGLE_* or AZURE_* variables (a SAS token in AZURE_STORAGE_SAS_KEY), and write a ? or # in a name as %3F or %23")]
+    QueryOrFragment { shown: String },
 }
 
 /// Where output goes. `Display` and `Debug` hide any password in a URL.
@@ -45,6 +49,11 @@ impl OutputLocation {
         match Url::parse(value) {
             Ok(url) if url.scheme().len() > 1 => match url.scheme() {
                 "s3" | "s3a" | "gs" | "az" | "azure" | "adl" | "abfs" | "abfss" => {
+                    if url.query().is_some() || url.fragment().is_some() {
+                        return Err(LocationError::QueryOrFragment {
+                            shown: shown_base(&url),
+                        });
+                    }
                     // The URL parser drops a raw tab or newline: refused before it does.
                     match object_prefix(&url) {
                         Some(_) if !value.chars().any(char::is_control) => Ok(Self::Remote(url)),
@@ -152,6 +161,28 @@ mod tests {
             );
             assert!(!err.to_string().contains("pw"), "{err}");
         }
+    }
+
+    /// No store reads a URL's query or fragment: `#b` would silently cut the prefix, and a
+    /// signature in the query would authenticate nothing.
+    #[test]
+    fn a_query_or_a_fragment_is_refused_without_its_contents() {
+        for value in [
+            "s3://bucket/a#b",
+            "s3://u:pw@bucket/p?x=1",
+            "s3://bucket/p?",
+            "az://cont/x?sv=2024&sig=SIG",
+            "gs://bucket/p#",
+        ] {
+            let err = OutputLocation::parse(value).unwrap_err();
+            assert!(
+                matches!(err, LocationError::QueryOrFragment { .. }),
+                "{value}: {err}"
+            );
+            let said = err.to_string();
+            assert!(!said.contains("pw") && !said.contains("SIG"), "{said}");
+        }
+        assert!(OutputLocation::parse("s3://bucket/a%23b%3Fc").is_ok());
     }
 
     #[test]
