@@ -63,6 +63,7 @@ impl Exporter {
         let end = self.export_span(&span, run, None, &self.cancel, None).await;
         // Outside a run, nothing else drops the batch the window kept.
         self.spent.clear();
+        self.store.end_run();
         match end? {
             SpanEnd::Days(mut days) => days.remove(0),
             SpanEnd::Split(_) => unreachable!("a span of one day is never split"),

