@@ -71,6 +71,8 @@ pub struct JobStatus {
     /// When the job is next due for one of its accounts (RFC 3339; `now` or earlier when it is
     /// due already), or `None` when it has none or its schedule never fires again.
     pub next_due: Option<String>,
+    /// The active accounts the job exports (in every shard): none, and it is never due.
+    pub active_accounts: usize,
     #[serde(skip)]
     next_due_at: Option<DateTime<Utc>>,
 }
@@ -128,6 +130,7 @@ async fn job_status(
         file: job.file.display().to_string(),
         last_run,
         next_due: next.map(instant_text),
+        active_accounts: selected.active.len(),
         next_due_at: next,
     })
 }
@@ -258,15 +261,21 @@ fn render_jobs(doc: &StatusDocument) {
                 )
             },
         );
-        let next = match s.next_due_at {
-            Some(t) if t <= doc.now_at => "due now".to_owned(),
-            Some(t) => format!("next {}", t.format("%Y-%m-%d %H:%M:%S UTC")),
-            None => "never again".to_owned(),
-        };
+        let next = next_due_text(s, doc.now_at);
         println!(
             "  {:<16} {:<14} \"{}\" lookback {} days  {last}  {next}",
             s.name, s.resource, s.schedule, s.lookback_days
         );
+    }
+}
+
+/// When `job` is next due, as `status` says it.
+fn next_due_text(job: &JobStatus, now: DateTime<Utc>) -> String {
+    match job.next_due_at {
+        Some(t) if t <= now => "due now".to_owned(),
+        Some(t) => format!("next {}", t.format("%Y-%m-%d %H:%M:%S UTC")),
+        None if job.active_accounts == 0 => "no active account to export".to_owned(),
+        None => "never again".to_owned(),
     }
 }
 
@@ -399,6 +408,30 @@ mod tests {
                 clear_partitions: i64::from(pseudonym == PairMode::Clear),
             },
         }
+    }
+
+    /// A job without an active account is not said never to run again: it runs once one is
+    /// added; a schedule that never fires again is.
+    #[test]
+    fn a_job_without_accounts_is_not_said_never_to_run_again() {
+        let now = Utc::now();
+        let job = |active_accounts, next_due_at| JobStatus {
+            name: "calls".into(),
+            resource: "calls",
+            schedule: "0 7 * * * *".into(),
+            lookback_days: 3,
+            file: "jobs/calls.toml".into(),
+            last_run: None,
+            next_due: None,
+            active_accounts,
+            next_due_at,
+        };
+        assert_eq!(
+            next_due_text(&job(0, None), now),
+            "no active account to export"
+        );
+        assert_eq!(next_due_text(&job(2, None), now), "never again");
+        assert_eq!(next_due_text(&job(2, Some(now)), now), "due now");
     }
 
     /// Accounts each in one mode, but not the same one, make the export mixed: a line says so.
