@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use super::Exit;
 use crate::domain::{AccountSid, DayRange, Resource};
 use crate::erase::Erased;
 use crate::export::{Stopped, Summary};
@@ -168,14 +167,30 @@ fn job(r: &JobReport) {
     for sid in &r.unregistered {
         println!("  {sid}: named by the job but not registered (add it with: twilio-export accounts add {sid})");
     }
+    for line in next_steps(r) {
+        println!("  {line}");
+    }
+}
+
+/// What becomes of what a job's run did not finish: accounts interrupted stay due, so the next
+/// run exports them; failed days wait for the job's next fire time.
+fn next_steps(r: &JobReport) -> Vec<String> {
+    let mut lines = Vec::new();
     // A job not started already said it stays due.
     let started = r.days.is_some() || !r.summary.interrupted;
-    if started && (Exit::of(&r.summary) == Exit::Failed || !r.unregistered.is_empty()) {
-        println!(
-            "  job {} did not finish everything; it retries at its next fire time (or now: twilio-export run --job {})",
-            r.job, r.job
-        );
+    if started && r.summary.interrupted {
+        lines.push(format!(
+            "job {} was interrupted; the accounts it did not finish stay due: the next run exports them",
+            r.job
+        ));
     }
+    if r.summary.totals.windows_failed > 0 || !r.unregistered.is_empty() {
+        lines.push(format!(
+            "job {} did not finish everything; its failed days are retried at its next fire time (or now: twilio-export run --job {})",
+            r.job, r.job
+        ));
+    }
+    lines
 }
 
 /// Failed days retried, leases lost, and how many accounts' checkpoints are at each day.
@@ -290,6 +305,37 @@ mod tests {
         assert!(only_mode_conflicts(&s));
         s.published_mixed = 1;
         assert!(!only_mode_conflicts(&s));
+    }
+
+    /// An interrupted job is not said to wait for its next fire time: its accounts stay due;
+    /// failed days do wait for it.
+    #[test]
+    fn an_interrupted_job_is_exported_by_the_next_run_and_failed_days_at_the_next_fire() {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        let mut r = JobReport {
+            job: "calls".into(),
+            resource: crate::domain::Resource::Calls,
+            days: crate::domain::DayRange::new(day, day).ok(),
+            day_count: 1,
+            summary: Summary::default(),
+            accounts: Vec::new(),
+            busy: Vec::new(),
+            taken_over: Vec::new(),
+            covered: Vec::new(),
+            unregistered: Vec::new(),
+            deauthorized: Vec::new(),
+            inactive: Vec::new(),
+        };
+        assert!(next_steps(&r).is_empty());
+        r.summary.interrupted = true;
+        let said = next_steps(&r);
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(said[0].contains("the next run exports them"), "{said:?}");
+        r.summary.interrupted = false;
+        r.summary.totals.windows_failed = 2;
+        let said = next_steps(&r);
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(said[0].contains("at its next fire time"), "{said:?}");
     }
 
     #[test]

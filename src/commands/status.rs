@@ -336,7 +336,7 @@ fn render_failures(failures: &[WindowFailure]) {
     if failures.is_empty() {
         return;
     }
-    println!("\nFailed windows (retried by the next run)");
+    println!("\nFailed windows (retried when a job covering the day next fires, or by run --job)");
     for f in failures {
         println!(
             "  {} {} {}  {}  {}",
