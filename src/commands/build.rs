@@ -42,17 +42,21 @@ pub(crate) async fn exporter(
     config: &Config,
     cancel: CancellationToken,
 ) -> anyhow::Result<Exporter> {
-    exporter_with(config, cancel, config.pseudonyms(false)?).await
+    exporter_with(config, cancel, config.pseudonyms(false)?, true).await
 }
 
+/// The exporter, its output checked first if `check_store`.
 async fn exporter_with(
     config: &Config,
     cancel: CancellationToken,
     pseudonyms: Pseudonymization,
+    check_store: bool,
 ) -> anyhow::Result<Exporter> {
     let client = client(config)?;
     let store = Store::open(&config.output)?;
-    store.check().await?;
+    if check_store {
+        store.check().await?;
+    }
     let registry = open_registry(config).await?;
     Ok(Exporter {
         client,
@@ -87,13 +91,17 @@ pub(crate) fn clock() -> anyhow::Result<Clock> {
 }
 
 /// A scheduler over the configured exporter, cancelled by SIGINT/SIGTERM, showing its
-/// progress; `command` (`run` or `schedule`) is what its runs are recorded as.
+/// progress; `command` (`run` or `schedule`) is what its runs are recorded as. `schedule`
+/// checks the output at start; `run` only when a job is due, so that the many runs of a
+/// crontab or CronJob with nothing due touch no store (an object store's probe object would
+/// leave a version and a delete marker each time on a versioned bucket).
 pub(crate) async fn scheduler(
     config: &Config,
     jobs: Vec<Job>,
     shard: Shard,
     command: &str,
 ) -> anyhow::Result<Scheduler> {
+    let check_at_start = command != "run";
     // The key is read only if some job writes with it.
     let pseudonyms = config.pseudonyms(jobs.iter().any(|j| j.pseudonymize == Some(true)))?;
     let mut modes = Vec::with_capacity(jobs.len());
@@ -105,7 +113,7 @@ pub(crate) async fn scheduler(
     }
     jobs::one_mode_per_resource(modes)?;
     let cancel = shutdown::on_signal(shutdown::EXPORT_STOPS);
-    let exporter = exporter_with(config, cancel, pseudonyms).await?;
+    let exporter = exporter_with(config, cancel, pseudonyms, check_at_start).await?;
     let cfg = config.clone();
     let settings = Settings {
         command: command.to_owned(),
@@ -116,7 +124,12 @@ pub(crate) async fn scheduler(
     };
     // Each job's windows are shown as they go (a log line every few seconds off a terminal).
     let progress = Arc::new(Progress::scheduled(&exporter.client));
-    Ok(Scheduler::new(exporter, jobs, settings)
+    let scheduler = Scheduler::new(exporter, jobs, settings)
         .with_deauthorized_purge(config.purge_deauthorized_after)
-        .observed(progress))
+        .observed(progress);
+    Ok(if check_at_start {
+        scheduler.store_checked()
+    } else {
+        scheduler
+    })
 }

@@ -50,13 +50,18 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
     report::erased(&first);
     report::outcome(&outcome);
     report::erased(&retention);
-    // A deletion the step could not complete stays pending, with its error in `status`.
-    let pending = scheduler.exporter().registry.pending_deletions().await?;
+    // A deletion that could not be completed stays pending, with its error in `status`, and
+    // fails the run. One without an error is another process's to finish (another shard's,
+    // started at the same time), or the next run's: it is said, and fails nothing.
+    let (pending, in_progress): (Vec<_>, Vec<_>) = scheduler
+        .exporter()
+        .registry
+        .pending_deletions()
+        .await?
+        .into_iter()
+        .partition(|d| d.last_error.is_some());
     for d in &pending {
-        let why = d
-            .last_error
-            .as_deref()
-            .unwrap_or("another process holds the account");
+        let why = d.last_error.as_deref().unwrap_or_default();
         telemetry::say(
             Level::WARN,
             format_args!(
@@ -64,6 +69,9 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
                 d.account_sid, d.reason, d.id
             ),
         );
+    }
+    for d in &in_progress {
+        tracing::info!(account = %d.account_sid, id = d.id, reason = %d.reason, "A deletion is pending while another process holds the account: that process or a later run completes it");
     }
     if let Some(path) = &config.metrics_file {
         let mut metrics = RunMetrics::default();

@@ -92,6 +92,9 @@ pub struct Scheduler {
     /// Deletions done by steps, until [`Scheduler::take_erased`].
     erased: Mutex<Vec<Erased>>,
     observer: Option<Arc<dyn Observer>>,
+    /// Set once the output was checked ([`crate::store::Store::check`]): at start, or before the
+    /// first job a step runs, so that a step with nothing due touches no store.
+    store_checked: tokio::sync::OnceCell<()>,
 }
 
 impl Scheduler {
@@ -104,7 +107,14 @@ impl Scheduler {
             purge_deauthorized_after: None,
             erased: Mutex::new(Vec::new()),
             observer: None,
+            store_checked: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The same scheduler, its exporter's output checked already (`schedule` checks at start).
+    pub fn store_checked(self) -> Self {
+        let _ = self.store_checked.set(());
+        self
     }
 
     /// The same scheduler, telling `observer` about every job's windows.

@@ -11,6 +11,7 @@ use crate::domain::{AccountSid, DayRange, Resource};
 use crate::export::{Stopped, Summary};
 use crate::pseudonym::NoKey;
 use crate::registry::{RegistryError, TwilioStatus};
+use crate::store::StoreError;
 
 /// Why a step could not run.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,10 @@ pub enum SchedulerError {
     /// Exporting would mix pseudonym modes within the export's partitions (of every account); nothing was run.
     #[error(transparent)]
     MixedModes(MixedModes),
+    /// The output cannot be used (checked before the first job a step runs, unless it was at
+    /// start); nothing was run.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Which jobs a step runs.

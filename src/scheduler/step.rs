@@ -28,6 +28,9 @@ impl Scheduler {
         for (job, selected) in &chosen {
             self.check_job_modes(job, selected).await?;
         }
+        self.store_checked
+            .get_or_try_init(|| self.exporter.store.check())
+            .await?;
         if let Err(e) = self.registry().abandon_dead_runs().await {
             tracing::warn!(error = %e, "Cannot mark the runs of dead processes abandoned");
         }

@@ -6,10 +6,13 @@
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
 use chrono::TimeDelta;
 use serde_json::Value;
-use twilio_export::domain::Resource;
-use twilio_export::registry::DeletionRequest;
+use twilio_export::domain::{AccountSid, Resource};
+use twilio_export::registry::{DeletionRequest, LeaseHolder};
+use twilio_export::scheduler::plan::Shard;
 
 use crate::purge::{rows_of_account, Setup};
 use crate::support::*;
@@ -203,4 +206,64 @@ async fn an_interrupted_retention_is_completed_by_the_next_run() {
     let doc = s.status().await;
     assert!(doc["deletions"][0]["done_at"].is_string());
     assert_eq!(doc["deletions"][0]["account_sid"], victim.as_str());
+}
+
+/// A deletion pending while another process holds its account (another shard of the same
+/// Indexed Job doing its own retention at the same time) fails no run of another shard: it is
+/// that process's to complete. The run exits 0, names nothing as still pending, and counts no
+/// pending deletion in its metrics; the deletion stays pending for its holder.
+#[tokio::test]
+async fn a_deletion_another_process_holds_fails_no_other_shards_run() {
+    let s = Setup::start(sim(), false, false, "retention held by another shard")
+        .await
+        .unwrap();
+    assert_success(
+        &s.cli(&backfill("usage-records", "2026-02-21", "2026-03-02"))
+            .await,
+    );
+    s.job("calls", &JOB.replace("retention_days = 3\n", ""));
+    let victim: AccountSid = s.app.sim.account_sids()[0].parse().unwrap();
+    let registry = s.registry().await;
+    let before = day("2026-03-02") - TimeDelta::days(5);
+    let request =
+        DeletionRequest::retention(victim.clone(), Resource::UsageRecords, before, "usage");
+    registry.request_deletion(&request).await.unwrap();
+    let other_shard = LeaseHolder::named("another shard");
+    for resource in Resource::ALL {
+        let granted = registry
+            .try_lease(&victim, resource, &other_shard, Duration::from_secs(600))
+            .await
+            .unwrap();
+        assert!(granted.is_granted(), "{granted:?}");
+    }
+    registry.close().await;
+    let shard = (0..2)
+        .map(|i| format!("{i}/2"))
+        .find(|s| !Shard::parse(s).unwrap().contains(&victim))
+        .unwrap();
+    let metrics = s.app.dir.path().join("metrics.prom");
+    let metrics_path = metrics.display().to_string();
+
+    let out = s
+        .cli(&[
+            "run",
+            "--job",
+            "calls",
+            "--shard",
+            &shard,
+            "--metrics-file",
+            &metrics_path,
+        ])
+        .await;
+
+    assert_success(&out);
+    assert!(!stderr(&out).contains("still pending"), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l == "twilio_export_deletions_pending 0"),
+        "{text}"
+    );
+    let doc = s.status().await;
+    assert!(doc["deletions"][0]["done_at"].is_null(), "{doc}");
 }

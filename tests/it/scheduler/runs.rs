@@ -129,6 +129,31 @@ async fn a_job_naming_only_unregistered_accounts_says_so_each_time_it_fires() {
     assert!(app.sim.requests().is_empty());
 }
 
+/// A run with nothing due touches no output (on a versioned bucket, each probe object leaves a
+/// version and a delete marker behind, and a CronJob runs every five minutes): the output is
+/// checked only once a job is due, and then before anything is fetched.
+#[tokio::test]
+async fn a_run_with_nothing_due_touches_no_output() {
+    let (app, jobs) = calls_job_app(moving_sim()).await;
+    assert_success(&at_sim_now(&app, &jobs, &["run"]).await);
+    let output = app.output();
+    std::fs::remove_dir_all(&output).unwrap();
+    std::fs::write(&output, b"not a directory").unwrap();
+
+    app.sim.set_now(at("2026-03-08T09:20:00Z"));
+    let out = at_sim_now(&app, &jobs, &["run"]).await;
+    assert_success(&out);
+    assert!(stdout(&out).contains("Nothing due"), "{}", stdout(&out));
+    assert_eq!(std::fs::read(&output).unwrap(), b"not a directory");
+
+    app.sim.set_now(at("2026-03-08T10:05:00Z"));
+    let before = app.sim.requests().len();
+    let out = at_sim_now(&app, &jobs, &["run"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not writable"), "{}", stderr(&out));
+    assert_eq!(app.sim.requests().len(), before, "nothing was fetched");
+}
+
 #[tokio::test]
 async fn missed_schedules_are_caught_up_in_one_run_and_nothing_due_fetches_nothing() {
     let (app, jobs) = calls_job_app(moving_sim()).await;
