@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{AccountSid, Resource};
 use crate::export::Summary;
 use crate::fetch::FetchCounts;
+use crate::registry::{Account, AccountStatus, WindowFailure};
 
 /// The metric of the last success of a (job, resource).
 const LAST_SUCCESS: &str = "twilio_export_last_success_timestamp_seconds";
@@ -38,6 +39,20 @@ pub(crate) struct RunMetrics {
     interrupted: bool,
     /// (job, resource) → Unix seconds of its success in this invocation.
     last_success: BTreeMap<(String, &'static str), i64>,
+    /// The shard (`I/N`) the invocation exported, a label of every sample: shards that write
+    /// files side by side give their series apart (a collector refuses the same series twice).
+    shard: Option<String>,
+    /// What the registry holds at the end, whatever this invocation did: windows failed and
+    /// not exported since, per resource, and deauthorized accounts (`run` only).
+    registry: Option<RegistryState>,
+}
+
+/// The registry's standing problems, as `status` shows them: they stay in every file until
+/// solved, where a run's own counts come and go with what the run happened to do.
+#[derive(Debug, Default)]
+struct RegistryState {
+    failed_windows: BTreeMap<&'static str, usize>,
+    deauthorized_accounts: usize,
 }
 
 impl RunMetrics {
@@ -65,6 +80,30 @@ impl RunMetrics {
     pub fn succeeded(&mut self, job: &str, resource: Resource, at: DateTime<Utc>) {
         self.last_success
             .insert((job.to_owned(), resource.table_name()), at.timestamp());
+    }
+
+    /// The shard the invocation exported (unless it exported every account).
+    pub fn shard(&mut self, shard: String) {
+        self.shard = Some(shard);
+    }
+
+    /// The registry at the end: its failed windows and accounts.
+    pub fn registry_state(&mut self, failures: &[WindowFailure], accounts: &[Account]) {
+        let mut state = RegistryState::default();
+        for resource in Resource::ALL {
+            state.failed_windows.insert(resource.table_name(), 0);
+        }
+        for f in failures {
+            *state
+                .failed_windows
+                .entry(f.resource.table_name())
+                .or_default() += 1;
+        }
+        state.deauthorized_accounts = accounts
+            .iter()
+            .filter(|a| a.status == AccountStatus::Deauthorized)
+            .count();
+        self.registry = Some(state);
     }
 
     /// How many deletions are still pending at the end (one that cannot be completed).
@@ -108,7 +147,13 @@ impl RunMetrics {
         for line in lines.values() {
             let _ = writeln!(out, "{line}");
         }
-        out
+        if let Some(state) = &self.registry {
+            state.render(&mut out);
+        }
+        match &self.shard {
+            Some(shard) => out.lines().map(|l| with_shard(l, shard) + "\n").collect(),
+            None => out,
+        }
     }
 
     /// The run's samples without labels: name, help, type and value.
@@ -151,11 +196,42 @@ impl RunMetrics {
     }
 }
 
-/// The last-success lines of an earlier file, by their labels.
+impl RegistryState {
+    fn render(&self, out: &mut String) {
+        let name = "twilio_export_failed_windows";
+        let _ = writeln!(out, "# HELP {name} Windows (account, day) whose last export failed and that no run has exported since (status: Failed windows).\n# TYPE {name} gauge");
+        for (resource, n) in &self.failed_windows {
+            let _ = writeln!(out, "{name}{{resource=\"{resource}\"}} {n}");
+        }
+        let name = "twilio_export_deauthorized_accounts";
+        let _ = writeln!(out, "# HELP {name} Registered accounts whose grant is revoked: they are no longer exported.\n# TYPE {name} gauge\n{name} {}", self.deauthorized_accounts);
+    }
+}
+
+/// A sample line of the file with `shard="…"` first among its labels; other lines as they are.
+fn with_shard(line: &str, shard: &str) -> String {
+    if line.starts_with('#') {
+        return line.to_owned();
+    }
+    match line.split_once('{') {
+        Some((name, labels)) => format!("{name}{{shard=\"{shard}\",{labels}"),
+        None => match line.split_once(' ') {
+            Some((name, value)) => format!("{name}{{shard=\"{shard}\"}} {value}"),
+            None => line.to_owned(),
+        },
+    }
+}
+
+/// The last-success lines of an earlier file, by their labels, without a shard label (the
+/// file is given this invocation's).
 fn carried(old: &str) -> BTreeMap<String, String> {
     old.lines()
         .filter_map(|l| l.strip_prefix(LAST_SUCCESS))
         .filter_map(|rest| {
+            let rest = match rest.strip_prefix("{shard=\"") {
+                Some(after) => format!("{{{}", after.split_once("\",")?.1),
+                None => rest.to_owned(),
+            };
             // Files of earlier versions named the label `job`, which Prometheus renames to
             // `exported_job` on scraping (the target's own `job` wins): carried renamed.
             let rest = match rest.strip_prefix("{job=") {
@@ -199,6 +275,80 @@ mod tests {
         assert!(again.contains(
             "twilio_export_last_success_timestamp_seconds{export_job=\"daily\",resource=\"calls\"} 1700000000"
         ));
+    }
+
+    /// Shards writing files side by side give every sample their shard, so that a collector
+    /// reading the files together never sees one series twice; a file's last-success lines
+    /// are carried once, with the shard of the run that writes it.
+    #[test]
+    fn every_sample_of_a_shards_file_carries_its_shard() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let file = |shard: &str, old: &str| {
+            let mut m = RunMetrics::default();
+            m.shard(shard.to_owned());
+            m.succeeded("calls", Resource::Calls, at);
+            m.render(old)
+        };
+        let first = file("0/3", "");
+        let samples: Vec<&str> = first.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(samples.len() > 10, "{first}");
+        assert!(
+            samples.iter().all(|l| l.contains("{shard=\"0/3\"")),
+            "{first}"
+        );
+        let again = file("0/3", &first);
+        let success: Vec<&str> = again
+            .lines()
+            .filter(|l| l.starts_with(LAST_SUCCESS))
+            .collect();
+        assert_eq!(
+            success,
+            ["twilio_export_last_success_timestamp_seconds{shard=\"0/3\",export_job=\"calls\",resource=\"calls\"} 1700000000"]
+        );
+        let other = file("1/3", "");
+        let series = |text: &str| -> std::collections::HashSet<String> {
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter_map(|l| l.rsplit_once(' ').map(|(s, _)| s.to_owned()))
+                .collect()
+        };
+        assert!(series(&first).is_disjoint(&series(&other)));
+    }
+
+    /// The registry's failed windows and deauthorized accounts are in the file of every run,
+    /// one that did nothing included: an alert on them holds until they are solved.
+    #[test]
+    fn the_registrys_failed_windows_and_deauthorized_accounts_are_in_every_file() {
+        let sid: AccountSid = "AC00000000000000000000000000000001".parse().unwrap();
+        let failure = WindowFailure {
+            account_sid: sid.clone(),
+            resource: Resource::Calls,
+            day: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            error: "HTTP 500".into(),
+            failed_at: "2026-03-01T00:00:00.000Z".into(),
+        };
+        let account = Account {
+            sid: sid.clone(),
+            credential_sid: sid,
+            status: AccountStatus::Deauthorized,
+            status_reason: None,
+            twilio_status: None,
+            friendly_name: None,
+            owner_account_sid: None,
+            connected_at: "2026-03-01T00:00:00.000Z".into(),
+            verified_at: None,
+            deauthorized_at: None,
+        };
+        let mut m = RunMetrics::default();
+        m.registry_state(&[failure], &[account]);
+        let text = m.render("");
+        for line in [
+            "twilio_export_failed_windows{resource=\"calls\"} 1",
+            "twilio_export_failed_windows{resource=\"usage_records\"} 0",
+            "twilio_export_deauthorized_accounts 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}: {text}");
+        }
     }
 
     /// A run a signal stopped says so: its window counts alone cannot.

@@ -75,6 +75,11 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
     }
     if let Some(path) = &config.metrics_file {
         let mut metrics = RunMetrics::default();
+        if shard != Shard::all() {
+            metrics.shard(shard.to_string());
+        }
+        let registry = &scheduler.exporter().registry;
+        metrics.registry_state(&registry.failures().await?, &registry.accounts().await?);
         metrics.deletions_pending(pending.len());
         if let Outcome::Exported(reports) = &outcome {
             for r in reports {

@@ -261,7 +261,7 @@ async fn a_deletion_another_process_holds_fails_no_other_shards_run() {
     let text = std::fs::read_to_string(&metrics).unwrap();
     assert!(
         text.lines()
-            .any(|l| l == "twilio_export_deletions_pending 0"),
+            .any(|l| l == format!("twilio_export_deletions_pending{{shard=\"{shard}\"}} 0")),
         "{text}"
     );
     let doc = s.status().await;
