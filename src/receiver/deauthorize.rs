@@ -36,6 +36,9 @@ enum Done {
     AlreadyDeauthorized,
     /// The API still accepts the grant: a replayed (or early) callback; nothing changed.
     StillAuthorized,
+    /// Another callback's check of the same grant did not end in this one's time: that
+    /// check decides; nothing changed here.
+    BeingChecked,
 }
 
 /// `GET|POST /connect/deauthorize`.
@@ -53,6 +56,7 @@ pub(super) async fn deauthorize(
         Ok(Done::UnknownAccount) => "unknown_account",
         Ok(Done::AlreadyDeauthorized) => "already_deauthorized",
         Ok(Done::StillAuthorized) => "still_authorized",
+        Ok(Done::BeingChecked) => "being_checked",
         Err(e) => e.outcome(),
     };
     state.inner.metrics.record("deauthorize", outcome);
@@ -138,6 +142,11 @@ async fn mark(
     sid: &AccountSid,
     started: Instant,
 ) -> Result<Done, ReceiverError> {
+    let Ok(_turn) = tokio::time::timeout(state.time_left(started), state.check_turn(sid)).await
+    else {
+        tracing::debug!(account = %sid, "Deauthorize callback while another one's check of the grant goes on: that check decides");
+        return Ok(Done::BeingChecked);
+    };
     let registry = &state.inner.registry;
     let credential = match registry.account(sid).await? {
         None => {

@@ -32,6 +32,7 @@ const OUTCOMES: &[(&str, &[&str])] = &[
             "unknown_account",
             "already_deauthorized",
             "still_authorized",
+            "being_checked",
             "bad_request",
             "missing_signature",
             "bad_signature",

@@ -126,6 +126,9 @@ struct Inner {
     /// When the API last confirmed each grant a deauthorize callback named (`deauthorize`): a
     /// replayed callback within `live_grant_memory` is not asked about again.
     confirmed_live: std::sync::Mutex<std::collections::HashMap<AccountSid, std::time::Instant>>,
+    /// The grant check of an account in progress, which other callbacks for it wait for.
+    check_turns:
+        std::sync::Mutex<std::collections::HashMap<AccountSid, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl ReceiverState {
@@ -145,6 +148,7 @@ impl ReceiverState {
                 guard,
                 metrics: Metrics::default(),
                 confirmed_live: Default::default(),
+                check_turns: Default::default(),
             }),
         }
     }
@@ -183,6 +187,24 @@ impl ReceiverState {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         live.get(sid).is_some_and(|at| at.elapsed() < memory)
+    }
+
+    /// The turn to check `sid`'s grant: one check of an account at a time, so that callbacks
+    /// replayed at once wait for the one in progress and read its answer, instead of queueing
+    /// on the account's quota until the last ones run out of time (and would take the
+    /// callback at its word).
+    pub(crate) async fn check_turn(&self, sid: &AccountSid) -> tokio::sync::OwnedMutexGuard<()> {
+        let turn = {
+            let mut turns = self
+                .inner
+                .check_turns
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            // Turns no one holds or waits for are dropped.
+            turns.retain(|_, t| Arc::strong_count(t) > 1);
+            turns.entry(sid.clone()).or_default().clone()
+        };
+        turn.lock_owned().await
     }
 
     /// What is left of a request's time (`request_timeout`, after which its answer is a

@@ -293,3 +293,48 @@ async fn a_callback_naming_a_discovered_account_tries_the_grant_that_reaches_it(
         "{metrics}"
     );
 }
+
+/// A burst of one recorded callback replayed at once, against an API that answers in a second:
+/// the grant is checked once, the other callbacks wait for that check and read its answer, and
+/// nothing changes. (Each checked on its own, they queued on the account's quota until the last
+/// ones ran out of time and took the callback at its word.)
+#[tokio::test]
+async fn a_burst_of_replayed_callbacks_checks_the_grant_once_and_changes_nothing() {
+    let limits = twilio_export::receiver::ReceiverLimits {
+        request_timeout: std::time::Duration::from_secs(4),
+        ..Default::default()
+    };
+    let sim = slowed(
+        std::time::Duration::from_millis(1000),
+        twilio_sim::SimConfig {
+            subaccounts: 2,
+            ..small_sim()
+        },
+    );
+    let (app, r) = connect_env_from(sim, true, limits).await;
+    let main = app.sim.main_account_sids()[0].clone();
+    let connect = app.sim.granted_sid(&main).unwrap();
+    let cn = app.sim.config().connect_app_sid.clone();
+    assert_eq!(r.connect(&app, &main).await.status(), StatusCode::SEE_OTHER);
+    let tried = format!("/2010-04-01/Accounts/{connect}.json");
+    let checks = || {
+        app.sim
+            .requests()
+            .iter()
+            .filter(|q| q.path == tried)
+            .count()
+    };
+    let at_connect = checks();
+
+    let burst = (0..24).map(|_| r.deauthorize(&connect, &cn, true, Signing::Valid));
+    let statuses = futures::future::join_all(burst).await;
+
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(r.all_are(AccountStatus::Active).await);
+    assert_eq!(checks(), at_connect + 1, "the grant was checked once");
+    let metrics = r.metrics().await;
+    assert!(
+        metrics.contains("callback=\"deauthorize\",outcome=\"still_authorized\"} 24\n"),
+        "{metrics}"
+    );
+}
