@@ -96,8 +96,10 @@ async fn handle(
     let started = Instant::now();
     let q = AuthorizeQuery::parse(raw_query)?;
     if let Some(error) = &q.error {
-        let shown: String = error.chars().take(64).collect();
-        tracing::info!(error = %shown, "Connect authorization declined on Twilio");
+        if let Some(left_out) = super::log_budget::DECLINED.take() {
+            let shown: String = error.chars().take(64).collect();
+            tracing::info!(error = %shown, left_out, "Connect authorization declined on Twilio");
+        }
         return Ok(Authorized::Denied);
     }
     let sid = q

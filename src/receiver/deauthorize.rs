@@ -163,7 +163,9 @@ async fn mark(
     // A new authorization after this instant wins over what the check below finds.
     let asked_at = instant_text(chrono::Utc::now());
     if state.confirmed_live_lately(sid) {
-        tracing::warn!(account = %sid, "Deauthorize callback for a grant Twilio confirmed live moments ago: nothing changed");
+        if let Some(left_out) = super::log_budget::REPLAYED.take() {
+            tracing::warn!(account = %sid, left_out, "Deauthorize callback for a grant Twilio confirmed live moments ago: nothing changed");
+        }
         return Ok(Done::StillAuthorized);
     }
     let check = state.inner.client.fetch_account(&credential, sid);

@@ -128,6 +128,14 @@ impl IntoResponse for ReceiverError {
             // Refused before any work, as any client can make us do at will: counted in
             // /metrics, logged only at debug, so a flood cannot flood the log.
             tracing::debug!(stage = "receiving", error_code = self.outcome(), error = %error_chain(&self), "Connect request refused");
+        } else if matches!(
+            self,
+            Self::MissingSignature | Self::BadSignature | Self::ForeignApp
+        ) {
+            // Any client can send these at will; the first ones show a `--public-url` mistake.
+            if let Some(left_out) = super::log_budget::UNSIGNED.take() {
+                tracing::warn!(stage = "receiving", error_code = self.outcome(), error = %error_chain(&self), left_out, "Connect request refused");
+            }
         } else {
             tracing::warn!(stage = "receiving", error_code = self.outcome(), error = %error_chain(&self), "Connect request refused");
         }

@@ -19,6 +19,7 @@ mod connect;
 mod deauthorize;
 mod error;
 mod guard;
+mod log_budget;
 mod metrics;
 mod pages;
 mod server;
@@ -68,6 +69,9 @@ pub struct ReceiverLimits {
     pub request_timeout: Duration,
     /// Connections open at once; one more is answered 503 and closed.
     pub max_connections: usize,
+    /// Connections open at once from one address; one more is answered 503 and closed, so
+    /// that one client holding sockets open leaves room for others (a health probe).
+    pub max_connections_per_peer: usize,
     /// After a stop is asked, how long requests in progress may still take.
     pub shutdown_timeout: Duration,
     /// How many authorizations may be checked against the API.
@@ -86,6 +90,7 @@ impl Default for ReceiverLimits {
             idle_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             max_connections: 128,
+            max_connections_per_peer: 96,
             shutdown_timeout: Duration::from_secs(10),
             grant_checks: GrantCheckRate::default(),
             live_grant_memory: Duration::from_secs(10),

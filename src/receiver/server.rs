@@ -7,14 +7,18 @@
 //!   (a client that stops reading its answer, say);
 //! - at most `max_connections` are open; one more is accepted, answered `503` with
 //!   `Connection: close` if the socket takes it at once, and closed, so that the process never
-//!   runs out of file descriptors and the queue behind a flood stays short;
+//!   runs out of file descriptors and the queue behind a flood stays short; at most
+//!   `max_connections_per_peer` of them from one address, likewise, so that a client that
+//!   keeps reconnecting its sockets leaves room for others (a health probe);
 //! - on cancellation the listener closes, idle connections close, requests in progress get
 //!   `shutdown_timeout` to finish, and whatever is left is then dropped.
 //!
 //! Handlers are bounded by `request_timeout` in the router (`limits`). This module does not
 //! know any route.
 
+use std::collections::HashMap;
 use std::io::IoSlice;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -48,20 +52,26 @@ pub async fn serve(listener: TcpListener, state: ReceiverState, cancel: Cancella
     let limits = state.config().limits.clone();
     let app = router(state.clone());
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let peers = Peers::new(limits.max_connections_per_peer);
     let tracker = TaskTracker::new();
     let abort = CancellationToken::new();
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = cancel.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     accept_failed(&e, &cancel).await;
                     continue;
                 }
             },
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
+        let slots = permits
+            .clone()
+            .try_acquire_owned()
+            .ok()
+            .zip(peers.take(peer.ip()));
+        let Some((permit, peer_slot)) = slots else {
             state.inner.metrics.connection_refused();
             // Best effort, never waiting: the socket is closed either way.
             let _ = stream.try_write(BUSY);
@@ -71,7 +81,7 @@ pub async fn serve(listener: TcpListener, state: ReceiverState, cancel: Cancella
             limits: limits.clone(),
             cancel: cancel.clone(),
             abort: abort.clone(),
-            open: OpenGuard::new(state.clone(), permit),
+            open: OpenGuard::new(state.clone(), permit, peer_slot),
         };
         tracker.spawn(conn.run(stream, app.clone()));
     }
@@ -107,18 +117,68 @@ async fn accept_failed(e: &std::io::Error, cancel: &CancellationToken) {
     }
 }
 
-/// Counts an open connection and holds its slot until dropped.
+/// Connections open per peer address, each at most `max`.
+#[derive(Clone)]
+struct Peers {
+    open: Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
+    max: usize,
+}
+
+impl Peers {
+    fn new(max: usize) -> Self {
+        Peers {
+            open: Default::default(),
+            max: max.max(1),
+        }
+    }
+
+    /// A slot for one more connection from `ip`, if it has fewer than `max` open.
+    fn take(&self, ip: IpAddr) -> Option<PeerSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(ip).or_default();
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            peers: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One open connection of a peer, given back when dropped.
+struct PeerSlot {
+    peers: Peers,
+    ip: IpAddr,
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut open = self.peers.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Counts an open connection and holds its slots until dropped.
 struct OpenGuard {
     state: ReceiverState,
     _permit: OwnedSemaphorePermit,
+    _peer: PeerSlot,
 }
 
 impl OpenGuard {
-    fn new(state: ReceiverState, permit: OwnedSemaphorePermit) -> Self {
+    fn new(state: ReceiverState, permit: OwnedSemaphorePermit, peer: PeerSlot) -> Self {
         state.inner.metrics.connection_opened();
         Self {
             state,
             _permit: permit,
+            _peer: peer,
         }
     }
 }

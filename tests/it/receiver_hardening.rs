@@ -202,6 +202,38 @@ async fn connections_beyond_the_cap_are_refused_and_freed_slots_are_used_again()
     assert!(refused >= 5, "{metrics}");
 }
 
+/// One address holding its share of the connections open (reconnecting each one the
+/// receiver cuts off) leaves room for others: a health probe from another address is served.
+#[tokio::test]
+async fn one_peer_cannot_take_every_connection() {
+    let (_app, r) = env(ReceiverLimits {
+        header_read_timeout: LONG,
+        idle_timeout: LONG,
+        max_connections: 6,
+        max_connections_per_peer: 4,
+        ..ReceiverLimits::default()
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(served_connection(&r).await);
+    }
+    let mut extra = TcpStream::connect(r.addr).await.unwrap();
+    let _ = extra.write_all(HEALTHZ).await;
+    let seen = String::from_utf8_lossy(&until_closed(&mut extra).await).into_owned();
+    assert!(
+        seen.is_empty() || seen.starts_with("HTTP/1.1 503"),
+        "refused: {seen}"
+    );
+
+    let other = tokio::net::TcpSocket::new_v4().unwrap();
+    other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut probe = other.connect(r.addr).await.unwrap();
+    probe.write_all(HEALTHZ).await.unwrap();
+    let answer = until_seen(&mut probe, "ok\n").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
 #[tokio::test]
 async fn a_stop_does_not_wait_for_slow_clients_beyond_the_deadline() {
     let (_app, mut r) = env(ReceiverLimits {
