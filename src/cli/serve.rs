@@ -43,6 +43,11 @@ pub struct ServeArgs {
     /// Same as --discover false (of the two, the one given last wins)
     #[arg(long, overrides_with = "discover")]
     pub no_discover: bool,
+    /// Your own account's sid (AC…, the Connect App owner's, whose credential your Auth Token
+    /// is): an authorization naming it or one of its subaccounts is refused, since the API
+    /// accepts your token for them without any grant
+    #[arg(long, env = "TWILIO_ACCOUNT_SID", value_name = "AC…")]
+    pub owner_account_sid: Option<String>,
     #[command(flatten)]
     pub database: DatabaseOptions,
     #[command(flatten)]

@@ -23,6 +23,20 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<Exit> {
         .map(|u| http_url("public-url", u))
         .transpose()?;
     let connect_base = http_url("connect-base", &args.connect_base)?;
+    let owner_account_sid = args
+        .owner_account_sid
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            crate::domain::AccountSid::parse(s.trim())
+                .context("owner-account-sid (TWILIO_ACCOUNT_SID)")
+        })
+        .transpose()?;
+    if owner_account_sid.is_none() {
+        tracing::warn!(
+            "No --owner-account-sid (TWILIO_ACCOUNT_SID): your Auth Token is your own account's credential, so an authorization naming your account sid would be taken as a grant; set it to your account's sid (AC…)"
+        );
+    }
 
     let limits = ReceiverLimits::default();
     let cancel = shutdown::on_signal(format!(
@@ -45,6 +59,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<Exit> {
         connect_base,
         connect_app_sid,
         discover: args.discovers(),
+        owner_account_sid,
         limits,
     };
     let state = ReceiverState::new(receiver_config, client, registry.clone(), token);

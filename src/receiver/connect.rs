@@ -117,6 +117,11 @@ async fn handle(
             Refusal::Throttled => ReceiverError::Throttled,
         })?;
 
+    // Our token is our own account's credential: for it, the API proves no grant.
+    let owner = state.inner.config.owner_account_sid.as_ref();
+    if owner == Some(&sid) {
+        return Err(ReceiverError::OwnAccount { account: sid });
+    }
     // The redirect is unsigned: only the API can say whether this sid is ours to read.
     let info = match state.inner.client.fetch_account(&sid, &sid).await {
         Ok(info) => info,
@@ -132,6 +137,9 @@ async fn handle(
         }
         Err(e) => return Err(ReceiverError::Unavailable(e)),
     };
+    if owner.is_some_and(|o| info.owner_account_sid.as_deref() == Some(o.as_str())) {
+        return Err(ReceiverError::OwnAccount { account: sid });
+    }
     let registry = &state.inner.registry;
     registry
         .upsert_account(&NewAccount::confirmed(sid.clone(), sid.clone(), info))
@@ -170,8 +178,18 @@ async fn discover(
     };
     let registry = &state.inner.registry;
     let mut added = 0;
+    let owner = state
+        .inner
+        .config
+        .owner_account_sid
+        .as_ref()
+        .map(AccountSid::as_str);
     for a in listed {
         if &a.sid == connect_sid {
+            continue;
+        }
+        if owner.is_some_and(|o| a.sid.as_str() == o || a.owner_account_sid.as_deref() == Some(o)) {
+            tracing::warn!(account = %a.sid, via = %connect_sid, "A grant lists the app owner's own account or one of its subaccounts: not registered");
             continue;
         }
         if let Some(known) = registry.account(&a.sid).await? {

@@ -31,6 +31,12 @@ pub enum ReceiverError {
         account: AccountSid,
         cause: FetchError,
     },
+    /// The sid is our own account or one of its subaccounts (`ReceiverConfig::owner_account_sid`),
+    /// which our token reaches without any grant.
+    #[error(
+        "{account} is the app owner's own account or one of its subaccounts, not a Connect grant"
+    )]
+    OwnAccount { account: AccountSid },
     /// The API could not be asked (timeouts, 5xx, retries used up).
     #[error("cannot confirm the grant with the Twilio API: {0}")]
     Unavailable(FetchError),
@@ -57,6 +63,7 @@ impl ReceiverError {
             Self::BadRequest(_) | Self::BadState(_) => StatusCode::BAD_REQUEST,
             Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
             Self::NotGranted { .. }
+            | Self::OwnAccount { .. }
             | Self::MissingSignature
             | Self::BadSignature
             | Self::ForeignApp => StatusCode::FORBIDDEN,
@@ -73,6 +80,7 @@ impl ReceiverError {
             Self::BadState(_) => "bad_state",
             Self::Throttled => "throttled",
             Self::NotGranted { .. } => "not_granted",
+            Self::OwnAccount { .. } => "own_account",
             Self::Unavailable(_) => "api_unavailable",
             Self::MissingSignature => "missing_signature",
             Self::BadSignature => "bad_signature",
@@ -97,7 +105,7 @@ impl ReceiverError {
                 "Too many authorizations right now",
                 "Nothing was connected. Please wait a minute, then start again from the Connect page.",
             ),
-            Self::NotGranted { .. } => (
+            Self::NotGranted { .. } | Self::OwnAccount { .. } => (
                 "Twilio did not confirm this authorization",
                 "Nothing was connected. If you did authorize the app, start again from the Connect page.",
             ),

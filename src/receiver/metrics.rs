@@ -19,6 +19,7 @@ const OUTCOMES: &[(&str, &[&str])] = &[
             "bad_request",
             "bad_state",
             "not_granted",
+            "own_account",
             "throttled",
             "api_unavailable",
             "timeout",

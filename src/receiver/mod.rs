@@ -110,6 +110,9 @@ pub struct ReceiverConfig {
     pub connect_app_sid: ConnectAppSid,
     /// Register the other accounts a new grant can read (the user's parent and subaccounts).
     pub discover: bool,
+    /// Our own account, the Connect App's owner: our token is its credential, so the API
+    /// proves nothing of a grant for it or its subaccounts, and they are refused.
+    pub owner_account_sid: Option<AccountSid>,
     pub limits: ReceiverLimits,
 }
 

@@ -229,3 +229,42 @@ async fn a_forged_callback_naming_a_users_main_account_registers_nothing() {
     assert_eq!(answer.status(), StatusCode::FORBIDDEN);
     assert!(r.accounts().await.is_empty());
 }
+
+/// Our token is our own account's credential, so the API accepts it for our account and its
+/// subaccounts without any grant: with the owner's sid configured, an authorization naming it
+/// (refused before the API is asked) or an account it owns is refused and stores nothing.
+/// (The simulator answers our token only for Connect grants; here the owner is played by a
+/// user's main account, whose Connect account the API reports as owned by it.)
+#[tokio::test]
+async fn the_owners_own_account_and_its_subaccounts_are_refused() {
+    let cfg = SimConfig {
+        subaccounts: 1,
+        ..small_sim()
+    };
+    let (app, r) = connect_env_owned(cfg, true, ReceiverLimits::default(), |app| {
+        Some(app.sim.main_account_sids()[0].clone())
+    })
+    .await;
+    let owner = app.sim.main_account_sids()[0].clone();
+
+    let resp = r.connect(&app, &owner).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let state = r.begin().await;
+    let before = app.sim.requests().len();
+    let resp = r
+        .authorize(&format!("AccountSid={owner}&state={state}"), Some(&state))
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.sim.requests().len(), before, "the API was not asked");
+
+    assert!(r.accounts().await.is_empty());
+    assert!(r
+        .metrics()
+        .await
+        .contains("callback=\"authorize\",outcome=\"own_account\"} 2\n"));
+    let other = app.sim.main_account_sids()[1].clone();
+    assert_eq!(
+        r.connect(&app, &other).await.status(),
+        StatusCode::SEE_OTHER
+    );
+}

@@ -5,8 +5,8 @@
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use tokio_util::sync::CancellationToken;
-use twilio_export::domain::AuthToken;
 use twilio_export::domain::ConnectAppSid;
+use twilio_export::domain::{AccountSid, AuthToken};
 use twilio_export::fetch::Limits;
 use twilio_export::fetch::{Quotas, TwilioClient};
 use twilio_export::receiver::{self, ReceiverConfig, ReceiverLimits, ReceiverState, STATE_COOKIE};
@@ -60,6 +60,16 @@ pub async fn connect_env_from(
     discover: bool,
     limits: ReceiverLimits,
 ) -> (TestApp, Receiver) {
+    connect_env_owned(cfg, discover, limits, |_| None).await
+}
+
+/// [`connect_env_from`] with the app owner's account sid that `owner` picks of the simulator.
+pub async fn connect_env_owned(
+    cfg: SimConfig,
+    discover: bool,
+    limits: ReceiverLimits,
+    owner: impl FnOnce(&TestApp) -> Option<String>,
+) -> (TestApp, Receiver) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
@@ -78,6 +88,7 @@ pub async fn connect_env_from(
     .unwrap();
     let registry = Registry::connect(&app.database_url()).await.unwrap();
     let config = ReceiverConfig {
+        owner_account_sid: owner(&app).map(|s| AccountSid::parse(&s).unwrap()),
         public_url: Url::parse(&base).unwrap(),
         connect_base: Url::parse(&app.base).unwrap(),
         connect_app_sid: ConnectAppSid::parse(&app.sim.config().connect_app_sid).unwrap(),
