@@ -327,6 +327,14 @@ async fn limits(State(state): State<ReceiverState>, req: Request, next: Next) ->
     }
     let timeout = state.inner.config.limits.request_timeout;
     match tokio::time::timeout(timeout, next.run(req)).await {
+        // A body that grew past the limit as it came (chunked, no length announced) is refused
+        // by the body's reader before the handler could count it.
+        Ok(resp) if resp.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            if let Some(cb) = callback {
+                state.inner.metrics.record(cb, "bad_request");
+            }
+            resp
+        }
         Ok(resp) => resp,
         Err(_) => {
             if let Some(cb) = callback {

@@ -480,3 +480,26 @@ async fn a_body_announced_too_large_is_refused_before_any_of_it_arrives() {
         "{metrics}"
     );
 }
+
+/// A chunked body, which announces no length, is refused once it grows past the limit, and
+/// counted as the callback's bad request like one announced too large.
+#[tokio::test]
+async fn a_chunked_body_too_large_is_refused_and_counted() {
+    let (_app, r) = env(ReceiverLimits::default()).await;
+    let mut s = TcpStream::connect(r.addr).await.unwrap();
+    let mut request = b"POST /connect/deauthorize HTTP/1.1\r\nHost: receiver\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..5 {
+        request.extend_from_slice(b"1000\r\n");
+        request.extend_from_slice(&[b'a'; 0x1000]);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let _ = s.write_all(&request).await;
+    let answer = until_seen(&mut s, "\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let metrics = r.metrics().await;
+    assert!(
+        metrics.contains("callback=\"deauthorize\",outcome=\"bad_request\"} 1\n"),
+        "{metrics}"
+    );
+}
