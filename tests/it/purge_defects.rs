@@ -268,6 +268,33 @@ async fn a_backfill_with_nothing_to_export_completes_a_pending_purge() {
     assert!(s.status().await["deletions"][0]["done_at"].is_string());
 }
 
+/// A purge killed after it deleted the account's files, before it recorded them gone, is
+/// completed by running the purge again: the check that the output holds the account's files
+/// (against a wrong `--output`) does not blame the output for what the purge itself deleted.
+#[tokio::test]
+async fn a_purge_killed_after_deleting_the_files_is_completed_by_purging_again() {
+    let s = Setup::start(small_sim(), false, false, "purge killed half way")
+        .await
+        .unwrap();
+    assert_success(&s.cli(&backfill("calls", "2026-03-01", "2026-03-02")).await);
+    let victim = s.app.sim.account_sids()[0].clone();
+    let registry = s.registry().await;
+    let request = DeletionRequest::purge(victim.parse().unwrap(), DeletionReason::Purge);
+    registry.request_deletion(&request).await.unwrap();
+    registry.close().await;
+    std::fs::remove_dir_all(local(&s).join(format!("calls/account_sid={victim}"))).unwrap();
+
+    let out = s.cli(&["accounts", "purge", &victim, "--yes"]).await;
+
+    assert_success(&out);
+    let doc = s.status().await;
+    assert!(doc["deletions"][0]["done_at"].is_string(), "{doc}");
+    assert!(
+        rows_of_account(&doc, "partitions", &victim).is_empty(),
+        "{doc}"
+    );
+}
+
 /// A file in place of the account's directory is its entry and goes. A deletion that cannot
 /// be completed (here `calls/` is a link, which is not followed) still deletes the rest, keeps
 /// its error for `status` (text and JSON), fails every later run (exit 1) and is counted by
