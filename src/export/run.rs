@@ -380,9 +380,15 @@ impl Shared {
     /// The cancellation of `account`'s windows in this run, and whether it is lost.
     fn account(&self, account: &AccountSid) -> (CancellationToken, bool) {
         let mut map = self.accounts.lock().expect("not poisoned");
-        let state = map.entry(account.clone()).or_insert_with(|| AccountState {
-            cancel: self.cancel.child_token(),
-            lost: false,
+        let state = map.entry(account.clone()).or_insert_with(|| {
+            let cancel = self.cancel.child_token();
+            if let Some(scope) = &self.scope {
+                scope.watch(account, cancel.clone());
+            }
+            AccountState {
+                cancel,
+                lost: false,
+            }
         });
         (state.cancel.clone(), state.lost)
     }

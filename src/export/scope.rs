@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
+use tokio_util::sync::CancellationToken;
+
 use super::Summary;
 use crate::domain::{AccountSid, Resource};
 use crate::registry::LeaseHolder;
@@ -13,6 +15,8 @@ use crate::registry::LeaseHolder;
 pub struct LeaseScope {
     holder: LeaseHolder,
     lost: Mutex<HashMap<AccountSid, Stopped>>,
+    /// The cancellation of each account's windows in flight, cancelled once it is lost.
+    watched: Mutex<HashMap<AccountSid, CancellationToken>>,
 }
 
 /// Why a run stopped publishing an account: in every case its remaining windows are
@@ -52,6 +56,20 @@ impl LeaseScope {
         Self {
             holder,
             lost: Mutex::new(HashMap::new()),
+            watched: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Cancels `cancel`, the cancellation of `account`'s windows in flight, once the run stops
+    /// publishing the account (at once if it has already): a process whose lease was taken
+    /// over stops asking Twilio for days the new holder exports.
+    pub fn watch(&self, account: &AccountSid, cancel: CancellationToken) {
+        let mut watched = self.watched.lock().expect("not poisoned");
+        watched.insert(account.clone(), cancel.clone());
+        drop(watched);
+        // Looked at after the token is in place: a loss in between cancels it either way.
+        if self.is_lost(account) {
+            cancel.cancel();
         }
     }
 
@@ -68,6 +86,10 @@ impl LeaseScope {
             return;
         }
         lost.insert(account.clone(), why);
+        drop(lost);
+        if let Some(cancel) = self.watched.lock().expect("not poisoned").get(account) {
+            cancel.cancel();
+        }
         match why {
             Stopped::TakenOver => {
                 tracing::warn!(%account, %resource, "Lease taken over by another process; this account's remaining windows are left to it")
@@ -113,5 +135,31 @@ impl LeaseScope {
             .collect();
         stopped.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         stopped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lost account's windows in flight are cancelled, whether they started before the loss
+    /// or after; another account's are not.
+    #[test]
+    fn losing_an_account_cancels_its_windows_in_flight() {
+        let scope = LeaseScope::new(LeaseHolder::named("this run"));
+        let (a, b): (AccountSid, AccountSid) = (
+            "AC00000000000000000000000000000001".parse().unwrap(),
+            "AC00000000000000000000000000000002".parse().unwrap(),
+        );
+        let (in_flight, other) = (CancellationToken::new(), CancellationToken::new());
+        scope.watch(&a, in_flight.clone());
+        scope.watch(&b, other.clone());
+        scope.lose(&a, Resource::Calls, Stopped::TakenOver);
+        assert!(in_flight.is_cancelled());
+        assert!(!other.is_cancelled());
+
+        let later = CancellationToken::new();
+        scope.watch(&a, later.clone());
+        assert!(later.is_cancelled());
     }
 }
