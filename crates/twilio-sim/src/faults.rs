@@ -138,6 +138,15 @@ impl FaultState {
         (decision, t.stats.requests)
     }
 
+    /// `account`'s request in flight until the guard is dropped: answered, or given up by its
+    /// client (hyper then drops the request's future, and with it the guard).
+    fn in_flight<'a>(&'a self, account: &str) -> InFlight<'a> {
+        InFlight {
+            state: self,
+            account: account.to_owned(),
+        }
+    }
+
     /// The request of `account` is answered: it is no longer in flight.
     fn leave(&self, account: &str) {
         if let Some(t) = self
@@ -148,6 +157,18 @@ impl FaultState {
         {
             t.in_flight -= 1;
         }
+    }
+}
+
+/// A request in flight, which leaves when dropped.
+struct InFlight<'a> {
+    state: &'a FaultState,
+    account: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.state.leave(&self.account);
     }
 }
 
@@ -226,15 +247,14 @@ pub(crate) async fn inject(State(sim): State<Simulator>, req: Request, next: Nex
         .to_owned();
     let state = &sim.inner.faults;
     let (decision, requests) = state.admit(faults, sim.inner.cfg.seed, &account, &target);
+    let _in_flight = state.in_flight(&account);
     if faults.revoke_after.is_some_and(|limit| requests > limit) {
         sim.revoke(&account);
     }
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
-    let response = respond(decision, req, next).await;
-    state.leave(&account);
-    response
+    respond(decision, req, next).await
 }
 
 /// The answer `decision` makes of the request: an error instead of it, or its response whole
@@ -301,6 +321,27 @@ async fn cut(response: Response, drop_connection: bool) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A request whose client went away (its future dropped before the answer) leaves the
+    /// account's requests in flight like an answered one: a limit of one is free again.
+    #[tokio::test]
+    async fn a_request_given_up_by_its_client_is_no_longer_in_flight() {
+        let faults = Faults {
+            max_in_flight: Some(1),
+            ..Faults::default()
+        };
+        let state = FaultState::default();
+        let given_up = async {
+            let (decision, _) = state.admit(&faults, 7, "AC1", "/a");
+            let _in_flight = state.in_flight("AC1");
+            assert_eq!(decision, Injected::None);
+            std::future::pending::<()>().await;
+        };
+        let timed_out = tokio::time::timeout(Duration::from_millis(1), given_up).await;
+        assert!(timed_out.is_err());
+        let (decision, _) = state.admit(&faults, 7, "AC1", "/b");
+        assert_eq!(decision, Injected::None);
+    }
 
     #[test]
     fn chance_is_uniform_enough_and_deterministic() {
