@@ -10,16 +10,25 @@ pub const EXPORT_STOPS: &str =
 /// A token that is cancelled when the process is asked to stop; `said` is logged then (what
 /// stopping means for this command). The handlers are in place when this returns: a signal
 /// that comes at once is not met with the default action (the process killed as it is).
+/// A second signal ends the process at once, exit 1, while the first one's stop waits (on a
+/// database that does not answer, say): what was not recorded is exported again by the next
+/// run, as after a crash.
 pub fn on_signal(said: impl std::fmt::Display + Send + 'static) -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
-    let stop = Signals::install();
+    let mut stop = Signals::install();
     tokio::spawn(async move {
         stop.wait().await;
         // Cancelled before anything is said: should saying it fail (stderr gone), the stop
         // is not lost with it.
         t.cancel();
         tracing::info!("{said}");
+        stop.wait().await;
+        crate::telemetry::say(
+            crate::telemetry::Level::WARN,
+            "Second stop request: exiting now; what was not recorded is exported again by the next run",
+        );
+        std::process::exit(1);
     });
     token
 }
@@ -46,7 +55,7 @@ impl Signals {
         Self {}
     }
 
-    async fn wait(mut self) {
+    async fn wait(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.interrupt.recv() => {}

@@ -6,7 +6,9 @@ use proptest::test_runner::TestRunner;
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use serde_json::json;
+use std::time::Duration;
 use twilio_export::receiver::STATE_COOKIE;
+
 use twilio_sim::SimConfig;
 
 use crate::support::*;
@@ -290,4 +292,74 @@ async fn serve_says_what_stopping_means_for_it() {
         "{said}"
     );
     assert!(!said.contains("partitions"), "{said}");
+}
+
+/// A second SIGTERM ends the process at once (exit 1) while the first one's stop waits for a
+/// request in progress; the first alone would let it finish and exit 0.
+#[tokio::test]
+async fn a_second_stop_request_exits_at_once() {
+    let app = spawn_app(slowed(Duration::from_secs(20), small_sim())).await;
+    let (serve, base) = spawn_serve(&app, "info").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(&base).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let state = cookie
+        .split(';')
+        .next()
+        .and_then(|c| c.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .unwrap();
+    let sid = app.sim.account_sids()[0].clone();
+    let slow = http
+        .get(format!(
+            "{base}/connect/authorize?AccountSid={sid}&state={state}"
+        ))
+        .header("cookie", format!("{STATE_COOKIE}={state}"))
+        .send();
+    let slow = tokio::spawn(slow);
+    let metrics = format!("{base}/metrics");
+    eventually("the authorization in progress", || {
+        let (http, metrics) = (http.clone(), metrics.clone());
+        async move {
+            let text = http.get(&metrics).send().await.ok()?.text().await.ok()?;
+            text.contains("\ntwilio_export_receiver_connections 2\n")
+                .then_some(())
+        }
+    })
+    .await;
+    let pid = serve.id().unwrap().to_string();
+    let kill = || {
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+    };
+    assert!(kill().unwrap().success());
+    eventually("the listener closed by the first stop request", || {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            http.get(format!("{base}/healthz"))
+                .send()
+                .await
+                .is_err()
+                .then_some(())
+        }
+    })
+    .await;
+    assert!(kill().unwrap().success());
+
+    let out = tokio::time::timeout(Duration::from_secs(30), serve.wait_with_output())
+        .await
+        .expect("exited")
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Second stop request"));
+    slow.abort();
 }
