@@ -55,7 +55,11 @@ async fn main() -> ExitCode {
                 Level::ERROR,
                 format_args!("error: {}", commands::report::error(&e)),
             );
-            2
+            if e.downcast_ref::<commands::PartlyDone>().is_some() {
+                1
+            } else {
+                2
+            }
         }
     };
     // Output that could not be written (other than to a reader that left) is a failure.

@@ -47,6 +47,12 @@ use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::export::Summary;
 
+/// A failure after work was done: what was exported before it stays published and recorded,
+/// so the command exits 1 (part of it failed), not 2 (nothing was done).
+#[derive(Debug, thiserror::Error)]
+#[error("{0} (what was exported before it stays published and recorded: status shows it)")]
+pub struct PartlyDone(pub crate::registry::RegistryError);
+
 /// How a command ended when it did not fail outright (README, "Exit codes and troubleshooting").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {

@@ -98,7 +98,7 @@ pub(crate) async fn export_range(
     renewal.stop().await;
     leasing::release(registry, &holder, resource, &leased.sids()).await;
     progress.finish(resource, summary.as_ref().ok(), &exporter.client);
-    let summary = summary?;
+    let summary = summary.map_err(super::PartlyDone)?;
     if super::report::only_mode_conflicts(&summary) {
         anyhow::bail!(
             "{resource}: nothing was exported: another export recorded partitions in another pseudonym mode meanwhile ({})",

@@ -10,7 +10,7 @@ use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::registry::DeletionReason;
 use crate::scheduler::plan::Shard;
-use crate::scheduler::{Outcome, Selection};
+use crate::scheduler::{Outcome, SchedulerError, Selection};
 use crate::telemetry::{self, Level};
 
 /// Set by Kubernetes in each pod of an Indexed Job: the pod's index, 0..completions.
@@ -41,7 +41,11 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
     };
 
     let scheduler = scheduler(config, jobs, shard, "run").await?;
-    let outcome = scheduler.run_once(&selection, clock.now()).await?;
+    let outcome = match scheduler.run_once(&selection, clock.now()).await {
+        Ok(outcome) => outcome,
+        Err(SchedulerError::Midway(e)) => return Err(super::PartlyDone(e).into()),
+        Err(e) => return Err(e.into()),
+    };
     // Purges done first are told first; a job's retention after its heading.
     let (first, retention): (Vec<_>, Vec<_>) = scheduler
         .take_erased()

@@ -26,6 +26,9 @@ pub enum SchedulerError {
     /// Exporting would mix pseudonym modes within the export's partitions (of every account); nothing was run.
     #[error(transparent)]
     MixedModes(MixedModes),
+    /// The registry failed once a job had started: what was exported before stays.
+    #[error(transparent)]
+    Midway(RegistryError),
     /// The output cannot be used (checked before the first job a step runs, unless it was at
     /// start); nothing was run.
     #[error(transparent)]

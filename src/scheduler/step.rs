@@ -41,15 +41,21 @@ impl Scheduler {
                 reports.push(JobReport::not_started(job));
                 continue;
             }
-            let report = self.run_job(job, selected, now).await?;
+            let midway = |e| match e {
+                SchedulerError::Registry(e) => SchedulerError::Midway(e),
+                other => other,
+            };
+            let report = self.run_job(job, selected, now).await.map_err(midway)?;
             if !report.summary.interrupted {
                 let (run, outcome) = (report.summary.run, report.recorded_outcome());
                 self.registry()
                     .record_job_accounts(&job.name, &report.covered, now, run, outcome)
-                    .await?;
+                    .await
+                    .map_err(SchedulerError::Midway)?;
                 self.registry()
                     .record_job_run(&job.name, now, run, outcome)
-                    .await?;
+                    .await
+                    .map_err(SchedulerError::Midway)?;
             }
             reports.push(report);
         }

@@ -129,6 +129,37 @@ async fn a_job_naming_only_unregistered_accounts_says_so_each_time_it_fires() {
     assert!(app.sim.requests().is_empty());
 }
 
+/// A registry that fails once a job has exported (here its table of job runs is gone, as a
+/// full disk or a lost database would fail the write) ends the run with exit 1, not 2: what
+/// was exported before stays published and recorded, and the message says so.
+#[tokio::test]
+async fn a_registry_failure_after_work_is_exit_1() {
+    let (app, jobs) = calls_job_app(moving_sim()).await;
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&app.database_url())
+        .await
+        .unwrap();
+    sqlx::query("alter table job_runs rename to job_runs_gone")
+        .execute(&mut db)
+        .await
+        .unwrap();
+
+    let out = at_sim_now(&app, &jobs, &["run", "--job", "calls"]).await;
+
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("what was exported before it stays published and recorded"),
+        "{}",
+        stderr(&out)
+    );
+    let reg = registry(&app).await;
+    let sid = twilio_export::domain::AccountSid::parse(&app.sim.account_sids()[0]).unwrap();
+    assert!(!reg
+        .partitions(&sid, Resource::Calls)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 /// A run with nothing due touches no output (on a versioned bucket, each probe object leaves a
 /// version and a delete marker behind, and a CronJob runs every five minutes): the output is
 /// checked only once a job is due, and then before anything is fetched.
