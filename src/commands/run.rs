@@ -10,7 +10,7 @@ use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::registry::DeletionReason;
 use crate::scheduler::plan::Shard;
-use crate::scheduler::{Outcome, SchedulerError, Selection};
+use crate::scheduler::{Outcome, Scheduler, SchedulerError, Selection};
 use crate::telemetry::{self, Level};
 
 /// Set by Kubernetes in each pod of an Indexed Job: the pod's index, 0..completions.
@@ -54,9 +54,38 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
     report::erased(&first);
     report::outcome(&outcome);
     report::erased(&retention);
-    // A deletion that could not be completed stays pending, with its error in `status`, and
-    // fails the run. One without an error is another process's to finish (another shard's,
-    // started at the same time), or the next run's: it is said, and fails nothing.
+    let pending = pending_deletions(&scheduler).await?;
+    if let Some(path) = &config.metrics_file {
+        let at = Finished {
+            shard,
+            started,
+            now: clock.now(),
+        };
+        let metrics = run_metrics(&scheduler, &outcome, pending, at).await?;
+        metrics_file::write_if_asked(Some(path), &metrics);
+    }
+    if let Outcome::Exported(reports) = &outcome {
+        if !reports.is_empty()
+            && reports
+                .iter()
+                .all(|r| report::only_mode_conflicts(&r.summary))
+        {
+            anyhow::bail!("nothing was exported: another export recorded partitions in another pseudonym mode meanwhile ({})", reports[0].summary.failures[0].1);
+        }
+    }
+    Ok(match &outcome {
+        _ if pending > 0 => Exit::Failed,
+        // A job the run was stopped before is in the reports, as interrupted.
+        Outcome::Exported(reports) if reports.iter().any(|r| !r.succeeded()) => Exit::Failed,
+        _ => Exit::Success,
+    })
+}
+
+/// Says the deletions still pending; returns how many could not be completed. Such a
+/// deletion stays pending, with its error in `status`, and fails the run. One without an error
+/// is another process's to finish (another shard's, started at the same time), or the next
+/// run's: it is said, and fails nothing.
+async fn pending_deletions(scheduler: &Scheduler) -> anyhow::Result<usize> {
     let (pending, in_progress): (Vec<_>, Vec<_>) = scheduler
         .exporter()
         .registry
@@ -77,42 +106,42 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<Exit> {
     for d in &in_progress {
         tracing::info!(account = %d.account_sid, id = d.id, reason = %d.reason, "A deletion is pending while another process holds the account: that process or a later run completes it");
     }
-    if let Some(path) = &config.metrics_file {
-        let mut metrics = RunMetrics::default();
-        if shard != Shard::all() {
-            metrics.shard(shard.to_string());
-        }
-        let registry = &scheduler.exporter().registry;
-        metrics.registry_state(&registry.failures().await?, &registry.accounts().await?);
-        metrics.deletions_pending(pending.len());
-        if let Outcome::Exported(reports) = &outcome {
-            for r in reports {
-                metrics.add(&r.summary);
-                metrics.add_deauthorized(&r.deauthorized);
-                if r.exported_successfully() {
-                    metrics.succeeded(&r.job, r.resource, clock.now());
-                }
+    Ok(pending.len())
+}
+
+/// Where and when a run finished, for its metrics.
+struct Finished {
+    shard: Shard,
+    started: std::time::Instant,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+/// The metrics of the run: what its jobs did, and what the registry holds at its end.
+async fn run_metrics(
+    scheduler: &Scheduler,
+    outcome: &Outcome,
+    pending: usize,
+    at: Finished,
+) -> anyhow::Result<RunMetrics> {
+    let mut metrics = RunMetrics::default();
+    if at.shard != Shard::all() {
+        metrics.shard(at.shard.to_string());
+    }
+    let registry = &scheduler.exporter().registry;
+    metrics.registry_state(&registry.failures().await?, &registry.accounts().await?);
+    metrics.deletions_pending(pending);
+    if let Outcome::Exported(reports) = outcome {
+        for r in reports {
+            metrics.add(&r.summary);
+            metrics.add_deauthorized(&r.deauthorized);
+            if r.exported_successfully() {
+                metrics.succeeded(&r.job, r.resource, at.now);
             }
         }
-        let fetch = scheduler.exporter().client.stats();
-        metrics.finish(fetch, started.elapsed().as_secs_f64());
-        metrics_file::write_if_asked(Some(path), &metrics);
     }
-    if let Outcome::Exported(reports) = &outcome {
-        if !reports.is_empty()
-            && reports
-                .iter()
-                .all(|r| report::only_mode_conflicts(&r.summary))
-        {
-            anyhow::bail!("nothing was exported: another export recorded partitions in another pseudonym mode meanwhile ({})", reports[0].summary.failures[0].1);
-        }
-    }
-    Ok(match &outcome {
-        _ if !pending.is_empty() => Exit::Failed,
-        // A job the run was stopped before is in the reports, as interrupted.
-        Outcome::Exported(reports) if reports.iter().any(|r| !r.succeeded()) => Exit::Failed,
-        _ => Exit::Success,
-    })
+    let fetch = scheduler.exporter().client.stats();
+    metrics.finish(fetch, at.started.elapsed().as_secs_f64());
+    Ok(metrics)
 }
 
 /// `--shard I/N`; without it `JOB_COMPLETION_INDEX/TWILIO_EXPORT_SHARDS`; without both, every
