@@ -240,6 +240,18 @@ async fn a_purge_never_follows_a_symbolic_link() {
     assert_eq!(outside.hashes().await, kept);
 }
 
+/// Two days of calls exported, and a purge of the first account recorded but not carried out
+/// (as a killed process leaves it); the account's sid.
+async fn pending_purge(s: &Setup) -> String {
+    assert_success(&s.cli(&backfill("calls", "2026-03-01", "2026-03-02")).await);
+    let victim = s.app.sim.account_sids()[0].clone();
+    let registry = s.registry().await;
+    let request = DeletionRequest::purge(victim.parse().unwrap(), DeletionReason::Purge);
+    registry.request_deletion(&request).await.unwrap();
+    registry.close().await;
+    victim
+}
+
 /// A backfill with nothing to export (only the purged account named) still completes the
 /// pending purge first.
 #[tokio::test]
@@ -247,12 +259,7 @@ async fn a_backfill_with_nothing_to_export_completes_a_pending_purge() {
     let s = Setup::start(small_sim(), false, false, "purge backfill order")
         .await
         .unwrap();
-    assert_success(&s.cli(&backfill("calls", "2026-03-01", "2026-03-02")).await);
-    let victim = s.app.sim.account_sids()[0].clone();
-    let registry = s.registry().await;
-    let request = DeletionRequest::purge(victim.parse().unwrap(), DeletionReason::Purge);
-    registry.request_deletion(&request).await.unwrap();
-    registry.close().await;
+    let victim = pending_purge(&s).await;
 
     let mut args = backfill("calls", "2026-03-01", "2026-03-02");
     args.extend(["--account", victim.as_str()]);
@@ -276,12 +283,7 @@ async fn a_purge_killed_after_deleting_the_files_is_completed_by_purging_again()
     let s = Setup::start(small_sim(), false, false, "purge killed half way")
         .await
         .unwrap();
-    assert_success(&s.cli(&backfill("calls", "2026-03-01", "2026-03-02")).await);
-    let victim = s.app.sim.account_sids()[0].clone();
-    let registry = s.registry().await;
-    let request = DeletionRequest::purge(victim.parse().unwrap(), DeletionReason::Purge);
-    registry.request_deletion(&request).await.unwrap();
-    registry.close().await;
+    let victim = pending_purge(&s).await;
     std::fs::remove_dir_all(local(&s).join(format!("calls/account_sid={victim}"))).unwrap();
 
     let out = s.cli(&["accounts", "purge", &victim, "--yes"]).await;

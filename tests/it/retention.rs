@@ -167,13 +167,11 @@ async fn a_retention_within_the_lookback_is_refused() {
     assert!(s.output.hashes().await.is_empty());
 }
 
-/// A retention deletion recorded but not carried out (its process was killed) is completed by
-/// the next run, whichever job it runs.
-#[tokio::test]
-async fn an_interrupted_retention_is_completed_by_the_next_run() {
-    let s = Setup::start(sim(), false, false, "retention interrupted")
-        .await
-        .unwrap();
+/// Ten days of usage records exported, a calls job without retention, and a retention
+/// deletion of the first account's usage records before the day it returns recorded but not
+/// carried out (as a killed process leaves it); the account's sid.
+async fn pending_retention(test: &str) -> (Setup, String, chrono::NaiveDate) {
+    let s = Setup::start(sim(), false, false, test).await.unwrap();
     assert_success(
         &s.cli(&backfill("usage-records", "2026-02-21", "2026-03-02"))
             .await,
@@ -190,6 +188,14 @@ async fn an_interrupted_retention_is_completed_by_the_next_run() {
     );
     registry.request_deletion(&request).await.unwrap();
     registry.close().await;
+    (s, victim, before)
+}
+
+/// A retention deletion recorded but not carried out (its process was killed) is completed by
+/// the next run, whichever job it runs.
+#[tokio::test]
+async fn an_interrupted_retention_is_completed_by_the_next_run() {
+    let (s, victim, before) = pending_retention("retention interrupted").await;
     let hashes = s.output.hashes().await;
 
     assert_success(&s.cli(&["run", "--job", "calls"]).await);
@@ -214,20 +220,9 @@ async fn an_interrupted_retention_is_completed_by_the_next_run() {
 /// pending deletion in its metrics; the deletion stays pending for its holder.
 #[tokio::test]
 async fn a_deletion_another_process_holds_fails_no_other_shards_run() {
-    let s = Setup::start(sim(), false, false, "retention held by another shard")
-        .await
-        .unwrap();
-    assert_success(
-        &s.cli(&backfill("usage-records", "2026-02-21", "2026-03-02"))
-            .await,
-    );
-    s.job("calls", &JOB.replace("retention_days = 3\n", ""));
-    let victim: AccountSid = s.app.sim.account_sids()[0].parse().unwrap();
+    let (s, victim, _) = pending_retention("retention held by another shard").await;
+    let victim: AccountSid = victim.parse().unwrap();
     let registry = s.registry().await;
-    let before = day("2026-03-02") - TimeDelta::days(5);
-    let request =
-        DeletionRequest::retention(victim.clone(), Resource::UsageRecords, before, "usage");
-    registry.request_deletion(&request).await.unwrap();
     let other_shard = LeaseHolder::named("another shard");
     for resource in Resource::ALL {
         let granted = registry

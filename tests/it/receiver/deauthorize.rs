@@ -211,21 +211,29 @@ async fn the_sim_deauthorize_command_signs_or_mis_signs_as_asked() {
         .all(|a| a.status == AccountStatus::Deauthorized));
 }
 
+/// The first user's grant, connected through the receiver: its Connect account and our app.
+async fn connected(app: &TestApp, r: &Receiver) -> (String, String) {
+    let main = app.sim.main_account_sids()[0].clone();
+    let connect = app.sim.granted_sid(&main).unwrap();
+    assert_eq!(r.connect(app, &main).await.status(), StatusCode::SEE_OTHER);
+    (connect, app.sim.config().connect_app_sid.clone())
+}
+
+/// How many times the grant of `connect` was tried (`GET /Accounts/{connect}.json`).
+fn grant_checks(app: &TestApp, connect: &str) -> usize {
+    let tried = format!("/2010-04-01/Accounts/{connect}.json");
+    app.sim
+        .requests()
+        .iter()
+        .filter(|q| q.path == tried)
+        .count()
+}
+
 #[tokio::test]
 async fn a_replayed_deauthorize_for_a_grant_twilio_still_accepts_changes_nothing() {
     let (app, r) = connect_env(2, true).await;
-    let main = app.sim.main_account_sids()[0].clone();
-    let connect = app.sim.granted_sid(&main).unwrap();
-    let cn = app.sim.config().connect_app_sid.clone();
-    assert_eq!(r.connect(&app, &main).await.status(), StatusCode::SEE_OTHER);
-    let tried = format!("/2010-04-01/Accounts/{connect}.json");
-    let checks = || {
-        app.sim
-            .requests()
-            .iter()
-            .filter(|q| q.path == tried)
-            .count()
-    };
+    let (connect, cn) = connected(&app, &r).await;
+    let checks = || grant_checks(&app, &connect);
     let at_connect = checks();
 
     // A validly signed callback, but Twilio still accepts the grant (a recording of an old
@@ -312,18 +320,8 @@ async fn a_burst_of_replayed_callbacks_checks_the_grant_once_and_changes_nothing
         },
     );
     let (app, r) = connect_env_from(sim, true, limits).await;
-    let main = app.sim.main_account_sids()[0].clone();
-    let connect = app.sim.granted_sid(&main).unwrap();
-    let cn = app.sim.config().connect_app_sid.clone();
-    assert_eq!(r.connect(&app, &main).await.status(), StatusCode::SEE_OTHER);
-    let tried = format!("/2010-04-01/Accounts/{connect}.json");
-    let checks = || {
-        app.sim
-            .requests()
-            .iter()
-            .filter(|q| q.path == tried)
-            .count()
-    };
+    let (connect, cn) = connected(&app, &r).await;
+    let checks = || grant_checks(&app, &connect);
     let at_connect = checks();
 
     let burst = (0..24).map(|_| r.deauthorize(&connect, &cn, true, Signing::Valid));
