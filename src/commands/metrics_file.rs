@@ -265,6 +265,13 @@ pub(crate) fn write_if_asked(path: Option<&Path>, metrics: &RunMetrics) {
 mod tests {
     use super::*;
 
+    /// The last-success lines of a file's text.
+    fn success_lines(text: &str) -> Vec<&str> {
+        text.lines()
+            .filter(|l| l.starts_with(LAST_SUCCESS))
+            .collect()
+    }
+
     #[test]
     fn a_failed_run_keeps_the_last_success_of_an_earlier_file() {
         let mut m = RunMetrics::default();
@@ -297,12 +304,8 @@ mod tests {
             "{first}"
         );
         let again = file("0/3", &first);
-        let success: Vec<&str> = again
-            .lines()
-            .filter(|l| l.starts_with(LAST_SUCCESS))
-            .collect();
         assert_eq!(
-            success,
+            success_lines(&again),
             ["twilio_export_last_success_timestamp_seconds{shard=\"0/3\",export_job=\"calls\",resource=\"calls\"} 1700000000"]
         );
         let other = file("1/3", "");
@@ -377,12 +380,8 @@ mod tests {
             DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
         );
         let text = m.render(old);
-        let lines: Vec<&str> = text
-            .lines()
-            .filter(|l| l.starts_with(LAST_SUCCESS))
-            .collect();
         assert_eq!(
-            lines,
+            success_lines(&text),
             [
                 "twilio_export_last_success_timestamp_seconds{export_job=\"daily\",resource=\"calls\"} 1700000000",
                 "twilio_export_last_success_timestamp_seconds{export_job=\"hourly\",resource=\"calls\"} 1600000000",

@@ -78,6 +78,37 @@ async fn served_connection(r: &Receiver) -> TcpStream {
     s
 }
 
+/// `n` kept-alive connections, each served one request.
+async fn held_open(r: &Receiver, n: usize) -> Vec<TcpStream> {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        held.push(served_connection(r).await);
+    }
+    held
+}
+
+/// One more connection from this address is answered 503 (if anything) and closed.
+async fn assert_refused(r: &Receiver) {
+    let mut extra = TcpStream::connect(r.addr).await.unwrap();
+    let _ = extra.write_all(HEALTHZ).await;
+    let seen = String::from_utf8_lossy(&until_closed(&mut extra).await).into_owned();
+    assert!(
+        seen.is_empty() || seen.starts_with("HTTP/1.1 503"),
+        "refused: {seen}"
+    );
+}
+
+/// The answer on `s` is 413, and the deauthorize callback's bad request is counted once.
+async fn assert_too_large_and_counted(r: &Receiver, s: &mut TcpStream) {
+    let answer = until_seen(s, "\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let metrics = r.metrics().await;
+    assert!(
+        metrics.contains("callback=\"deauthorize\",outcome=\"bad_request\"} 1\n"),
+        "{metrics}"
+    );
+}
+
 async fn env(limits: ReceiverLimits) -> (TestApp, Receiver) {
     connect_env_with(0, true, limits).await
 }
@@ -161,19 +192,10 @@ async fn connections_beyond_the_cap_are_refused_and_freed_slots_are_used_again()
         ..ReceiverLimits::default()
     })
     .await;
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        held.push(served_connection(&r).await);
-    }
+    let mut held = held_open(&r, 3).await;
 
     for _ in 0..5 {
-        let mut extra = TcpStream::connect(r.addr).await.unwrap();
-        let _ = extra.write_all(HEALTHZ).await;
-        let seen = String::from_utf8_lossy(&until_closed(&mut extra).await).into_owned();
-        assert!(
-            seen.is_empty() || seen.starts_with("HTTP/1.1 503"),
-            "refused: {seen}"
-        );
+        assert_refused(&r).await;
     }
 
     // A slot comes back when a connection ends.
@@ -214,17 +236,8 @@ async fn one_peer_cannot_take_every_connection() {
         ..ReceiverLimits::default()
     })
     .await;
-    let mut held = Vec::new();
-    for _ in 0..4 {
-        held.push(served_connection(&r).await);
-    }
-    let mut extra = TcpStream::connect(r.addr).await.unwrap();
-    let _ = extra.write_all(HEALTHZ).await;
-    let seen = String::from_utf8_lossy(&until_closed(&mut extra).await).into_owned();
-    assert!(
-        seen.is_empty() || seen.starts_with("HTTP/1.1 503"),
-        "refused: {seen}"
-    );
+    let _held = held_open(&r, 4).await;
+    assert_refused(&r).await;
 
     let other = tokio::net::TcpSocket::new_v4().unwrap();
     other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
@@ -472,13 +485,7 @@ async fn a_body_announced_too_large_is_refused_before_any_of_it_arrives() {
     )
     .await
     .unwrap();
-    let answer = until_seen(&mut s, "\r\n\r\n").await;
-    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    let metrics = r.metrics().await;
-    assert!(
-        metrics.contains("callback=\"deauthorize\",outcome=\"bad_request\"} 1\n"),
-        "{metrics}"
-    );
+    assert_too_large_and_counted(&r, &mut s).await;
 }
 
 /// A chunked body, which announces no length, is refused once it grows past the limit, and
@@ -495,11 +502,5 @@ async fn a_chunked_body_too_large_is_refused_and_counted() {
     }
     request.extend_from_slice(b"0\r\n\r\n");
     let _ = s.write_all(&request).await;
-    let answer = until_seen(&mut s, "\r\n\r\n").await;
-    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    let metrics = r.metrics().await;
-    assert!(
-        metrics.contains("callback=\"deauthorize\",outcome=\"bad_request\"} 1\n"),
-        "{metrics}"
-    );
+    assert_too_large_and_counted(&r, &mut s).await;
 }
