@@ -32,7 +32,7 @@ pub fn decode_page_at_most<'a, R: Record<'a>>(
 ) -> Result<DecodedPage<R>, DecodeError> {
     // Checked as UTF-8 once, in one pass over the whole page, rather than value by value as
     // they are borrowed: parsing a `str` then borrows every key and value unchecked.
-    let text = std::str::from_utf8(body).map_err(|e| {
+    let text = simdutf8::compat::from_utf8(body).map_err(|e| {
         DecodeError::Malformed(serde::de::Error::custom(format!(
             "the page is not UTF-8: {e}"
         )))

@@ -5,6 +5,24 @@ fn raw(s: &str) -> Box<RawValue> {
 }
 
 #[test]
+fn a_backslash_is_found_at_every_place_of_every_length() {
+    for len in 0..40 {
+        let plain = vec![b'a'; len];
+        assert!(!has_backslash(&plain), "{len} bytes without one");
+        for at in 0..len {
+            let mut with = plain.clone();
+            with[at] = b'\\';
+            assert!(has_backslash(&with), "{len} bytes, one at {at}");
+            // Neither of the bytes next to a backslash's value counts, nor one with the high bit.
+            for other in [b'\\' - 1, b'\\' + 1, b'\\' | 0x80] {
+                with[at] = other;
+                assert!(!has_backslash(&with), "{len} bytes, {other} at {at}");
+            }
+        }
+    }
+}
+
+#[test]
 fn text_borrows_plain_strings_and_unescapes_others() {
     let r = raw(r#""Zo\u00eb""#);
     assert_eq!(text(Some(&r)).unwrap().unwrap(), "Zoë");
