@@ -15,6 +15,7 @@ import math
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -511,8 +512,9 @@ def cpu_set(work, accounts, days, per_day, results):
             eu = [x["figures"]["exporter"]["us_per_call"] for x in rounds]
             fu = [x["figures"]["floor"]["us_per_call"] for x in rounds]
             log("  over %d rounds: exporter %.2f-%.2f us/call, floor %.2f-%.2f us/call, "
-                "ratio %.2f-%.2f" % (len(rounds), min(eu), max(eu), min(fu), max(fu),
-                                     min(ratios), max(ratios)))
+                "ratio %.2f-%.2f, median ratio %.2f"
+                % (len(rounds), min(eu), max(eu), min(fu), max(fu), min(ratios), max(ratios),
+                   statistics.median(ratios)))
         prow, files = parquet_rows(os.path.join(work, "cpu"))
         checked, problems = spot_check(stub, os.path.join(work, "cpu"))
         log("  calls served by the stub: %d; floor counted %d; exporter said %s; Parquet rows %d "
@@ -524,6 +526,8 @@ def cpu_set(work, accounts, days, per_day, results):
         results.setdefault("cpu", {})[label] = {
             "calls": total, "floor_calls": floor_calls, "exporter_rows": rows,
             "parquet_rows": prow, "files": files, "figures": figures, "ratio": ratio,
+            "median_ratio": statistics.median(r["ratio"] for r in rounds if r["ratio"])
+            if any(r["ratio"] for r in rounds) else None,
             "rounds": rounds,
             "checked": checked, "problems": problems,
             "requests": {"floor": floor_req, "exporter": s["total_requests"]}}
