@@ -507,14 +507,15 @@ def cpu_set(work, accounts, days, per_day, results):
             rounds.append({"figures": figures, "ratio": ratio})
         figures = rounds[-1]["figures"]
         ratio = rounds[-1]["ratio"]
-        if len(rounds) > 1:
-            ratios = [x["ratio"] for x in rounds if x["ratio"]]
+        ratios = [x["ratio"] for x in rounds if x["ratio"]]
+        median_ratio = statistics.median(ratios) if ratios else None
+        if len(rounds) > 1 and ratios:
             eu = [x["figures"]["exporter"]["us_per_call"] for x in rounds]
             fu = [x["figures"]["floor"]["us_per_call"] for x in rounds]
             log("  over %d rounds: exporter %.2f-%.2f us/call, floor %.2f-%.2f us/call, "
                 "ratio %.2f-%.2f, median ratio %.2f"
                 % (len(rounds), min(eu), max(eu), min(fu), max(fu), min(ratios), max(ratios),
-                   statistics.median(ratios)))
+                   median_ratio))
         prow, files = parquet_rows(os.path.join(work, "cpu"))
         checked, problems = spot_check(stub, os.path.join(work, "cpu"))
         log("  calls served by the stub: %d; floor counted %d; exporter said %s; Parquet rows %d "
@@ -526,8 +527,7 @@ def cpu_set(work, accounts, days, per_day, results):
         results.setdefault("cpu", {})[label] = {
             "calls": total, "floor_calls": floor_calls, "exporter_rows": rows,
             "parquet_rows": prow, "files": files, "figures": figures, "ratio": ratio,
-            "median_ratio": statistics.median(r["ratio"] for r in rounds if r["ratio"])
-            if any(r["ratio"] for r in rounds) else None,
+            "median_ratio": median_ratio,
             "rounds": rounds,
             "checked": checked, "problems": problems,
             "requests": {"floor": floor_req, "exporter": s["total_requests"]}}
